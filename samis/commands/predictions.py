@@ -1,0 +1,58 @@
+"""``predictions import|list`` — bring saliency maps of any method into the store."""
+
+from __future__ import annotations
+
+import sys
+
+from samis.commands._common import print_json
+from samis.datasets import load_dataset
+from samis.store import import_predictions, prediction_files, read_manifest
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("predictions", help="import and list stored saliency maps")
+    actions = parser.add_subparsers(dest="action", metavar="<action>", required=True)
+
+    imp = actions.add_parser("import", help="copy a folder of maps into the store (8-bit, ground-truth size)")
+    imp.add_argument("dataset")
+    imp.add_argument("method", help="method name (letters, digits, . _ + - ; no '/' or '..')")
+    imp.add_argument("folder", help="folder of maps named like the images (.png, .jpg, .bmp …)")
+    imp.add_argument("--skip-unreadable", action="store_true", help="import readable maps, list the rest")
+    imp.add_argument("--format", choices=("table", "json"), default="table")
+    imp.set_defaults(handler=_import)
+
+    listing = actions.add_parser("list", help="methods with stored maps for a dataset")
+    listing.add_argument("dataset")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(handler=_list)
+
+
+def _import(args, workspace) -> int:
+    dataset = load_dataset(workspace, args.dataset)
+    report = import_predictions(workspace, dataset, args.method, args.folder, skip_unreadable=args.skip_unreadable)
+    if args.format == "json":
+        print_json(report.as_dict())
+    else:
+        print(report.summary())
+    if report.missing:
+        print(f"note: {len(report.missing)} images have no map; evaluate refuses this method "
+              "unless --allow-missing", file=sys.stderr)
+    return 0
+
+
+def _list(args, workspace) -> int:
+    dataset = load_dataset(workspace, args.dataset)
+    rows = []
+    for method in workspace.prediction_methods(dataset.id):
+        files = prediction_files(workspace, dataset.id, method)
+        present = len(set(files) & {s.id for s in dataset.samples})
+        manifest = read_manifest(workspace, dataset.id, method)
+        rows.append({"method": method, "maps": present, "images": len(dataset),
+                     "complete": present == len(dataset), "source": manifest.get("source", "?")})
+    if args.format == "json":
+        print_json({"dataset": dataset.id, "methods": rows})
+    else:
+        for row in rows:
+            state = "complete" if row["complete"] else "partial"
+            print(f"{row['method']:<28} {row['maps']:>6}/{row['images']:<6} {state:<9} {row['source']}")
+    return 0

@@ -1,0 +1,384 @@
+"""Defect datasets in their published layouts, read in place.
+
+A :class:`Dataset` is a list of :class:`Sample` (stable id = file stem, image path, ground-truth
+path, defect class). Loaders never decode images; they check the layout and that every image
+has its ground truth, and raise :class:`DatasetError` naming the file otherwise.
+
+Layouts:
+
+- ``sd900``   SD-saliency-900: ``Source Images/*.bmp`` + ``Ground truth/*.png``; class by prefix.
+- ``mt``      Magnetic Tile: ``MT_<Class>/Imgs/<stem>.jpg`` + ``<stem>.png``; ``MT_Free`` on request.
+- ``nrsd-mn`` NRSD-MN (MCnet layout): ``images/{training,validation}/*.png`` +
+              ``annotations/{training,validation}/*.jpg`` (JPEG masks, binarised at >128 like all GT).
+- ``folder``  any ``images/`` + ``masks/`` pair matched by stem; classes from an optional
+              ``classes.csv`` (``stem,class``).
+
+Splits are made once, with a fixed seed, and frozen in ``splits/<dataset>.json`` of the workspace.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from samis.errors import DatasetError
+from samis.imageio import IMAGE_EXTENSIONS, read_gray
+from samis.workspace import DatasetEntry, Workspace, validate_name
+
+LAYOUTS = ("sd900", "mt", "nrsd-mn", "folder")
+SPLIT_SEED = 20240101
+
+SD900_CLASSES = {"In": "inclusion", "Pa": "patches", "Sc": "scratches"}
+MT_CLASSES = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
+NRSD_FOLDERS = {"training": "train", "validation": "test"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a dataset with its ground truth."""
+
+    id: str
+    image_path: Path
+    gt_path: Path
+    cls: str
+    subset: str = ""  # the published folder it came from, where the layout has one
+
+    def read_gt(self) -> np.ndarray:
+        """Ground truth as a boolean mask (binarised at > 128, as pysodmetrics does)."""
+        return read_gray(self.gt_path) > 128
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: its samples sorted by id, and where they came from."""
+
+    id: str
+    layout: str
+    root: Path
+    samples: list[Sample]
+    options: dict
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({s.cls for s in self.samples})
+
+    def class_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for sample in self.samples:
+            counts[sample.cls] = counts.get(sample.cls, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def by_id(self) -> dict[str, Sample]:
+        return {s.id: s for s in self.samples}
+
+    def sample(self, sample_id: str) -> Sample:
+        for s in self.samples:
+            if s.id == sample_id:
+                return s
+        raise DatasetError(f"{self.id}: no image with id {sample_id!r}")
+
+
+# ---- layout detection ------------------------------------------------------------------------
+def detect_layout(root: Path) -> str:
+    """Guess the layout of a dataset folder.
+
+    Raises:
+        DatasetError: the folder does not look like any supported layout.
+    """
+    if (root / "Source Images").is_dir() and (root / "Ground truth").is_dir():
+        return "sd900"
+    if any(p.is_dir() and p.name.startswith("MT_") for p in root.iterdir()):
+        return "mt"
+    if (root / "images" / "training").is_dir() or (root / "images" / "validation").is_dir():
+        return "nrsd-mn"
+    if (root / "images").is_dir() and (root / "masks").is_dir():
+        return "folder"
+    raise DatasetError(
+        f"{root}: unknown dataset layout (expected 'Source Images/' + 'Ground truth/' (sd900), "
+        "MT_<Class>/Imgs/ (mt), images/{training,validation}/ (nrsd-mn) or images/ + masks/ (folder))"
+    )
+
+
+def _images_in(folder: Path, extensions=IMAGE_EXTENSIONS) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in extensions and not path.name.startswith("."):
+            if path.stem in found:
+                raise DatasetError(f"{path}: two files share the id {path.stem!r} ({found[path.stem].name})")
+            found[path.stem] = path
+    return found
+
+
+def _require_dir(path: Path, what: str) -> None:
+    if not path.is_dir():
+        raise DatasetError(f"{path}: folder missing ({what})")
+
+
+def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], root: Path) -> list[tuple[str, Path, Path]]:
+    pairs = []
+    for stem, image_path in images.items():
+        if stem not in masks:
+            raise DatasetError(
+                f"{dataset_name}: ground truth missing for image {image_path.relative_to(root)} "
+                f"(expected a mask named {stem}.* )"
+            )
+        pairs.append((stem, image_path, masks[stem]))
+    return pairs
+
+
+def _load_sd900(root: Path, options: dict) -> list[Sample]:
+    image_dir, gt_dir = root / "Source Images", root / "Ground truth"
+    _require_dir(image_dir, "SD-saliency-900 images: 'Source Images/*.bmp'")
+    _require_dir(gt_dir, "SD-saliency-900 ground truth: 'Ground truth/*.png'")
+    samples = []
+    for stem, image_path, gt_path in _pair("SD-saliency-900", _images_in(image_dir), _images_in(gt_dir), root):
+        prefix = stem[:2]
+        if prefix not in SD900_CLASSES:
+            raise DatasetError(f"SD-saliency-900: {image_path.name} has no class prefix (In_, Pa_ or Sc_)")
+        samples.append(Sample(stem, image_path, gt_path, SD900_CLASSES[prefix]))
+    return samples
+
+
+def _load_mt(root: Path, options: dict) -> list[Sample]:
+    include_free = bool(options.get("include_defect_free", False))
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("MT_"))
+    if not class_dirs:
+        raise DatasetError(f"{root}: no MT_<Class>/Imgs folders (Magnetic Tile layout)")
+    samples = []
+    for class_dir in class_dirs:
+        cls = class_dir.name[3:]
+        if cls == "Free" and not include_free:
+            continue
+        image_dir = class_dir / "Imgs"
+        _require_dir(image_dir, f"Magnetic Tile class {cls}: '{class_dir.name}/Imgs/'")
+        images = _images_in(image_dir, (".jpg", ".jpeg"))
+        masks = _images_in(image_dir, (".png",))
+        for stem, image_path, gt_path in _pair("Magnetic Tile", images, masks, root):
+            samples.append(Sample(stem, image_path, gt_path, cls))
+    return samples
+
+
+def _load_nrsd(root: Path, options: dict) -> list[Sample]:
+    samples = []
+    found_any = False
+    for folder, subset in NRSD_FOLDERS.items():
+        image_dir, mask_dir = root / "images" / folder, root / "annotations" / folder
+        if not image_dir.is_dir():
+            continue
+        found_any = True
+        _require_dir(mask_dir, f"NRSD-MN masks for images/{folder}: 'annotations/{folder}/*.jpg'")
+        for stem, image_path, gt_path in _pair("NRSD-MN", _images_in(image_dir), _images_in(mask_dir), root):
+            samples.append(Sample(stem, image_path, gt_path, "rail", subset))
+    if not found_any:
+        raise DatasetError(f"{root}: no images/training or images/validation folder (NRSD-MN layout)")
+    return samples
+
+
+def _load_folder(root: Path, options: dict) -> list[Sample]:
+    image_dir, mask_dir = root / "images", root / "masks"
+    _require_dir(image_dir, "plain layout: 'images/'")
+    _require_dir(mask_dir, "plain layout: 'masks/'")
+    classes: dict[str, str] = {}
+    class_file = root / "classes.csv"
+    if class_file.is_file():
+        with class_file.open(newline="", encoding="utf-8") as handle:
+            for line_number, row in enumerate(csv.reader(handle), start=1):
+                if not row or row[0] == "stem":
+                    continue
+                if len(row) != 2:
+                    raise DatasetError(f"{class_file}:{line_number}: expected 'stem,class', got {len(row)} columns")
+                classes[row[0]] = row[1]
+    return [
+        Sample(stem, image_path, gt_path, classes.get(stem, "all"))
+        for stem, image_path, gt_path in _pair(root.name, _images_in(image_dir), _images_in(mask_dir), root)
+    ]
+
+
+_LOADERS = {"sd900": _load_sd900, "mt": _load_mt, "nrsd-mn": _load_nrsd, "folder": _load_folder}
+
+
+def open_dataset(root: str | Path, layout: str | None = None, dataset_id: str | None = None, options: dict | None = None) -> Dataset:
+    """Load a dataset folder without registering it.
+
+    Args:
+        root: the dataset folder.
+        layout: one of :data:`LAYOUTS`, or None to detect it.
+        dataset_id: the id to give it (default: the folder name).
+        options: loader options (``include_defect_free`` for mt).
+
+    Raises:
+        DatasetError: missing folder, wrong layout, missing ground truth, no images.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DatasetError(f"{root}: dataset folder does not exist")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: is a file, not a dataset folder")
+    root = root.resolve()
+    layout = layout or detect_layout(root)
+    if layout not in _LOADERS:
+        raise DatasetError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    options = dict(options or {})
+    try:
+        samples = _LOADERS[layout](root, options)
+    except PermissionError as error:
+        raise DatasetError(f"{error.filename}: permission denied") from None
+    if not samples:
+        raise DatasetError(f"{root}: no images found for layout {layout!r}")
+    ids = [s.id for s in samples]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise DatasetError(f"{root}: image id {duplicate!r} occurs twice; ids (file stems) must be unique")
+    samples.sort(key=lambda s: s.id)
+    return Dataset(dataset_id or root.name, layout, root, samples, options)
+
+
+def load_dataset(workspace: Workspace, dataset_id: str) -> Dataset:
+    """Load a registered dataset.
+
+    Raises:
+        WorkspaceError: the id is not registered.
+        DatasetError: the registered folder is gone or broken.
+    """
+    entry = workspace.dataset_entry(dataset_id)
+    if not entry.path.exists():
+        raise DatasetError(f"dataset {dataset_id!r}: registered folder {entry.path} no longer exists")
+    return open_dataset(entry.path, entry.layout, dataset_id, entry.options)
+
+
+def register_dataset(workspace: Workspace, dataset_id: str, path: str | Path, layout: str | None = None,
+                     options: dict | None = None, replace: bool = False) -> Dataset:
+    """Check a dataset folder loads, then record it in the workspace registry.
+
+    Raises:
+        DatasetError, WorkspaceError: the folder or the id cannot be used.
+    """
+    validate_name("dataset", dataset_id)
+    dataset = open_dataset(path, layout, dataset_id, options)
+    workspace.register_dataset(DatasetEntry(dataset_id, dataset.root, dataset.layout, dict(options or {})), replace=replace)
+    return dataset
+
+
+# ---- splits ----------------------------------------------------------------------------------
+SPLIT_RULES = {
+    "sd900": {
+        "train/test": "540/360 stratified by class: 120 test images per class (paper Table 2), seed {seed}",
+    },
+    "mt": {
+        "train/test": "1:1 (196/196 of the 392 defect images), stratified by class, seed {seed}",
+        "train-7:3/test-7:3": "7:3 (274/118), stratified by class, seed {seed} (paper §4.5, Table 6)",
+    },
+    "nrsd-mn": {"train/test": "the published folders: images/training = train, images/validation = test"},
+    "folder": {"train/test": "60/40 stratified by class, seed {seed}"},
+}
+
+
+def split_names(dataset: Dataset) -> list[str]:
+    """Split names a dataset offers, ``all`` first."""
+    names = ["all", "train", "test"]
+    if dataset.layout == "mt":
+        names += ["train-7:3", "test-7:3"]
+    return names
+
+
+def _stratified_test_ids(samples: list[Sample], test_total: int, seed: int) -> set[str]:
+    """Pick ``test_total`` ids, spread over classes in proportion (largest remainder), seeded."""
+    by_class: dict[str, list[str]] = {}
+    for s in samples:
+        by_class.setdefault(s.cls, []).append(s.id)
+    n = len(samples)
+    quotas = {c: len(ids) * test_total / n for c, ids in by_class.items()}
+    counts = {c: int(np.floor(q)) for c, q in quotas.items()}
+    remainder = test_total - sum(counts.values())
+    for c in sorted(quotas, key=lambda c: (-(quotas[c] - counts[c]), c))[:remainder]:
+        counts[c] += 1
+    rng = np.random.default_rng(seed)
+    chosen: set[str] = set()
+    for c in sorted(by_class):
+        ids = sorted(by_class[c])
+        order = rng.permutation(len(ids))
+        chosen.update(ids[i] for i in order[: counts[c]])
+    return chosen
+
+
+def make_splits(dataset: Dataset, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
+    """Compute the split membership of a dataset (not frozen; see :func:`get_split`)."""
+    ids = [s.id for s in dataset.samples]
+    splits = {"all": ids}
+    if dataset.layout == "nrsd-mn":
+        splits["train"] = [s.id for s in dataset.samples if s.subset == "train"]
+        splits["test"] = [s.id for s in dataset.samples if s.subset == "test"]
+        return splits
+    if dataset.layout == "sd900":
+        test = _stratified_test_ids(dataset.samples, round(len(ids) * 360 / 900), seed)
+    elif dataset.layout == "mt":
+        test = _stratified_test_ids(dataset.samples, len(ids) // 2, seed)
+        test73 = _stratified_test_ids(dataset.samples, round(len(ids) * 0.3), seed + 73)
+        splits["train-7:3"] = [i for i in ids if i not in test73]
+        splits["test-7:3"] = [i for i in ids if i in test73]
+    else:
+        test = _stratified_test_ids(dataset.samples, round(len(ids) * 0.4), seed)
+    splits["train"] = [i for i in ids if i not in test]
+    splits["test"] = [i for i in ids if i in test]
+    return splits
+
+
+def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]]:
+    """The dataset's splits, made and written to ``splits/<id>.json`` on first use, read after.
+
+    Raises:
+        DatasetError: the frozen file names images the dataset no longer has.
+    """
+    path = workspace.split_file(dataset.id)
+    if path.exists():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            splits = document["splits"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise DatasetError(f"{path}: frozen split file is damaged ({error}); delete it to make it again") from None
+        known = {s.id for s in dataset.samples}
+        gone = [i for ids in splits.values() for i in ids if i not in known]
+        if gone:
+            raise DatasetError(
+                f"{path}: the frozen split names {len(gone)} images the dataset no longer has "
+                f"(first: {gone[0]}); delete the file to make the splits again"
+            )
+        return splits
+    from samis.imageio import write_text_atomic
+
+    splits = make_splits(dataset)
+    rule = SPLIT_RULES.get(dataset.layout, {})
+    document = {
+        "dataset": dataset.id,
+        "layout": dataset.layout,
+        "seed": SPLIT_SEED,
+        "rules": {k: v.format(seed=SPLIT_SEED) for k, v in rule.items()},
+        "made": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": {k: len(v) for k, v in splits.items()},
+        "splits": splits,
+    }
+    write_text_atomic(path, json.dumps(document, indent=1))
+    return splits
+
+
+def get_split(workspace: Workspace, dataset: Dataset, split: str) -> list[Sample]:
+    """Samples of one split, in id order.
+
+    Raises:
+        DatasetError: the dataset has no split of that name.
+    """
+    if split == "all":
+        return list(dataset.samples)
+    splits = frozen_splits(workspace, dataset)
+    if split not in splits:
+        raise DatasetError(f"dataset {dataset.id!r} has no split {split!r} (choose from {', '.join(splits)})")
+    wanted = set(splits[split])
+    return [s for s in dataset.samples if s.id in wanted]

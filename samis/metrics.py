@@ -1,0 +1,157 @@
+"""The saliency metrics, computed by pysodmetrics and never re-implemented.
+
+Per image, :func:`score_image` runs pysodmetrics' own classes (``Smeasure``, ``MAE``, ``Emeasure``,
+``WeightedFmeasure``, ``Fmeasure``, ``FmeasureV2``) on one prediction and reads back what they
+recorded: scalar values and the 256-threshold curves. :func:`aggregate` then averages exactly as
+their ``get_results`` does (``np.mean`` over images in float64), so a dataset score equals a plain
+pysodmetrics loop over the same files.
+
+Conventions (pysodmetrics' own, which follow the MATLAB toolbox):
+
+- ground truth is binarised at > 128; the prediction is divided by 255 and min-max scaled per image
+  (``py_sod_metrics.utils.prepare_data``), so a constant map becomes all zeros;
+- S-measure alpha = 0.5; weighted F-measure beta^2 = 1 (Fan's reference code); F-measure beta^2 = 0.3;
+- max-F and max-E of a dataset are the maximum of the dataset-averaged curve, not a mean of
+  per-image maxima; mean-F / mean-E are the mean of that curve; adaptive values use the threshold
+  2 x mean(prediction), capped at 1;
+- curves are stored in pysodmetrics order: index 0 is threshold 255, index 255 is threshold 0.
+- an image with empty ground truth: S = 1 - mean(pred), weighted F = 0, F-measure = 0 (recall 0),
+  E-measure rewards predicting nothing; IoU and Dice at the adaptive threshold are 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import py_sod_metrics as sod
+from py_sod_metrics.utils import validate_and_normalize_input
+
+#: dataset-level scores, in the order of the ``evaluate --format json`` output
+DATASET_METRICS = ("Sa", "MAE", "maxEm", "meanEm", "adpEm", "Fw", "maxFm", "meanFm", "adpFm")
+#: per-image scalar values kept for the case browser
+IMAGE_METRICS = ("Sa", "MAE", "Fw", "adpFm", "adpEm", "maxFm", "maxEm", "IoU", "Dice")
+#: per-image curves, 256 thresholds each
+CURVES = ("precision", "recall", "fm", "em")
+#: True where a higher value is better
+HIGHER_IS_BETTER = {"Sa": True, "MAE": False, "maxEm": True, "meanEm": True, "adpEm": True, "Fw": True,
+                    "maxFm": True, "meanFm": True, "adpFm": True, "IoU": True, "Dice": True, "Em": True, "Fm": True}
+
+S_ALPHA = 0.5
+FW_BETA = 1.0
+FM_BETA = 0.3
+
+
+@dataclass
+class ImageScores:
+    """One image's values: ``scalars`` in :data:`IMAGE_METRICS` order and the four curves."""
+
+    scalars: np.ndarray  # (len(IMAGE_METRICS),)
+    curves: np.ndarray  # (len(CURVES), 256)
+
+
+class _Scorer:
+    """pysodmetrics metric objects reused across images; each step's record is taken back at once."""
+
+    def __init__(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Fmeasure warns that FmeasureV2 will replace it
+            self.fm = sod.Fmeasure(beta=FM_BETA)
+        self.sm = sod.Smeasure(alpha=S_ALPHA)
+        self.em = sod.Emeasure()
+        self.wfm = sod.WeightedFmeasure(beta=FW_BETA)
+        self.mae = sod.MAE()
+        self.binary = sod.FmeasureV2(
+            {"iou": sod.IOUHandler(with_dynamic=False, with_adaptive=True),
+             "dice": sod.DICEHandler(with_dynamic=False, with_adaptive=True)}
+        )
+
+    def score(self, pred: np.ndarray, gt: np.ndarray) -> ImageScores:
+        if pred.shape != gt.shape:
+            raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
+        # normalise once with pysodmetrics' own function, then every metric takes the normalised pair
+        pred, gt = validate_and_normalize_input(pred, gt, normalize=True)
+        self.sm.step(pred, gt, normalize=False)
+        self.mae.step(pred, gt, normalize=False)
+        self.em.step(pred, gt, normalize=False)
+        self.wfm.step(pred, gt, normalize=False)
+        self.fm.step(pred, gt, normalize=False)
+        self.binary.step(pred, gt, normalize=False)
+        fm_curve = self.fm.changeable_fms.pop()
+        em_curve = self.em.changeable_ems.pop()
+        handlers = self.binary._metric_handlers
+        scalars = np.array([
+            self.sm.sms.pop(),
+            self.mae.maes.pop(),
+            self.wfm.weighted_fms.pop(),
+            self.fm.adaptive_fms.pop(),
+            self.em.adaptive_ems.pop(),
+            np.max(fm_curve),
+            np.max(em_curve),
+            handlers["iou"].adaptive_results.pop(),
+            handlers["dice"].adaptive_results.pop(),
+        ], dtype=np.float64)
+        curves = np.stack([self.fm.precisions.pop(), self.fm.recalls.pop(), fm_curve, em_curve]).astype(np.float64)
+        return ImageScores(scalars, curves)
+
+
+_scorer: _Scorer | None = None
+
+
+def score_image(pred: np.ndarray, gt: np.ndarray) -> ImageScores:
+    """Score one prediction against its ground truth.
+
+    Args:
+        pred: uint8 saliency map (H, W), 0..255.
+        gt: uint8 ground truth (H, W), 0..255 (binarised at > 128), or a boolean mask.
+
+    Returns:
+        ImageScores with the values named in :data:`IMAGE_METRICS` and :data:`CURVES`.
+    """
+    global _scorer
+    if _scorer is None:
+        _scorer = _Scorer()
+    if gt.dtype == bool:
+        gt = gt.astype(np.uint8) * 255
+    return _scorer.score(pred, gt)
+
+
+def aggregate(scalars: np.ndarray, curves: np.ndarray) -> dict:
+    """Dataset scores from per-image values, averaged as pysodmetrics' ``get_results`` does.
+
+    Args:
+        scalars: (N, len(IMAGE_METRICS)) per-image values.
+        curves: (N, len(CURVES), 256) per-image curves.
+
+    Returns:
+        dict with ``n_images``, every name in :data:`DATASET_METRICS` (floats) and ``curves``
+        (the dataset-averaged precision, recall, fm and em curves as arrays).
+    """
+    n = len(scalars)
+    if n == 0:
+        return {"n_images": 0, **{m: float("nan") for m in DATASET_METRICS}, "curves": {}}
+    column = {name: i for i, name in enumerate(IMAGE_METRICS)}
+    mean_curves = {name: np.mean(np.asarray(curves[:, i, :], dtype=np.float64), axis=0) for i, name in enumerate(CURVES)}
+    mean_scalar = lambda name: float(np.mean(np.asarray(scalars[:, column[name]], dtype=np.float64)))  # noqa: E731
+    return {
+        "n_images": int(n),
+        "Sa": mean_scalar("Sa"),
+        "MAE": mean_scalar("MAE"),
+        "maxEm": float(mean_curves["em"].max()),
+        "meanEm": float(mean_curves["em"].mean()),
+        "adpEm": mean_scalar("adpEm"),
+        "Fw": mean_scalar("Fw"),
+        "maxFm": float(mean_curves["fm"].max()),
+        "meanFm": float(mean_curves["fm"].mean()),
+        "adpFm": mean_scalar("adpFm"),
+        "curves": mean_curves,
+    }
+
+
+def thresholds() -> np.ndarray:
+    """The threshold of each curve index (pysodmetrics order: 255 down to 0)."""
+    return np.arange(255, -1, -1)

@@ -1,0 +1,233 @@
+"""Predictions on disk: ``predictions/<dataset>/<method>/<stem>.png`` + ``manifest.json``.
+
+Every map is stored as 8-bit grayscale at ground-truth size. Writes are atomic: single maps go
+through a temp file + ``os.replace``; a whole import is built in a hidden temp folder and swapped
+in at the end, so a killed import leaves the previous predictions untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from samis import __version__
+from samis.datasets import Dataset
+from samis.errors import StoreError
+from samis.imageio import IMAGE_EXTENSIONS, ImageReadError, read_gray, write_png_atomic, write_text_atomic
+from samis.workspace import Workspace, validate_name
+
+MANIFEST = "manifest.json"
+
+
+def to_uint8_map(saliency: np.ndarray) -> np.ndarray:
+    """A saliency map as uint8: floats in [0, 1] are scaled by 255 and rounded; uint8 passes through."""
+    saliency = np.asarray(saliency)
+    if saliency.ndim != 2:
+        raise StoreError(f"a saliency map must be 2-D, got shape {saliency.shape}")
+    if saliency.dtype == np.uint8:
+        return saliency
+    if saliency.dtype == bool:
+        return saliency.astype(np.uint8) * 255
+    values = np.nan_to_num(saliency.astype(np.float64), nan=0.0)
+    return (values.clip(0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def resize_map(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of an 8-bit map to (height, width)."""
+    return np.asarray(Image.fromarray(array).resize((shape[1], shape[0]), Image.BILINEAR), dtype=np.uint8)
+
+
+def prediction_files(workspace: Workspace, dataset_id: str, method: str) -> dict[str, Path]:
+    """Stored prediction files of a method, by stem (empty when there are none)."""
+    folder = workspace.method_dir(dataset_id, method)
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in folder.iterdir() if p.suffix == ".png" and not p.name.startswith(".")}
+
+
+def read_prediction(path: Path, expected_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read one stored map as uint8.
+
+    Raises:
+        StoreError: unreadable, or not of the expected (ground-truth) size.
+    """
+    try:
+        array = read_gray(path)
+    except ImageReadError as error:
+        raise StoreError(str(error)) from None
+    if expected_shape is not None and array.shape != tuple(expected_shape):
+        raise StoreError(
+            f"{path}: prediction is {array.shape[1]}x{array.shape[0]} but the ground truth is "
+            f"{expected_shape[1]}x{expected_shape[0]}; re-import it so samis resizes it"
+        )
+    return array
+
+
+def read_manifest(workspace: Workspace, dataset_id: str, method: str) -> dict:
+    """A method's manifest (empty dict when it has none or it is unreadable)."""
+    path = workspace.method_dir(dataset_id, method) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def write_manifest(workspace: Workspace, dataset_id: str, method: str, manifest: dict) -> None:
+    """Replace a method's manifest atomically (adds samis version and time)."""
+    document = {"method": method, "dataset": dataset_id, "samis_version": __version__,
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **manifest}
+    write_text_atomic(workspace.method_dir(dataset_id, method) / MANIFEST, json.dumps(document, indent=1, default=str))
+
+
+def write_prediction(workspace: Workspace, dataset_id: str, method: str, stem: str, saliency: np.ndarray) -> Path:
+    """Store one map (float in [0, 1], bool or uint8) atomically; returns its path."""
+    path = workspace.method_dir(dataset_id, method) / f"{stem}.png"
+    write_png_atomic(path, to_uint8_map(saliency))
+    return path
+
+
+def delete_method(workspace: Workspace, dataset_id: str, method: str) -> None:
+    """Remove a method's predictions (and its cached results) for a dataset."""
+    folder = workspace.method_dir(dataset_id, method)
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    cached = workspace.results_dir(dataset_id) / f"{method}.npz"
+    cached.unlink(missing_ok=True)
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did."""
+
+    dataset: str
+    method: str
+    source: Path
+    matched: int = 0
+    resized: int = 0
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"imported {self.matched} maps of {self.method!r} into dataset {self.dataset!r} from {self.source}",
+            f"  resized (bilinear, to ground-truth size): {self.resized}",
+            f"  missing (image has no map): {len(self.missing)}" + (f"  e.g. {', '.join(self.missing[:5])}" if self.missing else ""),
+            f"  extra (map has no image): {len(self.extra)}" + (f"  e.g. {', '.join(self.extra[:5])}" if self.extra else ""),
+            f"  unreadable (skipped): {len(self.unreadable)}",
+        ]
+        lines += [f"    {name}: {reason}" for name, reason in self.unreadable[:10]]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {"dataset": self.dataset, "method": self.method, "source": str(self.source),
+                "matched": self.matched, "resized": self.resized, "missing": self.missing,
+                "extra": self.extra, "unreadable": [list(u) for u in self.unreadable]}
+
+
+def import_predictions(workspace: Workspace, dataset: Dataset, method: str, folder: str | Path,
+                       skip_unreadable: bool = False, progress=None) -> ImportReport:
+    """Copy a folder of saliency maps into the store as 8-bit PNGs at ground-truth size.
+
+    Files are matched to images by stem, whatever their extension. The new folder replaces any
+    previous predictions of the method only once every file is written.
+
+    Args:
+        skip_unreadable: import the readable maps and list the others, instead of refusing.
+        progress: optional callable ``progress(done, total)``.
+
+    Raises:
+        StoreError: bad method name, missing or empty folder, no file matching any image, an
+            unreadable map (unless ``skip_unreadable``).
+    """
+    validate_name("method", method)
+    source = Path(folder).expanduser()
+    if not source.exists():
+        raise StoreError(f"{source}: prediction folder does not exist")
+    if not source.is_dir():
+        raise StoreError(f"{source}: is a file, not a folder of saliency maps")
+    source = source.resolve()
+    destination = workspace.method_dir(dataset.id, method)
+    if source == destination.resolve():
+        raise StoreError(f"{source}: is already the stored folder of {method!r}")
+    files: dict[str, Path] = {}
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST:
+            files.setdefault(path.stem, path)
+    if not files:
+        raise StoreError(f"{source}: folder is empty")
+    samples = dataset.by_id()
+    report = ImportReport(dataset.id, method, source)
+    report.missing = sorted(set(samples) - set(files))
+    report.extra = sorted(set(files) - set(samples))
+    matched = sorted(set(samples) & set(files))
+    if not matched:
+        example = next(iter(files))
+        raise StoreError(f"{source}: no file matches an image of {dataset.id!r} by name (e.g. {example!r} is not an image id)")
+
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".import-{method}-", dir=destination.parent))
+    try:
+        from samis.imageio import image_size
+
+        for index, stem in enumerate(matched):
+            path = files[stem]
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                reason = f"not an image file (extension {path.suffix or 'none'})"
+                if not skip_unreadable:
+                    raise StoreError(f"{path}: {reason}")
+                report.unreadable.append((path.name, reason))
+                continue
+            try:
+                array = read_gray(path)
+            except ImageReadError as error:
+                if not skip_unreadable:
+                    raise StoreError(f"{error} (use --skip-unreadable to import the other maps)") from None
+                report.unreadable.append((path.name, str(error).split(": ", 1)[-1]))
+                continue
+            gt_shape = image_size(samples[stem].gt_path)
+            if array.shape != gt_shape:
+                array = resize_map(array, gt_shape)
+                report.resized += 1
+            write_png_atomic(staging / f"{stem}.png", array)
+            report.matched += 1
+            if progress:
+                progress(index + 1, len(matched))
+        report.missing = sorted(set(report.missing) | {n.rsplit(".", 1)[0] for n, _ in report.unreadable})
+        manifest = {
+            "source": "import",
+            "source_folder": str(source),
+            "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "counts": {"matched": report.matched, "missing": len(report.missing), "extra": len(report.extra),
+                       "unreadable": len(report.unreadable), "resized": report.resized},
+            "resize": "bilinear to ground-truth size" if report.resized else "none needed",
+            "samis_version": __version__,
+            "method": method,
+            "dataset": dataset.id,
+        }
+        write_text_atomic(staging / MANIFEST, json.dumps(manifest, indent=1))
+        _swap_in(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    # results of the old maps are keyed by content, so a stale cache entry is simply never hit
+    return report
+
+
+def _swap_in(staging: Path, destination: Path) -> None:
+    """Replace ``destination`` with ``staging``; the old folder is removed only after the swap."""
+    if destination.exists():
+        retired = destination.with_name(f".retired-{destination.name}-{os.getpid()}-{time.time_ns()}")
+        os.replace(destination, retired)
+        os.replace(staging, destination)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, destination)

@@ -1,0 +1,198 @@
+"""Where samis keeps things on disk.
+
+The workspace (default ``./data``, or ``--workspace DIR``, or ``$SAMIS_WORKSPACE``) holds the dataset
+registry, frozen splits, predictions, caches and results. Datasets are registered by path and never
+copied; nothing is ever written inside a registered dataset folder.
+
+Layout::
+
+    datasets.toml                                 registered dataset roots
+    splits/<dataset>.json                         frozen split membership
+    predictions/<dataset>/<method>/<stem>.png     8-bit maps at ground-truth size + manifest.json
+    cache/sam/<model>/<dataset>/<stem>.npz        raw SAM masks (see samis.sam)
+    results/<dataset>/<method>.npz                per-image metrics and curves, keyed by content
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from samis.errors import WorkspaceError
+from samis.imageio import write_text_atomic
+
+ENVIRONMENT_VARIABLE = "SAMIS_WORKSPACE"
+DEFAULT_WORKSPACE = Path("data")
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:=-]{0,127}$")
+
+
+def validate_name(kind: str, name: str) -> str:
+    """Check a dataset or method name is safe as a single folder name.
+
+    Raises:
+        WorkspaceError: the name is empty, contains ``/``, ``\\`` or ``..``, or other characters.
+    """
+    if not isinstance(name, str) or not name:
+        raise WorkspaceError(f"{kind} name is empty")
+    if "/" in name or "\\" in name or ".." in name or not _NAME_PATTERN.match(name):
+        raise WorkspaceError(
+            f"{kind} name {name!r} is not allowed: use letters, digits and . _ + - = : "
+            "(no '/', no '..', at most 128 characters)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One registered dataset: an id, the folder it lives in, its layout and loader options."""
+
+    id: str
+    path: Path
+    layout: str
+    options: dict = field(default_factory=dict)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+class Workspace:
+    """A samis workspace folder. Cheap to create; it makes folders only when something is written."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).expanduser().resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} exists and is not a folder")
+
+    @classmethod
+    def resolve(cls, path: str | os.PathLike | None = None) -> "Workspace":
+        """The workspace named by ``path``, else by ``$SAMIS_WORKSPACE``, else ``./data``."""
+        if path:
+            return cls(path)
+        from_env = os.environ.get(ENVIRONMENT_VARIABLE)
+        return cls(from_env if from_env else DEFAULT_WORKSPACE)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    # ---- paths -------------------------------------------------------------------------------
+    @property
+    def datasets_file(self) -> Path:
+        return self.root / "datasets.toml"
+
+    def split_file(self, dataset_id: str) -> Path:
+        return self.root / "splits" / f"{validate_name('dataset', dataset_id)}.json"
+
+    def predictions_dir(self, dataset_id: str) -> Path:
+        return self.root / "predictions" / validate_name("dataset", dataset_id)
+
+    def method_dir(self, dataset_id: str, method: str) -> Path:
+        return self.predictions_dir(dataset_id) / validate_name("method", method)
+
+    def results_dir(self, dataset_id: str) -> Path:
+        return self.root / "results" / validate_name("dataset", dataset_id)
+
+    def sam_cache_dir(self, model: str, dataset_id: str) -> Path:
+        return self.root / "cache" / "sam" / validate_name("model", model) / validate_name("dataset", dataset_id)
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def generated_dir(self) -> Path:
+        """Datasets samis generates itself (the demo) live here."""
+        return self.root / "generated"
+
+    # ---- dataset registry --------------------------------------------------------------------
+    def registered_datasets(self) -> dict[str, DatasetEntry]:
+        """All registered datasets, by id, in registration order.
+
+        Raises:
+            WorkspaceError: datasets.toml exists but cannot be parsed.
+        """
+        if not self.datasets_file.exists():
+            return {}
+        try:
+            document = tomllib.loads(self.datasets_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise WorkspaceError(f"{self.datasets_file}: not valid TOML ({error})") from None
+        entries = {}
+        for dataset_id, table in document.get("datasets", {}).items():
+            if not isinstance(table, dict) or "path" not in table or "layout" not in table:
+                raise WorkspaceError(f"{self.datasets_file}: dataset {dataset_id!r} needs 'path' and 'layout'")
+            options = {k: v for k, v in table.items() if k not in ("path", "layout")}
+            path = Path(table["path"])
+            if not path.is_absolute():
+                path = (self.root / path).resolve()
+            entries[dataset_id] = DatasetEntry(dataset_id, path, str(table["layout"]), options)
+        return entries
+
+    def _write_registry(self, entries: dict[str, DatasetEntry]) -> None:
+        lines = ["# samis dataset registry: datasets are read in place, never copied", ""]
+        for entry in entries.values():
+            lines.append(f'[datasets."{entry.id}"]')
+            lines.append(f"path = {_toml_value(str(entry.path))}")
+            lines.append(f"layout = {_toml_value(entry.layout)}")
+            for key, value in sorted(entry.options.items()):
+                lines.append(f"{key} = {_toml_value(value)}")
+            lines.append("")
+        write_text_atomic(self.datasets_file, "\n".join(lines))
+
+    def register_dataset(self, entry: DatasetEntry, replace: bool = False) -> None:
+        """Add (or with ``replace``, update) a dataset in the registry.
+
+        Raises:
+            WorkspaceError: the id is taken, or the workspace lies inside the dataset folder.
+        """
+        validate_name("dataset", entry.id)
+        entries = self.registered_datasets()
+        if entry.id in entries and not replace and entries[entry.id] != entry:
+            raise WorkspaceError(
+                f"dataset {entry.id!r} is already registered at {entries[entry.id].path}; "
+                "remove it first or choose another id"
+            )
+        if self.root == entry.path or entry.path in self.root.parents:
+            raise WorkspaceError(
+                f"workspace {self.root} lies inside dataset folder {entry.path}: samis never writes into a dataset"
+            )
+        entries[entry.id] = entry
+        self._write_registry(entries)
+
+    def unregister_dataset(self, dataset_id: str) -> None:
+        entries = self.registered_datasets()
+        if dataset_id not in entries:
+            raise WorkspaceError(f"dataset {dataset_id!r} is not registered in {self.datasets_file}")
+        del entries[dataset_id]
+        self._write_registry(entries)
+
+    def dataset_entry(self, dataset_id: str) -> DatasetEntry:
+        """The registry entry of one dataset.
+
+        Raises:
+            WorkspaceError: no dataset with that id is registered.
+        """
+        entries = self.registered_datasets()
+        if dataset_id not in entries:
+            known = ", ".join(entries) or "none"
+            raise WorkspaceError(
+                f"unknown dataset {dataset_id!r} (registered: {known}); "
+                "add one with: python -m samis datasets add ID PATH"
+            )
+        return entries[dataset_id]
+
+    def prediction_methods(self, dataset_id: str) -> list[str]:
+        """Methods that have a prediction folder for the dataset, sorted by name."""
+        folder = self.predictions_dir(dataset_id)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
