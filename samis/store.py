@@ -50,7 +50,8 @@ def prediction_files(workspace: Workspace, dataset_id: str, method: str) -> dict
     folder = workspace.method_dir(dataset_id, method)
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in folder.iterdir() if p.suffix == ".png" and not p.name.startswith(".")}
+    with os.scandir(folder) as entries:
+        return {e.name[:-4]: folder / e.name for e in entries if e.name.endswith(".png") and not e.name.startswith(".")}
 
 
 def read_prediction(path: Path, expected_shape: tuple[int, int] | None = None) -> np.ndarray:

@@ -1,0 +1,58 @@
+"""``evaluate DATASET`` — score methods on a split with pysodmetrics (cached per image)."""
+
+from __future__ import annotations
+
+import sys
+
+from samis.commands._common import comma_list, print_json
+from samis.datasets import load_dataset
+from samis.evaluation import evaluate
+from samis.metrics import DATASET_METRICS
+
+FORMATS = ("table", "json", "csv", "markdown", "latex")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="score methods on a dataset split")
+    parser.add_argument("dataset")
+    parser.add_argument("--methods", help="comma-separated method names (default: every stored method)")
+    parser.add_argument("--split", default="all", help="all, train, test, train-7:3, test-7:3 (default: all)")
+    parser.add_argument("--allow-missing", action="store_true", help="score methods on the images they have maps for")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args, workspace) -> int:
+    dataset = load_dataset(workspace, args.dataset)
+    show_progress = sys.stderr.isatty() and args.format == "table"
+
+    def progress(done, total):
+        if show_progress:
+            print(f"\rscoring {done}/{total} image-method pairs", end="", file=sys.stderr, flush=True)
+
+    result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers, progress)
+    if show_progress and result.computed:
+        print(file=sys.stderr)
+    for name, method_result in result.methods.items():
+        if method_result.missing:
+            print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "
+                  f"have no map (--allow-missing)", file=sys.stderr)
+    if args.format == "json":
+        print_json(result.to_json_dict())
+        return 0
+    frame = result.scores_frame()
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+        return 0
+    if args.format in ("markdown", "latex"):
+        from samis.tables import measured_rows, build_table
+
+        table = build_table(measured_rows(result), metrics=list(DATASET_METRICS))
+        sys.stdout.write(table.to_markdown() if args.format == "markdown" else table.to_latex())
+        sys.stdout.write("\n")
+        return 0
+    n_images = len(result.image_classes)
+    print(f"{dataset.id} / split {args.split} ({n_images} images)")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0

@@ -1,0 +1,377 @@
+"""Score methods on a dataset split, with a content-keyed cache of per-image results.
+
+``evaluate(workspace, dataset, methods, split)`` scores every requested method on every image
+of the split. Per-image values and curves are cached in ``results/<dataset>/<method>.npz``, keyed
+by a hash of the prediction file and of the ground-truth file, so:
+
+- evaluating again after no change reads the cache only (file stats decide whether a file must be
+  hashed again, as git's index does; the key itself is the content hash);
+- a changed map, a re-import, or a new method re-scores only what changed;
+- the dataset score is always aggregated afresh from per-image values (see :mod:`samis.metrics`),
+  so any split or class subset is exact.
+
+A method lacking maps for some images of the split is refused with the missing ids, unless
+``allow_missing=True``, in which case it is scored on what exists and the count is reported.
+Work is spread over the CPU cores, one ground truth read per image for all methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from samis.datasets import Dataset, Sample, get_split
+from samis.errors import EvaluationError
+from samis.imageio import ImageReadError, read_gray, write_bytes_atomic
+from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, score_image
+from samis.store import prediction_files, read_prediction
+from samis.workspace import Workspace, validate_name
+
+CACHE_VERSION = 1
+_GT_INDEX = "_ground_truth_index.npz"
+_PARALLEL_MIN_TASKS = 48
+
+
+# ---- results -----------------------------------------------------------------------------------
+@dataclass
+class MethodResult:
+    """One method's per-image values on a split (rows in split order, images without maps left out)."""
+
+    method: str
+    stems: list[str]
+    scalars: np.ndarray  # (N, len(IMAGE_METRICS))
+    curves: np.ndarray  # (N, len(CURVES), 256)
+    missing: list[str] = field(default_factory=list)
+
+    def scores(self, stems: list[str] | set[str] | None = None) -> dict:
+        """Dataset scores over all images, or over the given subset of image ids."""
+        if stems is None:
+            return aggregate(self.scalars, self.curves)
+        wanted = set(stems)
+        rows = [i for i, s in enumerate(self.stems) if s in wanted]
+        return aggregate(self.scalars[rows], self.curves[rows])
+
+    def per_image(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.scalars, columns=list(IMAGE_METRICS))
+        frame.insert(0, "image", self.stems)
+        return frame
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of several methods on one dataset split."""
+
+    dataset: str
+    split: str
+    methods: dict[str, MethodResult]
+    image_classes: dict[str, str]  # image id -> defect class, for every image of the split
+    computed: int = 0  # per-image evaluations done in this call (0 = all from cache)
+
+    @property
+    def scores(self) -> dict[str, dict]:
+        return {name: result.scores() for name, result in self.methods.items()}
+
+    def class_scores(self) -> dict[str, dict[str, dict]]:
+        """``{class: {method: scores}}`` over the images of each defect class."""
+        by_class: dict[str, list[str]] = {}
+        for stem, cls in self.image_classes.items():
+            by_class.setdefault(cls, []).append(stem)
+        return {cls: {m: r.scores(stems) for m, r in self.methods.items()} for cls, stems in sorted(by_class.items())}
+
+    def to_json_dict(self) -> dict:
+        """The ``evaluate --format json`` document."""
+        methods = {}
+        for name, result in self.methods.items():
+            scores = result.scores()
+            methods[name] = {"n_images": scores["n_images"], **{m: scores[m] for m in DATASET_METRICS}}
+        return {"dataset": self.dataset, "split": self.split, "methods": methods}
+
+    def per_image_frame(self) -> pd.DataFrame:
+        """Long table: one row per (image, method) with class and every per-image metric."""
+        frames = []
+        for name, result in self.methods.items():
+            frame = result.per_image()
+            frame.insert(1, "method", name)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["image", "method", "class", *IMAGE_METRICS])
+        frame = pd.concat(frames, ignore_index=True)
+        frame.insert(2, "class", frame["image"].map(self.image_classes))
+        return frame
+
+    def scores_frame(self) -> pd.DataFrame:
+        """Methods × dataset metrics (plus n_images and missing)."""
+        rows = []
+        for name, result in self.methods.items():
+            scores = result.scores()
+            rows.append({"method": name, "n_images": scores["n_images"], "missing": len(result.missing),
+                         **{m: scores[m] for m in DATASET_METRICS}})
+        return pd.DataFrame(rows, columns=["method", "n_images", "missing", *DATASET_METRICS])
+
+
+# ---- content keys ------------------------------------------------------------------------------
+def _file_hash(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _content_keys(paths: dict[str, Path], known: dict[str, tuple[tuple[int, int], str]]) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """Hash of each file; files whose (size, mtime) match ``known`` keep their known hash unread."""
+    keys, stats = {}, {}
+    for stem, path in paths.items():
+        try:
+            stat = _stat_key(path)
+        except FileNotFoundError:
+            raise EvaluationError(f"{path}: file not found (it disappeared during evaluation)") from None
+        cached = known.get(stem)
+        keys[stem] = cached[1] if cached and cached[0] == stat else _file_hash(path)
+        stats[stem] = stat
+    return keys, stats
+
+
+# ---- cache files ---------------------------------------------------------------------------------
+def _load_npz(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["version"]) != CACHE_VERSION:
+                return None
+            return {k: data[k] for k in data.files}
+    except (FileNotFoundError, OSError, ValueError, KeyError, EOFError):
+        return None  # a missing or damaged cache only costs a recomputation
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, version=np.array(CACHE_VERSION), **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+class _MethodCache:
+    """Cached per-image rows of one method, as arrays indexed by image id."""
+
+    def __init__(self, data: dict | None):
+        if data is None:
+            data = {"stems": np.array([], dtype=str), "pred_stat": np.empty((0, 2), np.int64),
+                    "pred_hash": np.array([], dtype=str), "gt_hash": np.array([], dtype=str),
+                    "scalars": np.empty((0, len(IMAGE_METRICS))), "curves": np.empty((0, len(CURVES), 256))}
+        self.stems: list[str] = data["stems"].tolist()
+        self.index = {stem: i for i, stem in enumerate(self.stems)}
+        self.pred_stat = data["pred_stat"]
+        self.pred_hash: list[str] = data["pred_hash"].tolist()
+        self.gt_hash: list[str] = data["gt_hash"].tolist()
+        self.scalars = data["scalars"]
+        self.curves = data["curves"]
+        self.dirty = False
+        self._new: dict[str, tuple] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> "_MethodCache":
+        return cls(_load_npz(path))
+
+    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
+        stats = self.pred_stat.tolist()
+        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
+
+    def lookup(self, stem: str) -> tuple[str, str] | None:
+        i = self.index.get(stem)
+        return None if i is None else (self.pred_hash[i], self.gt_hash[i])
+
+    def touch(self, stem: str, stat: tuple[int, int]) -> None:
+        """Same content under a new file stat: remember the stat so the file is not hashed again."""
+        self.pred_stat[self.index[stem]] = stat
+        self.dirty = True
+
+    def put(self, stem: str, stat, pred_hash: str, gt_hash: str, scalars: np.ndarray, curves: np.ndarray) -> None:
+        self._new[stem] = (stat, pred_hash, gt_hash, scalars, curves)
+        self.dirty = True
+
+    def _merge(self) -> None:
+        if not self._new:
+            return
+        keep = [i for i, stem in enumerate(self.stems) if stem not in self._new]
+        new_stems = list(self._new)
+        rows = [self._new[s] for s in new_stems]
+        self.stems = [self.stems[i] for i in keep] + new_stems
+        self.index = {stem: i for i, stem in enumerate(self.stems)}
+        self.pred_stat = np.concatenate([self.pred_stat[keep], np.array([r[0] for r in rows], np.int64).reshape(-1, 2)])
+        self.pred_hash = [self.pred_hash[i] for i in keep] + [r[1] for r in rows]
+        self.gt_hash = [self.gt_hash[i] for i in keep] + [r[2] for r in rows]
+        self.scalars = np.concatenate([self.scalars[keep], np.stack([r[3] for r in rows])])
+        self.curves = np.concatenate([self.curves[keep], np.stack([r[4] for r in rows])])
+        self._new = {}
+
+    def rows_for(self, stems: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        self._merge()
+        rows = [self.index[s] for s in stems]
+        return self.scalars[rows], self.curves[rows]
+
+    def save(self, path: Path) -> None:
+        self._merge()
+        _save_npz(path, stems=np.array(self.stems, dtype=str), pred_stat=self.pred_stat.astype(np.int64),
+                  pred_hash=np.array(self.pred_hash, dtype=str), gt_hash=np.array(self.gt_hash, dtype=str),
+                  scalars=self.scalars, curves=self.curves,
+                  metric_names=np.array(IMAGE_METRICS), curve_names=np.array(CURVES))
+        self.dirty = False
+
+
+def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sample]) -> dict[str, str]:
+    index_path = workspace.results_dir(dataset.id) / _GT_INDEX
+    data = _load_npz(index_path)
+    known = {}
+    if data is not None:
+        for i, stem in enumerate(data["stems"].tolist()):
+            known[stem] = ((int(data["stat"][i, 0]), int(data["stat"][i, 1])), str(data["hash"][i]))
+    paths = {s.id: s.gt_path for s in samples}
+    keys, stats = _content_keys(paths, known)
+    if any(known.get(stem) != (stats[stem], keys[stem]) for stem in keys):
+        merged = {**known, **{stem: (stats[stem], keys[stem]) for stem in keys}}
+        stems = sorted(merged)
+        _save_npz(index_path, stems=np.array(stems, dtype=str),
+                  stat=np.array([merged[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
+                  hash=np.array([merged[s][1] for s in stems], dtype=str))
+    return keys
+
+
+# ---- scoring work --------------------------------------------------------------------------------
+def _score_group(group: list[tuple[str, str, list[tuple[str, str]]]]) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """Score one chunk of images: [(stem, gt_path, [(method, pred_path), …])] → rows."""
+    out = []
+    for stem, gt_path, predictions in group:
+        try:
+            gt = read_gray(gt_path)
+        except ImageReadError as error:
+            raise EvaluationError(f"ground truth of image {stem}: {error}") from None
+        for method, pred_path in predictions:
+            pred = read_prediction(Path(pred_path), gt.shape)
+            scores = score_image(pred, gt)
+            out.append((method, stem, scores.scalars, scores.curves))
+    return out
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _run_groups(groups, n_tasks: int, workers: int, progress) -> list:
+    rows: list = []
+    done = 0
+    if workers <= 1 or n_tasks < _PARALLEL_MIN_TASKS:
+        for group in _chunks(groups, 8):
+            part = _score_group(group)
+            rows.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, n_tasks)
+        return rows
+    chunk = max(1, min(32, len(groups) // (workers * 8) or 1))
+    context = get_context("fork") if "fork" in __import__("multiprocessing").get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for part in pool.map(_score_group, _chunks(groups, chunk)):
+            rows.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, n_tasks)
+    return rows
+
+
+# ---- the public entry point ----------------------------------------------------------------------
+def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None, split: str = "all",
+             allow_missing: bool = False, workers: int | None = None, progress=None) -> EvaluationResult:
+    """Score methods on a dataset split.
+
+    Args:
+        workspace: where predictions and the results cache live.
+        dataset: a loaded dataset (:func:`samis.datasets.load_dataset`).
+        methods: method names; None = every method with stored predictions for the dataset.
+        split: split name (``all``, ``train``, ``test``, …).
+        allow_missing: score methods on the images they have instead of refusing.
+        workers: processes to use (default: all cores).
+        progress: optional ``progress(done, total)`` callable.
+
+    Returns:
+        EvaluationResult with per-image values and dataset scores for each method.
+
+    Raises:
+        EvaluationError: unknown method, no predictions, missing maps (without allow_missing),
+            or a map of the wrong size.
+    """
+    samples = get_split(workspace, dataset, split)
+    if not samples:
+        raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
+    available = workspace.prediction_methods(dataset.id)
+    if methods is None:
+        methods = available
+    if not methods:
+        raise EvaluationError(
+            f"dataset {dataset.id!r} has no predictions yet; import some with "
+            f"'python -m samis predictions import {dataset.id} METHOD FOLDER'"
+        )
+    for method in methods:
+        validate_name("method", method)
+        if method not in available:
+            raise EvaluationError(
+                f"dataset {dataset.id!r}: no predictions for method {method!r} "
+                f"(available: {', '.join(available) or 'none'})"
+            )
+
+    results_dir = workspace.results_dir(dataset.id)
+    gt_keys = _ground_truth_keys(workspace, dataset, samples)
+    split_ids = [s.id for s in samples]
+    plan: dict[str, dict] = {}
+    todo: dict[str, list[tuple[str, str]]] = {}
+    for method in methods:
+        files = prediction_files(workspace, dataset.id, method)
+        missing = [stem for stem in split_ids if stem not in files]
+        if missing and not allow_missing:
+            shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
+            raise EvaluationError(
+                f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
+                f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)"
+            )
+        present = {stem: files[stem] for stem in split_ids if stem in files}
+        cache = _MethodCache.load(results_dir / f"{method}.npz")
+        known = cache.known()
+        pred_keys, pred_stats = _content_keys(present, known)
+        for stem, path in present.items():
+            cached = cache.lookup(stem)
+            if cached is None or cached != (pred_keys[stem], gt_keys[stem]):
+                todo.setdefault(stem, []).append((method, str(path)))
+            elif known[stem][0] != pred_stats[stem]:
+                cache.touch(stem, pred_stats[stem])
+        plan[method] = {"cache": cache, "present": present, "missing": missing,
+                        "pred_keys": pred_keys, "pred_stats": pred_stats}
+
+    by_id = dataset.by_id()
+    groups = [(stem, str(by_id[stem].gt_path), todo[stem]) for stem in split_ids if stem in todo]
+    n_tasks = sum(len(g[2]) for g in groups)
+    computed_rows = _run_groups(groups, n_tasks, workers or default_workers(), progress) if groups else []
+    for method, stem, scalars, curves in computed_rows:
+        entry = plan[method]
+        entry["cache"].put(stem, entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], scalars, curves)
+
+    method_results = {}
+    for method in methods:
+        entry = plan[method]
+        cache: _MethodCache = entry["cache"]
+        if cache.dirty:
+            cache.save(results_dir / f"{method}.npz")
+        stems = [stem for stem in split_ids if stem in entry["present"]]
+        scalars, curves = cache.rows_for(stems)
+        method_results[method] = MethodResult(method, stems, scalars, curves, entry["missing"])
+    return EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples}, computed=n_tasks)
