@@ -1,0 +1,58 @@
+"""``report DATASET`` — the paper's table, tables of methods measured here, or both, with a gap row."""
+
+from __future__ import annotations
+
+import sys
+
+from samis.commands._common import comma_list, print_json
+from samis.tables import GAP_DEFINITIONS, TABLE_METRICS, comparison_report, read_rows_csv
+
+FORMATS = ("table", "json", "csv", "markdown", "latex")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report", help="comparison table: the paper's published rows and/or methods measured here, with a gap row",
+        description="Build a methods x metrics table like the paper's Tables 3-6. With --paper alone, DATASET is "
+                    "sd900 (Table 3), mt (Table 4), nrsd-mn (Table 5) or mt-7:3 (Table 6). With --measured, the "
+                    "registered dataset's stored predictions are evaluated on --split. Without either flag, every "
+                    "source that exists is used.",
+    )
+    parser.add_argument("dataset", metavar="DATASET", help="sd900, mt, nrsd-mn, mt-7:3, or a registered dataset id")
+    parser.add_argument("--paper", action="store_true", default=None, help="include the paper's published rows")
+    parser.add_argument("--measured", action="store_true", default=None,
+                        help="include rows evaluated here from the workspace's predictions")
+    parser.add_argument("--methods", type=comma_list, metavar="A,B,…",
+                        help="only these methods (paper ids or printed names, store method names)")
+    parser.add_argument("--split", help="split for measured rows (default: all; test-7:3 for mt-7:3)")
+    parser.add_argument("--metrics", type=comma_list, metavar="M,…", default=list(TABLE_METRICS),
+                        help="columns (default: Sa,MAE,Em,Fw,Fm; Em/Fm are max E/F; also meanEm, adpEm, meanFm, adpFm)")
+    parser.add_argument("--rows", metavar="CSV", help="add rows from a CSV file (method column + metric columns)")
+    parser.add_argument("--gap-method", metavar="ID", help="method compared with the best of the others (default: SAM)")
+    parser.add_argument("--gap-definition", choices=GAP_DEFINITIONS,
+                        help="larger: divide by the larger value (Tables 3-5); reference: divide by the gap "
+                             "method's value (Table 6); default: the paper table's own, else larger")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score measured methods on the images they have instead of refusing")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.set_defaults(handler=_report)
+
+
+def _report(args, workspace) -> int:
+    extra = read_rows_csv(args.rows) if args.rows else None
+    table = comparison_report(
+        workspace, args.dataset, paper=args.paper, measured=args.measured, methods=args.methods,
+        split=args.split, metrics=args.metrics, gap_method=args.gap_method, gap_definition=args.gap_definition,
+        extra_rows=extra, allow_missing=args.allow_missing,
+    )
+    if args.format == "json":
+        print_json(table.to_json_document())
+    elif args.format == "csv":
+        sys.stdout.write(table.to_csv())
+    elif args.format == "markdown":
+        sys.stdout.write(table.to_markdown())
+    elif args.format == "latex":
+        sys.stdout.write(table.to_latex())
+    else:
+        sys.stdout.write(table.to_text())
+    return 0
