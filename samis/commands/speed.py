@@ -1,0 +1,52 @@
+"""``speed`` — parameters, size and frames per second of what samis can run here, beside the paper's Table 7."""
+
+from __future__ import annotations
+
+import sys
+
+from samis.commands._common import comma_list, print_json
+from samis.speed import parse_checkpoint_options, speed_report
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "speed", help="time the built-in methods and SAM on this machine, beside the paper's Table 7",
+        description="Times each method (batch 1, warm-up runs, then timed runs; median FPS and spread) on the "
+                    "first images of --dataset, or on a synthetic 200x200 image, and prints them beside Table 7 "
+                    "(RTX 3080). SAM ViT-B/L/H are timed only with --checkpoint; otherwise their parameters are counted.",
+    )
+    parser.add_argument("--methods", type=comma_list, metavar="A,B,…",
+                        help="baseline names, sam-tiny-random, sam-vit_b, sam-vit_l, sam-vit_h (default: all)")
+    parser.add_argument("--dataset", help="registered dataset whose first --images images are used")
+    parser.add_argument("--images", type=int, default=5, help="how many dataset images (default 5)")
+    parser.add_argument("--checkpoint", action="append", metavar="[TYPE=]PATH",
+                        help="SAM checkpoint to time (repeatable; the type is read from the file name or TYPE=)")
+    parser.add_argument("--device", default="auto", help="device for SAM: auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs at most (default 20)")
+    parser.add_argument("--time-budget", type=float, default=30.0, metavar="S",
+                        help="stop timing a method after S seconds, at least 3 runs (default 30; 0 = no limit)")
+    parser.add_argument("--no-paper", action="store_true", help="leave out Table 7's printed rows")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.set_defaults(handler=_speed)
+
+
+def _speed(args, workspace) -> int:
+    quiet = args.format != "table"
+    table = speed_report(
+        workspace, methods=args.methods, dataset=args.dataset, n_images=args.images,
+        checkpoints=parse_checkpoint_options(args.checkpoint), device=args.device, warmup=args.warmup,
+        runs=args.runs, time_budget_s=args.time_budget or None, include_paper=not args.no_paper,
+        progress=None if quiet else (lambda label: print(f"timing {label} …", file=sys.stderr)),
+    )
+    if args.format == "json":
+        print_json(table.to_json_document())
+    elif args.format == "csv":
+        sys.stdout.write(table.to_csv())
+    elif args.format == "markdown":
+        sys.stdout.write(table.to_markdown())
+    else:
+        sys.stdout.write(table.to_text())
+    return 0
