@@ -226,7 +226,8 @@ class _MethodCache:
         self.dirty = False
 
 
-def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sample]) -> dict[str, str]:
+def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sample]) -> tuple[dict[str, str], object]:
+    """Content hash of each ground truth, and a function that saves the updated index (called on success)."""
     index_path = workspace.results_dir(dataset.id) / _GT_INDEX
     data = _load_npz(index_path)
     known = {}
@@ -235,13 +236,16 @@ def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sam
             known[stem] = ((int(data["stat"][i, 0]), int(data["stat"][i, 1])), str(data["hash"][i]))
     paths = {s.id: s.gt_path for s in samples}
     keys, stats = _content_keys(paths, known)
-    if any(known.get(stem) != (stats[stem], keys[stem]) for stem in keys):
-        merged = {**known, **{stem: (stats[stem], keys[stem]) for stem in keys}}
-        stems = sorted(merged)
-        _save_npz(index_path, stems=np.array(stems, dtype=str),
-                  stat=np.array([merged[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
-                  hash=np.array([merged[s][1] for s in stems], dtype=str))
-    return keys
+
+    def save() -> None:
+        if any(known.get(stem) != (stats[stem], keys[stem]) for stem in keys):
+            merged = {**known, **{stem: (stats[stem], keys[stem]) for stem in keys}}
+            stems = sorted(merged)
+            _save_npz(index_path, stems=np.array(stems, dtype=str),
+                      stat=np.array([merged[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
+                      hash=np.array([merged[s][1] for s in stems], dtype=str))
+
+    return keys, save
 
 
 # ---- scoring work --------------------------------------------------------------------------------
@@ -331,12 +335,10 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
             )
 
     results_dir = workspace.results_dir(dataset.id)
-    gt_keys = _ground_truth_keys(workspace, dataset, samples)
     split_ids = [s.id for s in samples]
-    plan: dict[str, dict] = {}
-    todo: dict[str, list[tuple[str, str]]] = {}
+    files_of: dict[str, dict[str, Path]] = {}
     for method in methods:
-        files = prediction_files(workspace, dataset.id, method)
+        files = files_of[method] = prediction_files(workspace, dataset.id, method)
         missing = [stem for stem in split_ids if stem not in files]
         if missing and not allow_missing:
             shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
@@ -344,6 +346,12 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
                 f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
                 f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)"
             )
+    gt_keys, save_gt_index = _ground_truth_keys(workspace, dataset, samples)
+    plan: dict[str, dict] = {}
+    todo: dict[str, list[tuple[str, str]]] = {}
+    for method in methods:
+        files = files_of[method]
+        missing = [stem for stem in split_ids if stem not in files]
         present = {stem: files[stem] for stem in split_ids if stem in files}
         cache = _MethodCache.load(results_dir / f"{method}.npz")
         known = cache.known()
@@ -365,6 +373,7 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         entry = plan[method]
         entry["cache"].put(stem, entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], scalars, curves)
 
+    save_gt_index()
     method_results = {}
     for method in methods:
         entry = plan[method]

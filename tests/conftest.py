@@ -1,0 +1,128 @@
+"""Shared fixtures: the real data in ../shared (skipped when absent) and small generated datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _shared(path: str) -> Path:
+    target = SHARED / path
+    if not target.exists():
+        pytest.skip(f"real data not available: {target} is absent (it lives in ../shared beside the repository)")
+    return target
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    return _shared("")
+
+
+@pytest.fixture
+def sd900_dir() -> Path:
+    return _shared("datasets/SD-saliency-900")
+
+
+@pytest.fixture
+def mt_dir() -> Path:
+    return _shared("datasets/MT")
+
+
+@pytest.fixture
+def sd900_predictions_dir() -> Path:
+    return _shared("predictions/SD-saliency-900")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """An empty workspace in a temp folder, also set as $SAMIS_WORKSPACE."""
+    from samis.workspace import Workspace
+
+    root = tmp_path / "workspace"
+    monkeypatch.setenv("SAMIS_WORKSPACE", str(root))
+    return Workspace(root)
+
+
+def blob_mask(rng: np.random.Generator, shape: tuple[int, int], n_blobs: int = 2) -> np.ndarray:
+    """A binary mask with a few ellipses."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    mask = np.zeros(shape, bool)
+    for _ in range(n_blobs):
+        cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+        ry, rx = rng.uniform(0.05, 0.2) * h, rng.uniform(0.05, 0.2) * w
+        mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+    return mask
+
+
+def noisy_prediction(rng: np.random.Generator, mask: np.ndarray, quality: float) -> np.ndarray:
+    """A soft saliency map: the mask blurred with noise; higher quality = closer to the mask."""
+    noise = rng.normal(0.0, 1.0 - quality, mask.shape)
+    soft = mask * quality + noise * 0.5 + 0.2
+    soft = (soft - soft.min()) / (soft.max() - soft.min() + 1e-9)
+    return (soft * 255).astype(np.uint8)
+
+
+def write_gray(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.fixture
+def make_folder_dataset(tmp_path):
+    """Factory: a `folder`-layout dataset with n images (+ classes.csv) and two prediction folders."""
+
+    def make(n: int = 12, shape=(48, 64), seed: int = 0, name: str = "toy", empty_gt: int = 0):
+        rng = np.random.default_rng(seed)
+        root = tmp_path / name
+        preds = {"good": tmp_path / f"{name}-pred-good", "weak": tmp_path / f"{name}-pred-weak"}
+        classes = []
+        for i in range(n):
+            stem = f"img_{i:03d}"
+            mask = np.zeros(shape, bool) if i < empty_gt else blob_mask(rng, shape, 1 + i % 2)
+            image = (rng.normal(120, 10, shape) + mask * 40).clip(0, 255).astype(np.uint8)
+            write_gray(root / "images" / f"{stem}.png", image)
+            write_gray(root / "masks" / f"{stem}.png", (mask * 255).astype(np.uint8))
+            write_gray(preds["good"] / f"{stem}.png", noisy_prediction(rng, mask, 0.9))
+            write_gray(preds["weak"] / f"{stem}.png", noisy_prediction(rng, mask, 0.4))
+            classes.append(f"{stem},{'scratch' if i % 3 == 0 else 'patch'}")
+        (root / "classes.csv").write_text("stem,class\n" + "\n".join(classes) + "\n")
+        return root, preds
+
+    return make
+
+
+@pytest.fixture
+def make_nrsd_dataset(tmp_path):
+    """Factory: a small NRSD-MN dataset in the MCnet layout (PNG images, JPEG masks)."""
+
+    def make(n_train: int = 4, n_test: int = 3, shape=(60, 60), seed: int = 1):
+        rng = np.random.default_rng(seed)
+        root = tmp_path / "NRSD-MN"
+        for folder, count in (("training", n_train), ("validation", n_test)):
+            for i in range(count):
+                stem = f"{folder[:3]}_{i:03d}"
+                mask = blob_mask(rng, shape, 1)
+                image = rng.integers(0, 255, (*shape, 3), dtype=np.uint8)
+                (root / "images" / folder).mkdir(parents=True, exist_ok=True)
+                (root / "annotations" / folder).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(root / "images" / folder / f"{stem}.png")
+                # JPEG masks have ringing around edges: values near 0/255 but not exact
+                Image.fromarray((mask * 255).astype(np.uint8)).save(root / "annotations" / folder / f"{stem}.jpg", quality=90)
+        return root
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _no_user_workspace(monkeypatch, tmp_path):
+    """Tests never touch ./data of the checkout: default the workspace to a temp folder."""
+    if "SAMIS_WORKSPACE" not in os.environ:
+        monkeypatch.setenv("SAMIS_WORKSPACE", str(tmp_path / "default-workspace"))

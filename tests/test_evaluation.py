@@ -1,0 +1,159 @@
+"""evaluate(): equality with a plain pysodmetrics loop, the content-keyed cache, missing maps."""
+
+import os
+import time
+import warnings
+
+import cv2
+import numpy as np
+import py_sod_metrics as sod
+import pytest
+from PIL import Image
+
+from samis.datasets import get_split, register_dataset
+from samis.errors import EvaluationError, StoreError
+from samis.evaluation import evaluate
+from samis.metrics import DATASET_METRICS
+from samis.store import import_predictions
+
+
+def plain_pysodmetrics(pairs):
+    """The reference: a sequential loop over (pred_path, gt_path), as PySODEvalToolkit does it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fm = sod.Fmeasure()
+    wfm, sm, em, mae = sod.WeightedFmeasure(), sod.Smeasure(), sod.Emeasure(), sod.MAE()
+    for pred_path, gt_path in pairs:
+        pred = cv2.imread(str(pred_path), cv2.IMREAD_GRAYSCALE)
+        gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE)
+        for metric in (fm, wfm, sm, em, mae):
+            metric.step(pred=pred, gt=gt)
+    f, e = fm.get_results()["fm"], em.get_results()["em"]
+    return {"n_images": len(pairs), "Sa": sm.get_results()["sm"], "MAE": mae.get_results()["mae"],
+            "maxEm": e["curve"].max(), "meanEm": e["curve"].mean(), "adpEm": e["adp"],
+            "Fw": wfm.get_results()["wfm"], "maxFm": f["curve"].max(), "meanFm": f["curve"].mean(), "adpFm": f["adp"]}
+
+
+@pytest.fixture
+def toy(workspace, make_folder_dataset):
+    root, preds = make_folder_dataset(n=30, empty_gt=2)
+    dataset = register_dataset(workspace, "toy", root)
+    for method, folder in preds.items():
+        import_predictions(workspace, dataset, method, folder)
+    return dataset, preds
+
+
+def test_scores_equal_plain_loop_on_every_split(workspace, toy):
+    dataset, preds = toy
+    for split in ("all", "test"):
+        result = evaluate(workspace, dataset, split=split, workers=2)
+        samples = get_split(workspace, dataset, split)
+        for method, folder in preds.items():
+            plain = plain_pysodmetrics([(folder / f"{s.id}.png", s.gt_path) for s in samples])
+            ours = result.to_json_dict()["methods"][method]
+            assert ours["n_images"] == plain["n_images"]
+            for name in DATASET_METRICS:
+                assert ours[name] == pytest.approx(plain[name], abs=1e-10), (split, method, name)
+
+
+def test_parallel_and_serial_agree_exactly(workspace, toy):
+    dataset, _ = toy
+    parallel = evaluate(workspace, dataset, workers=2)
+    assert parallel.computed == 60
+    for method_result in parallel.methods.values():
+        (workspace.results_dir("toy") / f"{method_result.method}.npz").unlink()
+    serial = evaluate(workspace, dataset, workers=1)
+    for method in parallel.methods:
+        assert np.array_equal(parallel.methods[method].scalars, serial.methods[method].scalars)
+        assert np.array_equal(parallel.methods[method].curves, serial.methods[method].curves)
+
+
+def test_cache_recomputes_only_what_changed(workspace, toy, tmp_path):
+    dataset, preds = toy
+    assert evaluate(workspace, dataset).computed == 60
+    assert evaluate(workspace, dataset).computed == 0
+    # touching a file without changing its content costs a hash, not a score
+    path = workspace.method_dir("toy", "good") / "img_004.png"
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert evaluate(workspace, dataset).computed == 0
+    # changing one map re-scores that one image of that one method
+    array = np.asarray(Image.open(path)).copy()
+    array[0, 0] ^= 0xFF
+    Image.fromarray(array).save(path)
+    again = evaluate(workspace, dataset)
+    assert again.computed == 1
+    # a new method scores only itself
+    import_predictions(workspace, dataset, "weak2", preds["weak"])
+    assert evaluate(workspace, dataset).computed == 30
+    # and the numbers of the unchanged method stayed the same
+    after = evaluate(workspace, dataset)
+    assert after.computed == 0
+    assert after.to_json_dict()["methods"]["weak"] == again.to_json_dict()["methods"]["weak"]
+
+
+def test_unchanged_scores_are_identical_from_cache(workspace, toy):
+    dataset, _ = toy
+    first = evaluate(workspace, dataset).to_json_dict()
+    second = evaluate(workspace, dataset).to_json_dict()
+    assert first == second
+
+
+def test_missing_maps_are_refused_with_their_ids_or_scored_when_allowed(workspace, toy):
+    dataset, _ = toy
+    (workspace.method_dir("toy", "weak") / "img_007.png").unlink()
+    (workspace.method_dir("toy", "weak") / "img_011.png").unlink()
+    with pytest.raises(EvaluationError, match=r"'weak' has no map for 2 of 30 images of toy/all: img_007, img_011"):
+        evaluate(workspace, dataset)
+    result = evaluate(workspace, dataset, allow_missing=True)
+    assert result.methods["weak"].missing == ["img_007", "img_011"]
+    assert result.to_json_dict()["methods"]["weak"]["n_images"] == 28
+    assert result.to_json_dict()["methods"]["good"]["n_images"] == 30
+
+
+def test_map_of_another_size_names_the_file(workspace, toy):
+    dataset, _ = toy
+    path = workspace.method_dir("toy", "good") / "img_002.png"
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(path)
+    with pytest.raises(StoreError, match=r"img_002.png: prediction is 10x10 but the ground truth is 64x48"):
+        evaluate(workspace, dataset, methods=["good"], workers=1)
+
+
+def test_unknown_method_and_empty_dataset(workspace, toy, make_folder_dataset):
+    dataset, _ = toy
+    with pytest.raises(EvaluationError, match=r"no predictions for method 'nope' \(available: good, weak\)"):
+        evaluate(workspace, dataset, methods=["nope"])
+    root, _ = make_folder_dataset(n=2, name="bare")
+    bare = register_dataset(workspace, "bare", root)
+    with pytest.raises(EvaluationError, match="has no predictions yet"):
+        evaluate(workspace, bare)
+
+
+def test_class_scores_and_per_image_frame(workspace, toy):
+    dataset, _ = toy
+    result = evaluate(workspace, dataset)
+    by_class = result.class_scores()
+    assert set(by_class) == {"patch", "scratch"}
+    assert by_class["scratch"]["good"]["n_images"] == 10
+    frame = result.per_image_frame()
+    assert len(frame) == 60 and set(frame["class"]) == {"patch", "scratch"}
+    assert frame.loc[frame.method == "good", "Sa"].mean() == pytest.approx(result.scores["good"]["Sa"])
+
+
+@pytest.mark.slow
+def test_real_sd900_twelve_methods_equal_plain_pysodmetrics(workspace, sd900_dir, sd900_predictions_dir):
+    """The check of issue 2: evaluate over the 12 imported methods = an independent plain loop, to 1e-6."""
+    from samis.cli import main
+
+    assert main(["datasets", "add", "sd900", str(sd900_dir)]) == 0
+    dataset = register_dataset(workspace, "sd900", sd900_dir, replace=True)
+    methods = sorted(p.name for p in sd900_predictions_dir.iterdir() if p.is_dir())
+    assert len(methods) == 12
+    for method in methods:
+        import_predictions(workspace, dataset, method, sd900_predictions_dir / method)
+    ours = evaluate(workspace, dataset, split="all").to_json_dict()
+    assert ours["dataset"] == "sd900" and ours["split"] == "all"
+    for method in methods:
+        originals = {p.stem: p for p in (sd900_predictions_dir / method).iterdir()}
+        plain = plain_pysodmetrics([(originals[s.id], s.gt_path) for s in dataset.samples])
+        for name, value in plain.items():
+            assert ours["methods"][method][name] == pytest.approx(value, abs=1e-6), (method, name)
