@@ -1,0 +1,172 @@
+"""Run a built-in baseline over a dataset split and keep its maps in the prediction store.
+
+Maps go to ``predictions/<dataset>/<baseline>/<stem>.png`` (8-bit, ground-truth size), one atomic
+write per image, with a ``manifest.json`` that records the method, its citation, its settings,
+the algorithm version and the splits computed. The manifest is written before the first map, so
+a run that is killed resumes where it stopped: images already stored under the same settings are
+skipped; maps made with other settings (an older algorithm version) are discarded and redone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from samis.baselines import ALGORITHM_VERSION, Baseline, get_baseline
+from samis.datasets import Dataset, Sample, get_split, load_dataset
+from samis.errors import StoreError
+from samis.imageio import image_size, read_rgb
+from samis.store import delete_method, prediction_files, read_manifest, resize_map, to_uint8_map, write_manifest, write_prediction
+from samis.workspace import Workspace
+
+#: below this many images a process pool costs more than it saves
+PARALLEL_MIN_IMAGES = 24
+
+
+@dataclass
+class BaselineRun:
+    """What one :func:`compute_baseline` call did."""
+
+    dataset: str
+    method: str
+    split: str
+    n_images: int
+    computed: int
+    skipped: int
+    seconds: float  # wall time of the whole call
+    compute_seconds: float  # time spent inside the baseline function, summed over images
+
+    @property
+    def ms_per_image(self) -> float | None:
+        """Mean time of the baseline function per computed image (None when nothing was computed)."""
+        return 1000.0 * self.compute_seconds / self.computed if self.computed else None
+
+    def as_dict(self) -> dict:
+        return {"dataset": self.dataset, "method": self.method, "split": self.split, "n_images": self.n_images,
+                "computed": self.computed, "skipped": self.skipped, "seconds": round(self.seconds, 3),
+                "ms_per_image": None if self.ms_per_image is None else round(self.ms_per_image, 2)}
+
+    def summary(self) -> str:
+        speed = f", {self.ms_per_image:.1f} ms per image" if self.computed else ""
+        return (f"{self.method:<5} on {self.dataset}/{self.split}: {self.computed} computed, {self.skipped} already "
+                f"stored, {self.n_images} images, {self.seconds:.1f} s{speed}")
+
+
+def _provenance(baseline: Baseline) -> dict:
+    """Manifest fields that decide whether stored maps can be reused."""
+    return {"source": "baseline", "baseline": baseline.name, "title": baseline.title,
+            "reference": baseline.reference, "settings": baseline.settings,
+            "algorithm_version": ALGORITHM_VERSION, "input": "samis.imageio.read_rgb (gray images use one channel)"}
+
+
+def _reusable(manifest: dict, provenance: dict) -> bool:
+    keys = ("source", "baseline", "settings", "algorithm_version")
+    return all(manifest.get(k) == provenance[k] for k in keys)
+
+
+def _compute_one(job: tuple[str, str, str, str, str, str]) -> float:
+    """Compute and store one map; returns the seconds spent in the baseline function."""
+    workspace_root, dataset_id, method, stem, image_path, gt_path = job
+    baseline = get_baseline(method)
+    image = read_rgb(image_path)
+    started = time.perf_counter()
+    saliency = baseline.function(image)
+    elapsed = time.perf_counter() - started
+    saliency = to_uint8_map(saliency)
+    gt_shape = image_size(gt_path)
+    if saliency.shape != gt_shape:
+        # maps are stored at ground-truth size, like imported ones
+        saliency = resize_map(saliency, gt_shape)
+    write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
+    return elapsed
+
+
+def _compute_many(jobs: list, workers: int, progress, done: int, total: int) -> float:
+    compute_seconds = 0.0
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_IMAGES:
+        for job in jobs:
+            compute_seconds += _compute_one(job)
+            done += 1
+            if progress:
+                progress(done, total)
+        return compute_seconds
+    # fork: workers inherit the imported modules, so they start in milliseconds
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork") if "fork" in methods else None
+    chunk = max(1, min(16, len(jobs) // (workers * 4)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for seconds in pool.map(_compute_one, jobs, chunksize=chunk):
+            compute_seconds += seconds
+            done += 1
+            if progress:
+                progress(done, total)
+    return compute_seconds
+
+
+def default_workers() -> int:
+    """Processes for a baseline run: every core, at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, split: str = "all",
+                     progress=None, workers: int | None = None) -> BaselineRun:
+    """Compute a built-in baseline on every image of a split that does not have its map yet.
+
+    Args:
+        workspace: the workspace holding the dataset registry and the prediction store.
+        dataset: a loaded dataset or the id of a registered one.
+        method: a baseline name (``ft``, ``sr``, ``hc``, ``mbd``, ``otsu``).
+        split: split name (``all``, ``train``, ``test``, …).
+        progress: optional ``progress(done, total)`` callable, called after each image.
+        workers: processes (default: all cores, at most 8); small runs stay in this process.
+
+    Returns:
+        A :class:`BaselineRun` with counts and timings.
+
+    Raises:
+        SamisError: unknown baseline; WorkspaceError / DatasetError: unknown dataset or split;
+        StoreError: the method's folder holds maps that are not this baseline's (e.g. an import
+        under the same name); ImageReadError: an image cannot be read.
+    """
+    started = time.perf_counter()
+    baseline = get_baseline(method)
+    if isinstance(dataset, str):
+        dataset = load_dataset(workspace, dataset)
+    samples: list[Sample] = get_split(workspace, dataset, split)
+    provenance = _provenance(baseline)
+    folder = workspace.method_dir(dataset.id, baseline.name)
+
+    manifest = read_manifest(workspace, dataset.id, baseline.name)
+    stored = prediction_files(workspace, dataset.id, baseline.name)
+    if (stored or manifest) and manifest.get("source") != "baseline":
+        raise StoreError(
+            f"{folder} holds maps that are not samis's {baseline.name!r} baseline "
+            f"(source: {manifest.get('source', 'unknown')}); move or delete that folder first"
+        )
+    splits_done: list[str] = []
+    if manifest and not _reusable(manifest, provenance):
+        # made by another version of the algorithm: those maps would mix two methods
+        delete_method(workspace, dataset.id, baseline.name)
+        stored = {}
+    elif manifest:
+        splits_done = list(manifest.get("splits", []))
+
+    wanted = [s for s in samples if s.id not in stored]
+    write_manifest(workspace, dataset.id, baseline.name,
+                   {**provenance, "status": f"computing split {split}", "splits": splits_done})
+    jobs = [(str(workspace.root), dataset.id, baseline.name, s.id, str(s.image_path), str(s.gt_path)) for s in wanted]
+    skipped = len(samples) - len(wanted)
+    compute_seconds = _compute_many(jobs, workers or default_workers(), progress, skipped, len(samples))
+
+    splits_done = sorted(set(splits_done) | {split})
+    n_stored = len(prediction_files(workspace, dataset.id, baseline.name))
+    run = BaselineRun(dataset.id, baseline.name, split, len(samples), len(wanted), skipped,
+                      time.perf_counter() - started, compute_seconds)
+    write_manifest(workspace, dataset.id, baseline.name,
+                   {**provenance, "status": "complete", "splits": splits_done, "maps": n_stored,
+                    "last_run": run.as_dict(), "dataset_root": str(Path(dataset.root))})
+    return run

@@ -1,0 +1,47 @@
+"""``baseline DATASET METHOD [--split S]`` — compute built-in classical saliency baselines into the store."""
+
+from __future__ import annotations
+
+import sys
+
+from samis.baselines import BASELINES, resolve_baselines
+from samis.baselines.run import compute_baseline
+from samis.commands._common import print_json
+from samis.datasets import load_dataset
+
+
+def register(subparsers) -> None:
+    names = ", ".join(f"{b.name} ({b.title})" for b in BASELINES.values())
+    parser = subparsers.add_parser(
+        "baseline", help="compute built-in saliency baselines (ft, sr, hc, mbd, otsu) on a dataset",
+        description=f"Built-in baselines: {names}. Maps are stored like any method's; a killed run resumes.")
+    parser.add_argument("dataset", help="registered dataset id")
+    parser.add_argument("method", help="baseline name, a comma list (ft,hc) or 'all'")
+    parser.add_argument("--split", default="all", help="split to compute (default: all)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args, workspace) -> int:
+    baselines = resolve_baselines(args.method)
+    dataset = load_dataset(workspace, args.dataset)
+    runs = []
+    for baseline in baselines:
+        progress = _progress_printer(baseline.name) if args.format == "table" and sys.stderr.isatty() else None
+        run = compute_baseline(workspace, dataset, baseline.name, args.split, progress=progress, workers=args.workers)
+        if progress:
+            sys.stderr.write("\n")
+        runs.append(run)
+        if args.format == "table":
+            print(run.summary())
+    if args.format == "json":
+        print_json({"runs": [run.as_dict() for run in runs]})
+    return 0
+
+
+def _progress_printer(name: str):
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\r{name}: {done}/{total}")
+        sys.stderr.flush()
+    return show
