@@ -47,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     except SamisError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except PermissionError as error:
+        print(f"error: {error.filename or ''}: permission denied (is the workspace or target folder read-only?)", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.filename is None:
+            raise
+        print(f"error: {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished files are kept; run the same command again to resume", file=sys.stderr)
         return 130

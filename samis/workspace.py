@@ -27,6 +27,9 @@ from samis.imageio import write_text_atomic
 ENVIRONMENT_VARIABLE = "SAMIS_WORKSPACE"
 DEFAULT_WORKSPACE = Path("data")
 
+#: the read-only reference folder beside the checkout (../shared); a workspace may never live inside it
+SHARED_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared"
+
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:=-]{0,127}$")
 
 
@@ -72,6 +75,8 @@ class Workspace:
         self.root = Path(root).expanduser().resolve()
         if self.root.exists() and not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} exists and is not a folder")
+        if self.root == SHARED_REFERENCE_DIR or SHARED_REFERENCE_DIR in self.root.parents:
+            raise WorkspaceError(f"workspace {self.root} lies inside {SHARED_REFERENCE_DIR}, which is read-only reference data")
 
     @classmethod
     def resolve(cls, path: str | os.PathLike | None = None) -> "Workspace":

@@ -137,3 +137,11 @@ def test_frozen_split_survives_and_detects_removed_images(workspace, make_folder
     (root / "masks" / f"{removed}.png").unlink()
     with pytest.raises(DatasetError, match="no longer has"):
         get_split(workspace, load_dataset(workspace, "toy"), "test")
+
+
+def test_workspace_may_not_live_inside_the_shared_reference_folder():
+    from samis.workspace import SHARED_REFERENCE_DIR, Workspace
+
+    with pytest.raises(WorkspaceError, match="read-only reference data"):
+        Workspace(SHARED_REFERENCE_DIR / "my-workspace")
+    assert not (SHARED_REFERENCE_DIR / "my-workspace").exists()
