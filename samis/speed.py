@@ -18,6 +18,7 @@ no memory). The test-size SAM (``sam-tiny-random``) is timed and labelled as ran
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -174,7 +175,8 @@ def baseline_subjects(names: list[str] | None = None) -> tuple[list[SpeedSubject
 def sam_parameter_breakdown(model_type: str) -> dict[str, float]:
     """Parameters (in millions) of a SAM model built by ``segment_anything``, by part.
 
-    The model is built on PyTorch's ``meta`` device: shapes only, no weights, no memory.
+    The model is built on PyTorch's ``meta`` device: shapes only, no weights, no memory. Counted once
+    per process (building ViT-H takes seconds even without weights).
 
     Returns:
         dict with ``total``, ``image_encoder``, ``prompt_encoder``, ``mask_decoder`` and ``pos_embed``
@@ -185,6 +187,11 @@ def sam_parameter_breakdown(model_type: str) -> dict[str, float]:
     """
     if model_type not in SAM_TYPES:
         raise ReportError(f"unknown SAM model type {model_type!r} (choose from {', '.join(SAM_TYPES)})")
+    return dict(_count_sam_parameters(model_type))
+
+
+@functools.lru_cache(maxsize=None)
+def _count_sam_parameters(model_type: str) -> tuple[tuple[str, float], ...]:
     import torch
     from segment_anything import sam_model_registry
 
@@ -195,13 +202,13 @@ def sam_parameter_breakdown(model_type: str) -> dict[str, float]:
         return sum(p.numel() for p in module.parameters()) / 1e6
 
     pos_embed = model.image_encoder.pos_embed
-    return {
-        "total": count(model),
-        "image_encoder": count(model.image_encoder),
-        "prompt_encoder": count(model.prompt_encoder),
-        "mask_decoder": count(model.mask_decoder),
-        "pos_embed": (pos_embed.numel() / 1e6) if pos_embed is not None else 0.0,
-    }
+    return (
+        ("total", count(model)),
+        ("image_encoder", count(model.image_encoder)),
+        ("prompt_encoder", count(model.prompt_encoder)),
+        ("mask_decoder", count(model.mask_decoder)),
+        ("pos_embed", (pos_embed.numel() / 1e6) if pos_embed is not None else 0.0),
+    )
 
 
 def explain_parameter_gap(breakdown: dict[str, float], printed_m: float) -> str:

@@ -1,0 +1,182 @@
+"""Speed table: the timing protocol, subjects from baselines and SAM, SAM parameter counts, Table 7 beside."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+from samis.cli import main
+from samis.errors import ReportError
+from samis.speed import (
+    SpeedSubject, baseline_subjects, explain_parameter_gap, measure_fps, parse_checkpoint_options,
+    sam_parameter_breakdown, sam_subjects, speed_report, split_speed_methods, synthetic_image,
+)
+
+
+class _Clocked:
+    """A fake workload that sleeps a fixed time and records the calls and synchronisations."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.calls, self.syncs, self.shapes = seconds, 0, 0, []
+
+    def run(self, image):
+        self.calls += 1
+        self.shapes.append(image.shape)
+        time.sleep(self.seconds)
+
+    def sync(self):
+        self.syncs += 1
+
+
+def _subject(work: _Clocked, **kwargs) -> SpeedSubject:
+    return SpeedSubject(method="fake", label="fake", params_m=1.5, size_mb=6.0, run=work.run, device="cpu",
+                        synchronize=work.sync, **kwargs)
+
+
+def test_measure_fps_protocol_warmup_runs_sync_and_median():
+    work = _Clocked(0.004)
+    images = [np.zeros((20, 30, 3), np.uint8), np.zeros((40, 50, 3), np.uint8)]
+    row = measure_fps(_subject(work), images, warmup=2, runs=5)
+    assert work.calls == 7 and row.runs == 5 and row.warmup == 2
+    assert work.syncs == 1 + 2 * 5  # after warm-up, then before and after each timed run
+    assert work.shapes[:3] == [(20, 30, 3), (40, 50, 3), (20, 30, 3)]  # cycles over the images
+    assert 4.0 <= row.ms_min <= row.ms_q1 <= row.ms_median <= row.ms_q3 <= row.ms_max
+    assert row.fps == pytest.approx(1000.0 / row.ms_median)
+    assert row.image_size == "30x20..50x40" and row.source == "measured"
+    assert (row.params_m, row.size_mb) == (1.5, 6.0)
+
+
+def test_time_budget_stops_slow_subjects_after_min_runs():
+    work = _Clocked(0.02)
+    row = measure_fps(_subject(work), [synthetic_image()], warmup=0, runs=100, time_budget_s=0.01)
+    assert row.runs == 3
+
+
+def test_measure_fps_bad_input():
+    with pytest.raises(ReportError, match="no images"):
+        measure_fps(_subject(_Clocked(0)), [])
+    with pytest.raises(ReportError, match="runs must be at least 1"):
+        measure_fps(_subject(_Clocked(0)), [synthetic_image()], runs=0)
+
+
+def test_synthetic_image_is_deterministic_rgb_200():
+    image = synthetic_image()
+    assert image.shape == (200, 200, 3) and image.dtype == np.uint8
+    assert np.array_equal(image, synthetic_image()) and image.std() > 0
+
+
+def test_sam_parameter_counts_on_meta_device():
+    b = sam_parameter_breakdown("vit_b")
+    assert b["total"] == pytest.approx(93.735472)
+    assert b["image_encoder"] + b["prompt_encoder"] + b["mask_decoder"] == pytest.approx(b["total"])
+    h = sam_parameter_breakdown("vit_h")
+    assert h["total"] == pytest.approx(641.090608) and h["pos_embed"] == pytest.approx(64 * 64 * 1280 / 1e6)
+    line = explain_parameter_gap(h, 635.9)
+    assert "641.1 M" in line and "635.9 M" in line and "635.85 M" in line and "0.05 M" in line
+    with pytest.raises(ReportError, match="unknown SAM model type"):
+        sam_parameter_breakdown("vit_x")
+
+
+def test_baseline_subjects_follow_the_registry_contract(monkeypatch):
+    calls = []
+    fake = types.ModuleType("samis.baselines")
+    fake.BASELINES = {"flat": types.SimpleNamespace(name="flat", title="Flat map",
+                                                    function=lambda im: calls.append(im.shape) or np.zeros(im.shape[:2]))}
+    monkeypatch.setitem(sys.modules, "samis.baselines", fake)
+    subjects, notes = baseline_subjects()
+    assert [s.method for s in subjects] == ["flat"] and notes == []
+    assert subjects[0].params_m == 0 and subjects[0].device.startswith("cpu")
+    row = measure_fps(subjects[0], [synthetic_image()], warmup=1, runs=3)
+    assert len(calls) == 4 and row.fps > 0
+    with pytest.raises(ReportError, match="unknown baseline 'nope'"):
+        baseline_subjects(["nope"])
+
+
+def test_missing_modules_are_skipped_with_a_note(monkeypatch):
+    monkeypatch.setitem(sys.modules, "samis.baselines", None)  # import raises ImportError
+    subjects, notes = baseline_subjects()
+    assert subjects == [] and "baselines skipped" in notes[0]
+    monkeypatch.setitem(sys.modules, "samis.sam.engine", None)
+    subjects, rows, notes = sam_subjects({"tiny": None, "vit_b": "/x/sam_vit_b.pth"})
+    assert subjects == [] and [r.method for r in rows] == ["sam-vit_b"] and rows[0].fps is None
+    assert any("SAM engine not available" in n for n in notes)
+
+
+def test_sam_subjects_time_only_with_checkpoint_or_tiny(monkeypatch):
+    requested = []
+
+    def sam_speed_subject(model_type, checkpoint, device):
+        requested.append((model_type, checkpoint, device))
+        work = _Clocked(0.001)
+        return SpeedSubject(method=f"sam-{model_type}", label=model_type, params_m=1.0, size_mb=None,
+                            run=work.run, device="cpu", note="random weights" if model_type == "tiny" else "")
+
+    package = types.ModuleType("samis.sam")
+    engine = types.ModuleType("samis.sam.engine")
+    engine.sam_speed_subject = sam_speed_subject
+    package.engine = engine
+    monkeypatch.setitem(sys.modules, "samis.sam", package)
+    monkeypatch.setitem(sys.modules, "samis.sam.engine", engine)
+    subjects, rows, notes = sam_subjects({"tiny": None, "vit_b": "/ck/sam_vit_b_01ec64.pth", "vit_h": None}, "cpu")
+    assert requested == [("tiny", None, "cpu"), ("vit_b", "/ck/sam_vit_b_01ec64.pth", "cpu")]
+    assert [s.method for s in subjects] == ["sam-tiny", "sam-vit_b"]
+    assert [r.method for r in rows] == ["sam-vit_h"] and rows[0].fps is None
+    assert rows[0].params_m == pytest.approx(641.090608)
+    assert any("635.9 M" in n for n in notes)
+
+
+def test_method_and_checkpoint_parsing():
+    assert split_speed_methods(["ft", "sam-tiny-random", "sam-vit_b", "vit_h"], ["ft", "hc"]) == (
+        ["ft"], {"tiny": None, "vit_b": None, "vit_h": None})
+    assert split_speed_methods(None, ["ft"]) == (["ft"], {"tiny": None, "vit_h": None, "vit_l": None, "vit_b": None})
+    with pytest.raises(ReportError, match="unknown method 'sam-vit_x'"):
+        split_speed_methods(["sam-vit_x"], ["ft"])
+    assert parse_checkpoint_options(["/a/sam_vit_h_4b8939.pth", "vit_b=/b/weights.pth"]) == {
+        "vit_h": "/a/sam_vit_h_4b8939.pth", "vit_b": "/b/weights.pth"}
+    with pytest.raises(ReportError, match="cannot tell the SAM model type"):
+        parse_checkpoint_options(["/a/model.pth"])
+
+
+def test_speed_report_on_dataset_images_with_table7(workspace, make_folder_dataset, monkeypatch):
+    from samis.datasets import register_dataset
+
+    fake = types.ModuleType("samis.baselines")
+    fake.BASELINES = {"flat": types.SimpleNamespace(name="flat", title="Flat", function=lambda im: np.zeros(im.shape[:2]))}
+    monkeypatch.setitem(sys.modules, "samis.baselines", fake)
+    root, _ = make_folder_dataset(n=4, shape=(30, 40))
+    register_dataset(workspace, "toy", root)
+    table = speed_report(workspace, methods=["flat"], dataset="toy", n_images=2, warmup=1, runs=3)
+    measured = [r for r in table.rows if r.source == "measured"]
+    paper = [r for r in table.rows if r.source == "paper"]
+    assert [r.method for r in measured] == ["flat"] and measured[0].image_size == "40x30"
+    assert measured[0].runs == 3 and measured[0].fps > 0
+    assert len(paper) == 10 and paper[-1].fps == 0.2 and "RTX 3080" in paper[-1].device
+    assert "first 2 images of dataset 'toy'" in table.images
+    text = table.to_text()
+    assert "RTX 3080" in text and "warm-up" in text
+    markdown = table.to_markdown()
+    assert "| SAM | paper | NVIDIA GeForce RTX 3080 (10 GB) | 635.9 | 1228.8 | 0.2 |" in markdown
+    document = table.to_json_document()
+    assert document["rows"][0]["method"] == "flat" and document["protocol"].startswith("batch 1")
+
+
+def test_cli_speed_real_baselines_json(capsys):
+    pytest.importorskip("samis.baselines")
+    assert main(["speed", "--methods", "ft,otsu", "--warmup", "1", "--runs", "3", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    measured = {r["method"]: r for r in document["rows"] if r["source"] == "measured"}
+    assert set(measured) == {"ft", "otsu"}
+    for row in measured.values():
+        assert row["fps"] > 0 and row["runs"] == 3 and row["params_m"] == 0 and row["image_size"] == "200x200"
+    assert "synthetic 200x200" in document["images"]
+
+
+def test_cli_speed_bad_method_exits_2(capsys):
+    assert main(["speed", "--methods", "sam-vit_x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown method 'sam-vit_x'") and err.count("\n") == 1
