@@ -159,12 +159,13 @@ _DEFECTS = {"scratch": _scratch, "inclusion": _inclusion, "patch": _patch}
 
 @dataclass
 class DemoImage:
-    """One generated image: its stem, class, uint8 pixels, exact mask and what was drawn."""
+    """One generated image: its stem, class, uint8 pixels, exact mask, defect-free twin and what was drawn."""
 
     stem: str
     cls: str
     image: np.ndarray
     mask: np.ndarray
+    clean: np.ndarray  # the same surface and noise without the defects (for checking the mask)
     defects: list[str] = field(default_factory=list)
 
 
@@ -186,13 +187,15 @@ def generate_image(index: int, cls: str, stem: str) -> DemoImage:
     if rng.random() < 0.2:
         kinds.append(str(rng.choice([c for c in CLASSES if c != cls])))
     mask = np.zeros((SIZE, SIZE), bool)
+    defective = surface
     for kind in kinds:
         region, change = _DEFECTS[kind](rng)
-        surface = np.where(region, surface + change, surface)
+        defective = np.where(region, defective + change, defective)
         mask |= region
-    surface = surface + rng.normal(0.0, rng.uniform(1.0, 2.5), surface.shape)  # sensor noise everywhere
-    image = np.clip(np.round(surface), 0, 255).astype(np.uint8)
-    return DemoImage(stem, cls, image, mask, kinds)
+    noise = rng.normal(0.0, rng.uniform(1.0, 2.5), surface.shape)  # sensor noise over everything
+    image = np.clip(np.round(defective + noise), 0, 255).astype(np.uint8)
+    clean = np.clip(np.round(surface + noise), 0, 255).astype(np.uint8)
+    return DemoImage(stem, cls, image, mask, clean, kinds)
 
 
 def demo_plan() -> list[tuple[int, str, str]]:
