@@ -48,7 +48,10 @@ def _evaluate(args, workspace) -> int:
     if args.format in ("markdown", "latex"):
         from samis.tables import measured_rows, build_table
 
-        table = build_table(measured_rows(result), metrics=list(DATASET_METRICS))
+        metrics = [m for m in DATASET_METRICS]
+        rows = measured_rows(result.scores, dataset.id, args.split, metrics=metrics)
+        table = build_table(rows, metrics=metrics, gap_method=None, dataset=dataset.id,
+                            title=f"{dataset.id} / split {args.split}")
         sys.stdout.write(table.to_markdown() if args.format == "markdown" else table.to_latex())
         sys.stdout.write("\n")
         return 0
