@@ -1,0 +1,97 @@
+"""Overview: registered datasets, which predictions exist where, the paper's tables, how to add data."""
+
+import pandas as pd
+import streamlit as st
+
+from samis.dashboard import data, state, ui
+from samis.dashboard.coverage import coverage_matrix
+from samis.dashboard.sidebar import page_context
+
+ctx = page_context()
+st.title("samis — SAM on industrial surface defects")
+st.caption("Reproduces and extends Song et al. 2024, *SAM Era: Can It Segment Any Industrial Surface Defects?*")
+
+if ctx.workspace is not None:
+    st.markdown(f"Workspace: `{ctx.workspace.root}`")
+    with ui.guard("reading the workspace"):
+        statuses, cells = data.coverage(ctx.root, data.fingerprint(ctx.root))
+        st.subheader("Datasets")
+        if not statuses:
+            st.info("No dataset is registered yet — see **Add a dataset or predictions** below.")
+        else:
+            rows = []
+            for s in statuses:
+                rows.append({
+                    "dataset": s.id, "layout": s.layout,
+                    "images": s.images if s.images is not None else "—",
+                    "classes": ", ".join(f"{c} {n}" for c, n in s.classes.items()) or "—",
+                    "splits": ", ".join(f"{k} {v}" for k, v in s.splits.items() if k != "all") or "made on first use",
+                    "folder": str(s.path),
+                    "status": s.error or "ok",
+                })
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            for s in statuses:
+                if s.error:
+                    st.error(f"Dataset {s.id!r}: {s.error}")
+
+        st.subheader("Predictions: methods × datasets")
+        matrix = coverage_matrix(cells)
+        if matrix.empty:
+            st.info("No predictions yet. Compute some on the **Run** page or import a folder of maps.")
+        else:
+            st.dataframe(matrix)
+            st.caption("maps stored / images in the dataset; *partial*: some images have no map; "
+                       "*scored*: images with cached per-image results (the Compare page scores the rest).")
+            partial = [c for c in cells if c.status == "partial"]
+            for c in partial:
+                st.warning(f"{c.method} on {c.dataset} is partial: {c.maps} of {c.images} images have a map; "
+                           "pages score it on the images it has and say so.")
+
+st.subheader("The paper's tables")
+if not data.module_available("samis.paper"):
+    st.info("The paper's tables (samis.paper) are not available in this installation yet.")
+else:
+    from samis.paper import PAPER_TABLES
+
+    keys = list(PAPER_TABLES)
+    names = {k: f"Table {PAPER_TABLES[k][0]} — {k}" for k in keys}
+    state.seed("paper_table", keys[0], "table", parse=lambda t: t if t in keys else None)
+    choice = st.selectbox("Table", keys, key="paper_table", format_func=names.get)
+    state.publish("paper_table", "table", default=keys[0])
+    with ui.guard("paper table"):
+        from samis.tables import build_table, paper_rows
+
+        published = data.paper_table(choice)
+        table = build_table(paper_rows(published), gap_method="SAM", gap_definition=published.gap_definition,
+                            dataset=choice, title=published.caption)
+        st.markdown(f"**{published.caption}**")
+        ui.show_comparison(table, key="overview_paper_table")
+        if published.printed_gap:
+            st.caption("printed gap row: " + ", ".join(f"{m} {v}%" for m, v in published.printed_gap.items()))
+    with ui.guard("paper Table 7"):
+        speed = data.paper_speed_rows()
+        with st.expander("Table 7 — model size, parameters and speed (RTX 3080)"):
+            st.dataframe(pd.DataFrame([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m,
+                                        "FPS": r.fps} for r in speed]), hide_index=True)
+
+st.subheader("Add a dataset or predictions")
+st.markdown(
+    """
+Datasets are registered by path and read in place (never copied). From a terminal, in the project folder:
+
+```bash
+# a dataset in its published layout (sd900, mt, nrsd-mn) or a plain images/ + masks/ folder
+python -m samis datasets add sd900 ../shared/datasets/SD-saliency-900
+python -m samis datasets add mt ../shared/datasets/MT
+# predictions of any method: a folder of maps named like the images (PNG/JPG/BMP, any size)
+python -m samis predictions import sd900 MCITF ../shared/predictions/SD-saliency-900/MCITF
+# score them (cached per image; the dashboard does this on demand too)
+python -m samis evaluate sd900 --split test
+```
+
+Or use the **Run** page: compute SAM or a built-in baseline, or import a prediction folder that lies
+inside the allowed folders. The dashboard reads the workspace in `$SAMIS_WORKSPACE` (default `./data`);
+the operator can allow more folders with `$SAMIS_ALLOWED_ROOTS` or `[samis] allowed_roots` in
+`.streamlit/secrets.toml`.
+"""
+)

@@ -1,0 +1,168 @@
+"""Library calls behind Streamlit caches, so a rerun recomputes nothing.
+
+Every cached function takes the workspace root as text and a ``fingerprint`` (from
+:func:`samis.dashboard.coverage.workspace_fingerprint`): the fingerprint changes when predictions,
+the registry or the splits change, which makes the cache miss exactly when the workspace content
+changed. Nothing here computes a metric; the functions call :mod:`samis.evaluation`,
+:mod:`samis.tables`, :mod:`samis.paper` and :mod:`samis.figures`.
+
+- ``st.cache_resource`` holds objects that are large or must not be copied: the evaluation result
+  (per-image curves of every method: ~90 MB for 12 methods × 900 images) and the SAM engine. Treat
+  them as read-only.
+- ``st.cache_data`` holds the small things pages show (score tables, per-image frames, figures);
+  Streamlit hands each caller its own copy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from samis.datasets import Dataset, get_split, load_dataset
+from samis.evaluation import EvaluationResult, evaluate
+from samis.metrics import IMAGE_METRICS
+from samis.workspace import Workspace
+
+from samis.dashboard import coverage as coverage_module
+
+
+def module_available(name: str) -> bool:
+    """True when a samis module (e.g. ``samis.sam``) is installed in this tree."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def fingerprint(root: str, dataset_id: str | None = None) -> str:
+    """The content key of a workspace (or of one dataset in it); cheap, not cached."""
+    return coverage_module.workspace_fingerprint(Workspace(root), dataset_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def dataset(root: str, dataset_id: str, fingerprint: str) -> Dataset:
+    """The loaded dataset (raises the library's DatasetError/WorkspaceError)."""
+    return load_dataset(Workspace(root), dataset_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def split_ids(root: str, dataset_id: str, split: str, fingerprint: str) -> list[str]:
+    """Image ids of a split, in id order (makes and freezes the split file on first use)."""
+    workspace = Workspace(root)
+    return [s.id for s in get_split(workspace, load_dataset(workspace, dataset_id), split)]
+
+
+@st.cache_resource(show_spinner="Scoring predictions (cached per image; only new maps are scored)…", max_entries=6)
+def evaluation(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> EvaluationResult:
+    """Every requested method scored on the split (methods with missing maps scored on what they have)."""
+    workspace = Workspace(root)
+    return evaluate(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
+                    allow_missing=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def scores(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, dict]:
+    """method → dataset scores (with the dataset-averaged curves)."""
+    return evaluation(root, dataset_id, split, methods, fingerprint).scores
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def missing_counts(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, int]:
+    """method → images of the split it has no map for."""
+    result = evaluation(root, dataset_id, split, methods, fingerprint)
+    return {m: len(r.missing) for m, r in result.methods.items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def class_scores(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict:
+    """{class: {method: scores without curves}}."""
+    result = evaluation(root, dataset_id, split, methods, fingerprint)
+    return {cls: {m: {k: v for k, v in s.items() if k != "curves"} for m, s in per.items()}
+            for cls, per in result.class_scores().items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def per_image(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> pd.DataFrame:
+    """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS`."""
+    return evaluation(root, dataset_id, split, methods, fingerprint).per_image_frame()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def per_image_wide(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, pd.DataFrame]:
+    """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map)."""
+    long = per_image(root, dataset_id, split, methods, fingerprint)
+    ids = split_ids(root, dataset_id, split, fingerprint)
+    classes = dataset(root, dataset_id, fingerprint).by_id()
+    out = {}
+    for metric in IMAGE_METRICS:
+        wide = long.pivot(index="image", columns="method", values=metric).reindex(index=ids, columns=list(methods))
+        wide.insert(0, "class", [classes[i].cls for i in ids])
+        wide.index.name = "image"
+        out[metric] = wide
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def coverage(root: str, fingerprint: str) -> tuple[list, list]:
+    """(dataset statuses, coverage cells) of the whole workspace."""
+    workspace = Workspace(root)
+    return coverage_module.dataset_statuses(workspace), coverage_module.coverage(workspace)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def prediction_paths(root: str, dataset_id: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, dict[str, Path]]:
+    """method → {image id → stored map path}."""
+    from samis.store import prediction_files
+
+    workspace = Workspace(root)
+    return {m: prediction_files(workspace, dataset_id, m) for m in methods}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def grid_png(root: str, dataset_id: str, image_ids: tuple[str, ...], methods: tuple[str, ...], mode: str,
+             threshold: int, cell: int, fingerprint: str) -> bytes:
+    """The qualitative grid of some images as PNG bytes (see :func:`samis.figures.qualitative_figure`)."""
+    from samis.figures import png_bytes, qualitative_figure
+
+    loaded = dataset(root, dataset_id, fingerprint)
+    by_id = loaded.by_id()
+    samples = [by_id[i] for i in image_ids]
+    paths = prediction_paths(root, dataset_id, methods, fingerprint)
+    figure = qualitative_figure(samples, paths, list(methods), mode=mode, threshold=threshold, cell=cell)
+    return png_bytes(figure)
+
+
+@st.cache_data(show_spinner=False)
+def paper_table(key: str):
+    """One of the paper's Tables 3–6 (``sd900``, ``mt``, ``nrsd-mn``, ``mt-7:3``)."""
+    from samis.paper import load_paper_table
+
+    return load_paper_table(key)
+
+
+@st.cache_data(show_spinner=False)
+def paper_speed_rows():
+    """The paper's Table 7."""
+    from samis.paper import load_speed_table
+
+    return load_speed_table()
+
+
+def paper_key(layout: str, split: str) -> str | None:
+    """The paper table matching a dataset layout and split (``mt`` on ``test-7:3`` is Table 6)."""
+    try:
+        from samis.paper import PAPER_TABLES
+    except ImportError:
+        return None
+    if layout == "mt" and split in ("test-7:3", "train-7:3"):
+        return "mt-7:3" if "mt-7:3" in PAPER_TABLES else None
+    return layout if layout in PAPER_TABLES else None
+
+
+def curve_arrays(score: dict) -> dict[str, np.ndarray]:
+    """The dataset-averaged curves of one method's scores (empty when it has no images)."""
+    return score.get("curves") or {}

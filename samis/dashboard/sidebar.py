@@ -1,0 +1,213 @@
+"""The sidebar every page shares: workspace, dataset, split and methods, bound to the URL.
+
+``shared_sidebar()`` draws the choices and returns a :class:`Context` the page reads. It never
+raises: an unusable workspace path, a dataset folder that is gone or a link naming an unknown
+dataset or method shows a message and leaves the matching field of the context empty, and pages
+stop with :meth:`Context.require`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+
+from samis.datasets import Dataset, split_names
+from samis.errors import SamisError
+from samis.workspace import Workspace
+
+from samis.dashboard import data, state
+from samis.dashboard.colors import method_colors
+from samis.dashboard.paths import allowed_roots, check_allowed
+
+_CONTEXT = "_samis_context"
+_FRESH = "_samis_context_fresh"
+
+
+@dataclass
+class Context:
+    """What the sidebar chose, for the page to show."""
+
+    roots: list[Path]
+    workspace: Workspace | None = None
+    datasets: dict = field(default_factory=dict)  # id → DatasetEntry
+    dataset_id: str | None = None
+    dataset: Dataset | None = None
+    split: str = "all"
+    methods: list[str] = field(default_factory=list)  # selected
+    all_methods: list[str] = field(default_factory=list)  # every method with maps on the dataset
+    fingerprint: str = ""
+    colors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> str:
+        return str(self.workspace.root) if self.workspace else ""
+
+    def require(self, dataset: bool = True, methods: bool = False) -> None:
+        """Stop the page (after the sidebar has said why) when what it needs is missing."""
+        if self.workspace is None:
+            state.stop()
+        if dataset and self.dataset is None:
+            if not self.datasets:
+                st.info("This workspace has no dataset yet. Open **Overview** to see how to add one.")
+            state.stop()
+        if methods and not self.methods:
+            if self.all_methods:
+                st.info("Choose at least one method in the sidebar.")
+            else:
+                st.info(f"Dataset **{self.dataset_id}** has no predictions yet: compute some on the **Run** page, "
+                        f"or import a folder of maps with `python -m samis predictions import {self.dataset_id} METHOD FOLDER`.")
+            state.stop()
+
+
+def _operator_roots() -> list[str]:
+    """Roots listed in ``.streamlit/secrets.toml`` under ``[samis] allowed_roots``."""
+    try:
+        listed = st.secrets.get("samis", {}).get("allowed_roots", [])
+    except Exception:  # noqa: BLE001 - no secrets file is the usual case
+        return []
+    return [str(p) for p in listed] if isinstance(listed, (list, tuple)) else [str(listed)]
+
+
+def _maybe_demo(workspace: Workspace, is_default: bool) -> None:
+    """Fill an empty default workspace with the demo dataset so a fresh clone shows real content."""
+    if not data.module_available("samis.demo"):
+        return
+    if not is_default:
+        if not st.sidebar.button("Create the demo dataset here", help="generates ~60 synthetic images and five baselines"):
+            return
+    from samis.demo import ensure_demo
+
+    with st.status("First start: generating the demo dataset and computing five baselines…", expanded=True) as box:
+        bar = st.progress(0.0)
+
+        def progress(done, total, *extra):
+            bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done}/{total}")
+
+        try:
+            made = ensure_demo(workspace, progress=progress)
+        except SamisError as error:
+            box.update(label=f"could not create the demo: {error}", state="error")
+            return
+        box.update(label="demo dataset ready" if made else "workspace already has data", state="complete", expanded=False)
+
+
+def shared_sidebar() -> Context:
+    """Draw the shared sidebar and return the chosen context (also stored for the page)."""
+    roots = allowed_roots(_operator_roots())
+    ctx = Context(roots=roots)
+    default_root = str(roots[0])
+    bar = st.sidebar
+
+    # -- workspace ----------------------------------------------------------------------------
+    _, bad = state.seed("ws", default_root, "ws")
+    bar.text_input("Workspace", key="ws", help="a folder inside the allowed roots: " + ", ".join(str(r) for r in roots))
+    typed = st.session_state["ws"]
+    state.publish("ws", "ws", dump=str, default=default_root)
+    try:
+        path = check_allowed(typed, roots, "workspace")
+        ctx.workspace = Workspace(path)
+        ctx.datasets = ctx.workspace.registered_datasets()
+    except SamisError as error:
+        st.error(str(error))
+        _store(ctx)
+        return ctx
+    if not ctx.datasets:
+        _maybe_demo(ctx.workspace, is_default=path == roots[0])
+        try:
+            ctx.datasets = ctx.workspace.registered_datasets()
+        except SamisError as error:
+            st.error(str(error))
+    if not ctx.datasets:
+        bar.info("No dataset registered in this workspace.")
+        _store(ctx)
+        return ctx
+
+    # -- dataset ------------------------------------------------------------------------------
+    ids = list(ctx.datasets)
+    if st.session_state.get("dataset") not in ids:
+        state.forget("dataset")
+    _, bad = state.seed("dataset", ids[0], "dataset", parse=lambda t: t if t in ids else None)
+    if bad is not None:
+        st.warning(f"The link names dataset {bad!r}, which is not registered in this workspace "
+                   f"(registered: {', '.join(ids)}); showing {st.session_state['dataset']!r}.")
+    bar.selectbox("Dataset", ids, key="dataset")
+    ctx.dataset_id = state.publish("dataset", "dataset", default=None)
+    ctx.fingerprint = data.fingerprint(ctx.root, ctx.dataset_id)
+    try:
+        ctx.dataset = data.dataset(ctx.root, ctx.dataset_id, ctx.fingerprint)
+    except SamisError as error:
+        st.error(f"Dataset {ctx.dataset_id!r} cannot be opened: {error}. Register it again with "
+                 f"`python -m samis datasets add {ctx.dataset_id} PATH --replace`, or choose another dataset.")
+        _store(ctx)
+        return ctx
+
+    # -- split --------------------------------------------------------------------------------
+    splits = split_names(ctx.dataset)
+    if st.session_state.get("split") not in splits:
+        state.forget("split")
+    _, bad = state.seed("split", "all", "split", parse=lambda t: t if t in splits else None)
+    if bad is not None:
+        st.warning(f"The link names split {bad!r}, which {ctx.dataset_id!r} does not have "
+                   f"(it has {', '.join(splits)}); showing 'all'.")
+    bar.selectbox("Split", splits, key="split")
+    ctx.split = state.publish("split", "split", default="all")
+
+    # -- methods ------------------------------------------------------------------------------
+    ctx.all_methods = ctx.workspace.prediction_methods(ctx.dataset_id)
+    methods_key = f"methods::{ctx.dataset_id}"  # one selection per dataset: options differ
+    kept = st.session_state.get(methods_key)
+    if kept is not None and any(m not in ctx.all_methods for m in kept):
+        st.session_state[methods_key] = [m for m in kept if m in ctx.all_methods]
+
+    def parse_methods(text: str):
+        wanted = state.split_list(text)
+        known = [m for m in wanted if m in ctx.all_methods]
+        unknown = [m for m in wanted if m not in ctx.all_methods]
+        if unknown:
+            st.warning(f"The link names method(s) {', '.join(unknown)} that {ctx.dataset_id!r} has no predictions for; "
+                       f"they are left out (available: {', '.join(ctx.all_methods) or 'none'}).")
+        return known if known or not unknown else None
+
+    _, bad = state.seed(methods_key, list(ctx.all_methods), "methods", parse=parse_methods)
+    if bad is not None:
+        st.session_state[methods_key] = list(ctx.all_methods)
+    bar.multiselect("Methods", ctx.all_methods, key=methods_key,
+                    help="methods with stored predictions for this dataset")
+    ctx.methods = list(state.publish(methods_key, "methods", dump=",".join, default=list(ctx.all_methods)) or [])
+    everything = set(ctx.all_methods)
+    for other in ctx.datasets:
+        if other != ctx.dataset_id:
+            try:
+                everything.update(ctx.workspace.prediction_methods(other))
+            except SamisError:
+                pass
+    try:
+        everything.update(r.method for r in data.paper_speed_rows())
+    except (ImportError, SamisError):
+        pass
+    ctx.colors = method_colors(everything)
+    _store(ctx)
+    return ctx
+
+
+def _store(ctx: Context) -> None:
+    st.session_state[_CONTEXT] = ctx
+    st.session_state[_FRESH] = True
+
+
+def page_context() -> Context:
+    """The context the entry script built in this run; a page opened on its own draws the sidebar itself."""
+    if st.session_state.pop(_FRESH, False) and _CONTEXT in st.session_state:
+        return st.session_state[_CONTEXT]
+    state.begin_run()
+    ctx = shared_sidebar()
+    st.session_state.pop(_FRESH, None)
+    return ctx
+
+
+def workspace_is_default(ctx: Context) -> bool:
+    return ctx.workspace is not None and ctx.workspace.root == ctx.roots[0]
+
+

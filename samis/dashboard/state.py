@@ -1,0 +1,134 @@
+"""The view lives in the URL: query parameters ⇄ widget state.
+
+Every value that defines what a page shows (the shared sidebar choices and each page's own
+controls) is written to ``st.query_params`` at the end of each run, so the address bar always holds
+a link that opens the same view for a colleague. On a fresh session the widgets start from the link.
+
+How it works, per run:
+
+1. ``begin_run()`` (entry script) forgets the parameters declared by the previous run.
+2. Before a widget is drawn, :func:`seed` puts its starting value in ``st.session_state``: the value
+   kept from earlier in this session (widgets of another page are dropped by Streamlit when you
+   change pages, so each bound value is also kept under a private key), else the URL's, else the default.
+3. After the widget, :func:`publish` records its value for the URL and keeps it.
+4. ``finish_run()`` (entry script, also when the page stops early) writes exactly the declared
+   parameters to the URL, so parameters of the page you left do not linger.
+
+A URL value the page cannot use (an unknown dataset, method or image) is reported by the caller
+with ``st.info``/``st.warning`` and replaced by the default; it never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+_DECLARED = "_samis_url_params"
+_KEPT = "_samis_kept_"
+_SEEDED = "_samis_seeded"
+
+
+def begin_run() -> None:
+    """Start a run: nothing is declared for the URL yet."""
+    st.session_state[_DECLARED] = {}
+
+
+def url_value(name: str) -> str | None:
+    """The URL's value of a parameter (the last one when it is repeated), or None."""
+    values = st.query_params.get_all(name)
+    return values[-1] if values else None
+
+
+def split_list(text: str | None) -> list[str]:
+    """A comma-separated URL value as a list (empty items dropped)."""
+    return [item for item in (text or "").split(",") if item]
+
+
+def seed(key: str, default: Any, url_name: str | None = None,
+         parse: Callable[[str], Any] | None = None) -> tuple[Any, str | None]:
+    """Put a widget's starting value in ``st.session_state[key]`` unless the widget already has one.
+
+    Args:
+        key: the widget key.
+        default: value used when neither the session nor the URL has one.
+        url_name: query parameter bound to the widget (None: not bound).
+        parse: turns the URL text into a widget value; returns None (or raises ValueError) for a
+            value the page cannot use.
+
+    Returns:
+        (the value now in the session, the rejected URL text or None): the caller tells the user
+        about a rejected value.
+    """
+    if key in st.session_state:
+        return st.session_state[key], None
+    kept = _KEPT + key
+    if kept in st.session_state:
+        st.session_state[key] = st.session_state[kept]
+        return st.session_state[key], None
+    rejected = None
+    value = default
+    seeded = st.session_state.setdefault(_SEEDED, set())
+    if url_name and url_name not in seeded:
+        # the URL seeds a widget once per session; later the session's own value wins
+        seeded.add(url_name)
+        text = url_value(url_name)
+        if text is not None:
+            try:
+                parsed = parse(text) if parse else text
+            except (ValueError, TypeError):
+                parsed = None
+            if parsed is None:
+                rejected = text
+            else:
+                value = parsed
+    st.session_state[key] = value
+    return value, rejected
+
+
+def publish(key: str, url_name: str | None = None, dump: Callable[[Any], str | None] | None = None,
+            default: Any = None) -> Any:
+    """Record a widget's value for the URL (left out when it equals ``default``) and keep it.
+
+    Returns:
+        the widget's current value.
+    """
+    value = st.session_state.get(key)
+    st.session_state[_KEPT + key] = value
+    if url_name:
+        text = None if value is None or value == default else (dump(value) if dump else str(value))
+        declare(url_name, text)
+    return value
+
+
+def declare(url_name: str, text: str | None) -> None:
+    """Put one parameter in the URL written at the end of this run (None or "" leaves it out)."""
+    declared = st.session_state.setdefault(_DECLARED, {})
+    if text:
+        declared[url_name] = text
+    else:
+        declared.pop(url_name, None)
+
+
+def finish_run() -> None:
+    """Write the declared parameters to the URL, replacing what was there."""
+    declared = st.session_state.get(_DECLARED, {})
+    current = {name: url_value(name) for name in st.query_params.keys()}
+    if current != declared:
+        st.query_params.from_dict(declared)
+
+
+def forget(key: str) -> None:
+    """Drop a widget's value and its kept copy (e.g. when its options changed)."""
+    st.session_state.pop(key, None)
+    st.session_state.pop(_KEPT + key, None)
+
+
+def stop() -> None:
+    """Write the URL, then end the page (``st.stop``).
+
+    After ``st.stop()`` Streamlit refuses every further call in the run, so the URL must be written first.
+    """
+    finish_run()
+    st.stop()

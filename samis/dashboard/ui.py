@@ -1,0 +1,109 @@
+"""How every page shows errors, progress and comparison tables."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+
+import pandas as pd
+import streamlit as st
+
+from samis.errors import SamisError
+
+
+@contextlib.contextmanager
+def guard(what: str = ""):
+    """Show a library error as one ``st.error`` line instead of a traceback.
+
+    A :class:`SamisError` is a user mistake (bad path, missing file): its message says what to do.
+    Anything else is a bug: the page shows a short error and the details in a closed expander, so a
+    user can copy them into a report. Streamlit's own stop/rerun signals are not exceptions and pass.
+    """
+    try:
+        yield
+    except SamisError as error:
+        st.error(f"{what}: {error}" if what else str(error))
+    except (OSError, ValueError) as error:
+        # files vanishing or unreadable while the page runs: report them like user errors
+        st.error(f"{what}: {error}" if what else f"{type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001 - the page must not show a traceback box
+        st.error(f"{what + ': ' if what else ''}unexpected {type(error).__name__}: {error} (this is a bug in samis)")
+        with st.expander("details for a bug report"):
+            st.code(traceback.format_exc(), language="text")
+
+
+class Progress:
+    """A ``progress(done, total, …)`` callback that draws a bar with images done, rate and ETA.
+
+    Library functions call it after each image; because each image is written before the call, a
+    closed tab or a rerun stops the work between two images and the next run resumes.
+    """
+
+    def __init__(self, label: str, unit: str = "images"):
+        self.label = label
+        self.unit = unit
+        self.bar = st.progress(0.0, text=f"{label}: starting…")
+        self.started = time.monotonic()
+        self.first_done: int | None = None
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int, *extra) -> None:
+        self.done, self.total = int(done), int(total)
+        if self.first_done is None:
+            # work skipped because it was already on disk does not count towards the rate
+            self.first_done = max(0, self.done - 1)
+            self.started = time.monotonic()
+        elapsed = time.monotonic() - self.started
+        worked = self.done - self.first_done
+        rate = worked / elapsed if elapsed > 0 and worked > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        text = f"{self.label}: {self.done}/{self.total} {self.unit}"
+        if rate:
+            text += f" · {rate:.1f}/s"
+        if eta is not None and self.done < self.total:
+            text += f" · about {_duration(eta)} left"
+        self.bar.progress(min(1.0, self.done / self.total) if self.total else 1.0, text=text)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def comparison_frame(table) -> pd.DataFrame:
+    """A :class:`samis.tables.ComparisonTable` as a display frame: arrows in headers, best marked ★, gap row last."""
+    columns = {m: table.header(m) for m in table.metrics}
+    rows = []
+    for key, row in zip(table.keys, table.rows):
+        entry = {"method": row.label + (" †" if row.upper_bound else ""), "source": row.source}
+        for m in table.metrics:
+            text = table.cell(key, m)
+            entry[columns[m]] = f"★ {text}" if bool(table.best_mask.at[key, m]) else text
+        entry["note"] = row.note
+        rows.append(entry)
+    if table.gap is not None:
+        entry = {"method": f"gap: {table.gap.method} vs best other", "source": table.gap.definition}
+        for m in table.metrics:
+            value = table.gap.percent.get(m)
+            entry[columns[m]] = "–" if value is None else f"{value}%"
+        entry["note"] = "positive: the best other method is ahead"
+        rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+def show_comparison(table, key: str | None = None) -> None:
+    """Draw a comparison table with its notes (best ★, † upper bound, gap definition)."""
+    frame = comparison_frame(table)
+    st.dataframe(frame, hide_index=True, key=key,
+                 column_config={"note": st.column_config.TextColumn("note", width="medium")})
+    notes = ["★ best in column (ties all marked); arrows give the better direction"]
+    notes += table._footnotes() if hasattr(table, "_footnotes") else list(table.notes)
+    st.caption("  \n".join(notes))

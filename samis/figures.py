@@ -1,0 +1,317 @@
+"""Qualitative figures: error overlays and image grids like the paper's figures 5–9.
+
+Library code (numpy + Pillow, no Streamlit): the dashboard's Gallery and Cases pages show what these
+functions draw, and the same PNG can be exported for a paper or a report.
+
+Conventions:
+
+- a saliency map is the stored 8-bit map (0..255); "binarised at threshold t" means ``map >= t``,
+  with ``t`` in 1..255 (``t = 0`` would mark every pixel);
+- overlay colours: true positives green, false positives red, false negatives blue
+  (:data:`OVERLAY_COLORS`), blended over the grey image so the surface stays visible;
+- a grid has one row per image and one column per kind (image | ground truth | each method); every
+  cell is letterboxed into a square of ``cell`` pixels so images of any size line up.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from samis.imageio import read_rgb
+
+#: RGB colour of each overlay class
+OVERLAY_COLORS = {"TP": (0, 200, 0), "FP": (230, 30, 30), "FN": (40, 110, 255)}
+#: how much of the overlay colour covers the image where a class is drawn
+OVERLAY_ALPHA = 0.6
+_BACKGROUND = (255, 255, 255)
+_MISSING = (236, 236, 236)
+_TEXT = (20, 20, 20)
+
+
+@dataclass(frozen=True)
+class ErrorCounts:
+    """Pixel counts of one binarised prediction against its ground truth."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def iou(self) -> float:
+        union = self.tp + self.fp + self.fn
+        return self.tp / union if union else 1.0
+
+
+def binarize(saliency: np.ndarray, threshold: int) -> np.ndarray:
+    """``saliency >= threshold`` as a boolean mask.
+
+    Args:
+        saliency: uint8 map (H, W).
+        threshold: 1..255.
+
+    Raises:
+        ValueError: threshold outside 1..255.
+    """
+    if not 1 <= int(threshold) <= 255:
+        raise ValueError(f"threshold must be in 1..255, got {threshold}")
+    return np.asarray(saliency) >= int(threshold)
+
+
+def error_counts(predicted: np.ndarray, gt: np.ndarray) -> ErrorCounts:
+    """True/false positives and negatives of a boolean prediction against a boolean ground truth."""
+    predicted, gt = np.asarray(predicted, bool), np.asarray(gt, bool)
+    if predicted.shape != gt.shape:
+        raise ValueError(f"prediction {predicted.shape} and ground truth {gt.shape} differ in size")
+    tp = int(np.count_nonzero(predicted & gt))
+    fp = int(np.count_nonzero(predicted & ~gt))
+    fn = int(np.count_nonzero(~predicted & gt))
+    return ErrorCounts(tp, fp, fn, int(predicted.size) - tp - fp - fn)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2).astype(np.uint8)
+    return image[:, :, :3].astype(np.uint8)
+
+
+def overlay_errors(image: np.ndarray, predicted: np.ndarray, gt: np.ndarray,
+                   alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Colour true positives, false positives and false negatives over an image.
+
+    Args:
+        image: uint8 grey (H, W) or RGB (H, W, 3) image of the same size as the masks.
+        predicted: boolean prediction (H, W).
+        gt: boolean ground truth (H, W).
+        alpha: opacity of the colours.
+
+    Returns:
+        uint8 RGB (H, W, 3): the image in grey with TP green, FP red and FN blue.
+
+    Raises:
+        ValueError: sizes differ.
+    """
+    predicted, gt = np.asarray(predicted, bool), np.asarray(gt, bool)
+    image = np.asarray(image)
+    if image.shape[:2] != gt.shape or predicted.shape != gt.shape:
+        raise ValueError(f"image {image.shape[:2]}, prediction {predicted.shape} and ground truth {gt.shape} differ in size")
+    rgb = _as_rgb(image)
+    # grey base so the colours read the same on colour and grey datasets
+    grey = rgb.astype(np.float32).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    out = grey.copy()
+    for name, mask in (("TP", predicted & gt), ("FP", predicted & ~gt), ("FN", ~predicted & gt)):
+        colour = np.array(OVERLAY_COLORS[name], dtype=np.float32)
+        out[mask] = (1 - alpha) * grey[mask] + alpha * colour
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def _fit_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize an image to the ground truth's (height, width) when a dataset stores them at different sizes."""
+    if image.shape[:2] == tuple(shape):
+        return image
+    return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR), dtype=np.uint8)
+
+
+def mask_rgb(mask: np.ndarray) -> np.ndarray:
+    """A boolean mask as a black-and-white RGB image."""
+    return _as_rgb(np.asarray(mask, bool).astype(np.uint8) * 255)
+
+
+# ---- grids ---------------------------------------------------------------------------------------
+@dataclass
+class GridRow:
+    """One row of a grid: a label and one cell per column (None draws an empty, grey cell)."""
+
+    label: str
+    cells: list[np.ndarray | None]
+    captions: list[str] = field(default_factory=list)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _letterbox(cell: np.ndarray, size: int) -> Image.Image:
+    picture = Image.fromarray(_as_rgb(cell))
+    scale = size / max(picture.width, picture.height)
+    width, height = max(1, round(picture.width * scale)), max(1, round(picture.height * scale))
+    # nearest keeps thin defects and mask edges crisp when enlarging small images
+    resample = Image.NEAREST if scale >= 1 else Image.BILINEAR
+    picture = picture.resize((width, height), resample)
+    canvas = Image.new("RGB", (size, size), _BACKGROUND)
+    canvas.paste(picture, ((size - width) // 2, (size - height) // 2))
+    return canvas
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def compose_grid(columns: list[str], rows: list[GridRow], cell: int = 160, gap: int = 4,
+                 font_size: int = 14, legend: bool = False) -> Image.Image:
+    """Draw a grid: column titles on top, row labels on the left, one letterboxed picture per cell.
+
+    Args:
+        columns: column titles.
+        rows: the rows; each must have one cell per column.
+        cell: side of each square cell in pixels.
+        gap: pixels between cells.
+        font_size: size of titles and labels.
+        legend: add a line explaining the overlay colours under the grid.
+
+    Returns:
+        an RGB :class:`PIL.Image.Image`.
+
+    Raises:
+        ValueError: no rows or columns, or a row with the wrong number of cells.
+    """
+    if not columns or not rows:
+        raise ValueError("a grid needs at least one column and one row")
+    for row in rows:
+        if len(row.cells) != len(columns):
+            raise ValueError(f"row {row.label!r} has {len(row.cells)} cells for {len(columns)} columns")
+    font = _font(font_size)
+    small = _font(max(9, font_size - 3))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_width = min(220, max(int(measure.textlength(r.label, font=font)) for r in rows) + 2 * gap)
+    has_captions = any(any(r.captions) for r in rows)
+    caption_height = (font_size + 2) if has_captions else 0
+    header_height = font_size + 2 * gap + 2
+    legend_height = font_size + 2 * gap if legend else 0
+    width = label_width + len(columns) * (cell + gap) + gap
+    row_height = cell + caption_height + gap
+    height = header_height + len(rows) * row_height + gap + legend_height
+    canvas = Image.new("RGB", (width, height), _BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    for j, title in enumerate(columns):
+        x = label_width + j * (cell + gap)
+        text = _fit_text(draw, title, font, cell)
+        draw.text((x + (cell - draw.textlength(text, font=font)) / 2, gap), text, fill=_TEXT, font=font)
+    for i, row in enumerate(rows):
+        y = header_height + i * row_height
+        label = _fit_text(draw, row.label, font, label_width - 2 * gap)
+        draw.text((gap, y + cell / 2 - font_size / 2), label, fill=_TEXT, font=font)
+        for j, picture in enumerate(row.cells):
+            x = label_width + j * (cell + gap)
+            if picture is None:
+                draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=_MISSING)
+                draw.text((x + gap, y + cell / 2 - font_size / 2), "no map", fill=(120, 120, 120), font=small)
+            else:
+                canvas.paste(_letterbox(picture, cell), (x, y))
+            caption = row.captions[j] if j < len(row.captions) else ""
+            if caption:
+                text = _fit_text(draw, caption, small, cell)
+                draw.text((x + (cell - draw.textlength(text, font=small)) / 2, y + cell + 1), text,
+                          fill=_TEXT, font=small)
+    if legend:
+        y = height - legend_height + gap
+        x = label_width
+        for name, words in (("TP", "true positive"), ("FP", "false positive"), ("FN", "false negative")):
+            draw.rectangle([x, y + 2, x + font_size - 2, y + font_size], fill=OVERLAY_COLORS[name])
+            x += font_size + 4
+            draw.text((x, y), words, fill=_TEXT, font=font)
+            x += int(draw.textlength(words, font=font)) + 3 * gap
+    return canvas
+
+
+def png_bytes(image: Image.Image | np.ndarray) -> bytes:
+    """Encode an image as PNG bytes."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+# ---- the qualitative figure of a dataset -------------------------------------------------------
+MODES = ("maps", "binary", "overlay")
+
+
+def method_cell(image: np.ndarray, saliency: np.ndarray | None, gt: np.ndarray, mode: str,
+                threshold: int) -> tuple[np.ndarray | None, str]:
+    """One method's cell and caption for a grid.
+
+    Args:
+        image: the input image (grey or RGB, uint8).
+        saliency: the stored uint8 map, or None when the method has no map for this image.
+        gt: boolean ground truth.
+        mode: ``maps`` (the soft map), ``binary`` (map >= threshold) or ``overlay`` (TP/FP/FN colours).
+        threshold: 1..255, used by ``binary`` and ``overlay``.
+
+    Returns:
+        (RGB cell or None, caption: the IoU at the threshold for ``binary``/``overlay``).
+
+    Raises:
+        ValueError: unknown mode, bad threshold or sizes.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown grid mode {mode!r} (choose from {', '.join(MODES)})")
+    if saliency is None:
+        return None, ""
+    if mode == "maps":
+        return _as_rgb(saliency), ""
+    predicted = binarize(saliency, threshold)
+    counts = error_counts(predicted, gt)
+    caption = f"IoU {counts.iou:.2f}"
+    if mode == "binary":
+        return mask_rgb(predicted), caption
+    return overlay_errors(image, predicted, gt), caption
+
+
+def qualitative_figure(samples, predictions: dict[str, dict[str, Path]], methods: list[str],
+                       mode: str = "maps", threshold: int = 128, cell: int = 160,
+                       labels: dict[str, str] | None = None) -> Image.Image:
+    """The paper-style grid: rows of images, columns image | ground truth | each method.
+
+    Args:
+        samples: :class:`samis.datasets.Sample` objects, one per row, in order.
+        predictions: method → {image id → stored map path} (see :func:`samis.store.prediction_files`).
+        methods: the method columns, in order.
+        mode: ``maps``, ``binary`` or ``overlay`` (see :func:`method_cell`).
+        threshold: binarisation threshold for ``binary`` and ``overlay``.
+        cell: cell size in pixels.
+        labels: method → column title (default: the method name).
+
+    Returns:
+        the grid as an RGB :class:`PIL.Image.Image` (a method without a map for an image gets a grey
+        "no map" cell).
+
+    Raises:
+        ImageReadError: an image, ground truth or map cannot be read (names the file).
+        ValueError: bad mode or threshold, no samples.
+    """
+    from samis.store import read_prediction
+
+    labels = labels or {}
+    rows = []
+    for sample in samples:
+        gt = sample.read_gt()
+        image = _fit_to(read_rgb(sample.image_path), gt.shape)
+        gray = image.mean(axis=2).round().astype(np.uint8) if mode == "overlay" else None
+        cells: list[np.ndarray | None] = [image, mask_rgb(gt)]
+        captions = ["", ""]
+        for method in methods:
+            path = predictions.get(method, {}).get(sample.id)
+            saliency = read_prediction(path, gt.shape) if path is not None else None
+            picture, caption = method_cell(gray if gray is not None else image, saliency, gt, mode, threshold)
+            cells.append(picture)
+            captions.append(caption)
+        rows.append(GridRow(f"{sample.id}" + (f" ({sample.cls})" if sample.cls and sample.cls != "all" else ""),
+                            cells, captions))
+    if not rows:
+        raise ValueError("no images to draw")
+    columns = ["image", "ground truth", *[labels.get(m, m) for m in methods]]
+    return compose_grid(columns, rows, cell=cell, legend=(mode == "overlay"))

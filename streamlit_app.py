@@ -1,0 +1,39 @@
+"""samis dashboard: ``streamlit run streamlit_app.py``.
+
+The entry script sets the page up, draws the sidebar every page shares (workspace, dataset, split,
+methods; bound to the URL so any view is a shareable link) and runs the chosen page from ``pages/``.
+Pages only call the library (``samis``) and show its results.
+
+Page files are named ``<name>_page.py`` while their URLs are ``/<name>``: Streamlit still scans a
+``pages/`` folder, and a page registered under its own file name would be run without this script
+(and so without the shared sidebar) when its address is opened directly.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from samis.dashboard import state
+from samis.dashboard.sidebar import shared_sidebar
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="samis — SAM on industrial surface defects", page_icon="🔎", layout="wide")
+
+PAGES = [
+    st.Page(HERE / "pages" / "overview_page.py", title="Overview", icon="🏠", url_path="overview", default=True),
+    st.Page(HERE / "pages" / "run_page.py", title="Run", icon="▶️", url_path="run"),
+    st.Page(HERE / "pages" / "compare_page.py", title="Compare", icon="📊", url_path="compare"),
+    st.Page(HERE / "pages" / "speed_page.py", title="Speed", icon="⏱️", url_path="speed"),
+    st.Page(HERE / "pages" / "gallery_page.py", title="Gallery", icon="🖼️", url_path="gallery"),
+    st.Page(HERE / "pages" / "cases_page.py", title="Cases", icon="🔍", url_path="cases"),
+]
+
+page = st.navigation(PAGES)
+state.begin_run()
+try:
+    shared_sidebar()
+    page.run()
+finally:
+    # also when a page stops early (st.stop): the URL must still describe what is shown
+    state.finish_run()
