@@ -1,0 +1,178 @@
+"""The demo dataset: deterministic, exact masks, atomic generation, and the whole demo study."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import numpy as np
+import pytest
+
+from samis import demo
+from samis.baselines import BASELINES
+from samis.cli import main
+from samis.datasets import get_split, load_dataset, register_dataset
+from samis.errors import WorkspaceError
+from samis.imageio import read_gray
+from samis.store import prediction_files, read_manifest
+from samis.workspace import Workspace
+
+
+def _folder_digest(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plan_has_sixty_images_in_three_classes():
+    plan = demo.demo_plan()
+    assert len(plan) == 60 and len({stem for _, _, stem in plan}) == 60
+    assert [cls for _, cls, _ in plan].count("scratch") == 20
+    assert {cls for _, cls, _ in plan} == {"scratch", "inclusion", "patch"}
+
+
+def test_generation_is_deterministic_and_masks_are_exact():
+    kinds = set()
+    several = 0
+    for index, cls, stem in demo.demo_plan():
+        item = demo.generate_image(index, cls, stem)
+        again = demo.generate_image(index, cls, stem)
+        assert np.array_equal(item.image, again.image) and np.array_equal(item.mask, again.mask)
+        assert item.image.shape == (200, 200) and item.image.dtype == np.uint8
+        changed = item.image != item.clean
+        # a defect changes only its own pixels, and (nearly) all of them: the mask is what was drawn
+        assert not (changed & ~item.mask).any(), stem
+        assert changed[item.mask].mean() > 0.95, stem
+        assert item.mask.sum() >= 30 and item.defects[0] == cls
+        kinds.update(item.defects)
+        several += len(item.defects) > 1
+    assert kinds == {"scratch", "inclusion", "patch"}
+    assert 10 <= several <= 50  # "several per image at times"
+
+
+def test_defects_have_their_kind_of_contrast():
+    """Scratches are bright, inclusions dark, patches faint: checked against the defect-free twin."""
+    contrast = {"scratch": [], "inclusion": [], "patch": []}
+    for index, cls, stem in demo.demo_plan():
+        item = demo.generate_image(index, cls, stem)
+        if len(item.defects) == 1:
+            difference = item.image.astype(float) - item.clean.astype(float)
+            contrast[cls].append(difference[item.mask].mean())
+    assert min(contrast["scratch"]) > 8
+    assert max(contrast["inclusion"]) < -8
+    assert all(2 < abs(c) < 18 for c in contrast["patch"])
+
+
+def test_written_dataset_is_byte_identical_and_loads(tmp_path):
+    demo.write_demo(tmp_path / "a")
+    demo.write_demo(tmp_path / "b")
+    digest = _folder_digest(tmp_path / "a")
+    assert digest == _folder_digest(tmp_path / "b")
+    assert len([k for k in digest if k.startswith("images/")]) == 60
+    assert demo.demo_is_complete(tmp_path / "a")
+    first = demo.generate_image(*demo.demo_plan()[0])
+    np.testing.assert_array_equal(read_gray(tmp_path / "a" / "images" / "scratch_01.png"), first.image)
+    np.testing.assert_array_equal(read_gray(tmp_path / "a" / "masks" / "scratch_01.png") > 128, first.mask)
+    workspace = Workspace(tmp_path / "ws")
+    dataset = register_dataset(workspace, "d", tmp_path / "a", "folder")
+    assert dataset.class_counts() == {"inclusion": 20, "patch": 20, "scratch": 20}
+    assert len(get_split(workspace, dataset, "test")) == 24 and len(get_split(workspace, dataset, "train")) == 36
+
+
+def test_killed_generation_leaves_no_half_demo(workspace, monkeypatch):
+    real_generate = demo.generate_image
+
+    def dies_halfway(index, cls, stem):
+        if index == 30:
+            raise KeyboardInterrupt
+        return real_generate(index, cls, stem)
+
+    monkeypatch.setattr(demo, "generate_image", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        demo.generate_demo(workspace)
+    assert not demo.demo_folder(workspace).exists()
+    assert list(workspace.generated_dir.iterdir()) == []  # the staging folder is gone too
+
+    monkeypatch.setattr(demo, "generate_image", real_generate)
+    folder = demo.generate_demo(workspace)
+    assert demo.demo_is_complete(folder)
+    digest = _folder_digest(folder)
+    # a second kill during --force keeps the complete demo in place
+    monkeypatch.setattr(demo, "generate_image", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        demo.generate_demo(workspace, force=True)
+    assert _folder_digest(folder) == digest
+
+
+def test_incomplete_demo_folder_is_rebuilt(workspace):
+    folder = demo.generate_demo(workspace)
+    (folder / "masks" / "patch_20.png").unlink()
+    assert not demo.demo_is_complete(folder)
+    assert demo.demo_is_complete(demo.generate_demo(workspace))
+
+
+@pytest.fixture(scope="module")
+def demo_workspace(tmp_path_factory):
+    workspace = Workspace(tmp_path_factory.mktemp("demo") / "workspace")
+    stages = []
+    started = time.perf_counter()
+    built = demo.ensure_demo(workspace, progress=lambda stage, done, total: stages.append((stage, done, total)))
+    return workspace, built, stages, time.perf_counter() - started
+
+
+@pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
+def test_ensure_demo_builds_the_whole_study(demo_workspace):
+    workspace, built, stages, seconds = demo_workspace
+    assert built is True
+    assert seconds < 60
+    assert list(workspace.registered_datasets()) == ["demo"]
+    dataset = load_dataset(workspace, "demo")
+    assert len(dataset) == 60
+    for method in BASELINES:
+        assert len(prediction_files(workspace, "demo", method)) == 60
+        assert read_manifest(workspace, "demo", method)["source"] == "baseline"
+        assert (workspace.results_dir("demo") / f"{method}.npz").exists()  # evaluated and cached
+    assert {s for s, _, _ in stages} >= {"generate", "baseline ft", "baseline mbd", "evaluate"}
+    assert demo.ensure_demo(workspace) is False  # there is a dataset now
+
+
+@pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
+def test_demo_scores_are_real(demo_workspace):
+    from samis.evaluation import evaluate
+
+    workspace, *_ = demo_workspace
+    result = evaluate(workspace, load_dataset(workspace, "demo"), methods=list(BASELINES), split="all")
+    for method in BASELINES:
+        scores = result.scores[method]
+        assert scores["n_images"] == 60
+        assert 0.0 < scores["MAE"] < 0.5 and 0.2 < scores["Sa"] < 1.0
+    # the real methods beat the naive threshold on the demo's faint, textured defects
+    assert all(result.scores[m]["maxFm"] > result.scores["otsu"]["maxFm"] for m in ("ft", "hc", "mbd"))
+
+
+def test_ensure_demo_leaves_a_workspace_with_data_alone(workspace, make_folder_dataset):
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "mine", root, "folder")
+    assert demo.ensure_demo(workspace) is False
+    assert not workspace.generated_dir.exists()
+
+
+def test_build_demo_refuses_a_foreign_demo_id(workspace, make_folder_dataset):
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "demo", root, "folder")
+    with pytest.raises(WorkspaceError, match="'demo' is registered to"):
+        demo.build_demo(workspace)
+
+
+@pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
+def test_cli_demo_reuses_then_forces(demo_workspace, capsys):
+    workspace, *_ = demo_workspace
+    assert main(["--workspace", str(workspace.root), "demo", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_images"] == 60 and set(report["scores"]) == set(BASELINES)
+    assert report["generate_seconds"] < 1.0  # complete demo reused, nothing regenerated
+    stamp = (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns
+    assert main(["--workspace", str(workspace.root), "demo", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "demo dataset 'demo': 60 images" in out and "total" in out
+    assert (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns != stamp
