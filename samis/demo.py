@@ -308,7 +308,7 @@ class DemoReport:
 def _stage(progress, name: str):
     if progress is None:
         return None
-    return lambda done, total: progress(name, done, total)
+    return lambda done, total: progress(done, total, name)
 
 
 def build_demo(workspace: Workspace, force: bool = False, progress=None, workers: int | None = None) -> DemoReport:
@@ -317,8 +317,8 @@ def build_demo(workspace: Workspace, force: bool = False, progress=None, workers
     Args:
         workspace: the workspace to fill.
         force: regenerate the images and recompute every baseline map.
-        progress: optional ``progress(stage, done, total)`` callable; stages are ``generate``,
-            ``baseline <name>`` and ``evaluate``.
+        progress: optional ``progress(done, total, stage)`` callable, counting within each stage;
+            stages are ``generate``, ``baseline <name>`` and ``evaluate``.
         workers: processes for baselines and evaluation (default: all cores).
 
     Returns:
@@ -384,7 +384,7 @@ def ensure_demo(workspace: Workspace, progress=None) -> bool:
 
     Args:
         workspace: the workspace to check.
-        progress: optional ``progress(stage, done, total)`` callable (see :func:`build_demo`).
+        progress: optional ``progress(done, total, stage)`` callable (see :func:`build_demo`).
 
     Returns:
         True if the demo was built now, False if the workspace already had a dataset.

@@ -35,7 +35,7 @@ def _run(args, workspace) -> int:
 
 
 def _progress_printer():
-    def show(stage: str, done: int, total: int) -> None:
+    def show(done: int, total: int, stage: str) -> None:
         sys.stderr.write(f"\r{stage}: {done}/{total}    ")
         sys.stderr.flush()
     return show
