@@ -298,7 +298,7 @@ class ComparisonTable:
             lines.append(f"| {name} | {row.source} | " + " | ".join(cells) + " |")
         if self.gap:
             lines.append(f"| *{escape(self.gap.label())}* | | " + " | ".join(self._gap_cell(m) for m in self.metrics) + " |")
-        notes = self._footnotes()
+        notes = self.footnotes()
         if notes:
             lines.append("")
             lines += [f"- {escape(n)}" for n in notes]
@@ -355,16 +355,20 @@ class ComparisonTable:
         if self.gap:
             lines.append("  ".join("-" * w for w in widths))
             lines.append(line(body[-1]))
-        lines += ["* best in column (ties all marked)"] + self._footnotes()
+        lines += ["* best in column (ties all marked)"] + self.footnotes()
         return "\n".join(lines) + "\n"
 
-    def _footnotes(self) -> list[str]:
+    def footnotes(self) -> list[str]:
+        """The lines shown under the table: notes, the upper-bound mark, the gap definition."""
         notes = list(self.notes)
         if any(row.upper_bound for row in self.rows):
             notes.append("† upper bound: the method looks at the ground truth, so it is not a deployable result")
         if self.gap:
             notes.append(gap_definition_text(self.gap.definition))
         return notes
+
+
+    _footnotes = footnotes  # the name the dashboard first used
 
 
 def gap_definition_text(definition: str) -> str:
