@@ -35,6 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _needs_datasets(args) -> bool:
+    """Commands that read a registered dataset (or list them) get the demo on an empty workspace."""
+    if args.command == "datasets":
+        return args.action == "list"
+    return bool(getattr(args, "dataset", None)) and args.command != "demo"
+
+
+def _build_demo_if_empty(workspace: Workspace) -> None:
+    from samis.demo import ensure_demo
+
+    if not workspace.registered_datasets():
+        print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "
+              "and its baselines (about 10 s; add real data with 'datasets add')", file=sys.stderr)
+        ensure_demo(workspace)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -43,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         workspace = Workspace.resolve(args.workspace)
+        if _needs_datasets(args):
+            _build_demo_if_empty(workspace)
         return int(args.handler(args, workspace) or 0)
     except SamisError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -103,3 +103,14 @@ def test_python_dash_m_entry_point(workspace):
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert completed.stderr.strip().startswith("error: unknown dataset 'nope'")
+
+
+def test_empty_workspace_gets_the_demo_on_first_listing(workspace, capsys):
+    assert run("datasets", "list", "--format", "json", workspace=workspace) == 0
+    listing = json.loads(capsys.readouterr().out)
+    demo = listing["datasets"][0]
+    assert demo["id"] == "demo" and demo["n_images"] == 60
+    assert demo["methods"] == ["ft", "hc", "mbd", "otsu", "sr"]
+    # the second time nothing is rebuilt
+    assert run("datasets", "list", workspace=workspace) == 0
+    assert "building the synthetic demo" not in capsys.readouterr().err
