@@ -72,8 +72,10 @@ else:
 upper = [m for m in methods if m.startswith("sam") and any(s in m for s in ("oracle", "best-single", "inside-gt", "+box", "+point"))]
 with ui.guard("drawing the grid"):
     png = data.grid_png(ctx.root, ctx.dataset_id, tuple(image_ids), methods, mode, threshold, cell, ctx.fingerprint)
-    st.image(png, caption=f"{ctx.dataset_id}/{ctx.split}: {len(image_ids)} images × {len(methods)} methods"
-                          + (f" · threshold {threshold}" if mode != "maps" else ""))
+    st.image(png)
+    st.caption(f"{ctx.dataset_id}/{ctx.split}: {len(image_ids)} images × {len(methods)} methods"
+               + (f" · threshold {threshold}" if mode != "maps" else "")
+               + (" · green: true positive, red: false positive, blue: false negative" if mode == "overlay" else ""))
     if upper:
         st.caption(f"† {', '.join(upper)}: upper bounds, they look at the ground truth.")
     st.download_button("Download the grid (PNG)", png, file_name=f"samis-grid-{ctx.dataset_id}.png".replace(":", "-"),

@@ -47,10 +47,8 @@ elif tab == "Baselines":
     st.markdown("Classical, training-free saliency methods; each becomes a method in the prediction store.")
     st.dataframe([{"method": b.name, "title": b.title, "reference": b.reference} for b in BASELINES.values()],
                  hide_index=True)
-    with st.form("baselines"):
-        chosen = st.multiselect("Baselines", list(BASELINES), default=list(BASELINES))
-        go_run = st.form_submit_button("Compute")
-    if go_run:
+    chosen = st.multiselect("Baselines", list(BASELINES), default=list(BASELINES), key="bl_methods")
+    if st.button("Compute", key="bl_go", type="primary"):
         for name in chosen:
             progress = ui.Progress(f"{name} on {ctx.dataset_id}/{ctx.split}")
             with ui.guard(name):
@@ -65,12 +63,10 @@ else:
                 "Maps are resized to the ground truth when needed; the new folder replaces the old one only "
                 "once every file is written.")
     st.caption("Allowed folders: " + ", ".join(f"`{r}`" for r in ctx.roots))
-    with st.form("import"):
-        method = st.text_input("Method name", placeholder="e.g. MCITF")
-        folder = st.text_input("Folder of maps", placeholder=str(ctx.roots[0] / "incoming" / "MCITF"))
-        skip = st.checkbox("Skip unreadable files (list them instead of refusing)")
-        go_import = st.form_submit_button("Import")
-    if go_import:
+    method = st.text_input("Method name", placeholder="e.g. MCITF", key="imp_method")
+    folder = st.text_input("Folder of maps", placeholder=str(ctx.roots[0] / "incoming" / "MCITF"), key="imp_folder")
+    skip = st.checkbox("Skip unreadable files (list them instead of refusing)", key="imp_skip")
+    if st.button("Import", key="imp_go", type="primary"):
         try:
             validate_name("method", method.strip())
             source = check_allowed(folder, ctx.roots, "prediction folder")

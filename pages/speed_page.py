@@ -36,15 +36,14 @@ choices = baseline_names + ["sam-tiny-random"]
 state.seed("speed_methods", list(baseline_names), "smethods",
            parse=lambda t: [m for m in state.split_list(t) if m in choices] or None)
 state.seed("speed_runs", 10, "runs", parse=lambda t: int(t) if 1 <= int(t) <= 200 else None)
-with st.form("speed_form"):
-    st.markdown("Measure on this machine (batch 1, warm-up runs then timed runs; median and spread)")
-    cols = st.columns([3, 1, 1])
-    cols[0].multiselect("Methods", choices, key="speed_methods",
-                        help="sam-tiny-random is the test-size SAM with random weights: its speed is not SAM's")
-    cols[1].number_input("Timed runs", 1, 200, key="speed_runs")
-    use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
-                                   disabled=ctx.dataset is None)
-    go_measure = st.form_submit_button("Measure", disabled=not speed_ok)
+st.markdown("**Measure on this machine** (batch 1, warm-up runs then timed runs; median and spread)")
+cols = st.columns([3, 1, 1])
+cols[0].multiselect("Methods to time", choices, key="speed_methods",
+                    help="sam-tiny-random is the test-size SAM with random weights: its speed is not SAM's")
+cols[1].number_input("Timed runs", 1, 200, key="speed_runs")
+use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
+                               disabled=ctx.dataset is None)
+go_measure = st.button("Measure", disabled=not speed_ok, type="primary", key="speed_go")
 picked = state.publish("speed_methods", "smethods", dump=",".join, default=list(baseline_names))
 runs = int(state.publish("speed_runs", "runs", default=10))
 key = (ctx.root, ctx.dataset_id if use_dataset else None)

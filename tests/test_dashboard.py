@@ -1,0 +1,285 @@
+"""The dashboard through Streamlit's AppTest: every page renders, widgets change what is shown,
+the URL restores a view, and bad input gives a message instead of a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from samis.datasets import load_dataset, register_dataset
+from samis.store import import_predictions, write_manifest, write_prediction
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "streamlit_app.py")
+PAGES = ["overview", "run", "compare", "speed", "gallery", "cases"]
+TIMEOUT = 60
+
+
+@pytest.fixture
+def study(workspace, make_folder_dataset):
+    """A workspace with dataset `toy` (12 images, 2 classes) and methods good, weak, a SAM-named one and a half one."""
+    root, predictions = make_folder_dataset(n=12)
+    register_dataset(workspace, "toy", root, "folder")
+    dataset = load_dataset(workspace, "toy")
+    import_predictions(workspace, dataset, "good", predictions["good"])
+    import_predictions(workspace, dataset, "weak", predictions["weak"])
+    rng = np.random.default_rng(5)
+    for sample in dataset.samples:
+        gt = sample.read_gt()
+        write_prediction(workspace, "toy", "sam-tiny-random+oracle", sample.id, np.clip(gt * 0.8 + rng.random(gt.shape) * 0.3, 0, 1))
+    write_manifest(workspace, "toy", "sam-tiny-random+oracle", {"source": "test"})
+    for sample in dataset.samples[:5]:
+        write_prediction(workspace, "toy", "half", sample.id, sample.read_gt())
+    return workspace
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    if page != "overview":
+        # AppTest starts on the default page, which rewrites the URL to its own view; put the
+        # link's parameters back as a browser opening the link on this page would have them
+        if query:
+            at.query_params.update(query)
+        at.switch_page(f"pages/{page}_page.py")
+        at.run()
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+# ---- every page ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(study, page):
+    at = open_page(page)
+    assert_clean(at)
+    assert at.title, "each page has a title"
+    assert at.query_params.get("dataset") in ("toy", ["toy"])
+
+
+def test_overview_lists_dataset_coverage_and_paper_table(study):
+    at = open_page("overview")
+    assert_clean(at)
+    datasets = at.dataframe[0].value
+    assert list(datasets["dataset"]) == ["toy"]
+    assert int(datasets["images"].iloc[0]) == 12
+    coverage = at.dataframe[1].value
+    assert coverage.loc["good", "toy"].startswith("12/12 complete")
+    assert coverage.loc["half", "toy"].startswith("5/12 partial")
+    assert any("half on toy is partial" in w for w in texts(at.warning))
+    paper = at.dataframe[2].value
+    assert "SAM" in list(paper["method"].str.replace(" †", ""))
+    assert paper["method"].iloc[-1].startswith("gap: SAM")
+
+
+def test_compare_table_gap_and_curves(study):
+    at = open_page("compare")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    methods = list(table["method"])
+    assert "good" in methods and "weak" in methods
+    assert "sam-tiny-random+oracle †" in methods  # upper bound marked
+    assert methods[-1] == "gap: sam-tiny-random+oracle vs best other"
+    # the half method is scored on what it has, and the page says so
+    assert any("half has no map for 7 of 12" in w for w in texts(at.warning))
+    assert len(at.get("plotly_chart")) == 2
+    assert [b.label for b in at.get("download_button")] == ["CSV", "Markdown", "LaTeX"]
+    # choosing another gap method changes the gap row and the URL
+    at.selectbox(key="cmp_gap").select("weak").run()
+    assert at.dataframe[0].value["method"].iloc[-1] == "gap: weak vs best other"
+    assert at.query_params["gap"] == ["weak"] or at.query_params["gap"] == "weak"
+
+
+def test_compare_best_marks_follow_the_numbers(study):
+    at = open_page("compare", {"methods": "good,weak"})
+    assert_clean(at)
+    table = at.dataframe[0].value.set_index("method")
+    assert list(table.index[:2]) == ["good", "weak"]
+    # good maps are closer to the ground truth: good is best on every metric, weak on none
+    assert all(str(v).startswith("★") for v in table.loc["good", ["Sa ↑", "MAE ↓", "Fw ↑", "Fm ↑"]])
+    assert not any(str(v).startswith("★") for v in table.loc["weak", ["Sa ↑", "MAE ↓", "Fw ↑", "Fm ↑"]])
+
+
+def test_cases_filters_and_url_names_the_image(study):
+    at = open_page("cases")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert len(table) == 12
+    assert {"image", "class", "good", "weak", "half"} <= set(table.columns)
+    assert table["half"].isna().sum() == 7
+    at.selectbox(key="cases_filter").select("worst").run()
+    at.number_input(key="cases_n").set_value(3).run()
+    worst = at.dataframe[0].value
+    assert len(worst) == 3
+    assert at.query_params["filter"] in ("worst", ["worst"])
+    # "good beats weak by at least 0.05" keeps only images where it holds
+    at.selectbox(key="cases_filter").select("beats").run()
+    at.selectbox(key="cases_a").select("good").run()
+    at.selectbox(key="cases_b").select("weak").run()
+    at.number_input(key="cases_x").set_value(0.05).run()
+    beats = at.dataframe[0].value
+    assert len(beats) >= 1
+    assert (beats["good"] - beats["weak"] >= 0.05 - 1e-12).all()
+
+
+def test_cases_url_opens_image_detail(study):
+    at = open_page("cases", {"image": "img_003", "metric": "IoU"})
+    assert_clean(at)
+    assert "Image img_003" in texts(at.subheader)
+    assert at.selectbox(key="cases_metric").value == "IoU"
+    assert len(at.get("image")) == 1
+    detail = at.dataframe[1].value
+    assert list(detail.index) == ["good", "half", "sam-tiny-random+oracle", "weak"]
+    assert at.query_params["image"] in ("img_003", ["img_003"])
+
+
+def test_gallery_modes_and_export(study):
+    at = open_page("gallery", {"mode": "overlay", "t": "100", "rows": "2"})
+    assert_clean(at)
+    assert at.radio(key="gal_mode").value == "overlay"
+    assert at.slider(key="gal_t").value == 100
+    assert at.number_input(key="gal_rows").value == 2
+    assert len(at.get("image")) == 1
+    assert [b.label for b in at.get("download_button")] == ["Download the grid (PNG)"]
+    assert any("2 images × 4 methods" in c for c in texts(at.caption))
+    at.number_input(key="gal_rows").set_value(4).run()
+    assert any("4 images × 4 methods" in c for c in texts(at.caption))
+
+
+def test_sidebar_choices_survive_page_changes(study):
+    at = open_page("overview")
+    at.multiselect(key="methods::toy").set_value(["good", "weak"]).run()
+    at.switch_page("pages/compare_page.py").run()
+    assert at.multiselect(key="methods::toy").value == ["good", "weak"]
+    assert at.query_params["methods"] in ("good,weak", ["good,weak"])
+    at.switch_page("pages/cases_page.py").run()
+    assert set(at.dataframe[0].value.columns) >= {"good", "weak"}
+    assert "half" not in at.dataframe[0].value.columns
+
+
+def test_speed_page_shows_table7_and_measures(study):
+    at = open_page("speed")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert "SAM" in list(table["method"]) and (table["source"] == "paper (Table 7)").all()
+    at.multiselect(key="speed_methods").set_value(["otsu"]).run()
+    at.number_input(key="speed_runs").set_value(2).run()
+    at.button(key="speed_go").click().run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    measured = table[table["source"].str.startswith("measured")]
+    assert list(measured["method"].str.lower().str.contains("otsu")) == [True]
+    assert float(measured["FPS"].iloc[0]) > 0
+
+
+# ---- the Run page ------------------------------------------------------------------------------------
+def test_run_import_refuses_paths_outside_allowed_roots(study, tmp_path, make_folder_dataset):
+    at = open_page("run", {"tab": "Import"})
+    assert_clean(at)
+    at.text_input(key="imp_method").input("copied").run()
+    at.text_input(key="imp_folder").input("/etc").run()
+    at.button(key="imp_go").click().run()
+    assert any("outside the allowed folders" in e for e in texts(at.error))
+
+
+def test_run_import_inside_allowed_root_adds_a_method(study, make_folder_dataset):
+    source = study.root / "incoming"
+    shutil.copytree(study.method_dir("toy", "good"), source)
+    at = open_page("run", {"tab": "Import"})
+    at.text_input(key="imp_method").input("copied").run()
+    at.text_input(key="imp_folder").input(str(source)).run()
+    at.button(key="imp_go").click().run()
+    assert_clean(at)
+    assert any("Imported 12 maps" in s for s in texts(at.success))
+    assert "copied" in study.prediction_methods("toy")
+
+
+def test_run_baselines_writes_maps(study):
+    at = open_page("run", {"tab": "Baselines"})
+    assert_clean(at)
+    at.multiselect(key="bl_methods").set_value(["otsu"]).run()
+    at.button(key="bl_go").click().run()
+    assert_clean(at)
+    assert "otsu" in study.prediction_methods("toy")
+    assert len(list(study.method_dir("toy", "otsu").glob("*.png"))) == 12
+
+
+# ---- bad input -----------------------------------------------------------------------------------------
+def test_unknown_dataset_method_and_split_in_the_url(study):
+    at = open_page("overview", {"dataset": "nope", "methods": "good,ghost", "split": "validation"})
+    assert_clean(at)
+    warnings = " ".join(texts(at.warning))
+    assert "dataset 'nope'" in warnings
+    assert "ghost" in warnings
+    assert "split 'validation'" in warnings
+    assert at.multiselect(key="methods::toy").value == ["good"]
+    at.switch_page("pages/compare_page.py").run()
+    assert_clean(at)
+    # one measured method and no paper table for a plain folder dataset: nothing to compare yet
+    assert any("at least two methods" in i for i in texts(at.info))
+
+
+def test_unknown_image_in_the_url(study):
+    at = open_page("cases", {"image": "no_such_image"})
+    assert_clean(at)
+    assert any("no_such_image" in i for i in texts(at.info))
+
+
+def test_workspace_outside_allowed_roots(study):
+    at = open_page("overview", {"ws": "/etc"})
+    assert_clean(at)
+    assert any("outside the allowed folders" in e for e in texts(at.error))
+
+
+def test_dataset_folder_gone(study, tmp_path):
+    shutil.rmtree(study.dataset_entry("toy").path)
+    for page in ("overview", "compare", "cases"):
+        at = open_page(page)
+        assert_clean(at)
+        assert any("no longer exists" in e for e in texts(at.error)), page
+
+
+def test_empty_workspace_says_what_to_do(study, tmp_path, monkeypatch):
+    empty = tmp_path / "empty-ws"
+    empty.mkdir()
+    monkeypatch.setenv("SAMIS_ALLOWED_ROOTS", str(tmp_path))
+    for page in ("overview", "compare", "gallery"):
+        at = open_page(page, {"ws": str(empty)})
+        assert_clean(at)
+        assert not at.error
+        messages = " ".join(texts(at.info))
+        assert "No dataset" in messages or "no dataset" in messages, page
+
+
+def test_dataset_without_predictions(workspace, make_folder_dataset):
+    root, _ = make_folder_dataset(n=6)
+    register_dataset(workspace, "bare", root, "folder")
+    for page in ("compare", "cases", "gallery"):
+        at = open_page(page)
+        assert_clean(at)
+        assert any("has no predictions yet" in i for i in texts(at.info)), page
+
+
+@pytest.mark.slow
+def test_fresh_default_workspace_gets_the_demo(workspace):
+    at = open_page("overview")
+    assert_clean(at)
+    datasets = at.dataframe[0].value
+    assert list(datasets["dataset"]) == ["demo"]
+    assert set(workspace.prediction_methods("demo")) >= {"ft", "sr", "hc", "mbd", "otsu"}
+    at.switch_page("pages/compare_page.py").run()
+    assert_clean(at)
+    methods = list(at.dataframe[0].value["method"])
+    assert {"ft", "sr", "hc", "mbd", "otsu"} <= set(methods)
