@@ -1,0 +1,108 @@
+"""Dashboard helpers that need no Streamlit session: allowed roots, method colours, coverage, fingerprint."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from samis.dashboard.colors import PALETTE, method_colors
+from samis.dashboard.coverage import coverage, coverage_matrix, dataset_statuses, workspace_fingerprint
+from samis.dashboard.paths import PathNotAllowedError, allowed_roots, check_allowed
+from samis.datasets import load_dataset, register_dataset
+from samis.evaluation import evaluate
+from samis.store import import_predictions, write_prediction
+
+
+# ---- allowed roots ---------------------------------------------------------------------------------
+def test_allowed_roots_default_workspace_first_then_operator_roots(tmp_path):
+    ws, extra, more = tmp_path / "ws", tmp_path / "extra", tmp_path / "more"
+    environ = {"SAMIS_WORKSPACE": str(ws), "SAMIS_ALLOWED_ROOTS": f"{extra}{os.pathsep}{os.pathsep}{ws}"}
+    roots = allowed_roots([str(more)], environ=environ)
+    assert roots == [ws.resolve(), extra.resolve(), more.resolve()]
+
+
+def test_check_allowed_accepts_inside_and_refuses_outside(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    roots = [root.resolve()]
+    assert check_allowed(str(root / "sub" / "x.pth"), roots) == (root / "sub" / "x.pth").resolve()
+    assert check_allowed(str(root), roots) == root.resolve()
+    for bad in ("/etc/passwd", str(root / ".." / "elsewhere"), str(tmp_path / "root-sibling"), ""):
+        with pytest.raises(PathNotAllowedError):
+            check_allowed(bad, roots, "checkpoint")
+
+
+def test_check_allowed_follows_symlinks_out_of_the_root(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "escape").symlink_to("/etc")
+    with pytest.raises(PathNotAllowedError, match="outside the allowed folders"):
+        check_allowed(str(root / "escape" / "passwd"), [root.resolve()], "prediction folder")
+
+
+# ---- colours -----------------------------------------------------------------------------------------
+def test_method_colours_are_fixed_distinct_and_independent_of_order():
+    methods = ["MCITF", "FT", "HC", "ft", "hc", "sam-vit_h+oracle", "SAM", "otsu", "mbd", "sr", "BC", "DSC"]
+    colors = method_colors(methods)
+    assert set(colors) == set(methods)
+    assert len(set(colors.values())) == len(methods)
+    assert all(c in PALETTE for c in colors.values())
+    assert method_colors(reversed(methods)) == colors
+    assert method_colors(methods + methods) == colors
+
+
+def test_method_colours_beyond_the_palette_still_assign_every_method():
+    many = [f"m{i}" for i in range(len(PALETTE) + 5)]
+    colors = method_colors(many)
+    assert len(colors) == len(many)
+    assert len(set(colors.values())) == len(PALETTE)
+
+
+# ---- coverage and fingerprint -----------------------------------------------------------------------------
+@pytest.fixture
+def study(workspace, make_folder_dataset):
+    root, predictions = make_folder_dataset(n=6)
+    register_dataset(workspace, "toy", root, "folder")
+    dataset = load_dataset(workspace, "toy")
+    import_predictions(workspace, dataset, "good", predictions["good"])
+    for sample in dataset.samples[:2]:
+        write_prediction(workspace, "toy", "half", sample.id, sample.read_gt())
+    return workspace, dataset
+
+
+def test_coverage_counts_maps_and_scored_images(study):
+    workspace, dataset = study
+    cells = {c.method: c for c in coverage(workspace)}
+    assert (cells["good"].maps, cells["good"].images, cells["good"].status, cells["good"].scored) == (6, 6, "complete", 0)
+    assert (cells["half"].maps, cells["half"].status) == (2, "partial")
+    evaluate(workspace, dataset, methods=["good", "half"], allow_missing=True)
+    cells = {c.method: c for c in coverage(workspace)}
+    assert cells["good"].scored == 6 and cells["half"].scored == 2
+    matrix = coverage_matrix(list(cells.values()))
+    assert matrix.loc["good", "toy"] == "6/6 complete, scored 6"
+    assert matrix.loc["half", "toy"] == "2/6 partial, scored 2"
+
+
+def test_dataset_status_reports_a_folder_that_is_gone(study):
+    workspace, dataset = study
+    import shutil
+
+    shutil.rmtree(dataset.root)
+    statuses = dataset_statuses(workspace)
+    assert statuses[0].images is None and "no longer exists" in statuses[0].error
+    assert coverage(workspace)[0].status == "dataset unavailable"
+
+
+def test_fingerprint_changes_with_content_not_with_evaluation(study):
+    workspace, dataset = study
+    before = workspace_fingerprint(workspace, "toy")
+    assert workspace_fingerprint(workspace, "toy") == before
+    evaluate(workspace, dataset, methods=["good"])
+    assert workspace_fingerprint(workspace, "toy") == before  # results are derived, not content
+    write_prediction(workspace, "toy", "half", dataset.samples[3].id, np.ones((48, 64), bool))
+    after = workspace_fingerprint(workspace, "toy")
+    assert after != before
+    write_prediction(workspace, "toy", "new", dataset.samples[0].id, np.ones((48, 64), bool))
+    assert workspace_fingerprint(workspace, "toy") != after
