@@ -18,15 +18,15 @@ from samis.dashboard.sidebar import shared_sidebar
 
 HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="samis — SAM on industrial surface defects", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="samis — SAM on industrial surface defects", page_icon=":material/search:", layout="wide")
 
 PAGES = [
-    st.Page(HERE / "pages" / "overview_page.py", title="Overview", icon="🏠", url_path="overview", default=True),
-    st.Page(HERE / "pages" / "run_page.py", title="Run", icon="▶️", url_path="run"),
-    st.Page(HERE / "pages" / "compare_page.py", title="Compare", icon="📊", url_path="compare"),
-    st.Page(HERE / "pages" / "speed_page.py", title="Speed", icon="⏱️", url_path="speed"),
-    st.Page(HERE / "pages" / "gallery_page.py", title="Gallery", icon="🖼️", url_path="gallery"),
-    st.Page(HERE / "pages" / "cases_page.py", title="Cases", icon="🔍", url_path="cases"),
+    st.Page(HERE / "pages" / "overview_page.py", title="Overview", icon=":material/home:", url_path="overview", default=True),
+    st.Page(HERE / "pages" / "run_page.py", title="Run", icon=":material/play_arrow:", url_path="run"),
+    st.Page(HERE / "pages" / "compare_page.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
+    st.Page(HERE / "pages" / "speed_page.py", title="Speed", icon=":material/speed:", url_path="speed"),
+    st.Page(HERE / "pages" / "gallery_page.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
+    st.Page(HERE / "pages" / "cases_page.py", title="Cases", icon=":material/search:", url_path="cases"),
 ]
 
 page = st.navigation(PAGES)

@@ -30,11 +30,130 @@ def _done(message: str) -> None:
 
 
 # -- SAM ---------------------------------------------------------------------------------------------------------
+OFFICIAL = {"vit_h": "sam_vit_h_4b8939.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_b": "sam_vit_b_01ec64.pth"}
+DOWNLOAD = "https://dl.fbaipublicfiles.com/segment_anything/"
+
+
+def _checkpoint_help(model_type: str) -> str:
+    name = OFFICIAL[model_type]
+    return (f"SAM {model_type} needs its checkpoint **{name}**. Put it in `{ctx.workspace.checkpoints_dir}` "
+            f"(the picker lists `.pth` files there), or type its path if it lies inside the allowed folders. "
+            f"It comes from the Segment Anything release: {DOWNLOAD}{name} "
+            "(see https://github.com/facebookresearch/segment-anything#model-checkpoints). "
+            "Without a checkpoint, `tiny` runs the test-size SAM with random weights — it exercises the pipeline, "
+            "its numbers are not SAM's.")
+
+
+def _sam_tab() -> None:
+    from samis.sam.amg import AmgParams
+    from samis.sam.engine import MODEL_CHOICES
+    from samis.sam.run import run_sam_over_dataset
+
+    left, right = st.columns(2)
+    model_type = left.selectbox("Model", list(MODEL_CHOICES), index=list(MODEL_CHOICES).index("vit_h"), key="sam_model",
+                                format_func=lambda m: "tiny (sam-tiny-random: random weights, not SAM)" if m == "tiny" else m)
+    device = right.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="sam_device")
+    checkpoint = None
+    if model_type != "tiny":
+        folder = ctx.workspace.checkpoints_dir
+        found = sorted(str(p) for p in folder.glob("*.pth")) if folder.is_dir() else []
+        TYPED = "type a path…"
+        pick = st.selectbox("Checkpoint", found + [TYPED], key="sam_ckpt_pick",
+                            help=f"checkpoints found in {folder}")
+        if pick == TYPED:
+            typed = st.text_input("Checkpoint path", key="sam_ckpt_path", placeholder=str(folder / OFFICIAL[model_type]))
+            if not typed.strip():
+                st.info(_checkpoint_help(model_type))
+                return
+            try:
+                checkpoint = str(check_allowed(typed, ctx.roots, "checkpoint"))
+            except SamisError as error:
+                st.error(str(error))
+                return
+        else:
+            checkpoint = pick
+        from samis.sam.checkpoints import check_checkpoint_file
+
+        try:
+            check_checkpoint_file(checkpoint, model_type)
+        except SamisError as error:
+            st.error(str(error))
+            st.info(_checkpoint_help(model_type))
+            return
+    defaults = AmgParams()
+    with st.expander("Automatic mask generator parameters (SAM's defaults, as in the paper)"):
+        cols = st.columns(3)
+        values = {
+            "points_per_side": cols[0].number_input("points_per_side", 1, 128, defaults.points_per_side, key="amg_pps"),
+            "points_per_batch": cols[1].number_input("points_per_batch", 1, 4096, defaults.points_per_batch, key="amg_ppb"),
+            "pred_iou_thresh": cols[2].number_input("pred_iou_thresh", 0.0, 1.0, defaults.pred_iou_thresh, 0.01, key="amg_iou"),
+            "stability_score_thresh": cols[0].number_input("stability_score_thresh", 0.0, 1.0,
+                                                           defaults.stability_score_thresh, 0.01, key="amg_stab"),
+            "stability_score_offset": cols[1].number_input("stability_score_offset", 0.0, 10.0,
+                                                           defaults.stability_score_offset, 0.1, key="amg_off"),
+            "box_nms_thresh": cols[2].number_input("box_nms_thresh", 0.0, 1.0, defaults.box_nms_thresh, 0.01, key="amg_nms"),
+            "crop_n_layers": cols[0].number_input("crop_n_layers", 0, 4, defaults.crop_n_layers, key="amg_crop"),
+            "crop_nms_thresh": cols[1].number_input("crop_nms_thresh", 0.0, 1.0, defaults.crop_nms_thresh, 0.01,
+                                                    key="amg_cnms"),
+            "crop_overlap_ratio": cols[2].number_input("crop_overlap_ratio", 0.0, 1.0, defaults.crop_overlap_ratio, 0.01,
+                                                       key="amg_cov"),
+            "crop_n_points_downscale_factor": cols[0].number_input("crop_n_points_downscale_factor", 1, 8,
+                                                                   defaults.crop_n_points_downscale_factor, key="amg_cds"),
+            "min_mask_region_area": cols[1].number_input("min_mask_region_area", 0, 100000,
+                                                         defaults.min_mask_region_area, key="amg_area"),
+        }
+    strategies, upper = _strategies()
+    chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", strategies,
+                            default=[s for s in ("oracle",) if s in strategies], key="sam_strategies",
+                            format_func=lambda s: f"{s} (upper bound: uses the ground truth)" if s in upper else s)
+    if not st.button("Run SAM", key="sam_go", type="primary"):
+        return
+    try:
+        params = AmgParams(**values)
+    except SamisError as error:
+        st.error(str(error))
+        return
+    with ui.guard("SAM"):
+        with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split}", expanded=True) as box:
+            data.sam_model(model_type, checkpoint, device)
+            progress = ui.Progress("masks")
+            report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
+                                          progress=progress, checkpoint=checkpoint, device=device,
+                                          notify=lambda message: st.warning(message))
+            st.write(report.summary())
+            for strategy in chosen:
+                written = _select(report, model_type, strategy)
+                st.write(written)
+            box.update(label=f"SAM {model_type}: done", state="complete")
+        _done("Masks cached per image; selected maps written as methods " +
+              ", ".join(f"{report.model}+{s}" for s in chosen) + ".")
+
+
+def _strategies() -> tuple[list[str], set[str]]:
+    """Selection strategies the engine offers and those that look at the ground truth."""
+    if not data.module_available("samis.sam.selection"):
+        return [], set()
+    from samis.sam import selection
+
+    names = list(getattr(selection, "STRATEGIES", ()))
+    upper = set(getattr(selection, "UPPER_BOUND_STRATEGIES", ("oracle", "best-single", "inside-gt")))
+    return names, upper
+
+
+def _select(report, model_type: str, strategy: str) -> str:
+    from samis.sam import selection
+
+    progress = ui.Progress(f"selection {strategy}")
+    result = selection.select_over_dataset(ctx.workspace, ctx.dataset, model_type, strategy, split=ctx.split,
+                                           progress=progress)
+    return result.summary() if hasattr(result, "summary") else str(result)
+
+
 if tab == "SAM":
     if not data.module_available("samis.sam"):
         st.info("The SAM engine (samis.sam) is not available in this installation yet.")
         state.stop()
-    st.info("SAM runs: waiting for the engine.")
+    _sam_tab()
 
 # -- baselines --------------------------------------------------------------------------------------------------
 elif tab == "Baselines":

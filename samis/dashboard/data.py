@@ -166,3 +166,15 @@ def paper_key(layout: str, split: str) -> str | None:
 def curve_arrays(score: dict) -> dict[str, np.ndarray]:
     """The dataset-averaged curves of one method's scores (empty when it has no images)."""
     return score.get("curves") or {}
+
+
+@st.cache_resource(show_spinner="Loading the SAM model…", max_entries=2)
+def sam_model(model_type: str, checkpoint: str | None, device: str = "auto"):
+    """The loaded SAM model for (type, checkpoint, device), one per server.
+
+    :func:`samis.sam.engine.load_sam` validates the checkpoint and keeps a lock on the model, so two
+    sessions never run it at the same time; this cache keeps it loaded across reruns and sessions.
+    """
+    from samis.sam.engine import load_sam
+
+    return load_sam(model_type, checkpoint or None, device)
