@@ -1,0 +1,131 @@
+"""``sam DATASET`` — run Segment Anything over a dataset, cache its masks, write saliency maps."""
+
+from __future__ import annotations
+
+import sys
+
+from samis.commands._common import comma_list, print_json
+from samis.datasets import load_dataset
+from samis.errors import SamError
+from samis.sam.amg import AmgParams
+from samis.sam.selection import NEEDS_GROUND_TRUTH, STRATEGIES
+
+_DEFAULTS = AmgParams()
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sam", help="run SAM's automatic mask generator over a dataset and turn its masks into saliency maps",
+        description="Masks are cached per image (resumable: run the same command again to continue); "
+                    "then each --selection strategy writes method sam-<model>+<strategy>. "
+                    "oracle, best-single, inside-gt, box and point use the ground truth: upper bounds.")
+    parser.add_argument("dataset")
+    parser.add_argument("--model", default="vit_h", choices=("tiny", "vit_h", "vit_l", "vit_b"),
+                        help="SAM type; 'tiny' is the test-size model with random weights (not SAM), no checkpoint")
+    parser.add_argument("--checkpoint", metavar="PATH", help="SAM checkpoint file (sam_vit_h_4b8939.pth …)")
+    parser.add_argument("--split", default="all", help="split to run on (all, train, test, …)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
+    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"), help="bf16 autocast (CUDA only)")
+    for name in ("points_per_side", "points_per_batch", "crop_n_layers", "crop_n_points_downscale_factor",
+                 "min_mask_region_area"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(_DEFAULTS, name))
+    for name in ("pred_iou_thresh", "stability_score_thresh", "stability_score_offset", "box_nms_thresh",
+                 "crop_nms_thresh", "crop_overlap_ratio"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(_DEFAULTS, name))
+    parser.add_argument("--selection", default="oracle",
+                        help=f"comma list of strategies: {', '.join(STRATEGIES)}, or 'none' (default oracle, the paper's)")
+    parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
+    parser.add_argument("--cache-embeddings", action="store_true",
+                        help="keep image embeddings so a later run with other thresholds skips the image encoder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(handler=_run)
+
+
+def _progress_bar(enabled: bool, description: str):
+    """A ``progress(done, total, eta_s)`` callback drawing a tqdm bar (or nothing)."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    state = {"bar": None}
+
+    def progress(done, total, eta_s):
+        if state["bar"] is None:
+            state["bar"] = tqdm(total=total, desc=description, unit="img", file=sys.stderr, dynamic_ncols=True)
+        bar = state["bar"]
+        bar.update(done - bar.n)
+
+    def close():
+        if state["bar"] is not None:
+            state["bar"].close()
+
+    return progress, close
+
+
+def _run(args, workspace) -> int:
+    from samis.sam.engine import load_sam, model_label
+    from samis.sam.prompts import PROMPT_KINDS, run_prompted_over_dataset
+    from samis.sam.run import hash_cache_file, run_sam_over_dataset
+    from samis.sam.selection import select_over_dataset
+
+    strategies = comma_list(args.selection) or []
+    strategies = [] if strategies == ["none"] else strategies
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise SamError(f"unknown selection strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)} or none")
+    prompts = comma_list(args.prompts) or []
+    bad = [p for p in prompts if p not in PROMPT_KINDS]
+    if bad:
+        raise SamError(f"unknown prompt kind {bad[0]!r}; choose from {', '.join(PROMPT_KINDS)}")
+    params = AmgParams(**{name: getattr(args, name) for name in _DEFAULTS.as_dict()})
+    dataset = load_dataset(workspace, args.dataset)
+    label = model_label(args.model)
+    show = not args.no_progress and args.format == "table"
+    progress, close = _progress_bar(show, f"{label} masks")
+    try:
+        report = run_sam_over_dataset(workspace, dataset, args.model, params, split=args.split, progress=progress,
+                                      checkpoint=args.checkpoint, device=args.device,
+                                      cache_embeddings=args.cache_embeddings, dtype=args.dtype,
+                                      notify=lambda message: print(f"note: {message}", file=sys.stderr))
+    finally:
+        close()
+    document = {"run": {"dataset": report.dataset, "model": report.model, "split": report.split,
+                        "computed": len(report.computed), "cached": len(report.skipped), "total": report.total,
+                        "images_per_second": report.images_per_second, "cache_dir": str(report.cache_dir),
+                        "notices": report.notices},
+                "selection": [], "prompts": []}
+    if args.format == "table":
+        print(report.summary())
+        if args.model == "tiny":
+            print("note: sam-tiny-random has random weights: its maps test the pipeline, they say nothing about SAM")
+    for strategy in strategies:
+        progress, close = _progress_bar(show, f"{label}+{strategy}")
+        try:
+            selected = select_over_dataset(workspace, dataset, label, strategy, split=args.split, progress=progress)
+        finally:
+            close()
+        entry = {"method": selected.method, "images": selected.images, "upper_bound": selected.upper_bound,
+                 "mean_iou": selected.mean_iou, "parameters": selected.parameters, "seconds": selected.seconds}
+        document["selection"].append(entry)
+        if args.format == "table":
+            bound = "  [upper bound: uses ground truth]" if strategy in NEEDS_GROUND_TRUTH else ""
+            chosen = {k: v for k, v in selected.parameters.items() if k not in ("grid",)}
+            extra = f"  parameters (train split): {chosen}" if chosen else ""
+            miou = f"mean IoU {selected.mean_iou:.4f}" if selected.mean_iou is not None else "no ground truth"
+            print(f"wrote {selected.method}: {selected.images} maps, {miou}, {selected.seconds:.1f} s{bound}{extra}")
+    if prompts:
+        loaded = load_sam(args.model, args.checkpoint, args.device, hash_cache_file(workspace))
+        for kind in prompts:
+            progress, close = _progress_bar(show, f"{label}+{kind}")
+            try:
+                prompted = run_prompted_over_dataset(workspace, dataset, loaded, kind, split=args.split, progress=progress)
+            finally:
+                close()
+            document["prompts"].append({"method": prompted.method, "images": prompted.images,
+                                        "upper_bound": True, "seconds": prompted.seconds})
+            if args.format == "table":
+                print(f"wrote {prompted.method}: {prompted.images} maps  [upper bound: prompts from ground truth]")
+    if args.format == "json":
+        print_json(document)
+    return 0

@@ -1,0 +1,145 @@
+"""SAM checkpoints: check a file before loading it, identify its model type, hash it once.
+
+Official files (``../shared/README.md``): the 6 hex digits in each name are the start of the file's MD5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from samis.errors import SamError
+from samis.imageio import write_text_atomic
+
+MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
+OFFICIAL_CHECKPOINTS = {
+    "sam_vit_h_4b8939.pth": ("vit_h", 2_564_550_879),
+    "sam_vit_l_0b3195.pth": ("vit_l", 1_249_524_607),
+    "sam_vit_b_01ec64.pth": ("vit_b", 375_042_383),
+}
+# image-encoder width and depth of each SAM type (segment_anything/build_sam.py)
+ENCODER_SHAPES = {"vit_h": (1280, 32), "vit_l": (1024, 24), "vit_b": (768, 12)}
+
+
+def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
+    """Check a checkpoint exists, is readable and (for an official name) has the official size.
+
+    Returns:
+        the resolved path.
+
+    Raises:
+        SamError: one line saying what is wrong and what to do.
+    """
+    if model_type not in MODEL_TYPES:
+        raise SamError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)} or 'tiny'")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise SamError(f"{path}: SAM checkpoint not found (download {_official_name(model_type)} "
+                       "from https://github.com/facebookresearch/segment-anything#model-checkpoints)")
+    if path.is_dir():
+        raise SamError(f"{path}: is a folder; give the checkpoint file ({_official_name(model_type)})")
+    if not os.access(path, os.R_OK):
+        raise SamError(f"{path}: SAM checkpoint is not readable (permission denied)")
+    size = path.stat().st_size
+    official = OFFICIAL_CHECKPOINTS.get(path.name)
+    if official:
+        official_type, official_size = official
+        if official_type != model_type:
+            raise SamError(f"{path}: this is the official {official_type} checkpoint, but --model {model_type} was "
+                           f"given; use --model {official_type}")
+        if size != official_size:
+            raise SamError(f"{path}: {size:,} bytes but the official {path.name} has {official_size:,}: "
+                           "the download is truncated or damaged; download it again")
+    return path.resolve()
+
+
+def _official_name(model_type: str) -> str:
+    return next((name for name, (t, _) in OFFICIAL_CHECKPOINTS.items() if t == model_type), "a SAM checkpoint")
+
+
+def load_state_dict(path: Path, model_type: str) -> dict:
+    """Read a checkpoint's state dict onto the CPU (tensors only: ``weights_only=True``).
+
+    Raises:
+        SamError: not a PyTorch file, truncated, not a state dict, or of another SAM type.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as error:
+        reason = str(error).splitlines()[0][:160] if str(error) else error.__class__.__name__
+        raise SamError(f"{path}: not a readable PyTorch checkpoint (truncated, damaged or another kind of file: {reason})") from None
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # some training scripts wrap the weights
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SamError(f"{path}: does not hold a SAM state dict (a mapping of parameter names to tensors)")
+    detected = detect_model_type(state)
+    if detected is None:
+        raise SamError(f"{path}: not a SAM checkpoint (no image_encoder.pos_embed / patch_embed of a ViT-B/L/H)")
+    if detected != model_type:
+        raise SamError(f"{path}: this checkpoint holds a SAM {detected} model, not {model_type}; use --model {detected}")
+    return state
+
+
+def detect_model_type(state: dict) -> str | None:
+    """The SAM type a state dict belongs to, from its encoder width and number of blocks (None if not SAM)."""
+    pos = state.get("image_encoder.pos_embed")
+    patch = state.get("image_encoder.patch_embed.proj.weight")
+    width = pos.shape[-1] if pos is not None else (patch.shape[0] if patch is not None else None)
+    if width is None:
+        return None
+    blocks = {int(key.split(".")[2]) for key in state if key.startswith("image_encoder.blocks.")}
+    depth = max(blocks) + 1 if blocks else 0
+    for model_type, (type_width, type_depth) in ENCODER_SHAPES.items():
+        if width == type_width and depth == type_depth:
+            return model_type
+    for model_type, (type_width, _) in ENCODER_SHAPES.items():
+        if width == type_width:
+            return model_type  # width decides; a wrong depth then fails load_state_dict with a named error
+    return None
+
+
+def checkpoint_md5(path: str | os.PathLike, hash_cache: Path | None = None) -> str:
+    """MD5 of a checkpoint, remembered in ``hash_cache`` (JSON) by path, size and mtime.
+
+    Hashing 2.5 GB takes a while, so a file whose path, size and modification time are unchanged
+    is not hashed again.
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    known = {}
+    if hash_cache is not None and hash_cache.is_file():
+        try:
+            known = json.loads(hash_cache.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            known = {}
+    if key in known:
+        return known[key]
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    if hash_cache is not None:
+        known[key] = value
+        write_text_atomic(hash_cache, json.dumps(known, indent=1))
+    return value
+
+
+def check_official_hash(path: Path, md5: str) -> None:
+    """An official file name promises an MD5 prefix; refuse a file that breaks it.
+
+    Raises:
+        SamError: the file's MD5 does not start with the digits in its official name.
+    """
+    if path.name in OFFICIAL_CHECKPOINTS:
+        expected = path.name.rsplit("_", 1)[1].split(".")[0]
+        if not md5.startswith(expected):
+            raise SamError(f"{path}: MD5 {md5[:6]}… does not match the official {path.name} (starts {expected}); "
+                           "the file is damaged or not the official one; download it again")

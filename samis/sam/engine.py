@@ -1,0 +1,251 @@
+"""The SAM engine: load a model once, run automatic mask generation on images.
+
+One :class:`LoadedSam` exists per (model type, checkpoint, device); :func:`load_sam` returns the
+shared one (the dashboard wraps it in ``st.cache_resource``), and its lock makes sure two dashboard
+sessions never run the same model at once.
+
+``--model tiny`` is the test-size SAM of :mod:`samis.sam.tiny` (random weights), labelled
+``sam-tiny-random`` everywhere; real types are ``vit_h``, ``vit_l``, ``vit_b`` with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from segment_anything import sam_model_registry
+from segment_anything.modeling import Sam
+
+from samis.errors import SamError
+from samis.sam.amg import AmgParams, FastMaskGenerator
+from samis.sam.checkpoints import (
+    MODEL_TYPES,
+    check_checkpoint_file,
+    check_official_hash,
+    checkpoint_md5,
+    load_state_dict,
+)
+from samis.sam.masks import MaskSet
+from samis.sam.tiny import TINY_LABEL, TINY_SEED, build_tiny_sam
+
+MODEL_CHOICES = ("tiny",) + MODEL_TYPES
+DTYPES = ("fp32", "bf16")
+
+
+def model_label(model_type: str) -> str:
+    """The name a model's masks and methods carry: ``sam-vit_h`` …, or ``sam-tiny-random``."""
+    if model_type == "tiny":
+        return TINY_LABEL
+    if model_type not in MODEL_TYPES:
+        raise SamError(f"unknown SAM model {model_type!r}; choose one of {', '.join(MODEL_CHOICES)}")
+    return f"sam-{model_type}"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` = CUDA, then Apple MPS, then CPU; else the named device, checked to exist.
+
+    Raises:
+        SamError: the named device is not available here.
+    """
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SamError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SamError(f"device {name!r} requested but CUDA is not available on this machine; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise SamError(f"device {name!r} does not exist (this machine has {torch.cuda.device_count()} CUDA devices)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SamError(f"device {name!r} requested but Apple MPS is not available; use --device cpu")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    """Human name of a device, e.g. ``cuda:0 (NVIDIA H200)``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return device.type
+
+
+@dataclass
+class LoadedSam:
+    """A SAM model on a device, with what it is and a lock for exclusive use."""
+
+    model: Sam
+    model_type: str
+    label: str
+    checkpoint: Path | None
+    checkpoint_md5: str | None
+    device: torch.device
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def params_m(self) -> float:
+        return sum(p.numel() for p in self.model.parameters()) / 1e6
+
+    @property
+    def size_mb(self) -> float | None:
+        return self.checkpoint.stat().st_size / 1e6 if self.checkpoint else None
+
+    def provenance(self) -> dict:
+        """Where masks from this model come from."""
+        return {
+            "model": self.label,
+            "model_type": self.model_type,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "checkpoint_md5": self.checkpoint_md5,
+            "weights": (f"random (seed {TINY_SEED}); speed and code paths only, not SAM's accuracy"
+                        if self.model_type == "tiny" else "checkpoint"),
+            "device": device_name(self.device),
+        }
+
+
+_LOADED: dict[tuple, LoadedSam] = {}
+_LOADING = threading.Lock()
+
+
+def load_sam(model_type: str, checkpoint: str | Path | None = None, device: str = "auto",
+             hash_cache: Path | None = None) -> LoadedSam:
+    """The shared loaded model for (type, checkpoint, device), loading it on first use.
+
+    Args:
+        model_type: ``tiny``, ``vit_h``, ``vit_l`` or ``vit_b``.
+        checkpoint: the checkpoint file (required for real types, refused for ``tiny``).
+        device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
+        hash_cache: JSON file remembering checkpoint hashes (see :func:`checkpoint_md5`).
+
+    Raises:
+        SamError: unknown type, missing/truncated/wrong-type checkpoint, unavailable device.
+    """
+    label = model_label(model_type)
+    torch_device = resolve_device(device)
+    if model_type == "tiny":
+        if checkpoint:
+            raise SamError("--model tiny is the test-size SAM with random weights and takes no checkpoint")
+        path = None
+    else:
+        if not checkpoint:
+            raise SamError(f"--model {model_type} needs --checkpoint PATH (the official SAM {model_type} weights)")
+        path = check_checkpoint_file(checkpoint, model_type)
+    key = (model_type, str(path), str(torch_device))
+    with _LOADING:
+        if key in _LOADED:
+            return _LOADED[key]
+        if path is None:
+            model, md5 = build_tiny_sam(), None
+        else:
+            md5 = checkpoint_md5(path, hash_cache)
+            check_official_hash(path, md5)
+            state = load_state_dict(path, model_type)
+            model = sam_model_registry[model_type](checkpoint=None)  # build on the CPU, no torch.load inside
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as error:
+                first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+                raise SamError(f"{path}: weights do not fit SAM {model_type} ({first[:160]})") from None
+            del state
+        model = model.to(torch_device).eval()
+        loaded = LoadedSam(model, model_type, label, path, md5, torch_device)
+        _LOADED[key] = loaded
+        return loaded
+
+
+def forget_loaded_models() -> None:
+    """Drop every shared model (frees memory; the next :func:`load_sam` loads again)."""
+    with _LOADING:
+        _LOADED.clear()
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
+    return isinstance(error, oom) or "out of memory" in str(error).lower()
+
+
+class SamEngine:
+    """Automatic mask generation with one loaded model and one parameter set.
+
+    Args:
+        loaded: from :func:`load_sam`.
+        params: generator parameters.
+        dtype: ``fp32`` or ``bf16`` (autocast on CUDA; for speed runs — masks may differ slightly).
+        notify: callable receiving one-line notices (e.g. the out-of-memory retry).
+    """
+
+    def __init__(self, loaded: LoadedSam, params: AmgParams, dtype: str = "fp32", notify=None):
+        if dtype not in DTYPES:
+            raise SamError(f"unknown dtype {dtype!r}; choose {' or '.join(DTYPES)}")
+        if dtype == "bf16" and loaded.device.type != "cuda":
+            raise SamError("--dtype bf16 needs a CUDA device")
+        self.loaded = loaded
+        self.params = params
+        self.dtype = dtype
+        self.notify = notify or (lambda message: None)
+        self._generator = FastMaskGenerator(loaded.model, params)
+
+    def _autocast(self):
+        if self.dtype == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def generate(self, image: np.ndarray, embeddings=None, on_embedding=None) -> MaskSet:
+        """Masks of one RGB uint8 image; on CUDA out-of-memory, retries with half the prompt batch.
+
+        Raises:
+            SamError: bad image, or out of memory even with one prompt per batch.
+        """
+        with self.loaded.lock:
+            while True:
+                try:
+                    with self._autocast():
+                        return self._generator.generate(image, embeddings, on_embedding)
+                except (RuntimeError, MemoryError) as error:
+                    if not _is_out_of_memory(error):
+                        raise
+                    if self.loaded.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    batch = self._generator.params.points_per_batch
+                    if batch <= 1:
+                        raise SamError(f"{self.loaded.label}: out of memory on {device_name(self.loaded.device)} "
+                                       "even with one prompt per batch; use a smaller model or --device cpu") from None
+                    smaller = max(1, batch // 2)
+                    self.notify(f"out of memory on {device_name(self.loaded.device)} with points_per_batch={batch}; "
+                                f"retrying with points_per_batch={smaller}")
+                    self.params = replace(self.params, points_per_batch=smaller)
+                    self._generator = FastMaskGenerator(self.loaded.model, self.params)
+
+
+def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "auto"):
+    """A :class:`samis.speed.SpeedSubject` running full automatic mask generation (SAM defaults).
+
+    Raises:
+        SamError: as :func:`load_sam`.
+    """
+    from samis.speed import SpeedSubject  # lazy: speed sits above sam
+
+    loaded = load_sam(model_type, checkpoint, device)
+    engine = SamEngine(loaded, AmgParams())
+    synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
+    note = ("test-size SAM, random weights: speed and code paths only, not SAM's accuracy"
+            if model_type == "tiny" else f"checkpoint {loaded.checkpoint.name}")
+    return SpeedSubject(
+        method=loaded.label,
+        label=("sam-tiny-random: test-size model, random weights (not SAM)" if model_type == "tiny" else f"SAM {model_type.replace('_', '-').upper()}"),
+        params_m=loaded.params_m,
+        size_mb=loaded.size_mb,
+        run=engine.generate,
+        device=device_name(loaded.device),
+        synchronize=synchronize,
+        note=note + "; automatic mask generation, 32x32 points, samis engine",
+    )

@@ -1,0 +1,120 @@
+"""Prompted SAM: one prompt per ground-truth component, through ``SamPredictor`` (upper bounds).
+
+* ``box``   — the bounding box of each connected component of the ground truth (single-mask output);
+* ``point`` — one positive point per component, at the component pixel nearest to its centroid
+  (so it lies on the defect even for curved scratches), multimask output, best predicted IoU kept.
+
+The masks of all components are united into the image's map. The prompts come from the ground
+truth, so these are upper bounds, written as methods ``sam-<model>+box`` / ``sam-<model>+point``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+from segment_anything import SamPredictor
+
+from samis import __version__
+from samis.datasets import Dataset, Sample, get_split
+from samis.errors import DatasetError, SamError
+from samis.imageio import ImageReadError, read_rgb
+from samis.sam.engine import LoadedSam
+from samis.store import write_manifest, write_prediction
+from samis.workspace import Workspace
+
+PROMPT_KINDS = ("box", "point")
+
+
+def component_prompts(gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (K, 4) XYXY and points (K, 2) XY of the 8-connected components of a GT mask."""
+    labels, count = ndimage.label(gt, structure=np.ones((3, 3), bool))
+    boxes, points = [], []
+    for index, slices in enumerate(ndimage.find_objects(labels), start=1):
+        if slices is None:
+            continue
+        rows, cols = slices
+        boxes.append([cols.start, rows.start, cols.stop - 1, rows.stop - 1])
+        ys, xs = np.nonzero(labels[slices] == index)
+        ys, xs = ys + rows.start, xs + cols.start
+        nearest = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
+        points.append([xs[nearest], ys[nearest]])
+    return np.array(boxes, np.float64).reshape(-1, 4), np.array(points, np.float64).reshape(-1, 2)
+
+
+def prompted_mask(predictor: SamPredictor, gt: np.ndarray, kind: str) -> np.ndarray:
+    """Union of SAM's masks for the GT components of one image (``predictor`` has the image set)."""
+    boxes, points = component_prompts(gt)
+    out = np.zeros(gt.shape, bool)
+    if len(boxes) == 0:
+        return out
+    device = predictor.device
+    with torch.inference_mode():
+        if kind == "box":
+            box_t = torch.as_tensor(predictor.transform.apply_boxes(boxes, predictor.original_size), dtype=torch.float, device=device)
+            masks, _, _ = predictor.predict_torch(None, None, boxes=box_t, multimask_output=False)
+            out |= masks[:, 0].any(0).cpu().numpy()
+        else:
+            coords = torch.as_tensor(predictor.transform.apply_coords(points, predictor.original_size), dtype=torch.float, device=device)
+            labels = torch.ones(len(points), 1, dtype=torch.int, device=device)
+            masks, scores, _ = predictor.predict_torch(coords[:, None, :], labels, multimask_output=True)
+            best = scores.argmax(1)
+            out |= masks[torch.arange(len(points), device=device), best].any(0).cpu().numpy()
+    return out
+
+
+@dataclass
+class PromptReport:
+    method: str
+    images: int
+    seconds: float
+
+
+def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: LoadedSam, kind: str,
+                              split: str = "all", progress=None, samples: list[Sample] | None = None) -> PromptReport:
+    """Write ``<label>+<kind>`` maps for a split, prompting SAM from each image's ground truth.
+
+    Raises:
+        SamError: unknown kind, or an image without readable ground truth.
+        DatasetError: the split has no images.
+    """
+    if kind not in PROMPT_KINDS:
+        raise SamError(f"unknown prompt kind {kind!r}; choose from {', '.join(PROMPT_KINDS)}")
+    samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
+    if not samples:
+        raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}")
+    method = f"{loaded.label}+{kind}"
+    started = time.perf_counter()
+    with loaded.lock:
+        predictor = SamPredictor(loaded.model)
+        for index, sample in enumerate(samples):
+            try:
+                gt = sample.read_gt()
+            except (ImageReadError, OSError) as error:
+                raise SamError(f"{kind} prompts come from the ground truth, but image {sample.id} has none readable ({error})") from None
+            image = read_rgb(sample.image_path)
+            predictor.set_image(image)
+            mask = prompted_mask(predictor, gt if gt.shape == image.shape[:2] else _nearest(gt, image.shape[:2]), kind)
+            if mask.shape != gt.shape:
+                mask = _nearest(mask, gt.shape)
+            write_prediction(workspace, dataset.id, method, sample.id, mask)
+            if progress:
+                elapsed = time.perf_counter() - started
+                rate = (index + 1) / elapsed if elapsed > 0 else 0
+                progress(index + 1, len(samples), (len(samples) - index - 1) / rate if rate else None)
+        predictor.reset_image()
+    write_manifest(workspace, dataset.id, method, {
+        "source": "sam-prompted", "prompt": kind, "upper_bound": True,
+        "note": "prompts come from the ground-truth components: an upper bound, not a practical result",
+        "split": split, "images": len(samples), **loaded.provenance(), "samis_version": __version__,
+    })
+    return PromptReport(method, len(samples), time.perf_counter() - started)
+
+
+def _nearest(mask: np.ndarray, shape) -> np.ndarray:
+    rows = (np.arange(shape[0]) * mask.shape[0] // shape[0]).clip(0, mask.shape[0] - 1)
+    cols = (np.arange(shape[1]) * mask.shape[1] // shape[1]).clip(0, mask.shape[1] - 1)
+    return mask[rows][:, cols]

@@ -1,0 +1,209 @@
+"""Run SAM's automatic mask generator over a dataset into the mask cache, resumably.
+
+Cache: ``workspace.sam_cache_dir(<model label>, <dataset>)/<stem>.npz`` (see :mod:`samis.sam.masks`).
+An image is done when its file exists, reads, and was made by the same model (checkpoint MD5)
+with the same mask-deciding parameters; a run starts again at the first image not done. Files are
+written atomically, so killing a run at any point leaves only whole files (plus, at worst, a hidden
+temp file that the next run removes).
+
+Optional embedding cache: ``.../embeddings/<stem>.<crop>.npz`` holds the image-encoder output, so a
+second run with other thresholds skips the encoder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from samis import __version__
+from samis.datasets import Dataset, Sample, get_split
+from samis.errors import DatasetError, SamError
+from samis.imageio import read_rgb, write_bytes_atomic
+from samis.sam.amg import AmgParams
+from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
+from samis.sam.masks import read_provenance, write_mask_set
+from samis.sam.tiny import TINY_SEED
+from samis.workspace import Workspace
+
+# Test hook: after this many newly written images the process kills itself with SIGKILL (no
+# cleanup at all), so tests can check that a hard-killed run resumes without redoing work.
+KILL_AFTER_ENV = "SAMIS_SAM_KILL_AFTER"
+
+
+@dataclass
+class RunReport:
+    """What a run over a dataset did."""
+
+    dataset: str
+    model: str
+    split: str
+    total: int
+    computed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)
+    cache_dir: Path | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        return len(self.computed) / self.seconds if self.seconds > 0 and self.computed else 0.0
+
+    def summary(self) -> str:
+        rate = f", {self.images_per_second:.2f} images/s" if self.computed else ""
+        return (f"{self.model} on {self.dataset} ({self.split}): {len(self.computed)} images computed, "
+                f"{len(self.skipped)} already cached, {self.total} in split{rate}; masks in {self.cache_dir}")
+
+
+def hash_cache_file(workspace: Workspace) -> Path:
+    """Where checkpoint MD5s are remembered (by path, size and mtime)."""
+    return workspace.root / "cache" / "sam" / "checkpoint_md5.json"
+
+
+def cache_key(model_type: str, checkpoint_md5: str | None, params: AmgParams) -> dict:
+    """What must match for a cached mask file to count as done."""
+    return {"model": model_label(model_type), "checkpoint_md5": checkpoint_md5,
+            "seed": TINY_SEED if model_type == "tiny" else None, "params": params.result_key()}
+
+
+def _matches(provenance: dict | None, key: dict) -> bool:
+    return provenance is not None and all(provenance.get(k) == v for k, v in key.items())
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    # write_bytes_atomic names its temp files ".<name>.<random>.tmp"; a SIGKILL can leave one
+    if folder.is_dir():
+        for path in folder.glob(".*.npz.*.tmp"):
+            path.unlink(missing_ok=True)
+
+
+def _embedding_store(folder: Path, stem: str, key: dict):
+    """(load, save) callables of the optional embedding cache for one image."""
+    tag = json.dumps(key, sort_keys=True)
+
+    def load(crop_index: int):
+        path = folder / f"{stem}.{crop_index}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["key"]) != tag:
+                    return None
+                return torch.from_numpy(data["features"].copy()), tuple(int(v) for v in data["input_size"])
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+            return None
+
+    def save(crop_index: int, features: torch.Tensor, input_size) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, features=features.float().cpu().numpy(), input_size=np.array(input_size), key=np.array(tag))
+        write_bytes_atomic(folder / f"{stem}.{crop_index}.npz", buffer.getvalue())
+
+    return load, save
+
+
+def cached_stems(workspace: Workspace, dataset_id: str, label: str) -> dict[str, Path]:
+    """Mask cache files of a model on a dataset, by stem."""
+    folder = workspace.sam_cache_dir(label, dataset_id)
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
+
+
+def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, params: AmgParams | None = None,
+                         split: str = "all", progress=None, checkpoint: str | None = None, device: str = "auto",
+                         cache_embeddings: bool = False, dtype: str = "fp32", notify=None,
+                         samples: list[Sample] | None = None) -> RunReport:
+    """Generate and cache SAM's masks for every image of a split that is not cached yet.
+
+    Args:
+        model: ``tiny``, ``vit_h``, ``vit_l`` or ``vit_b``.
+        params: generator parameters (default: SAM's).
+        split: split name (see :func:`samis.datasets.split_names`).
+        progress: optional ``progress(done, total, eta_s)`` called after each image (and once at start).
+        checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`.
+        cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder.
+        notify: callable receiving one-line notices (out-of-memory retries).
+        samples: run on these samples instead of the split.
+
+    Returns:
+        a :class:`RunReport`.
+
+    Raises:
+        DatasetError: the split has no images.
+        SamError: checkpoint, device or image problems (the cache is left as it was).
+    """
+    params = params or AmgParams()
+    notices: list[str] = []
+
+    def tell(message: str) -> None:
+        notices.append(message)
+        if notify:
+            notify(message)
+
+    samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
+    if not samples:
+        raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}; nothing for SAM to do")
+    label = model_label(model)
+    folder = workspace.sam_cache_dir(label, dataset.id)
+    _remove_stale_temp_files(folder)
+    checkpoint_md5 = None
+    if model != "tiny":
+        from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5 as md5_of
+
+        if not checkpoint:
+            raise SamError(f"--model {model} needs --checkpoint PATH (the official SAM {model} weights)")
+        checkpoint_md5 = md5_of(check_checkpoint_file(checkpoint, model), hash_cache_file(workspace))
+    key = cache_key(model, checkpoint_md5, params)
+    report = RunReport(dataset.id, label, split, len(samples), cache_dir=folder)
+    todo = []
+    for sample in samples:
+        if _matches(read_provenance(folder / f"{sample.id}.npz"), key):
+            report.skipped.append(sample.id)
+        else:
+            todo.append(sample)
+    if progress:
+        progress(len(report.skipped), len(samples), None)
+    if not todo:
+        return report
+    loaded: LoadedSam = load_sam(model, checkpoint, device, hash_cache_file(workspace))
+    engine = SamEngine(loaded, params, dtype=dtype, notify=tell)
+    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+    started = time.perf_counter()
+    for sample in todo:
+        image = read_rgb(sample.image_path)
+        if cache_embeddings:
+            load, save = _embedding_store(folder / "embeddings", sample.id,
+                                          {"model": label, "checkpoint_md5": checkpoint_md5,
+                                           "crop": [params.crop_n_layers, params.crop_overlap_ratio]})
+            mask_set = engine.generate(image, embeddings=load, on_embedding=save)
+        else:
+            mask_set = engine.generate(image)
+        provenance = {
+            **key,
+            **loaded.provenance(),
+            "params": params.result_key(),
+            "points_per_batch": engine.params.points_per_batch,
+            "image": str(sample.image_path),
+            "image_size": list(image.shape[:2]),
+            "n_masks": len(mask_set),
+            "samis_version": __version__,
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_mask_set(folder / f"{sample.id}.npz", mask_set, provenance)
+        report.computed.append(sample.id)
+        if kill_after and len(report.computed) >= kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        elapsed = time.perf_counter() - started
+        done = len(report.skipped) + len(report.computed)
+        if progress:
+            rate = len(report.computed) / elapsed if elapsed > 0 else 0.0
+            progress(done, len(samples), (len(samples) - done) / rate if rate > 0 else None)
+    report.seconds = time.perf_counter() - started
+    report.notices = notices
+    return report

@@ -1,0 +1,481 @@
+"""From an image's cached SAM masks to one saliency map: the paper's oracle and other strategies.
+
+Strategies (``sam-<model>+<strategy>`` in the prediction store):
+
+* ``oracle`` (paper, uses ground truth — an upper bound): the union of masks and mask complements
+  with the highest IoU with the ground truth. Exact for up to :data:`EXACT_MAX_MASKS` masks: the
+  masks cut the image into cells ("atoms", pixels with the same membership pattern), and every
+  union is decided by choosing, for each mask, *not used / mask / complement* (choosing both a mask
+  and its complement gives the whole image, also tried): 3^n unions, scored on the atoms at once.
+  Beyond that, a documented heuristic: the exact search over the :data:`EXACT_MAX_MASKS` masks whose
+  best single IoU (mask or complement) is highest, then greedy forward selection over all candidates
+  (add the candidate that raises IoU most, until none does) and a backward pass (drop a candidate
+  while that raises IoU), repeated until stable. It starts from a set that contains the best single
+  candidate and only ever raises IoU, so it is never worse than ``best-single``.
+* ``best-single`` (uses ground truth): the one mask or complement with the highest IoU.
+* ``inside-gt`` (uses ground truth): union of masks lying at least 90 % inside the ground truth.
+* ``small-union`` (no ground truth): union of masks below an area fraction, skipping masks whose box
+  spans the image; the fraction is chosen on the train split.
+* ``contrast`` (no ground truth): masks ranked by how far their mean intensity is from a ring around
+  them (in image standard deviations); masks above the Otsu cut of these scores are kept, each
+  pixel scored by the best kept mask covering it. Ring width and maximum area are chosen on the
+  train split.
+
+Ties are broken deterministically (fewer candidates, then lower index).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from samis import __version__
+from samis.datasets import Dataset, Sample, get_split
+from samis.errors import SamError
+from samis.imageio import ImageReadError, read_gray
+from samis.sam.masks import MaskSet, read_mask_set
+from samis.store import write_manifest, write_prediction
+from samis.workspace import Workspace
+
+EXACT_MAX_MASKS = 10
+INSIDE_FRACTION = 0.9
+SPAN_FRACTION = 0.95  # a mask whose box covers this much of both sides "spans the image"
+STRATEGIES = ("oracle", "best-single", "inside-gt", "small-union", "contrast")
+NEEDS_GROUND_TRUTH = {"oracle", "best-single", "inside-gt"}
+SMALL_UNION_GRID = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
+CONTRAST_RING_GRID = (2, 5, 10)
+CONTRAST_AREA_GRID = (0.1, 0.3, 0.6)
+
+
+def iou(prediction: np.ndarray, gt: np.ndarray) -> float:
+    """IoU of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(prediction, gt).sum()
+    return 1.0 if union == 0 else float(np.logical_and(prediction, gt).sum() / union)
+
+
+# ---- oracle ----------------------------------------------------------------------------------
+@dataclass
+class OracleChoice:
+    """The oracle's answer: which masks (and complements) to unite, and how it was found."""
+
+    masks: list[int]
+    complements: list[int]
+    whole_image: bool
+    iou: float
+    exact: bool
+
+    def render(self, mask_set_masks: np.ndarray, shape) -> np.ndarray:
+        if self.whole_image:
+            return np.ones(shape, bool)
+        out = np.zeros(shape, bool)
+        for i in self.masks:
+            out |= mask_set_masks[i]
+        for i in self.complements:
+            out |= ~mask_set_masks[i]
+        return out
+
+
+def _atoms(masks: np.ndarray, gt: np.ndarray):
+    """Cells of equal membership: (membership bools (K, n), pixel counts (K,), GT counts (K,))."""
+    n = masks.shape[0]
+    flat = masks.reshape(n, -1).T  # (pixels, n)
+    packed = np.packbits(flat, axis=1)
+    view = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    # float64 counts: exact below 2**53 and lets numpy use BLAS for the many products below
+    sizes = np.bincount(inverse).astype(np.float64)
+    gt_counts = np.bincount(inverse, weights=gt.reshape(-1)).astype(np.float64)
+    return flat[first], sizes, gt_counts
+
+
+def _iou_of(covered: np.ndarray, sizes: np.ndarray, gt_counts: np.ndarray, gt_total: int) -> np.ndarray:
+    tp = covered @ gt_counts
+    predicted = covered @ sizes
+    union = predicted + gt_total - tp
+    return np.where(union > 0, tp / np.maximum(union, 1), 1.0)
+
+
+def _exact(member: np.ndarray, sizes, gt_counts, gt_total, subset: list[int]) -> tuple[float, tuple]:
+    """Best union over masks in ``subset``: returns (iou, assignment per subset mask: 0/1/2)."""
+    n = len(subset)
+    # merge atoms that the subset cannot tell apart
+    packed = np.packbits(member[:, subset], axis=1) if n else np.zeros((len(member), 1), np.uint8)
+    view = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    sub = member[first][:, subset]  # (K', n)
+    sizes = np.bincount(inverse, weights=sizes)
+    gt_counts = np.bincount(inverse, weights=gt_counts)
+    assignments = _assignments(n)
+    counts_all = (assignments != 0).sum(1)
+    sub_f, comp_f = sub.astype(np.float32), (~sub).astype(np.float32)
+    best_score, best_index = -1.0, 0
+    for start in range(0, len(assignments), 16384):
+        chunk = assignments[start:start + 16384]
+        covered = ((sub_f @ (chunk == 1).T.astype(np.float32)) + (comp_f @ (chunk == 2).T.astype(np.float32))) > 0
+        covered = covered.astype(np.float64)
+        tp, predicted = gt_counts @ covered, sizes @ covered
+        union = predicted + gt_total - tp
+        scores = np.where(union > 0, tp / np.maximum(union, 1), 1.0)
+        top = float(scores.max())
+        if top > best_score + 1e-12:
+            best_score = top
+            tied = np.flatnonzero(scores >= top - 1e-12)
+            best_index = start + int(tied[np.argmin(counts_all[start + tied])])  # fewest candidates, then first
+        elif top >= best_score - 1e-12:
+            tied = start + np.flatnonzero(scores >= best_score - 1e-12)
+            candidate = int(tied[np.argmin(counts_all[tied])])
+            if counts_all[candidate] < counts_all[best_index]:
+                best_index = candidate
+    return best_score, tuple(int(v) for v in assignments[best_index])
+
+
+_ASSIGNMENTS: dict[int, np.ndarray] = {}
+
+
+def _assignments(n: int) -> np.ndarray:
+    """All 3**n choices (0 unused, 1 mask, 2 complement), as an (3**n, n) int8 array."""
+    if n not in _ASSIGNMENTS:
+        codes = np.arange(3 ** n, dtype=np.int64)
+        _ASSIGNMENTS[n] = ((codes[:, None] // (3 ** np.arange(n - 1, -1, -1))) % 3).astype(np.int8)
+    return _ASSIGNMENTS[n]
+
+
+def select_oracle(masks: np.ndarray, gt: np.ndarray) -> OracleChoice:
+    """The union of masks and complements closest (IoU) to the ground truth.
+
+    Args:
+        masks: (n, H, W) bool.
+        gt: (H, W) bool.
+
+    Returns:
+        an :class:`OracleChoice` (``exact`` says whether the search was exhaustive).
+    """
+    n = masks.shape[0]
+    gt = gt.astype(bool)
+    gt_total = int(gt.sum())
+    empty_iou = 1.0 if gt_total == 0 else 0.0
+    if n == 0:
+        return OracleChoice([], [], False, empty_iou, True)
+    member, sizes, gt_counts = _atoms(masks, gt)
+    whole_iou = float(gt_total / sizes.sum()) if sizes.sum() else 1.0
+    if n <= EXACT_MAX_MASKS:
+        score, assignment = _exact(member, sizes, gt_counts, gt_total, list(range(n)))
+        choice = OracleChoice([i for i in range(n) if assignment[i] == 1], [i for i in range(n) if assignment[i] == 2],
+                              False, score, True)
+    else:
+        choice = _heuristic(member, sizes, gt_counts, gt_total)
+    if whole_iou > choice.iou + 1e-12:
+        choice = OracleChoice([], [], True, whole_iou, choice.exact)
+    return choice
+
+
+def _heuristic(member, sizes, gt_counts, gt_total) -> OracleChoice:
+    n = member.shape[1]
+    # candidate c < n: mask c; c >= n: complement of mask c - n
+    candidates = np.concatenate([member, ~member], axis=1).T  # (2n, K)
+    single = _iou_of(candidates.astype(np.float64), sizes, gt_counts, gt_total)
+    per_mask = np.maximum(single[:n], single[n:])
+    top = sorted(np.argsort(-per_mask, kind="stable")[:EXACT_MAX_MASKS].tolist())
+    _, assignment = _exact(member, sizes, gt_counts, gt_total, top)
+    chosen = set()
+    for mask_index, value in zip(top, assignment):
+        if value == 1:
+            chosen.add(mask_index)
+        elif value == 2:
+            chosen.add(mask_index + n)
+
+    def score(selection: set) -> float:
+        if not selection:
+            return 1.0 if gt_total == 0 else 0.0
+        covered = candidates[sorted(selection)].any(0)
+        return float(_iou_of(covered[None].astype(np.float64), sizes, gt_counts, gt_total)[0])
+
+    current = score(chosen)
+    for _ in range(4 * n):
+        changed = False
+        covered = candidates[sorted(chosen)].any(0) if chosen else np.zeros(candidates.shape[1], bool)
+        tp0, pred0 = covered @ gt_counts, covered @ sizes
+        fresh = (candidates & ~covered).astype(np.float64)
+        gain_tp = fresh @ gt_counts
+        gain_pred = fresh @ sizes
+        tp, pred = tp0 + gain_tp, pred0 + gain_pred
+        union = pred + gt_total - tp
+        scores = np.where(union > 0, tp / np.maximum(union, 1), 1.0)
+        scores[sorted(chosen)] = -1.0
+        best = int(np.argmax(scores))
+        if scores[best] > current + 1e-12:
+            chosen.add(best)
+            current = float(scores[best])
+            changed = True
+        for candidate in sorted(chosen):
+            trial = score(chosen - {candidate})
+            if trial > current + 1e-12:
+                chosen.discard(candidate)
+                current = trial
+                changed = True
+        if not changed:
+            break
+    return OracleChoice(sorted(c for c in chosen if c < n), sorted(c - n for c in chosen if c >= n), False, current, False)
+
+
+# ---- other strategies -------------------------------------------------------------------------
+def select_best_single(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """The single mask or complement with the highest IoU (empty map when there are no masks)."""
+    best, best_iou = np.zeros(gt.shape, bool), iou(np.zeros(gt.shape, bool), gt)
+    for mask in masks:
+        for candidate in (mask, ~mask):
+            value = iou(candidate, gt)
+            if value > best_iou + 1e-12:
+                best, best_iou = candidate, value
+    return best
+
+
+def select_inside_gt(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE_FRACTION) -> np.ndarray:
+    """Union of the masks lying at least ``fraction`` inside the ground truth."""
+    out = np.zeros(gt.shape, bool)
+    for mask in masks:
+        area = mask.sum()
+        if area and np.logical_and(mask, gt).sum() >= fraction * area:
+            out |= mask
+    return out
+
+
+def _spans_image(mask_set: MaskSet, index: int) -> bool:
+    h, w = mask_set.shape
+    _, _, bw, bh = mask_set.bbox[index]
+    return bw + 1 >= SPAN_FRACTION * w and bh + 1 >= SPAN_FRACTION * h
+
+
+def select_small_union(mask_set: MaskSet, max_area_fraction: float) -> np.ndarray:
+    """Union of masks smaller than ``max_area_fraction`` of the image that do not span it."""
+    h, w = mask_set.shape
+    out = np.zeros((h, w), bool)
+    for i in range(len(mask_set)):
+        if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i):
+            out |= mask_set.masks[i]
+    return out
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu threshold of a 1-D sample (between-class variance maximised over the sorted cuts)."""
+    values = np.sort(values.astype(np.float64))
+    if len(values) < 2 or values[0] == values[-1]:
+        return float(values[0]) - 1e-9 if len(values) else 0.0
+    best, cut = -1.0, values[0]
+    for k in range(1, len(values)):
+        low, high = values[:k], values[k:]
+        variance = k * (len(values) - k) * (low.mean() - high.mean()) ** 2
+        if variance > best:
+            best, cut = variance, (values[k - 1] + values[k]) / 2
+    return float(cut)
+
+
+def contrast_scores(mask_set: MaskSet, gray: np.ndarray, ring: int) -> np.ndarray:
+    """|mean inside - mean of a ``ring``-pixel band around it| / image std, per mask."""
+    std = float(gray.std()) or 1.0
+    image = gray.astype(np.float64)
+    scores = np.zeros(len(mask_set))
+    structure = np.ones((3, 3), bool)
+    for i, mask in enumerate(mask_set.masks):
+        if not mask.any():
+            continue
+        band = ndimage.binary_dilation(mask, structure, iterations=ring) & ~mask
+        if not band.any():
+            continue
+        scores[i] = abs(image[mask].mean() - image[band].mean()) / std
+    return scores
+
+
+def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fraction: float) -> np.ndarray:
+    """Graded map: masks above the Otsu cut of their contrast scores, each pixel its best kept score."""
+    h, w = mask_set.shape
+    out = np.zeros((h, w), np.float64)
+    eligible = [i for i in range(len(mask_set))
+                if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
+    if not eligible:
+        return out
+    subset = mask_set.subset(eligible)
+    scores = contrast_scores(subset, gray, ring)
+    if scores.max() <= 0:
+        return out
+    cut = _otsu(scores) if len(scores) > 1 else -1.0
+    for i in np.flatnonzero(scores > cut):
+        out = np.maximum(out, subset.masks[i] * (scores[i] / scores.max()))
+    return out
+
+
+# ---- over a dataset ----------------------------------------------------------------------------
+@dataclass
+class SelectionReport:
+    """What a selection pass wrote."""
+
+    method: str
+    strategy: str
+    images: int
+    upper_bound: bool
+    parameters: dict = field(default_factory=dict)
+    mean_iou: float | None = None
+    seconds: float = 0.0
+    oracle_exact: int = 0
+    oracle_heuristic: int = 0
+
+
+def _read_gt(sample: Sample, strategy: str) -> np.ndarray:
+    try:
+        return sample.read_gt()
+    except (ImageReadError, OSError) as error:
+        raise SamError(f"strategy {strategy!r} needs ground truth, but image {sample.id} has none readable "
+                       f"({error}); use small-union or contrast") from None
+
+
+def _fit_masks(mask_set: MaskSet, shape) -> MaskSet:
+    """Masks at ground-truth size (nearest neighbour) when the image and its GT differ in size."""
+    if mask_set.shape == tuple(shape) or len(mask_set) == 0:
+        if len(mask_set) == 0:
+            return MaskSet.empty(tuple(shape))
+        return mask_set
+    h, w = mask_set.shape
+    rows = (np.arange(shape[0]) * h // shape[0]).clip(0, h - 1)
+    cols = (np.arange(shape[1]) * w // shape[1]).clip(0, w - 1)
+    return MaskSet(mask_set.masks[:, rows][:, :, cols], mask_set.predicted_iou, mask_set.stability_score,
+                   mask_set.area, mask_set.bbox, mask_set.point_coords, mask_set.crop_box)
+
+
+def _load(workspace: Workspace, dataset_id: str, label: str, sample: Sample) -> tuple[MaskSet, dict]:
+    return read_mask_set(workspace.sam_cache_dir(label, dataset_id) / f"{sample.id}.npz")
+
+
+def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strategy: str) -> dict:
+    """Pick a GT-free strategy's parameters by mean IoU on the cached masks of the train split.
+
+    Raises:
+        SamError: no train-split image has cached masks.
+    """
+    train = get_split(workspace, dataset, "train")
+    folder = workspace.sam_cache_dir(label, dataset.id)
+    cached = [s for s in train if (folder / f"{s.id}.npz").is_file()]
+    if not cached:
+        raise SamError(f"strategy {strategy!r} chooses its parameters on the train split of {dataset.id!r}, but no "
+                       f"train image has {label} masks; run sam with --split train (or all) first")
+    loaded = [(_load(workspace, dataset.id, label, s)[0], s) for s in cached]
+    if strategy == "small-union":
+        grid = [{"max_area_fraction": a} for a in SMALL_UNION_GRID]
+    else:
+        grid = [{"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID for a in CONTRAST_AREA_GRID]
+    best, best_score = None, -1.0
+    grays = {}
+    for candidate in grid:
+        values = []
+        for mask_set, sample in loaded:
+            gt = sample.read_gt()
+            mask_set = _fit_masks(mask_set, gt.shape)
+            if strategy == "small-union":
+                prediction = select_small_union(mask_set, **candidate)
+            else:
+                if sample.id not in grays:
+                    grays[sample.id] = _gray_at(sample, gt.shape)
+                prediction = select_contrast(mask_set, grays[sample.id], **candidate) > 0
+            values.append(iou(prediction, gt))
+        score = float(np.mean(values))
+        if score > best_score + 1e-12:
+            best, best_score = candidate, score
+    return {**best, "chosen_on": "train", "train_images": len(loaded), "train_mean_iou": round(best_score, 6),
+            "grid": grid, "criterion": "mean IoU of the binary map with the ground truth"}
+
+
+def _gray_at(sample: Sample, shape) -> np.ndarray:
+    gray = read_gray(sample.image_path)
+    if gray.shape != tuple(shape):
+        from samis.store import resize_map
+
+        gray = resize_map(gray, tuple(shape))
+    return gray
+
+
+def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, strategy: str, split: str = "all",
+                        progress=None, samples: list[Sample] | None = None) -> SelectionReport:
+    """Turn cached masks into saliency maps of method ``<label>+<strategy>`` for a split.
+
+    Args:
+        label: the model label whose mask cache to read (``sam-vit_h``, ``sam-tiny-random`` …).
+        strategy: one of :data:`STRATEGIES`.
+        progress: optional ``progress(done, total, eta_s)``.
+
+    Raises:
+        SamError: unknown strategy, a mask file missing or damaged, ground truth missing for a
+            strategy that needs it.
+    """
+    if strategy not in STRATEGIES:
+        raise SamError(f"unknown selection strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
+    method = f"{label}+{strategy}"
+    upper_bound = strategy in NEEDS_GROUND_TRUTH
+    parameters = {}
+    if strategy == "small-union" or strategy == "contrast":
+        parameters = choose_parameters(workspace, dataset, label, strategy)
+    report = SelectionReport(method, strategy, len(samples), upper_bound, parameters)
+    started = time.perf_counter()
+    ious = []
+    provenance = None
+    for index, sample in enumerate(samples):
+        mask_set, provenance = _load(workspace, dataset.id, label, sample)
+        if upper_bound:
+            gt = _read_gt(sample, strategy)
+        else:
+            gt = None
+            try:
+                gt = sample.read_gt()
+            except (ImageReadError, OSError):
+                pass
+        shape = gt.shape if gt is not None else mask_set.shape
+        mask_set = _fit_masks(mask_set, shape)
+        if strategy == "oracle":
+            choice = select_oracle(mask_set.masks, gt)
+            prediction = choice.render(mask_set.masks, shape)
+            if choice.exact:
+                report.oracle_exact += 1
+            else:
+                report.oracle_heuristic += 1
+        elif strategy == "best-single":
+            prediction = select_best_single(mask_set.masks, gt)
+        elif strategy == "inside-gt":
+            prediction = select_inside_gt(mask_set.masks, gt)
+        elif strategy == "small-union":
+            prediction = select_small_union(mask_set, parameters["max_area_fraction"])
+        else:
+            prediction = select_contrast(mask_set, _gray_at(sample, shape), parameters["ring"],
+                                         parameters["max_area_fraction"])
+        if gt is not None:
+            ious.append(iou(prediction > 0, gt))
+        write_prediction(workspace, dataset.id, method, sample.id, prediction)
+        if progress:
+            elapsed = time.perf_counter() - started
+            rate = (index + 1) / elapsed if elapsed > 0 else 0
+            progress(index + 1, len(samples), (len(samples) - index - 1) / rate if rate else None)
+    report.seconds = time.perf_counter() - started
+    report.mean_iou = float(np.mean(ious)) if ious else None
+    manifest = {
+        "source": "sam",
+        "strategy": strategy,
+        "upper_bound": upper_bound,
+        "note": ("uses the ground truth to pick masks: an upper bound, not a result a factory could get"
+                 if upper_bound else "ground-truth free; parameters chosen on the train split only"),
+        "strategy_parameters": parameters,
+        "split": split,
+        "images": len(samples),
+        "mean_iou": report.mean_iou,
+        "model": (provenance or {}).get("model", label),
+        "model_type": (provenance or {}).get("model_type"),
+        "checkpoint_md5": (provenance or {}).get("checkpoint_md5"),
+        "weights": (provenance or {}).get("weights"),
+        "amg_params": (provenance or {}).get("params"),
+        "samis_version": __version__,
+    }
+    if strategy == "oracle":
+        manifest["oracle_search"] = {"exact_images": report.oracle_exact, "heuristic_images": report.oracle_heuristic,
+                                     "exact_max_masks": EXACT_MAX_MASKS}
+    write_manifest(workspace, dataset.id, method, manifest)
+    return report
