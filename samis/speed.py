@@ -370,7 +370,7 @@ class SpeedTable:
         return "\n".join(lines) + "\n"
 
     def _row_notes(self) -> list[str]:
-        return [f"{r.method}: {r.label}" + (f" — {r.note}" if r.note else "")
+        return [(r.label if r.label.startswith(r.method) else f"{r.method}: {r.label}") + (f" — {r.note}" if r.note else "")
                 for r in self.rows if r.source == "measured"]
 
 
