@@ -137,10 +137,19 @@ controls[0].toggle("TP / FP / FN overlay", key="cases_overlay")
 controls[1].slider("threshold", 1, 255, key="cases_t", disabled=not st.session_state["cases_overlay"])
 overlay = state.publish("cases_overlay", "overlay", dump=lambda v: "1" if v else None, default=False)
 threshold = int(state.publish("cases_t", "t", default=128))
+PER_ROW = 7
 with ui.guard(f"image {image_id}"):
-    png = data.grid_png(ctx.root, ctx.dataset_id, (image_id,), methods, "overlay" if overlay else "maps", threshold,
-                        200, ctx.fingerprint)
-    st.image(png)
+    cells = data.image_cells(ctx.root, ctx.dataset_id, image_id, methods, "overlay" if overlay else "maps", threshold,
+                             ctx.fingerprint)
+    for start in range(0, len(cells), PER_ROW):
+        columns = st.columns(PER_ROW)
+        for column, (title, png, caption) in zip(columns, cells[start:start + PER_ROW]):
+            value = wide[metric].loc[image_id, title] if title in methods else None
+            label = title + ("" if value is None or pd.isna(value) else f" · {metric} {value:.3f}")
+            if png is None:
+                column.caption(f"{title}: no map")
+            else:
+                column.image(png, caption=label + (f" · {caption}" if caption else ""))
 numbers = pd.DataFrame({k: [wide[k].loc[image_id, m] for m in methods] for k in metrics}, index=list(methods))
 st.dataframe(numbers.style.format("{:.3f}", na_rep="no map"))
 st.caption("Per-image values (pysodmetrics): Sa S-measure, MAE, Fw weighted F, adp* at the adaptive threshold, "

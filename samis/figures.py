@@ -271,6 +271,30 @@ def method_cell(image: np.ndarray, saliency: np.ndarray | None, gt: np.ndarray, 
     return overlay_errors(image, predicted, gt), caption
 
 
+def image_cells(sample, predictions: dict[str, dict[str, Path]], methods: list[str], mode: str = "maps",
+                threshold: int = 128) -> list[tuple[str, np.ndarray | None, str]]:
+    """The cells of one grid row, separately: [(title, RGB picture or None, caption)].
+
+    Same content as one row of :func:`qualitative_figure` (image, ground truth, then each method),
+    for pages that lay the pictures out themselves.
+
+    Raises:
+        ImageReadError, StoreError: a file cannot be read; ValueError: bad mode or threshold.
+    """
+    from samis.store import read_prediction
+
+    gt = sample.read_gt()
+    image = _fit_to(read_rgb(sample.image_path), gt.shape)
+    gray = image.mean(axis=2).round().astype(np.uint8)
+    cells: list[tuple[str, np.ndarray | None, str]] = [("image", image, ""), ("ground truth", mask_rgb(gt), "")]
+    for method in methods:
+        path = predictions.get(method, {}).get(sample.id)
+        saliency = read_prediction(path, gt.shape) if path is not None else None
+        picture, caption = method_cell(gray if mode == "overlay" else image, saliency, gt, mode, threshold)
+        cells.append((method, picture, caption))
+    return cells
+
+
 def qualitative_figure(samples, predictions: dict[str, dict[str, Path]], methods: list[str],
                        mode: str = "maps", threshold: int = 128, cell: int = 160,
                        labels: dict[str, str] | None = None) -> Image.Image:

@@ -139,7 +139,7 @@ def test_cases_url_opens_image_detail(study):
     assert_clean(at)
     assert "Image img_003" in texts(at.subheader)
     assert at.selectbox(key="cases_metric").value == "IoU"
-    assert len(at.get("image")) == 1
+    assert len(at.get("image")) == 6  # image, ground truth and the four methods
     detail = at.dataframe[1].value
     assert list(detail.index) == ["good", "half", "sam-tiny-random+oracle", "weak"]
     assert at.query_params["image"] in ("img_003", ["img_003"])

@@ -136,6 +136,18 @@ def grid_png(root: str, dataset_id: str, image_ids: tuple[str, ...], methods: tu
     return png_bytes(figure)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def image_cells(root: str, dataset_id: str, image_id: str, methods: tuple[str, ...], mode: str, threshold: int,
+                fingerprint: str) -> list[tuple[str, bytes | None, str]]:
+    """One image's cells (image, ground truth, each method) as PNG bytes with titles and captions."""
+    from samis.figures import image_cells as cells_of, png_bytes
+
+    sample = dataset(root, dataset_id, fingerprint).by_id()[image_id]
+    paths = prediction_paths(root, dataset_id, methods, fingerprint)
+    return [(title, None if picture is None else png_bytes(picture), caption)
+            for title, picture, caption in cells_of(sample, paths, list(methods), mode, threshold)]
+
+
 @st.cache_data(show_spinner=False)
 def paper_table(key: str):
     """One of the paper's Tables 3–6 (``sd900``, ``mt``, ``nrsd-mn``, ``mt-7:3``)."""

@@ -148,14 +148,19 @@ def _wait_for_page(driver, timeout: float = 60.0) -> None:
 
 def test_every_page_in_a_real_browser(server, browser):
     SCREENSHOTS.mkdir(exist_ok=True)
+    # the server's first run still goes through Streamlit's pages/-folder navigation (see streamlit_app.py)
+    browser.get(f"{server}/?dataset=toy")
+    _wait_for_page(browser)
     for page in PAGES:
-        browser.get(f"{server}/{page}?dataset=toy")
+        # the default page lives at the root URL (st.navigation ignores its url_path)
+        browser.get(f"{server}/{'' if page == 'overview' else page}?dataset=toy")
         _wait_for_page(browser)
         boxes = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
         source = browser.page_source
         browser.save_screenshot(str(SCREENSHOTS / f"{page}.png"))
         assert not boxes, f"{page}: exception box: {boxes[0].text[:500]}"
         assert "Traceback" not in source, f"{page}: a traceback is shown"
+        assert "Page not found" not in source, f"{page}: Streamlit did not find the page"
         headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h1")]
         assert headings, f"{page}: no title"
     # the link names a view: the Cases page opens the image it names
@@ -164,3 +169,12 @@ def test_every_page_in_a_real_browser(server, browser):
     assert "Image img_002" in browser.page_source
     browser.save_screenshot(str(SCREENSHOTS / "cases-image.png"))
     assert "image=img_002" in browser.current_url
+    # the sidebar's links change pages inside the session and keep the shared choices in the URL
+    link = [a for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+            if a.text.strip().endswith("Gallery")][0]
+    link.click()
+    time.sleep(0.5)
+    _wait_for_page(browser)
+    assert [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h1")] == ["Gallery"]
+    assert "/gallery" in browser.current_url and "dataset=toy" in browser.current_url
+    assert "Page not found" not in browser.page_source
