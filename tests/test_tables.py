@@ -172,12 +172,21 @@ def test_rows_csv(tmp_path):
     (["report", "sd900", "--paper", "--methods", "ICON"], "at least two methods"),
     (["report", "sd900", "--paper", "--methods", "ICON,NoSuchNet"], "method 'NoSuchNet' is not in Table 3"),
     (["report", "kolektor", "--paper"], "the paper has no table for 'kolektor'"),
-    (["report", "sd900", "--measured"], "dataset 'sd900' is not registered"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_cli_measured_on_unregistered_dataset_exits_2(workspace, make_folder_dataset, capsys):
+    from samis.datasets import register_dataset
+
+    root, _ = make_folder_dataset(n=3)
+    register_dataset(workspace, "toy", root)
+    assert main(["report", "sd900", "--measured"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: dataset 'sd900' is not registered") and err.count("\n") == 1
 
 
 def test_cli_bad_rows_csv_exits_2(tmp_path, capsys):
