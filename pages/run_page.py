@@ -122,7 +122,7 @@ def _sam_tab() -> None:
                                           notify=lambda message: st.warning(message))
             st.write(report.summary())
             for strategy in chosen:
-                written = _select(report, model_type, strategy)
+                written = _select(report, model_type, checkpoint, device, strategy)
                 st.write(written)
             box.update(label=f"SAM {model_type}: done", state="complete")
         _done("Masks cached per image; selected maps written as methods " +
@@ -130,23 +130,33 @@ def _sam_tab() -> None:
 
 
 def _strategies() -> tuple[list[str], set[str]]:
-    """Selection strategies the engine offers and those that look at the ground truth."""
-    if not data.module_available("samis.sam.selection"):
-        return [], set()
-    from samis.sam import selection
+    """Selection strategies and prompt kinds the engine offers, and those that look at the ground truth."""
+    from samis.sam.prompts import PROMPT_KINDS
+    from samis.sam.selection import NEEDS_GROUND_TRUTH, STRATEGIES
 
-    names = list(getattr(selection, "STRATEGIES", ()))
-    upper = set(getattr(selection, "UPPER_BOUND_STRATEGIES", ("oracle", "best-single", "inside-gt")))
-    return names, upper
+    return [*STRATEGIES, *PROMPT_KINDS], {*NEEDS_GROUND_TRUTH, *PROMPT_KINDS}
 
 
-def _select(report, model_type: str, strategy: str) -> str:
-    from samis.sam import selection
+def _select(report, model_type: str, checkpoint: str | None, device: str, strategy: str) -> str:
+    """Write the maps of one strategy (from the mask cache) or one prompt kind (runs SAM again)."""
+    from samis.sam.prompts import PROMPT_KINDS, run_prompted_over_dataset
+    from samis.sam.selection import select_over_dataset
 
-    progress = ui.Progress(f"selection {strategy}")
-    result = selection.select_over_dataset(ctx.workspace, ctx.dataset, model_type, strategy, split=ctx.split,
-                                           progress=progress)
-    return result.summary() if hasattr(result, "summary") else str(result)
+    progress = ui.Progress(f"{report.model}+{strategy}")
+    if strategy in PROMPT_KINDS:
+        loaded = data.sam_model(model_type, checkpoint, device)
+        done = run_prompted_over_dataset(ctx.workspace, ctx.dataset, loaded, strategy, split=ctx.split,
+                                         progress=progress)
+        return f"{done.method}: {done.images} images in {done.seconds:.1f} s (upper bound: prompts from the ground truth)"
+    done = select_over_dataset(ctx.workspace, ctx.dataset, report.model, strategy, split=ctx.split, progress=progress)
+    text = f"{done.method}: {done.images} images in {done.seconds:.1f} s"
+    if done.mean_iou is not None:
+        text += f", mean IoU with the ground truth {done.mean_iou:.3f}"
+    if done.parameters:
+        text += f", parameters chosen on the train split: {done.parameters}"
+    if done.upper_bound:
+        text += " (upper bound: uses the ground truth)"
+    return text
 
 
 if tab == "SAM":

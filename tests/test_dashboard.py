@@ -283,3 +283,62 @@ def test_fresh_default_workspace_gets_the_demo(workspace):
     assert_clean(at)
     methods = list(at.dataframe[0].value["method"])
     assert {"ft", "sr", "hc", "mbd", "otsu"} <= set(methods)
+
+
+# ---- SAM on the Run page ----------------------------------------------------------------------------------
+@pytest.fixture
+def bare_toy(workspace, make_folder_dataset):
+    root, _ = make_folder_dataset(n=3, shape=(40, 48))
+    register_dataset(workspace, "toy", root, "folder")
+    return workspace
+
+
+def test_run_sam_tiny_writes_masks_and_selected_maps(bare_toy):
+    at = open_page("run")
+    assert_clean(at)
+    at.selectbox(key="sam_model").select("tiny").run()
+    # random weights: SAM's default thresholds would drop every mask, so keep them all
+    at.number_input(key="amg_pps").set_value(4).run()
+    at.number_input(key="amg_iou").set_value(0.0).run()
+    at.number_input(key="amg_stab").set_value(0.0).run()
+    at.multiselect(key="sam_strategies").set_value(["oracle", "small-union"]).run()
+    at.button(key="sam_go").click().run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert set(bare_toy.prediction_methods("toy")) == {"sam-tiny-random+oracle", "sam-tiny-random+small-union"}
+    assert len(list(bare_toy.sam_cache_dir("sam-tiny-random", "toy").glob("*.npz"))) == 3
+    assert any("sam-tiny-random+oracle" in s for s in texts(at.success))
+    # a second run resumes from the cache instead of computing again
+    at.button(key="sam_go").click().run()
+    assert_clean(at)
+    assert any("0 images computed, 3 already cached" in m for m in texts(at.markdown))
+
+
+def test_run_sam_explains_a_missing_checkpoint(bare_toy):
+    at = open_page("run")
+    assert_clean(at)
+    # nothing in <workspace>/checkpoints: the page says which file, where to put it, where it comes from
+    info = " ".join(texts(at.info))
+    assert "sam_vit_h_4b8939.pth" in info and str(bare_toy.checkpoints_dir) in info
+    assert "dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth" in info
+    assert not [b for b in at.button if b.key == "sam_go"]
+
+
+def test_run_sam_refuses_a_checkpoint_of_the_wrong_type(bare_toy):
+    folder = bare_toy.checkpoints_dir
+    folder.mkdir(parents=True)
+    (folder / "sam_vit_b_01ec64.pth").write_bytes(b"not really a checkpoint")
+    at = open_page("run")
+    at.selectbox(key="sam_model").select("vit_h").run()
+    assert_clean(at)
+    assert any("official vit_b checkpoint" in e for e in texts(at.error)), texts(at.error)
+    at.selectbox(key="sam_model").select("vit_b").run()
+    assert any("truncated or damaged" in e for e in texts(at.error)), texts(at.error)
+
+
+def test_run_sam_refuses_a_typed_checkpoint_outside_the_allowed_roots(bare_toy):
+    at = open_page("run")
+    at.selectbox(key="sam_ckpt_pick").select("type a path…").run()
+    at.text_input(key="sam_ckpt_path").input("/etc/passwd").run()
+    assert_clean(at)
+    assert any("outside the allowed folders" in e for e in texts(at.error))
