@@ -86,16 +86,23 @@ else:
 # -- accuracy against speed --------------------------------------------------------------------------------------
 st.subheader("Accuracy against speed")
 paper_key = data.paper_key(ctx.dataset.layout, ctx.split) if ctx.dataset is not None else None
+accuracy_tables = ["sd900", "mt", "nrsd-mn"]
+state.seed("speed_acc", paper_key if paper_key in accuracy_tables else "sd900", "acc",
+           parse=lambda t: t if t in accuracy_tables else None)
+st.selectbox("Paper accuracy from", accuracy_tables, key="speed_acc",
+             format_func=lambda k: {"sd900": "Table 3 (SD-saliency-900)", "mt": "Table 4 (MT)",
+                                    "nrsd-mn": "Table 5 (NRSD-MN)"}[k],
+             help="Table 7 gives speed only; each paper point takes its Fm from this table")
+accuracy_key = state.publish("speed_acc", "acc", default=paper_key if paper_key in accuracy_tables else "sd900")
 points = []
 accuracy_metric = "Fm"
-if paper_key:
-    with ui.guard("paper accuracy"):
-        published = data.paper_table(paper_key)
-        accuracy = {r.method: r.values.get(accuracy_metric) for r in published.rows}
-        for r in paper_rows:
-            if accuracy.get(r.method) is not None and r.fps:
-                points.append({"method": r.method, "label": r.printed_name, "fps": r.fps, "acc": accuracy[r.method],
-                               "params": r.params_m or 0.0, "source": "paper"})
+with ui.guard("paper accuracy"):
+    published = data.paper_table(accuracy_key)
+    accuracy = {r.method: r.values.get(accuracy_metric) for r in published.rows}
+    for r in paper_rows:
+        if accuracy.get(r.method) is not None and r.fps:
+            points.append({"method": r.method, "label": r.printed_name, "fps": r.fps, "acc": accuracy[r.method],
+                           "params": r.params_m or 0.0, "source": "paper"})
 if measured and ctx.dataset is not None and ctx.all_methods:
     with ui.guard("measured accuracy"):
         scores = data.scores(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.all_methods), ctx.fingerprint)
@@ -125,5 +132,5 @@ else:
                          yaxis_title="max F-measure (Fm)", height=480, legend_title="source")
     st.plotly_chart(figure, key="acc_fps")
     st.caption("Marker size grows with the parameter count (√params). Paper points: Table 7 FPS on an RTX 3080 with "
-               f"the {paper_key or ''} table's Fm; measured points: FPS here with maxFm on {ctx.dataset_id}/{ctx.split}. "
+               f"the Fm of {accuracy_key}'s table; measured points: FPS here with maxFm on {ctx.dataset_id}/{ctx.split}. "
                "Different devices: compare the shapes, not the absolute FPS.")

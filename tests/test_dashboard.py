@@ -170,10 +170,15 @@ def test_sidebar_choices_survive_page_changes(study):
 
 
 def test_speed_page_shows_table7_and_measures(study):
+    from samis.baselines.run import compute_baseline
+
+    compute_baseline(study, "toy", "otsu")  # maps, so a measured point can have an accuracy
     at = open_page("speed")
     assert_clean(at)
     table = at.dataframe[0].value
     assert "SAM" in list(table["method"]) and (table["source"] == "paper (Table 7)").all()
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert '"paper"' in chart and "SAM" in chart  # Table 7 speed against Table 3 accuracy
     at.multiselect(key="speed_methods").set_value(["otsu"]).run()
     at.number_input(key="speed_runs").set_value(2).run()
     at.button(key="speed_go").click().run()
@@ -182,6 +187,7 @@ def test_speed_page_shows_table7_and_measures(study):
     measured = table[table["source"].str.startswith("measured")]
     assert list(measured["method"].str.lower().str.contains("otsu")) == [True]
     assert float(measured["FPS"].iloc[0]) > 0
+    assert '"measured"' in at.get("plotly_chart")[0].proto.spec  # otsu has maps here: a measured point
 
 
 # ---- the Run page ------------------------------------------------------------------------------------

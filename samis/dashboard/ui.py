@@ -102,7 +102,8 @@ def comparison_frame(table) -> pd.DataFrame:
 def show_comparison(table, key: str | None = None) -> None:
     """Draw a comparison table with its notes (best ★, † upper bound, gap definition)."""
     frame = comparison_frame(table)
-    st.dataframe(frame, hide_index=True, key=key,
+    # tall enough for every row: a comparison table is read whole, not scrolled
+    st.dataframe(frame, hide_index=True, key=key, height=35 * (len(frame) + 1) + 3,
                  column_config={"note": st.column_config.TextColumn("note", width="medium")})
     notes = ["★ best in column (ties all marked); arrows give the better direction"]
     notes += table.footnotes() if hasattr(table, "footnotes") else list(table.notes)
