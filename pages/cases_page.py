@@ -34,8 +34,11 @@ state.seed("cases_filter", "all", "filter", parse=lambda t: t if t in FILTERS el
 for key in ("cases_a", "cases_b"):
     if st.session_state.get(key) not in methods:
         state.forget(key)
-state.seed("cases_a", sam_like, "a", parse=lambda t: t if t in methods else None)
-state.seed("cases_b", others[0] if others else methods[0], "b", parse=lambda t: t if t in methods else None)
+for key, name, fallback in (("cases_a", "a", sam_like), ("cases_b", "b", others[0] if others else methods[0])):
+    _, rejected = state.seed(key, fallback, name, parse=lambda t: t if t in methods else None)
+    if rejected is not None:
+        st.info(f"The link names method {rejected!r} as method {name.upper()}, but it is not among the chosen "
+                f"methods of {ctx.dataset_id}; using {fallback!r}.")
 state.seed("cases_x", 0.0, "x", parse=float)
 state.seed("cases_n", 20, "n", parse=int)
 classes = sorted(wide[metrics[0]]["class"].unique())
@@ -66,12 +69,16 @@ values = table[list(methods)]
 valid = values.notna()
 lo_all = float(np.nanmin(values.to_numpy())) if valid.to_numpy().any() else 0.0
 hi_all = float(np.nanmax(values.to_numpy())) if valid.to_numpy().any() else 1.0
-lo_all, hi_all = min(lo_all, 0.0), max(hi_all, 1.0) if metric != "MAE" else max(hi_all, 0.0)
+# every metric here lies in [0, 1]; the slider spans at least that so a shared range fits
+lo_all, hi_all = min(lo_all, 0.0), max(hi_all, 1.0)
 range_key = f"cases_range::{metric}"
 state.seed(range_key, (lo_all, hi_all), "range",
            parse=lambda t: tuple(float(v) for v in t.split("~")) if "~" in t else None)
-if not isinstance(st.session_state[range_key], (tuple, list)) or len(st.session_state[range_key]) != 2:
-    st.session_state[range_key] = (lo_all, hi_all)
+kept_range = st.session_state[range_key]
+if not isinstance(kept_range, (tuple, list)) or len(kept_range) != 2:
+    kept_range = (lo_all, hi_all)
+low_kept, high_kept = sorted(min(max(float(v), lo_all), hi_all) for v in kept_range)
+st.session_state[range_key] = (low_kept, high_kept)
 st.slider(f"{metric} of method A between", min_value=lo_all, max_value=hi_all, key=range_key, step=0.01)
 low, high = state.publish(range_key, "range", dump=lambda v: f"{v[0]:g}~{v[1]:g}", default=(lo_all, hi_all))
 

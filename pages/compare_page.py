@@ -15,7 +15,8 @@ ctx.require(dataset=True)
 
 paper_key = data.paper_key(ctx.dataset.layout, ctx.split)
 sources = ["measured", "paper", "both"] if paper_key else ["measured"]
-state.seed("cmp_source", "both" if paper_key and ctx.methods else sources[0], "source",
+default_source = ("both" if ctx.methods else "paper") if paper_key else "measured"
+state.seed("cmp_source", default_source, "source",
            parse=lambda t: t if t in sources else None)
 if st.session_state["cmp_source"] not in sources:
     st.session_state["cmp_source"] = sources[0]
@@ -61,7 +62,9 @@ gap_choices = ["(none)"] + keys
 default_gap = next((k for k in keys if k == "SAM"), None) or next((k for k in keys if k.startswith("sam-")), "(none)")
 if st.session_state.get("cmp_gap") not in gap_choices:
     state.forget("cmp_gap")
-state.seed("cmp_gap", default_gap, "gap", parse=lambda t: t if t in gap_choices else None)
+_, rejected = state.seed("cmp_gap", default_gap, "gap", parse=lambda t: t if t in gap_choices else None)
+if rejected is not None:
+    st.info(f"The link asks for a gap row of {rejected!r}, which is not in this table; showing {default_gap!r}.")
 default_def = data.paper_table(paper_key).gap_definition if use_paper else "larger"
 state.seed("cmp_gapdef", default_def, "gapdef", parse=lambda t: t if t in GAP_DEFINITIONS else None)
 left, right = st.columns(2)

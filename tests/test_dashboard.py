@@ -348,3 +348,35 @@ def test_run_sam_refuses_a_typed_checkpoint_outside_the_allowed_roots(bare_toy):
     at.text_input(key="sam_ckpt_path").input("/etc/passwd").run()
     assert_clean(at)
     assert any("outside the allowed folders" in e for e in texts(at.error))
+
+
+def test_unknown_gap_method_and_case_method_in_the_url(study):
+    at = open_page("compare", {"gap": "ghost"})
+    assert_clean(at)
+    assert any("gap row of 'ghost'" in i for i in texts(at.info))
+    at = open_page("cases", {"a": "ghost"})
+    assert_clean(at)
+    assert any("'ghost' as method A" in i for i in texts(at.info))
+
+
+def test_paper_layout_without_predictions_shows_the_paper_table(workspace, tmp_path):
+    """An sd900-layout dataset with nothing computed yet: Compare shows Table 3 with its printed gap row."""
+    from PIL import Image
+
+    root = tmp_path / "SD-mini"
+    rng = np.random.default_rng(0)
+    for prefix in ("In", "Pa", "Sc"):
+        for i in range(2):
+            (root / "Source Images").mkdir(parents=True, exist_ok=True)
+            (root / "Ground truth").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (20, 20), dtype=np.uint8)).save(root / "Source Images" / f"{prefix}_{i}.bmp")
+            Image.fromarray((rng.random((20, 20)) > 0.8).astype(np.uint8) * 255).save(root / "Ground truth" / f"{prefix}_{i}.png")
+    register_dataset(workspace, "sd900", root)
+    at = open_page("compare")
+    assert_clean(at)
+    assert at.segmented_control(key="cmp_source").value == "paper"
+    table = at.dataframe[0].value
+    gap = table.iloc[-1]
+    assert gap["method"] == "gap: SAM vs best other"
+    # the printed row of Table 3: 24, 87, 25, 30, 29
+    assert [gap[c] for c in ("Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑")] == ["24%", "87%", "25%", "30%", "29%"]
