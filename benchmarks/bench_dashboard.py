@@ -21,6 +21,7 @@ The workspace is prepared on first use with the CLI (``datasets add``, ``predict
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -81,7 +82,9 @@ def bench_dataset(dataset: str, runs: int) -> list[tuple[str, float, float, int,
     from streamlit.logger import set_log_level
     from streamlit.testing.v1 import AppTest
 
-    set_log_level("error")  # clearing caches outside a server logs a notice each time
+    set_log_level("error")
+    # clearing caches outside a server logs a notice each time
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
     at = AppTest.from_file(APP, default_timeout=600)
     at.query_params["dataset"] = dataset
