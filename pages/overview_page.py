@@ -39,7 +39,17 @@ if ctx.workspace is not None:
         if matrix.empty:
             st.info("No predictions yet. Compute some on the **Run** page or import a folder of maps.")
         else:
+            from samis.tables import is_upper_bound
+
+            bounds = [m for m in matrix.index if is_upper_bound(m)]
+            matrix.index = [m + (" †" if m in bounds else "") for m in matrix.index]
+            matrix.index.name = "method"
             st.dataframe(matrix)
+            if bounds:
+                st.caption("† upper bound: the strategy looks at the ground truth (" + ", ".join(bounds) + ")")
+            if any("tiny-random" in m for m in matrix.index):
+                st.caption("sam-tiny-random: the test-size SAM with random weights — it exercises the pipeline, "
+                           "its numbers are not SAM's.")
             st.caption("maps stored / images in the dataset; *partial*: some images have no map; "
                        "*scored*: images with cached per-image results (the Compare page scores the rest).")
             partial = [c for c in cells if c.status == "partial"]

@@ -78,6 +78,7 @@ def test_overview_lists_dataset_coverage_and_paper_table(study):
     coverage = at.dataframe[1].value
     assert coverage.loc["good", "toy"].startswith("12/12 complete")
     assert coverage.loc["half", "toy"].startswith("5/12 partial")
+    assert "sam-tiny-random+oracle †" in coverage.index  # oracle selection looks at the ground truth
     assert any("half on toy is partial" in w for w in texts(at.warning))
     paper = at.dataframe[2].value
     assert "SAM" in list(paper["method"].str.replace(" †", ""))
