@@ -37,7 +37,7 @@ import numpy as np
 
 from samis.datasets import load_dataset, register_dataset
 from samis.errors import WorkspaceError
-from samis.imageio import encode_png
+from samis.imageio import apply_default_mode, encode_png
 from samis.workspace import Workspace
 
 DEMO_ID = "demo"
@@ -266,6 +266,7 @@ def generate_demo(workspace: Workspace, force: bool = False, progress=None) -> P
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{DEMO_ID}.building-", dir=target.parent))
+    apply_default_mode(staging, directory=True)
     try:
         write_demo(staging / DEMO_ID, progress)
         old = None

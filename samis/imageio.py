@@ -102,6 +102,20 @@ def encode_png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def apply_default_mode(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give a temp file (mkstemp: 0600) or folder (mkdtemp: 0700) the mode a plain create would give.
+
+    Without this, a dashboard served by another user could not read what the CLI wrote.
+    """
+    os.chmod(path, (0o777 if directory else 0o666) & ~_current_umask())
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
     path = Path(path)
@@ -110,6 +124,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as temp_file:
             temp_file.write(data)
+        apply_default_mode(temp_name)
         os.replace(temp_name, path)
     except BaseException:
         try:

@@ -104,3 +104,16 @@ def test_real_sd900_method_imports_all_900(workspace, sd900_dir, sd900_predictio
     assert (report.matched, report.resized, report.missing, report.extra) == (900, 0, [], [])
     manifest = json.loads((workspace.method_dir("sd900", "MCITF") / "manifest.json").read_text())
     assert manifest["counts"]["matched"] == 900
+
+
+def test_stored_files_get_normal_permissions_not_temp_file_ones(workspace, toy):
+    import os
+    import stat
+
+    dataset, preds = toy
+    import_predictions(workspace, dataset, "good", preds["good"])
+    umask = os.umask(0)
+    os.umask(umask)
+    folder = workspace.method_dir("toy", "good")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((folder / "img_000.png").stat().st_mode) == 0o666 & ~umask
