@@ -101,7 +101,9 @@ class PointPromptDecoder:
         v = _split_heads(attention.v_proj(token_values), heads)
         batch, _, tokens, head_dim = k.shape
         if image_queries is not None:
-            scores = torch.einsum("hnd,bhtd->bnht", image_queries, k)
+            # (H, N, d) @ (H, d, B*T) as one batched product, without expanding the queries over B
+            flat = torch.matmul(image_queries, k.permute(1, 3, 0, 2).reshape(heads, head_dim, batch * tokens))
+            scores = flat.view(heads, -1, batch, tokens).permute(2, 1, 0, 3)
         else:
             channels = keys_pos.shape[-1]
             q_weight = attention.q_proj.weight.view(heads, head_dim, channels)
@@ -161,11 +163,12 @@ class PointPromptDecoder:
         height, width = self.embedding_hw
         mid, out = conv1.out_channels, conv2.out_channels
         # ConvTranspose2d(kernel 2, stride 2): weight (in, out, 2, 2) -> per-pixel (in, 2*2*out)
-        weight1 = conv1.weight.permute(0, 2, 3, 1).reshape(channels, 4 * mid)
-        up = torch.matmul(keys, weight1).view(batch, tokens_n, 4, mid) + conv1.bias
+        # biases ride inside the matrix products (addmm) instead of a separate pass over the output
+        weight1 = conv1.weight.permute(0, 2, 3, 1).reshape(channels, 4 * mid).t()
+        up = F.linear(keys, weight1, conv1.bias.repeat(4)).view(batch, tokens_n, 4, mid)
         up = act1(F.layer_norm(up, (mid,), norm.weight, norm.bias, norm.eps))
-        weight2 = conv2.weight.permute(0, 2, 3, 1).reshape(mid, 4 * out)
-        up = act2(torch.matmul(up, weight2).view(batch, tokens_n, 4, 4, out) + conv2.bias)
+        weight2 = conv2.weight.permute(0, 2, 3, 1).reshape(mid, 4 * out).t()
+        up = act2(F.linear(up, weight2, conv2.bias.repeat(4)).view(batch, tokens_n, 4, 4, out))
         hyper = torch.stack([decoder.output_hypernetworks_mlps[i](hidden[:, 1 + i, :]) for i in mask_indices], dim=1)
         logits = torch.matmul(up.view(batch, tokens_n * 16, out), hyper.transpose(1, 2))  # (B, N*16, M)
         # pixel (i, j) of the embedding, sub-pixel (a1, b1) of conv1 and (a2, b2) of conv2 land at
