@@ -10,7 +10,7 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
 from samis.errors import SamError
 from samis.imageio import read_rgb
-from samis.sam.amg import AmgParams, FastMaskGenerator, _axis_taps, _resize
+from samis.sam.amg import AmgParams, FastMaskGenerator, _axis_matrix, _resize
 from samis.sam.decoder import PointPromptDecoder
 from samis.sam.engine import SamEngine, load_sam, model_label, resolve_device
 from samis.sam.masks import MaskSet
@@ -75,8 +75,8 @@ def test_composed_resize_equals_postprocess_masks(tiny, orig):
     input_size = ResizeLongestSide(size).get_preprocess_shape(orig[0], orig[1], size)
     low = torch.randn(5, 3, 64, 64)
     stock = tiny.postprocess_masks(low, input_size, orig)
-    rows = _axis_taps(64, size, input_size[0], orig[0], torch.device("cpu"))
-    cols = _axis_taps(64, size, input_size[1], orig[1], torch.device("cpu"))
+    rows = _axis_matrix(64, size, input_size[0], orig[0], torch.device("cpu"))
+    cols = _axis_matrix(64, size, input_size[1], orig[1], torch.device("cpu"))
     ours = _resize(low.flatten(0, 1), rows, cols).view_as(stock)
     assert torch.allclose(ours, stock, atol=1e-4)  # float32 rounding of the two-step resize
 
@@ -178,3 +178,16 @@ def test_speed_subject_for_tiny():
     assert "not SAM" in subject.label
     assert 0.1 < subject.params_m < 1.0 and subject.size_mb is None and subject.device == "cpu"
     assert isinstance(subject.run(_image((32, 32))), MaskSet)
+
+
+def test_fast_boxes_equal_stock_boxes():
+    from segment_anything.utils.amg import batched_mask_to_box
+
+    from samis.sam.amg import masks_to_boxes_xyxy
+
+    rng = np.random.default_rng(1)
+    masks = torch.as_tensor(rng.random((50, 23, 31)) < rng.uniform(0, 0.02, (50, 1, 1)))
+    masks[0] = False  # empty mask -> [0, 0, 0, 0]
+    masks[1] = False
+    masks[1, 22, 30] = True  # a single corner pixel
+    assert torch.equal(masks_to_boxes_xyxy(masks), batched_mask_to_box(masks))

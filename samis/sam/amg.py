@@ -8,8 +8,8 @@ drops duplicates. Here, per point batch:
 1. the decoder (:mod:`samis.sam.decoder`) shares the image-side work between prompts and returns
    predicted IoUs first, so candidates below ``pred_iou_thresh`` are dropped *before* upscaling;
 2. the two bilinear resizes (low-res -> 1024 -> crop -> image size) are composed into one small
-   sparse linear map per axis (at most 4 taps), built from ``F.interpolate`` itself so it has the
-   same weights, and applied on the device;
+   linear map per axis, built from ``F.interpolate`` itself so it has the same weights, and applied
+   as two matrix products on the device (no 1024 x 1024 intermediate);
 3. stability score, threshold, boxes and crop-edge filter are the stock functions, on the device;
 4. duplicates are removed by the same box NMS, and only the survivors are ever copied to the host.
 
@@ -90,34 +90,39 @@ def _interp_matrix(in_len: int, out_len: int) -> torch.Tensor:
     return F.interpolate(eye, size=out_len, mode="linear", align_corners=False)[0].transpose(0, 1)
 
 
-@dataclass
-class _AxisTaps:
-    index: torch.Tensor   # (out_len, K) low-res positions
-    weight: torch.Tensor  # (out_len, K) weights (0 where a row has fewer than K taps)
+def _axis_matrix(low_len: int, model_len: int, input_len: int, out_len: int, device) -> torch.Tensor:
+    """(out_len, low_len) map of low-res -> model size (e.g. 1024) -> first ``input_len`` -> ``out_len``.
 
-
-def _axis_taps(low_len: int, model_len: int, input_len: int, out_len: int, device) -> _AxisTaps:
-    """Taps of low-res -> model size (e.g. 1024) -> first ``input_len`` -> ``out_len``, composed."""
+    Each row has at most 4 non-zero weights, but a dense matrix product beats gathering them
+    (measured: 2x on 256 -> 200, 10x on 64 -> 200 for 192 masks on the CPU).
+    """
     up = _interp_matrix(low_len, model_len)[:input_len]
     down = _interp_matrix(input_len, out_len)
-    composed = down @ up  # (out_len, low_len), float64 so the composition adds no rounding
-    taps = int((composed != 0).sum(1).max())
-    weight, index = composed.abs().topk(taps, dim=1)
-    weight = torch.gather(composed, 1, index)
-    return _AxisTaps(index.to(device), weight.to(device=device, dtype=torch.float32))
+    return (down @ up).to(device=device, dtype=torch.float32)  # composed in float64: no extra rounding
 
 
-def _resize(logits: torch.Tensor, rows: _AxisTaps, cols: _AxisTaps) -> torch.Tensor:
+def masks_to_boxes_xyxy(masks: torch.Tensor) -> torch.Tensor:
+    """Inclusive XYXY boxes of (M, H, W) bool masks, [0, 0, 0, 0] for an empty mask.
+
+    Same result as ``segment_anything.utils.amg.batched_mask_to_box`` from two ``any`` reductions
+    and ``argmax`` instead of its ``max`` over coordinate-weighted copies of every mask.
+    """
+    count, height, width = masks.shape
+    if count == 0:
+        return torch.zeros((0, 4), dtype=torch.int64, device=masks.device)
+    rows = masks.any(-1).to(torch.uint8)  # (M, H)
+    cols = masks.any(-2).to(torch.uint8)  # (M, W)
+    top = rows.argmax(-1)
+    bottom = height - 1 - rows.flip(-1).argmax(-1)
+    left = cols.argmax(-1)
+    right = width - 1 - cols.flip(-1).argmax(-1)
+    boxes = torch.stack([left, top, right, bottom], dim=-1)
+    return boxes * rows.any(-1, keepdim=True)
+
+
+def _resize(logits: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Apply the composed resize to (M, h, w) low-res logits -> (M, H, W)."""
-    out = None
-    for k in range(rows.index.shape[1]):
-        term = logits[:, rows.index[:, k], :] * rows.weight[:, k][None, :, None]
-        out = term if out is None else out + term
-    result = None
-    for k in range(cols.index.shape[1]):
-        term = out[:, :, cols.index[:, k]] * cols.weight[:, k][None, None, :]
-        result = term if result is None else result + term
-    return result
+    return torch.matmul(torch.matmul(rows, logits), cols.t())
 
 
 # ---- the generator ---------------------------------------------------------------------------
@@ -219,9 +224,9 @@ class FastMaskGenerator:
             logits = logits.flatten(0, 1)[keep.view(-1, n_masks)[prompt_keep].flatten()]
             if rows is None:
                 low_h, low_w = logits.shape[-2:]
-                rows = _axis_taps(low_h, model_len, input_size[0], crop_h, self.device)
-                cols = _axis_taps(low_w, model_len, input_size[1], crop_w, self.device)
-            masks = _resize(logits, rows, cols)
+                rows = _axis_matrix(low_h, model_len, input_size[0], crop_h, self.device)
+                cols = _axis_matrix(low_w, model_len, input_size[1], crop_w, self.device)
+            masks = _resize(logits.to(rows.dtype), rows, cols)
             iou_kept, ids = iou_flat[keep], point_ids[keep]
             stability = calculate_stability_score(masks, self.model.mask_threshold, params.stability_score_offset)
             if params.stability_score_thresh > 0.0:
@@ -229,7 +234,7 @@ class FastMaskGenerator:
                 masks, iou_kept, ids, stability = masks[stable], iou_kept[stable], ids[stable], stability[stable]
             binary = masks > self.model.mask_threshold
             del masks
-            boxes = batched_mask_to_box(binary)
+            boxes = masks_to_boxes_xyxy(binary)
             inside = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, orig_w, orig_h])
             if not bool(inside.all()):
                 binary, boxes, iou_kept, ids, stability = binary[inside], boxes[inside], iou_kept[inside], ids[inside], stability[inside]
