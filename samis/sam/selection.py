@@ -274,36 +274,60 @@ def _otsu(values: np.ndarray) -> float:
 
 
 def contrast_scores(mask_set: MaskSet, gray: np.ndarray, ring: int) -> np.ndarray:
-    """|mean inside - mean of a ``ring``-pixel band around it| / image std, per mask."""
+    """|mean inside - mean of a ``ring``-pixel band around it| / image std, per mask.
+
+    The band is the mask dilated by a (2 ring + 1) square minus the mask, computed in a window
+    around the mask only.
+    """
+    import cv2
+
     std = float(gray.std()) or 1.0
     image = gray.astype(np.float64)
+    height, width = gray.shape
+    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
     scores = np.zeros(len(mask_set))
-    structure = np.ones((3, 3), bool)
     for i, mask in enumerate(mask_set.masks):
-        if not mask.any():
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if len(rows) == 0:
             continue
-        band = ndimage.binary_dilation(mask, structure, iterations=ring) & ~mask
+        y0, y1 = max(rows[0] - ring, 0), min(rows[-1] + ring + 1, height)
+        x0, x1 = max(cols[0] - ring, 0), min(cols[-1] + ring + 1, width)
+        window = mask[y0:y1, x0:x1]
+        band = cv2.dilate(window.astype(np.uint8), kernel).astype(bool) & ~window
         if not band.any():
             continue
-        scores[i] = abs(image[mask].mean() - image[band].mean()) / std
+        patch = image[y0:y1, x0:x1]
+        scores[i] = abs(patch[window].mean() - patch[band].mean()) / std
     return scores
 
 
-def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fraction: float) -> np.ndarray:
-    """Graded map: masks above the Otsu cut of their contrast scores, each pixel its best kept score."""
+def _eligible(mask_set: MaskSet, max_area_fraction: float) -> list[int]:
+    h, w = mask_set.shape
+    return [i for i in range(len(mask_set))
+            if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
+
+
+def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fraction: float,
+                    scores: np.ndarray | None = None) -> np.ndarray:
+    """Graded map: masks above the Otsu cut of their contrast scores, each pixel its best kept score.
+
+    Args:
+        scores: precomputed :func:`contrast_scores` of all masks for this ``ring`` (optional).
+    """
     h, w = mask_set.shape
     out = np.zeros((h, w), np.float64)
-    eligible = [i for i in range(len(mask_set))
-                if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
+    eligible = _eligible(mask_set, max_area_fraction)
     if not eligible:
         return out
-    subset = mask_set.subset(eligible)
-    scores = contrast_scores(subset, gray, ring)
+    if scores is None:
+        scores = contrast_scores(mask_set.subset(eligible), gray, ring)
+    else:
+        scores = scores[eligible]
     if scores.max() <= 0:
         return out
     cut = _otsu(scores) if len(scores) > 1 else -1.0
     for i in np.flatnonzero(scores > cut):
-        out = np.maximum(out, subset.masks[i] * (scores[i] / scores.max()))
+        out = np.maximum(out, mask_set.masks[eligible[i]] * (scores[i] / scores.max()))
     return out
 
 
@@ -366,18 +390,21 @@ def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strate
     else:
         grid = [{"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID for a in CONTRAST_AREA_GRID]
     best, best_score = None, -1.0
-    grays = {}
+    fitted = []
+    for mask_set, sample in loaded:
+        gt = sample.read_gt()
+        fitted.append((_fit_masks(mask_set, gt.shape), sample, gt))
+    scores: dict[tuple[str, int], np.ndarray] = {}  # contrast of every mask, per image and ring
     for candidate in grid:
         values = []
-        for mask_set, sample in loaded:
-            gt = sample.read_gt()
-            mask_set = _fit_masks(mask_set, gt.shape)
+        for mask_set, sample, gt in fitted:
             if strategy == "small-union":
                 prediction = select_small_union(mask_set, **candidate)
             else:
-                if sample.id not in grays:
-                    grays[sample.id] = _gray_at(sample, gt.shape)
-                prediction = select_contrast(mask_set, grays[sample.id], **candidate) > 0
+                key = (sample.id, candidate["ring"])
+                if key not in scores:
+                    scores[key] = contrast_scores(mask_set, _gray_at(sample, gt.shape), candidate["ring"])
+                prediction = select_contrast(mask_set, None, **candidate, scores=scores[key]) > 0
             values.append(iou(prediction, gt))
         score = float(np.mean(values))
         if score > best_score + 1e-12:
