@@ -208,11 +208,14 @@ class FastMaskGenerator:
         found = []
         for start in range(0, len(points_for_image), params.points_per_batch):
             points = points_for_image[start:start + params.points_per_batch]
-            coords = torch.as_tensor(self.transform.apply_coords(points, crop_size), device=self.device)
+            coords = self.transform.apply_coords(points, crop_size)
+            # float64 like the stock generator; MPS has no float64
+            coords = torch.as_tensor(coords, dtype=torch.float32 if self.device.type == "mps" else torch.float64,
+                                     device=self.device)
             labels = torch.ones(coords.shape[0], dtype=torch.int, device=self.device)
             sparse, _ = self.model.prompt_encoder(points=(coords[:, None, :], labels[:, None]), boxes=None, masks=None)
             hidden, keys = decoder.transform(sparse)
-            iou = decoder.predicted_iou(hidden)[:, 1:]  # multimask output: tokens 1..3
+            iou = decoder.predicted_iou(hidden)[:, 1:].float()  # multimask output: tokens 1..3 (float for NMS under bf16)
             n_masks = iou.shape[1]
             point_ids = torch.arange(len(points), device=self.device).repeat_interleave(n_masks)
             iou_flat = iou.flatten()
@@ -226,7 +229,7 @@ class FastMaskGenerator:
                 low_h, low_w = logits.shape[-2:]
                 rows = _axis_matrix(low_h, model_len, input_size[0], crop_h, self.device)
                 cols = _axis_matrix(low_w, model_len, input_size[1], crop_w, self.device)
-            masks = _resize(logits.to(rows.dtype), rows, cols)
+            masks = _resize(logits.float(), rows, cols)
             iou_kept, ids = iou_flat[keep], point_ids[keep]
             stability = calculate_stability_score(masks, self.model.mask_threshold, params.stability_score_offset)
             if params.stability_score_thresh > 0.0:
@@ -238,7 +241,7 @@ class FastMaskGenerator:
             inside = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, orig_w, orig_h])
             if not bool(inside.all()):
                 binary, boxes, iou_kept, ids, stability = binary[inside], boxes[inside], iou_kept[inside], ids[inside], stability[inside]
-            point_xy = torch.as_tensor(points, device=self.device)[ids]
+            point_xy = torch.as_tensor(points, dtype=coords.dtype, device=self.device)[ids]
             found.append({"masks": binary, "boxes": boxes, "iou": iou_kept, "stability": stability, "points": point_xy})
         data = _concat(found)
         if len(data["iou"]) == 0:
@@ -281,7 +284,7 @@ def _empty(orig_size, device) -> dict:
     return {"masks": torch.zeros((0, h, w), dtype=torch.bool, device=device),
             "boxes": torch.zeros((0, 4), dtype=torch.int64, device=device),
             "iou": torch.zeros(0, device=device), "stability": torch.zeros(0, device=device),
-            "points": torch.zeros((0, 2), dtype=torch.float64, device=device),
+            "points": torch.zeros((0, 2), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device),
             "crop_boxes": torch.zeros((0, 4), dtype=torch.int64, device=device)}
 
 
