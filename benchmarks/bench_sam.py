@@ -96,12 +96,14 @@ def twin_iou(ours: MaskSet, theirs: MaskSet) -> float:
     return lowest
 
 
-def compare(loaded: LoadedSam, images, params: AmgParams, dtype: str, run_stock: bool, sync) -> dict:
+def compare(loaded: LoadedSam, images, params: AmgParams, dtype: str, run_stock: bool, sync, warmup: bool) -> dict:
     engine = SamEngine(loaded, params, dtype=dtype)
     stock = SamAutomaticMaskGenerator(loaded.model, **params.stock_kwargs())
-    engine.generate(images[0][1][:64, :64])  # warm-up (allocator, kernels) for both paths
-    if run_stock:
-        stock.generate(images[0][1][:64, :64])
+    if warmup:  # allocator and kernel start-up (CUDA); on the CPU a warm-up costs a whole image
+        engine.generate(images[0][1][:64, :64])
+        if run_stock:
+            stock.generate(images[0][1][:64, :64])
+        sync()
     stock_s, engine_s, counts, min_iou = [], [], [], 1.0
     same_count = True
     for stem, image in images:
@@ -152,7 +154,8 @@ def run_generation(args) -> None:
             if args.points_per_batch:
                 params = AmgParams(**{**params.as_dict(), "points_per_batch": args.points_per_batch})
             print(f"  {loaded.label}, {name} (points_per_batch {params.points_per_batch}):", flush=True)
-            result = compare(loaded, images, params, args.dtype, not args.engine_only, sync)
+            warmup = args.warmup if args.warmup is not None else device.type != "cpu"
+            result = compare(loaded, images, params, args.dtype, not args.engine_only, sync, warmup)
             rows.append((loaded.label, name, result))
         del loaded
     print()
@@ -242,6 +245,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--warmup", type=int, choices=(0, 1), default=None,
+                        help="one untimed run first (default: yes on GPU, no on CPU)")
     parser.add_argument("--engine-only", action="store_true", help="time the engine only (no stock run)")
     parser.add_argument("--reselect", action="store_true", help="time re-selection over the 392 MT images instead")
     parser.add_argument("--strategies", default="oracle,best-single,inside-gt,small-union,contrast")
