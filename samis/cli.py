@@ -36,10 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _needs_datasets(args) -> bool:
-    """Commands that read a registered dataset (or list them) get the demo on an empty workspace."""
+    """``datasets list``, and any command naming the ``demo`` dataset, get the demo on an empty workspace."""
     if args.command == "datasets":
         return args.action == "list"
-    return bool(getattr(args, "dataset", None)) and args.command != "demo"
+    return getattr(args, "dataset", None) == "demo" and args.command != "demo"
 
 
 def _build_demo_if_empty(workspace: Workspace) -> None:

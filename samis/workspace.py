@@ -189,9 +189,10 @@ class Workspace:
         entries = self.registered_datasets()
         if dataset_id not in entries:
             known = ", ".join(entries) or "none"
+            hint = "" if entries else " or build the synthetic one with: python -m samis demo"
             raise WorkspaceError(
                 f"unknown dataset {dataset_id!r} (registered: {known}); "
-                "add one with: python -m samis datasets add ID PATH"
+                f"add one with: python -m samis datasets add ID PATH{hint}"
             )
         return entries[dataset_id]
 

@@ -114,3 +114,10 @@ def test_empty_workspace_gets_the_demo_on_first_listing(workspace, capsys):
     # the second time nothing is rebuilt
     assert run("datasets", "list", workspace=workspace) == 0
     assert "building the synthetic demo" not in capsys.readouterr().err
+
+
+def test_naming_the_demo_dataset_builds_it_on_an_empty_workspace(workspace, capsys):
+    assert run("evaluate", "demo", "--methods", "ft,otsu", "--format", "json", workspace=workspace) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["methods"]["ft"]["n_images"] == 60
+    assert document["methods"]["ft"]["Sa"] > document["methods"]["otsu"]["Sa"]
