@@ -101,6 +101,7 @@ def test_missing_modules_are_skipped_with_a_note(monkeypatch):
     monkeypatch.setitem(sys.modules, "samis.baselines", None)  # import raises ImportError
     subjects, notes = baseline_subjects()
     assert subjects == [] and "baselines skipped" in notes[0]
+    monkeypatch.setitem(sys.modules, "samis.sam", None)  # import raises ImportError, even if already imported
     monkeypatch.setitem(sys.modules, "samis.sam.engine", None)
     subjects, rows, notes = sam_subjects({"tiny": None, "vit_b": "/x/sam_vit_b.pth"})
     assert subjects == [] and [r.method for r in rows] == ["sam-vit_b"] and rows[0].fps is None
