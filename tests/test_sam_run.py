@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samis.datasets import load_dataset, register_dataset
+from samis.datasets import register_dataset
 from samis.errors import DatasetError, SamError
 from samis.sam.amg import AmgParams
 from samis.sam.masks import read_mask_set

@@ -30,7 +30,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
 
 from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
