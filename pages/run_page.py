@@ -115,7 +115,7 @@ def _sam_tab() -> None:
         return
     with ui.guard("SAM"):
         with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split}", expanded=True) as box:
-            data.sam_model(model_type, checkpoint, device)
+            data.sam_model(model_type, checkpoint, device, _hash_cache())
             progress = ui.Progress("masks")
             report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
                                           progress=progress, checkpoint=checkpoint, device=device,
@@ -127,6 +127,13 @@ def _sam_tab() -> None:
             box.update(label=f"SAM {model_type}: done", state="complete")
         _done("Masks cached per image; selected maps written as methods " +
               ", ".join(f"{report.model}+{s}" for s in chosen) + ".")
+
+
+def _hash_cache() -> str:
+    """The workspace file where checkpoint MD5s are remembered."""
+    from samis.sam.run import hash_cache_file
+
+    return str(hash_cache_file(ctx.workspace))
 
 
 def _strategies() -> tuple[list[str], set[str]]:
@@ -144,7 +151,7 @@ def _select(report, model_type: str, checkpoint: str | None, device: str, strate
 
     progress = ui.Progress(f"{report.model}+{strategy}")
     if strategy in PROMPT_KINDS:
-        loaded = data.sam_model(model_type, checkpoint, device)
+        loaded = data.sam_model(model_type, checkpoint, device, _hash_cache())
         done = run_prompted_over_dataset(ctx.workspace, ctx.dataset, loaded, strategy, split=ctx.split,
                                          progress=progress)
         return f"{done.method}: {done.images} images in {done.seconds:.1f} s (upper bound: prompts from the ground truth)"

@@ -181,12 +181,13 @@ def curve_arrays(score: dict) -> dict[str, np.ndarray]:
 
 
 @st.cache_resource(show_spinner="Loading the SAM model…", max_entries=2)
-def sam_model(model_type: str, checkpoint: str | None, device: str = "auto"):
+def sam_model(model_type: str, checkpoint: str | None, device: str = "auto", hash_cache: str | None = None):
     """The loaded SAM model for (type, checkpoint, device), one per server.
 
     :func:`samis.sam.engine.load_sam` validates the checkpoint and keeps a lock on the model, so two
     sessions never run it at the same time; this cache keeps it loaded across reruns and sessions.
+    ``hash_cache`` (the workspace's checkpoint-MD5 file) spares hashing a 2.5 GB checkpoint again.
     """
     from samis.sam.engine import load_sam
 
-    return load_sam(model_type, checkpoint or None, device)
+    return load_sam(model_type, checkpoint or None, device, hash_cache=Path(hash_cache) if hash_cache else None)
