@@ -38,7 +38,8 @@ def _open_fully(path: Path) -> Image.Image:
         raise ImageReadError(f"{path}: unreadable or truncated image ({error})") from None
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Any image array as uint8: bool → 0/255, 16-bit → top 8 bits of the range, floats in [0, 1] → ×255."""
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
@@ -61,7 +62,7 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
     """
     image = _open_fully(Path(path))
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return _to_uint8(np.asarray(image))
+        return to_uint8(np.asarray(image))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (0, 0, 0, 255))
@@ -77,7 +78,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """
     image = _open_fully(Path(path))
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        gray = _to_uint8(np.asarray(image))
+        gray = to_uint8(np.asarray(image))
         return np.repeat(gray[:, :, None], 3, axis=2)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")

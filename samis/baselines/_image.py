@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from samis.imageio import to_uint8 as scale_to_uint8
+
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """An image as uint8 (H, W) or (H, W, 3); alpha composited over black, extra axes dropped.
@@ -27,7 +29,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got {array.shape}")
     if array.ndim == 3 and array.shape[2] not in (2, 3, 4):
         raise ValueError(f"expected 1, 2, 3 or 4 channels, got {array.shape[2]}")
-    array = _scale_to_uint8(array)
+    array = scale_to_uint8(array)  # the same rule as samis.imageio, so files and arrays agree
     if array.ndim == 3 and array.shape[2] in (2, 4):
         # gray+alpha or RGBA: composite over black, as samis.imageio.read_gray/read_rgb do
         alpha = array[:, :, -1:].astype(np.float32) / 255.0
@@ -35,21 +37,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         if array.shape[2] == 1:
             array = array[:, :, 0]
     return np.ascontiguousarray(array)
-
-
-def _scale_to_uint8(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == bool:
-        return array.astype(np.uint8) * 255
-    if np.issubdtype(array.dtype, np.integer):
-        # 16-bit (and wider) images: the same rule as samis.imageio, so files and arrays agree
-        top = 65535 if array.max(initial=0) > 255 else 255
-        return (array.astype(np.float64) * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
-    values = np.nan_to_num(array.astype(np.float64))
-    if values.max(initial=0) <= 1.0:
-        values = values * 255.0
-    return values.round().clip(0, 255).astype(np.uint8)
 
 
 def is_gray(image: np.ndarray) -> bool:

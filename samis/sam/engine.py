@@ -76,6 +76,10 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "cpu":
+        from samis.speed import cpu_name  # the same CPU description as the baselines' rows
+
+        return cpu_name()
     return device.type
 
 
