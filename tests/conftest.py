@@ -75,28 +75,68 @@ def write_gray(path: Path, array: np.ndarray) -> None:
     Image.fromarray(array).save(path)
 
 
+def write_folder_dataset(base: Path, n: int = 12, shape=(48, 64), seed: int = 0, name: str = "toy",
+                         empty_gt: int = 0) -> tuple[Path, dict[str, Path]]:
+    """A `folder`-layout dataset with n images (+ classes.csv) and two prediction folders, under ``base``.
+
+    Deterministic: the same arguments give the same files.
+    """
+    rng = np.random.default_rng(seed)
+    root = base / name
+    preds = {"good": base / f"{name}-pred-good", "weak": base / f"{name}-pred-weak"}
+    classes = []
+    for i in range(n):
+        stem = f"img_{i:03d}"
+        mask = np.zeros(shape, bool) if i < empty_gt else blob_mask(rng, shape, 1 + i % 2)
+        image = (rng.normal(120, 10, shape) + mask * 40).clip(0, 255).astype(np.uint8)
+        write_gray(root / "images" / f"{stem}.png", image)
+        write_gray(root / "masks" / f"{stem}.png", (mask * 255).astype(np.uint8))
+        write_gray(preds["good"] / f"{stem}.png", noisy_prediction(rng, mask, 0.9))
+        write_gray(preds["weak"] / f"{stem}.png", noisy_prediction(rng, mask, 0.4))
+        classes.append(f"{stem},{'scratch' if i % 3 == 0 else 'patch'}")
+    (root / "classes.csv").write_text("stem,class\n" + "\n".join(classes) + "\n")
+    return root, preds
+
+
 @pytest.fixture
 def make_folder_dataset(tmp_path):
-    """Factory: a `folder`-layout dataset with n images (+ classes.csv) and two prediction folders."""
+    """Factory: :func:`write_folder_dataset` in this test's temp folder."""
 
     def make(n: int = 12, shape=(48, 64), seed: int = 0, name: str = "toy", empty_gt: int = 0):
-        rng = np.random.default_rng(seed)
-        root = tmp_path / name
-        preds = {"good": tmp_path / f"{name}-pred-good", "weak": tmp_path / f"{name}-pred-weak"}
-        classes = []
-        for i in range(n):
-            stem = f"img_{i:03d}"
-            mask = np.zeros(shape, bool) if i < empty_gt else blob_mask(rng, shape, 1 + i % 2)
-            image = (rng.normal(120, 10, shape) + mask * 40).clip(0, 255).astype(np.uint8)
-            write_gray(root / "images" / f"{stem}.png", image)
-            write_gray(root / "masks" / f"{stem}.png", (mask * 255).astype(np.uint8))
-            write_gray(preds["good"] / f"{stem}.png", noisy_prediction(rng, mask, 0.9))
-            write_gray(preds["weak"] / f"{stem}.png", noisy_prediction(rng, mask, 0.4))
-            classes.append(f"{stem},{'scratch' if i % 3 == 0 else 'patch'}")
-        (root / "classes.csv").write_text("stem,class\n" + "\n".join(classes) + "\n")
-        return root, preds
+        return write_folder_dataset(tmp_path, n, shape, seed, name, empty_gt)
 
     return make
+
+
+#: small settings for the test-size SAM: few prompts, and thresholds that random weights can pass
+TINY_SAM_TEST_PARAMS = dict(points_per_side=8, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_oracle_maps(tmp_path_factory):
+    """Factory: the folder of real ``sam-tiny-random+oracle`` maps (manifest included) for the toy dataset of
+    ``write_folder_dataset(n=…)``, made once per session by running the test-size SAM (random weights) and
+    the oracle selection; tests copy it into their workspace instead of running SAM each time."""
+    made: dict[int, Path] = {}
+
+    def get(n: int) -> Path:
+        if n not in made:
+            from samis.datasets import register_dataset
+            from samis.sam.amg import AmgParams
+            from samis.sam.run import run_sam_over_dataset
+            from samis.sam.selection import select_over_dataset
+            from samis.workspace import Workspace
+
+            base = tmp_path_factory.mktemp(f"tiny-sam-{n}")
+            root, _ = write_folder_dataset(base, n=n)
+            workspace = Workspace(base / "workspace")
+            dataset = register_dataset(workspace, "toy", root)
+            run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY_SAM_TEST_PARAMS), device="cpu")
+            select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle")
+            made[n] = workspace.method_dir("toy", "sam-tiny-random+oracle")
+        return made[n]
+
+    return get
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from samis.datasets import load_dataset, register_dataset
-from samis.store import import_predictions, write_manifest, write_prediction
+from samis.store import import_predictions, write_prediction
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
@@ -20,18 +20,17 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def study(workspace, make_folder_dataset):
-    """A workspace with dataset `toy` (12 images, 2 classes) and methods good, weak, a SAM-named one and a half one."""
+def study(workspace, make_folder_dataset, tiny_sam_oracle_maps):
+    """A workspace with dataset `toy` (12 images, 2 classes) and methods good, weak, the test-size SAM's oracle maps
+    (sam-tiny-random+oracle: random weights, an upper bound) and a half-imported one."""
     root, predictions = make_folder_dataset(n=12)
     register_dataset(workspace, "toy", root, "folder")
     dataset = load_dataset(workspace, "toy")
     import_predictions(workspace, dataset, "good", predictions["good"])
     import_predictions(workspace, dataset, "weak", predictions["weak"])
-    rng = np.random.default_rng(5)
-    for sample in dataset.samples:
-        gt = sample.read_gt()
-        write_prediction(workspace, "toy", "sam-tiny-random+oracle", sample.id, np.clip(gt * 0.8 + rng.random(gt.shape) * 0.3, 0, 1))
-    write_manifest(workspace, "toy", "sam-tiny-random+oracle", {"source": "test"})
+    # real output of the test-size SAM (random weights) through the oracle selection, made once per session
+    oracle = tiny_sam_oracle_maps(len(dataset))
+    shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
     for sample in dataset.samples[:5]:
         write_prediction(workspace, "toy", "half", sample.id, sample.read_gt())
     return workspace

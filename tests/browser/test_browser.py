@@ -19,7 +19,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,22 +63,19 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
 
 
 @pytest.fixture
-def dashboard_workspace(workspace, make_folder_dataset):
-    """A small study: dataset `toy` with two imported methods and a SAM-named one."""
+def dashboard_workspace(workspace, make_folder_dataset, tiny_sam_oracle_maps):
+    """A small study: dataset `toy` with two imported methods and the test-size SAM's oracle maps."""
     from samis.datasets import load_dataset, register_dataset
-    from samis.store import import_predictions, write_manifest, write_prediction
+    from samis.store import import_predictions
 
     root, predictions = make_folder_dataset(n=8)
     register_dataset(workspace, "toy", root, "folder")
     dataset = load_dataset(workspace, "toy")
     import_predictions(workspace, dataset, "good", predictions["good"])
     import_predictions(workspace, dataset, "weak", predictions["weak"])
-    rng = np.random.default_rng(3)
-    for sample in dataset.samples:
-        gt = sample.read_gt()
-        write_prediction(workspace, "toy", "sam-tiny-random+oracle", sample.id,
-                         np.clip(gt * 0.8 + rng.random(gt.shape) * 0.3, 0, 1))
-    write_manifest(workspace, "toy", "sam-tiny-random+oracle", {"source": "test"})
+    # real output of the test-size SAM (random weights) through the oracle selection, made once per session
+    oracle = tiny_sam_oracle_maps(len(dataset))
+    shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
     return workspace
 
 
