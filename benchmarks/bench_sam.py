@@ -17,7 +17,6 @@ Re-selection from the mask cache over the 392 MT images (no SAM):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time

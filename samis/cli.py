@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from samis import __version__
+from samis.commands._common import build_demo_if_empty
 from samis.errors import SamisError
 from samis.workspace import Workspace
 
@@ -42,15 +43,6 @@ def _needs_datasets(args) -> bool:
     return getattr(args, "dataset", None) == "demo" and args.command != "demo"
 
 
-def _build_demo_if_empty(workspace: Workspace) -> None:
-    from samis.demo import ensure_demo
-
-    if not workspace.registered_datasets():
-        print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "
-              "and its baselines (about 10 s; add real data with 'datasets add')", file=sys.stderr)
-        ensure_demo(workspace)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -60,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workspace = Workspace.resolve(args.workspace)
         if _needs_datasets(args):
-            _build_demo_if_empty(workspace)
+            build_demo_if_empty(workspace)
         return int(args.handler(args, workspace) or 0)
     except SamisError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -31,3 +31,22 @@ def _jsonable(value):
 def print_json(document) -> None:
     """Print a document as JSON (NaN becomes null, numpy scalars plain numbers)."""
     sys.stdout.write(json.dumps(_jsonable(document), indent=1) + "\n")
+
+
+def write_table(table, fmt: str) -> None:
+    """Print a table object (``samis.tables.ComparisonTable`` or a speed table) in the chosen format."""
+    writers = {"json": lambda: print_json(table.to_json_document()), "csv": lambda: sys.stdout.write(table.to_csv()),
+               "markdown": lambda: sys.stdout.write(table.to_markdown()),
+               "latex": lambda: sys.stdout.write(table.to_latex())}
+    writers.get(fmt, lambda: sys.stdout.write(table.to_text()))()
+
+
+def build_demo_if_empty(workspace) -> None:
+    """Build the synthetic demo study when the workspace has no dataset yet (one note on stderr)."""
+    if workspace.registered_datasets():
+        return
+    from samis.demo import ensure_demo
+
+    print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "
+          "and its baselines (about 10 s; add real data with 'datasets add')", file=sys.stderr)
+    ensure_demo(workspace)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from samis.commands._common import comma_list, print_json
+from samis.commands._common import build_demo_if_empty, comma_list, write_table
 from samis.paper import PAPER_TABLES
 from samis.tables import GAP_DEFINITIONS, TABLE_METRICS, comparison_report, read_rows_csv
 
@@ -44,25 +42,12 @@ def register(subparsers) -> None:
 def _report(args, workspace) -> int:
     extra = read_rows_csv(args.rows) if args.rows else None
     wants_measured = args.measured or (args.paper is None and args.table_id.lower() not in PAPER_TABLES)
-    if wants_measured and not workspace.registered_datasets():
-        from samis.demo import ensure_demo
-
-        print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "
-              "and its baselines first", file=sys.stderr)
-        ensure_demo(workspace)
+    if wants_measured:
+        build_demo_if_empty(workspace)
     table = comparison_report(
         workspace, args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
         split=args.split, metrics=args.metrics, gap_method=args.gap_method, gap_definition=args.gap_definition,
         extra_rows=extra, allow_missing=args.allow_missing,
     )
-    if args.format == "json":
-        print_json(table.to_json_document())
-    elif args.format == "csv":
-        sys.stdout.write(table.to_csv())
-    elif args.format == "markdown":
-        sys.stdout.write(table.to_markdown())
-    elif args.format == "latex":
-        sys.stdout.write(table.to_latex())
-    else:
-        sys.stdout.write(table.to_text())
+    write_table(table, args.format)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import comma_list, print_json
+from samis.commands._common import comma_list, write_table
 from samis.speed import parse_checkpoint_options, speed_report
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -41,12 +41,5 @@ def _speed(args, workspace) -> int:
         runs=args.runs, time_budget_s=args.time_budget or None, include_paper=not args.no_paper,
         progress=None if quiet else (lambda label: print(f"timing {label} …", file=sys.stderr)),
     )
-    if args.format == "json":
-        print_json(table.to_json_document())
-    elif args.format == "csv":
-        sys.stdout.write(table.to_csv())
-    elif args.format == "markdown":
-        sys.stdout.write(table.to_markdown())
-    else:
-        sys.stdout.write(table.to_text())
+    write_table(table, args.format)
     return 0
