@@ -22,7 +22,7 @@ import io
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -284,7 +284,7 @@ def _run_groups(groups, n_tasks: int, workers: int, progress) -> list:
                 progress(done, n_tasks)
         return rows
     chunk = max(1, min(32, len(groups) // (workers * 8) or 1))
-    context = get_context("fork") if "fork" in __import__("multiprocessing").get_all_start_methods() else None
+    context = get_context("fork") if "fork" in get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for part in pool.map(_score_group, _chunks(groups, chunk)):
             rows.extend(part)
@@ -337,9 +337,10 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
     results_dir = workspace.results_dir(dataset.id)
     split_ids = [s.id for s in samples]
     files_of: dict[str, dict[str, Path]] = {}
+    missing_of: dict[str, list[str]] = {}
     for method in methods:
         files = files_of[method] = prediction_files(workspace, dataset.id, method)
-        missing = [stem for stem in split_ids if stem not in files]
+        missing = missing_of[method] = [stem for stem in split_ids if stem not in files]
         if missing and not allow_missing:
             shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
             raise EvaluationError(
@@ -350,8 +351,7 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
     plan: dict[str, dict] = {}
     todo: dict[str, list[tuple[str, str]]] = {}
     for method in methods:
-        files = files_of[method]
-        missing = [stem for stem in split_ids if stem not in files]
+        files, missing = files_of[method], missing_of[method]
         present = {stem: files[stem] for stem in split_ids if stem in files}
         cache = _MethodCache.load(results_dir / f"{method}.npz")
         known = cache.known()
