@@ -140,6 +140,27 @@ def tiny_sam_oracle_maps(tmp_path_factory):
 
 
 @pytest.fixture
+def make_study(workspace, make_folder_dataset, tiny_sam_oracle_maps):
+    """Factory: register dataset `toy` (n images) with methods good, weak and the test-size SAM's real oracle
+    maps (`sam-tiny-random+oracle`: random weights, an upper bound); returns the workspace."""
+    import shutil
+
+    from samis.datasets import register_dataset
+    from samis.store import import_predictions
+
+    def make(n: int):
+        root, predictions = make_folder_dataset(n=n)
+        dataset = register_dataset(workspace, "toy", root, "folder")
+        import_predictions(workspace, dataset, "good", predictions["good"])
+        import_predictions(workspace, dataset, "weak", predictions["weak"])
+        oracle = tiny_sam_oracle_maps(n)  # made once per session by running the test-size SAM
+        shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
+        return workspace
+
+    return make
+
+
+@pytest.fixture
 def make_nrsd_dataset(tmp_path):
     """Factory: a small NRSD-MN dataset in the MCnet layout (PNG images, JPEG masks)."""
 

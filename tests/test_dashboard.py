@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from samis.datasets import load_dataset, register_dataset
-from samis.store import import_predictions, write_prediction
+from samis.store import write_prediction
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
@@ -20,18 +20,11 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def study(workspace, make_folder_dataset, tiny_sam_oracle_maps):
-    """A workspace with dataset `toy` (12 images, 2 classes) and methods good, weak, the test-size SAM's oracle maps
-    (sam-tiny-random+oracle: random weights, an upper bound) and a half-imported one."""
-    root, predictions = make_folder_dataset(n=12)
-    register_dataset(workspace, "toy", root, "folder")
-    dataset = load_dataset(workspace, "toy")
-    import_predictions(workspace, dataset, "good", predictions["good"])
-    import_predictions(workspace, dataset, "weak", predictions["weak"])
-    # real output of the test-size SAM (random weights) through the oracle selection, made once per session
-    oracle = tiny_sam_oracle_maps(len(dataset))
-    shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
-    for sample in dataset.samples[:5]:
+def study(make_study):
+    """A workspace with dataset `toy` (12 images, 2 classes), methods good, weak, the test-size SAM's oracle maps
+    and a half-imported one."""
+    workspace = make_study(12)
+    for sample in load_dataset(workspace, "toy").samples[:5]:
         write_prediction(workspace, "toy", "half", sample.id, sample.read_gt())
     return workspace
 

@@ -63,20 +63,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
 
 
 @pytest.fixture
-def dashboard_workspace(workspace, make_folder_dataset, tiny_sam_oracle_maps):
+def dashboard_workspace(make_study):
     """A small study: dataset `toy` with two imported methods and the test-size SAM's oracle maps."""
-    from samis.datasets import load_dataset, register_dataset
-    from samis.store import import_predictions
-
-    root, predictions = make_folder_dataset(n=8)
-    register_dataset(workspace, "toy", root, "folder")
-    dataset = load_dataset(workspace, "toy")
-    import_predictions(workspace, dataset, "good", predictions["good"])
-    import_predictions(workspace, dataset, "weak", predictions["weak"])
-    # real output of the test-size SAM (random weights) through the oracle selection, made once per session
-    oracle = tiny_sam_oracle_maps(len(dataset))
-    shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
-    return workspace
+    return make_study(8)
 
 
 @pytest.fixture
