@@ -4,15 +4,9 @@ The entry script sets the page up, draws the sidebar every page shares (workspac
 methods; bound to the URL so any view is a shareable link) and runs the chosen page from ``pages/``.
 Pages only call the library (``samis``) and show its results.
 
-Streamlit 1.67 still treats a folder named ``pages/`` next to the entry script as an old-style
-multipage app: each run first goes through an automatic navigation over the files of ``pages/``,
-which answers "page not found" for ``/compare`` (it only knows the file names) before this script's
-``st.navigation`` runs the right page. Two measures keep that away:
-
-- page files are named ``<name>_page.py`` while their URLs are ``/<name>``, so the automatic
-  navigation never runs a page file on its own, without this script and its shared sidebar;
-- this script switches the process-wide flag that selects the old mode off on its first run
-  (``_use_st_navigation_only``); only the very first run after a server start still passes through it.
+The folder ``pages/`` would make Streamlit run in its old multipage mode; page files are named
+``<name>_page.py`` (URLs ``/<name>``) so that mode never runs one on its own, and
+:mod:`samis.dashboard.streamlit_compat` switches the mode off.
 """
 
 from pathlib import Path
@@ -21,21 +15,11 @@ import streamlit as st
 
 from samis.dashboard import state
 from samis.dashboard.sidebar import shared_sidebar
+from samis.dashboard.streamlit_compat import use_st_navigation_only
 
 HERE = Path(__file__).resolve().parent
 
-
-def _use_st_navigation_only() -> None:
-    """Tell Streamlit this app navigates with ``st.navigation`` only (see the module docstring)."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
-    except (ImportError, AttributeError):  # another Streamlit version: nothing to switch off
-        pass
-
-
-_use_st_navigation_only()
+use_st_navigation_only()
 
 st.set_page_config(page_title="samis — SAM on industrial surface defects", page_icon=":material/search:", layout="wide")
 

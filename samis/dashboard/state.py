@@ -14,13 +14,18 @@ How it works, per run:
 4. ``finish_run()`` (entry script, also when the page stops early) writes exactly the declared
    parameters to the URL, so parameters of the page you left do not linger.
 
-A URL value the page cannot use (an unknown dataset, method or image) is reported by the caller
-with ``st.info``/``st.warning`` and replaced by the default; it never raises.
+Pages use :func:`bind`, which does all three for one widget: it seeds the widget, draws it and
+publishes its value, with the default written once. A URL value the page cannot use (an unknown
+dataset, method or image) is reported with a notice and replaced by the default; it never raises.
+
+Parameter names read as words (``method_a``, ``gap_method``). Links made before the names changed
+still open the same view: :data:`LEGACY_NAMES` maps each old name to its new one, and the URL is
+rewritten with the new names after the first run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -29,6 +34,12 @@ _DECLARED = "_samis_url_params"
 _KEPT = "_samis_kept_"
 _SEEDED = "_samis_seeded"
 
+#: old (short) URL parameter name → the name used now; old links keep working
+LEGACY_NAMES = {"a": "method_a", "b": "method_b", "x": "margin", "n": "worst_n", "t": "threshold",
+                "gap": "gap_method", "gapdef": "gap_definition", "cmetric": "class_metric",
+                "smethods": "speed_methods", "acc": "accuracy_table", "ws": "workspace", "pick": "images_by"}
+_OLD_NAMES = {new: old for old, new in LEGACY_NAMES.items()}
+
 
 def begin_run() -> None:
     """Start a run: nothing is declared for the URL yet."""
@@ -36,8 +47,10 @@ def begin_run() -> None:
 
 
 def url_value(name: str) -> str | None:
-    """The URL's value of a parameter (the last one when it is repeated), or None."""
+    """The URL's value of a parameter (the last one when it is repeated; its old name counts too), or None."""
     values = st.query_params.get_all(name)
+    if not values and name in _OLD_NAMES:
+        values = st.query_params.get_all(_OLD_NAMES[name])
     return values[-1] if values else None
 
 
@@ -117,6 +130,66 @@ def finish_run() -> None:
     current = {name: url_value(name) for name in st.query_params.keys()}
     if current != declared:
         st.query_params.from_dict(declared)
+
+
+def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = None, default: Any = None,
+         options: Sequence | None = None, parse: Callable[[str], Any] | None = None,
+         dump: Callable[[Any], str | None] | None = None, rejected: Callable[[str], None] | None = None,
+         **widget_args) -> Any:
+    """Draw a widget bound to a URL parameter and return its value.
+
+    The widget starts from the value kept in this session, else the link's, else ``default``; after
+    it is drawn, its value goes into the URL (left out when it equals ``default``).
+
+    Args:
+        widget: a Streamlit widget function (``st.selectbox``, ``st.sidebar.multiselect``, a column's
+            ``slider`` …).
+        label: the widget's label.
+        key: the widget key.
+        url: the URL parameter (None: kept in the session only).
+        default: the value when neither the session nor the link gives one.
+        options: the choices of a choice widget (passed as its second argument); a kept value that is
+            no longer among them is dropped, and a link's value must be one of them.
+        parse: link text → value; returns None or raises ValueError for a value the page cannot use.
+            Default: the text itself, checked against ``options`` (a comma list for ``multiselect``).
+        dump: value → link text (default ``str``; ``",".join`` for ``multiselect``).
+        rejected: called with an unusable link value (default: a notice naming it and the default).
+        **widget_args: passed to the widget.
+
+    Returns:
+        the widget's value (``default`` when a choice widget holds none).
+    """
+    multi = getattr(widget, "__name__", "") == "multiselect"
+    if options is not None:
+        options = list(options)
+        kept = st.session_state.get(key, st.session_state.get(_KEPT + key))
+        if kept is not None and not _within(kept, options, multi):
+            forget(key)
+        if parse is None:
+            parse = (lambda t: [v for v in split_list(t) if v in options] or None) if multi else \
+                    (lambda t: t if t in options else None)
+    if multi and dump is None:
+        dump = ",".join
+    _, bad = seed(key, default, url, parse=parse)
+    if bad is not None:
+        if rejected is not None:
+            rejected(bad)
+        else:
+            from samis.dashboard.ui import notice
+
+            notice(f"The link's {url}={bad!r} cannot be used here; showing {default!r}.")
+    if options is not None:
+        widget(label, options, key=key, **widget_args)
+    else:
+        widget(label, key=key, **widget_args)
+    value = publish(key, url, dump=dump, default=default)
+    return default if value is None and options is not None and not multi else value
+
+
+def _within(value: Any, options: list, multi: bool) -> bool:
+    if multi:
+        return isinstance(value, (list, tuple)) and all(v in options for v in value)
+    return value in options
 
 
 def forget(key: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import traceback
 
@@ -10,6 +11,22 @@ import pandas as pd
 import streamlit as st
 
 from samis.errors import SamisError
+
+
+_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def plain(text: object) -> str:
+    """Text that Streamlit's markdown shows as written: every markdown character escaped.
+
+    Names come from links, files and users; they must never render as links, bold text or HTML.
+    """
+    return _MARKUP.sub(r"\\\1", str(text))
+
+
+def notice(text: str) -> None:
+    """An ``st.info`` box whose text is shown as written (see :func:`plain`)."""
+    st.info(plain(text))
 
 
 @contextlib.contextmanager

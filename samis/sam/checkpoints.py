@@ -1,6 +1,6 @@
 """SAM checkpoints: check a file before loading it, identify its model type, hash it once.
 
-Official files (``../shared/README.md``): the 6 hex digits in each name are the start of the file's MD5.
+The facts of the official files (names, sizes, MD5 prefixes, encoder shapes) live in :mod:`samis.models`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,9 @@ import torch
 
 from samis.errors import SamError
 from samis.imageio import write_text_atomic
+from samis.models import OFFICIAL_CHECKPOINTS, SAM_CHECKPOINTS_HELP, SAM_MODELS, SAM_TYPES
 
-MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
-OFFICIAL_CHECKPOINTS = {
-    "sam_vit_h_4b8939.pth": ("vit_h", 2_564_550_879),
-    "sam_vit_l_0b3195.pth": ("vit_l", 1_249_524_607),
-    "sam_vit_b_01ec64.pth": ("vit_b", 375_042_383),
-}
-# image-encoder width and depth of each SAM type (segment_anything/build_sam.py)
-ENCODER_SHAPES = {"vit_h": (1280, 32), "vit_l": (1024, 24), "vit_b": (768, 12)}
+MODEL_TYPES = SAM_TYPES
 
 
 def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
@@ -39,7 +33,7 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
     path = Path(path).expanduser()
     if not path.exists():
         raise SamError(f"{path}: SAM checkpoint not found (download {_official_name(model_type)} "
-                       "from https://github.com/facebookresearch/segment-anything#model-checkpoints)")
+                       f"from {SAM_CHECKPOINTS_HELP})")
     if path.is_dir():
         raise SamError(f"{path}: is a folder; give the checkpoint file ({_official_name(model_type)})")
     if not os.access(path, os.R_OK):
@@ -47,7 +41,7 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
     size = path.stat().st_size
     official = OFFICIAL_CHECKPOINTS.get(path.name)
     if official:
-        official_type, official_size = official
+        official_type, official_size = official.key, official.checkpoint_bytes
         if official_type != model_type:
             raise SamError(f"{path}: this is the official {official_type} checkpoint, but --model {model_type} was "
                            f"given; use --model {official_type}")
@@ -58,7 +52,7 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
 
 
 def _official_name(model_type: str) -> str:
-    return next((name for name, (t, _) in OFFICIAL_CHECKPOINTS.items() if t == model_type), "a SAM checkpoint")
+    return SAM_MODELS[model_type].checkpoint or "a SAM checkpoint"
 
 
 def load_state_dict(path: Path, model_type: str) -> dict:
@@ -93,10 +87,11 @@ def detect_model_type(state: dict) -> str | None:
         return None
     blocks = {int(key.split(".")[2]) for key in state if key.startswith("image_encoder.blocks.")}
     depth = max(blocks) + 1 if blocks else 0
-    for model_type, (type_width, type_depth) in ENCODER_SHAPES.items():
+    shapes = {t: SAM_MODELS[t].encoder_shape for t in SAM_TYPES}
+    for model_type, (type_width, type_depth) in shapes.items():
         if width == type_width and depth == type_depth:
             return model_type
-    for model_type, (type_width, _) in ENCODER_SHAPES.items():
+    for model_type, (type_width, _) in shapes.items():
         if width == type_width:
             return model_type  # width decides; a wrong depth then fails load_state_dict with a named error
     return None
@@ -137,7 +132,7 @@ def check_official_hash(path: Path, md5: str) -> None:
         SamError: the file's MD5 does not start with the digits in its official name.
     """
     if path.name in OFFICIAL_CHECKPOINTS:
-        expected = path.name.rsplit("_", 1)[1].split(".")[0]
+        expected = OFFICIAL_CHECKPOINTS[path.name].md5_prefix
         if not md5.startswith(expected):
             raise SamError(f"{path}: MD5 {md5[:6]}… does not match the official {path.name} (starts {expected}); "
                            "the file is damaged or not the official one; download it again")

@@ -30,19 +30,18 @@ from samis.sam.checkpoints import (
     load_state_dict,
 )
 from samis.sam.masks import MaskSet
-from samis.sam.tiny import TINY_LABEL, TINY_SEED, build_tiny_sam
+from samis.models import MODEL_CHOICES, sam_model
+from samis.sam.tiny import TINY_SEED, build_tiny_sam
 
-MODEL_CHOICES = ("tiny",) + MODEL_TYPES
 DTYPES = ("fp32", "bf16")
 
 
 def model_label(model_type: str) -> str:
     """The name a model's masks and methods carry: ``sam-vit_h`` …, or ``sam-tiny-random``."""
-    if model_type == "tiny":
-        return TINY_LABEL
-    if model_type not in MODEL_TYPES:
+    model = sam_model(model_type) if model_type in MODEL_CHOICES else None
+    if model is None:
         raise SamError(f"unknown SAM model {model_type!r}; choose one of {', '.join(MODEL_CHOICES)}")
-    return f"sam-{model_type}"
+    return model.label
 
 
 def resolve_device(name: str = "auto") -> torch.device:

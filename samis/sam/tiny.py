@@ -14,7 +14,9 @@ from functools import partial
 import torch
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
-TINY_LABEL = "sam-tiny-random"
+from samis.models import TINY_MODEL
+
+TINY_LABEL = TINY_MODEL.label
 TINY_SEED = 20240501
 TINY_IMAGE_SIZE = 256  # input long side (SAM: 1024); 16x16 embedding, 64x64 low-res masks
 TINY_PROMPT_DIM = 64   # SAM: 256

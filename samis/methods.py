@@ -1,0 +1,162 @@
+"""What a method id means: the one place that reads method names.
+
+A method id is the name a method's maps carry in the prediction store (and a row's id in a table):
+
+- ``sam-<model>+<strategy>``: SAM's automatic masks of ``<model>`` (``vit_h``, ``vit_l``, ``vit_b``,
+  ``tiny-random``) turned into maps by a selection strategy (``oracle``, ``best-single``,
+  ``inside-gt``, ``small-union``, ``contrast``), e.g. ``sam-vit_h+oracle``;
+- ``sam-<model>+<prompt>``: SAM prompted from the ground truth (``box``, ``point``);
+- ``sam-<model>``: the model alone (speed rows);
+- a built-in baseline (``ft``, ``sr``, ``hc``, ``mbd``, ``otsu``);
+- anything else: maps imported from elsewhere (``MCITF``, the paper's ids such as ``SCRN``); the
+  paper's own SAM row is ``SAM``.
+
+:func:`describe` turns an id into a :class:`MethodInfo` (family, SAM model, strategy or prompt, and
+the flags *uses the ground truth* — an upper bound, not a deployable result — and *random
+weights*). Tables, selection, prompts, speed and every page ask it; nothing else matches method
+names by string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from samis.models import SAM_MODELS, SamModel, sam_model
+
+#: selection strategy → whether it looks at the ground truth
+SELECTION_STRATEGIES = {"oracle": True, "best-single": True, "inside-gt": True, "small-union": False,
+                        "contrast": False}
+#: prompt kind → whether it looks at the ground truth (prompts are made from ground-truth components)
+PROMPT_KINDS = {"box": True, "point": True}
+#: the paper's SAM row id (its masks were chosen by hand against the ground truth)
+PAPER_SAM = "SAM"
+
+UPPER_BOUND_NOTE = "upper bound: uses the ground truth"
+PAPER_SAM_NOTE = "upper bound: the paper chose SAM's masks by hand against the ground truth"
+RANDOM_WEIGHTS_NOTE = "test-size SAM with random weights: not SAM's accuracy"
+
+_SAM_PREFIX = "sam-"
+# a strategy may carry a variant after one of these (``oracle-10``, ``contrast:ring=5``)
+_VARIANT_SEPARATORS = ("-", "_", ":", "=")
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What one method id is.
+
+    Attributes:
+        id: the method id as given.
+        family: ``sam`` (SAM run here, or the paper's ``SAM`` row), ``baseline`` (built in) or
+            ``imported`` (maps from elsewhere).
+        model: the SAM model (None for other families, and for the paper's ``SAM``).
+        strategy: the selection strategy (``oracle`` …) when the id names one.
+        prompt: the prompt kind (``box``, ``point``) when the id names one.
+        uses_ground_truth: the maps were made looking at the ground truth: an upper bound.
+        random_weights: the maps come from a test-size model with random weights.
+    """
+
+    id: str
+    family: str
+    model: SamModel | None = None
+    strategy: str | None = None
+    prompt: str | None = None
+    uses_ground_truth: bool = False
+    random_weights: bool = False
+
+    @property
+    def is_sam(self) -> bool:
+        return self.family == "sam"
+
+    @property
+    def upper_bound(self) -> bool:
+        return self.uses_ground_truth
+
+    @property
+    def note(self) -> str:
+        """The remark every table and view shows with this method ("" for a plain method)."""
+        notes = []
+        if self.random_weights:
+            notes.append(RANDOM_WEIGHTS_NOTE)
+        if self.uses_ground_truth:
+            notes.append(PAPER_SAM_NOTE if self.id == PAPER_SAM else UPPER_BOUND_NOTE)
+        return "; ".join(notes)
+
+
+def _variant_of(text: str, names: Iterable[str]) -> str | None:
+    """The registered name that ``text`` is, or is a variant of (``oracle-10`` → ``oracle``)."""
+    for name in names:
+        if text == name or text.startswith(tuple(name + s for s in _VARIANT_SEPARATORS)):
+            return name
+    return None
+
+
+def describe(method: str) -> MethodInfo:
+    """What a method id means (never raises: an unknown id is an imported method).
+
+    Args:
+        method: a method id such as ``sam-vit_h+oracle``, ``sam-tiny-random+box``, ``ft``, ``MCITF``.
+
+    Returns:
+        the :class:`MethodInfo`.
+    """
+    if method == PAPER_SAM:
+        return MethodInfo(method, "sam", uses_ground_truth=True)
+    if method.lower().startswith(_SAM_PREFIX):
+        model_part, _, how = method.partition("+")
+        model = sam_model(model_part.lower())
+        strategy = _variant_of(how, SELECTION_STRATEGIES) if how else None
+        prompt = _variant_of(how, PROMPT_KINDS) if how and strategy is None else None
+        uses_gt = (SELECTION_STRATEGIES[strategy] if strategy else False) or (PROMPT_KINDS[prompt] if prompt else False)
+        return MethodInfo(method, "sam", model=model, strategy=strategy or (how if how and not prompt else None),
+                          prompt=prompt, uses_ground_truth=uses_gt,
+                          random_weights=bool(model and model.random_weights))
+    from samis.baselines import BASELINES  # OpenCV: only when a non-SAM id is asked about
+
+    return MethodInfo(method, "baseline" if method in BASELINES else "imported")
+
+
+def sam_method_id(model: str, how: str | None = None) -> str:
+    """The id of SAM maps: ``sam_method_id("vit_h", "oracle")`` → ``sam-vit_h+oracle``.
+
+    Args:
+        model: a ``--model`` key (``vit_h``, ``tiny``) or a model label (``sam-vit_h``).
+        how: a selection strategy or prompt kind (None: the model alone).
+
+    Raises:
+        ValueError: unknown model, strategy or prompt kind.
+    """
+    found = sam_model(model)
+    if found is None:
+        raise ValueError(f"unknown SAM model {model!r} (choose from {', '.join(SAM_MODELS)})")
+    if how is None:
+        return found.label
+    if how not in SELECTION_STRATEGIES and how not in PROMPT_KINDS:
+        raise ValueError(f"unknown selection strategy or prompt kind {how!r} "
+                         f"(choose from {', '.join([*SELECTION_STRATEGIES, *PROMPT_KINDS])})")
+    return f"{found.label}+{how}"
+
+
+def sam_model_of(text: str) -> SamModel | None:
+    """The SAM model a user named: a key (``vit_b``, ``tiny``), a label (``sam-vit_b``) or ``sam-tiny``."""
+    text = text.strip().lower()
+    bare = text[len(_SAM_PREFIX):] if text.startswith(_SAM_PREFIX) else text
+    return sam_model(text) or sam_model(bare)
+
+
+def first_sam_method(methods: Iterable[str]) -> str | None:
+    """The method a SAM comparison is about: the paper's ``SAM`` row, else the first SAM method; None if none."""
+    methods = list(methods)
+    if PAPER_SAM in methods:
+        return PAPER_SAM
+    return next((m for m in methods if describe(m).is_sam), None)
+
+
+def upper_bound_methods(methods: Iterable[str]) -> list[str]:
+    """The methods among ``methods`` that use the ground truth."""
+    return [m for m in methods if describe(m).uses_ground_truth]
+
+
+def random_weight_methods(methods: Iterable[str]) -> list[str]:
+    """The methods among ``methods`` made by a model with random weights."""
+    return [m for m in methods if describe(m).random_weights]
