@@ -1,0 +1,236 @@
+"""Case filters and gallery picks: which images to look at, from per-image results.
+
+The Cases page and the Gallery page only show what these functions choose, so every choice can be
+tested without Streamlit and made the same way from Python:
+
+- :func:`per_image_tables` turns an evaluation's per-image results into one table per metric
+  (images × methods, with each image's class);
+- :func:`filter_cases` keeps the images a :class:`CaseQuery` asks for (all, A beats B by at least x,
+  good cases of A, worst N of A; classes; a range of A's value) and sorts them, best of A first;
+- :func:`gallery_images` picks the rows of a qualitative grid (first of each class in turn, seeded
+  random, or chosen ids).
+
+Directions come from :data:`samis.metrics.HIGHER_IS_BETTER`: for MAE, lower is better, so "beats"
+means a lower value and "worst" the highest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from samis.methods import first_sam_method
+from samis.metrics import HIGHER_IS_BETTER, IMAGE_METRICS
+
+#: filter id → what it keeps
+CASE_FILTERS = {
+    "all": "all images",
+    "beats": "method A beats method B by at least x",
+    "good": "good cases: A beats the best other method by at least x",
+    "worst": "worst N of method A",
+}
+#: gallery pick id → how images are chosen
+GALLERY_PICKS = {"first": "first of each class", "random": "random (seeded)", "chosen": "chosen images"}
+
+
+def per_image_tables(per_image: pd.DataFrame, image_ids: Sequence[str], classes: Mapping[str, str],
+                     methods: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """One table per image metric: rows are images (in ``image_ids`` order), ``class`` then one column per method.
+
+    Args:
+        per_image: the long frame of :meth:`samis.evaluation.EvaluationResult.per_image_frame`
+            (columns ``image``, ``method`` and the metrics).
+        image_ids: the images of the split, in the order to show.
+        classes: image id → defect class.
+        methods: the methods, in column order (a method without a map for an image gets NaN).
+
+    Returns:
+        metric → frame indexed by image id (index name ``image``).
+    """
+    tables = {}
+    for metric in IMAGE_METRICS:
+        wide = per_image.pivot(index="image", columns="method", values=metric).reindex(
+            index=list(image_ids), columns=list(methods))
+        wide.columns.name = None
+        wide.insert(0, "class", [classes[i] for i in image_ids])
+        wide.index.name = "image"
+        tables[metric] = wide
+    return tables
+
+
+def default_pair(methods: Sequence[str]) -> tuple[str, str]:
+    """Methods A and B a Cases view starts from: A is the first SAM method (else the first), B the first other."""
+    a = first_sam_method(methods) or methods[0]
+    others = [m for m in methods if m != a]
+    return a, (others[0] if others else a)
+
+
+def value_span(table: pd.DataFrame, methods: Sequence[str]) -> tuple[float, float]:
+    """The range a value filter spans: every value of the methods, and at least [0, 1] (every per-image metric's range)."""
+    values = table[list(methods)].to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    low = min(float(finite.min()), 0.0) if finite.size else 0.0
+    high = max(float(finite.max()), 1.0) if finite.size else 1.0
+    return low, high
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """What to keep of a per-image table.
+
+    Attributes:
+        method_a: the method the view is about (sort order, range, "worst").
+        metric: an image metric of :data:`samis.metrics.IMAGE_METRICS`.
+        filter: a key of :data:`CASE_FILTERS`.
+        method_b: the method A is compared with by ``beats``.
+        margin: how far ahead A must be for ``beats`` and ``good`` (in the metric's units).
+        worst_n: how many images ``worst`` keeps.
+        classes: keep only these defect classes (empty: all).
+        value_range: keep images whose A value lies in [low, high] (None: no range). An image without
+            a map of A is kept only when the range spans everything (see :func:`value_span`).
+    """
+
+    method_a: str
+    metric: str = "Fw"
+    filter: str = "all"
+    method_b: str | None = None
+    margin: float = 0.0
+    worst_n: int = 20
+    classes: tuple[str, ...] = ()
+    value_range: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        if self.metric not in IMAGE_METRICS:
+            raise ValueError(f"unknown image metric {self.metric!r} (choose from {', '.join(IMAGE_METRICS)})")
+        if self.filter not in CASE_FILTERS:
+            raise ValueError(f"unknown case filter {self.filter!r} (choose from {', '.join(CASE_FILTERS)})")
+        if not math.isfinite(self.margin):
+            raise ValueError(f"the margin must be a number, not {self.margin}")
+        if self.value_range is not None and not all(math.isfinite(v) for v in self.value_range):
+            raise ValueError(f"the value range must be two numbers, not {self.value_range}")
+
+
+@dataclass
+class CaseSelection:
+    """The images a :class:`CaseQuery` kept.
+
+    Attributes:
+        frame: the kept rows (``class``, then ``margin`` for ``beats`` / ``good``, then the methods),
+            indexed by image id, sorted.
+        total: images in the table before filtering.
+        higher_is_better: the metric's direction.
+        margin_column: the name of the margin column (None when there is none).
+        notes: what the user should know (e.g. a filter that needs two methods).
+    """
+
+    frame: pd.DataFrame
+    total: int
+    higher_is_better: bool
+    margin_column: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def image_ids(self) -> list[str]:
+        return list(self.frame.index)
+
+
+def filter_cases(table: pd.DataFrame, methods: Sequence[str], query: CaseQuery) -> CaseSelection:
+    """Keep and sort the images a query asks for.
+
+    Args:
+        table: one metric's table from :func:`per_image_tables`.
+        methods: the method columns to show and compare (A and B among them).
+        query: the filter.
+
+    Returns:
+        the :class:`CaseSelection`: sorted best of A first, except ``worst``, which lists A's worst
+        first (images without a map of A count as worst).
+
+    Raises:
+        ValueError: method A or B is not among ``methods``.
+    """
+    methods = list(methods)
+    for role, method in (("A", query.method_a), ("B", query.method_b)):
+        if method is not None and method not in methods:
+            raise ValueError(f"method {role} {method!r} is not among the methods shown ({', '.join(methods)})")
+    higher = HIGHER_IS_BETTER[query.metric]
+    sign = 1.0 if higher else -1.0
+    a = table[query.method_a]
+    keep = pd.Series(True, index=table.index)
+    notes: list[str] = []
+    if query.classes:
+        keep &= table["class"].isin(query.classes)
+    if query.value_range is not None:
+        low, high = sorted(query.value_range)
+        span_low, span_high = value_span(table, methods)
+        keep &= a.between(low, high) | (a.isna() & (low <= span_low) & (high >= span_high))
+
+    reference = None
+    margin_column = None
+    if query.filter == "beats":
+        reference = table[query.method_b or query.method_a]
+        margin_column = "margin (A − B)"
+    elif query.filter == "good":
+        rest = [m for m in methods if m != query.method_a]
+        if not rest:
+            notes.append("Good cases need at least two methods.")
+        else:
+            reference = table[rest].max(axis=1) if higher else table[rest].min(axis=1)
+            margin_column = "margin (A − best other)"
+    if reference is not None:
+        ahead = sign * (a - reference)
+        keep &= ahead >= query.margin
+
+    kept = table.loc[keep, ["class", *methods]]
+    if query.filter == "worst":
+        kept = kept.sort_values(query.method_a, ascending=higher, na_position="first").head(max(0, query.worst_n))
+    else:
+        kept = kept.sort_values(query.method_a, ascending=not higher, na_position="last")
+    if margin_column is not None:
+        kept.insert(1, margin_column, (sign * (a - reference)).loc[kept.index])
+    return CaseSelection(frame=kept, total=len(table), higher_is_better=higher, margin_column=margin_column,
+                         notes=notes)
+
+
+def gallery_images(image_ids: Sequence[str], classes: Mapping[str, str], pick: str, rows: int, *, seed: int = 0,
+                   chosen: Sequence[str] = ()) -> list[str]:
+    """The images of a qualitative grid.
+
+    Args:
+        image_ids: the split's images, in order.
+        classes: image id → defect class.
+        pick: ``first`` (round-robin over the classes, like the paper's figures, which show each defect
+            kind), ``random`` (``rows`` images drawn with ``seed``, in split order) or ``chosen``.
+        rows: how many images ``first`` and ``random`` pick (at most all of them).
+        seed: the seed of ``random``.
+        chosen: the images of ``chosen`` (ids outside the split are dropped).
+
+    Raises:
+        ValueError: unknown pick.
+    """
+    ids = list(image_ids)
+    count = max(0, min(int(rows), len(ids)))
+    if pick == "chosen":
+        members = set(ids)
+        return [i for i in dict.fromkeys(chosen) if i in members]
+    if pick == "random":
+        rng = np.random.default_rng(seed)
+        return [ids[i] for i in sorted(rng.choice(len(ids), size=count, replace=False))]
+    if pick != "first":
+        raise ValueError(f"unknown gallery pick {pick!r} (choose from {', '.join(GALLERY_PICKS)})")
+    per_class: dict[str, list[str]] = {}
+    for image_id in ids:
+        per_class.setdefault(classes[image_id], []).append(image_id)
+    order = [per_class[c] for c in sorted(per_class)]
+    picked: list[str] = []
+    depth = 0
+    while len(picked) < count:
+        for members in order:
+            if depth < len(members) and len(picked) < count:
+                picked.append(members[depth])
+        depth += 1
+    return picked
