@@ -78,6 +78,23 @@ def value_span(table: pd.DataFrame, methods: Sequence[str]) -> tuple[float, floa
     return low, high
 
 
+def clamp_range(value_range, span: tuple[float, float]) -> tuple[float, float]:
+    """A (low, high) pair put in order and inside ``span``; anything that is not two numbers becomes ``span``."""
+    try:
+        low, high = sorted(float(v) for v in value_range)
+    except (TypeError, ValueError):
+        return span
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return span
+    return min(max(low, span[0]), span[1]), min(max(high, span[0]), span[1])
+
+
+def image_values(tables: Mapping[str, pd.DataFrame], image_id: str, methods: Sequence[str]) -> pd.DataFrame:
+    """Every per-image metric of one image: methods × metrics (NaN: no map)."""
+    return pd.DataFrame({metric: [table.loc[image_id, m] for m in methods] for metric, table in tables.items()},
+                        index=list(methods))
+
+
 @dataclass(frozen=True)
 class CaseQuery:
     """What to keep of a per-image table.

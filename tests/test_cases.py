@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from samis.cases import (CaseQuery, default_pair, filter_cases, gallery_images, per_image_tables, value_span)
+from samis.cases import (CaseQuery, clamp_range, default_pair, filter_cases, gallery_images, image_values,
+                         per_image_tables, value_span)
 
 
 def _table(values: dict[str, list[float]], classes: list[str]) -> pd.DataFrame:
@@ -134,3 +135,16 @@ def test_gallery_chosen_keeps_known_ids_once():
     assert gallery_images(ids, dict.fromkeys(ids, "x"), "chosen", 3, chosen=["c", "zz", "a", "c"]) == ["c", "a"]
     with pytest.raises(ValueError):
         gallery_images(ids, dict.fromkeys(ids, "x"), "best", 3)
+
+
+def test_clamp_range():
+    assert clamp_range((0.8, 0.2), (0.0, 1.0)) == (0.2, 0.8)
+    assert clamp_range((-3, 7), (0.0, 1.0)) == (0.0, 1.0)
+    assert clamp_range((float("nan"), 0.5), (0.0, 1.0)) == (0.0, 1.0)
+    assert clamp_range("junk", (0.0, 1.0)) == (0.0, 1.0)
+
+
+def test_image_values(fw):
+    values = image_values({"Fw": fw, "Sa": fw}, "im3", METHODS)
+    assert list(values.index) == METHODS and list(values.columns) == ["Fw", "Sa"]
+    assert np.isnan(values.loc["sam-vit_h+oracle", "Fw"]) and values.loc["MCITF", "Sa"] == 0.4

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from samis.cases import per_image_tables
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
-from samis.metrics import IMAGE_METRICS
 from samis.workspace import Workspace
 
 from samis.dashboard import coverage as coverage_module
@@ -94,16 +94,10 @@ def per_image(root: str, dataset_id: str, split: str, methods: tuple[str, ...], 
 @st.cache_data(show_spinner=False, max_entries=16)
 def per_image_wide(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, pd.DataFrame]:
     """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map)."""
-    long = per_image(root, dataset_id, split, methods, fingerprint)
     ids = split_ids(root, dataset_id, split, fingerprint)
-    classes = dataset(root, dataset_id, fingerprint).by_id()
-    out = {}
-    for metric in IMAGE_METRICS:
-        wide = long.pivot(index="image", columns="method", values=metric).reindex(index=ids, columns=list(methods))
-        wide.insert(0, "class", [classes[i].cls for i in ids])
-        wide.index.name = "image"
-        out[metric] = wide
-    return out
+    by_id = dataset(root, dataset_id, fingerprint).by_id()
+    return per_image_tables(per_image(root, dataset_id, split, methods, fingerprint), ids,
+                            {i: by_id[i].cls for i in ids}, methods)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

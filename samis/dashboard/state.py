@@ -59,6 +59,18 @@ def split_list(text: str | None) -> list[str]:
     return [item for item in (text or "").split(",") if item]
 
 
+def number_in(low: float, high: float, cast: Callable[[str], Any] = float) -> Callable[[str], Any]:
+    """A ``parse`` for number widgets: the link's number when it lies in [low, high], else None (rejected).
+
+    NaN, infinities and text are rejected too, so a link can never put a widget out of its range.
+    """
+    def parse(text: str):
+        value = cast(text)
+        return value if low <= value <= high else None  # NaN fails both comparisons
+
+    return parse
+
+
 def seed(key: str, default: Any, url_name: str | None = None,
          parse: Callable[[str], Any] | None = None) -> tuple[Any, str | None]:
     """Put a widget's starting value in ``st.session_state[key]`` unless the widget already has one.
@@ -175,9 +187,9 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
         if rejected is not None:
             rejected(bad)
         else:
-            from samis.dashboard.ui import notice
+            from samis.dashboard.ui import literal, notice
 
-            notice(f"The link's {url}={bad!r} cannot be used here; showing {default!r}.")
+            notice(f"The link's {literal(f'{url}={bad!r}')} cannot be used here; showing {literal(repr(default))}.")
     if options is not None:
         widget(label, options, key=key, **widget_args)
     else:

@@ -13,20 +13,28 @@ import streamlit as st
 from samis.errors import SamisError
 
 
-_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+# letters, digits, spaces, quotes and a few signs, and "_" only inside a word (never emphasis there)
+_PLAIN = re.compile(r"(?:[A-Za-z0-9 '\-.,/=]|(?<=[A-Za-z0-9])_(?=[A-Za-z0-9]))+")
 
 
-def plain(text: object) -> str:
-    """Text that Streamlit's markdown shows as written: every markdown character escaped.
+def literal(text: object) -> str:
+    """A name (from a link, a file, a user) as an inline code span: markdown shows it exactly as written.
 
-    Names come from links, files and users; they must never render as links, bold text or HTML.
+    A name of plain letters, digits and quotes is returned as it is. Inside a code span nothing is markup: no link, emphasis, HTML or colour directive. The fence is
+    longer than any run of backticks in the name (CommonMark's rule), so a backtick cannot close it.
     """
-    return _MARKUP.sub(r"\\\1", str(text))
+    text = " ".join(str(text).splitlines())
+    if _PLAIN.fullmatch(text):
+        return text  # nothing in it markdown could read as markup
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if not text.strip() or text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def notice(text: str) -> None:
-    """An ``st.info`` box whose text is shown as written (see :func:`plain`)."""
-    st.info(plain(text))
+    """An ``st.info`` box; names inside ``text`` must come through :func:`literal`."""
+    st.info(text)
 
 
 @contextlib.contextmanager
