@@ -50,7 +50,7 @@ range_key = f"cases_range::{metric}"
 if range_key in st.session_state:
     st.session_state[range_key] = clamp_range(st.session_state[range_key], span)
 value_range = state.bind(st.slider, f"{metric} of method A between", key=range_key, url="range", default=span,
-                         parse=lambda t: clamp_range(t.split("~"), span) if "~" in t else None,
+                         parse=state.range_in(*span),
                          dump=lambda v: f"{v[0]:g}~{v[1]:g}", min_value=span[0], max_value=span[1], step=0.01)
 
 query = CaseQuery(method_a, metric, mode, method_b, float(margin), int(worst_n), tuple(chosen_classes),

@@ -373,3 +373,31 @@ def test_paper_layout_without_predictions_shows_the_paper_table(workspace, tmp_p
     assert gap["method"] == "gap: SAM vs best other"
     # the printed row of Table 3: 24, 87, 25, 30, 29
     assert [gap[c] for c in ("Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑")] == ["24%", "87%", "25%", "30%", "29%"]
+
+
+def test_url_names_read_as_words_and_old_links_still_open_the_view(study):
+    at = open_page("cases", {"method_a": "weak", "method_b": "good", "filter": "beats", "margin": "0.02",
+                             "worst_n": "7", "threshold": "90"})
+    assert_clean(at)
+    assert at.selectbox(key="cases_a").value == "weak"
+    assert at.selectbox(key="cases_b").value == "good"
+    assert at.number_input(key="cases_x").value == pytest.approx(0.02)
+    assert at.number_input(key="cases_n").value == 7
+    assert at.query_params["method_a"] in ("weak", ["weak"])
+    # an old link (short names) opens the same view, and the address is rewritten with the new names
+    old = open_page("cases", {"a": "weak", "b": "good", "filter": "beats", "x": "0.02", "n": "7"})
+    assert_clean(old)
+    assert old.selectbox(key="cases_a").value == "weak"
+    assert old.selectbox(key="cases_b").value == "good"
+    assert old.number_input(key="cases_n").value == 7
+    assert old.query_params["method_a"] in ("weak", ["weak"])
+    assert "a" not in old.query_params and "x" not in old.query_params
+
+
+@pytest.mark.parametrize("query", [{"margin": "nan"}, {"margin": "5"}, {"worst_n": "-3"}, {"range": "nan~nan"},
+                                   {"threshold": "999"}, {"margin": "inf"}])
+def test_out_of_range_numbers_in_a_link_fall_back_with_a_notice(study, query):
+    at = open_page("cases", {**query, "image": "img_003"})
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 12, "a bad number in a link must not empty the table"
+    assert any("cannot be used here" in i for i in texts(at.info))

@@ -25,6 +25,7 @@ rewritten with the new names after the first run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,6 +68,20 @@ def number_in(low: float, high: float, cast: Callable[[str], Any] = float) -> Ca
     def parse(text: str):
         value = cast(text)
         return value if low <= value <= high else None  # NaN fails both comparisons
+
+    return parse
+
+
+def range_in(low: float, high: float) -> Callable[[str], Any]:
+    """A ``parse`` for range sliders: ``"a~b"`` → (a, b) in order and clamped to [low, high]; None if not two numbers."""
+    def parse(text: str):
+        parts = text.split("~")
+        if len(parts) != 2:
+            return None
+        a, b = sorted(float(p) for p in parts)
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return None
+        return min(max(a, low), high), min(max(b, low), high)
 
     return parse
 
