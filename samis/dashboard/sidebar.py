@@ -19,6 +19,7 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, state
 from samis.dashboard.colors import method_colors
+from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
 
 _CONTEXT = "_samis_context"
@@ -101,10 +102,8 @@ def shared_sidebar() -> Context:
     bar = st.sidebar
 
     # -- workspace ----------------------------------------------------------------------------
-    _, bad = state.seed("ws", default_root, "ws")
-    bar.text_input("Workspace", key="ws", help="a folder inside the allowed roots: " + ", ".join(str(r) for r in roots))
-    typed = st.session_state["ws"]
-    state.publish("ws", "ws", dump=str, default=default_root)
+    typed = state.bind(bar.text_input, "Workspace", key="ws", url="workspace", default=default_root,
+                       help="a folder inside the allowed roots: " + ", ".join(str(r) for r in roots))
     try:
         path = check_allowed(typed, roots, "workspace")
         ctx.workspace = Workspace(path)
@@ -126,14 +125,11 @@ def shared_sidebar() -> Context:
 
     # -- dataset ------------------------------------------------------------------------------
     ids = list(ctx.datasets)
-    if st.session_state.get("dataset") not in ids:
-        state.forget("dataset")
-    _, bad = state.seed("dataset", ids[0], "dataset", parse=lambda t: t if t in ids else None)
-    if bad is not None:
-        st.warning(f"The link names dataset {bad!r}, which is not registered in this workspace "
-                   f"(registered: {', '.join(ids)}); showing {st.session_state['dataset']!r}.")
-    bar.selectbox("Dataset", ids, key="dataset")
-    ctx.dataset_id = state.publish("dataset", "dataset", default=None)
+    ctx.dataset_id = state.bind(
+        bar.selectbox, "Dataset", key="dataset", url="dataset", default=ids[0], options=ids, always_in_url=True,
+        rejected=lambda bad: st.warning(
+            f"The link names dataset {literal(repr(bad))}, which is not registered in this workspace "
+            f"(registered: {', '.join(literal(i) for i in ids)}); showing {literal(repr(ids[0]))}."))
     ctx.fingerprint = data.fingerprint(ctx.root, ctx.dataset_id)
     try:
         ctx.dataset = data.dataset(ctx.root, ctx.dataset_id, ctx.fingerprint)
@@ -145,14 +141,11 @@ def shared_sidebar() -> Context:
 
     # -- split --------------------------------------------------------------------------------
     splits = split_names(ctx.dataset)
-    if st.session_state.get("split") not in splits:
-        state.forget("split")
-    _, bad = state.seed("split", "all", "split", parse=lambda t: t if t in splits else None)
-    if bad is not None:
-        st.warning(f"The link names split {bad!r}, which {ctx.dataset_id!r} does not have "
-                   f"(it has {', '.join(splits)}); showing 'all'.")
-    bar.selectbox("Split", splits, key="split")
-    ctx.split = state.publish("split", "split", default="all")
+    ctx.split = state.bind(
+        bar.selectbox, "Split", key="split", url="split", default="all", options=splits,
+        rejected=lambda bad: st.warning(
+            f"The link names split {literal(repr(bad))}, which {literal(repr(ctx.dataset_id))} does not have "
+            f"(it has {', '.join(literal(x) for x in splits)}); showing 'all'."))
 
     # -- methods ------------------------------------------------------------------------------
     ctx.all_methods = ctx.workspace.prediction_methods(ctx.dataset_id)
@@ -166,16 +159,15 @@ def shared_sidebar() -> Context:
         known = [m for m in wanted if m in ctx.all_methods]
         unknown = [m for m in wanted if m not in ctx.all_methods]
         if unknown:
-            st.warning(f"The link names method(s) {', '.join(unknown)} that {ctx.dataset_id!r} has no predictions for; "
-                       f"they are left out (available: {', '.join(ctx.all_methods) or 'none'}).")
+            st.warning(f"The link names method(s) {', '.join(literal(m) for m in unknown)} that "
+                       f"{literal(repr(ctx.dataset_id))} has no predictions for; they are left out "
+                       f"(available: {', '.join(literal(m) for m in ctx.all_methods) or 'none'}).")
         return known if known or not unknown else None
 
-    _, bad = state.seed(methods_key, list(ctx.all_methods), "methods", parse=parse_methods)
-    if bad is not None:
-        st.session_state[methods_key] = list(ctx.all_methods)
-    bar.multiselect("Methods", ctx.all_methods, key=methods_key,
-                    help="methods with stored predictions for this dataset")
-    ctx.methods = list(state.publish(methods_key, "methods", dump=",".join, default=list(ctx.all_methods)) or [])
+    ctx.methods = list(state.bind(bar.multiselect, "Methods", key=methods_key, url="methods",
+                                  default=list(ctx.all_methods), options=ctx.all_methods, parse=parse_methods,
+                                  rejected=lambda bad: None,  # parse_methods has said why
+                                  help="methods with stored predictions for this dataset") or [])
     everything = set(ctx.all_methods)
     for other in ctx.datasets:
         if other != ctx.dataset_id:

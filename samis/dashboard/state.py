@@ -162,7 +162,7 @@ def finish_run() -> None:
 def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = None, default: Any = None,
          options: Sequence | None = None, parse: Callable[[str], Any] | None = None,
          dump: Callable[[Any], str | None] | None = None, rejected: Callable[[str], None] | None = None,
-         **widget_args) -> Any:
+         always_in_url: bool = False, **widget_args) -> Any:
     """Draw a widget bound to a URL parameter and return its value.
 
     The widget starts from the value kept in this session, else the link's, else ``default``; after
@@ -181,6 +181,7 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
             Default: the text itself, checked against ``options`` (a comma list for ``multiselect``).
         dump: value → link text (default ``str``; ``",".join`` for ``multiselect``).
         rejected: called with an unusable link value (default: a notice naming it and the default).
+        always_in_url: put the value in the URL even when it is the default (a link names its dataset).
         **widget_args: passed to the widget.
 
     Returns:
@@ -209,7 +210,7 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
         widget(label, options, key=key, **widget_args)
     else:
         widget(label, key=key, **widget_args)
-    value = publish(key, url, dump=dump, default=default)
+    value = publish(key, url, dump=dump, default=None if always_in_url else default)
     return default if value is None and options is not None and not multi else value
 
 
