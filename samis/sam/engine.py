@@ -31,6 +31,7 @@ from samis.sam.checkpoints import (
 )
 from samis.sam.masks import MaskSet
 from samis.sam.tiny import TINY_LABEL, TINY_SEED, build_tiny_sam
+from samis.speed.timing import SpeedSubject, cpu_name
 
 MODEL_CHOICES = ("tiny",) + MODEL_TYPES
 DTYPES = ("fp32", "bf16")
@@ -77,9 +78,7 @@ def device_name(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     if device.type == "cpu":
-        from samis.speed import cpu_name  # the same CPU description as the baselines' rows
-
-        return cpu_name()
+        return cpu_name()  # the same CPU description as the baselines' rows
     return device.type
 
 
@@ -231,13 +230,11 @@ class SamEngine:
 
 
 def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "auto"):
-    """A :class:`samis.speed.SpeedSubject` running full automatic mask generation (SAM defaults).
+    """A :class:`samis.speed.timing.SpeedSubject` running full automatic mask generation (SAM defaults).
 
     Raises:
         SamError: as :func:`load_sam`.
     """
-    from samis.speed import SpeedSubject  # lazy: speed sits above sam
-
     loaded = load_sam(model_type, checkpoint, device)
     engine = SamEngine(loaded, AmgParams())
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
