@@ -1,8 +1,8 @@
 """The SAM engine: load a model once, run automatic mask generation on images.
 
 One :class:`LoadedSam` exists per (model type, checkpoint, device); :func:`load_sam` returns the
-shared one (the dashboard wraps it in ``st.cache_resource``), and its lock makes sure two dashboard
-sessions never run the same model at once.
+shared one (the only cache of loaded models: the dashboard calls it too), and its lock makes sure two
+dashboard sessions never run the same model at once.
 
 ``--model tiny`` is the test-size SAM of :mod:`samis.sam.tiny` (random weights), labelled
 ``sam-tiny-random`` everywhere; real types are ``vit_h``, ``vit_l``, ``vit_b`` with a checkpoint.
