@@ -8,6 +8,7 @@ import streamlit as st
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
 from samis.metrics import thresholds
+from samis.tables import GAP_DEFINITIONS, TABLE_METRICS, build_table, measured_rows, paper_rows
 
 ctx = page_context()
 st.title("Compare")
@@ -30,8 +31,6 @@ use_measured = source in ("measured", "both")
 use_paper = source in ("paper", "both") and paper_key is not None
 if use_measured and not ctx.methods:
     ctx.require(methods=True)
-
-from samis.tables import GAP_DEFINITIONS, TABLE_METRICS, build_table, measured_rows, paper_rows  # noqa: E402
 
 rows = []
 missing = {}

@@ -6,6 +6,8 @@ import streamlit as st
 from samis.dashboard import data, state, ui
 from samis.dashboard.coverage import coverage_matrix
 from samis.dashboard.sidebar import page_context
+from samis.paper import PAPER_TABLES
+from samis.tables import build_table, is_upper_bound, paper_rows
 
 ctx = page_context()
 st.title("samis — SAM on industrial surface defects")
@@ -39,8 +41,6 @@ if ctx.workspace is not None:
         if matrix.empty:
             st.info("No predictions yet. Compute some on the **Run** page or import a folder of maps.")
         else:
-            from samis.tables import is_upper_bound
-
             bounds = [m for m in matrix.index if is_upper_bound(m)]
             matrix.index = [m + (" †" if m in bounds else "") for m in matrix.index]
             matrix.index.name = "method"
@@ -58,31 +58,24 @@ if ctx.workspace is not None:
                            "pages score it on the images it has and say so.")
 
 st.subheader("The paper's tables")
-if not data.module_available("samis.paper"):
-    st.info("The paper's tables (samis.paper) are not available in this installation yet.")
-else:
-    from samis.paper import PAPER_TABLES
-
-    keys = list(PAPER_TABLES)
-    names = {k: f"Table {PAPER_TABLES[k][0]} — {k}" for k in keys}
-    state.seed("paper_table", keys[0], "table", parse=lambda t: t if t in keys else None)
-    choice = st.selectbox("Table", keys, key="paper_table", format_func=names.get)
-    state.publish("paper_table", "table", default=keys[0])
-    with ui.guard("paper table"):
-        from samis.tables import build_table, paper_rows
-
-        published = data.paper_table(choice)
-        table = build_table(paper_rows(published), gap_method="SAM", gap_definition=published.gap_definition,
-                            dataset=choice, title=published.caption)
-        st.markdown(f"**{published.caption}**")
-        ui.show_comparison(table, key="overview_paper_table")
-        if published.printed_gap:
-            st.caption("printed gap row: " + ", ".join(f"{m} {v}%" for m, v in published.printed_gap.items()))
-    with ui.guard("paper Table 7"):
-        speed = data.paper_speed_rows()
-        with st.expander("Table 7 — model size, parameters and speed (RTX 3080)"):
-            st.dataframe(pd.DataFrame([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m,
-                                        "FPS": r.fps} for r in speed]), hide_index=True)
+keys = list(PAPER_TABLES)
+names = {k: f"Table {PAPER_TABLES[k][0]} — {k}" for k in keys}
+state.seed("paper_table", keys[0], "table", parse=lambda t: t if t in keys else None)
+choice = st.selectbox("Table", keys, key="paper_table", format_func=names.get)
+state.publish("paper_table", "table", default=keys[0])
+with ui.guard("paper table"):
+    published = data.paper_table(choice)
+    table = build_table(paper_rows(published), gap_method="SAM", gap_definition=published.gap_definition,
+                        dataset=choice, title=published.caption)
+    st.markdown(f"**{published.caption}**")
+    ui.show_comparison(table, key="overview_paper_table")
+    if published.printed_gap:
+        st.caption("printed gap row: " + ", ".join(f"{m} {v}%" for m, v in published.printed_gap.items()))
+with ui.guard("paper Table 7"):
+    speed = data.paper_speed_rows()
+    with st.expander("Table 7 — model size, parameters and speed (RTX 3080)"):
+        st.dataframe(pd.DataFrame([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m,
+                                    "FPS": r.fps} for r in speed]), hide_index=True)
 
 st.subheader("Add a dataset or predictions")
 st.markdown(

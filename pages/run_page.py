@@ -6,6 +6,8 @@ and the next run continues from there. Typed paths must lie inside the allowed f
 
 import streamlit as st
 
+from samis.baselines import BASELINES
+from samis.baselines.run import compute_baseline
 from samis.dashboard import data, state, ui
 from samis.dashboard.paths import check_allowed
 from samis.dashboard.sidebar import page_context
@@ -167,19 +169,10 @@ def _select(report, model_type: str, checkpoint: str | None, device: str, strate
 
 
 if tab == "SAM":
-    if not data.module_available("samis.sam"):
-        st.info("The SAM engine (samis.sam) is not available in this installation yet.")
-        state.stop()
     _sam_tab()
 
 # -- baselines --------------------------------------------------------------------------------------------------
 elif tab == "Baselines":
-    if not data.module_available("samis.baselines"):
-        st.info("The built-in baselines (samis.baselines) are not available in this installation yet.")
-        state.stop()
-    from samis.baselines import BASELINES
-    from samis.baselines.run import compute_baseline
-
     st.markdown("Classical, training-free saliency methods; each becomes a method in the prediction store.")
     st.dataframe([{"method": b.name, "title": b.title, "reference": b.reference} for b in BASELINES.values()],
                  hide_index=True)

@@ -7,8 +7,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from samis.baselines import BASELINES
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
+from samis.speed import speed_report
 
 ctx = page_context()
 st.title("Speed")
@@ -25,13 +27,7 @@ with ui.guard("paper Table 7"):
     paper_rows = data.paper_speed_rows()
 
 # -- measuring ------------------------------------------------------------------------------------------------
-speed_ok = data.module_available("samis.speed")
-baseline_names = []
-if data.module_available("samis.baselines"):
-    with ui.guard("baselines"):
-        from samis.baselines import BASELINES
-
-        baseline_names = list(BASELINES)
+baseline_names = list(BASELINES)
 choices = baseline_names + ["sam-tiny-random"]
 state.seed("speed_methods", list(baseline_names), "smethods",
            parse=lambda t: [m for m in state.split_list(t) if m in choices] or None)
@@ -43,13 +39,11 @@ cols[0].multiselect("Methods to time", choices, key="speed_methods",
 cols[1].number_input("Timed runs", 1, 200, key="speed_runs")
 use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
                                disabled=ctx.dataset is None)
-go_measure = st.button("Measure", disabled=not speed_ok, type="primary", key="speed_go")
+go_measure = st.button("Measure", type="primary", key="speed_go")
 picked = state.publish("speed_methods", "smethods", dump=",".join, default=list(baseline_names))
 runs = int(state.publish("speed_runs", "runs", default=10))
 key = (ctx.root, ctx.dataset_id if use_dataset else None)
 if go_measure:
-    from samis.speed import speed_report
-
     with ui.guard("measuring speed"), st.status("Measuring…", expanded=True) as box:
         table = speed_report(ctx.workspace, methods=list(picked) or None,
                              dataset=ctx.dataset_id if use_dataset else None, n_images=5, warmup=3, runs=runs,
@@ -80,8 +74,7 @@ if measured:
     table = measured[0]
     st.caption(f"Images: {table.images}. Protocol: {table.protocol}" + "".join(f"  \n{n}" for n in table.notes))
 else:
-    st.info("Nothing measured on this machine yet: choose methods and press **Measure**." if speed_ok
-            else "The speed module (samis.speed) is not available in this installation yet.")
+    st.info("Nothing measured on this machine yet: choose methods and press **Measure**.")
 
 # -- accuracy against speed --------------------------------------------------------------------------------------
 st.subheader("Accuracy against speed")

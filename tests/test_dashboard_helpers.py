@@ -106,3 +106,15 @@ def test_fingerprint_changes_with_content_not_with_evaluation(study):
     assert after != before
     write_prediction(workspace, "toy", "new", dataset.samples[0].id, np.ones((48, 64), bool))
     assert workspace_fingerprint(workspace, "toy") != after
+
+
+# ---- one cache of loaded SAM models ----------------------------------------------------------------
+def test_dashboard_sam_model_is_the_library_cache_not_a_second_one():
+    from samis.dashboard import data
+    from samis.sam.engine import forget_loaded_models, load_sam
+
+    loaded = data.sam_model("tiny", None, "cpu")
+    assert loaded is load_sam("tiny", device="cpu")
+    assert not hasattr(data.sam_model, "clear")  # st.cache_resource functions have .clear: not cached twice
+    forget_loaded_models()  # the library's cache is the one that frees the model
+    assert data.sam_model("tiny", None, "cpu") is not loaded

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-import numpy as np
+from samis.tables.render import json_text
 
 
 def comma_list(text: str | None) -> list[str] | None:
@@ -16,21 +15,9 @@ def comma_list(text: str | None) -> list[str] | None:
     return items or None
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
 def print_json(document) -> None:
     """Print a document as JSON (NaN becomes null, numpy scalars plain numbers)."""
-    sys.stdout.write(json.dumps(_jsonable(document), indent=1) + "\n")
+    sys.stdout.write(json_text(document))
 
 
 def write_table(table, fmt: str) -> None:

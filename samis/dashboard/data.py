@@ -7,15 +7,15 @@ changed. Nothing here computes a metric; the functions call :mod:`samis.evaluati
 :mod:`samis.tables`, :mod:`samis.paper` and :mod:`samis.figures`.
 
 - ``st.cache_resource`` holds objects that are large or must not be copied: the evaluation result
-  (per-image curves of every method: ~90 MB for 12 methods × 900 images) and the SAM engine. Treat
-  them as read-only.
+  (per-image curves of every method: ~90 MB for 12 methods × 900 images). Treat it as read-only.
+- a loaded SAM model is held by :func:`samis.sam.engine.load_sam`'s own cache (one per server
+  process), not by Streamlit: two caches would each keep it alive on their own terms.
 - ``st.cache_data`` holds the small things pages show (score tables, per-image frames, figures);
   Streamlit hands each caller its own copy.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +25,13 @@ import streamlit as st
 from samis.cases import per_image_tables
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
+from samis.figures import image_cells as cells_of
+from samis.figures import png_bytes, qualitative_figure
+from samis.paper import PAPER_TABLES, load_paper_table, load_speed_table
+from samis.store import prediction_files
 from samis.workspace import Workspace
 
 from samis.dashboard import coverage as coverage_module
-
-
-def module_available(name: str) -> bool:
-    """True when a samis module (e.g. ``samis.sam``) is installed in this tree."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def fingerprint(root: str, dataset_id: str | None = None) -> str:
@@ -110,8 +106,6 @@ def coverage(root: str, fingerprint: str) -> tuple[list, list]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def prediction_paths(root: str, dataset_id: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, dict[str, Path]]:
     """method → {image id → stored map path}."""
-    from samis.store import prediction_files
-
     workspace = Workspace(root)
     return {m: prediction_files(workspace, dataset_id, m) for m in methods}
 
@@ -120,8 +114,6 @@ def prediction_paths(root: str, dataset_id: str, methods: tuple[str, ...], finge
 def grid_png(root: str, dataset_id: str, image_ids: tuple[str, ...], methods: tuple[str, ...], mode: str,
              threshold: int, cell: int, fingerprint: str) -> bytes:
     """The qualitative grid of some images as PNG bytes (see :func:`samis.figures.qualitative_figure`)."""
-    from samis.figures import png_bytes, qualitative_figure
-
     loaded = dataset(root, dataset_id, fingerprint)
     by_id = loaded.by_id()
     samples = [by_id[i] for i in image_ids]
@@ -134,8 +126,6 @@ def grid_png(root: str, dataset_id: str, image_ids: tuple[str, ...], methods: tu
 def image_cells(root: str, dataset_id: str, image_id: str, methods: tuple[str, ...], mode: str, threshold: int,
                 fingerprint: str) -> list[tuple[str, bytes | None, str]]:
     """One image's cells (image, ground truth, each method) as PNG bytes with titles and captions."""
-    from samis.figures import image_cells as cells_of, png_bytes
-
     sample = dataset(root, dataset_id, fingerprint).by_id()[image_id]
     paths = prediction_paths(root, dataset_id, methods, fingerprint)
     return [(title, None if picture is None else png_bytes(picture), caption)
@@ -145,25 +135,17 @@ def image_cells(root: str, dataset_id: str, image_id: str, methods: tuple[str, .
 @st.cache_data(show_spinner=False)
 def paper_table(key: str):
     """One of the paper's Tables 3–6 (``sd900``, ``mt``, ``nrsd-mn``, ``mt-7:3``)."""
-    from samis.paper import load_paper_table
-
     return load_paper_table(key)
 
 
 @st.cache_data(show_spinner=False)
 def paper_speed_rows():
     """The paper's Table 7."""
-    from samis.paper import load_speed_table
-
     return load_speed_table()
 
 
 def paper_key(layout: str, split: str) -> str | None:
     """The paper table matching a dataset layout and split (``mt`` on ``test-7:3`` is Table 6)."""
-    try:
-        from samis.paper import PAPER_TABLES
-    except ImportError:
-        return None
     if layout == "mt" and split in ("test-7:3", "train-7:3"):
         return "mt-7:3" if "mt-7:3" in PAPER_TABLES else None
     return layout if layout in PAPER_TABLES else None
@@ -174,14 +156,20 @@ def curve_arrays(score: dict) -> dict[str, np.ndarray]:
     return score.get("curves") or {}
 
 
-@st.cache_resource(show_spinner="Loading the SAM model…", max_entries=2)
 def sam_model(model_type: str, checkpoint: str | None, device: str = "auto", hash_cache: str | None = None):
     """The loaded SAM model for (type, checkpoint, device), one per server.
 
-    :func:`samis.sam.engine.load_sam` validates the checkpoint and keeps a lock on the model, so two
-    sessions never run it at the same time; this cache keeps it loaded across reruns and sessions.
-    ``hash_cache`` (the workspace's checkpoint-MD5 file) spares hashing a 2.5 GB checkpoint again.
+    :func:`samis.sam.engine.load_sam` is the one cache: it keeps the model loaded across reruns and
+    sessions (the server is one process) and holds a lock on it, so two sessions never run it at
+    the same time. A ``st.cache_resource`` around it would be a second cache of the same model, whose
+    eviction frees nothing while the library still holds it. ``hash_cache`` (the workspace's
+    checkpoint-MD5 file) spares hashing a 2.5 GB checkpoint again.
+
+    Raises:
+        SamError: as :func:`samis.sam.engine.load_sam`.
     """
+    # lazy: the engine imports torch and segment_anything, which only the Run page needs
     from samis.sam.engine import load_sam
 
-    return load_sam(model_type, checkpoint or None, device, hash_cache=Path(hash_cache) if hash_cache else None)
+    with st.spinner("Loading the SAM model…"):
+        return load_sam(model_type, checkpoint or None, device, hash_cache=Path(hash_cache) if hash_cache else None)

@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from samis.datasets import Dataset, split_names
+from samis.demo import ensure_demo
 from samis.errors import SamisError
 from samis.workspace import Workspace
 
@@ -73,13 +74,9 @@ def _operator_roots() -> list[str]:
 
 def _maybe_demo(workspace: Workspace, is_default: bool) -> None:
     """Fill an empty default workspace with the demo dataset so a fresh clone shows real content."""
-    if not data.module_available("samis.demo"):
-        return
     if not is_default:
         if not st.sidebar.button("Create the demo dataset here", help="generates ~60 synthetic images and five baselines"):
             return
-    from samis.demo import ensure_demo
-
     with st.status("First start: generating the demo dataset and computing five baselines…", expanded=True) as box:
         bar = st.progress(0.0)
 

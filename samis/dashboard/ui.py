@@ -131,5 +131,5 @@ def show_comparison(table, key: str | None = None) -> None:
     st.dataframe(frame, hide_index=True, key=key, height=35 * (len(frame) + 1) + 3,
                  column_config={"note": st.column_config.TextColumn("note", width="medium")})
     notes = ["★ best in column (ties all marked); arrows give the better direction"]
-    notes += table.footnotes() if hasattr(table, "footnotes") else list(table.notes)
+    notes += table.footnotes()
     st.caption("  \n".join(notes))

@@ -1,8 +1,8 @@
 """The SAM engine: load a model once, run automatic mask generation on images.
 
 One :class:`LoadedSam` exists per (model type, checkpoint, device); :func:`load_sam` returns the
-shared one (the dashboard wraps it in ``st.cache_resource``), and its lock makes sure two dashboard
-sessions never run the same model at once.
+shared one (the only cache of loaded models: the dashboard calls it too), and its lock makes sure two
+dashboard sessions never run the same model at once.
 
 ``--model tiny`` is the test-size SAM of :mod:`samis.sam.tiny` (random weights), labelled
 ``sam-tiny-random`` everywhere; real types are ``vit_h``, ``vit_l``, ``vit_b`` with a checkpoint.
@@ -32,6 +32,7 @@ from samis.sam.checkpoints import (
 from samis.sam.masks import MaskSet
 from samis.models import MODEL_CHOICES, sam_model
 from samis.sam.tiny import TINY_SEED, build_tiny_sam
+from samis.speed.timing import SpeedSubject, cpu_name
 
 DTYPES = ("fp32", "bf16")
 
@@ -76,9 +77,7 @@ def device_name(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     if device.type == "cpu":
-        from samis.speed import cpu_name  # the same CPU description as the baselines' rows
-
-        return cpu_name()
+        return cpu_name()  # the same CPU description as the baselines' rows
     return device.type
 
 
@@ -230,13 +229,11 @@ class SamEngine:
 
 
 def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "auto"):
-    """A :class:`samis.speed.SpeedSubject` running full automatic mask generation (SAM defaults).
+    """A :class:`samis.speed.timing.SpeedSubject` running full automatic mask generation (SAM defaults).
 
     Raises:
         SamError: as :func:`load_sam`.
     """
-    from samis.speed import SpeedSubject  # lazy: speed sits above sam
-
     loaded = load_sam(model_type, checkpoint, device)
     engine = SamEngine(loaded, AmgParams())
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None

@@ -1,0 +1,216 @@
+"""The speed report: gather what samis can run here (baselines, SAM), time it on some images, beside Table 7.
+
+Subjects come from the built-in baselines (``samis.baselines.BASELINES``; parameters 0) and from SAM
+(``samis.sam.engine.sam_speed_subject``). SAM ViT-B/L/H are timed only with a checkpoint; without
+one, only their parameter count is shown, counted on PyTorch's ``meta`` device (no weights, no
+memory, see :mod:`samis.speed.sam_accounting`). The test-size SAM (``sam-tiny-random``) is timed and
+labelled as random weights.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from samis.datasets import load_dataset
+from samis.errors import ReportError
+from samis.imageio import read_rgb
+from samis.speed.sam_accounting import (
+    OFFICIAL_CHECKPOINT_BYTES, SAM_TYPES, explain_parameter_gap, printed_sam_params, sam_parameter_breakdown,
+)
+from samis.speed.table import SpeedTable, speed_table
+from samis.speed.timing import SpeedRow, SpeedSubject, cpu_name, size_text
+
+TINY_SAM = "sam-tiny-random"
+SYNTHETIC_SIZE = (200, 200)
+
+
+# -- subjects --------------------------------------------------------------------------------------
+
+def _baseline_registry() -> dict:
+    """``samis.baselines.BASELINES``, looked up when called: the registry in ``sys.modules`` then is the
+    one timed (tests swap in a fake one), and OpenCV stays off the import path of this module."""
+    from samis.baselines import BASELINES
+
+    return BASELINES
+
+
+def baseline_subjects(names: list[str] | None = None) -> tuple[list[SpeedSubject], list[str]]:
+    """Speed subjects for the built-in baselines (parameters 0, run on the CPU).
+
+    Returns:
+        (subjects, notes): the notes are empty; the pair matches :func:`sam_subjects`, so the report
+        gathers both kinds the same way.
+
+    Raises:
+        ReportError: a requested baseline does not exist.
+    """
+    baselines = _baseline_registry()
+    wanted = list(baselines) if names is None else names
+    unknown = [n for n in wanted if n not in baselines]
+    if unknown:
+        raise ReportError(f"unknown baseline {unknown[0]!r} (choose from {', '.join(baselines)})")
+    device = cpu_name()
+    subjects = []
+    for name in wanted:
+        baseline = baselines[name]
+        subjects.append(SpeedSubject(method=name, label=getattr(baseline, "title", name) or name, params_m=0.0,
+                                     size_mb=None, run=baseline.function, device=device,
+                                     note="classical method, no learned parameters"))
+    return subjects, []
+
+
+def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple[list[SpeedSubject], list[SpeedRow], list[str]]:
+    """SAM speed subjects for the requested models, and parameter-only rows where nothing can be timed.
+
+    Args:
+        requests: model key → checkpoint path or None; keys ``tiny`` (test-size SAM, random weights)
+            and ``vit_h`` / ``vit_l`` / ``vit_b`` (timed only with a checkpoint).
+        device: ``auto``, ``cpu``, ``cuda``, … (passed to the engine).
+
+    Returns:
+        (subjects to time, rows with parameters only, notes).
+
+    Raises:
+        ReportError: an unknown model key. SamError passes through from the engine.
+    """
+    # lazy: the engine imports torch and segment_anything (seconds), needed only when SAM is timed
+    from samis.sam import engine
+
+    subjects: list[SpeedSubject] = []
+    rows: list[SpeedRow] = []
+    notes: list[str] = []
+    printed_sam = printed_sam_params()
+    for key, checkpoint in requests.items():
+        if key == "tiny":
+            subjects.append(engine.sam_speed_subject("tiny", None, device))
+            continue
+        if key not in SAM_TYPES:
+            raise ReportError(f"unknown SAM model {key!r} (choose from tiny, {', '.join(SAM_TYPES)})")
+        if checkpoint:
+            subjects.append(engine.sam_speed_subject(key, checkpoint, device))
+            continue
+        breakdown = sam_parameter_breakdown(key)
+        official = OFFICIAL_CHECKPOINT_BYTES[key] / 1e6
+        note = f"not timed: no checkpoint given (the official file is {official:.1f} MB)"
+        rows.append(SpeedRow(method=f"sam-{key}", label=f"SAM ViT-{key[-1].upper()}, built without weights",
+                             source="measured", device="none (parameters counted on the meta device)",
+                             params_m=breakdown["total"], note=note))
+        if key == "vit_h" and printed_sam is not None:
+            notes.append("SAM ViT-H parameters: " + explain_parameter_gap(breakdown, printed_sam))
+    return subjects, rows, notes
+
+
+# -- images ----------------------------------------------------------------------------------------
+
+def synthetic_image(size: tuple[int, int] = SYNTHETIC_SIZE, seed: int = 0) -> np.ndarray:
+    """A seeded grey texture with a bright line, uint8 RGB, for timing when no dataset is named."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    gray = rng.normal(128, 20, size=(height, width)).clip(0, 255)
+    gray[height // 2, width // 4: 3 * width // 4] = 230  # something salient, so no method sees a constant image
+    gray = gray.astype(np.uint8)
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def dataset_images(workspace, dataset_id: str, count: int = 5) -> tuple[list[np.ndarray], str]:
+    """The first ``count`` images of a registered dataset as uint8 RGB, at their own size.
+
+    Returns:
+        (images, a description for the table).
+
+    Raises:
+        DatasetError: the dataset is not registered or an image cannot be read.
+    """
+    dataset = load_dataset(workspace, dataset_id)
+    samples = dataset.samples[: max(1, count)]
+    images = [read_rgb(s.image_path) for s in samples]
+    return images, f"the first {len(images)} images of dataset {dataset_id!r} at their own size ({size_text(images)})"
+
+
+# -- options ---------------------------------------------------------------------------------------
+
+def parse_checkpoint_options(values: list[str] | None) -> dict[str, str]:
+    """``["vit_h=/x/sam_vit_h_4b8939.pth", "/y/sam_vit_b_01ec64.pth"]`` → model type → path.
+
+    A bare path names its type in the file name (``vit_h``, ``vit_l`` or ``vit_b``).
+
+    Raises:
+        ReportError: the type cannot be told or is unknown.
+    """
+    result: dict[str, str] = {}
+    for value in values or []:
+        if "=" in value and value.split("=", 1)[0] in SAM_TYPES:
+            key, path = value.split("=", 1)
+        else:
+            found = [t for t in SAM_TYPES if t in os.path.basename(value)]
+            if len(found) != 1:
+                raise ReportError(f"cannot tell the SAM model type of checkpoint {value!r}; write it as vit_h=PATH")
+            key, path = found[0], value
+        result[key] = path
+    return result
+
+
+def split_speed_methods(methods: list[str] | None, baseline_names: list[str]) -> tuple[list[str], dict[str, None]]:
+    """Split requested ids into baselines and SAM models (``sam-tiny-random``/``tiny``, ``sam-vit_h``/``vit_h``).
+
+    None means every baseline, the test-size SAM and the three SAM types.
+
+    Raises:
+        ReportError: an id that is neither.
+    """
+    if methods is None:
+        return list(baseline_names), {"tiny": None, **{t: None for t in SAM_TYPES}}
+    baselines, sam = [], {}
+    for name in methods:
+        key = name.strip()
+        bare = key[4:] if key.startswith("sam-") else key
+        if key in baseline_names:
+            baselines.append(key)
+        elif key in (TINY_SAM, "tiny", "sam-tiny"):
+            sam["tiny"] = None
+        elif bare in SAM_TYPES:
+            sam[bare] = None
+        else:
+            choices = ", ".join([*baseline_names, TINY_SAM, *(f"sam-{t}" for t in SAM_TYPES)])
+            raise ReportError(f"unknown method {name!r} for the speed table (choose from {choices})")
+    return baselines, sam
+
+
+def speed_report(workspace=None, methods: list[str] | None = None, dataset: str | None = None, n_images: int = 5,
+                 checkpoints: dict[str, str] | None = None, device: str = "auto", warmup: int = 3, runs: int = 20,
+                 time_budget_s: float | None = 30.0, include_paper: bool = True,
+                 progress: Callable[[str], None] | None = None) -> SpeedTable:
+    """Everything samis can run here, timed on a dataset's images (or a synthetic one), beside Table 7.
+
+    Args:
+        workspace: the samis workspace (needed with ``dataset``).
+        methods: ids (baselines, ``sam-tiny-random``, ``sam-vit_h``…); None = all.
+        dataset: registered dataset whose first ``n_images`` images are used; None = a synthetic 200×200 image.
+        n_images: how many of the dataset's images.
+        checkpoints: SAM model type → checkpoint path; those types are timed (and added when not requested).
+        device: for SAM (``auto`` = CUDA, then MPS, then CPU).
+        warmup, runs, time_budget_s: the protocol (see :func:`samis.speed.timing.measure_fps`).
+        include_paper: add Table 7's printed rows.
+        progress: called with each subject's label before it is timed.
+
+    Returns:
+        the :class:`~samis.speed.table.SpeedTable`.
+
+    Raises:
+        ReportError: an unknown method; DatasetError/SamError pass through.
+    """
+    baselines, sam = split_speed_methods(methods, list(_baseline_registry()))
+    for key, path in (checkpoints or {}).items():
+        sam[key] = path
+    if dataset:
+        images, images_text = dataset_images(workspace, dataset, n_images)
+    else:
+        images, images_text = [synthetic_image()], "one synthetic 200x200 image (seeded grey noise with a bright line)"
+    subjects, notes = baseline_subjects(baselines) if baselines else ([], [])
+    sam_list, param_rows, sam_notes = sam_subjects(sam, device) if sam else ([], [], [])
+    return speed_table(subjects + sam_list, images, images_text, extra_rows=param_rows, notes=notes + sam_notes,
+                       warmup=warmup, runs=runs, time_budget_s=time_budget_s, include_paper=include_paper,
+                       progress=progress)

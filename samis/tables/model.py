@@ -1,0 +1,402 @@
+"""The comparison table: rows from any source, best marks, the gap row, and the table's exports.
+
+Rows come from the paper (:mod:`samis.paper`), from methods measured here (scores of
+``samis.evaluation.evaluate``), or from a user's CSV; every row says which (``source``) and measured
+rows carry their provenance (dataset, split, samis version, time).
+
+Best marks: per column, the best value (highest, or lowest for MAE) is marked in every row that has
+it, ties included. The comparison is made on the values as shown (``decimals`` places, 3 like the
+paper), so two cells that look equal are both marked. The gap row is :mod:`samis.tables.gap`'s.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from samis import __version__
+from samis.errors import ReportError
+from samis.paper import method_id, parse_printed_number, read_commented_csv
+from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
+from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
+from samis.tables.render import (
+    csv_text, latex_escape, latex_table, markdown_escape, markdown_table, text_table,
+)
+
+#: SAM selection strategies that look at the ground truth: their rows are upper bounds, not results
+UPPER_BOUND_STRATEGIES = ("oracle", "best-single", "inside-gt", "box", "point")
+UPPER_BOUND_NOTE = "upper bound: uses the ground truth"
+PAPER_SAM_NOTE = "upper bound: the paper chose SAM's masks by hand against the ground truth"
+
+_ROW_FIELDS = {"method", "label", "source", "note", "upper_bound", "printed_name", "publication", "type",
+               "printed_best", "split", "samis_version", "time", "n_images", "dataset"}
+
+
+def selection_strategy(method: str) -> str | None:
+    """The SAM selection strategy of a method name such as ``sam-vit_h+oracle`` (else None)."""
+    if not method.lower().startswith("sam") or "+" not in method:
+        return None
+    return method.split("+", 1)[1]
+
+
+def is_upper_bound(method: str) -> bool:
+    """True for a SAM method whose strategy uses the ground truth (oracle, best-single, inside-gt, box, point)."""
+    strategy = selection_strategy(method)
+    if strategy is None:
+        return False
+    return any(strategy == s or strategy.startswith((s + "-", s + "_", s + ":", s + "="))
+               for s in UPPER_BOUND_STRATEGIES)
+
+
+@dataclass
+class TableRow:
+    """One method in a comparison table.
+
+    Attributes:
+        method: stable id (paper id such as ``SCRN``, or the store's method name such as ``ft``).
+        values: metric (table name) → value, None where missing.
+        source: ``paper``, ``measured`` or ``file``.
+        label: what to show (default: ``method``).
+        printed: metric → text as printed (paper rows), used for display and export.
+        details: provenance: publication/type for paper rows; dataset, split, samis_version, time,
+            n_images for measured rows.
+        upper_bound: True when the method looks at the ground truth.
+        note: a short remark shown with the row.
+    """
+
+    method: str
+    values: dict[str, float | None]
+    source: str = "measured"
+    label: str = ""
+    printed: dict[str, str] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    upper_bound: bool = False
+    note: str = ""
+
+    def __post_init__(self):
+        if not self.label:
+            self.label = self.method
+
+
+def _shown(value: float | None, printed: str | None, decimals: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return printed if printed else f"{value:.{decimals}f}"
+
+
+@dataclass
+class ComparisonTable:
+    """A built comparison table. Use :func:`build_table` to make one.
+
+    Attributes:
+        frame: DataFrame indexed by row key: ``source``, the metric columns (float, NaN = missing),
+            ``upper_bound``, ``note``.
+        best_mask: boolean DataFrame (same index, metric columns): True where the cell is the column's best.
+        gap: the gap row, or None.
+    """
+
+    dataset: str
+    metrics: tuple[str, ...]
+    rows: list[TableRow]
+    keys: list[str]
+    frame: pd.DataFrame
+    best_mask: pd.DataFrame
+    gap: GapRow | None
+    title: str = ""
+    notes: list[str] = field(default_factory=list)
+    decimals: int = 3
+
+    # -- cells ---------------------------------------------------------------------------------
+    def cell(self, key: str, metric: str) -> str:
+        """The text shown for one cell (printed text for paper values, else ``decimals`` places)."""
+        row = self.rows[self.keys.index(key)]
+        return _shown(row.values.get(metric), row.printed.get(metric), self.decimals)
+
+    def header(self, metric: str, arrow_up: str = "↑", arrow_down: str = "↓") -> str:
+        return f"{metric} {arrow_up if higher_is_better(metric) else arrow_down}"
+
+    def _gap_cell(self, metric: str) -> str:
+        value = self.gap.percent.get(metric) if self.gap else None
+        return "–" if value is None else f"{value}%"
+
+    def _marked_cells(self, key: str, mark) -> list[str]:
+        """One row's metric cells, ``mark(text)`` applied where the cell is the column's best."""
+        return [mark(self.cell(key, m)) if self.best_mask.at[key, m] else self.cell(key, m) for m in self.metrics]
+
+    # -- documents -----------------------------------------------------------------------------
+    def to_json_document(self) -> dict:
+        """Plain dict: dataset, metrics, rows (values, best marks, provenance), gap, notes."""
+        rows = []
+        for key, row in zip(self.keys, self.rows):
+            entry = {"method": row.method, "label": row.label, "source": row.source}
+            entry.update({m: row.values.get(m) for m in self.metrics})
+            entry["best"] = [m for m in self.metrics if bool(self.best_mask.at[key, m])]
+            entry["upper_bound"] = row.upper_bound
+            if row.note:
+                entry["note"] = row.note
+            entry.update(row.details)
+            rows.append(entry)
+        gap = None
+        if self.gap:
+            gap = {"method": self.rows[self.keys.index(self.gap.method)].method, "against": self.gap.against,
+                   "definition": self.gap.definition}
+            gap.update({m: self.gap.percent.get(m) for m in self.metrics})
+            gap["exact"] = {m: self.gap.exact.get(m) for m in self.metrics}
+        return {"dataset": self.dataset, "title": self.title, "metrics": list(self.metrics),
+                "higher_is_better": {m: higher_is_better(m) for m in self.metrics},
+                "rows": rows, "gap": gap, "notes": list(self.notes)}
+
+    def to_csv(self) -> str:
+        """CSV text: one line per row (printed text for paper values, full precision otherwise), gap last."""
+        extra = ("dataset", "split", "samis_version", "time", "n_images", "publication", "type")
+        header = ["method", "label", "source", *self.metrics, "best", "upper_bound", "note", *extra]
+        lines = []
+        for key, row in zip(self.keys, self.rows):
+            values = []
+            for m in self.metrics:
+                value = row.values.get(m)
+                values.append("" if value is None else row.printed.get(m) or repr(float(value)))
+            best = ";".join(m for m in self.metrics if bool(self.best_mask.at[key, m]))
+            lines.append([row.method, row.label, row.source, *values, best, str(row.upper_bound).lower(),
+                          row.note, *[row.details.get(k, "") for k in extra]])
+        if self.gap:
+            lines.append([f"gap:{self.gap.method}", self.gap.label(), f"gap-{self.gap.definition}",
+                          *["" if self.gap.percent.get(m) is None else self.gap.percent[m] for m in self.metrics],
+                          "", "", "", *[""] * len(extra)])
+        return csv_text(header, lines)
+
+    def to_markdown(self) -> str:
+        """A GitHub Markdown table: best values in bold, arrows in the header, gap row last, notes below."""
+        body = [[row.label + (" †" if row.upper_bound else ""), row.source,
+                 *self._marked_cells(key, lambda text: f"**{text}**")]
+                for key, row in zip(self.keys, self.rows)]
+        if self.gap:
+            body.append([f"*{self.gap.label()}*", "", *(self._gap_cell(m) for m in self.metrics)])
+        lines = [f"**{markdown_escape(self.title)}**", ""] if self.title else []
+        lines += markdown_table(["Method", "Source", *(self.header(m) for m in self.metrics)],
+                                "ll" + "r" * len(self.metrics), body)
+        notes = self.footnotes()
+        if notes:
+            lines.append("")
+            lines += [f"- {markdown_escape(n)}" for n in notes]
+        return "\n".join(lines) + "\n"
+
+    def to_latex(self) -> str:
+        """A LaTeX ``table`` with booktabs rules: best values in ``\\textbf``, arrows in the header, gap row last."""
+        caption = self.title or f"Comparison on {self.dataset}"
+        if any(row.upper_bound for row in self.rows):
+            caption += r". $^\dagger$ upper bound: uses the ground truth"
+        header = ["Method", "Source", *(latex_escape(m) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
+                                        for m in self.metrics)]
+        body = []
+        for key, row in zip(self.keys, self.rows):
+            cells = ["--" if text == "–" else text for text in (self.cell(key, m) for m in self.metrics)]
+            cells = [r"\textbf{" + text + "}" if self.best_mask.at[key, m] else text for text, m in zip(cells, self.metrics)]
+            body.append([latex_escape(row.label) + (r"$^\dagger$" if row.upper_bound else ""), latex_escape(row.source),
+                         *cells])
+        if self.gap:
+            body.append([r"\multicolumn{2}{l}{" + latex_escape(self.gap.label()) + "}",
+                         *(self._gap_cell(m).replace("%", r"\%").replace("–", "--") for m in self.metrics)])
+        lines = latex_table(latex_escape(caption, keep_math=True), "ll" + "r" * len(self.metrics), header, body,
+                            rules_before={len(self.rows)} if self.gap else ())
+        return "\n".join(lines) + "\n"
+
+    def to_text(self) -> str:
+        """A plain aligned table for a terminal: ``*`` marks the best, gap row last, notes below."""
+        header = ["method", "source", *[self.header(m) for m in self.metrics]]
+        body = []
+        for key, row in zip(self.keys, self.rows):
+            cells = [self.cell(key, m) + ("*" if self.best_mask.at[key, m] else " ") for m in self.metrics]
+            body.append([row.label + (" †" if row.upper_bound else ""), row.source, *cells])
+        if self.gap:
+            body.append([f"gap: {self.gap.method} vs best", self.gap.definition,
+                         *[self._gap_cell(m) + " " for m in self.metrics]])
+        lines = [self.title] if self.title else []
+        lines += text_table(header, body, right_columns=range(2, len(header)),
+                            rules_before={len(self.rows)} if self.gap else ())
+        lines += ["* best in column (ties all marked)"] + self.footnotes()
+        return "\n".join(lines) + "\n"
+
+    def footnotes(self) -> list[str]:
+        """The lines shown under the table: notes, the upper-bound mark, the gap definition."""
+        notes = list(self.notes)
+        if any(row.upper_bound for row in self.rows):
+            notes.append("† upper bound: the method looks at the ground truth, so it is not a deployable result")
+        if self.gap:
+            notes.append(gap_definition_text(self.gap.definition))
+        return notes
+
+
+def _row_keys(rows: list[TableRow]) -> list[str]:
+    """Unique keys: the label, suffixed with the source where two rows share a label."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        seen[row.label] = seen.get(row.label, 0) + 1
+    keys = [row.label if seen[row.label] == 1 else f"{row.label} [{row.source}]" for row in rows]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ReportError(f"method {duplicates[0]!r} appears twice from the same source")
+    return keys
+
+
+def _best_mask(rows: list[TableRow], keys: list[str], metrics, decimals: int) -> pd.DataFrame:
+    mask = pd.DataFrame(False, index=keys, columns=list(metrics))
+    for m in metrics:
+        shown = {}
+        for key, row in zip(keys, rows):
+            text = _shown(row.values.get(m), row.printed.get(m), decimals)
+            if text != "–":
+                shown[key] = float(text)
+        if not shown:
+            continue
+        best = max(shown.values()) if higher_is_better(m) else min(shown.values())
+        for key, value in shown.items():
+            mask.at[key, m] = value == best
+    return mask
+
+
+def _find_row(rows: list[TableRow], keys: list[str], method: str) -> str | None:
+    if method in keys:
+        return method
+    matches = [k for k, r in zip(keys, rows) if r.method == method or r.label == method]
+    if len(matches) > 1:
+        raise ReportError(f"gap method {method!r} matches several rows ({', '.join(matches)}); name one of them")
+    return matches[0] if matches else None
+
+
+def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str | None = "SAM",
+                gap_definition: str = "larger", require_gap: bool = False, dataset: str = "",
+                title: str = "", notes: list[str] | None = None, decimals: int = 3) -> ComparisonTable:
+    """Build a comparison table from rows of any source.
+
+    Args:
+        rows: the rows, in display order.
+        metrics: table metric names (aliases such as ``maxEm`` accepted).
+        gap_method: the row (key, method id or label) to compare with the best of the others; None: no gap row.
+        gap_definition: ``larger`` or ``reference`` (see :mod:`samis.tables.gap`).
+        require_gap: raise when ``gap_method`` is not in the table (else the gap row is left out, with a note).
+        dataset, title, notes: shown with the table.
+        decimals: places shown for values that have no printed text; best marks compare shown values.
+
+    Returns:
+        the :class:`ComparisonTable`.
+
+    Raises:
+        ReportError: fewer than two rows, an unknown metric or gap definition, a duplicate row, or a
+            required gap method missing from the table.
+    """
+    metrics = resolve_metrics(metrics)
+    check_gap_definition(gap_definition)
+    rows = list(rows)
+    if len(rows) < 2:
+        only = f" (only {rows[0].label!r})" if rows else ""
+        raise ReportError(f"a comparison table needs at least two methods; got {len(rows)}{only}")
+    keys = _row_keys(rows)
+    notes = list(notes or [])
+    frame = pd.DataFrame(
+        {"source": [r.source for r in rows],
+         **{m: [float("nan") if r.values.get(m) is None else float(r.values[m]) for r in rows] for m in metrics},
+         "upper_bound": [r.upper_bound for r in rows], "note": [r.note for r in rows]},
+        index=pd.Index(keys, name="method"),
+    )
+    best_mask = _best_mask(rows, keys, metrics, decimals)
+    gap = None
+    if gap_method:
+        key = _find_row(rows, keys, gap_method)
+        if key is None and require_gap:
+            raise ReportError(f"gap method {gap_method!r} is not in the table (methods: {', '.join(keys)})")
+        if key is None:
+            notes.append(f"no gap row: the table has no {gap_method!r} row (choose one with --gap-method)")
+        else:
+            gap = compute_gap(rows, keys, metrics, key, gap_definition)
+    return ComparisonTable(dataset=dataset, metrics=metrics, rows=rows, keys=keys, frame=frame,
+                           best_mask=best_mask, gap=gap, title=title, notes=notes, decimals=decimals)
+
+
+# -- rows from each source -------------------------------------------------------------------------
+
+def paper_rows(table, methods: list[str] | None = None) -> list[TableRow]:
+    """Rows of a :class:`samis.paper.PaperTable`, optionally only some methods (ids or printed names)."""
+    wanted = None if methods is None else {method_id(m) for m in methods}
+    rows = []
+    for row in table.rows:
+        if wanted is not None and row.method not in wanted:
+            continue
+        is_sam = row.type == "SAM"
+        rows.append(TableRow(
+            method=row.method, label=row.printed_name if row.printed_name != row.method else row.method,
+            values=dict(row.values), source="paper", printed=dict(row.printed),
+            details={"table": table.number, "publication": row.publication, "type": row.type},
+            upper_bound=is_sam, note=PAPER_SAM_NOTE if is_sam else "",
+        ))
+    return rows
+
+
+def measured_rows(scores: dict[str, dict], dataset: str, split: str, *, samis_version: str | None = None,
+                  evaluated_at: str | None = None, metrics=None) -> list[TableRow]:
+    """Rows from evaluation scores (``EvaluationResult.scores``: method → dict of dataset metrics).
+
+    Args:
+        scores: method → score dict with keys such as ``Sa``, ``MAE``, ``maxEm``, ``Fw``, ``maxFm``, ``n_images``.
+        dataset, split: where the scores were measured (kept as provenance).
+        samis_version, evaluated_at: provenance (default: this samis and now).
+        metrics: table metrics to take (default: all known).
+
+    Returns:
+        one row per method, ``source="measured"``, upper-bound strategies labelled.
+    """
+    when = evaluated_at or time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    wanted = resolve_metrics(metrics) if metrics else tuple(EVALUATION_KEYS)
+    rows = []
+    for method, score in scores.items():
+        values = {}
+        for m in wanted:
+            value = score.get(EVALUATION_KEYS[m])
+            values[m] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+        bound = is_upper_bound(method)
+        note = UPPER_BOUND_NOTE if bound else ""
+        if "tiny-random" in method:
+            note = "test-size SAM with random weights: not SAM's accuracy" + (f"; {note}" if note else "")
+        rows.append(TableRow(
+            method=method, values=values, source="measured",
+            details={"dataset": dataset, "split": split, "samis_version": samis_version or __version__,
+                     "time": when, "n_images": score.get("n_images")},
+            upper_bound=bound, note=note,
+        ))
+    return rows
+
+
+def read_rows_csv(path: str | Path, source: str = "file") -> list[TableRow]:
+    """Rows from a user's CSV: a ``method`` column, metric columns, optional ``label``/``source``/``note``.
+
+    ``#`` comment lines at the top are skipped; a dash or an empty cell is missing.
+
+    Raises:
+        ReportError: missing file, no ``method`` column, a row with a wrong number of columns, a column
+            that is not a known metric, or a cell that is not a number.
+    """
+    path = Path(path)
+    header, records, _ = read_commented_csv(path, ("method",))
+    metric_columns = [c for c in header if c not in _ROW_FIELDS]
+    for column in metric_columns:
+        try:
+            resolve_metric(column)
+        except ReportError:
+            raise ReportError(
+                f"{path}: column {column!r} is not a known metric (choose from {', '.join(EVALUATION_KEYS)})"
+            ) from None
+    rows = []
+    for record in records:
+        where = f"{path}:{record['_line']}"
+        if not record["method"]:
+            raise ReportError(f"{where}: the method cell is empty")
+        values = {resolve_metric(c): parse_printed_number(record[c], f"{where} ({c})") for c in metric_columns}
+        upper = record.get("upper_bound", "").lower() in ("true", "1", "yes") or is_upper_bound(record["method"])
+        rows.append(TableRow(method=record["method"], label=record.get("label") or record["method"],
+                             values=values, source=record.get("source") or source,
+                             upper_bound=upper, note=record.get("note", "") or (UPPER_BOUND_NOTE if upper else "")))
+    return rows
