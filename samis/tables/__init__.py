@@ -16,12 +16,12 @@ from samis.tables.model import (
     is_upper_bound, measured_rows, paper_rows, read_rows_csv, selection_strategy,
 )
 from samis.tables.render import latex_escape
-from samis.tables.report import comparison_report
+from samis.tables.report import ComparisonRows, comparison_report, comparison_rows, paper_key
 
 __all__ = [
     "EVALUATION_KEYS", "GAP_DEFINITIONS", "METRIC_ALIASES", "PAPER_SAM_NOTE", "TABLE_METRICS", "UPPER_BOUND_NOTE",
-    "UPPER_BOUND_STRATEGIES", "ComparisonTable", "GapRow", "TableRow", "build_table", "comparison_report",
+    "UPPER_BOUND_STRATEGIES", "ComparisonRows", "ComparisonTable", "GapRow", "TableRow", "build_table", "comparison_report", "comparison_rows",
     "compute_gap", "gap_definition_text", "gap_percent", "higher_is_better", "is_upper_bound", "latex_escape",
-    "measured_rows", "paper_rows", "read_rows_csv", "resolve_metric", "resolve_metrics", "round_half_up",
+    "measured_rows", "paper_key", "paper_rows", "read_rows_csv", "resolve_metric", "resolve_metrics", "round_half_up",
     "selection_strategy",
 ]

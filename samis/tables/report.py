@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from samis.datasets import load_dataset
 from samis.errors import ReportError
-from samis.evaluation import evaluate
+from samis.evaluation import EvaluationResult, evaluate
+from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
-from samis.paper import PAPER_TABLES, load_paper_table, method_id
+from samis.paper import PAPER_TABLES, PaperTable, load_paper_table, method_id
 from samis.tables.columns import TABLE_METRICS, resolve_metrics
 from samis.tables.model import ComparisonTable, TableRow, build_table, measured_rows, paper_rows
 
 
-def _paper_key(workspace, dataset: str) -> str | None:
-    """The paper table for a dataset id: the id itself (sd900, mt, nrsd-mn, mt-7:3) or a registered layout."""
+def paper_key(workspace, dataset: str, split: str | None = None) -> str | None:
+    """The paper table for a dataset: the id itself (sd900, mt, nrsd-mn, mt-7:3) or a registered layout.
+
+    A Magnetic Tile dataset on the 7:3 split (``test-7:3``, ``train-7:3``) is Table 6 (``mt-7:3``).
+    """
     if dataset.lower() in PAPER_TABLES:
-        return dataset.lower()
-    entry = workspace.registered_datasets().get(dataset) if workspace is not None else None
-    if entry is not None and entry.layout in PAPER_TABLES:
-        return entry.layout
-    return None
+        key = dataset.lower()
+    else:
+        entry = workspace.registered_datasets().get(dataset) if workspace is not None else None
+        key = entry.layout if entry is not None and entry.layout in PAPER_TABLES else None
+    if key == "mt" and split in ("test-7:3", "train-7:3"):
+        return "mt-7:3"
+    return key
 
 
 def _measured_target(workspace, dataset: str, split: str | None) -> tuple[str, str] | None:
@@ -33,41 +41,74 @@ def _measured_target(workspace, dataset: str, split: str | None) -> tuple[str, s
     return None
 
 
-def comparison_report(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
-                      methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
-                      gap_method: str | None = None, gap_definition: str | None = None,
-                      extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
-                      progress=None) -> ComparisonTable:
-    """The comparison table for one dataset: the paper's rows, rows measured here, or both.
+@dataclass
+class ComparisonRows:
+    """The rows of one dataset's comparison, before a gap row is chosen.
+
+    Attributes:
+        rows: paper rows, then measured rows, then extra rows.
+        notes: where the rows came from.
+        paper_table: the paper's table the paper rows come from (None: no paper rows).
+        evaluation: the evaluation behind the measured rows (None: no measured rows).
+        gap_definition: the default gap definition (the paper table's own, else ``larger``).
+    """
+
+    rows: list[TableRow]
+    notes: list[str] = field(default_factory=list)
+    paper_table: PaperTable | None = None
+    evaluation: EvaluationResult | None = None
+    gap_definition: str = "larger"
+
+    @property
+    def default_gap_method(self) -> str | None:
+        """The row a gap row compares by default: the paper's SAM, else the first SAM method (None: no SAM row)."""
+        return first_sam_method(r.method for r in self.rows)
+
+    def table(self, metrics=TABLE_METRICS, *, gap_method: str | None = None, gap_definition: str | None = None,
+              require_gap: bool = False, dataset: str = "", title: str = "") -> ComparisonTable:
+        """The comparison table of these rows; the gap row compares ``gap_method`` (default: :attr:`default_gap_method`;
+        without a SAM row the table says it has no gap row)."""
+        gap_method = gap_method or self.default_gap_method or PAPER_SAM
+        return build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method,
+                           gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
+                           dataset=dataset, title=title, notes=list(self.notes))
+
+
+def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
+                    methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
+                    extra_rows: list[TableRow] | None = None, allow_missing: bool = False, progress=None,
+                    evaluation: EvaluationResult | None = None) -> ComparisonRows:
+    """The rows of one dataset's comparison: the paper's, those measured here, or both.
+
+    The CLI's ``report`` and the dashboard's Compare page both build their table from this, so they
+    cannot disagree.
 
     Args:
         workspace: the samis workspace (registered datasets and predictions), or None for paper rows only.
         dataset: a paper table id (``sd900``, ``mt``, ``nrsd-mn``, ``mt-7:3``) and/or a registered dataset id.
         paper, measured: which rows to include; when neither is given, every source that exists.
         methods: methods to keep (paper ids or printed names, store method names); None = all.
-        split: split for measured rows (default ``all``; ``test-7:3`` for ``mt-7:3``).
-        metrics: table metrics.
-        gap_method: the method compared with the best other (default ``SAM``; an explicit one must exist).
-        gap_definition: ``larger`` or ``reference`` (default: the paper table's own, else ``larger``).
+        split: split for measured rows (default ``all``; ``test-7:3`` for ``mt-7:3``); MT on the 7:3
+            split is compared with Table 6.
+        metrics: table metrics of the measured rows.
         extra_rows: more rows, e.g. from :func:`read_rows_csv`.
         allow_missing: score measured methods on the images they have.
-        progress: ``progress(done, total)`` for the evaluation.
-
-    Returns:
-        the :class:`ComparisonTable`, with notes saying where every row came from.
+        progress: progress callback of the evaluation.
+        evaluation: scores already computed for this dataset and split (the dashboard's cache); None:
+            evaluate here.
 
     Raises:
-        ReportError: no table for the dataset, a requested method found nowhere, bad metric, gap
-            method or definition, or fewer than two rows. Errors of the evaluation pass through.
+        ReportError: no table for the dataset, or a requested method found nowhere. Errors of the
+            evaluation pass through.
     """
     metrics = resolve_metrics(metrics)
-    paper_key = _paper_key(workspace, dataset)
+    key = paper_key(workspace, dataset, split)
     target = _measured_target(workspace, dataset, split)
     if paper is None and measured is None:
-        paper, measured = paper_key is not None, target is not None
+        paper, measured = key is not None, target is not None
         if not paper and not measured:
             raise ReportError(f"{dataset!r} is neither a paper table (sd900, mt, nrsd-mn, mt-7:3) nor a registered dataset")
-    if paper and paper_key is None:
+    if paper and key is None:
         raise ReportError(f"the paper has no table for {dataset!r} (it has sd900, mt, nrsd-mn and mt-7:3)")
     if measured and target is None:
         raise ReportError(f"dataset {dataset!r} is not registered; add it with: python -m samis datasets add {dataset} PATH")
@@ -77,8 +118,9 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
     wanted = list(methods) if methods else None
     found: set[str] = set()
     table = None
+    result = None
     if paper:
-        table = load_paper_table(paper_key)
+        table = load_paper_table(key)
         paper_ids = {r.method for r in table.rows}
         pick = None if wanted is None else [m for m in wanted if method_id(m) in paper_ids]
         if pick is None or pick:
@@ -90,9 +132,10 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
         available = workspace.prediction_methods(dataset_id)
         pick = None if wanted is None else [m for m in wanted if m in available]
         if pick is None or pick:
-            result = evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick, split=split_name,
-                              allow_missing=allow_missing, progress=progress)
-            new = measured_rows(result.scores, dataset_id, result.split, metrics=metrics)
+            result = evaluation or evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick,
+                                            split=split_name, allow_missing=allow_missing, progress=progress)
+            scored = {m: s for m, s in result.scores.items() if s.get("n_images")}
+            new = measured_rows(scored, dataset_id, result.split, metrics=metrics)
             rows += new
             found.update(pick or [])
             images = sorted({r.details.get("n_images") for r in new if r.details.get("n_images") is not None})
@@ -107,8 +150,35 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
             raise ReportError(f"method {lost[0]!r} is not in {places or 'the table'}")
     if paper and measured:
         notes.append("paper and measured rows come from different splits and implementations: compare with care")
-    if gap_definition is None:
-        gap_definition = PAPER_GAP_DEFINITIONS[table.number] if table is not None else "larger"
-    title = f"{dataset}: " + (table.caption.split(":", 1)[-1].strip() if table is not None and not measured else "comparison")
-    return build_table(rows, metrics, gap_method=gap_method or "SAM", gap_definition=gap_definition,
-                       require_gap=gap_method is not None, dataset=dataset, title=title, notes=notes)
+    return ComparisonRows(rows=rows, notes=notes, paper_table=table, evaluation=result,
+                          gap_definition=PAPER_GAP_DEFINITIONS[table.number] if table is not None else "larger")
+
+
+def comparison_report(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
+                      methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
+                      gap_method: str | None = None, gap_definition: str | None = None,
+                      extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
+                      progress=None) -> ComparisonTable:
+    """The comparison table for one dataset: :func:`comparison_rows` with a gap row.
+
+    Args:
+        workspace, dataset, paper, measured, methods, split, metrics, extra_rows, allow_missing, progress:
+            as for :func:`comparison_rows`.
+        gap_method: the method compared with the best other (default: the paper's SAM, else the first
+            SAM method; an explicit one must exist).
+        gap_definition: ``larger`` or ``reference`` (default: the paper table's own, else ``larger``).
+
+    Returns:
+        the :class:`ComparisonTable`, with notes saying where every row came from.
+
+    Raises:
+        ReportError: no table for the dataset, a requested method found nowhere, bad metric, gap
+            method or definition, or fewer than two rows. Errors of the evaluation pass through.
+    """
+    found = comparison_rows(workspace, dataset, paper=paper, measured=measured, methods=methods, split=split,
+                            metrics=metrics, extra_rows=extra_rows, allow_missing=allow_missing, progress=progress)
+    table = found.paper_table
+    title = f"{dataset}: " + (table.caption.split(":", 1)[-1].strip()
+                              if table is not None and found.evaluation is None else "comparison")
+    return found.table(metrics, gap_method=gap_method, gap_definition=gap_definition,
+                       require_gap=gap_method is not None, dataset=dataset, title=title)
