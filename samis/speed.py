@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from samis.errors import ReportError
+from samis.runs import ProgressCallback, ProgressTracker
 
 SAM_TYPES = ("vit_h", "vit_l", "vit_b")
 TINY_SAM = "sam-tiny-random"
@@ -393,7 +394,7 @@ def paper_speed_rows() -> list[SpeedRow]:
 def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_text: str, *,
                 extra_rows: list[SpeedRow] | None = None, notes: list[str] | None = None, warmup: int = 3,
                 runs: int = 20, time_budget_s: float | None = 30.0, include_paper: bool = True,
-                progress: Callable[[str], None] | None = None) -> SpeedTable:
+                progress: ProgressCallback | None = None) -> SpeedTable:
     """Time every subject and put the results beside Table 7.
 
     Args:
@@ -403,16 +404,18 @@ def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_t
         notes: lines to print under the table.
         warmup, runs, time_budget_s: the protocol (see :func:`measure_fps`).
         include_paper: add Table 7's printed rows.
-        progress: called with each subject's label before it is timed.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``speed``, unit methods,
+            detail ``timing <label>``) before each subject is timed and after it.
 
     Returns:
         the :class:`SpeedTable`.
     """
     rows = []
+    tracker = ProgressTracker(progress, len(subjects), "speed", unit="methods").start()
     for subject in subjects:
-        if progress:
-            progress(subject.label)
+        tracker.working_on(f"timing {subject.label}")
         rows.append(measure_fps(subject, images, warmup=warmup, runs=runs, time_budget_s=time_budget_s))
+        tracker.advance()
     rows += list(extra_rows or [])
     notes = list(notes or [])
     if include_paper:
@@ -475,7 +478,7 @@ def split_speed_methods(methods: list[str] | None, baseline_names: list[str]) ->
 def speed_report(workspace=None, methods: list[str] | None = None, dataset: str | None = None, n_images: int = 5,
                  checkpoints: dict[str, str] | None = None, device: str = "auto", warmup: int = 3, runs: int = 20,
                  time_budget_s: float | None = 30.0, include_paper: bool = True,
-                 progress: Callable[[str], None] | None = None) -> SpeedTable:
+                 progress: ProgressCallback | None = None) -> SpeedTable:
     """Everything samis can run here, timed on a dataset's images (or a synthetic one), beside Table 7.
 
     Args:
@@ -486,6 +489,7 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
         device: for SAM (``auto`` = CUDA, then MPS, then CPU).
         warmup, runs, time_budget_s: the protocol (see :func:`measure_fps`).
         include_paper: add Table 7's printed rows.
+        progress: optional callback (see :func:`speed_table`).
 
     Raises:
         ReportError: an unknown method; DatasetError/SamError pass through.

@@ -38,6 +38,7 @@ import pandas as pd
 
 from samis.errors import ReportError
 from samis.metrics import HIGHER_IS_BETTER
+from samis.runs import ProgressCallback
 
 #: the paper's five columns (Em = max E-measure, Fm = max F-measure)
 TABLE_METRICS = ("Sa", "MAE", "Em", "Fw", "Fm")
@@ -623,7 +624,7 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
                       methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
                       gap_method: str | None = None, gap_definition: str | None = None,
                       extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
-                      progress=None) -> ComparisonTable:
+                      progress: ProgressCallback | None = None) -> ComparisonTable:
     """The comparison table for one dataset: the paper's rows, rows measured here, or both.
 
     Args:
@@ -637,7 +638,7 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
         gap_definition: ``larger`` or ``reference`` (default: the paper table's own, else ``larger``).
         extra_rows: more rows, e.g. from :func:`read_rows_csv`.
         allow_missing: score measured methods on the images they have.
-        progress: ``progress(done, total)`` for the evaluation.
+        progress: optional callback for the evaluation (see :func:`samis.evaluation.evaluate`).
 
     Returns:
         the :class:`ComparisonTable`, with notes saying where every row came from.

@@ -1,11 +1,13 @@
-"""Small helpers shared by the CLI command modules (output formats, comma lists)."""
+"""Small helpers shared by the CLI command modules (output formats, comma lists, progress)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from typing import Iterator
 
-import numpy as np
+from samis.runs import ProgressCallback, RunProgress, jsonable
 
 
 def comma_list(text: str | None) -> list[str] | None:
@@ -16,21 +18,60 @@ def comma_list(text: str | None) -> list[str] | None:
     return items or None
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
 def print_json(document) -> None:
     """Print a document as JSON (NaN becomes null, numpy scalars plain numbers)."""
-    sys.stdout.write(json.dumps(_jsonable(document), indent=1) + "\n")
+    sys.stdout.write(json.dumps(jsonable(document), indent=1) + "\n")
+
+
+def show_progress(args) -> bool:
+    """Whether a command draws progress: table output to a terminal (JSON, CSV … and logs stay clean)."""
+    return getattr(args, "format", "table") == "table" and not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_printer(enabled: bool, label: str = "") -> Iterator[ProgressCallback | None]:
+    """The CLI's one progress display: a tqdm bar on stderr per stage of :class:`samis.runs.RunProgress` events.
+
+    stdout stays for results, so ``--format json`` output is never mixed with progress.
+
+    Args:
+        enabled: draw anything at all (see :func:`show_progress`).
+        label: the bar's name for events without a stage.
+
+    Yields:
+        the callback to pass as ``progress=`` (None when not enabled); bars are closed on leaving.
+    """
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm  # only commands that show progress pay for the import
+
+    state = {"bar": None, "stage": None}
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
+            state["bar"] = None
+
+    def show(event: RunProgress) -> None:
+        stage = event.stage or label
+        bar = state["bar"]
+        if bar is None or stage != state["stage"] or event.total != bar.total:
+            close()
+            if event.total <= 0:  # nothing to do (all cached): no empty bar
+                return
+            # initial = work resumed from disk, so tqdm's own rate counts only this run's work, as ours does
+            bar = state["bar"] = tqdm(total=event.total, initial=event.done, desc=stage, unit=" " + event.unit,
+                                      file=sys.stderr, dynamic_ncols=True, leave=True)
+            state["stage"] = stage
+        bar.update(event.done - bar.n)
+        if event.detail:
+            bar.set_postfix_str(event.detail)
+
+    try:
+        yield show
+    finally:
+        close()
 
 
 def write_table(table, fmt: str) -> None:
@@ -41,12 +82,18 @@ def write_table(table, fmt: str) -> None:
     writers.get(fmt, lambda: sys.stdout.write(table.to_text()))()
 
 
-def build_demo_if_empty(workspace) -> None:
-    """Build the synthetic demo study when the workspace has no dataset yet (one note on stderr)."""
+def build_demo_if_empty(workspace, progress: bool = False) -> None:
+    """Build the synthetic demo study when the workspace has no dataset yet (one note on stderr).
+
+    Args:
+        workspace: the workspace to check and fill.
+        progress: draw the build's progress (see :func:`show_progress`).
+    """
     if workspace.registered_datasets():
         return
     from samis.demo import ensure_demo
 
     print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "
           "and its baselines (about 10 s; add real data with 'datasets add')", file=sys.stderr)
-    ensure_demo(workspace)
+    with progress_printer(progress) as callback:
+        ensure_demo(workspace, progress=callback)

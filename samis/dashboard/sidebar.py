@@ -17,7 +17,7 @@ from samis.datasets import Dataset, split_names
 from samis.errors import SamisError
 from samis.workspace import Workspace
 
-from samis.dashboard import data, state
+from samis.dashboard import data, state, ui
 from samis.dashboard.colors import method_colors
 from samis.dashboard.paths import allowed_roots, check_allowed
 
@@ -80,13 +80,8 @@ def _maybe_demo(workspace: Workspace, is_default: bool) -> None:
     from samis.demo import ensure_demo
 
     with st.status("First start: generating the demo dataset and computing five baselines…", expanded=True) as box:
-        bar = st.progress(0.0)
-
-        def progress(done, total, *extra):
-            bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done}/{total}")
-
         try:
-            made = ensure_demo(workspace, progress=progress)
+            made = ensure_demo(workspace, progress=ui.Progress())
         except SamisError as error:
             box.update(label=f"could not create the demo: {error}", state="error")
             return
