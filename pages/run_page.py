@@ -118,7 +118,7 @@ def _sam_tab() -> None:
     with ui.guard("SAM"):
         with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split}", expanded=True) as box:
             data.sam_model(model_type, checkpoint, device, _hash_cache())
-            progress = ui.Progress("masks")
+            progress = ui.Progress()
             report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
                                           progress=progress, checkpoint=checkpoint, device=device,
                                           notify=lambda message: st.warning(message))
@@ -151,7 +151,7 @@ def _select(report, model_type: str, checkpoint: str | None, device: str, strate
     from samis.sam.prompts import PROMPT_KINDS, run_prompted_over_dataset
     from samis.sam.selection import select_over_dataset
 
-    progress = ui.Progress(f"{report.model}+{strategy}")
+    progress = ui.Progress()
     if strategy in PROMPT_KINDS:
         loaded = data.sam_model(model_type, checkpoint, device, _hash_cache())
         done = run_prompted_over_dataset(ctx.workspace, ctx.dataset, loaded, strategy, split=ctx.split,
@@ -179,7 +179,7 @@ elif tab == "Baselines":
     chosen = st.multiselect("Baselines", list(BASELINES), default=list(BASELINES), key="bl_methods")
     if st.button("Compute", key="bl_go", type="primary"):
         for name in chosen:
-            progress = ui.Progress(f"{name} on {ctx.dataset_id}/{ctx.split}")
+            progress = ui.Progress()
             with ui.guard(name):
                 run = compute_baseline(ctx.workspace, ctx.dataset, name, split=ctx.split, progress=progress)
                 _done(run.summary())
@@ -202,7 +202,7 @@ else:
         except SamisError as error:
             st.error(str(error))
         else:
-            progress = ui.Progress(f"importing {method}")
+            progress = ui.Progress()
             with ui.guard("import"):
                 report = import_predictions(ctx.workspace, ctx.dataset, method.strip(), source,
                                             skip_unreadable=skip, progress=progress)

@@ -48,7 +48,7 @@ if go_measure:
         table = speed_report(ctx.workspace, methods=list(picked) or None,
                              dataset=ctx.dataset_id if use_dataset else None, n_images=5, warmup=3, runs=runs,
                              time_budget_s=20.0, include_paper=False,
-                             progress=lambda label: box.write(f"timing {label}…"))
+                             progress=ui.Progress())
         _measurements()[key] = (table, time.strftime("%Y-%m-%d %H:%M"))
         box.update(label="measured", state="complete", expanded=False)
 measured = _measurements().get(key)

@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from samis import __version__
-from samis.commands._common import build_demo_if_empty
+from samis.commands._common import build_demo_if_empty, show_progress
 from samis.errors import SamisError
 from samis.workspace import Workspace
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workspace = Workspace.resolve(args.workspace)
         if _needs_datasets(args):
-            build_demo_if_empty(workspace)
+            build_demo_if_empty(workspace, show_progress(args))
         return int(args.handler(args, workspace) or 0)
     except SamisError as error:
         print(f"error: {error}", file=sys.stderr)

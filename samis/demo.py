@@ -38,6 +38,7 @@ import numpy as np
 from samis.datasets import load_dataset, register_dataset
 from samis.errors import WorkspaceError
 from samis.imageio import apply_default_mode, encode_png
+from samis.runs import ProgressCallback, ProgressTracker, Report, staged
 from samis.workspace import Workspace
 
 DEMO_ID = "demo"
@@ -229,29 +230,30 @@ def demo_is_complete(folder: Path) -> bool:
     return all((folder / "images" / f"{s}.png").is_file() and (folder / "masks" / f"{s}.png").is_file() for s in stems)
 
 
-def write_demo(folder: Path, progress=None) -> None:
+def write_demo(folder: Path, progress: ProgressCallback | None = None) -> None:
     """Write the demo dataset into a new folder (which must not exist yet).
 
     Args:
         folder: the folder to create.
-        progress: optional ``progress(done, total)`` callable.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``generate``) at the
+            start and after each image.
     """
     plan = demo_plan()
+    tracker = ProgressTracker(progress, len(plan), "generate").start()
     (folder / "images").mkdir(parents=True)
     (folder / "masks").mkdir()
     rows = ["stem,class"]
-    for done, (index, cls, stem) in enumerate(plan, start=1):
+    for index, cls, stem in plan:
         item = generate_image(index, cls, stem)
         (folder / "images" / f"{stem}.png").write_bytes(encode_png(item.image))
         (folder / "masks" / f"{stem}.png").write_bytes(encode_png(item.mask.astype(np.uint8) * 255))
         rows.append(f"{stem},{cls}")
-        if progress:
-            progress(done, len(plan))
+        tracker.advance()
     (folder / "classes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (folder / "generator.json").write_text(json.dumps(_generator_record(), indent=1) + "\n", encoding="utf-8")
 
 
-def generate_demo(workspace: Workspace, force: bool = False, progress=None) -> Path:
+def generate_demo(workspace: Workspace, force: bool = False, progress: ProgressCallback | None = None) -> Path:
     """Make sure the workspace has a whole demo dataset folder; returns it.
 
     The dataset is built in a hidden temp folder beside its destination and renamed into place,
@@ -259,7 +261,7 @@ def generate_demo(workspace: Workspace, force: bool = False, progress=None) -> P
 
     Args:
         force: rebuild even when a complete demo is there.
-        progress: optional ``progress(done, total)`` callable.
+        progress: optional callback (see :func:`write_demo`); not called when the demo is reused.
     """
     target = demo_folder(workspace)
     if not force and demo_is_complete(target):
@@ -283,7 +285,7 @@ def generate_demo(workspace: Workspace, force: bool = False, progress=None) -> P
 
 # ---- the demo study ----------------------------------------------------------------------------
 @dataclass
-class DemoReport:
+class DemoReport(Report):
     """What :func:`build_demo` did and how long each step took (seconds)."""
 
     folder: Path
@@ -295,31 +297,28 @@ class DemoReport:
     scores: dict[str, dict] = field(default_factory=dict)
 
     def summary(self) -> str:
-        lines = [f"demo dataset {DEMO_ID!r}: {self.n_images} images at {self.folder}",
-                 f"  generated in {self.generate_seconds:.1f} s",
+        return f"demo dataset {DEMO_ID!r}: {self.n_images} images at {self.folder}"
+
+    def details(self) -> list[str]:
+        lines = [f"  generated in {self.generate_seconds:.1f} s",
                  "  baselines: " + ", ".join(f"{m} {s:.1f} s" for m, s in self.baseline_seconds.items()),
                  f"  evaluated in {self.evaluate_seconds:.1f} s",
                  f"  total {self.total_seconds:.1f} s"]
         for method, scores in self.scores.items():
             lines.append(f"  {method:<5} Sa {scores['Sa']:.3f}  MAE {scores['MAE']:.3f}  maxEm {scores['maxEm']:.3f}  "
                          f"Fw {scores['Fw']:.3f}  maxFm {scores['maxFm']:.3f}")
-        return "\n".join(lines)
+        return lines
 
 
-def _stage(progress, name: str):
-    if progress is None:
-        return None
-    return lambda done, total: progress(done, total, name)
-
-
-def build_demo(workspace: Workspace, force: bool = False, progress=None, workers: int | None = None) -> DemoReport:
+def build_demo(workspace: Workspace, force: bool = False, progress: ProgressCallback | None = None,
+               workers: int | None = None) -> DemoReport:
     """Generate (or reuse) the demo, register it, compute the five baselines and evaluate them.
 
     Args:
         workspace: the workspace to fill.
         force: regenerate the images and recompute every baseline map.
-        progress: optional ``progress(done, total, stage)`` callable, counting within each stage;
-            stages are ``generate``, ``baseline <name>`` and ``evaluate``.
+        progress: optional callback, sent :class:`samis.runs.RunProgress` events counting within each
+            stage; stages are ``generate``, ``baseline <name>`` and ``evaluate``.
         workers: processes for baselines and evaluation (default: all cores).
 
     Returns:
@@ -341,7 +340,7 @@ def build_demo(workspace: Workspace, force: bool = False, progress=None, workers
             f"dataset id {DEMO_ID!r} is registered to {registered.path}, not the generated demo; "
             "remove it with 'python -m samis datasets remove demo' first"
         )
-    folder = generate_demo(workspace, force=force, progress=_stage(progress, "generate"))
+    folder = generate_demo(workspace, force=force, progress=staged(progress, "generate"))
     register_dataset(workspace, DEMO_ID, folder, "folder", replace=True)
     dataset = load_dataset(workspace, DEMO_ID)
     generated = time.perf_counter()
@@ -351,12 +350,12 @@ def build_demo(workspace: Workspace, force: bool = False, progress=None, workers
     for method in methods:
         if force:
             delete_method(workspace, DEMO_ID, method)
-        run = compute_baseline(workspace, dataset, method, "all", progress=_stage(progress, f"baseline {method}"),
+        run = compute_baseline(workspace, dataset, method, "all", progress=staged(progress, f"baseline {method}"),
                                workers=workers)
         baseline_seconds[method] = run.seconds
     computed = time.perf_counter()
     result = evaluate(workspace, dataset, methods=methods, split="all", workers=workers,
-                      progress=_stage(progress, "evaluate"))
+                      progress=staged(progress, "evaluate"))
     finished = time.perf_counter()
     scores = {m: {k: v for k, v in s.items() if k != "curves"} for m, s in result.scores.items()}
     return DemoReport(folder, len(dataset), generated - started, baseline_seconds, finished - computed,
@@ -380,12 +379,12 @@ def _workspace_lock(workspace: Workspace):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_demo(workspace: Workspace, progress=None) -> bool:
+def ensure_demo(workspace: Workspace, progress: ProgressCallback | None = None) -> bool:
     """When the workspace has no registered dataset, build the demo study in it.
 
     Args:
         workspace: the workspace to check.
-        progress: optional ``progress(done, total, stage)`` callable (see :func:`build_demo`).
+        progress: optional callback (see :func:`build_demo`).
 
     Returns:
         True if the demo was built now, False if the workspace already had a dataset.

@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
 from samis.imageio import ImageReadError, read_gray, write_bytes_atomic
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, score_image
+from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
@@ -66,7 +65,7 @@ class MethodResult:
 
 
 @dataclass
-class EvaluationResult:
+class EvaluationResult(Report):
     """Scores of several methods on one dataset split."""
 
     dataset: str
@@ -93,6 +92,14 @@ class EvaluationResult:
             scores = result.scores()
             methods[name] = {"n_images": scores["n_images"], **{m: scores[m] for m in DATASET_METRICS}}
         return {"dataset": self.dataset, "split": self.split, "methods": methods}
+
+    def summary(self) -> str:
+        return (f"{self.dataset} / split {self.split}: {len(self.methods)} methods on {len(self.image_classes)} "
+                f"images, {self.computed} image-method pairs scored now, the rest from the cache")
+
+    def as_dict(self) -> dict:
+        """The ``evaluate --format json`` document plus the image count and the pairs scored now."""
+        return jsonable({**self.to_json_dict(), "n_images": len(self.image_classes), "computed": self.computed})
 
     def per_image_frame(self) -> pd.DataFrame:
         """Long table: one row per (image, method) with class and every per-image metric."""
@@ -272,31 +279,21 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _run_groups(groups, n_tasks: int, workers: int, progress) -> list:
+def _run_groups(groups, workers: int, tracker: ProgressTracker) -> list:
+    """Score the groups (in a process pool when there are enough tasks), advancing per image-method pair."""
+    parallel = workers > 1 and tracker.total >= _PARALLEL_MIN_TASKS
+    size = max(1, min(32, len(groups) // (workers * 8) or 1)) if parallel else 8
     rows: list = []
-    done = 0
-    if workers <= 1 or n_tasks < _PARALLEL_MIN_TASKS:
-        for group in _chunks(groups, 8):
-            part = _score_group(group)
-            rows.extend(part)
-            done += len(part)
-            if progress:
-                progress(done, n_tasks)
-        return rows
-    chunk = max(1, min(32, len(groups) // (workers * 8) or 1))
-    context = get_context("fork") if "fork" in get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for part in pool.map(_score_group, _chunks(groups, chunk)):
-            rows.extend(part)
-            done += len(part)
-            if progress:
-                progress(done, n_tasks)
+    for part in map_jobs(_score_group, _chunks(groups, size), workers if parallel else 1):
+        rows.extend(part)
+        tracker.advance(len(part))
     return rows
 
 
 # ---- the public entry point ----------------------------------------------------------------------
 def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None, split: str = "all",
-             allow_missing: bool = False, workers: int | None = None, progress=None) -> EvaluationResult:
+             allow_missing: bool = False, workers: int | None = None,
+             progress: ProgressCallback | None = None) -> EvaluationResult:
     """Score methods on a dataset split.
 
     Args:
@@ -306,7 +303,8 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         split: split name (``all``, ``train``, ``test``, …).
         allow_missing: score methods on the images they have instead of refusing.
         workers: processes to use (default: all cores).
-        progress: optional ``progress(done, total)`` callable.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``evaluate``, unit
+            image-method pairs) at the start and as pairs are scored; only pairs not cached count.
 
     Returns:
         EvaluationResult with per-image values and dataset scores for each method.
@@ -368,7 +366,8 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
     by_id = dataset.by_id()
     groups = [(stem, str(by_id[stem].gt_path), todo[stem]) for stem in split_ids if stem in todo]
     n_tasks = sum(len(g[2]) for g in groups)
-    computed_rows = _run_groups(groups, n_tasks, workers or default_workers(), progress) if groups else []
+    tracker = ProgressTracker(progress, n_tasks, "evaluate", unit="image-method pairs").start()
+    computed_rows = _run_groups(groups, workers or default_workers(), tracker) if groups else []
     for method, stem, scalars, curves in computed_rows:
         entry = plan[method]
         entry["cache"].put(stem, entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], scalars, curves)

@@ -23,6 +23,7 @@ from samis.datasets import Dataset
 from samis.errors import StoreError
 from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, read_gray, write_png_atomic,
                            write_text_atomic)
+from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.workspace import Workspace, validate_name
 
 MANIFEST = "manifest.json"
@@ -106,7 +107,7 @@ def delete_method(workspace: Workspace, dataset_id: str, method: str) -> None:
 
 
 @dataclass
-class ImportReport:
+class ImportReport(Report):
     """What an import found and did."""
 
     dataset: str
@@ -119,15 +120,16 @@ class ImportReport:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
+        return f"imported {self.matched} maps of {self.method!r} into dataset {self.dataset!r} from {self.source}"
+
+    def details(self) -> list[str]:
         lines = [
-            f"imported {self.matched} maps of {self.method!r} into dataset {self.dataset!r} from {self.source}",
             f"  resized (bilinear, to ground-truth size): {self.resized}",
             f"  missing (image has no map): {len(self.missing)}" + (f"  e.g. {', '.join(self.missing[:5])}" if self.missing else ""),
             f"  extra (map has no image): {len(self.extra)}" + (f"  e.g. {', '.join(self.extra[:5])}" if self.extra else ""),
             f"  unreadable (skipped): {len(self.unreadable)}",
         ]
-        lines += [f"    {name}: {reason}" for name, reason in self.unreadable[:10]]
-        return "\n".join(lines)
+        return lines + [f"    {name}: {reason}" for name, reason in self.unreadable[:10]]
 
     def as_dict(self) -> dict:
         return {"dataset": self.dataset, "method": self.method, "source": str(self.source),
@@ -136,7 +138,7 @@ class ImportReport:
 
 
 def import_predictions(workspace: Workspace, dataset: Dataset, method: str, folder: str | Path,
-                       skip_unreadable: bool = False, progress=None) -> ImportReport:
+                       skip_unreadable: bool = False, progress: ProgressCallback | None = None) -> ImportReport:
     """Copy a folder of saliency maps into the store as 8-bit PNGs at ground-truth size.
 
     Files are matched to images by stem, whatever their extension. The new folder replaces any
@@ -144,7 +146,8 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
 
     Args:
         skip_unreadable: import the readable maps and list the others, instead of refusing.
-        progress: optional callable ``progress(done, total)``.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``import <method>``)
+            at the start and after each matched file, read or not.
 
     Raises:
         StoreError: bad method name, missing or empty folder, no file matching any image, an
@@ -181,29 +184,20 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
         apply_default_mode(staging, directory=True)
         from samis.imageio import image_size
 
-        for index, stem in enumerate(matched):
+        tracker = ProgressTracker(progress, len(matched), f"import {method}").start()
+        for stem in matched:
             path = files[stem]
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                reason = f"not an image file (extension {path.suffix or 'none'})"
-                if not skip_unreadable:
-                    raise StoreError(f"{path}: {reason}")
+            array, reason = _read_importable(path, skip_unreadable)
+            if array is None:
                 report.unreadable.append((path.name, reason))
-                continue
-            try:
-                array = read_gray(path)
-            except ImageReadError as error:
-                if not skip_unreadable:
-                    raise StoreError(f"{error} (use --skip-unreadable to import the other maps)") from None
-                report.unreadable.append((path.name, str(error).split(": ", 1)[-1]))
-                continue
-            gt_shape = image_size(samples[stem].gt_path)
-            if array.shape != gt_shape:
-                array = resize_map(array, gt_shape)
-                report.resized += 1
-            write_png_atomic(staging / f"{stem}.png", array)
-            report.matched += 1
-            if progress:
-                progress(index + 1, len(matched))
+            else:
+                gt_shape = image_size(samples[stem].gt_path)
+                if array.shape != gt_shape:
+                    array = resize_map(array, gt_shape)
+                    report.resized += 1
+                write_png_atomic(staging / f"{stem}.png", array)
+                report.matched += 1
+            tracker.advance()  # unreadable files count as done too, so the last event says done == total
         report.missing = sorted(set(report.missing) | {n.rsplit(".", 1)[0] for n, _ in report.unreadable})
         manifest = {
             "source": "import",
@@ -223,6 +217,25 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
         raise
     # results of the old maps are keyed by content, so a stale cache entry is simply never hit
     return report
+
+
+def _read_importable(path: Path, skip_unreadable: bool) -> tuple[np.ndarray | None, str]:
+    """A map to import as uint8, or (None, why not) when it cannot be read and ``skip_unreadable``.
+
+    Raises:
+        StoreError: the file is not a readable image and ``skip_unreadable`` is False.
+    """
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        reason = f"not an image file (extension {path.suffix or 'none'})"
+        if not skip_unreadable:
+            raise StoreError(f"{path}: {reason}")
+        return None, reason
+    try:
+        return read_gray(path), ""
+    except ImageReadError as error:
+        if not skip_unreadable:
+            raise StoreError(f"{error} (use --skip-unreadable to import the other maps)") from None
+        return None, str(error).split(": ", 1)[-1]
 
 
 def _swap_in(staging: Path, destination: Path) -> None:

@@ -116,7 +116,7 @@ def demo_workspace(tmp_path_factory):
     workspace = Workspace(tmp_path_factory.mktemp("demo") / "workspace")
     stages = []
     started = time.perf_counter()
-    built = demo.ensure_demo(workspace, progress=lambda done, total, stage: stages.append((stage, done, total)))
+    built = demo.ensure_demo(workspace, progress=lambda event: stages.append((event.stage, event.done, event.total)))
     return workspace, built, stages, time.perf_counter() - started
 
 

@@ -91,7 +91,7 @@ def test_library_run_progress_params_and_damaged_files(workspace, tmp_path):
     dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
     calls = []
     report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS,
-                                  progress=lambda done, total, eta: calls.append((done, total, eta)))
+                                  progress=lambda event: calls.append((event.done, event.total, event.eta_s)))
     assert len(report.computed) == 3 and calls[0] == (0, 3, None) and calls[-1][:2] == (3, 3)
     assert all(eta is None or eta >= 0 for _, _, eta in calls)
     folder = report.cache_dir

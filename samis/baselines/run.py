@@ -9,10 +9,8 @@ skipped; maps made with other settings (an older algorithm version) are discarde
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from samis.baselines import ALGORITHM_VERSION, Baseline, get_baseline
 from samis.datasets import Dataset, Sample, get_split, load_dataset
 from samis.errors import StoreError
 from samis.imageio import image_size, read_rgb
+from samis.runs import ProgressCallback, ProgressTracker, Report, map_jobs
 from samis.store import delete_method, prediction_files, read_manifest, resize_map, to_uint8_map, write_manifest, write_prediction
 from samis.workspace import Workspace
 
@@ -28,7 +27,7 @@ PARALLEL_MIN_IMAGES = 24
 
 
 @dataclass
-class BaselineRun:
+class BaselineRun(Report):
     """What one :func:`compute_baseline` call did."""
 
     dataset: str
@@ -85,25 +84,14 @@ def _compute_one(job: tuple[str, str, str, str, str, str]) -> float:
     return elapsed
 
 
-def _compute_many(jobs: list, workers: int, progress, done: int, total: int) -> float:
+def _compute_many(jobs: list, workers: int, tracker: ProgressTracker) -> float:
+    """Compute every job (in a process pool when there are enough); returns the summed compute seconds."""
     compute_seconds = 0.0
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_IMAGES:
-        for job in jobs:
-            compute_seconds += _compute_one(job)
-            done += 1
-            if progress:
-                progress(done, total)
-        return compute_seconds
-    # fork: workers inherit the imported modules, so they start in milliseconds
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork") if "fork" in methods else None
+    workers = workers if len(jobs) >= PARALLEL_MIN_IMAGES else 1
     chunk = max(1, min(16, len(jobs) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for seconds in pool.map(_compute_one, jobs, chunksize=chunk):
-            compute_seconds += seconds
-            done += 1
-            if progress:
-                progress(done, total)
+    for seconds in map_jobs(_compute_one, jobs, workers, chunksize=chunk):
+        compute_seconds += seconds
+        tracker.advance()
     return compute_seconds
 
 
@@ -113,7 +101,7 @@ def default_workers() -> int:
 
 
 def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, split: str = "all",
-                     progress=None, workers: int | None = None) -> BaselineRun:
+                     progress: ProgressCallback | None = None, workers: int | None = None) -> BaselineRun:
     """Compute a built-in baseline on every image of a split that does not have its map yet.
 
     Args:
@@ -121,7 +109,8 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         dataset: a loaded dataset or the id of a registered one.
         method: a baseline name (``ft``, ``sr``, ``hc``, ``mbd``, ``otsu``).
         split: split name (``all``, ``train``, ``test``, …).
-        progress: optional ``progress(done, total)`` callable, called after each image.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage: the baseline's
+            name) at the start and after each image; stored images count as done, not toward the rate.
         workers: processes (default: all cores, at most 8); small runs stay in this process.
 
     Returns:
@@ -160,7 +149,8 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
                    {**provenance, "status": f"computing split {split}", "splits": splits_done})
     jobs = [(str(workspace.root), dataset.id, baseline.name, s.id, str(s.image_path), str(s.gt_path)) for s in wanted]
     skipped = len(samples) - len(wanted)
-    compute_seconds = _compute_many(jobs, workers or default_workers(), progress, skipped, len(samples))
+    tracker = ProgressTracker(progress, len(samples), baseline.name, done=skipped).start()
+    compute_seconds = _compute_many(jobs, workers or default_workers(), tracker)
 
     splits_done = sorted(set(splits_done) | {split})
     n_stored = len(prediction_files(workspace, dataset.id, baseline.name))

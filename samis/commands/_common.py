@@ -1,9 +1,12 @@
-"""Small helpers shared by the CLI command modules (output formats, comma lists)."""
+"""Small helpers shared by the CLI command modules (output formats, comma lists, progress)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from typing import Iterator
 
+from samis.runs import ProgressCallback, RunProgress
 from samis.tables.render import json_text
 
 
@@ -20,6 +23,57 @@ def print_json(document) -> None:
     sys.stdout.write(json_text(document))
 
 
+def show_progress(args) -> bool:
+    """Whether a command draws progress: table output to a terminal (JSON, CSV … and logs stay clean)."""
+    return getattr(args, "format", "table") == "table" and not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_printer(enabled: bool, label: str = "") -> Iterator[ProgressCallback | None]:
+    """The CLI's one progress display: a tqdm bar on stderr per stage of :class:`samis.runs.RunProgress` events.
+
+    stdout stays for results, so ``--format json`` output is never mixed with progress.
+
+    Args:
+        enabled: draw anything at all (see :func:`show_progress`).
+        label: the bar's name for events without a stage.
+
+    Yields:
+        the callback to pass as ``progress=`` (None when not enabled); bars are closed on leaving.
+    """
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm  # only commands that show progress pay for the import
+
+    state = {"bar": None, "stage": None}
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
+            state["bar"] = None
+
+    def show(event: RunProgress) -> None:
+        stage = event.stage or label
+        bar = state["bar"]
+        if bar is None or stage != state["stage"] or event.total != bar.total:
+            close()
+            if event.total <= 0:  # nothing to do (all cached): no empty bar
+                return
+            # initial = work resumed from disk, so tqdm's own rate counts only this run's work, as ours does
+            bar = state["bar"] = tqdm(total=event.total, initial=event.done, desc=stage, unit=" " + event.unit,
+                                      file=sys.stderr, dynamic_ncols=True, leave=True)
+            state["stage"] = stage
+        bar.update(event.done - bar.n)
+        if event.detail:
+            bar.set_postfix_str(event.detail)
+
+    try:
+        yield show
+    finally:
+        close()
+
+
 def write_table(table, fmt: str) -> None:
     """Print a table object (``samis.tables.ComparisonTable`` or a speed table) in the chosen format."""
     writers = {"json": lambda: print_json(table.to_json_document()), "csv": lambda: sys.stdout.write(table.to_csv()),
@@ -28,12 +82,18 @@ def write_table(table, fmt: str) -> None:
     writers.get(fmt, lambda: sys.stdout.write(table.to_text()))()
 
 
-def build_demo_if_empty(workspace) -> None:
-    """Build the synthetic demo study when the workspace has no dataset yet (one note on stderr)."""
+def build_demo_if_empty(workspace, progress: bool = False) -> None:
+    """Build the synthetic demo study when the workspace has no dataset yet (one note on stderr).
+
+    Args:
+        workspace: the workspace to check and fill.
+        progress: draw the build's progress (see :func:`show_progress`).
+    """
     if workspace.registered_datasets():
         return
     from samis.demo import ensure_demo
 
     print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "
           "and its baselines (about 10 s; add real data with 'datasets add')", file=sys.stderr)
-    ensure_demo(workspace)
+    with progress_printer(progress) as callback:
+        ensure_demo(workspace, progress=callback)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from samis.baselines import BASELINES, resolve_baselines
 from samis.baselines.run import compute_baseline
-from samis.commands._common import print_json
+from samis.commands._common import print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 
 
@@ -28,20 +26,12 @@ def _run(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
     runs = []
     for baseline in baselines:
-        progress = _progress_printer(baseline.name) if args.format == "table" and sys.stderr.isatty() else None
-        run = compute_baseline(workspace, dataset, baseline.name, args.split, progress=progress, workers=args.workers)
-        if progress:
-            sys.stderr.write("\n")
+        with progress_printer(show_progress(args)) as progress:
+            run = compute_baseline(workspace, dataset, baseline.name, args.split, progress=progress,
+                                   workers=args.workers)
         runs.append(run)
         if args.format == "table":
             print(run.summary())
     if args.format == "json":
         print_json({"runs": [run.as_dict() for run in runs]})
     return 0
-
-
-def _progress_printer(name: str):
-    def show(done: int, total: int) -> None:
-        sys.stderr.write(f"\r{name}: {done}/{total}")
-        sys.stderr.flush()
-    return show

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from samis.commands._common import print_json
+from samis.commands._common import print_json, progress_printer, show_progress
 from samis.demo import build_demo
 
 
@@ -20,22 +18,10 @@ def register(subparsers) -> None:
 
 
 def _run(args, workspace) -> int:
-    progress = _progress_printer() if args.format == "table" and sys.stderr.isatty() else None
-    report = build_demo(workspace, force=args.force, progress=progress, workers=args.workers)
-    if progress:
-        sys.stderr.write("\n")
+    with progress_printer(show_progress(args)) as progress:
+        report = build_demo(workspace, force=args.force, progress=progress, workers=args.workers)
     if args.format == "json":
-        print_json({"folder": str(report.folder), "n_images": report.n_images,
-                    "generate_seconds": report.generate_seconds, "baseline_seconds": report.baseline_seconds,
-                    "evaluate_seconds": report.evaluate_seconds, "total_seconds": report.total_seconds,
-                    "scores": report.scores})
+        print_json(report.as_dict())
     else:
-        print(report.summary())
+        print(report.describe())
     return 0
-
-
-def _progress_printer():
-    def show(done: int, total: int, stage: str) -> None:
-        sys.stderr.write(f"\r{stage}: {done}/{total}    ")
-        sys.stderr.flush()
-    return show

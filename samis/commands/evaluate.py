@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import comma_list, print_json
+from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.evaluation import evaluate
 from samis.metrics import DATASET_METRICS
@@ -25,15 +25,9 @@ def register(subparsers) -> None:
 
 def _evaluate(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
-    show_progress = sys.stderr.isatty() and args.format == "table"
-
-    def progress(done, total):
-        if show_progress:
-            print(f"\rscoring {done}/{total} image-method pairs", end="", file=sys.stderr, flush=True)
-
-    result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers, progress)
-    if show_progress and result.computed:
-        print(file=sys.stderr)
+    with progress_printer(show_progress(args)) as progress:
+        result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
+                          progress)
     for name, method_result in result.methods.items():
         if method_result.missing:
             print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "

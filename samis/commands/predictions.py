@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import print_json
+from samis.commands._common import print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.store import import_predictions, prediction_files, read_manifest
 
@@ -29,11 +29,13 @@ def register(subparsers) -> None:
 
 def _import(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
-    report = import_predictions(workspace, dataset, args.method, args.folder, skip_unreadable=args.skip_unreadable)
+    with progress_printer(show_progress(args)) as progress:
+        report = import_predictions(workspace, dataset, args.method, args.folder, skip_unreadable=args.skip_unreadable,
+                                    progress=progress)
     if args.format == "json":
         print_json(report.as_dict())
     else:
-        print(report.summary())
+        print(report.describe())
     if report.missing:
         print(f"note: {len(report.missing)} images have no map; evaluate refuses this method "
               "unless --allow-missing", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from samis.commands._common import build_demo_if_empty, comma_list, write_table
+from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, write_table
 from samis.paper import PAPER_TABLES
 from samis.tables import GAP_DEFINITIONS, TABLE_METRICS, comparison_report, read_rows_csv
 
@@ -43,11 +43,12 @@ def _report(args, workspace) -> int:
     extra = read_rows_csv(args.rows) if args.rows else None
     wants_measured = args.measured or (args.paper is None and args.table_id.lower() not in PAPER_TABLES)
     if wants_measured:
-        build_demo_if_empty(workspace)
-    table = comparison_report(
-        workspace, args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
-        split=args.split, metrics=args.metrics, gap_method=args.gap_method, gap_definition=args.gap_definition,
-        extra_rows=extra, allow_missing=args.allow_missing,
-    )
+        build_demo_if_empty(workspace, show_progress(args))
+    with progress_printer(show_progress(args)) as progress:
+        table = comparison_report(
+            workspace, args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
+            split=args.split, metrics=args.metrics, gap_method=args.gap_method, gap_definition=args.gap_definition,
+            extra_rows=extra, allow_missing=args.allow_missing, progress=progress,
+        )
     write_table(table, args.format)
     return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import comma_list, print_json
+from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.amg import AmgParams
-from samis.sam.selection import NEEDS_GROUND_TRUTH, STRATEGIES
+from samis.sam.selection import STRATEGIES
 
 _DEFAULTS = AmgParams()
 
@@ -37,30 +37,9 @@ def register(subparsers) -> None:
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a terminal)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=_run)
-
-
-def _progress_bar(enabled: bool, description: str):
-    """A ``progress(done, total, eta_s)`` callback drawing a tqdm bar (or nothing)."""
-    if not enabled:
-        return None, lambda: None
-    from tqdm import tqdm
-
-    state = {"bar": None}
-
-    def progress(done, total, eta_s):
-        if state["bar"] is None:
-            state["bar"] = tqdm(total=total, desc=description, unit="img", file=sys.stderr, dynamic_ncols=True)
-        bar = state["bar"]
-        bar.update(done - bar.n)
-
-    def close():
-        if state["bar"] is not None:
-            state["bar"].close()
-
-    return progress, close
 
 
 def _run(args, workspace) -> int:
@@ -81,51 +60,39 @@ def _run(args, workspace) -> int:
     params = AmgParams(**{name: getattr(args, name) for name in _DEFAULTS.as_dict()})
     dataset = load_dataset(workspace, args.dataset)
     label = model_label(args.model)
-    show = not args.no_progress and args.format == "table"
-    progress, close = _progress_bar(show, f"{label} masks")
-    try:
+    show = show_progress(args)
+    with progress_printer(show) as progress:
         report = run_sam_over_dataset(workspace, dataset, args.model, params, split=args.split, progress=progress,
                                       checkpoint=args.checkpoint, device=args.device,
                                       cache_embeddings=args.cache_embeddings, dtype=args.dtype,
                                       notify=lambda message: print(f"note: {message}", file=sys.stderr))
-    finally:
-        close()
     document = {"run": {"dataset": report.dataset, "model": report.model, "split": report.split,
                         "computed": len(report.computed), "cached": len(report.skipped), "total": report.total,
                         "images_per_second": report.images_per_second, "cache_dir": str(report.cache_dir),
                         "notices": report.notices},
                 "selection": [], "prompts": []}
     if args.format == "table":
-        print(report.summary())
+        print(report.describe())
         if args.model == "tiny":
             print("note: sam-tiny-random has random weights: its maps test the pipeline, they say nothing about SAM")
     for strategy in strategies:
-        progress, close = _progress_bar(show, f"{label}+{strategy}")
-        try:
+        with progress_printer(show) as progress:
             selected = select_over_dataset(workspace, dataset, label, strategy, split=args.split, progress=progress)
-        finally:
-            close()
-        entry = {"method": selected.method, "images": selected.images, "upper_bound": selected.upper_bound,
-                 "mean_iou": selected.mean_iou, "parameters": selected.parameters, "seconds": selected.seconds}
-        document["selection"].append(entry)
+        document["selection"].append({"method": selected.method, "images": selected.images,
+                                      "upper_bound": selected.upper_bound, "mean_iou": selected.mean_iou,
+                                      "parameters": selected.parameters, "seconds": selected.seconds})
         if args.format == "table":
-            bound = "  [upper bound: uses ground truth]" if strategy in NEEDS_GROUND_TRUTH else ""
-            chosen = {k: v for k, v in selected.parameters.items() if k not in ("grid",)}
-            extra = f"  parameters (train split): {chosen}" if chosen else ""
-            miou = f"mean IoU {selected.mean_iou:.4f}" if selected.mean_iou is not None else "no ground truth"
-            print(f"wrote {selected.method}: {selected.images} maps, {miou}, {selected.seconds:.1f} s{bound}{extra}")
+            print(selected.describe())
     if prompts:
         loaded = load_sam(args.model, args.checkpoint, args.device, hash_cache_file(workspace))
         for kind in prompts:
-            progress, close = _progress_bar(show, f"{label}+{kind}")
-            try:
-                prompted = run_prompted_over_dataset(workspace, dataset, loaded, kind, split=args.split, progress=progress)
-            finally:
-                close()
+            with progress_printer(show) as progress:
+                prompted = run_prompted_over_dataset(workspace, dataset, loaded, kind, split=args.split,
+                                                     progress=progress)
             document["prompts"].append({"method": prompted.method, "images": prompted.images,
                                         "upper_bound": True, "seconds": prompted.seconds})
             if args.format == "table":
-                print(f"wrote {prompted.method}: {prompted.images} maps  [upper bound: prompts from ground truth]")
+                print(prompted.describe())
     if args.format == "json":
         print_json(document)
     return 0

@@ -18,7 +18,7 @@ from samis.demo import ensure_demo
 from samis.errors import SamisError
 from samis.workspace import Workspace
 
-from samis.dashboard import data, state
+from samis.dashboard import data, state, ui
 from samis.dashboard.colors import method_colors
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
@@ -78,13 +78,8 @@ def _maybe_demo(workspace: Workspace, is_default: bool) -> None:
         if not st.sidebar.button("Create the demo dataset here", help="generates ~60 synthetic images and five baselines"):
             return
     with st.status("First start: generating the demo dataset and computing five baselines…", expanded=True) as box:
-        bar = st.progress(0.0)
-
-        def progress(done, total, *extra):
-            bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done}/{total}")
-
         try:
-            made = ensure_demo(workspace, progress=progress)
+            made = ensure_demo(workspace, progress=ui.Progress())
         except SamisError as error:
             box.update(label=f"could not create the demo: {error}", state="error")
             return

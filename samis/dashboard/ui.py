@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
-import time
 import traceback
 
 import pandas as pd
 import streamlit as st
 
 from samis.errors import SamisError
+from samis.runs import RunProgress
 
 
 # letters, digits, spaces, quotes and a few signs, and "_" only inside a word (never emphasis there)
@@ -59,48 +60,27 @@ def guard(what: str = ""):
 
 
 class Progress:
-    """A ``progress(done, total, …)`` callback that draws a bar with images done, rate and ETA.
+    """The dashboard's one progress display: a bar drawing :class:`samis.runs.RunProgress` events.
 
-    Library functions call it after each image; because each image is written before the call, a
-    closed tab or a rerun stops the work between two images and the next run resumes.
+    Pass an instance as a library function's ``progress=``: it shows done/total, the stage, the rate
+    and the ETA (work resumed from disk is not counted in the rate: the library's tracker sees to
+    that). Because each image is written before its event, a closed tab or a rerun stops the work
+    between two images and the next run resumes.
+
+    Args:
+        label: shown instead of the events' stage names (default: the stage names, which say what
+            runs, e.g. ``baseline ft`` or ``evaluate`` while the demo is built).
     """
 
-    def __init__(self, label: str, unit: str = "images"):
+    def __init__(self, label: str = ""):
         self.label = label
-        self.unit = unit
-        self.bar = st.progress(0.0, text=f"{label}: starting…")
-        self.started = time.monotonic()
-        self.first_done: int | None = None
-        self.done = 0
-        self.total = 0
+        self.bar = st.progress(0.0, text=f"{label or 'working'}: starting…")
+        self.last: RunProgress | None = None
 
-    def __call__(self, done: int, total: int, *extra) -> None:
-        self.done, self.total = int(done), int(total)
-        if self.first_done is None:
-            # work skipped because it was already on disk does not count towards the rate
-            self.first_done = max(0, self.done - 1)
-            self.started = time.monotonic()
-        elapsed = time.monotonic() - self.started
-        worked = self.done - self.first_done
-        rate = worked / elapsed if elapsed > 0 and worked > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else None
-        text = f"{self.label}: {self.done}/{self.total} {self.unit}"
-        if rate:
-            text += f" · {rate:.1f}/s"
-        if eta is not None and self.done < self.total:
-            text += f" · about {_duration(eta)} left"
-        self.bar.progress(min(1.0, self.done / self.total) if self.total else 1.0, text=text)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    def __call__(self, event: RunProgress) -> None:
+        self.last = event
+        shown = dataclasses.replace(event, stage=self.label) if self.label else event
+        self.bar.progress(event.fraction, text=shown.text())
 
 
 def comparison_frame(table) -> pd.DataFrame:

@@ -23,7 +23,6 @@ from segment_anything.modeling import Sam
 from samis.errors import SamError
 from samis.sam.amg import AmgParams, FastMaskGenerator
 from samis.sam.checkpoints import (
-    MODEL_TYPES,
     check_checkpoint_file,
     check_official_hash,
     checkpoint_md5,

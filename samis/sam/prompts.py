@@ -22,11 +22,10 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import DatasetError, SamError
 from samis.imageio import ImageReadError, read_rgb
+from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.engine import LoadedSam
 from samis.store import write_manifest, write_prediction
 from samis.workspace import Workspace
-
-PROMPT_KINDS = ("box", "point")
 
 
 def component_prompts(gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,37 +44,65 @@ def component_prompts(gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(boxes, np.float64).reshape(-1, 4), np.array(points, np.float64).reshape(-1, 2)
 
 
+def _box_masks(predictor: SamPredictor, boxes: np.ndarray, points: np.ndarray) -> torch.Tensor:
+    """One mask per box (single-mask output): (K, H, W) bool."""
+    box_t = torch.as_tensor(predictor.transform.apply_boxes(boxes, predictor.original_size), dtype=torch.float,
+                            device=predictor.device)
+    masks, _, _ = predictor.predict_torch(None, None, boxes=box_t, multimask_output=False)
+    return masks[:, 0]
+
+
+def _point_masks(predictor: SamPredictor, boxes: np.ndarray, points: np.ndarray) -> torch.Tensor:
+    """One mask per point: of the multimask output, the one with the best predicted IoU; (K, H, W) bool."""
+    device = predictor.device
+    coords = torch.as_tensor(predictor.transform.apply_coords(points, predictor.original_size), dtype=torch.float,
+                             device=device)
+    labels = torch.ones(len(points), 1, dtype=torch.int, device=device)
+    masks, scores, _ = predictor.predict_torch(coords[:, None, :], labels, multimask_output=True)
+    return masks[torch.arange(len(points), device=device), scores.argmax(1)]
+
+
+#: prompt kind → ``masks(predictor, boxes, points)`` giving one mask per ground-truth component
+PROMPTS = {"box": _box_masks, "point": _point_masks}
+PROMPT_KINDS = tuple(PROMPTS)
+
+
 def prompted_mask(predictor: SamPredictor, gt: np.ndarray, kind: str) -> np.ndarray:
     """Union of SAM's masks for the GT components of one image (``predictor`` has the image set)."""
     boxes, points = component_prompts(gt)
     out = np.zeros(gt.shape, bool)
     if len(boxes) == 0:
         return out
-    device = predictor.device
     with torch.inference_mode():
-        if kind == "box":
-            box_t = torch.as_tensor(predictor.transform.apply_boxes(boxes, predictor.original_size), dtype=torch.float, device=device)
-            masks, _, _ = predictor.predict_torch(None, None, boxes=box_t, multimask_output=False)
-            out |= masks[:, 0].any(0).cpu().numpy()
-        else:
-            coords = torch.as_tensor(predictor.transform.apply_coords(points, predictor.original_size), dtype=torch.float, device=device)
-            labels = torch.ones(len(points), 1, dtype=torch.int, device=device)
-            masks, scores, _ = predictor.predict_torch(coords[:, None, :], labels, multimask_output=True)
-            best = scores.argmax(1)
-            out |= masks[torch.arange(len(points), device=device), best].any(0).cpu().numpy()
+        out |= PROMPTS[kind](predictor, boxes, points).any(0).cpu().numpy()
     return out
 
 
 @dataclass
-class PromptReport:
+class PromptReport(Report):
+    """What a prompted run wrote."""
+
     method: str
     images: int
     seconds: float
 
+    def summary(self) -> str:
+        return f"wrote {self.method}: {self.images} maps  [upper bound: prompts from ground truth]"
+
 
 def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: LoadedSam, kind: str,
-                              split: str = "all", progress=None, samples: list[Sample] | None = None) -> PromptReport:
+                              split: str = "all", progress: ProgressCallback | None = None,
+                              samples: list[Sample] | None = None) -> PromptReport:
     """Write ``<label>+<kind>`` maps for a split, prompting SAM from each image's ground truth.
+
+    Args:
+        kind: one of :data:`PROMPT_KINDS`.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage: the method) at the
+            start and after each image.
+        samples: run on these samples instead of the split.
+
+    Returns:
+        a :class:`PromptReport`.
 
     Raises:
         SamError: unknown kind, or an image without readable ground truth.
@@ -88,9 +115,10 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}")
     method = f"{loaded.label}+{kind}"
     started = time.perf_counter()
+    tracker = ProgressTracker(progress, len(samples), method).start()
     with loaded.lock:
         predictor = SamPredictor(loaded.model)
-        for index, sample in enumerate(samples):
+        for sample in samples:
             try:
                 gt = sample.read_gt()
             except (ImageReadError, OSError) as error:
@@ -101,10 +129,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
             if mask.shape != gt.shape:
                 mask = _nearest(mask, gt.shape)
             write_prediction(workspace, dataset.id, method, sample.id, mask)
-            if progress:
-                elapsed = time.perf_counter() - started
-                rate = (index + 1) / elapsed if elapsed > 0 else 0
-                progress(index + 1, len(samples), (len(samples) - index - 1) / rate if rate else None)
+            tracker.advance()
         predictor.reset_image()
     write_manifest(workspace, dataset.id, method, {
         "source": "sam-prompted", "prompt": kind, "upper_bound": True,

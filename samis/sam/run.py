@@ -28,6 +28,7 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
+from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.amg import AmgParams
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
 from samis.sam.masks import read_provenance, write_mask_set
@@ -40,7 +41,7 @@ KILL_AFTER_ENV = "SAMIS_SAM_KILL_AFTER"
 
 
 @dataclass
-class RunReport:
+class RunReport(Report):
     """What a run over a dataset did."""
 
     dataset: str
@@ -52,6 +53,8 @@ class RunReport:
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
     cache_dir: Path | None = None
+
+    derived = ("images_per_second",)
 
     @property
     def images_per_second(self) -> float:
@@ -116,8 +119,8 @@ def cached_stems(workspace: Workspace, dataset_id: str, label: str) -> dict[str,
 
 
 def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, params: AmgParams | None = None,
-                         split: str = "all", progress=None, checkpoint: str | None = None, device: str = "auto",
-                         cache_embeddings: bool = False, dtype: str = "fp32", notify=None,
+                         split: str = "all", progress: ProgressCallback | None = None, checkpoint: str | None = None,
+                         device: str = "auto", cache_embeddings: bool = False, dtype: str = "fp32", notify=None,
                          samples: list[Sample] | None = None) -> RunReport:
     """Generate and cache SAM's masks for every image of a split that is not cached yet.
 
@@ -125,7 +128,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         model: ``tiny``, ``vit_h``, ``vit_l`` or ``vit_b``.
         params: generator parameters (default: SAM's).
         split: split name (see :func:`samis.datasets.split_names`).
-        progress: optional ``progress(done, total, eta_s)`` called after each image (and once at start).
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``<label> masks``) once
+            at the start and after each image; cached images count as done, not toward the rate.
         checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`.
         cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder.
         notify: callable receiving one-line notices (out-of-memory retries).
@@ -167,13 +171,13 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
             report.skipped.append(sample.id)
         else:
             todo.append(sample)
-    if progress:
-        progress(len(report.skipped), len(samples), None)
+    tracker = ProgressTracker(progress, len(samples), f"{label} masks", done=len(report.skipped)).start()
     if not todo:
         return report
     loaded: LoadedSam = load_sam(model, checkpoint, device, hash_cache_file(workspace))
     engine = SamEngine(loaded, params, dtype=dtype, notify=tell)
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+    tracker.restart_clock()  # loading the model is not work on images
     started = time.perf_counter()
     for sample in todo:
         image = read_rgb(sample.image_path)
@@ -199,11 +203,7 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         report.computed.append(sample.id)
         if kill_after and len(report.computed) >= kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
-        elapsed = time.perf_counter() - started
-        done = len(report.skipped) + len(report.computed)
-        if progress:
-            rate = len(report.computed) / elapsed if elapsed > 0 else 0.0
-            progress(done, len(samples), (len(samples) - done) / rate if rate > 0 else None)
+        tracker.advance()
     report.seconds = time.perf_counter() - started
     report.notices = notices
     return report

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import SamError
 from samis.imageio import ImageReadError, read_gray
+from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.masks import MaskSet, read_mask_set
 from samis.store import write_manifest, write_prediction
 from samis.workspace import Workspace
@@ -42,8 +44,6 @@ from samis.workspace import Workspace
 EXACT_MAX_MASKS = 10
 INSIDE_FRACTION = 0.9
 SPAN_FRACTION = 0.95  # a mask whose box covers this much of both sides "spans the image"
-STRATEGIES = ("oracle", "best-single", "inside-gt", "small-union", "contrast")
-NEEDS_GROUND_TRUTH = {"oracle", "best-single", "inside-gt"}
 SMALL_UNION_GRID = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
 CONTRAST_RING_GRID = (2, 5, 10)
 CONTRAST_AREA_GRID = (0.1, 0.3, 0.6)
@@ -330,9 +330,111 @@ def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fra
     return out
 
 
+# ---- the strategies, by name ---------------------------------------------------------------------
+@dataclass
+class SelectionInput:
+    """One image as a strategy sees it: its masks at ground-truth size, the ground truth, the image.
+
+    Attributes:
+        mask_set: the cached masks, resized to ``shape``.
+        gt: the ground truth (None when the image has none readable and the strategy needs none).
+        sample: the image.
+        shape: the map's (height, width): the ground truth's, else the masks'.
+        keep_scores: keep every mask's contrast score per ring (pays when the image is scored for
+            many parameter candidates, as on the train split).
+        exact_search: set by strategies whose search may be a heuristic (the oracle): was it exact?
+    """
+
+    mask_set: MaskSet
+    gt: np.ndarray | None
+    sample: Sample
+    keep_scores: bool = False
+    exact_search: bool | None = None
+    _gray: np.ndarray | None = field(default=None, init=False, repr=False)
+    _scores: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.gt.shape) if self.gt is not None else tuple(self.mask_set.shape)
+
+    def gray(self) -> np.ndarray:
+        """The image in gray at ``shape`` (read once)."""
+        if self._gray is None:
+            self._gray = _gray_at(self.sample, self.shape)
+        return self._gray
+
+    def contrast_scores(self, ring: int) -> np.ndarray | None:
+        """Every mask's :func:`contrast_scores` for ``ring`` when ``keep_scores``, else None (computed per use)."""
+        if not self.keep_scores:
+            return None
+        if ring not in self._scores:
+            self._scores[ring] = contrast_scores(self.mask_set, self.gray(), ring)
+        return self._scores[ring]
+
+
+def _oracle_map(item: SelectionInput, parameters: dict) -> np.ndarray:
+    choice = select_oracle(item.mask_set.masks, item.gt)
+    item.exact_search = choice.exact
+    return choice.render(item.mask_set.masks, item.shape)
+
+
+def _contrast_map(item: SelectionInput, parameters: dict) -> np.ndarray:
+    ring, area = parameters["ring"], parameters["max_area_fraction"]
+    scores = item.contrast_scores(ring)
+    return select_contrast(item.mask_set, None if scores is not None else item.gray(), ring, area, scores=scores)
+
+
+@dataclass(frozen=True)
+class SelectionStrategy:
+    """What a strategy name means.
+
+    Attributes:
+        name: the name in method ids (``sam-vit_h+<name>``).
+        select: ``select(item, parameters) -> map`` (bool or graded in [0, 1]) for one image.
+        needs_ground_truth: it looks at the ground truth: an upper bound, not a practical result.
+        grid: parameter candidates, chosen by mean IoU on the train split; empty: no parameters.
+        heuristic_search: its search is exhaustive only up to :data:`EXACT_MAX_MASKS` masks, so runs
+            count the images searched exactly and heuristically.
+    """
+
+    name: str
+    select: Callable[[SelectionInput, dict], np.ndarray]
+    needs_ground_truth: bool
+    grid: tuple[dict, ...] = ()
+    heuristic_search: bool = False
+
+
+STRATEGY_REGISTRY: dict[str, SelectionStrategy] = {strategy.name: strategy for strategy in (
+    SelectionStrategy("oracle", _oracle_map, needs_ground_truth=True, heuristic_search=True),
+    SelectionStrategy("best-single", lambda item, _: select_best_single(item.mask_set.masks, item.gt),
+                      needs_ground_truth=True),
+    SelectionStrategy("inside-gt", lambda item, _: select_inside_gt(item.mask_set.masks, item.gt),
+                      needs_ground_truth=True),
+    SelectionStrategy("small-union", lambda item, p: select_small_union(item.mask_set, p["max_area_fraction"]),
+                      needs_ground_truth=False, grid=tuple({"max_area_fraction": a} for a in SMALL_UNION_GRID)),
+    SelectionStrategy("contrast", _contrast_map, needs_ground_truth=False,
+                      grid=tuple({"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID
+                                 for a in CONTRAST_AREA_GRID)),
+)}
+STRATEGIES = tuple(STRATEGY_REGISTRY)
+NEEDS_GROUND_TRUTH = {name for name, strategy in STRATEGY_REGISTRY.items() if strategy.needs_ground_truth}
+
+
+def get_strategy(name: str) -> SelectionStrategy:
+    """The registry entry of a strategy name.
+
+    Raises:
+        SamError: unknown name.
+    """
+    try:
+        return STRATEGY_REGISTRY[name]
+    except KeyError:
+        raise SamError(f"unknown selection strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
+
+
 # ---- over a dataset ----------------------------------------------------------------------------
 @dataclass
-class SelectionReport:
+class SelectionReport(Report):
     """What a selection pass wrote."""
 
     method: str
@@ -344,6 +446,13 @@ class SelectionReport:
     seconds: float = 0.0
     oracle_exact: int = 0
     oracle_heuristic: int = 0
+
+    def summary(self) -> str:
+        miou = f"mean IoU {self.mean_iou:.4f}" if self.mean_iou is not None else "no ground truth"
+        bound = "  [upper bound: uses ground truth]" if self.upper_bound else ""
+        chosen = {k: v for k, v in self.parameters.items() if k != "grid"}
+        extra = f"  parameters (train split): {chosen}" if chosen else ""
+        return f"wrote {self.method}: {self.images} maps, {miou}, {self.seconds:.1f} s{bound}{extra}"
 
 
 def _read_gt(sample: Sample, strategy: str) -> np.ndarray:
@@ -374,42 +483,34 @@ def _load(workspace: Workspace, dataset_id: str, label: str, sample: Sample) -> 
 def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strategy: str) -> dict:
     """Pick a GT-free strategy's parameters by mean IoU on the cached masks of the train split.
 
+    Args:
+        strategy: a strategy with a parameter grid (``small-union``, ``contrast``).
+
+    Returns:
+        the chosen parameters, with how they were chosen (train images, mean IoU, grid, criterion).
+
     Raises:
-        SamError: no train-split image has cached masks.
+        SamError: unknown strategy, or no train-split image has cached masks.
     """
+    spec = get_strategy(strategy)
     train = get_split(workspace, dataset, "train")
     folder = workspace.sam_cache_dir(label, dataset.id)
     cached = [s for s in train if (folder / f"{s.id}.npz").is_file()]
     if not cached:
         raise SamError(f"strategy {strategy!r} chooses its parameters on the train split of {dataset.id!r}, but no "
                        f"train image has {label} masks; run sam with --split train (or all) first")
-    loaded = [(_load(workspace, dataset.id, label, s)[0], s) for s in cached]
-    if strategy == "small-union":
-        grid = [{"max_area_fraction": a} for a in SMALL_UNION_GRID]
-    else:
-        grid = [{"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID for a in CONTRAST_AREA_GRID]
-    best, best_score = None, -1.0
-    fitted = []
-    for mask_set, sample in loaded:
+    items = []
+    for sample in cached:
+        mask_set = _load(workspace, dataset.id, label, sample)[0]
         gt = sample.read_gt()
-        fitted.append((_fit_masks(mask_set, gt.shape), sample, gt))
-    scores: dict[tuple[str, int], np.ndarray] = {}  # contrast of every mask, per image and ring
-    for candidate in grid:
-        values = []
-        for mask_set, sample, gt in fitted:
-            if strategy == "small-union":
-                prediction = select_small_union(mask_set, **candidate)
-            else:
-                key = (sample.id, candidate["ring"])
-                if key not in scores:
-                    scores[key] = contrast_scores(mask_set, _gray_at(sample, gt.shape), candidate["ring"])
-                prediction = select_contrast(mask_set, None, **candidate, scores=scores[key]) > 0
-            values.append(iou(prediction, gt))
-        score = float(np.mean(values))
+        items.append(SelectionInput(_fit_masks(mask_set, gt.shape), gt, sample, keep_scores=True))
+    best, best_score = None, -1.0
+    for candidate in spec.grid:
+        score = float(np.mean([iou(spec.select(item, candidate) > 0, item.gt) for item in items]))
         if score > best_score + 1e-12:
             best, best_score = candidate, score
-    return {**best, "chosen_on": "train", "train_images": len(loaded), "train_mean_iou": round(best_score, 6),
-            "grid": grid, "criterion": "mean IoU of the binary map with the ground truth"}
+    return {**best, "chosen_on": "train", "train_images": len(items), "train_mean_iou": round(best_score, 6),
+            "grid": [dict(c) for c in spec.grid], "criterion": "mean IoU of the binary map with the ground truth"}
 
 
 def _gray_at(sample: Sample, shape) -> np.ndarray:
@@ -422,31 +523,35 @@ def _gray_at(sample: Sample, shape) -> np.ndarray:
 
 
 def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, strategy: str, split: str = "all",
-                        progress=None, samples: list[Sample] | None = None) -> SelectionReport:
+                        progress: ProgressCallback | None = None,
+                        samples: list[Sample] | None = None) -> SelectionReport:
     """Turn cached masks into saliency maps of method ``<label>+<strategy>`` for a split.
 
     Args:
         label: the model label whose mask cache to read (``sam-vit_h``, ``sam-tiny-random`` …).
         strategy: one of :data:`STRATEGIES`.
-        progress: optional ``progress(done, total, eta_s)``.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage: the method) at the
+            start and after each image.
+        samples: select on these samples instead of the split.
+
+    Returns:
+        a :class:`SelectionReport`.
 
     Raises:
         SamError: unknown strategy, a mask file missing or damaged, ground truth missing for a
             strategy that needs it.
     """
-    if strategy not in STRATEGIES:
-        raise SamError(f"unknown selection strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    spec = get_strategy(strategy)
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     method = f"{label}+{strategy}"
-    upper_bound = strategy in NEEDS_GROUND_TRUTH
-    parameters = {}
-    if strategy == "small-union" or strategy == "contrast":
-        parameters = choose_parameters(workspace, dataset, label, strategy)
+    upper_bound = spec.needs_ground_truth
+    parameters = choose_parameters(workspace, dataset, label, strategy) if spec.grid else {}
     report = SelectionReport(method, strategy, len(samples), upper_bound, parameters)
+    tracker = ProgressTracker(progress, len(samples), method).start()
     started = time.perf_counter()
     ious = []
     provenance = None
-    for index, sample in enumerate(samples):
+    for sample in samples:
         mask_set, provenance = _load(workspace, dataset.id, label, sample)
         if upper_bound:
             gt = _read_gt(sample, strategy)
@@ -456,31 +561,16 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
                 gt = sample.read_gt()
             except (ImageReadError, OSError):
                 pass
-        shape = gt.shape if gt is not None else mask_set.shape
-        mask_set = _fit_masks(mask_set, shape)
-        if strategy == "oracle":
-            choice = select_oracle(mask_set.masks, gt)
-            prediction = choice.render(mask_set.masks, shape)
-            if choice.exact:
-                report.oracle_exact += 1
-            else:
-                report.oracle_heuristic += 1
-        elif strategy == "best-single":
-            prediction = select_best_single(mask_set.masks, gt)
-        elif strategy == "inside-gt":
-            prediction = select_inside_gt(mask_set.masks, gt)
-        elif strategy == "small-union":
-            prediction = select_small_union(mask_set, parameters["max_area_fraction"])
-        else:
-            prediction = select_contrast(mask_set, _gray_at(sample, shape), parameters["ring"],
-                                         parameters["max_area_fraction"])
+        item = SelectionInput(mask_set, gt, sample)
+        item.mask_set = _fit_masks(mask_set, item.shape)
+        prediction = spec.select(item, parameters)
+        if item.exact_search is not None:
+            report.oracle_exact += item.exact_search
+            report.oracle_heuristic += not item.exact_search
         if gt is not None:
             ious.append(iou(prediction > 0, gt))
         write_prediction(workspace, dataset.id, method, sample.id, prediction)
-        if progress:
-            elapsed = time.perf_counter() - started
-            rate = (index + 1) / elapsed if elapsed > 0 else 0
-            progress(index + 1, len(samples), (len(samples) - index - 1) / rate if rate else None)
+        tracker.advance()
     report.seconds = time.perf_counter() - started
     report.mean_iou = float(np.mean(ious)) if ious else None
     manifest = {
@@ -500,7 +590,7 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
         "amg_params": (provenance or {}).get("params"),
         "samis_version": __version__,
     }
-    if strategy == "oracle":
+    if spec.heuristic_search:
         manifest["oracle_search"] = {"exact_images": report.oracle_exact, "heuristic_images": report.oracle_heuristic,
                                      "exact_max_masks": EXACT_MAX_MASKS}
     write_manifest(workspace, dataset.id, method, manifest)

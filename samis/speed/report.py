@@ -10,7 +10,6 @@ labelled as random weights.
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 import numpy as np
 
@@ -20,12 +19,12 @@ from samis.imageio import read_rgb
 from samis.speed.sam_accounting import (
     OFFICIAL_CHECKPOINT_BYTES, SAM_TYPES, explain_parameter_gap, printed_sam_params, sam_parameter_breakdown,
 )
+from samis.runs import ProgressCallback
 from samis.speed.table import SpeedTable, speed_table
 from samis.speed.timing import SpeedRow, SpeedSubject, cpu_name, size_text
 
 TINY_SAM = "sam-tiny-random"
 SYNTHETIC_SIZE = (200, 200)
-
 
 # -- subjects --------------------------------------------------------------------------------------
 
@@ -35,7 +34,6 @@ def _baseline_registry() -> dict:
     from samis.baselines import BASELINES
 
     return BASELINES
-
 
 def baseline_subjects(names: list[str] | None = None) -> tuple[list[SpeedSubject], list[str]]:
     """Speed subjects for the built-in baselines (parameters 0, run on the CPU).
@@ -60,7 +58,6 @@ def baseline_subjects(names: list[str] | None = None) -> tuple[list[SpeedSubject
                                      size_mb=None, run=baseline.function, device=device,
                                      note="classical method, no learned parameters"))
     return subjects, []
-
 
 def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple[list[SpeedSubject], list[SpeedRow], list[str]]:
     """SAM speed subjects for the requested models, and parameter-only rows where nothing can be timed.
@@ -102,7 +99,6 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
             notes.append("SAM ViT-H parameters: " + explain_parameter_gap(breakdown, printed_sam))
     return subjects, rows, notes
 
-
 # -- images ----------------------------------------------------------------------------------------
 
 def synthetic_image(size: tuple[int, int] = SYNTHETIC_SIZE, seed: int = 0) -> np.ndarray:
@@ -113,7 +109,6 @@ def synthetic_image(size: tuple[int, int] = SYNTHETIC_SIZE, seed: int = 0) -> np
     gray[height // 2, width // 4: 3 * width // 4] = 230  # something salient, so no method sees a constant image
     gray = gray.astype(np.uint8)
     return np.repeat(gray[:, :, None], 3, axis=2)
-
 
 def dataset_images(workspace, dataset_id: str, count: int = 5) -> tuple[list[np.ndarray], str]:
     """The first ``count`` images of a registered dataset as uint8 RGB, at their own size.
@@ -128,7 +123,6 @@ def dataset_images(workspace, dataset_id: str, count: int = 5) -> tuple[list[np.
     samples = dataset.samples[: max(1, count)]
     images = [read_rgb(s.image_path) for s in samples]
     return images, f"the first {len(images)} images of dataset {dataset_id!r} at their own size ({size_text(images)})"
-
 
 # -- options ---------------------------------------------------------------------------------------
 
@@ -151,7 +145,6 @@ def parse_checkpoint_options(values: list[str] | None) -> dict[str, str]:
             key, path = found[0], value
         result[key] = path
     return result
-
 
 def split_speed_methods(methods: list[str] | None, baseline_names: list[str]) -> tuple[list[str], dict[str, None]]:
     """Split requested ids into baselines and SAM models (``sam-tiny-random``/``tiny``, ``sam-vit_h``/``vit_h``).
@@ -178,11 +171,10 @@ def split_speed_methods(methods: list[str] | None, baseline_names: list[str]) ->
             raise ReportError(f"unknown method {name!r} for the speed table (choose from {choices})")
     return baselines, sam
 
-
 def speed_report(workspace=None, methods: list[str] | None = None, dataset: str | None = None, n_images: int = 5,
                  checkpoints: dict[str, str] | None = None, device: str = "auto", warmup: int = 3, runs: int = 20,
                  time_budget_s: float | None = 30.0, include_paper: bool = True,
-                 progress: Callable[[str], None] | None = None) -> SpeedTable:
+                 progress: ProgressCallback | None = None) -> SpeedTable:
     """Everything samis can run here, timed on a dataset's images (or a synthetic one), beside Table 7.
 
     Args:
@@ -194,7 +186,7 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
         device: for SAM (``auto`` = CUDA, then MPS, then CPU).
         warmup, runs, time_budget_s: the protocol (see :func:`samis.speed.timing.measure_fps`).
         include_paper: add Table 7's printed rows.
-        progress: called with each subject's label before it is timed.
+        progress: optional callback (see :func:`samis.speed.table.speed_table`).
 
     Returns:
         the :class:`~samis.speed.table.SpeedTable`.

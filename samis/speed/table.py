@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from samis.paper import SPEED_DEVICE, load_speed_table
 from samis.speed.sam_accounting import OFFICIAL_CHECKPOINT_BYTES
+from samis.runs import ProgressCallback, ProgressTracker
 from samis.speed.timing import SpeedRow, SpeedSubject, measure_fps, protocol_text
 from samis.tables.render import csv_text, markdown_table, text_table
-
 
 @dataclass
 class SpeedTable:
@@ -70,7 +69,6 @@ class SpeedTable:
         return [(r.label if r.label.startswith(r.method) else f"{r.method}: {r.label}") + (f" — {r.note}" if r.note else "")
                 for r in self.rows if r.source == "measured"]
 
-
 def paper_speed_rows() -> list[SpeedRow]:
     """Table 7 as speed rows (device: the paper's RTX 3080)."""
     return [SpeedRow(method=r.method, label=r.printed_name, source="paper", device=SPEED_DEVICE,
@@ -78,11 +76,10 @@ def paper_speed_rows() -> list[SpeedRow]:
                      printed={"params_m": r.printed["params_m"], "size_mb": r.printed["model_mb"], "fps": r.printed["fps"]})
             for r in load_speed_table()]
 
-
 def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_text: str, *,
                 extra_rows: list[SpeedRow] | None = None, notes: list[str] | None = None, warmup: int = 3,
                 runs: int = 20, time_budget_s: float | None = 30.0, include_paper: bool = True,
-                progress: Callable[[str], None] | None = None) -> SpeedTable:
+                progress: ProgressCallback | None = None) -> SpeedTable:
     """Time every subject and put the results beside Table 7.
 
     Args:
@@ -93,16 +90,18 @@ def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_t
         notes: lines to print under the table.
         warmup, runs, time_budget_s: the protocol (see :func:`samis.speed.timing.measure_fps`).
         include_paper: add Table 7's printed rows.
-        progress: called with each subject's label before it is timed.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``speed``, unit methods,
+            detail ``timing <label>``) before each subject is timed and after it.
 
     Returns:
         the :class:`SpeedTable`.
     """
     rows = []
+    tracker = ProgressTracker(progress, len(subjects), "speed", unit="methods").start()
     for subject in subjects:
-        if progress:
-            progress(subject.label)
+        tracker.working_on(f"timing {subject.label}")
         rows.append(measure_fps(subject, images, warmup=warmup, runs=runs, time_budget_s=time_budget_s))
+        tracker.advance()
     rows += list(extra_rows or [])
     notes = list(notes or [])
     if include_paper:

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 
-import numpy as np
+from samis.runs import jsonable
 
 
 def csv_text(header, rows) -> str:
@@ -105,19 +105,7 @@ def latex_table(caption: str, columns: str, header, rows, rules_before=()) -> li
     return lines
 
 
-def jsonable(value):
-    """A document with numpy scalars as plain numbers and NaN as None, ready for :func:`json.dumps`."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
 def json_text(document) -> str:
-    """A document as indented JSON text with a final newline (NaN becomes null)."""
+    """A document as indented JSON text with a final newline (NaN and infinities become null; see
+    :func:`samis.runs.jsonable`)."""
     return json.dumps(jsonable(document), indent=1) + "\n"

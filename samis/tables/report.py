@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from samis.datasets import load_dataset
 from samis.errors import ReportError
 from samis.evaluation import EvaluationResult, evaluate
+from samis.runs import ProgressCallback
 from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
 from samis.paper import PAPER_TABLES, PaperTable, load_paper_table, method_id
@@ -76,8 +77,8 @@ class ComparisonRows:
 
 def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
                     methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
-                    extra_rows: list[TableRow] | None = None, allow_missing: bool = False, progress=None,
-                    evaluation: EvaluationResult | None = None) -> ComparisonRows:
+                    extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
+                    progress: ProgressCallback | None = None, evaluation: EvaluationResult | None = None) -> ComparisonRows:
     """The rows of one dataset's comparison: the paper's, those measured here, or both.
 
     The CLI's ``report`` and the dashboard's Compare page both build their table from this, so they
@@ -93,7 +94,7 @@ def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measu
         metrics: table metrics of the measured rows.
         extra_rows: more rows, e.g. from :func:`read_rows_csv`.
         allow_missing: score measured methods on the images they have.
-        progress: progress callback of the evaluation.
+        progress: optional callback for the evaluation (see :func:`samis.evaluation.evaluate`).
         evaluation: scores already computed for this dataset and split (the dashboard's cache); None:
             evaluate here.
 
@@ -158,7 +159,7 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
                       methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
                       gap_method: str | None = None, gap_definition: str | None = None,
                       extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
-                      progress=None) -> ComparisonTable:
+                      progress: ProgressCallback | None = None) -> ComparisonTable:
     """The comparison table for one dataset: :func:`comparison_rows` with a gap row.
 
     Args:
