@@ -231,7 +231,7 @@ class ComparisonTable:
         return notes
 
 
-def _row_keys(rows: list[TableRow]) -> list[str]:
+def row_keys(rows: list[TableRow]) -> list[str]:
     """Unique keys: the label, suffixed with the source where two rows share a label."""
     seen: dict[str, int] = {}
     for row in rows:
@@ -295,7 +295,7 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
     if len(rows) < 2:
         only = f" (only {rows[0].label!r})" if rows else ""
         raise ReportError(f"a comparison table needs at least two methods; got {len(rows)}{only}")
-    keys = _row_keys(rows)
+    keys = row_keys(rows)
     notes = list(notes or [])
     frame = pd.DataFrame(
         {"source": [r.source for r in rows],

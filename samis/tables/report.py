@@ -12,7 +12,7 @@ from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
 from samis.paper import PAPER_TABLES, PaperTable, load_paper_table, method_id
 from samis.tables.columns import TABLE_METRICS, resolve_metrics
-from samis.tables.model import ComparisonTable, TableRow, build_table, measured_rows, paper_rows
+from samis.tables.model import ComparisonTable, TableRow, build_table, measured_rows, paper_rows, row_keys
 
 
 def paper_key(workspace, dataset: str, split: str | None = None) -> str | None:
@@ -61,9 +61,15 @@ class ComparisonRows:
     gap_definition: str = "larger"
 
     @property
+    def keys(self) -> list[str]:
+        """The rows' keys in a table (labels; a label shared by two sources gets the source in brackets)."""
+        return row_keys(self.rows)
+
+    @property
     def default_gap_method(self) -> str | None:
-        """The row a gap row compares by default: the paper's SAM, else the first SAM method (None: no SAM row)."""
-        return first_sam_method(r.method for r in self.rows)
+        """The key of the row a gap row compares by default: the paper's SAM, else the first SAM method (None: no SAM row)."""
+        method = first_sam_method(r.method for r in self.rows)
+        return next((k for k, r in zip(self.keys, self.rows) if r.method == method), None)
 
     def table(self, metrics=TABLE_METRICS, *, gap_method: str | None = None, gap_definition: str | None = None,
               require_gap: bool = False, dataset: str = "", title: str = "") -> ComparisonTable:

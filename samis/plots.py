@@ -1,0 +1,74 @@
+"""Plotly charts of the dashboard, built from library results (no Streamlit here).
+
+- :func:`curve_figures`: precision–recall and F-measure-against-threshold curves of several methods;
+- :func:`accuracy_speed_figure`: accuracy against frames per second, marker area by parameters.
+
+Every chart takes a ``colors`` mapping (method → colour) so a method keeps its colour everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+
+from samis.metrics import thresholds
+
+FALLBACK_COLOR = "#888888"
+
+
+def curve_figures(scores: Mapping[str, dict], colors: Mapping[str, str]) -> tuple[go.Figure, go.Figure]:
+    """The precision–recall and the F-measure-against-threshold curves of methods.
+
+    Args:
+        scores: method → dataset scores with ``curves`` (``precision``, ``recall``, ``fm``), as
+            :attr:`samis.evaluation.EvaluationResult.scores` gives them; methods without curves are left out.
+        colors: method → colour.
+
+    Returns:
+        (precision–recall figure, F-measure figure).
+    """
+    pr, fm = go.Figure(), go.Figure()
+    axis = thresholds()
+    for method, score in scores.items():
+        curves = score.get("curves") or {}
+        if not curves:
+            continue
+        line = {"color": colors.get(method, FALLBACK_COLOR)}
+        pr.add_trace(go.Scatter(x=np.asarray(curves["recall"]), y=np.asarray(curves["precision"]), mode="lines",
+                                name=method, line=line))
+        fm.add_trace(go.Scatter(x=axis, y=np.asarray(curves["fm"]), mode="lines", name=method, line=line))
+    pr.update_layout(title="Precision–recall (256 thresholds)", xaxis_title="recall", yaxis_title="precision",
+                     xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=420, legend_title="method")
+    fm.update_layout(title="F-measure (β² = 0.3) against threshold", xaxis_title="threshold (0–255)",
+                     yaxis_title="F-measure", yaxis_range=[0, 1.02], height=420, legend_title="method")
+    return pr, fm
+
+
+def accuracy_speed_figure(points, colors: Mapping[str, str], accuracy_title: str = "max F-measure (Fm)") -> go.Figure:
+    """Accuracy against FPS (log axis): paper points as circles, measured ones as diamonds.
+
+    Args:
+        points: :class:`samis.speed.compare.AccuracySpeedPoint` items.
+        colors: method → colour.
+        accuracy_title: the y axis title.
+    """
+    figure = go.Figure()
+    for source, symbol in (("paper", "circle"), ("measured", "diamond")):
+        part = [p for p in points if p.source == source]
+        if not part:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[p.fps for p in part], y=[p.accuracy for p in part], mode="markers+text",
+            text=[p.label for p in part], textposition="top center", name=source,
+            marker={"symbol": symbol, "color": [colors.get(p.method, FALLBACK_COLOR) for p in part],
+                    # area grows with the parameters; methods without weights get a small fixed marker
+                    "size": [8 + 4 * math.sqrt(max(p.params_m or 0.0, 0.0)) for p in part], "sizemode": "diameter",
+                    "line": {"width": 1, "color": "#333"}},
+            hovertemplate="%{text}<br>%{x:.2f} FPS<br>%{y:.3f}<extra></extra>",
+        ))
+    figure.update_layout(xaxis_type="log", xaxis_title="frames per second (log)", yaxis_title=accuracy_title,
+                         height=480, legend_title="source")
+    return figure
