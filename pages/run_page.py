@@ -47,7 +47,7 @@ def _checkpoint_help(model_type: str) -> str:
 
 
 def _sam_tab() -> None:
-    from samis.sam.amg import AmgParams
+    from samis.sam.params import AmgParams
     from samis.sam.engine import MODEL_CHOICES
     from samis.sam.run import run_sam_over_dataset
 

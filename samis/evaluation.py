@@ -31,7 +31,7 @@ import pandas as pd
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
 from samis.imageio import ImageReadError, read_gray, write_bytes_atomic
-from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, score_image
+from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
@@ -285,6 +285,8 @@ def _run_groups(groups, n_tasks: int, workers: int, progress) -> list:
         return rows
     chunk = max(1, min(32, len(groups) // (workers * 8) or 1))
     context = get_context("fork") if "fork" in get_all_start_methods() else None
+    if context is not None:
+        prepare_scorer()  # forked workers inherit pysodmetrics instead of each importing it
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for part in pool.map(_score_group, _chunks(groups, chunk)):
             rows.extend(part)

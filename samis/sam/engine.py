@@ -21,7 +21,7 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
 from samis.errors import SamError
-from samis.sam.amg import AmgParams, FastMaskGenerator
+from samis.sam.amg import FastMaskGenerator
 from samis.sam.checkpoints import (
     MODEL_TYPES,
     check_checkpoint_file,
@@ -30,6 +30,7 @@ from samis.sam.checkpoints import (
     load_state_dict,
 )
 from samis.sam.masks import MaskSet
+from samis.sam.params import AmgParams
 from samis.sam.tiny import TINY_LABEL, TINY_SEED, build_tiny_sam
 from samis.speed.timing import SpeedSubject, cpu_name
 
