@@ -17,7 +17,6 @@ from samis.workspace import validate_name
 ctx = page_context()
 st.title("Run")
 ctx.require(dataset=True)
-dataset_splits = list(dict.fromkeys(["all", "train", "test", ctx.split]))
 
 TABS = ["SAM", "Baselines", "Import"]
 state.seed("run_tab", "SAM", "tab", parse=lambda t: t if t in TABS else None)

@@ -34,7 +34,6 @@ LAYOUTS = ("sd900", "mt", "nrsd-mn", "folder")
 SPLIT_SEED = 20240101
 
 SD900_CLASSES = {"In": "inclusion", "Pa": "patches", "Sc": "scratches"}
-MT_CLASSES = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 NRSD_FOLDERS = {"training": "train", "validation": "test"}
 
 
