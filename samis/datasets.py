@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from samis.errors import DatasetError
-from samis.imageio import IMAGE_EXTENSIONS, read_gray
+from samis.imageio import IMAGE_EXTENSIONS, read_gray, write_text_atomic
 from samis.workspace import DatasetEntry, Workspace, validate_name
 
 LAYOUTS = ("sd900", "mt", "nrsd-mn", "folder")
@@ -351,8 +351,6 @@ def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]
                 f"(first: {gone[0]}); delete the file to make the splits again"
             )
         return splits
-    from samis.imageio import write_text_atomic
-
     splits = make_splits(dataset)
     rule = SPLIT_RULES.get(dataset.layout, {})
     document = {
