@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from segment_anything import SamAutomaticMaskGenerator, sam_model_registry  # noqa: E402
 
 from samis.imageio import read_rgb  # noqa: E402
-from samis.sam.amg import AmgParams  # noqa: E402
+from samis.sam.params import AmgParams  # noqa: E402
 from samis.sam.engine import LoadedSam, SamEngine, device_name, load_sam, resolve_device  # noqa: E402
 from samis.sam.masks import MaskSet  # noqa: E402
 from samis.sam.tiny import build_tiny_sam  # noqa: E402

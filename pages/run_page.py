@@ -17,7 +17,6 @@ from samis.workspace import validate_name
 ctx = page_context()
 st.title("Run")
 ctx.require(dataset=True)
-dataset_splits = list(dict.fromkeys(["all", "train", "test", ctx.split]))
 
 TABS = ["SAM", "Baselines", "Import"]
 state.seed("run_tab", "SAM", "tab", parse=lambda t: t if t in TABS else None)
@@ -47,7 +46,7 @@ def _checkpoint_help(model_type: str) -> str:
 
 
 def _sam_tab() -> None:
-    from samis.sam.amg import AmgParams
+    from samis.sam.params import AmgParams
     from samis.sam.engine import MODEL_CHOICES
     from samis.sam.run import run_sam_over_dataset
 

@@ -27,14 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from samis.errors import DatasetError
-from samis.imageio import IMAGE_EXTENSIONS, read_gray
+from samis.imageio import IMAGE_EXTENSIONS, read_gray, write_text_atomic
 from samis.workspace import DatasetEntry, Workspace, validate_name
 
 LAYOUTS = ("sd900", "mt", "nrsd-mn", "folder")
 SPLIT_SEED = 20240101
 
 SD900_CLASSES = {"In": "inclusion", "Pa": "patches", "Sc": "scratches"}
-MT_CLASSES = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 NRSD_FOLDERS = {"training": "train", "validation": "test"}
 
 
@@ -352,8 +351,6 @@ def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]
                 f"(first: {gone[0]}); delete the file to make the splits again"
             )
         return splits
-    from samis.imageio import write_text_atomic
-
     splits = make_splits(dataset)
     rule = SPLIT_RULES.get(dataset.layout, {})
     document = {

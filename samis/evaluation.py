@@ -29,7 +29,7 @@ import pandas as pd
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
 from samis.imageio import ImageReadError, read_gray, write_bytes_atomic
-from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, score_image
+from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
@@ -284,6 +284,8 @@ def _run_groups(groups, workers: int, tracker: ProgressTracker) -> list:
     parallel = workers > 1 and tracker.total >= _PARALLEL_MIN_TASKS
     size = max(1, min(32, len(groups) // (workers * 8) or 1)) if parallel else 8
     rows: list = []
+    if parallel:
+        prepare_scorer()  # forked workers inherit pysodmetrics instead of each importing it
     for part in map_jobs(_score_group, _chunks(groups, size), workers if parallel else 1):
         rows.extend(part)
         tracker.advance(len(part))

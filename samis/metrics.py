@@ -26,11 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import py_sod_metrics as sod
-from py_sod_metrics.utils import validate_and_normalize_input
-
 #: dataset-level scores, in the order of the ``evaluate --format json`` output
 DATASET_METRICS = ("Sa", "MAE", "maxEm", "meanEm", "adpEm", "Fw", "maxFm", "meanFm", "adpFm")
 #: per-image scalar values kept for the case browser
@@ -58,9 +53,15 @@ class _Scorer:
     """pysodmetrics metric objects reused across images; each step's record is taken back at once."""
 
     def __init__(self):
+        # lazy: pysodmetrics pulls in scipy and scikit-learn (over a second), and only scoring needs
+        # it; the metric names above are read by tables and CLI commands that score nothing
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Fmeasure warns that FmeasureV2 will replace it
+            warnings.simplefilter("ignore")  # its import warns, and Fmeasure says FmeasureV2 will replace it
+            import py_sod_metrics as sod
+            from py_sod_metrics.utils import validate_and_normalize_input
+
             self.fm = sod.Fmeasure(beta=FM_BETA)
+        self._normalize = validate_and_normalize_input
         self.sm = sod.Smeasure(alpha=S_ALPHA)
         self.em = sod.Emeasure()
         self.wfm = sod.WeightedFmeasure(beta=FW_BETA)
@@ -74,7 +75,7 @@ class _Scorer:
         if pred.shape != gt.shape:
             raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
         # normalise once with pysodmetrics' own function, then every metric takes the normalised pair
-        pred, gt = validate_and_normalize_input(pred, gt, normalize=True)
+        pred, gt = self._normalize(pred, gt, normalize=True)
         self.sm.step(pred, gt, normalize=False)
         self.mae.step(pred, gt, normalize=False)
         self.em.step(pred, gt, normalize=False)
@@ -102,6 +103,17 @@ class _Scorer:
 _scorer: _Scorer | None = None
 
 
+def prepare_scorer() -> None:
+    """Import pysodmetrics and build the shared scorer now, if not done yet.
+
+    Call it before forking worker processes: they inherit the loaded module and scorer instead of
+    each importing pysodmetrics again (over a second apiece).
+    """
+    global _scorer
+    if _scorer is None:
+        _scorer = _Scorer()
+
+
 def score_image(pred: np.ndarray, gt: np.ndarray) -> ImageScores:
     """Score one prediction against its ground truth.
 
@@ -112,9 +124,7 @@ def score_image(pred: np.ndarray, gt: np.ndarray) -> ImageScores:
     Returns:
         ImageScores with the values named in :data:`IMAGE_METRICS` and :data:`CURVES`.
     """
-    global _scorer
-    if _scorer is None:
-        _scorer = _Scorer()
+    prepare_scorer()
     if gt.dtype == bool:
         gt = gt.astype(np.uint8) * 255
     return _scorer.score(pred, gt)

@@ -182,11 +182,6 @@ def _table_dataset(dataset: str) -> tuple[int, str]:
     return PAPER_TABLES[key]
 
 
-def paper_datasets() -> list[str]:
-    """Dataset ids that have a published table, in table order."""
-    return list(PAPER_TABLES)
-
-
 def read_printed_gaps(directory: Path | None = None) -> dict[int, dict[str, int]]:
     """The printed "Compared with the SOTA method" rows: table number → metric → integer percent.
 

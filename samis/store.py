@@ -21,7 +21,7 @@ from PIL import Image
 from samis import __version__
 from samis.datasets import Dataset
 from samis.errors import StoreError
-from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, read_gray, write_png_atomic,
+from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, read_gray, write_png_atomic,
                            write_text_atomic)
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.workspace import Workspace, validate_name
@@ -182,8 +182,6 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
     staging = Path(tempfile.mkdtemp(prefix=f".import-{method}-", dir=destination.parent))
     try:
         apply_default_mode(staging, directory=True)
-        from samis.imageio import image_size
-
         tracker = ProgressTracker(progress, len(matched), f"import {method}").start()
         for stem in matched:
             path = files[stem]

@@ -122,7 +122,7 @@ def tiny_sam_oracle_maps(tmp_path_factory):
     def get(n: int) -> Path:
         if n not in made:
             from samis.datasets import register_dataset
-            from samis.sam.amg import AmgParams
+            from samis.sam.params import AmgParams
             from samis.sam.run import run_sam_over_dataset
             from samis.sam.selection import select_over_dataset
             from samis.workspace import Workspace

@@ -10,7 +10,8 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
 from samis.errors import SamError
 from samis.imageio import read_rgb
-from samis.sam.amg import AmgParams, FastMaskGenerator, _axis_matrix, _resize
+from samis.sam.amg import FastMaskGenerator, _axis_matrix, _resize
+from samis.sam.params import AmgParams
 from samis.sam.decoder import PointPromptDecoder
 from samis.sam.engine import SamEngine, load_sam, model_label, resolve_device
 from samis.sam.masks import MaskSet

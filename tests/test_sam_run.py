@@ -14,7 +14,7 @@ from PIL import Image
 
 from samis.datasets import register_dataset
 from samis.errors import DatasetError, SamError
-from samis.sam.amg import AmgParams
+from samis.sam.params import AmgParams
 from samis.sam.masks import read_mask_set
 from samis.sam.run import KILL_AFTER_ENV, cached_stems, run_sam_over_dataset
 

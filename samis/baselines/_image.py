@@ -9,6 +9,8 @@ over black), so a map computed from an array equals one computed from the file.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -69,17 +71,17 @@ def srgb_lightness(gray: np.ndarray) -> np.ndarray:
     the sRGB transfer curve and the CIE cube root exactly as OpenCV's float RGB→Lab does, so a
     gray image gives the same L as ``cv2.cvtColor(rgb / 255, COLOR_RGB2Lab)``.
     """
-    table = _LIGHTNESS_TABLE
-    return table[gray]
+    return _lightness_table()[gray]
 
 
+@functools.cache
 def _lightness_table() -> np.ndarray:
+    # built on first use, not at import: OpenCV's first colour conversion takes ~0.1 s, which every
+    # CLI command would pay for (the ``baseline`` command's help lists the baselines)
     levels = np.arange(256, dtype=np.float32).reshape(1, 256, 1) / np.float32(255.0)
     rgb = np.repeat(levels, 3, axis=2)
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)[0, :, 0].astype(np.float32)
 
-
-_LIGHTNESS_TABLE = _lightness_table()
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ import sys
 
 from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
-from samis.evaluation import evaluate
 from samis.metrics import DATASET_METRICS
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
@@ -24,6 +23,10 @@ def register(subparsers) -> None:
 
 
 def _evaluate(args, workspace) -> int:
+    # lazy: the evaluation imports pandas (0.3-0.4 s), which the other commands' parsers do not need
+    from samis.evaluation import evaluate
+    from samis.tables.model import build_table, measured_rows
+
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
@@ -40,9 +43,7 @@ def _evaluate(args, workspace) -> int:
         sys.stdout.write(frame.to_csv(index=False))
         return 0
     if args.format in ("markdown", "latex"):
-        from samis.tables import measured_rows, build_table
-
-        metrics = [m for m in DATASET_METRICS]
+        metrics = list(DATASET_METRICS)
         rows = measured_rows(result.scores, dataset.id, args.split, metrics=metrics)
         table = build_table(rows, metrics=metrics, gap_method=None, dataset=dataset.id,
                             title=f"{dataset.id} / split {args.split}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, write_table
 from samis.paper import PAPER_TABLES
-from samis.tables import GAP_DEFINITIONS, TABLE_METRICS, comparison_report, read_rows_csv
+from samis.tables.columns import TABLE_METRICS
+from samis.tables.gap import GAP_DEFINITIONS
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
 
@@ -40,6 +41,11 @@ def register(subparsers) -> None:
 
 
 def _report(args, workspace) -> int:
+    # lazy: the table model imports pandas and the report the evaluation; every other command
+    # (and --help) builds this parser without them
+    from samis.tables.model import read_rows_csv
+    from samis.tables.report import comparison_report
+
     extra = read_rows_csv(args.rows) if args.rows else None
     wants_measured = args.measured or (args.paper is None and args.table_id.lower() not in PAPER_TABLES)
     if wants_measured:

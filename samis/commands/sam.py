@@ -7,7 +7,7 @@ import sys
 from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.errors import SamError
-from samis.sam.amg import AmgParams
+from samis.sam.params import AmgParams
 from samis.sam.selection import STRATEGIES
 
 _DEFAULTS = AmgParams()

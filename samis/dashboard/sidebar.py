@@ -169,7 +169,7 @@ def shared_sidebar() -> Context:
                 pass
     try:
         everything.update(r.method for r in data.paper_speed_rows())
-    except (ImportError, SamisError):
+    except SamisError:
         pass
     ctx.colors = method_colors(everything)
     _store(ctx)
@@ -189,9 +189,5 @@ def page_context() -> Context:
     ctx = shared_sidebar()
     st.session_state.pop(_FRESH, None)
     return ctx
-
-
-def workspace_is_default(ctx: Context) -> bool:
-    return ctx.workspace is not None and ctx.workspace.root == ctx.roots[0]
 
 

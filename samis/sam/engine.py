@@ -21,7 +21,7 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
 from samis.errors import SamError
-from samis.sam.amg import AmgParams, FastMaskGenerator
+from samis.sam.amg import FastMaskGenerator
 from samis.sam.checkpoints import (
     check_checkpoint_file,
     check_official_hash,
@@ -30,6 +30,7 @@ from samis.sam.checkpoints import (
 )
 from samis.sam.masks import MaskSet
 from samis.models import MODEL_CHOICES, sam_model
+from samis.sam.params import AmgParams
 from samis.sam.tiny import TINY_SEED, build_tiny_sam
 from samis.speed.timing import SpeedSubject, cpu_name
 

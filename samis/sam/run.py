@@ -29,7 +29,7 @@ from samis.datasets import Dataset, Sample, get_split
 from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
 from samis.runs import ProgressCallback, ProgressTracker, Report
-from samis.sam.amg import AmgParams
+from samis.sam.params import AmgParams
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
 from samis.sam.masks import read_provenance, write_mask_set
 from samis.sam.tiny import TINY_SEED
