@@ -2,7 +2,7 @@
 
 import pytest
 
-from samis.methods import (PAPER_SAM, PROMPT_KINDS, SELECTION_STRATEGIES, describe, first_sam_method,
+from samis.methods import (PROMPT_KINDS, SELECTION_STRATEGIES, describe, first_sam_method,
                            random_weight_methods, sam_method_id, sam_model_of, upper_bound_methods)
 from samis.models import OFFICIAL_CHECKPOINTS, SAM_MODELS, SAM_TYPES
 
@@ -16,7 +16,7 @@ from samis.models import OFFICIAL_CHECKPOINTS, SAM_MODELS, SAM_TYPES
     ("sam-tiny-random+best-single", "sam", "tiny", "best-single", None, True, True),
     ("sam-tiny-random", "sam", "tiny", None, None, False, True),
     ("sam-vit_h+oracle-10", "sam", "vit_h", "oracle", None, True, False),
-    ("SAM", "sam", None, None, None, True, False),
+    ("SAM", "sam", None, None, None, False, False),
     ("ft", "baseline", None, None, None, False, False),
     ("otsu", "baseline", None, None, None, False, False),
     ("MCITF", "imported", None, None, None, False, False),
@@ -37,7 +37,6 @@ def test_notes_say_upper_bound_and_random_weights():
     assert "upper bound" in describe("sam-vit_h+oracle").note
     note = describe("sam-tiny-random+oracle").note
     assert "random weights" in note and "upper bound" in note
-    assert "by hand" in describe(PAPER_SAM).note
     assert describe("sam-vit_h+contrast").note == ""
 
 
@@ -93,3 +92,12 @@ def test_describe_imports_no_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_engines_registries_hold_exactly_the_named_strategies_and_prompts():
+    from samis.sam.prompts import PROMPTS
+    from samis.sam.selection import NEEDS_GROUND_TRUTH, STRATEGY_REGISTRY
+
+    assert set(STRATEGY_REGISTRY) == set(SELECTION_STRATEGIES)
+    assert set(PROMPTS) == set(PROMPT_KINDS)
+    assert NEEDS_GROUND_TRUTH == {s for s, uses_gt in SELECTION_STRATEGIES.items() if uses_gt}

@@ -11,8 +11,9 @@ import pytest
 
 from samis.cli import main
 from samis.errors import ReportError
+from samis.methods import describe
 from samis.tables import (
-    TableRow, build_table, gap_percent, is_upper_bound, latex_escape, measured_rows, read_rows_csv, resolve_metrics,
+    TableRow, build_table, gap_percent, latex_escape, measured_rows, read_rows_csv, resolve_metrics,
     round_half_up,
 )
 
@@ -135,8 +136,8 @@ def test_measured_rows_map_em_fm_and_label_upper_bounds():
     assert oracle.upper_bound and "upper bound" in oracle.note
     assert not contrast.upper_bound and not ft.upper_bound
     for name in ("sam-vit_b+best-single", "sam-tiny-random+inside-gt", "sam-vit_l+box", "sam-vit_h+point"):
-        assert is_upper_bound(name)
-    assert not is_upper_bound("sam-vit_h+small-union") and not is_upper_bound("oracle")
+        assert describe(name).upper_bound
+    assert not describe("sam-vit_h+small-union").upper_bound and not describe("oracle").upper_bound
 
 
 def test_bad_input_is_one_clear_error():

@@ -22,6 +22,7 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import DatasetError, SamError
 from samis.imageio import ImageReadError, read_rgb
+from samis.methods import sam_method_id
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.engine import LoadedSam
 from samis.store import write_manifest, write_prediction
@@ -113,7 +114,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}")
-    method = f"{loaded.label}+{kind}"
+    method = sam_method_id(loaded.label, kind)
     started = time.perf_counter()
     tracker = ProgressTracker(progress, len(samples), method).start()
     with loaded.lock:

@@ -36,9 +36,10 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import SamError
 from samis.imageio import ImageReadError, read_gray
+from samis.methods import SELECTION_STRATEGIES, sam_method_id
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.masks import MaskSet, read_mask_set
-from samis.store import write_manifest, write_prediction
+from samis.store import resize_map, write_manifest, write_prediction
 from samis.workspace import Workspace
 
 EXACT_MAX_MASKS = 10
@@ -391,7 +392,6 @@ class SelectionStrategy:
     Attributes:
         name: the name in method ids (``sam-vit_h+<name>``).
         select: ``select(item, parameters) -> map`` (bool or graded in [0, 1]) for one image.
-        needs_ground_truth: it looks at the ground truth: an upper bound, not a practical result.
         grid: parameter candidates, chosen by mean IoU on the train split; empty: no parameters.
         heuristic_search: its search is exhaustive only up to :data:`EXACT_MAX_MASKS` masks, so runs
             count the images searched exactly and heuristically.
@@ -399,20 +399,22 @@ class SelectionStrategy:
 
     name: str
     select: Callable[[SelectionInput, dict], np.ndarray]
-    needs_ground_truth: bool
     grid: tuple[dict, ...] = ()
     heuristic_search: bool = False
 
+    @property
+    def needs_ground_truth(self) -> bool:
+        """It looks at the ground truth: an upper bound, not a practical result (:mod:`samis.methods` says which)."""
+        return SELECTION_STRATEGIES[self.name]
+
 
 STRATEGY_REGISTRY: dict[str, SelectionStrategy] = {strategy.name: strategy for strategy in (
-    SelectionStrategy("oracle", _oracle_map, needs_ground_truth=True, heuristic_search=True),
-    SelectionStrategy("best-single", lambda item, _: select_best_single(item.mask_set.masks, item.gt),
-                      needs_ground_truth=True),
-    SelectionStrategy("inside-gt", lambda item, _: select_inside_gt(item.mask_set.masks, item.gt),
-                      needs_ground_truth=True),
+    SelectionStrategy("oracle", _oracle_map, heuristic_search=True),
+    SelectionStrategy("best-single", lambda item, _: select_best_single(item.mask_set.masks, item.gt)),
+    SelectionStrategy("inside-gt", lambda item, _: select_inside_gt(item.mask_set.masks, item.gt)),
     SelectionStrategy("small-union", lambda item, p: select_small_union(item.mask_set, p["max_area_fraction"]),
-                      needs_ground_truth=False, grid=tuple({"max_area_fraction": a} for a in SMALL_UNION_GRID)),
-    SelectionStrategy("contrast", _contrast_map, needs_ground_truth=False,
+                      grid=tuple({"max_area_fraction": a} for a in SMALL_UNION_GRID)),
+    SelectionStrategy("contrast", _contrast_map,
                       grid=tuple({"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID
                                  for a in CONTRAST_AREA_GRID)),
 )}
@@ -516,8 +518,6 @@ def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strate
 def _gray_at(sample: Sample, shape) -> np.ndarray:
     gray = read_gray(sample.image_path)
     if gray.shape != tuple(shape):
-        from samis.store import resize_map
-
         gray = resize_map(gray, tuple(shape))
     return gray
 
@@ -543,7 +543,7 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
     """
     spec = get_strategy(strategy)
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
-    method = f"{label}+{strategy}"
+    method = sam_method_id(label, strategy)
     upper_bound = spec.needs_ground_truth
     parameters = choose_parameters(workspace, dataset, label, strategy) if spec.grid else {}
     report = SelectionReport(method, strategy, len(samples), upper_bound, parameters)

@@ -19,11 +19,13 @@ from samis.imageio import read_rgb
 from samis.speed.sam_accounting import (
     OFFICIAL_CHECKPOINT_BYTES, SAM_TYPES, explain_parameter_gap, printed_sam_params, sam_parameter_breakdown,
 )
+from samis.methods import sam_model_of
+from samis.models import SAM_MODELS, TINY_MODEL
 from samis.runs import ProgressCallback
 from samis.speed.table import SpeedTable, speed_table
 from samis.speed.timing import SpeedRow, SpeedSubject, cpu_name, size_text
 
-TINY_SAM = "sam-tiny-random"
+TINY_SAM = TINY_MODEL.label
 SYNTHETIC_SIZE = (200, 200)
 
 # -- subjects --------------------------------------------------------------------------------------
@@ -92,7 +94,7 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
         breakdown = sam_parameter_breakdown(key)
         official = OFFICIAL_CHECKPOINT_BYTES[key] / 1e6
         note = f"not timed: no checkpoint given (the official file is {official:.1f} MB)"
-        rows.append(SpeedRow(method=f"sam-{key}", label=f"SAM ViT-{key[-1].upper()}, built without weights",
+        rows.append(SpeedRow(method=SAM_MODELS[key].label, label=f"{SAM_MODELS[key].title}, built without weights",
                              source="measured", device="none (parameters counted on the meta device)",
                              params_m=breakdown["total"], note=note))
         if key == "vit_h" and printed_sam is not None:
@@ -159,15 +161,13 @@ def split_speed_methods(methods: list[str] | None, baseline_names: list[str]) ->
     baselines, sam = [], {}
     for name in methods:
         key = name.strip()
-        bare = key[4:] if key.startswith("sam-") else key
+        model = sam_model_of(key)
         if key in baseline_names:
             baselines.append(key)
-        elif key in (TINY_SAM, "tiny", "sam-tiny"):
-            sam["tiny"] = None
-        elif bare in SAM_TYPES:
-            sam[bare] = None
+        elif model is not None:
+            sam[model.key] = None
         else:
-            choices = ", ".join([*baseline_names, TINY_SAM, *(f"sam-{t}" for t in SAM_TYPES)])
+            choices = ", ".join([*baseline_names, TINY_SAM, *(SAM_MODELS[t].label for t in SAM_TYPES)])
             raise ReportError(f"unknown method {name!r} for the speed table (choose from {choices})")
     return baselines, sam
 

@@ -7,9 +7,10 @@ import functools
 from samis.errors import ReportError
 from samis.paper import load_speed_table
 
-SAM_TYPES = ("vit_h", "vit_l", "vit_b")
-#: official checkpoint sizes in bytes (from the Segment Anything release; also in ../shared/README.md)
-OFFICIAL_CHECKPOINT_BYTES = {"vit_h": 2_564_550_879, "vit_l": 1_249_524_607, "vit_b": 375_042_383}
+from samis.models import SAM_MODELS, SAM_TYPES
+
+#: official checkpoint sizes in bytes (facts kept in samis.models)
+OFFICIAL_CHECKPOINT_BYTES = {t: SAM_MODELS[t].checkpoint_bytes for t in SAM_TYPES}
 
 
 def sam_parameter_breakdown(model_type: str) -> dict[str, float]:

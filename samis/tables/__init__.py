@@ -20,9 +20,8 @@ _EXPORTS = {
                      "resolve_metrics"), "samis.tables.columns"),
     **dict.fromkeys(("GAP_DEFINITIONS", "GapRow", "compute_gap", "gap_definition_text", "gap_percent",
                      "round_half_up"), "samis.tables.gap"),
-    **dict.fromkeys(("PAPER_SAM_NOTE", "UPPER_BOUND_NOTE", "UPPER_BOUND_STRATEGIES", "ComparisonTable", "TableRow",
-                     "build_table", "is_upper_bound", "measured_rows", "paper_rows", "read_rows_csv",
-                     "selection_strategy"), "samis.tables.model"),
+    **dict.fromkeys(("ComparisonTable", "TableRow", "build_table", "measured_rows", "paper_rows", "read_rows_csv",
+                     "row_keys"), "samis.tables.model"),
     "latex_escape": "samis.tables.render",
     **dict.fromkeys(("ComparisonRows", "comparison_report", "comparison_rows", "paper_key"), "samis.tables.report"),
 }

@@ -21,35 +21,15 @@ import pandas as pd
 from samis import __version__
 from samis.errors import ReportError
 from samis.paper import method_id, parse_printed_number, read_commented_csv
+from samis.methods import PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe
 from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
 from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
 from samis.tables.render import (
     csv_text, latex_escape, latex_table, markdown_escape, markdown_table, text_table,
 )
 
-#: SAM selection strategies that look at the ground truth: their rows are upper bounds, not results
-UPPER_BOUND_STRATEGIES = ("oracle", "best-single", "inside-gt", "box", "point")
-UPPER_BOUND_NOTE = "upper bound: uses the ground truth"
-PAPER_SAM_NOTE = "upper bound: the paper chose SAM's masks by hand against the ground truth"
-
 _ROW_FIELDS = {"method", "label", "source", "note", "upper_bound", "printed_name", "publication", "type",
                "printed_best", "split", "samis_version", "time", "n_images", "dataset"}
-
-
-def selection_strategy(method: str) -> str | None:
-    """The SAM selection strategy of a method name such as ``sam-vit_h+oracle`` (else None)."""
-    if not method.lower().startswith("sam") or "+" not in method:
-        return None
-    return method.split("+", 1)[1]
-
-
-def is_upper_bound(method: str) -> bool:
-    """True for a SAM method whose strategy uses the ground truth (oracle, best-single, inside-gt, box, point)."""
-    strategy = selection_strategy(method)
-    if strategy is None:
-        return False
-    return any(strategy == s or strategy.startswith((s + "-", s + "_", s + ":", s + "="))
-               for s in UPPER_BOUND_STRATEGIES)
 
 
 @dataclass
@@ -357,15 +337,12 @@ def measured_rows(scores: dict[str, dict], dataset: str, split: str, *, samis_ve
         for m in wanted:
             value = score.get(EVALUATION_KEYS[m])
             values[m] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-        bound = is_upper_bound(method)
-        note = UPPER_BOUND_NOTE if bound else ""
-        if "tiny-random" in method:
-            note = "test-size SAM with random weights: not SAM's accuracy" + (f"; {note}" if note else "")
+        info = describe(method)
         rows.append(TableRow(
             method=method, values=values, source="measured",
             details={"dataset": dataset, "split": split, "samis_version": samis_version or __version__,
                      "time": when, "n_images": score.get("n_images")},
-            upper_bound=bound, note=note,
+            upper_bound=info.upper_bound, note=info.note,
         ))
     return rows
 
@@ -395,7 +372,7 @@ def read_rows_csv(path: str | Path, source: str = "file") -> list[TableRow]:
         if not record["method"]:
             raise ReportError(f"{where}: the method cell is empty")
         values = {resolve_metric(c): parse_printed_number(record[c], f"{where} ({c})") for c in metric_columns}
-        upper = record.get("upper_bound", "").lower() in ("true", "1", "yes") or is_upper_bound(record["method"])
+        upper = record.get("upper_bound", "").lower() in ("true", "1", "yes") or describe(record["method"]).upper_bound
         rows.append(TableRow(method=record["method"], label=record.get("label") or record["method"],
                              values=values, source=record.get("source") or source,
                              upper_bound=upper, note=record.get("note", "") or (UPPER_BOUND_NOTE if upper else "")))
