@@ -7,14 +7,15 @@ from samis.dashboard import data, state, ui
 from samis.dashboard.coverage import coverage_matrix
 from samis.dashboard.sidebar import page_context
 from samis.paper import PAPER_TABLES
-from samis.tables import build_table, is_upper_bound, paper_rows
+from samis.methods import random_weight_methods, upper_bound_methods
+from samis.tables import comparison_rows
 
 ctx = page_context()
 st.title("samis — SAM on industrial surface defects")
 st.caption("Reproduces and extends Song et al. 2024, *SAM Era: Can It Segment Any Industrial Surface Defects?*")
 
 if ctx.workspace is not None:
-    st.markdown(f"Workspace: `{ctx.workspace.root}`")
+    st.markdown(f"Workspace: {ui.literal(str(ctx.workspace.root))}")
     with ui.guard("reading the workspace"):
         statuses, cells = data.coverage(ctx.root, data.fingerprint(ctx.root))
         st.subheader("Datasets")
@@ -34,39 +35,39 @@ if ctx.workspace is not None:
             st.dataframe(pd.DataFrame(rows), hide_index=True)
             for s in statuses:
                 if s.error:
-                    st.error(f"Dataset {s.id!r}: {s.error}")
+                    st.error(f"Dataset {ui.literal(repr(s.id))}: {s.error}")
 
         st.subheader("Predictions: methods × datasets")
         matrix = coverage_matrix(cells)
         if matrix.empty:
             st.info("No predictions yet. Compute some on the **Run** page or import a folder of maps.")
         else:
-            bounds = [m for m in matrix.index if is_upper_bound(m)]
+            bounds = upper_bound_methods(matrix.index)
+            randoms = random_weight_methods(matrix.index)
             matrix.index = [m + (" †" if m in bounds else "") for m in matrix.index]
             matrix.index.name = "method"
             st.dataframe(matrix)
             if bounds:
-                st.caption("† upper bound: the strategy looks at the ground truth (" + ", ".join(bounds) + ")")
-            if any("tiny-random" in m for m in matrix.index):
-                st.caption("sam-tiny-random: the test-size SAM with random weights — it exercises the pipeline, "
-                           "its numbers are not SAM's.")
+                st.caption("† upper bound: the strategy looks at the ground truth ("
+                           + ", ".join(ui.literal(m) for m in bounds) + ")")
+            if randoms:
+                st.caption(", ".join(ui.literal(m) for m in randoms) + ": the test-size SAM with random weights — "
+                           "it exercises the pipeline, its numbers are not SAM's.")
             st.caption("maps stored / images in the dataset; *partial*: some images have no map; "
                        "*scored*: images with cached per-image results (the Compare page scores the rest).")
             partial = [c for c in cells if c.status == "partial"]
             for c in partial:
-                st.warning(f"{c.method} on {c.dataset} is partial: {c.maps} of {c.images} images have a map; "
+                st.warning(f"{ui.literal(c.method)} on {ui.literal(c.dataset)} is partial: {c.maps} of {c.images} images have a map; "
                            "pages score it on the images it has and say so.")
 
 st.subheader("The paper's tables")
 keys = list(PAPER_TABLES)
 names = {k: f"Table {PAPER_TABLES[k][0]} — {k}" for k in keys}
-state.seed("paper_table", keys[0], "table", parse=lambda t: t if t in keys else None)
-choice = st.selectbox("Table", keys, key="paper_table", format_func=names.get)
-state.publish("paper_table", "table", default=keys[0])
+choice = state.bind(st.selectbox, "Table", key="paper_table", url="table", default=keys[0], options=keys,
+                    format_func=names.get)
 with ui.guard("paper table"):
     published = data.paper_table(choice)
-    table = build_table(paper_rows(published), gap_method="SAM", gap_definition=published.gap_definition,
-                        dataset=choice, title=published.caption)
+    table = comparison_rows(None, choice, paper=True).table(dataset=choice, title=published.caption)
     st.markdown(f"**{published.caption}**")
     ui.show_comparison(table, key="overview_paper_table")
     if published.printed_gap:

@@ -92,7 +92,7 @@ def test_compare_table_gap_and_curves(study):
     # choosing another gap method changes the gap row and the URL
     at.selectbox(key="cmp_gap").select("weak").run()
     assert at.dataframe[0].value["method"].iloc[-1] == "gap: weak vs best other"
-    assert at.query_params["gap"] == ["weak"] or at.query_params["gap"] == "weak"
+    assert at.query_params["gap_method"] == ["weak"] or at.query_params["gap_method"] == "weak"  # named as a word
 
 
 def test_compare_best_marks_follow_the_numbers(study):

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from samis.cases import per_image_tables
+from samis.tables.per_class import per_class_table
+from samis.tables.report import ComparisonRows, comparison_rows
+from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
 from samis.figures import image_cells as cells_of
 from samis.figures import png_bytes, qualitative_figure
-from samis.paper import PAPER_TABLES, load_paper_table, load_speed_table
+from samis.paper import load_paper_table, load_speed_table
 from samis.store import prediction_files
 from samis.workspace import Workspace
 
@@ -60,25 +62,20 @@ def evaluation(root: str, dataset_id: str, split: str, methods: tuple[str, ...],
                     allow_missing=True)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def scores(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, dict]:
-    """method → dataset scores (with the dataset-averaged curves)."""
-    return evaluation(root, dataset_id, split, methods, fingerprint).scores
+@st.cache_resource(show_spinner=False, max_entries=6)
+def comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...], paper: bool, measured: bool,
+               fingerprint: str) -> ComparisonRows:
+    """The comparison rows of the Compare page (the same function as ``report``), over the cached evaluation."""
+    result = evaluation(root, dataset_id, split, methods, fingerprint) if measured else None
+    return comparison_rows(Workspace(root), dataset_id, paper=paper, measured=measured, split=split,
+                           allow_missing=True, evaluation=result)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def missing_counts(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, int]:
-    """method → images of the split it has no map for."""
-    result = evaluation(root, dataset_id, split, methods, fingerprint)
-    return {m: len(r.missing) for m, r in result.methods.items()}
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def class_scores(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict:
-    """{class: {method: scores without curves}}."""
-    result = evaluation(root, dataset_id, split, methods, fingerprint)
-    return {cls: {m: {k: v for k, v in s.items() if k != "curves"} for m, s in per.items()}
-            for cls, per in result.class_scores().items()}
+def class_table(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
+                fingerprint: str) -> pd.DataFrame:
+    """Methods × classes of one dataset metric (see :func:`samis.tables.per_class.per_class_table`)."""
+    return per_class_table(evaluation(root, dataset_id, split, methods, fingerprint), metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -144,16 +141,10 @@ def paper_speed_rows():
     return load_speed_table()
 
 
-def paper_key(layout: str, split: str) -> str | None:
-    """The paper table matching a dataset layout and split (``mt`` on ``test-7:3`` is Table 6)."""
-    if layout == "mt" and split in ("test-7:3", "train-7:3"):
-        return "mt-7:3" if "mt-7:3" in PAPER_TABLES else None
-    return layout if layout in PAPER_TABLES else None
+def paper_key(root: str, dataset_id: str, split: str) -> str | None:
+    """The paper table a dataset and split are compared with (MT on ``test-7:3`` is Table 6)."""
+    return tables_paper_key(Workspace(root), dataset_id, split)
 
-
-def curve_arrays(score: dict) -> dict[str, np.ndarray]:
-    """The dataset-averaged curves of one method's scores (empty when it has no images)."""
-    return score.get("curves") or {}
 
 
 def sam_model(model_type: str, checkpoint: str | None, device: str = "auto", hash_cache: str | None = None):

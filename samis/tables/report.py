@@ -16,15 +16,15 @@ from samis.tables.model import ComparisonTable, TableRow, build_table, measured_
 
 
 def paper_key(workspace, dataset: str, split: str | None = None) -> str | None:
-    """The paper table for a dataset: the id itself (sd900, mt, nrsd-mn, mt-7:3) or a registered layout.
+    """The paper table for a dataset: a registered dataset's layout, else the id itself (sd900, mt, nrsd-mn, mt-7:3).
 
     A Magnetic Tile dataset on the 7:3 split (``test-7:3``, ``train-7:3``) is Table 6 (``mt-7:3``).
     """
-    if dataset.lower() in PAPER_TABLES:
-        key = dataset.lower()
+    entry = workspace.registered_datasets().get(dataset) if workspace is not None else None
+    if entry is not None:  # a registered dataset is compared by its layout, whatever its id
+        key = entry.layout if entry.layout in PAPER_TABLES else None
     else:
-        entry = workspace.registered_datasets().get(dataset) if workspace is not None else None
-        key = entry.layout if entry is not None and entry.layout in PAPER_TABLES else None
+        key = dataset.lower() if dataset.lower() in PAPER_TABLES else None
     if key == "mt" and split in ("test-7:3", "train-7:3"):
         return "mt-7:3"
     return key
@@ -72,11 +72,21 @@ class ComparisonRows:
         return next((k for k, r in zip(self.keys, self.rows) if r.method == method), None)
 
     def table(self, metrics=TABLE_METRICS, *, gap_method: str | None = None, gap_definition: str | None = None,
-              require_gap: bool = False, dataset: str = "", title: str = "") -> ComparisonTable:
-        """The comparison table of these rows; the gap row compares ``gap_method`` (default: :attr:`default_gap_method`;
-        without a SAM row the table says it has no gap row)."""
-        gap_method = gap_method or self.default_gap_method or PAPER_SAM
-        return build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method,
+              require_gap: bool = False, with_gap: bool = True, dataset: str = "", title: str = "") -> ComparisonTable:
+        """The comparison table of these rows.
+
+        Args:
+            metrics: the table's metrics.
+            gap_method: the row the gap row compares (default: :attr:`default_gap_method`; without a SAM
+                row the table says it has no gap row).
+            gap_definition: ``larger`` or ``reference`` (default: :attr:`gap_definition`).
+            require_gap: raise when ``gap_method`` is not a row.
+            with_gap: False: no gap row at all.
+            dataset, title: shown with the table.
+        """
+        if with_gap:
+            gap_method = gap_method or self.default_gap_method or PAPER_SAM
+        return build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
                            gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
                            dataset=dataset, title=title, notes=list(self.notes))
 
