@@ -1,6 +1,5 @@
 """Overview: registered datasets, which predictions exist where, the paper's tables, how to add data."""
 
-import pandas as pd
 import streamlit as st
 
 from samis.dashboard import data, state, ui
@@ -32,7 +31,7 @@ if ctx.workspace is not None:
                     "folder": str(s.path),
                     "status": s.error or "ok",
                 })
-            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            st.dataframe(rows, hide_index=True)
             for s in statuses:
                 if s.error:
                     st.error(f"Dataset {ui.literal(repr(s.id))}: {s.error}")
@@ -75,8 +74,8 @@ with ui.guard("paper table"):
 with ui.guard("paper Table 7"):
     speed = data.paper_speed_rows()
     with st.expander("Table 7 — model size, parameters and speed (RTX 3080)"):
-        st.dataframe(pd.DataFrame([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m,
-                                    "FPS": r.fps} for r in speed]), hide_index=True)
+        st.dataframe([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m, "FPS": r.fps}
+                      for r in speed], hide_index=True)
 
 st.subheader("Add a dataset or predictions")
 st.markdown(

@@ -12,6 +12,9 @@ from samis.dashboard import data, state, ui
 from samis.dashboard.paths import check_allowed
 from samis.dashboard.sidebar import page_context
 from samis.errors import SamisError
+from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
+from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, SAM_MODELS
+from samis.sam.params import AmgParams
 from samis.workspace import validate_name
 
 ctx = page_context()
@@ -19,10 +22,8 @@ st.title("Run")
 ctx.require(dataset=True)
 
 TABS = ["SAM", "Baselines", "Import"]
-state.seed("run_tab", "SAM", "tab", parse=lambda t: t if t in TABS else None)
-tab = st.segmented_control("What to run", TABS, key="run_tab") or "SAM"
-state.publish("run_tab", "tab", default="SAM")
-st.caption(f"Dataset **{ctx.dataset_id}**, split **{ctx.split}** (change them in the sidebar).")
+tab = state.bind(st.segmented_control, "What to run", key="run_tab", url="tab", default="SAM", options=TABS)
+st.caption(f"Dataset {ui.literal(ctx.dataset_id)}, split {ui.literal(ctx.split)} (change them in the sidebar).")
 
 
 def _done(message: str) -> None:
@@ -31,38 +32,32 @@ def _done(message: str) -> None:
 
 
 # -- SAM ---------------------------------------------------------------------------------------------------------
-OFFICIAL = {"vit_h": "sam_vit_h_4b8939.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_b": "sam_vit_b_01ec64.pth"}
-DOWNLOAD = "https://dl.fbaipublicfiles.com/segment_anything/"
-
-
 def _checkpoint_help(model_type: str) -> str:
-    name = OFFICIAL[model_type]
-    return (f"SAM {model_type} needs its checkpoint **{name}**. Put it in `{ctx.workspace.checkpoints_dir}` "
-            f"(the picker lists `.pth` files there), or type its path if it lies inside the allowed folders. "
-            f"It comes from the Segment Anything release: {DOWNLOAD}{name} "
-            "(see https://github.com/facebookresearch/segment-anything#model-checkpoints). "
-            "Without a checkpoint, `tiny` runs the test-size SAM with random weights — it exercises the pipeline, "
-            "its numbers are not SAM's.")
+    model = SAM_MODELS[model_type]
+    return (f"SAM {model_type} needs its checkpoint **{model.checkpoint}**. Put it in "
+            f"{ui.literal(str(ctx.workspace.checkpoints_dir))} (the picker lists `.pth` files there), or type its path "
+            f"if it lies inside the allowed folders. It comes from the Segment Anything release: {model.url} "
+            f"(see {SAM_CHECKPOINTS_HELP}). Without a checkpoint, `tiny` runs the test-size SAM with random weights — "
+            "it exercises the pipeline, its numbers are not SAM's.")
 
 
 def _sam_tab() -> None:
-    from samis.sam.params import AmgParams
-    from samis.sam.engine import MODEL_CHOICES
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when the SAM tab is open
 
     left, right = st.columns(2)
     model_type = left.selectbox("Model", list(MODEL_CHOICES), index=list(MODEL_CHOICES).index("vit_h"), key="sam_model",
-                                format_func=lambda m: "tiny (sam-tiny-random: random weights, not SAM)" if m == "tiny" else m)
+                                format_func=lambda m: f"{m} ({SAM_MODELS[m].title})")
     device = right.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="sam_device")
     checkpoint = None
-    if model_type != "tiny":
+    if not SAM_MODELS[model_type].random_weights:
         folder = ctx.workspace.checkpoints_dir
         found = sorted(str(p) for p in folder.glob("*.pth")) if folder.is_dir() else []
         TYPED = "type a path…"
         pick = st.selectbox("Checkpoint", found + [TYPED], key="sam_ckpt_pick",
                             help=f"checkpoints found in {folder}")
         if pick == TYPED:
-            typed = st.text_input("Checkpoint path", key="sam_ckpt_path", placeholder=str(folder / OFFICIAL[model_type]))
+            typed = st.text_input("Checkpoint path", key="sam_ckpt_path",
+                                  placeholder=str(folder / SAM_MODELS[model_type].checkpoint))
             if not typed.strip():
                 st.info(_checkpoint_help(model_type))
                 return
@@ -103,10 +98,10 @@ def _sam_tab() -> None:
             "min_mask_region_area": cols[1].number_input("min_mask_region_area", 0, 100000,
                                                          defaults.min_mask_region_area, key="amg_area"),
         }
-    strategies, upper = _strategies()
-    chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", strategies,
-                            default=[s for s in ("oracle",) if s in strategies], key="sam_strategies",
-                            format_func=lambda s: f"{s} (upper bound: uses the ground truth)" if s in upper else s)
+    uses_ground_truth = {**SELECTION_STRATEGIES, **PROMPT_KINDS}
+    chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", list(uses_ground_truth),
+                            default=["oracle"], key="sam_strategies",
+                            format_func=lambda s: f"{s} (upper bound: uses the ground truth)" if uses_ground_truth[s] else s)
     if not st.button("Run SAM", key="sam_go", type="primary"):
         return
     try:
@@ -122,12 +117,13 @@ def _sam_tab() -> None:
                                           progress=progress, checkpoint=checkpoint, device=device,
                                           notify=lambda message: st.warning(message))
             st.write(report.summary())
-            for strategy in chosen:
-                written = _select(report, model_type, checkpoint, device, strategy)
-                st.write(written)
+            for how in chosen:
+                written = write_sam_maps(ctx.workspace, ctx.dataset, model_type, how, split=ctx.split,
+                                         checkpoint=checkpoint, device=device, progress=ui.Progress())
+                st.text(written.summary())
             box.update(label=f"SAM {model_type}: done", state="complete")
         _done("Masks cached per image; selected maps written as methods " +
-              ", ".join(f"{report.model}+{s}" for s in chosen) + ".")
+              ", ".join(sam_method_id(model_type, how) for how in chosen) + ".")
 
 
 def _hash_cache() -> str:
@@ -135,36 +131,6 @@ def _hash_cache() -> str:
     from samis.sam.run import hash_cache_file
 
     return str(hash_cache_file(ctx.workspace))
-
-
-def _strategies() -> tuple[list[str], set[str]]:
-    """Selection strategies and prompt kinds the engine offers, and those that look at the ground truth."""
-    from samis.sam.prompts import PROMPT_KINDS
-    from samis.sam.selection import NEEDS_GROUND_TRUTH, STRATEGIES
-
-    return [*STRATEGIES, *PROMPT_KINDS], {*NEEDS_GROUND_TRUTH, *PROMPT_KINDS}
-
-
-def _select(report, model_type: str, checkpoint: str | None, device: str, strategy: str) -> str:
-    """Write the maps of one strategy (from the mask cache) or one prompt kind (runs SAM again)."""
-    from samis.sam.prompts import PROMPT_KINDS, run_prompted_over_dataset
-    from samis.sam.selection import select_over_dataset
-
-    progress = ui.Progress()
-    if strategy in PROMPT_KINDS:
-        loaded = data.sam_model(model_type, checkpoint, device, _hash_cache())
-        done = run_prompted_over_dataset(ctx.workspace, ctx.dataset, loaded, strategy, split=ctx.split,
-                                         progress=progress)
-        return f"{done.method}: {done.images} images in {done.seconds:.1f} s (upper bound: prompts from the ground truth)"
-    done = select_over_dataset(ctx.workspace, ctx.dataset, report.model, strategy, split=ctx.split, progress=progress)
-    text = f"{done.method}: {done.images} images in {done.seconds:.1f} s"
-    if done.mean_iou is not None:
-        text += f", mean IoU with the ground truth {done.mean_iou:.3f}"
-    if done.parameters:
-        text += f", parameters chosen on the train split: {done.parameters}"
-    if done.upper_bound:
-        text += " (upper bound: uses the ground truth)"
-    return text
 
 
 if tab == "SAM":

@@ -8,7 +8,8 @@ from samis.commands._common import comma_list, print_json, progress_printer, sho
 from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.params import AmgParams
-from samis.sam.selection import STRATEGIES
+from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
+from samis.models import MODEL_CHOICES, SAM_MODELS
 
 _DEFAULTS = AmgParams()
 
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
                     "then each --selection strategy writes method sam-<model>+<strategy>. "
                     "oracle, best-single, inside-gt, box and point use the ground truth: upper bounds.")
     parser.add_argument("dataset")
-    parser.add_argument("--model", default="vit_h", choices=("tiny", "vit_h", "vit_l", "vit_b"),
+    parser.add_argument("--model", default="vit_h", choices=MODEL_CHOICES,
                         help="SAM type; 'tiny' is the test-size model with random weights (not SAM), no checkpoint")
     parser.add_argument("--checkpoint", metavar="PATH", help="SAM checkpoint file (sam_vit_h_4b8939.pth …)")
     parser.add_argument("--split", default="all", help="split to run on (all, train, test, …)")
@@ -33,7 +34,7 @@ def register(subparsers) -> None:
                  "crop_nms_thresh", "crop_overlap_ratio"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(_DEFAULTS, name))
     parser.add_argument("--selection", default="oracle",
-                        help=f"comma list of strategies: {', '.join(STRATEGIES)}, or 'none' (default oracle, the paper's)")
+                        help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
@@ -43,23 +44,19 @@ def register(subparsers) -> None:
 
 
 def _run(args, workspace) -> int:
-    from samis.sam.engine import load_sam, model_label
-    from samis.sam.prompts import PROMPT_KINDS, run_prompted_over_dataset
-    from samis.sam.run import hash_cache_file, run_sam_over_dataset
-    from samis.sam.selection import select_over_dataset
+    from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
     strategies = comma_list(args.selection) or []
     strategies = [] if strategies == ["none"] else strategies
-    unknown = [s for s in strategies if s not in STRATEGIES]
+    unknown = [s for s in strategies if s not in SELECTION_STRATEGIES]
     if unknown:
-        raise SamError(f"unknown selection strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)} or none")
+        raise SamError(f"unknown selection strategy {unknown[0]!r}; choose from {', '.join(SELECTION_STRATEGIES)} or none")
     prompts = comma_list(args.prompts) or []
     bad = [p for p in prompts if p not in PROMPT_KINDS]
     if bad:
         raise SamError(f"unknown prompt kind {bad[0]!r}; choose from {', '.join(PROMPT_KINDS)}")
     params = AmgParams(**{name: getattr(args, name) for name in _DEFAULTS.as_dict()})
     dataset = load_dataset(workspace, args.dataset)
-    label = model_label(args.model)
     show = show_progress(args)
     with progress_printer(show) as progress:
         report = run_sam_over_dataset(workspace, dataset, args.model, params, split=args.split, progress=progress,
@@ -73,26 +70,22 @@ def _run(args, workspace) -> int:
                 "selection": [], "prompts": []}
     if args.format == "table":
         print(report.describe())
-        if args.model == "tiny":
-            print("note: sam-tiny-random has random weights: its maps test the pipeline, they say nothing about SAM")
-    for strategy in strategies:
+        if SAM_MODELS[args.model].random_weights:
+            print(f"note: {SAM_MODELS[args.model].label} has random weights: its maps test the pipeline, "
+                  "they say nothing about SAM")
+    for how in [*strategies, *prompts]:
         with progress_printer(show) as progress:
-            selected = select_over_dataset(workspace, dataset, label, strategy, split=args.split, progress=progress)
-        document["selection"].append({"method": selected.method, "images": selected.images,
-                                      "upper_bound": selected.upper_bound, "mean_iou": selected.mean_iou,
-                                      "parameters": selected.parameters, "seconds": selected.seconds})
+            written = write_sam_maps(workspace, dataset, args.model, how, split=args.split, checkpoint=args.checkpoint,
+                                     device=args.device, progress=progress)
+        if how in PROMPT_KINDS:
+            document["prompts"].append({"method": written.method, "images": written.images,
+                                        "upper_bound": True, "seconds": written.seconds})
+        else:
+            document["selection"].append({"method": written.method, "images": written.images,
+                                          "upper_bound": written.upper_bound, "mean_iou": written.mean_iou,
+                                          "parameters": written.parameters, "seconds": written.seconds})
         if args.format == "table":
-            print(selected.describe())
-    if prompts:
-        loaded = load_sam(args.model, args.checkpoint, args.device, hash_cache_file(workspace))
-        for kind in prompts:
-            with progress_printer(show) as progress:
-                prompted = run_prompted_over_dataset(workspace, dataset, loaded, kind, split=args.split,
-                                                     progress=progress)
-            document["prompts"].append({"method": prompted.method, "images": prompted.images,
-                                        "upper_bound": True, "seconds": prompted.seconds})
-            if args.format == "table":
-                print(prompted.describe())
+            print(written.describe())
     if args.format == "json":
         print_json(document)
     return 0

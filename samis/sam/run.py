@@ -28,10 +28,13 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
+from samis.methods import PROMPT_KINDS
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.params import AmgParams
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
 from samis.sam.masks import read_provenance, write_mask_set
+from samis.sam.prompts import run_prompted_over_dataset
+from samis.sam.selection import select_over_dataset
 from samis.sam.tiny import TINY_SEED
 from samis.workspace import Workspace
 
@@ -207,3 +210,26 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     report.seconds = time.perf_counter() - started
     report.notices = notices
     return report
+
+
+def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str, *, split: str = "all",
+                   checkpoint: str | None = None, device: str = "auto",
+                   progress: ProgressCallback | None = None) -> Report:
+    """The maps of method ``sam-<model>+<how>``: a selection strategy over the mask cache, or SAM prompted again.
+
+    Args:
+        model: ``tiny`` or a SAM type (its masks must be cached for a selection strategy).
+        how: a selection strategy (``oracle`` …) or a prompt kind (``box``, ``point``), see :mod:`samis.methods`.
+        split, progress: as for :func:`run_sam_over_dataset`.
+        checkpoint, device: load the model for a prompt kind (a selection strategy loads nothing).
+
+    Returns:
+        the :class:`~samis.sam.selection.SelectionReport` or :class:`~samis.sam.prompts.PromptReport`.
+
+    Raises:
+        SamError: unknown strategy or prompt kind, missing masks or ground truth, a bad checkpoint.
+    """
+    if how in PROMPT_KINDS:
+        loaded = load_sam(model, checkpoint, device, hash_cache_file(workspace))
+        return run_prompted_over_dataset(workspace, dataset, loaded, how, split=split, progress=progress)
+    return select_over_dataset(workspace, dataset, model_label(model), how, split=split, progress=progress)
