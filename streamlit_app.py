@@ -4,9 +4,9 @@ The entry script sets the page up, draws the sidebar every page shares (workspac
 methods; bound to the URL so any view is a shareable link) and runs the chosen page from ``pages/``.
 Pages only call the library (``samis``) and show its results.
 
-The folder ``pages/`` would make Streamlit run in its old multipage mode; page files are named
-``<name>_page.py`` (URLs ``/<name>``) so that mode never runs one on its own, and
-:mod:`samis.dashboard.streamlit_compat` switches the mode off.
+A folder named ``pages/`` would put Streamlit in its old multipage mode for the first session after
+a server start; :mod:`samis.dashboard.streamlit_compat` says how samis leaves it, so the first link a
+colleague opens shows the right page with the six pages in the navigation.
 """
 
 from pathlib import Path
@@ -15,24 +15,29 @@ import streamlit as st
 
 from samis.dashboard import state
 from samis.dashboard.sidebar import shared_sidebar
-from samis.dashboard.streamlit_compat import use_st_navigation_only
+from samis.dashboard.streamlit_compat import leave_old_multipage_mode
 
 HERE = Path(__file__).resolve().parent
 
-use_st_navigation_only()
+leave_old_multipage_mode()
 
 st.set_page_config(page_title="samis — SAM on industrial surface defects", page_icon=":material/search:", layout="wide")
 
+OVERVIEW = st.Page(HERE / "pages" / "overview.py", title="Overview", icon=":material/home:", url_path="overview")
 PAGES = [
-    st.Page(HERE / "pages" / "overview_page.py", title="Overview", icon=":material/home:", url_path="overview", default=True),
-    st.Page(HERE / "pages" / "run_page.py", title="Run", icon=":material/play_arrow:", url_path="run"),
-    st.Page(HERE / "pages" / "compare_page.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
-    st.Page(HERE / "pages" / "speed_page.py", title="Speed", icon=":material/speed:", url_path="speed"),
-    st.Page(HERE / "pages" / "gallery_page.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
-    st.Page(HERE / "pages" / "cases_page.py", title="Cases", icon=":material/search:", url_path="cases"),
+    # "/" is a hidden page that opens the Overview at its own address (/overview), so every page has one
+    HOME := st.Page(lambda: None, title="samis", url_path="home", default=True, visibility="hidden"),
+    OVERVIEW,
+    st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:", url_path="run"),
+    st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
+    st.Page(HERE / "pages" / "speed.py", title="Speed", icon=":material/speed:", url_path="speed"),
+    st.Page(HERE / "pages" / "gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
+    st.Page(HERE / "pages" / "cases.py", title="Cases", icon=":material/search:", url_path="cases"),
 ]
 
 page = st.navigation(PAGES)
+if page is HOME:
+    st.switch_page(OVERVIEW, query_params=st.query_params.to_dict())  # the link's parameters come along
 state.begin_run()
 try:
     shared_sidebar()

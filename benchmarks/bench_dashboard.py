@@ -94,7 +94,7 @@ def bench_dataset(dataset: str, runs: int) -> list[tuple[str, float, float, int,
         st.cache_data.clear()
         st.cache_resource.clear()
         if page != "overview":
-            at.switch_page(f"pages/{page}_page.py")
+            at.switch_page(f"pages/{page}.py")
         cold = _run(at)
         warm = statistics.median(_run(at) for _ in range(runs))
         notes = ""

@@ -39,7 +39,7 @@ def open_page(page: str, query: dict | None = None) -> AppTest:
         # link's parameters back as a browser opening the link on this page would have them
         if query:
             at.query_params.update(query)
-        at.switch_page(f"pages/{page}_page.py")
+        at.switch_page(f"pages/{page}.py")
         at.run()
     return at
 
@@ -154,10 +154,10 @@ def test_gallery_modes_and_export(study):
 def test_sidebar_choices_survive_page_changes(study):
     at = open_page("overview")
     at.multiselect(key="methods::toy").set_value(["good", "weak"]).run()
-    at.switch_page("pages/compare_page.py").run()
+    at.switch_page("pages/compare.py").run()
     assert at.multiselect(key="methods::toy").value == ["good", "weak"]
     assert at.query_params["methods"] in ("good,weak", ["good,weak"])
-    at.switch_page("pages/cases_page.py").run()
+    at.switch_page("pages/cases.py").run()
     assert set(at.dataframe[0].value.columns) >= {"good", "weak"}
     assert "half" not in at.dataframe[0].value.columns
 
@@ -224,7 +224,7 @@ def test_unknown_dataset_method_and_split_in_the_url(study):
     assert "ghost" in warnings
     assert "split 'validation'" in warnings
     assert at.multiselect(key="methods::toy").value == ["good"]
-    at.switch_page("pages/compare_page.py").run()
+    at.switch_page("pages/compare.py").run()
     assert_clean(at)
     # one measured method and no paper table for a plain folder dataset: nothing to compare yet
     assert any("at least two methods" in i for i in texts(at.info))
@@ -278,7 +278,7 @@ def test_fresh_default_workspace_gets_the_demo(workspace):
     datasets = at.dataframe[0].value
     assert list(datasets["dataset"]) == ["demo"]
     assert set(workspace.prediction_methods("demo")) >= {"ft", "sr", "hc", "mbd", "otsu"}
-    at.switch_page("pages/compare_page.py").run()
+    at.switch_page("pages/compare.py").run()
     assert_clean(at)
     methods = list(at.dataframe[0].value["method"])
     assert {"ft", "sr", "hc", "mbd", "otsu"} <= set(methods)

@@ -22,6 +22,7 @@ from samis.dashboard import data, state, ui
 from samis.dashboard.colors import method_colors
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
+from samis.dashboard.streamlit_compat import leave_old_multipage_mode, run_entry_script
 
 _CONTEXT = "_samis_context"
 _FRESH = "_samis_context_fresh"
@@ -182,12 +183,11 @@ def _store(ctx: Context) -> None:
 
 
 def page_context() -> Context:
-    """The context the entry script built in this run; a page opened on its own draws the sidebar itself."""
+    """The context the entry script built in this run (a page run on its own goes through the entry script)."""
     if st.session_state.pop(_FRESH, False) and _CONTEXT in st.session_state:
         return st.session_state[_CONTEXT]
-    state.begin_run()
-    ctx = shared_sidebar()
-    st.session_state.pop(_FRESH, None)
-    return ctx
+    # Streamlit ran this page file on its own (see streamlit_compat): go through the entry script
+    leave_old_multipage_mode()
+    run_entry_script()
 
 

@@ -133,12 +133,8 @@ def _wait_for_page(driver, timeout: float = 60.0) -> None:
 
 def test_every_page_in_a_real_browser(server, browser):
     SCREENSHOTS.mkdir(exist_ok=True)
-    # the server's first run still goes through Streamlit's pages/-folder navigation (see streamlit_app.py)
-    browser.get(f"{server}/?dataset=toy")
-    _wait_for_page(browser)
     for page in PAGES:
-        # the default page lives at the root URL (st.navigation ignores its url_path)
-        browser.get(f"{server}/{'' if page == 'overview' else page}?dataset=toy")
+        browser.get(f"{server}/{page}?dataset=toy")
         _wait_for_page(browser)
         boxes = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
         source = browser.page_source
