@@ -101,7 +101,10 @@ def test_library_run_progress_params_and_damaged_files(workspace, tmp_path):
     assert len(masks) == 48 and masks.shape == tuple(provenance["image_size"])
     # a damaged file is redone, the others are kept
     (folder / f"{dataset.samples[1].id}.npz").write_bytes(b"garbage")
-    report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    from samis.errors import SamisWarning
+
+    with pytest.warns(SamisWarning, match="moved aside"):
+        report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
     assert report.computed == [dataset.samples[1].id] and len(report.skipped) == 2
     # other thresholds change the masks: everything is redone
     report = run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(points_per_side=3, pred_iou_thresh=0.0,
