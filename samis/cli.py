@@ -8,13 +8,16 @@ A :class:`~samis.errors.SamisError` becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import pkgutil
 import sys
+import warnings
 
 from samis import __version__
 from samis.commands._common import build_demo_if_empty, show_progress
-from samis.errors import SamisError
+from samis.errors import SamisError, SamisWarning
 from samis.workspace import Workspace
 
 
@@ -43,6 +46,36 @@ def _needs_datasets(args) -> bool:
     return getattr(args, "dataset", None) == "demo" and args.command != "demo"
 
 
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Show each :class:`SamisWarning` as one ``warning: …`` line on stderr (others as Python shows them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SamisWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, SamisWarning):
+                print(f"warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (``… | head``): send what is left to /dev/null.
+
+    Without this, Python flushes stdout again at exit, fails again and prints a traceback
+    (see the note on SIGPIPE in the :mod:`signal` documentation).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,10 +83,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        with _warnings_as_lines():
+            code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows up here at the latest, where it can be handled
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+
+
+def _run(args) -> int:
+    """Run the chosen command; errors for people become one line and exit code 2."""
+    try:
         workspace = Workspace.resolve(args.workspace)
         if _needs_datasets(args):
             build_demo_if_empty(workspace, show_progress(args))
         return int(args.handler(args, workspace) or 0)
+    except BrokenPipeError:
+        raise  # handled in main: not an error of the workspace
     except SamisError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -68,5 +115,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished files are kept; run the same command again to resume", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0

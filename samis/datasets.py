@@ -330,6 +330,42 @@ def make_splits(dataset: Dataset, seed: int = SPLIT_SEED) -> dict[str, list[str]
     return splits
 
 
+def _check_frozen_splits(path: Path, splits, known: set[str]) -> None:
+    """Refuse a split file that is not ``{name: [image id, …]}``, repeats or invents ids, or mixes train and test.
+
+    The file is frozen so that everyone scores the same images; one edited by hand must not
+    silently score a test image that is also used for training.
+
+    Raises:
+        DatasetError: one line naming the file, the split and the first offending id.
+    """
+    again = "; delete the file to make the splits again"
+    if not isinstance(splits, dict):
+        raise DatasetError(f"{path}: 'splits' must map split names to lists of image ids, not {type(splits).__name__}{again}")
+    for name, ids in splits.items():
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise DatasetError(f"{path}: split {name!r} must be a list of image ids (text), not "
+                               f"{type(ids).__name__ if not isinstance(ids, list) else 'a list holding other values'}{again}")
+        seen: set[str] = set()
+        for image_id in ids:
+            if image_id in seen:
+                raise DatasetError(f"{path}: split {name!r} lists image {image_id!r} twice{again}")
+            seen.add(image_id)
+        gone = [i for i in ids if i not in known]
+        if gone:
+            raise DatasetError(
+                f"{path}: the frozen split {name!r} names {len(gone)} images the dataset no longer has "
+                f"(first: {gone[0]}){again}"
+            )
+    for name in splits:
+        if name.startswith("train"):
+            partner = "test" + name[len("train"):]
+            both = sorted(set(splits[name]) & set(splits.get(partner, [])))
+            if both:
+                raise DatasetError(f"{path}: splits {name!r} and {partner!r} share {len(both)} images "
+                                   f"(first: {both[0]}); train and test must not overlap{again}")
+
+
 def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]]:
     """The dataset's splits, made and written to ``splits/<id>.json`` on first use, read after.
 
@@ -341,15 +377,10 @@ def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             splits = document["splits"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise DatasetError(f"{path}: frozen split file is damaged ({error}); delete it to make it again") from None
-        known = {s.id for s in dataset.samples}
-        gone = [i for ids in splits.values() for i in ids if i not in known]
-        if gone:
-            raise DatasetError(
-                f"{path}: the frozen split names {len(gone)} images the dataset no longer has "
-                f"(first: {gone[0]}); delete the file to make the splits again"
-            )
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+            raise DatasetError(f"{path}: frozen split file is damaged ({error.__class__.__name__}: {error}); "
+                               "delete it to make it again") from None
+        _check_frozen_splits(path, splits, {s.id for s in dataset.samples})
         return splits
     splits = make_splits(dataset)
     rule = SPLIT_RULES.get(dataset.layout, {})

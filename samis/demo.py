@@ -35,7 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from samis.datasets import load_dataset, register_dataset
+from samis.datasets import open_dataset, register_dataset
 from samis.errors import WorkspaceError
 from samis.imageio import apply_default_mode, encode_png
 from samis.runs import ProgressCallback, ProgressTracker, Report, staged
@@ -341,8 +341,9 @@ def build_demo(workspace: Workspace, force: bool = False, progress: ProgressCall
             "remove it with 'python -m samis datasets remove demo' first"
         )
     folder = generate_demo(workspace, force=force, progress=staged(progress, "generate"))
-    register_dataset(workspace, DEMO_ID, folder, "folder", replace=True)
-    dataset = load_dataset(workspace, DEMO_ID)
+    # registered last: a build killed before the end leaves no registered demo, so the next command
+    # builds it again, reusing the images and the baseline maps already written
+    dataset = open_dataset(folder, "folder", DEMO_ID)
     generated = time.perf_counter()
 
     methods = list(BASELINES)
@@ -356,6 +357,7 @@ def build_demo(workspace: Workspace, force: bool = False, progress: ProgressCall
     computed = time.perf_counter()
     result = evaluate(workspace, dataset, methods=methods, split="all", workers=workers,
                       progress=staged(progress, "evaluate"))
+    register_dataset(workspace, DEMO_ID, folder, "folder", replace=True)
     finished = time.perf_counter()
     scores = {m: {k: v for k, v in s.items() if k != "curves"} for m, s in result.scores.items()}
     return DemoReport(folder, len(dataset), generated - started, baseline_seconds, finished - computed,

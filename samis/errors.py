@@ -31,3 +31,7 @@ class ReportError(SamisError):
 
 class SamError(SamisError):
     """A SAM checkpoint, model or run cannot be used."""
+
+
+class SamisWarning(UserWarning):
+    """Something was repaired or skipped and people should know (one line, like the errors)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
 from samis.imageio import ImageReadError, read_gray, write_bytes_atomic
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
+from samis.recovery import move_aside
 from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
@@ -149,14 +151,58 @@ def _content_keys(paths: dict[str, Path], known: dict[str, tuple[tuple[int, int]
 
 
 # ---- cache files ---------------------------------------------------------------------------------
-def _load_npz(path: Path) -> dict | None:
+class _DamagedCache(Exception):
+    """A cache file reads but does not hold what samis wrote (cut, foreign or hand-edited)."""
+
+
+#: what each cache file must hold: array name -> (dtype kinds, shape with "n" for the row count)
+_METHOD_CACHE_LAYOUT = {
+    "stems": ("U", ("n",)), "pred_stat": ("iu", ("n", 2)), "pred_hash": ("U", ("n",)), "gt_hash": ("U", ("n",)),
+    "scalars": ("f", ("n", len(IMAGE_METRICS))), "curves": ("f", ("n", len(CURVES), 256)),
+}
+_GT_INDEX_LAYOUT = {"stems": ("U", ("n",)), "stat": ("iu", ("n", 2)), "hash": ("U", ("n",))}
+
+
+def _check_layout(data: dict, layout: dict) -> None:
+    """Raise :class:`_DamagedCache` unless every array is there with the right kind and shape."""
+    rows = None
+    for name, (kinds, shape) in layout.items():
+        if name not in data:
+            raise _DamagedCache(f"no '{name}' array")
+        array = data[name]
+        if array.dtype.kind not in kinds or array.ndim != len(shape):
+            raise _DamagedCache(f"'{name}' is {array.dtype} {array.shape}")
+        rows = array.shape[0] if rows is None else rows
+        expected = tuple(rows if size == "n" else size for size in shape)
+        if array.shape != expected:
+            raise _DamagedCache(f"'{name}' has shape {array.shape}, expected {expected}")
+    if "stems" in layout and len(set(data["stems"].tolist())) != rows:
+        raise _DamagedCache("an image id occurs twice")
+
+
+def _load_npz(path: Path, layout: dict) -> dict | None:
+    """A cache file's arrays, or None when it must be computed (again).
+
+    A missing file or one of another cache version is simply recomputed; a file that cannot be read
+    or does not match ``layout`` is moved aside (see :func:`samis.recovery.move_aside`) first, so it
+    never blocks a command and nothing is lost.
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
+            if "version" not in data.files:
+                raise _DamagedCache("no version")
             if int(data["version"]) != CACHE_VERSION:
                 return None
-            return {k: data[k] for k in data.files}
-    except (FileNotFoundError, OSError, ValueError, KeyError, EOFError):
-        return None  # a missing or damaged cache only costs a recomputation
+            arrays = {k: data[k] for k in data.files}
+        _check_layout(arrays, layout)
+        return arrays
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise  # not damage: the CLI says which file cannot be read
+    except (_DamagedCache, OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        move_aside(path, str(error) if isinstance(error, _DamagedCache) else error.__class__.__name__)
+        return None
 
 
 def _save_npz(path: Path, **arrays) -> None:
@@ -185,7 +231,7 @@ class _MethodCache:
 
     @classmethod
     def load(cls, path: Path) -> "_MethodCache":
-        return cls(_load_npz(path))
+        return cls(_load_npz(path, _METHOD_CACHE_LAYOUT))
 
     def known(self) -> dict[str, tuple[tuple[int, int], str]]:
         stats = self.pred_stat.tolist()
@@ -236,7 +282,7 @@ class _MethodCache:
 def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sample]) -> tuple[dict[str, str], object]:
     """Content hash of each ground truth, and a function that saves the updated index (called on success)."""
     index_path = workspace.results_dir(dataset.id) / _GT_INDEX
-    data = _load_npz(index_path)
+    data = _load_npz(index_path, _GT_INDEX_LAYOUT)
     known = {}
     if data is not None:
         for i, stem in enumerate(data["stems"].tolist()):

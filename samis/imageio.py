@@ -117,21 +117,40 @@ def apply_default_mode(path: str | os.PathLike, directory: bool = False) -> None
     os.chmod(path, (0o777 if directory else 0o666) & ~_current_umask())
 
 
+def naming(error: OSError, path: str | os.PathLike) -> OSError:
+    """The same kind of OSError (same errno and message) but naming ``path``.
+
+    Atomic writes fail on their hidden temp file (``.HC.npz.zsyjhpaa.tmp``); people should read the
+    name of the file they know.
+    """
+    return type(error)(error.errno, error.strerror or str(error), str(path))
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part.
+
+    Raises:
+        OSError: the folder cannot be made or written (full, read-only …); it names ``path``, never
+            the temp file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise naming(error, path) from None
     try:
         with os.fdopen(handle, "wb") as temp_file:
             temp_file.write(data)
         apply_default_mode(temp_name)
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         try:
             os.unlink(temp_name)
         except FileNotFoundError:
             pass
+        if isinstance(error, OSError):
+            raise naming(error, path) from None
         raise
 
 

@@ -21,8 +21,9 @@ from PIL import Image
 from samis import __version__
 from samis.datasets import Dataset
 from samis.errors import StoreError
-from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, read_gray, write_png_atomic,
-                           write_text_atomic)
+from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, naming, read_gray,
+                           write_png_atomic, write_text_atomic)
+from samis.recovery import RETIRED_PREFIX, STAGING_PREFIX, move_aside, recover_interrupted_imports
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.workspace import Workspace, validate_name
 
@@ -75,12 +76,26 @@ def read_prediction(path: Path, expected_shape: tuple[int, int] | None = None) -
 
 
 def read_manifest(workspace: Workspace, dataset_id: str, method: str) -> dict:
-    """A method's manifest (empty dict when it has none or it is unreadable)."""
+    """A method's manifest (empty dict when it has none).
+
+    A manifest that is not JSON (cut or overwritten) is moved aside with a warning and counts as
+    none: the maps stay usable, only their provenance is lost.
+
+    Raises:
+        StoreError: the manifest is JSON but not an object (someone wrote something else there).
+    """
     path = workspace.method_dir(dataset_id, method) / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        move_aside(path, f"not JSON: {error.__class__.__name__}")
+        return {}
+    if not isinstance(document, dict):
+        raise StoreError(f"{path}: a manifest must be a JSON object, not {type(document).__name__}; "
+                         "delete or fix the file")
+    return document
 
 
 def write_manifest(workspace: Workspace, dataset_id: str, method: str, manifest: dict) -> None:
@@ -179,7 +194,9 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
         raise StoreError(f"{source}: no file matches an image of {dataset.id!r} by name (e.g. {example!r} is not an image id)")
 
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".import-{method}-", dir=destination.parent))
+    recover_interrupted_imports(destination.parent)
+    # the pid in the name lets a later command tell a killed import's folder from a running one's
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{method}-{os.getpid()}-", dir=destination.parent))
     try:
         apply_default_mode(staging, directory=True)
         tracker = ProgressTracker(progress, len(matched), f"import {method}").start()
@@ -193,7 +210,10 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
                 if array.shape != gt_shape:
                     array = resize_map(array, gt_shape)
                     report.resized += 1
-                write_png_atomic(staging / f"{stem}.png", array)
+                try:
+                    write_png_atomic(staging / f"{stem}.png", array)
+                except OSError as error:
+                    raise naming(error, destination / f"{stem}.png") from None  # not the hidden staging name
                 report.matched += 1
             tracker.advance()  # unreadable files count as done too, so the last event says done == total
         report.missing = sorted(set(report.missing) | {n.rsplit(".", 1)[0] for n, _ in report.unreadable})
@@ -208,8 +228,11 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
             "method": method,
             "dataset": dataset.id,
         }
-        write_text_atomic(staging / MANIFEST, json.dumps(manifest, indent=1))
-        _swap_in(staging, destination)
+        try:
+            write_text_atomic(staging / MANIFEST, json.dumps(manifest, indent=1))
+            _swap_in(staging, destination)
+        except OSError as error:
+            raise naming(error, destination) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -237,9 +260,15 @@ def _read_importable(path: Path, skip_unreadable: bool) -> tuple[np.ndarray | No
 
 
 def _swap_in(staging: Path, destination: Path) -> None:
-    """Replace ``destination`` with ``staging``; the old folder is removed only after the swap."""
+    """Replace ``destination`` with ``staging``; the old folder is removed only after the swap.
+
+    A kill at any point leaves a state the next command repairs
+    (:func:`samis.recovery.recover_interrupted_imports`): before the first rename, the old maps and a
+    staging folder (removed); between the renames, only the retired folder (renamed back); after the
+    second, the new maps and the retired folder (removed).
+    """
     if destination.exists():
-        retired = destination.with_name(f".retired-{destination.name}-{os.getpid()}-{time.time_ns()}")
+        retired = destination.with_name(f"{RETIRED_PREFIX}{destination.name}-{os.getpid()}-{time.time_ns()}")
         os.replace(destination, retired)
         os.replace(staging, destination)
         shutil.rmtree(retired, ignore_errors=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from samis.errors import WorkspaceError
 from samis.imageio import write_text_atomic
+from samis.recovery import recover_interrupted_imports, warn_once
 
 ENVIRONMENT_VARIABLE = "SAMIS_WORKSPACE"
 DEFAULT_WORKSPACE = Path("data")
@@ -31,6 +32,11 @@ DEFAULT_WORKSPACE = Path("data")
 SHARED_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared"
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:=-]{0,127}$")
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` is usable as a dataset or method folder name (see :func:`validate_name`)."""
+    return isinstance(name, str) and bool(_NAME_PATTERN.match(name)) and ".." not in name
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -75,7 +81,10 @@ class Workspace:
         self.root = Path(root).expanduser().resolve()
         if self.root.exists() and not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} exists and is not a folder")
-        if self.root == SHARED_REFERENCE_DIR or SHARED_REFERENCE_DIR in self.root.parents:
+        # both sides resolved: a link into the reference folder (or a reference folder reached through
+        # a link) must not slip past the check
+        shared = SHARED_REFERENCE_DIR.resolve()
+        if self.root == shared or shared in self.root.parents:
             raise WorkspaceError(f"workspace {self.root} lies inside {SHARED_REFERENCE_DIR}, which is read-only reference data")
 
     @classmethod
@@ -123,7 +132,7 @@ class Workspace:
         """All registered datasets, by id, in registration order.
 
         Raises:
-            WorkspaceError: datasets.toml exists but cannot be parsed.
+            WorkspaceError: datasets.toml exists but cannot be parsed, or holds values of the wrong type.
         """
         if not self.datasets_file.exists():
             return {}
@@ -131,10 +140,21 @@ class Workspace:
             document = tomllib.loads(self.datasets_file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise WorkspaceError(f"{self.datasets_file}: not valid TOML ({error})") from None
+        tables = document.get("datasets", {})
+        if not isinstance(tables, dict):
+            raise WorkspaceError(f"{self.datasets_file}: 'datasets' must be a table of [datasets.ID] entries, "
+                                 f"not {type(tables).__name__}")
         entries = {}
-        for dataset_id, table in document.get("datasets", {}).items():
+        for dataset_id, table in tables.items():
             if not isinstance(table, dict) or "path" not in table or "layout" not in table:
                 raise WorkspaceError(f"{self.datasets_file}: dataset {dataset_id!r} needs 'path' and 'layout'")
+            for key in ("path", "layout"):
+                if not isinstance(table[key], str):
+                    raise WorkspaceError(f"{self.datasets_file}: dataset {dataset_id!r}: '{key}' must be text, "
+                                         f"not {type(table[key]).__name__}")
+            if not is_valid_name(dataset_id):
+                raise WorkspaceError(f"{self.datasets_file}: dataset id {dataset_id!r} is not allowed "
+                                     "(letters, digits and . _ + - = : only)")
             options = {k: v for k, v in table.items() if k not in ("path", "layout")}
             path = Path(table["path"])
             if not path.is_absolute():
@@ -197,8 +217,23 @@ class Workspace:
         return entries[dataset_id]
 
     def prediction_methods(self, dataset_id: str) -> list[str]:
-        """Methods that have a prediction folder for the dataset, sorted by name."""
+        """Methods that have a prediction folder for the dataset, sorted by name.
+
+        Interrupted imports are repaired first (see :func:`samis.recovery.recover_interrupted_imports`).
+        Hidden folders are samis's own work folders and are skipped; a folder whose name is not a
+        valid method name is skipped with one warning per process, so it blocks nothing.
+        """
         folder = self.predictions_dir(dataset_id)
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        recover_interrupted_imports(folder)
+        methods = []
+        for path in folder.iterdir():
+            if not path.is_dir() or path.name.startswith("."):
+                continue
+            if is_valid_name(path.name):
+                methods.append(path.name)
+            else:
+                warn_once(f"method-name:{path}", f"{path}: ignored, {path.name!r} is not a valid method name "
+                          "(letters, digits and . _ + - = : only); rename the folder to use it")
+        return sorted(methods)

@@ -121,3 +121,23 @@ def test_naming_the_demo_dataset_builds_it_on_an_empty_workspace(workspace, caps
     document = json.loads(capsys.readouterr().out)
     assert document["methods"]["ft"]["n_images"] == 60
     assert document["methods"]["ft"]["Sa"] > document["methods"]["otsu"]["Sa"]
+
+
+def test_reader_closing_the_pipe_early_is_no_traceback(workspace, make_folder_dataset, tmp_path):
+    """``python -m samis predictions list … | head -1``: the reader leaves; samis ends quietly."""
+    import os
+    from pathlib import Path
+
+    root, preds = make_folder_dataset(n=2)
+    assert run("datasets", "add", "toy", root, workspace=workspace) == 0
+    assert run("predictions", "import", "toy", "good", preds["good"], workspace=workspace) == 0
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "samis", "--workspace", str(workspace.root), "predictions",
+                                    "list", "toy"], stdout=subprocess.PIPE, stderr=stderr,
+                                   cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONUNBUFFERED": ""})
+        process.stdout.close()  # like head after its lines: the reader is gone before samis writes
+        code = process.wait(timeout=120)
+    err = stderr_path.read_text()
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert code == 0

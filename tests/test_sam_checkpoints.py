@@ -50,8 +50,11 @@ def test_official_name_with_wrong_size_or_type(tmp_path):
 def test_unreadable_files(tmp_path):
     text = tmp_path / "notes.pth"
     text.write_text("this is not a checkpoint\n")
-    with pytest.raises(SamError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(SamError, match="not a readable PyTorch checkpoint") as caught:
         load_state_dict(text, "vit_b")
+    # one short line about this file, not PyTorch's long weights_only explanation
+    assert "a text file" in str(caught.value) and "weights_only" not in str(caught.value)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < len(str(text)) + 80
     good = tmp_path / "whole.pth"
     torch.save(_fake_state(768, 12), good)
     cut = tmp_path / "cut.pth"

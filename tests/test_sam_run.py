@@ -101,7 +101,10 @@ def test_library_run_progress_params_and_damaged_files(workspace, tmp_path):
     assert len(masks) == 48 and masks.shape == tuple(provenance["image_size"])
     # a damaged file is redone, the others are kept
     (folder / f"{dataset.samples[1].id}.npz").write_bytes(b"garbage")
-    report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    from samis.errors import SamisWarning
+
+    with pytest.warns(SamisWarning, match="moved aside"):
+        report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
     assert report.computed == [dataset.samples[1].id] and len(report.skipped) == 2
     # other thresholds change the masks: everything is redone
     report = run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(points_per_side=3, pred_iou_thresh=0.0,
@@ -173,3 +176,41 @@ def test_cli_errors_are_one_line(workspace, tmp_path, capsys):
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert not workspace.sam_cache_dir("sam-tiny-random", "mt3").exists()
+
+
+def test_damaged_mask_cache_is_recomputed_on_resume(workspace, tmp_path):
+    import io
+    import zipfile
+
+    from samis.errors import SamisWarning
+    from samis.sam.selection import select_over_dataset
+
+    dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
+    report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    first, second = (report.cache_dir / f"{s.id}.npz" for s in dataset.samples[:2])
+    # its provenance still reads, but the masks are gone: the old check skipped it and selection failed later
+    with zipfile.ZipFile(first) as archive:
+        members = {name: archive.read(name) for name in archive.namelist() if name != "packed.npy"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    first.write_bytes(buffer.getvalue())
+    data = bytearray(second.read_bytes())  # a flipped byte inside the compressed masks
+    data[len(data) // 3] ^= 0xFF
+    second.write_bytes(bytes(data))
+    with pytest.warns(SamisWarning, match="damaged"):
+        report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    assert sorted(report.computed) == sorted(s.id for s in dataset.samples[:2]) and len(report.skipped) == 1
+    assert len(list(report.cache_dir.glob("*.damaged-*"))) == 2 and len(cached_stems(workspace, "mt3", "sam-tiny-random")) == 3
+    assert select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle").images == 3
+
+
+def test_tiny_with_a_checkpoint_is_refused_even_when_cached(workspace, tmp_path, capsys):
+    dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
+    run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    with pytest.raises(SamError, match="takes no checkpoint"):
+        run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS, checkpoint=str(tmp_path / "missing.pth"))
+    code, _, err = _main(workspace, capsys, "sam", "mt3", "--model", "tiny", *FAST, "--checkpoint", "nowhere.pth",
+                         "--selection", "none")
+    assert code == 2 and err.count("\n") == 1 and "nowhere.pth" in err

@@ -63,9 +63,9 @@ def load_state_dict(path: Path, model_type: str) -> dict:
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch.load fails in many ways on foreign or cut files (IndexError, UnpicklingError …)
-        reason = str(error).splitlines()[0][:160] if str(error) else error.__class__.__name__
-        raise SamError(f"{path}: not a readable PyTorch checkpoint (truncated, damaged or another kind of file: {reason})") from None
+    except Exception:  # torch.load fails in many ways on foreign or cut files (IndexError, UnpicklingError …)
+        # torch's own message (e.g. the long weights_only explanation) is about pickles, not about this file
+        raise SamError(f"{path}: not a readable PyTorch checkpoint ({_what_file_is(path)})") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # some training scripts wrap the weights
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -76,6 +76,24 @@ def load_state_dict(path: Path, model_type: str) -> dict:
     if detected != model_type:
         raise SamError(f"{path}: this checkpoint holds a SAM {detected} model, not {model_type}; use --model {detected}")
     return state
+
+
+def _what_file_is(path: Path) -> str:
+    """A few words on what a file that torch cannot load looks like, from its first bytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return "cannot be read"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive: truncated, damaged or not a PyTorch file"
+    if not head:
+        return "an empty file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "truncated, damaged or another kind of file"
+    return "a text file, not model weights"
 
 
 def detect_model_type(state: dict) -> str | None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from samis.errors import SamError
 from samis.imageio import write_bytes_atomic
+from samis.recovery import move_aside
 
 CACHE_FORMAT = 1
 
@@ -108,6 +109,57 @@ def read_provenance(path: str | Path) -> dict | None:
         with np.load(path, allow_pickle=False) as data:
             return json.loads(str(data["provenance"]))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError):
+        return None
+
+
+class _DamagedMaskFile(ValueError):
+    """A mask cache file opens but does not hold what samis wrote."""
+
+
+_ARRAYS = ("format", "shape", "packed", "predicted_iou", "stability_score", "area", "bbox", "point_coords",
+           "crop_box", "provenance")
+
+
+def _whole_provenance(path: Path) -> dict | None:
+    """The provenance of a cache file that is whole; None for another format. Raises ValueError when damaged."""
+    with zipfile.ZipFile(path) as archive:
+        bad = archive.testzip()  # checks every member's CRC, so a flipped byte in the masks is found now
+        if bad is not None:
+            raise _DamagedMaskFile(f"member {bad} fails its checksum")
+    with np.load(path, allow_pickle=False) as data:
+        absent = [name for name in _ARRAYS if name not in data.files]
+        if absent:
+            raise _DamagedMaskFile(f"no '{absent[0]}' array")
+        if int(data["format"]) != CACHE_FORMAT:
+            return None
+        n, h, w = (int(v) for v in data["shape"])
+        if data["packed"].shape != (n, (h * w + 7) // 8) or any(len(data[k]) != n for k in _ARRAYS[3:9]):
+            raise _DamagedMaskFile("array sizes disagree")
+        provenance = json.loads(str(data["provenance"]))
+    if not isinstance(provenance, dict):
+        raise _DamagedMaskFile("provenance is not a JSON object")
+    return provenance
+
+
+def read_resumable_provenance(path: str | Path) -> dict | None:
+    """The provenance of a whole cache file, for deciding whether a resumed run may skip the image.
+
+    Unlike :func:`read_provenance`, the whole file is checked (every array present, sizes agreeing,
+    checksums right); a damaged file is moved aside with a warning
+    (:func:`samis.recovery.move_aside`), so the run computes it again instead of selection failing later.
+
+    Returns:
+        the provenance, or None when the file is missing, damaged (moved aside) or of another format.
+    """
+    path = Path(path)
+    try:
+        return _whole_provenance(path)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise  # not damage: the caller names the file that cannot be read
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError) as error:
+        move_aside(path, str(error) if isinstance(error, _DamagedMaskFile) else error.__class__.__name__)
         return None
 
 

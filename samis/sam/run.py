@@ -32,7 +32,7 @@ from samis.methods import PROMPT_KINDS
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.params import AmgParams
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
-from samis.sam.masks import read_provenance, write_mask_set
+from samis.sam.masks import read_resumable_provenance, write_mask_set
 from samis.sam.prompts import run_prompted_over_dataset
 from samis.sam.selection import select_over_dataset
 from samis.sam.tiny import TINY_SEED
@@ -156,6 +156,10 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}; nothing for SAM to do")
+    if model == "tiny" and checkpoint:
+        # checked before the cache: a fully cached run would otherwise never look at the path
+        raise SamError(f"--model tiny is the test-size SAM with random weights and takes no checkpoint "
+                       f"(got {checkpoint}); drop --checkpoint or choose vit_h, vit_l or vit_b")
     label = model_label(model)
     folder = workspace.sam_cache_dir(label, dataset.id)
     _remove_stale_temp_files(folder)
@@ -170,7 +174,7 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     report = RunReport(dataset.id, label, split, len(samples), cache_dir=folder)
     todo = []
     for sample in samples:
-        if _matches(read_provenance(folder / f"{sample.id}.npz"), key):
+        if _matches(read_resumable_provenance(folder / f"{sample.id}.npz"), key):
             report.skipped.append(sample.id)
         else:
             todo.append(sample)
