@@ -323,8 +323,11 @@ def test_maps_are_stored_at_ground_truth_size(workspace, tmp_path):
     cv2.imwrite(str(root / "images" / "a.png"), image)
     cv2.imwrite(str(root / "masks" / "a.png"), cv2.resize(mask.astype(np.uint8) * 255, (40, 30)))
     dataset = register_dataset(workspace, "sized", root, "folder")
-    compute_baseline(workspace, dataset, "ft", "all", workers=1)
+    run = compute_baseline(workspace, dataset, "ft", "all", workers=1)
     assert read_gray(prediction_files(workspace, "sized", "ft")["a"]).shape == (30, 40)
+    # the resize is said, not silent
+    assert run.resized == ["a"] and run.as_dict()["resized_to_ground_truth"] == 1
+    assert "1 maps resized to their ground truth's size (e.g. a)" in run.summary()
 
 
 def test_cli_baseline(toy, capsys):
