@@ -29,14 +29,16 @@ import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
-from samis.imageio import ImageReadError, read_gray, write_bytes_atomic
+from samis.imageio import ImageReadError, read_mask, write_bytes_atomic
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.recovery import move_aside
 from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
-CACHE_VERSION = 1
+# 2: ground truth read by samis.imageio.read_mask (0/1, 16-bit and coloured masks were read as
+# empty before); the key hashes the mask file, not the rule, so results of version 1 are dropped
+CACHE_VERSION = 2
 _GT_INDEX = "_ground_truth_index.npz"
 _PARALLEL_MIN_TASKS = 48
 
@@ -307,7 +309,7 @@ def _score_group(group: list[tuple[str, str, list[tuple[str, str]]]]) -> list[tu
     out = []
     for stem, gt_path, predictions in group:
         try:
-            gt = read_gray(gt_path)
+            gt = read_mask(gt_path)[0]  # bool; score_image gives pysodmetrics 0/255, read back at > 128
         except ImageReadError as error:
             raise EvaluationError(f"ground truth of image {stem}: {error}") from None
         for method, pred_path in predictions:

@@ -9,7 +9,8 @@ pysodmetrics loop over the same files.
 Conventions (pysodmetrics' own, which follow the MATLAB toolbox):
 
 - ground truth is binarised at > 128; the prediction is divided by 255 and min-max scaled per image
-  (``py_sod_metrics.utils.prepare_data``), so a constant map becomes all zeros;
+  (``py_sod_metrics.utils.prepare_data``), except a constant map, which keeps its value / 255
+  (all-255 stays 1.0, all-0 stays 0);
 - S-measure alpha = 0.5; weighted F-measure beta^2 = 1 (Fan's reference code); F-measure beta^2 = 0.3;
 - max-F and max-E of a dataset are the maximum of the dataset-averaged curve, not a mean of
   per-image maxima; mean-F / mean-E are the mean of that curve; adaptive values use the threshold

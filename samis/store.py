@@ -21,8 +21,7 @@ from PIL import Image
 from samis import __version__
 from samis.datasets import Dataset
 from samis.errors import StoreError
-from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, naming, read_gray,
-                           write_png_atomic, write_text_atomic)
+from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, naming, read_map, write_png_atomic, write_text_atomic)
 from samis.recovery import RETIRED_PREFIX, STAGING_PREFIX, move_aside, recover_interrupted_imports
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.workspace import Workspace, validate_name
@@ -64,7 +63,7 @@ def read_prediction(path: Path, expected_shape: tuple[int, int] | None = None) -
         StoreError: unreadable, or not of the expected (ground-truth) size.
     """
     try:
-        array = read_gray(path)
+        array = read_map(path)
     except ImageReadError as error:
         raise StoreError(str(error)) from None
     if expected_shape is not None and array.shape != tuple(expected_shape):
@@ -153,20 +152,26 @@ class ImportReport(Report):
 
 
 def import_predictions(workspace: Workspace, dataset: Dataset, method: str, folder: str | Path,
-                       skip_unreadable: bool = False, progress: ProgressCallback | None = None) -> ImportReport:
+                       skip_unreadable: bool = False, progress: ProgressCallback | None = None,
+                       prefer_ext: list[str] | None = None) -> ImportReport:
     """Copy a folder of saliency maps into the store as 8-bit PNGs at ground-truth size.
 
-    Files are matched to images by stem, whatever their extension. The new folder replaces any
+    Files are matched to images by stem, whatever their extension; two image files of one stem
+    (``a.png`` and ``a.jpg``) are refused unless ``prefer_ext`` says which to take. Maps are read
+    by the map channel rule of :func:`samis.imageio.read_map`. The new folder replaces any
     previous predictions of the method only once every file is written.
 
     Args:
         skip_unreadable: import the readable maps and list the others, instead of refusing.
+        prefer_ext: extensions in order of preference (``["png", "jpg"]``) for stems with several
+            image files; without it such stems are refused.
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``import <method>``)
             at the start and after each matched file, read or not.
 
     Raises:
         StoreError: bad method name, missing or empty folder, no file matching any image, an
-            unreadable map (unless ``skip_unreadable``).
+            unreadable map (unless ``skip_unreadable``), stems with several image files (unless
+            ``prefer_ext`` picks one for each).
     """
     validate_name("method", method)
     source = Path(folder).expanduser()
@@ -178,12 +183,7 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
     destination = workspace.method_dir(dataset.id, method)
     if source == destination.resolve():
         raise StoreError(f"{source}: is already the stored folder of {method!r}")
-    files: dict[str, Path] = {}
-    for path in sorted(source.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST:
-            files.setdefault(path.stem, path)
-    if not files:
-        raise StoreError(f"{source}: folder is empty")
+    files = _files_by_stem(source, prefer_ext)
     samples = dataset.by_id()
     report = ImportReport(dataset.id, method, source)
     report.missing = sorted(set(samples) - set(files))
@@ -240,6 +240,43 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
     return report
 
 
+def _files_by_stem(source: Path, prefer_ext: list[str] | None) -> dict[str, Path]:
+    """The file to import for each stem of a folder.
+
+    A stem with one image file and other files (``a.png`` + ``a.json``) takes the image; a stem
+    with several image files is a clash: taking either silently could change every number.
+
+    Raises:
+        StoreError: the folder is empty, or stems clash and ``prefer_ext`` does not decide them all.
+    """
+    by_stem: dict[str, list[Path]] = {}
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST:
+            by_stem.setdefault(path.stem, []).append(path)
+    if not by_stem:
+        raise StoreError(f"{source}: folder is empty")
+    order = [e.lower().lstrip(".") for e in (prefer_ext or [])]
+    files: dict[str, Path] = {}
+    clashes: list[str] = []
+    for stem, paths in by_stem.items():
+        images = [p for p in paths if p.suffix.lower() in IMAGE_EXTENSIONS]
+        if len(images) <= 1:
+            files[stem] = images[0] if images else paths[0]
+            continue
+        preferred = [p for e in order for p in images if p.suffix.lower().lstrip(".") == e]
+        if preferred:
+            files[stem] = preferred[0]
+        else:
+            clashes.append(stem)
+    if clashes:
+        shown = ", ".join(f"{stem} ({'/'.join(p.suffix for p in by_stem[stem] if p.suffix.lower() in IMAGE_EXTENSIONS)})"
+                          for stem in clashes[:10])
+        more = f", … ({len(clashes)} in all)" if len(clashes) > 10 else ""
+        raise StoreError(f"{source}: {len(clashes)} names have several image files: {shown}{more}; "
+                         "choose one with --prefer-ext (e.g. --prefer-ext png)")
+    return files
+
+
 def _read_importable(path: Path, skip_unreadable: bool) -> tuple[np.ndarray | None, str]:
     """A map to import as uint8, or (None, why not) when it cannot be read and ``skip_unreadable``.
 
@@ -252,7 +289,7 @@ def _read_importable(path: Path, skip_unreadable: bool) -> tuple[np.ndarray | No
             raise StoreError(f"{path}: {reason}")
         return None, reason
     try:
-        return read_gray(path), ""
+        return read_map(path), ""
     except ImageReadError as error:
         if not skip_unreadable:
             raise StoreError(f"{error} (use --skip-unreadable to import the other maps)") from None

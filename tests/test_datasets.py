@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samis.datasets import get_split, load_dataset, open_dataset, register_dataset
+from samis.datasets import frozen_splits, get_split, load_dataset, open_dataset, register_dataset
 from samis.errors import DatasetError, WorkspaceError
 
 
@@ -52,6 +52,28 @@ def test_mt_splits_one_to_one_and_seven_to_three(workspace, mt_dir):
     # stratified: every class is split about in half
     for cls, count in dataset.class_counts().items():
         assert abs(test_classes[cls] - count / 2) <= 1
+
+
+#: sha256 (first 16 hex digits) of the newline-joined ids of each real split, in id order: the
+#: membership the paper comparison rests on; a change to the seed, the rule or the loader shows here
+SPLIT_MEMBERSHIP = {
+    "sd900": {"all": "3bd0c4b4933b655a", "train": "2a0fe26b0e69e031", "test": "5dd5695d884a8716"},
+    "mt": {"all": "f85775ff6f731095", "train": "92a8a497901b84b4", "test": "52941570344d3baa",
+           "train-7:3": "3659a4bebcd95311", "test-7:3": "53d39892ccec9ad0"},
+}
+
+
+@pytest.mark.parametrize("layout", ["sd900", "mt"])
+def test_real_split_membership_is_pinned(workspace, request, layout):
+    import hashlib
+
+    root = request.getfixturevalue("sd900_dir" if layout == "sd900" else "mt_dir")
+    dataset = register_dataset(workspace, layout, root)
+    digests = {}
+    for name, ids in frozen_splits(workspace, dataset).items():
+        assert ids == sorted(ids)
+        digests[name] = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    assert digests == SPLIT_MEMBERSHIP[layout]
 
 
 def test_nrsd_mn_fixture_uses_published_folders_and_binarises_jpeg_masks(workspace, make_nrsd_dataset):

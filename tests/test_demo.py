@@ -136,6 +136,37 @@ def test_ensure_demo_builds_the_whole_study(demo_workspace):
     assert demo.ensure_demo(workspace) is False  # there is a dataset now
 
 
+#: the demo's scores, computed once (samis at this commit) and pinned: any change to a baseline, the
+#: demo generator, the mask or map rules or the metric layer shows here, to 1e-12
+DEMO_SCORES = {
+    "ft": {
+        "Sa": 0.5068566864098278, "MAE": 0.10566889869281046, "maxEm": 0.6760812280658433,
+        "meanEm": 0.44885054699199295, "adpEm": 0.4745665311785999, "Fw": 0.09687951080504441,
+        "maxFm": 0.2963194510149501, "meanFm": 0.16851767515636296, "adpFm": 0.13019707733456923,
+    },
+    "sr": {
+        "Sa": 0.48117692761220116, "MAE": 0.19374789869281045, "maxEm": 0.6822310561909259,
+        "meanEm": 0.49040577974143684, "adpEm": 0.4905079767013419, "Fw": 0.08899907915305803,
+        "maxFm": 0.24389194235195955, "meanFm": 0.18555494783187898, "adpFm": 0.15435894707247552,
+    },
+    "hc": {
+        "Sa": 0.4920686041643808, "MAE": 0.13722493790849677, "maxEm": 0.6538406524926116,
+        "meanEm": 0.4794725704275586, "adpEm": 0.47938778731990567, "Fw": 0.09979511932107658,
+        "maxFm": 0.2976595923850852, "meanFm": 0.18863673674230372, "adpFm": 0.13459878238058381,
+    },
+    "mbd": {
+        "Sa": 0.4859679954331899, "MAE": 0.2544778709150327, "maxEm": 0.7556888295826751,
+        "meanEm": 0.41165939606884194, "adpEm": 0.6704218216384608, "Fw": 0.08193690429010035,
+        "maxFm": 0.504375490079513, "meanFm": 0.25143960387200964, "adpFm": 0.39555156897625754,
+    },
+    "otsu": {
+        "Sa": 0.3712034581760403, "MAE": 0.31185874999999996, "maxEm": 0.3722214028057224,
+        "meanEm": 0.3717439998656855, "adpEm": 0.3722214028057223, "Fw": 0.10761392973298574,
+        "maxFm": 0.11397478045958613, "meanFm": 0.11380943177170572, "adpFm": 0.11397478045958614,
+    },
+}
+
+
 @pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
 def test_demo_scores_are_real(demo_workspace):
     from samis.evaluation import evaluate
@@ -148,6 +179,10 @@ def test_demo_scores_are_real(demo_workspace):
         assert 0.0 < scores["MAE"] < 0.5 and 0.2 < scores["Sa"] < 1.0
     # the real methods beat the naive threshold on the demo's faint, textured defects
     assert all(result.scores[m]["maxFm"] > result.scores["otsu"]["maxFm"] for m in ("ft", "hc", "mbd"))
+    for method, pinned in DEMO_SCORES.items():
+        for metric, value in pinned.items():
+            assert abs(result.scores[method][metric] - value) <= 1e-12, (method, metric, result.scores[method][metric])
+    assert set(DEMO_SCORES) == set(BASELINES) and all(len(p) == 9 for p in DEMO_SCORES.values())
 
 
 def test_ensure_demo_leaves_a_workspace_with_data_alone(workspace, make_folder_dataset):

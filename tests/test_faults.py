@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from samis.cli import main
 from samis.datasets import register_dataset

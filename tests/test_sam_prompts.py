@@ -39,6 +39,21 @@ def test_prompted_mask_unions_components(kind):
     mask = prompted_mask(predictor, gt, kind)
     assert mask.shape == gt.shape and mask.dtype == bool
     assert not prompted_mask(predictor, np.zeros_like(gt), kind).any()  # no component, no prompt
+    # the union of what the stock predictor gives for each component's own prompt
+    boxes, points = component_prompts(gt)
+    assert len(boxes) == 2
+    per_component = []
+    for box, point in zip(boxes, points):
+        if kind == "box":
+            masks, _, _ = predictor.predict(box=box, multimask_output=False)
+            per_component.append(masks[0])
+        else:
+            masks, scores, _ = predictor.predict(point_coords=point[None], point_labels=np.ones(1), multimask_output=True)
+            per_component.append(masks[int(np.argmax(scores))])
+    union = per_component[0] | per_component[1]
+    assert union.sum() > 0 and not np.array_equal(per_component[0], per_component[1])
+    np.testing.assert_array_equal(mask, union)
+    assert all(not np.array_equal(mask, one) for one in per_component)  # both components count
 
 
 def test_run_prompted_writes_upper_bounds(workspace, tmp_path):

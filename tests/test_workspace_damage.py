@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from samis.cli import main
-from samis.datasets import get_split, load_dataset, register_dataset
+from samis.datasets import get_split, register_dataset
 from samis.errors import DatasetError, SamisWarning, StoreError, WorkspaceError
-from samis.evaluation import evaluate
+from samis.evaluation import CACHE_VERSION, evaluate
 from samis.store import import_predictions, read_manifest
 from samis.workspace import Workspace
 
@@ -46,7 +46,7 @@ def _same_scores(a: dict, b: dict) -> None:
 
 def _foreign_npz() -> bytes:
     buffer = io.BytesIO()  # the right version but arrays of another shape (another tool, or an older samis)
-    np.savez(buffer, version=np.array(1), stems=np.array(["x", "y"]), pred_stat=np.zeros((3, 2), np.int64),
+    np.savez(buffer, version=np.array(CACHE_VERSION), stems=np.array(["x", "y"]), pred_stat=np.zeros((3, 2), np.int64),
              scalars=np.zeros((2, 1)))
     return buffer.getvalue()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from samis.baselines import ALGORITHM_VERSION, Baseline, get_baseline
@@ -38,6 +38,7 @@ class BaselineRun(Report):
     skipped: int
     seconds: float  # wall time of the whole call
     compute_seconds: float  # time spent inside the baseline function, summed over images
+    resized: list[str] = field(default_factory=list)  # ids whose mask differs in size from the image
 
     @property
     def ms_per_image(self) -> float | None:
@@ -47,12 +48,15 @@ class BaselineRun(Report):
     def as_dict(self) -> dict:
         return {"dataset": self.dataset, "method": self.method, "split": self.split, "n_images": self.n_images,
                 "computed": self.computed, "skipped": self.skipped, "seconds": round(self.seconds, 3),
-                "ms_per_image": None if self.ms_per_image is None else round(self.ms_per_image, 2)}
+                "ms_per_image": None if self.ms_per_image is None else round(self.ms_per_image, 2),
+                "resized_to_ground_truth": len(self.resized)}
 
     def summary(self) -> str:
         speed = f", {self.ms_per_image:.1f} ms per image" if self.computed else ""
+        resized = (f"; {len(self.resized)} maps resized to their ground truth's size (e.g. {', '.join(self.resized[:3])})"
+                   if self.resized else "")
         return (f"{self.method:<5} on {self.dataset}/{self.split}: {self.computed} computed, {self.skipped} already "
-                f"stored, {self.n_images} images, {self.seconds:.1f} s{speed}")
+                f"stored, {self.n_images} images, {self.seconds:.1f} s{speed}{resized}")
 
 
 def _provenance(baseline: Baseline) -> dict:
@@ -67,8 +71,9 @@ def _reusable(manifest: dict, provenance: dict) -> bool:
     return all(manifest.get(k) == provenance[k] for k in keys)
 
 
-def _compute_one(job: tuple[str, str, str, str, str, str]) -> float:
-    """Compute and store one map; returns the seconds spent in the baseline function."""
+def _compute_one(job: tuple[str, str, str, str, str, str]) -> tuple[float, bool]:
+    """Compute and store one map; returns the seconds spent in the baseline function, and whether
+    the map was resized to a ground truth of another size than the image."""
     workspace_root, dataset_id, method, stem, image_path, gt_path = job
     baseline = get_baseline(method)
     image = read_rgb(image_path)
@@ -81,18 +86,25 @@ def _compute_one(job: tuple[str, str, str, str, str, str]) -> float:
         # maps are stored at ground-truth size, like imported ones
         saliency = resize_map(saliency, gt_shape)
     write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
-    return elapsed
+    return elapsed, saliency.shape != image.shape[:2]
 
 
-def _compute_many(jobs: list, workers: int, tracker: ProgressTracker) -> float:
-    """Compute every job (in a process pool when there are enough); returns the summed compute seconds."""
+def _compute_many(jobs: list, workers: int, tracker: ProgressTracker) -> tuple[float, list[str]]:
+    """Compute every job (in a process pool when there are enough).
+
+    Returns:
+        the summed compute seconds, and the ids whose map was resized to the ground truth's size.
+    """
     compute_seconds = 0.0
+    resized = []
     workers = workers if len(jobs) >= PARALLEL_MIN_IMAGES else 1
     chunk = max(1, min(16, len(jobs) // (workers * 4)))
-    for seconds in map_jobs(_compute_one, jobs, workers, chunksize=chunk):
+    for job, (seconds, was_resized) in zip(jobs, map_jobs(_compute_one, jobs, workers, chunksize=chunk)):
         compute_seconds += seconds
+        if was_resized:
+            resized.append(job[3])
         tracker.advance()
-    return compute_seconds
+    return compute_seconds, resized
 
 
 def default_workers() -> int:
@@ -150,12 +162,12 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
     jobs = [(str(workspace.root), dataset.id, baseline.name, s.id, str(s.image_path), str(s.gt_path)) for s in wanted]
     skipped = len(samples) - len(wanted)
     tracker = ProgressTracker(progress, len(samples), baseline.name, done=skipped).start()
-    compute_seconds = _compute_many(jobs, workers or default_workers(), tracker)
+    compute_seconds, resized = _compute_many(jobs, workers or default_workers(), tracker)
 
     splits_done = sorted(set(splits_done) | {split})
     n_stored = len(prediction_files(workspace, dataset.id, baseline.name))
     run = BaselineRun(dataset.id, baseline.name, split, len(samples), len(wanted), skipped,
-                      time.perf_counter() - started, compute_seconds)
+                      time.perf_counter() - started, compute_seconds, resized)
     write_manifest(workspace, dataset.id, baseline.name,
                    {**provenance, "status": "complete", "splits": splits_done, "maps": n_stored,
                     "last_run": run.as_dict(), "dataset_root": str(Path(dataset.root))})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from samis.commands._common import print_json
-from samis.datasets import LAYOUTS, frozen_splits, load_dataset, register_dataset
+from samis.datasets import LAYOUTS, frozen_splits, load_dataset, open_dataset, register_dataset, survey_masks
 from samis.errors import SamisError
 
 
@@ -34,11 +34,16 @@ def _add(args, workspace) -> int:
     layout = args.layout
     if layout is None and args.id in LAYOUTS:
         layout = args.id
+    # every mask is read once before registering, so an encoding the mask rule cannot read is
+    # refused here (and nothing is registered), not in the middle of an evaluation
+    survey = survey_masks(open_dataset(args.path, layout, args.id, options))
     dataset = register_dataset(workspace, args.id, args.path, layout, options, replace=args.replace)
     splits = frozen_splits(workspace, dataset)
     counts = ", ".join(f"{c} {n}" for c, n in dataset.class_counts().items())
     print(f"registered {dataset.id!r} ({dataset.layout}) at {dataset.root}: {len(dataset)} images ({counts})")
     print("splits: " + ", ".join(f"{name} {len(ids)}" for name, ids in splits.items()))
+    for line in survey.describe():
+        print(line)
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import print_json, progress_printer, show_progress
+from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.store import import_predictions, prediction_files, read_manifest
 
@@ -18,6 +18,9 @@ def register(subparsers) -> None:
     imp.add_argument("method", help="method name (letters, digits, . _ + - ; no '/' or '..')")
     imp.add_argument("folder", help="folder of maps named like the images (.png, .jpg, .bmp …)")
     imp.add_argument("--skip-unreadable", action="store_true", help="import readable maps, list the rest")
+    imp.add_argument("--prefer-ext", metavar="EXT[,EXT…]",
+                     help="for names with several image files (a.png and a.jpg): the extension to import, "
+                          "in order of preference; without it such names are refused")
     imp.add_argument("--format", choices=("table", "json"), default="table")
     imp.set_defaults(handler=_import)
 
@@ -31,7 +34,7 @@ def _import(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         report = import_predictions(workspace, dataset, args.method, args.folder, skip_unreadable=args.skip_unreadable,
-                                    progress=progress)
+                                    progress=progress, prefer_ext=comma_list(args.prefer_ext))
     if args.format == "json":
         print_json(report.as_dict())
     else:

@@ -39,6 +39,10 @@ from samis.sam.decoder import PointPromptDecoder
 from samis.sam.masks import MaskSet
 from samis.sam.params import AmgParams
 
+#: float32 bytes of full-size masks made at once; bounds the generator's memory whatever the image
+#: size and ``points_per_batch`` (64 x 3 candidates of a 3000 x 3000 image would be 6.9 GB)
+MASK_CHUNK_BYTES = 128 * 1024 * 1024
+
 
 # ---- composed resize -------------------------------------------------------------------------
 def _interp_matrix(in_len: int, out_len: int) -> torch.Tensor:
@@ -186,26 +190,29 @@ class FastMaskGenerator:
                 low_h, low_w = logits.shape[-2:]
                 rows = _axis_matrix(low_h, model_len, input_size[0], crop_h, self.device)
                 cols = _axis_matrix(low_w, model_len, input_size[1], crop_w, self.device)
-            masks = _resize(logits.float(), rows, cols)
             iou_kept, ids = iou_flat[keep], point_ids[keep]
-            stability = calculate_stability_score(masks, self.model.mask_threshold, params.stability_score_offset)
-            if params.stability_score_thresh > 0.0:
-                stable = stability >= params.stability_score_thresh
-                masks, iou_kept, ids, stability = masks[stable], iou_kept[stable], ids[stable], stability[stable]
-            binary = masks > self.model.mask_threshold
-            del masks
-            boxes = masks_to_boxes_xyxy(binary)
-            inside = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, orig_w, orig_h])
-            if not bool(inside.all()):
-                binary, boxes, iou_kept, ids, stability = binary[inside], boxes[inside], iou_kept[inside], ids[inside], stability[inside]
-            point_xy = torch.as_tensor(points, dtype=coords.dtype, device=self.device)[ids]
-            found.append({"masks": binary, "boxes": boxes, "iou": iou_kept, "stability": stability, "points": point_xy})
+            # upscaled masks are made a few at a time (MASK_CHUNK_BYTES of float32), and only the
+            # low-res logits of the candidates are kept until NMS: a 3000 x 3000 image with every
+            # candidate kept would otherwise hold 3 x 1024 full-size masks (tens of GB)
+            chunk = self._chunk_size(crop_h * crop_w)
+            for first in range(0, len(logits), chunk):
+                part = slice(first, first + chunk)
+                candidate = self._filter_candidates(logits[part], iou_kept[part], ids[part], rows, cols,
+                                                    crop_box, orig_size)
+                if candidate is not None:
+                    candidate["points"] = torch.as_tensor(points, dtype=coords.dtype, device=self.device)[candidate.pop("ids")]
+                    found.append(candidate)
         data = _concat(found)
         if len(data["iou"]) == 0:
             return _empty(orig_size, self.device)
         keep = batched_nms(data["boxes"].float(), data["iou"], torch.zeros(len(data["boxes"]), device=self.device),
                            iou_threshold=params.box_nms_thresh)
         data = _take(data, keep)
+        # the survivors' masks again from their logits: the same products, so the same pixels
+        logits = data.pop("logits")
+        chunk = self._chunk_size(crop_h * crop_w)
+        data["masks"] = torch.cat([_resize(logits[i:i + chunk].float(), rows, cols) > self.model.mask_threshold
+                                   for i in range(0, len(logits), chunk)])
         x0, y0, x1, y1 = crop_box
         if not (x0 == 0 and y0 == 0 and x1 == orig_w and y1 == orig_h):
             data["masks"] = F.pad(data["masks"], (x0, orig_w - x1, y0, orig_h - y1), value=False)
@@ -213,6 +220,34 @@ class FastMaskGenerator:
             data["points"] = data["points"] + torch.tensor([[x0, y0]], device=self.device)
         data["crop_boxes"] = crop_t[None].expand(len(data["iou"]), 4).clone()
         return data
+
+    def _chunk_size(self, pixels: int) -> int:
+        """How many full-size float32 masks fit in :data:`MASK_CHUNK_BYTES` (at least one)."""
+        return max(1, MASK_CHUNK_BYTES // (4 * max(1, pixels)))
+
+    def _filter_candidates(self, logits, iou, ids, rows, cols, crop_box, orig_size) -> dict | None:
+        """Stability filter, boxes and crop-edge filter of some candidates (the stock steps, per mask).
+
+        Returns:
+            the survivors' low-res ``logits``, ``boxes``, ``iou``, ``stability`` and prompt ``ids``
+            (None when none survives); their full-size masks are not kept.
+        """
+        params = self.params
+        masks = _resize(logits.float(), rows, cols)
+        stability = calculate_stability_score(masks, self.model.mask_threshold, params.stability_score_offset)
+        if params.stability_score_thresh > 0.0:
+            stable = stability >= params.stability_score_thresh
+            masks, logits, iou, ids, stability = masks[stable], logits[stable], iou[stable], ids[stable], stability[stable]
+        binary = masks > self.model.mask_threshold
+        del masks
+        boxes = masks_to_boxes_xyxy(binary)
+        del binary
+        inside = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, orig_size[1], orig_size[0]])
+        if not bool(inside.all()):
+            logits, boxes, iou, ids, stability = logits[inside], boxes[inside], iou[inside], ids[inside], stability[inside]
+        if len(iou) == 0:
+            return None
+        return {"logits": logits, "boxes": boxes, "iou": iou, "stability": stability, "ids": ids}
 
     def _remove_small_regions(self, data: dict) -> dict:
         """The stock ``postprocess_small_regions``: fill small holes, drop small islands, NMS again."""

@@ -448,13 +448,16 @@ class SelectionReport(Report):
     seconds: float = 0.0
     oracle_exact: int = 0
     oracle_heuristic: int = 0
+    resized: list[str] = field(default_factory=list)  # ids whose ground truth differs in size from the image
 
     def summary(self) -> str:
         miou = f"mean IoU {self.mean_iou:.4f}" if self.mean_iou is not None else "no ground truth"
         bound = "  [upper bound: uses ground truth]" if self.upper_bound else ""
         chosen = {k: v for k, v in self.parameters.items() if k != "grid"}
         extra = f"  parameters (train split): {chosen}" if chosen else ""
-        return f"wrote {self.method}: {self.images} maps, {miou}, {self.seconds:.1f} s{bound}{extra}"
+        resized = (f"  [{len(self.resized)} images' masks resized (nearest) to their ground truth's size, "
+                   f"e.g. {', '.join(self.resized[:3])}]" if self.resized else "")
+        return f"wrote {self.method}: {self.images} maps, {miou}, {self.seconds:.1f} s{bound}{extra}{resized}"
 
 
 def _read_gt(sample: Sample, strategy: str) -> np.ndarray:
@@ -562,6 +565,8 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
             except (ImageReadError, OSError):
                 pass
         item = SelectionInput(mask_set, gt, sample)
+        if mask_set.shape != tuple(item.shape):
+            report.resized.append(sample.id)
         item.mask_set = _fit_masks(mask_set, item.shape)
         prediction = spec.select(item, parameters)
         if item.exact_search is not None:
@@ -583,6 +588,7 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
         "split": split,
         "images": len(samples),
         "mean_iou": report.mean_iou,
+        "resized_to_ground_truth": len(report.resized),
         "model": (provenance or {}).get("model", label),
         "model_type": (provenance or {}).get("model_type"),
         "checkpoint_md5": (provenance or {}).get("checkpoint_md5"),

@@ -16,15 +16,15 @@ from samis.tables.model import ComparisonTable, TableRow, build_table, measured_
 
 
 def paper_key(workspace, dataset: str, split: str | None = None) -> str | None:
-    """The paper table for a dataset: a registered dataset's layout, else the id itself (sd900, mt, nrsd-mn, mt-7:3).
+    """The paper table for a dataset: the id itself (sd900, mt, nrsd-mn, mt-7:3), else a registered dataset's layout.
 
     A Magnetic Tile dataset on the 7:3 split (``test-7:3``, ``train-7:3``) is Table 6 (``mt-7:3``).
     """
-    entry = workspace.registered_datasets().get(dataset) if workspace is not None else None
-    if entry is not None:  # a registered dataset is compared by its layout, whatever its id
-        key = entry.layout if entry.layout in PAPER_TABLES else None
+    if dataset.lower() in PAPER_TABLES:
+        key = dataset.lower()
     else:
-        key = dataset.lower() if dataset.lower() in PAPER_TABLES else None
+        entry = workspace.registered_datasets().get(dataset) if workspace is not None else None
+        key = entry.layout if entry is not None and entry.layout in PAPER_TABLES else None
     if key == "mt" and split in ("test-7:3", "train-7:3"):
         return "mt-7:3"
     return key
