@@ -83,9 +83,9 @@ image_id = state.publish("cases_image", "image")
 if image_id is None or image_id not in ids:
     state.stop()
 
-st.subheader(f"Image {image_id}")
+st.subheader(f"Image {ui.literal(image_id)}")
 sample = ctx.dataset.by_id()[image_id]
-st.caption(f"class {sample.cls} · {sample.image_path.name}")
+st.caption(f"class {ui.literal(sample.cls)} · {ui.literal(sample.image_path.name)}")
 controls = st.columns([1, 3])
 overlay = state.bind(controls[0].toggle, "TP / FP / FN overlay", key="cases_overlay", url="overlay", default=False,
                      parse=lambda t: t == "1", dump=lambda v: "1" if v else None)

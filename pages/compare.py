@@ -64,7 +64,7 @@ with ui.guard("comparison table"):
                         dataset=ctx.dataset_id, title=title)
 if table is None:
     state.stop()
-st.subheader(title)
+st.subheader(ui.literal(title))
 ui.show_comparison(table, key="compare_table")
 cols = st.columns(3)
 stem = f"samis-{ctx.dataset_id}-{ctx.split}".replace(":", "-")

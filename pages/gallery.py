@@ -49,7 +49,7 @@ with ui.guard("drawing the grid"):
     png = data.grid_png(ctx.root, ctx.dataset_id, tuple(image_ids), methods, mode, int(threshold), int(cell),
                         ctx.fingerprint)
     st.image(png)
-    st.caption(f"{ctx.dataset_id}/{ctx.split}: {len(image_ids)} images × {len(methods)} methods"
+    st.caption(f"{ui.literal(ctx.dataset_id + '/' + ctx.split)}: {len(image_ids)} images × {len(methods)} methods"
                + (f" · threshold {threshold}" if mode != "maps" else "")
                + (" · green: true positive, red: false positive, blue: false negative" if mode == "overlay" else ""))
     if upper:

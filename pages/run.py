@@ -64,7 +64,7 @@ def _sam_tab() -> None:
             try:
                 checkpoint = str(check_allowed(typed, ctx.roots, "checkpoint"))
             except SamisError as error:
-                st.error(str(error))
+                ui.error(error)
                 return
         else:
             checkpoint = pick
@@ -73,7 +73,7 @@ def _sam_tab() -> None:
         try:
             check_checkpoint_file(checkpoint, model_type)
         except SamisError as error:
-            st.error(str(error))
+            ui.error(error)
             st.info(_checkpoint_help(model_type))
             return
     defaults = AmgParams()
@@ -107,7 +107,7 @@ def _sam_tab() -> None:
     try:
         params = AmgParams(**values)
     except SamisError as error:
-        st.error(str(error))
+        ui.error(error)
         return
     with ui.guard("SAM"):
         with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split}", expanded=True) as box:
@@ -115,8 +115,8 @@ def _sam_tab() -> None:
             progress = ui.Progress()
             report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
                                           progress=progress, checkpoint=checkpoint, device=device,
-                                          notify=lambda message: st.warning(message))
-            st.write(report.summary())
+                                          notify=lambda message: st.warning(ui.literal(message)))
+            st.markdown(ui.literal(report.summary()))
             for how in chosen:
                 written = write_sam_maps(ctx.workspace, ctx.dataset, model_type, how, split=ctx.split,
                                          checkpoint=checkpoint, device=device, progress=ui.Progress())
@@ -156,7 +156,7 @@ else:
     st.markdown("Copy a folder of saliency maps (PNG/JPG/BMP, named like the images) into the store as a method. "
                 "Maps are resized to the ground truth when needed; the new folder replaces the old one only "
                 "once every file is written.")
-    st.caption("Allowed folders: " + ", ".join(f"`{r}`" for r in ctx.roots))
+    st.caption("Allowed folders: " + ", ".join(ui.literal(str(r)) for r in ctx.roots))
     method = st.text_input("Method name", placeholder="e.g. MCITF", key="imp_method")
     folder = st.text_input("Folder of maps", placeholder=str(ctx.roots[0] / "incoming" / "MCITF"), key="imp_folder")
     skip = st.checkbox("Skip unreadable files (list them instead of refusing)", key="imp_skip")
@@ -165,7 +165,7 @@ else:
             validate_name("method", method.strip())
             source = check_allowed(folder, ctx.roots, "prediction folder")
         except SamisError as error:
-            st.error(str(error))
+            ui.error(error)
         else:
             progress = ui.Progress()
             with ui.guard("import"):
@@ -174,5 +174,5 @@ else:
                 _done(f"Imported {report.matched} maps of {method!r}.")
                 st.code(report.summary(), language="text")
                 if report.missing:
-                    st.warning(f"{len(report.missing)} images have no map: {method} is partial and is scored "
+                    st.warning(f"{len(report.missing)} images have no map: {ui.literal(method)} is partial and is scored "
                                "on the images it has.")

@@ -20,6 +20,7 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, state, ui
 from samis.dashboard.colors import method_colors
+from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
 from samis.dashboard.streamlit_compat import leave_old_multipage_mode, run_entry_script
@@ -59,7 +60,7 @@ class Context:
             if self.all_methods:
                 st.info("Choose at least one method in the sidebar.")
             else:
-                st.info(f"Dataset **{self.dataset_id}** has no predictions yet: compute some on the **Run** page, "
+                st.info(f"Dataset {literal(self.dataset_id)} has no predictions yet: compute some on the **Run** page, "
                         f"or import a folder of maps with `python -m samis predictions import {self.dataset_id} METHOD FOLDER`.")
             state.stop()
 
@@ -82,7 +83,7 @@ def _maybe_demo(workspace: Workspace, is_default: bool) -> None:
         try:
             made = ensure_demo(workspace, progress=ui.Progress())
         except SamisError as error:
-            box.update(label=f"could not create the demo: {error}", state="error")
+            box.update(label=f"could not create the demo: {literal(error)}", state="error")
             return
         box.update(label="demo dataset ready" if made else "workspace already has data", state="complete", expanded=False)
 
@@ -102,7 +103,7 @@ def shared_sidebar() -> Context:
         ctx.workspace = Workspace(path)
         ctx.datasets = ctx.workspace.registered_datasets()
     except SamisError as error:
-        st.error(str(error))
+        ui_error(error)
         _store(ctx)
         return ctx
     if not ctx.datasets:
@@ -110,7 +111,7 @@ def shared_sidebar() -> Context:
         try:
             ctx.datasets = ctx.workspace.registered_datasets()
         except SamisError as error:
-            st.error(str(error))
+            ui_error(error)
     if not ctx.datasets:
         bar.info("No dataset registered in this workspace.")
         _store(ctx)
@@ -127,7 +128,7 @@ def shared_sidebar() -> Context:
     try:
         ctx.dataset = data.dataset(ctx.root, ctx.dataset_id, ctx.fingerprint)
     except SamisError as error:
-        st.error(f"Dataset {ctx.dataset_id!r} cannot be opened: {error}. Register it again with "
+        st.error(f"Dataset {literal(repr(ctx.dataset_id))} cannot be opened: {literal(error)}. Register it again with "
                  f"`python -m samis datasets add {ctx.dataset_id} PATH --replace`, or choose another dataset.")
         _store(ctx)
         return ctx

@@ -33,6 +33,11 @@ def literal(text: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def error(message: object) -> None:
+    """An ``st.error`` box showing a message exactly as written (it may carry file or dataset names)."""
+    st.error(literal(message))
+
+
 def notice(text: str) -> None:
     """An ``st.info`` box; names inside ``text`` must come through :func:`literal`."""
     st.info(text)
@@ -48,13 +53,13 @@ def guard(what: str = ""):
     """
     try:
         yield
-    except SamisError as error:
-        st.error(f"{what}: {error}" if what else str(error))
-    except (OSError, ValueError) as error:
+    except SamisError as problem:
+        error(f"{what}: {problem}" if what else problem)
+    except (OSError, ValueError) as problem:
         # files vanishing or unreadable while the page runs: report them like user errors
-        st.error(f"{what}: {error}" if what else f"{type(error).__name__}: {error}")
-    except Exception as error:  # noqa: BLE001 - the page must not show a traceback box
-        st.error(f"{what + ': ' if what else ''}unexpected {type(error).__name__}: {error} (this is a bug in samis)")
+        error(f"{what}: {problem}" if what else f"{type(problem).__name__}: {problem}")
+    except Exception as problem:  # noqa: BLE001 - the page must not show a traceback box
+        error(f"{what + ': ' if what else ''}unexpected {type(problem).__name__}: {problem} (this is a bug in samis)")
         with st.expander("details for a bug report"):
             st.code(traceback.format_exc(), language="text")
 
