@@ -76,9 +76,10 @@ def progress_printer(enabled: bool, label: str = "") -> Iterator[ProgressCallbac
 
 def table_text(table, fmt: str) -> str:
     """A table object (``samis.tables.ComparisonTable`` or a speed table) as text in the chosen format."""
-    writers = {"json": lambda: json_text(table.to_json_document()), "csv": table.to_csv,
-               "markdown": table.to_markdown, "latex": table.to_latex}
-    return writers.get(fmt, table.to_text)()
+    # looked up only for the chosen format: a speed table has no to_latex
+    writers = {"json": lambda: json_text(table.to_json_document()), "csv": lambda: table.to_csv(),
+               "markdown": lambda: table.to_markdown(), "latex": lambda: table.to_latex()}
+    return writers.get(fmt, lambda: table.to_text())()
 
 
 def write_table(table, fmt: str) -> None:
