@@ -5,6 +5,7 @@ import streamlit as st
 from samis.cases import CASE_FILTERS, CaseQuery, clamp_range, default_pair, filter_cases, image_values, value_span
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
+from samis.html_report import cases_section, image_cells_section
 from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
 
@@ -80,7 +81,19 @@ if unknown_image is not None:
 if rows and rows[0] < len(shown):
     st.session_state["cases_image"] = shown.index[rows[0]]
 image_id = state.publish("cases_image", "image")
+
+
+def download(cells=None, values=None) -> None:
+    def sections():
+        found = [cases_section(shown, f"{len(shown)} of {selection.total} images · {metric} of method A "
+                                      f"{method_a}" + (f" against method B {method_b}" if mode == "beats" else ""))]
+        return found + ([image_cells_section(image_id, cells, values)] if cells is not None else [])
+
+    ui.download_view("cases", f"Cases: {ctx.dataset_id} / {ctx.split}", sections, ctx.dataset_id, ctx.split, "Cases")
+
+
 if image_id is None or image_id not in ids:
+    download()
     state.stop()
 
 st.subheader(f"Image {ui.literal(image_id)}")
@@ -93,6 +106,7 @@ threshold = state.bind(controls[1].slider, "threshold", key="cases_t", url="thre
                        parse=state.number_in(1, 255, int), min_value=1, max_value=255, disabled=not overlay)
 PER_ROW = 7
 values = image_values(tables, image_id, methods)
+cells = None
 with ui.guard(f"image {image_id}"):
     cells = data.image_cells(ctx.root, ctx.dataset_id, image_id, methods, "overlay" if overlay else "maps",
                              int(threshold), ctx.fingerprint)
@@ -106,5 +120,6 @@ with ui.guard(f"image {image_id}"):
             else:
                 column.image(png, caption=label + (f" · {caption}" if caption else ""))
 st.dataframe(values.style.format("{:.3f}", na_rep="no map"))
+download(cells, values)
 st.caption("Per-image values (pysodmetrics): Sa S-measure, MAE, Fw weighted F, adp* at the adaptive threshold, "
            "max* the maximum over 256 thresholds, IoU and Dice at the adaptive threshold.")

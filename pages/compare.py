@@ -4,6 +4,7 @@ import streamlit as st
 
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
+from samis.html_report import comparison_sections
 from samis.metrics import DATASET_METRICS
 from samis.plots import curve_figures
 from samis.tables import GAP_DEFINITIONS
@@ -72,7 +73,13 @@ cols[0].download_button("CSV", table.to_csv(), file_name=f"{stem}.csv", mime="te
 cols[1].download_button("Markdown", table.to_markdown(), file_name=f"{stem}.md", mime="text/markdown")
 cols[2].download_button("LaTeX", table.to_latex(), file_name=f"{stem}.tex", mime="text/x-tex")
 
+def download(metric: str | None = None) -> None:
+    ui.download_view("compare", f"Compare: {title}", lambda: comparison_sections(
+        table, evaluation, ctx.colors, metric or "maxFm"), ctx.dataset_id, ctx.split, "Compare")
+
+
 if evaluation is None:
+    download()
     state.stop()
 
 # -- per class ------------------------------------------------------------------------------------
@@ -96,3 +103,4 @@ left.plotly_chart(pr, key="pr_curve")
 right.plotly_chart(fm, key="fm_curve")
 st.caption("Curves average each image's precision, recall and F-measure at every threshold, as pysodmetrics does; "
            "maxFm is the top of the right-hand curve.")
+download(metric)

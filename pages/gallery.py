@@ -6,6 +6,7 @@ from samis.cases import GALLERY_PICKS, gallery_images
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
 from samis.figures import MODES
+from samis.html_report import grid_section
 from samis.methods import upper_bound_methods
 
 ctx = page_context()
@@ -56,3 +57,7 @@ with ui.guard("drawing the grid"):
         st.caption(f"† {', '.join(ui.literal(m) for m in upper)}: upper bounds, they look at the ground truth.")
     st.download_button("Download the grid (PNG)", png, file_name=f"samis-grid-{ctx.dataset_id}.png".replace(":", "-"),
                        mime="image/png")
+    caption = f"{ctx.dataset_id}/{ctx.split}: {len(image_ids)} images × {len(methods)} methods, {SHOW[mode]}" + (
+        f", threshold {threshold}" if mode != "maps" else "")
+    ui.download_view("gallery", f"Gallery: {ctx.dataset_id} / {ctx.split}", lambda: [grid_section(
+        png, [(i, by_id[i].cls) for i in image_ids], methods, caption)], ctx.dataset_id, ctx.split, "Gallery")

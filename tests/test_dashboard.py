@@ -88,7 +88,7 @@ def test_compare_table_gap_and_curves(study):
     # the half method is scored on what it has, and the page says so
     assert any("half has no map for 7 of 12" in w for w in texts(at.warning))
     assert len(at.get("plotly_chart")) == 2
-    assert [b.label for b in at.get("download_button")] == ["CSV", "Markdown", "LaTeX"]
+    assert [b.label for b in at.get("download_button")] == ["CSV", "Markdown", "LaTeX", "Download this view (HTML)"]
     # choosing another gap method changes the gap row and the URL
     at.selectbox(key="cmp_gap").select("weak").run()
     assert at.dataframe[0].value["method"].iloc[-1] == "gap: weak vs best other"
@@ -145,7 +145,7 @@ def test_gallery_modes_and_export(study):
     assert at.slider(key="gal_t").value == 100
     assert at.number_input(key="gal_rows").value == 2
     assert len(at.get("image")) == 1
-    assert [b.label for b in at.get("download_button")] == ["Download the grid (PNG)"]
+    assert [b.label for b in at.get("download_button")] == ["Download the grid (PNG)", "Download this view (HTML)"]
     assert any("2 images × 4 methods" in c for c in texts(at.caption))
     at.number_input(key="gal_rows").set_value(4).run()
     assert any("4 images × 4 methods" in c for c in texts(at.caption))
@@ -401,3 +401,11 @@ def test_out_of_range_numbers_in_a_link_fall_back_with_a_notice(study, query):
     assert_clean(at)
     assert len(at.dataframe[0].value) == 12, "a bad number in a link must not empty the table"
     assert any("cannot be used here" in i for i in texts(at.info))
+
+
+@pytest.mark.parametrize("page, query", [("compare", {}), ("compare", {"source": "paper"}), ("gallery", {}),
+                                         ("cases", {}), ("cases", {"image": "img_002"})])
+def test_every_view_offers_its_html_report(study, page, query):
+    at = open_page(page, {"dataset": "toy", **query})
+    assert_clean(at)
+    assert [b.label for b in at.get("download_button")].count("Download this view (HTML)") == 1

@@ -74,12 +74,17 @@ def progress_printer(enabled: bool, label: str = "") -> Iterator[ProgressCallbac
         close()
 
 
+def table_text(table, fmt: str) -> str:
+    """A table object (``samis.tables.ComparisonTable`` or a speed table) as text in the chosen format."""
+    # looked up only for the chosen format: a speed table has no to_latex
+    writers = {"json": lambda: json_text(table.to_json_document()), "csv": lambda: table.to_csv(),
+               "markdown": lambda: table.to_markdown(), "latex": lambda: table.to_latex()}
+    return writers.get(fmt, lambda: table.to_text())()
+
+
 def write_table(table, fmt: str) -> None:
     """Print a table object (``samis.tables.ComparisonTable`` or a speed table) in the chosen format."""
-    writers = {"json": lambda: print_json(table.to_json_document()), "csv": lambda: sys.stdout.write(table.to_csv()),
-               "markdown": lambda: sys.stdout.write(table.to_markdown()),
-               "latex": lambda: sys.stdout.write(table.to_latex())}
-    writers.get(fmt, lambda: sys.stdout.write(table.to_text()))()
+    sys.stdout.write(table_text(table, fmt))
 
 
 def build_demo_if_empty(workspace, progress: bool = False) -> None:

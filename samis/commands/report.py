@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, write_table
+import sys
+
+from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
+from samis.errors import ReportError
 from samis.paper import PAPER_TABLES
 from samis.tables.columns import TABLE_METRICS
 from samis.tables.gap import GAP_DEFINITIONS
 
-FORMATS = ("table", "json", "csv", "markdown", "latex")
+FORMATS = ("table", "json", "csv", "markdown", "latex", "html")
 
 
 def register(subparsers) -> None:
@@ -36,7 +39,13 @@ def register(subparsers) -> None:
                              "method's value (Table 6); default: the paper table's own, else larger")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score measured methods on the images they have instead of refusing")
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="html: one self-contained file (table, per-class scores and interactive curves when "
+                             "rows were measured, provenance); needs -o")
+    parser.add_argument("--class-metric", default="maxFm", metavar="METRIC",
+                        help="dataset metric of the per-class table in the html report (default: maxFm)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (atomically) instead of standard output; '-' is standard output")
     parser.set_defaults(handler=_report)
 
 
@@ -44,17 +53,52 @@ def _report(args, workspace) -> int:
     # lazy: the table model imports pandas and the report the evaluation; every other command
     # (and --help) builds this parser without them
     from samis.tables.model import read_rows_csv
-    from samis.tables.report import comparison_report
+    from samis.tables.report import comparison_rows, report_table
 
+    if args.format == "html" and not args.output:
+        raise ReportError("--format html writes a file: give -o FILE (or -o - for standard output)")
     extra = read_rows_csv(args.rows) if args.rows else None
     wants_measured = args.measured or (args.paper is None and args.table_id.lower() not in PAPER_TABLES)
     if wants_measured:
         build_demo_if_empty(workspace, show_progress(args))
     with progress_printer(show_progress(args)) as progress:
-        table = comparison_report(
+        found = comparison_rows(
             workspace, args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
-            split=args.split, metrics=args.metrics, gap_method=args.gap_method, gap_definition=args.gap_definition,
-            extra_rows=extra, allow_missing=args.allow_missing, progress=progress,
+            split=args.split, metrics=args.metrics, extra_rows=extra, allow_missing=args.allow_missing,
+            progress=progress,
         )
-    write_table(table, args.format)
+    table = report_table(found, args.table_id, args.metrics, gap_method=args.gap_method,
+                         gap_definition=args.gap_definition)
+    if args.format == "html":
+        text = _html(args, found, table)
+    else:
+        text = table_text(table, args.format)
+    if args.output and args.output != "-":
+        from samis.imageio import write_text_atomic
+
+        write_text_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
+
+
+def _html(args, found, table) -> str:
+    """The report as one HTML page, with the Compare link that shows the same table in the dashboard."""
+    from samis.dashboard.colors import method_colors
+    from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
+    from samis.metrics import DATASET_METRICS
+
+    if args.class_metric not in DATASET_METRICS:
+        raise ReportError(f"unknown --class-metric {args.class_metric!r} (choose from {', '.join(DATASET_METRICS)})")
+    evaluation = found.evaluation
+    split = evaluation.split if evaluation is not None else (args.split or "all")
+    source = "both" if found.paper_table is not None and evaluation is not None else (
+        "paper" if evaluation is None else "measured")
+    link = dashboard_link("compare", dataset=args.table_id, split=split, source=source,
+                          methods=",".join(args.methods) if args.methods else None, gap_method=args.gap_method,
+                          gap_definition=args.gap_definition)
+    colors = method_colors(evaluation.scores) if evaluation is not None else {}
+    sections = comparison_sections(table, evaluation, colors, args.class_metric)
+    return html_document(table.title or f"{args.table_id}: comparison", sections,
+                         Provenance(args.table_id, split, link, view="samis report"))

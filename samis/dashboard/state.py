@@ -233,3 +233,18 @@ def stop() -> None:
     """
     finish_run()
     st.stop()
+
+
+def view_link(url_path: str) -> str:
+    """The link that opens this view again: the page's address with the parameters declared so far in this run.
+
+    The address bar gets the same parameters only when the run ends (:func:`finish_run`), so a
+    page asks for its link after its last control. ``st.context.url`` (scheme, host, port, path; no
+    query) is None outside a browser session; then the link is relative (``/compare?…``).
+    """
+    from urllib.parse import urlencode
+
+    declared = st.session_state.get(_DECLARED, {})
+    base = st.context.url or f"/{url_path}"
+    query = urlencode(declared, safe=",:~")
+    return base + (f"?{query}" if query else "")

@@ -6,10 +6,12 @@ import contextlib
 import dataclasses
 import re
 import traceback
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
+from samis.dashboard import state
 from samis.errors import SamisError
 from samis.runs import RunProgress
 
@@ -118,3 +120,30 @@ def show_comparison(table, key: str | None = None) -> None:
     notes = ["★ best in column (ties all marked); arrows give the better direction"]
     notes += table.footnotes()
     st.caption("  \n".join(notes))
+
+
+def download_view(url_path: str, title: str, sections: Callable[[], list], dataset: str, split: str,
+                  view: str) -> None:
+    """The "Download this view (HTML)" button: a self-contained report of what the page shows.
+
+    The file is built only when the button is clicked (``sections`` is called then, on another
+    thread), so drawing the page costs nothing; its footer carries the link to this view.
+
+    Args:
+        url_path: the page's URL path (for the link when the browser's address is unknown).
+        title: the report's heading.
+        sections: makes the :class:`samis.html_report.HtmlSection` list.
+        dataset, split, view: for the provenance footer.
+    """
+    from samis.html_report import Provenance, html_report_bytes
+
+    link = state.view_link(url_path)
+
+    def build() -> bytes:
+        return html_report_bytes(title, sections(), Provenance(dataset, split, link, view=view))
+
+    stem = f"samis-{url_path}-{dataset}-{split}".replace(":", "-").replace("/", "-")
+    st.download_button("Download this view (HTML)", build, file_name=f"{stem}.html", mime="text/html",
+                       on_click="ignore", key=f"{url_path}_html_download",
+                       help="one file that opens offline in any browser: tables, charts and pictures inlined, "
+                            "with the link to this view")

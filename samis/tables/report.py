@@ -194,6 +194,15 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
     """
     found = comparison_rows(workspace, dataset, paper=paper, measured=measured, methods=methods, split=split,
                             metrics=metrics, extra_rows=extra_rows, allow_missing=allow_missing, progress=progress)
+    return report_table(found, dataset, metrics, gap_method=gap_method, gap_definition=gap_definition)
+
+
+def report_table(found: ComparisonRows, dataset: str, metrics=TABLE_METRICS, *, gap_method: str | None = None,
+                 gap_definition: str | None = None) -> ComparisonTable:
+    """The ``report`` command's table of rows already found: titled after the paper's table or "comparison".
+
+    An explicit ``gap_method`` must be a row (see :func:`comparison_report`).
+    """
     table = found.paper_table
     title = f"{dataset}: " + (table.caption.split(":", 1)[-1].strip()
                               if table is not None and found.evaluation is None else "comparison")
