@@ -74,7 +74,7 @@ picked_rows = st.dataframe(
 # -- the image named by the URL or the selection -----------------------------------------------------------
 ids = list(table.index)
 rows = picked_rows.selection.rows if picked_rows is not None and hasattr(picked_rows, "selection") else []
-_, unknown_image = state.seed("cases_image", None, "image", parse=lambda t: t if t in ids else None)
+_, unknown_image = state.seed("cases_image", None, "image", parse=lambda t: state.one_of(t, ids))
 if unknown_image is not None:
     ui.notice(f"The link names image {ui.literal(repr(unknown_image))}, which is not in "
               f"{ui.literal(ctx.dataset_id + '/' + ctx.split)}; select a row instead.")

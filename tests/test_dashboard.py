@@ -409,3 +409,12 @@ def test_every_view_offers_its_html_report(study, page, query):
     at = open_page(page, {"dataset": "toy", **query})
     assert_clean(at)
     assert [b.label for b in at.get("download_button")].count("Download this view (HTML)") == 1
+
+
+def test_a_plus_typed_into_a_link_still_names_the_method(study):
+    # "+" in a hand-typed query string arrives as a space
+    at = open_page("cases", {"methods": "good,sam-tiny-random oracle", "method_a": "sam-tiny-random oracle"})
+    assert_clean(at)
+    assert at.multiselect(key="methods::toy").value == ["good", "sam-tiny-random+oracle"]
+    assert at.selectbox(key="cases_a").value == "sam-tiny-random+oracle"
+    assert not at.warning and not at.info

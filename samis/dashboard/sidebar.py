@@ -149,7 +149,7 @@ def shared_sidebar() -> Context:
         st.session_state[methods_key] = [m for m in kept if m in ctx.all_methods]
 
     def parse_methods(text: str):
-        wanted = state.split_list(text)
+        wanted = [state.one_of(m, ctx.all_methods) or m for m in state.split_list(text)]
         known = [m for m in wanted if m in ctx.all_methods]
         unknown = [m for m in wanted if m not in ctx.all_methods]
         if unknown:

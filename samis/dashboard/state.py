@@ -55,6 +55,18 @@ def url_value(name: str) -> str | None:
     return values[-1] if values else None
 
 
+def one_of(text: str, options: Sequence) -> Any:
+    """The option a link's text names, or None.
+
+    A ``+`` typed into a link arrives as a space (``sam-tiny-random+oracle`` → ``sam-tiny-random oracle``),
+    so a text that is not an option is tried again with its spaces read as ``+``.
+    """
+    for candidate in (text, text.replace(" ", "+")):
+        if candidate in options:
+            return candidate
+    return None
+
+
 def split_list(text: str | None) -> list[str]:
     """A comma-separated URL value as a list (empty items dropped)."""
     return [item for item in (text or "").split(",") if item]
@@ -194,8 +206,8 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
         if kept is not None and not _within(kept, options, multi):
             forget(key)
         if parse is None:
-            parse = (lambda t: [v for v in split_list(t) if v in options] or None) if multi else \
-                    (lambda t: t if t in options else None)
+            parse = (lambda t: [v for v in (one_of(x, options) for x in split_list(t)) if v is not None] or None) \
+                if multi else (lambda t: one_of(t, options))
     if multi and dump is None:
         dump = ",".join
     _, bad = seed(key, default, url, parse=parse)

@@ -35,6 +35,18 @@ def literal(text: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escaped(text: object) -> str:
+    """Library text (notes, summaries) for markdown: every ASCII punctuation character backslash-escaped.
+
+    CommonMark shows an escaped character as itself, so the text reads unchanged, but a name inside
+    it can no longer become a link, emphasis or HTML.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
 def error(message: object) -> None:
     """An ``st.error`` box showing a message exactly as written (it may carry file or dataset names)."""
     st.error(literal(message))
@@ -119,7 +131,7 @@ def show_comparison(table, key: str | None = None) -> None:
                  column_config={"note": st.column_config.TextColumn("note", width="medium")})
     notes = ["★ best in column (ties all marked); arrows give the better direction"]
     notes += table.footnotes()
-    st.caption("  \n".join(notes))
+    st.caption("  \n".join(escaped(note) for note in notes))
 
 
 def download_view(url_path: str, title: str, sections: Callable[[], list], dataset: str, split: str,
