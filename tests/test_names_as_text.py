@@ -90,3 +90,16 @@ def test_a_bad_dataset_link_is_named_in_the_notice_as_text(hostile):
     warnings = [str(w.value) for w in at.warning]
     assert any(f"`{LINK_VALUES['dataset']!r}`" in w or LINK_VALUES["dataset"] in w for w in warnings), warnings
     assert _markup_outside_code(at) == []
+
+
+def test_exports_show_planted_names_as_text(hostile):
+    from samis.tables import comparison_rows
+
+    found = comparison_rows(hostile, HOSTILE_DATASET, measured=True)
+    table = found.table(dataset=HOSTILE_DATASET, title=f"{HOSTILE_DATASET} <b>t</b>")
+    markdown = table.to_markdown()
+    assert HOSTILE_METHOD not in markdown and "m\\_x\\_:y\\_" in markdown  # no emphasis can start
+    assert "<b>" not in markdown
+    latex = table.to_latex()
+    assert HOSTILE_METHOD not in latex and "m\\_x\\_:y\\_" in latex
+    assert HOSTILE_METHOD in table.to_csv()  # CSV is data: names exactly as they are

@@ -25,7 +25,7 @@ from samis.methods import PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe
 from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
 from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
 from samis.tables.render import (
-    csv_text, latex_escape, latex_table, markdown_escape, markdown_table, text_table,
+    csv_text, latex_escape, latex_table, markdown_table, markdown_text, text_table,
 )
 
 _ROW_FIELDS = {"method", "label", "source", "note", "upper_bound", "printed_name", "publication", "type",
@@ -151,18 +151,18 @@ class ComparisonTable:
 
     def to_markdown(self) -> str:
         """A GitHub Markdown table: best values in bold, arrows in the header, gap row last, notes below."""
-        body = [[row.label + (" †" if row.upper_bound else ""), row.source,
+        body = [[markdown_text(row.label) + (" †" if row.upper_bound else ""), markdown_text(row.source),
                  *self._marked_cells(key, lambda text: f"**{text}**")]
                 for key, row in zip(self.keys, self.rows)]
         if self.gap:
-            body.append([f"*{self.gap.label()}*", "", *(self._gap_cell(m) for m in self.metrics)])
-        lines = [f"**{markdown_escape(self.title)}**", ""] if self.title else []
+            body.append([f"*{markdown_text(self.gap.label())}*", "", *(self._gap_cell(m) for m in self.metrics)])
+        lines = [f"**{markdown_text(self.title)}**", ""] if self.title else []
         lines += markdown_table(["Method", "Source", *(self.header(m) for m in self.metrics)],
                                 "ll" + "r" * len(self.metrics), body)
         notes = self.footnotes()
         if notes:
             lines.append("")
-            lines += [f"- {markdown_escape(n)}" for n in notes]
+            lines += [f"- {markdown_text(n)}" for n in notes]
         return "\n".join(lines) + "\n"
 
     def to_latex(self) -> str:

@@ -8,6 +8,7 @@ speed table (:mod:`samis.speed.table`) decide their cells, marks and notes, and 
 from __future__ import annotations
 
 import csv
+import re
 import io
 import json
 
@@ -26,6 +27,14 @@ def csv_text(header, rows) -> str:
 def markdown_escape(text: str) -> str:
     """Text safe inside a Markdown table cell (a ``|`` would end the cell)."""
     return text.replace("|", "\\|")
+
+
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>~#!])")
+
+
+def markdown_text(text: str) -> str:
+    """A name or note shown as written in Markdown: characters that make emphasis, links or HTML escaped."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", text)
 
 
 def markdown_table(header, alignments: str, rows) -> list[str]:
