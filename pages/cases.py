@@ -66,9 +66,10 @@ st.caption(f"{len(shown)} of {selection.total} images · {metric}: "
 st.text(f"method A: {method_a}" + (f" · method B: {method_b}" if mode == "beats" else ""))
 if describe(method_a).upper_bound:
     st.caption("† method A looks at the ground truth: an upper bound, not a deployable result.")
+numbers = [c for c in shown.columns if c != "class"]
 picked_rows = st.dataframe(
-    shown.reset_index(), hide_index=True, key="cases_table", on_select="rerun", selection_mode="single-row",
-    column_config={m: st.column_config.NumberColumn(m, format="%.3f") for m in methods}, height=360,
+    shown.reset_index().style.format("{:.3f}", subset=numbers, na_rep="–"), hide_index=True, key="cases_table",
+    on_select="rerun", selection_mode="single-row", height=360,
 )
 
 # -- the image named by the URL or the selection -----------------------------------------------------------

@@ -51,9 +51,8 @@ measured, measured_at = _measurements().get(key, (None, None))
 # -- the table ---------------------------------------------------------------------------------------------------
 frame = speed_frame(measured, measured_at, paper_rows)
 if len(frame):
-    st.dataframe(frame, hide_index=True,
-                 column_config={"FPS": st.column_config.NumberColumn(format="%.1f"),
-                                "ms median": st.column_config.NumberColumn(format="%.2f")})
+    st.dataframe(frame.style.format({"params (M)": "{:.1f}", "size (MB)": "{:.1f}", "FPS": "{:.1f}",
+                                     "ms median": "{:.2f}"}, na_rep="–"), hide_index=True)
 if measured is not None:
     st.caption(f"Images: {measured.images}. Protocol: {measured.protocol}"
                + "".join(f"  \n{n}" for n in measured.notes))

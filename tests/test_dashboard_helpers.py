@@ -118,3 +118,22 @@ def test_dashboard_sam_model_is_the_library_cache_not_a_second_one():
     assert not hasattr(data.sam_model, "clear")  # st.cache_resource functions have .clear: not cached twice
     forget_loaded_models()  # the library's cache is the one that frees the model
     assert data.sam_model("tiny", None, "cpu") is not loaded
+
+
+def test_palette_colours_are_far_apart_and_visible_on_white():
+    import itertools
+
+    import cv2
+
+    def lab(hex_colour):
+        rgb = np.array([[[int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(float)[0, 0] * [100 / 255, 1, 1] - [0, 128, 128]
+
+    assert len(PALETTE) >= 20 and len(set(PALETTE)) == len(PALETTE)
+    points = [lab(c) for c in PALETTE]
+    assert min(np.linalg.norm(a - b) for a, b in itertools.combinations(points, 2)) > 28
+    assert all(25 <= p[0] <= 82 for p in points)
+    # twenty methods (five of them SAM variants, as a study has) all get different colours
+    methods = [f"sam-vit_h+{s}" for s in ("oracle", "best-single", "inside-gt", "small-union", "contrast")]
+    methods += ["ft", "sr", "hc", "mbd", "otsu", "2LSG", "BC", "DSC", "FT", "HC", "JUD", "MCITF", "MIL", "RCRR", "SLSM"]
+    assert len(set(method_colors(methods).values())) == 20

@@ -1,8 +1,10 @@
-"""One fixed colour per method, the same in every chart of the dashboard.
+"""One fixed colour per method, the same in every chart of the dashboard and in every export.
 
-Colours come from a 24-colour qualitative palette. Each method has a preferred slot given by a hash
-of its name, so a method keeps its colour whatever else is selected; when two methods of the same
-set want one slot, the one first in name order keeps it and the other takes the next free slot.
+Colours come from a 20-colour qualitative palette chosen so that any two colours differ clearly
+(CIELAB distance at least 28, lightness between 25 and 82 so every line shows on a white page). Each
+method has a preferred slot given by a hash of its name, so a method keeps its colour whatever else
+is selected; when two methods of the same set want one slot, the one first in name order keeps it
+and the other takes the next free slot. Up to 20 methods therefore always get 20 different colours.
 Pass the full set of methods a workspace knows (not only the selection) so a chart of two methods
 uses the same colours as a chart of twelve.
 """
@@ -12,11 +14,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-# plotly's Dark24, written out so the colours do not depend on the plotly version
+# picked greedily (largest smallest CIELAB distance) from Trubetskoy's 20, Kelly's 22, Tableau 10 and plotly's
+# Dark24, keeping lightness in [25, 82]: the nearest pair is 28.5 apart (tests/test_dashboard_helpers.py)
 PALETTE = (
-    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
-    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
-    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
+    "#E6194B", "#4363D8", "#1CA71C", "#17BECF", "#F6A600", "#654522", "#DA16FF", "#E377C2", "#808000", "#F99379",
+    "#008856", "#1F77B4", "#A9A9A9", "#800000", "#FB0D0D", "#911EB4", "#DCBEFF", "#8DB600", "#875692", "#B3446C",
 )
 
 
@@ -32,7 +34,7 @@ def method_colors(methods: Iterable[str]) -> dict[str, str]:
         methods: every method that may appear in a chart (duplicates are fine).
 
     Returns:
-        method → ``#RRGGBB``; distinct for up to 24 methods, reused cyclically beyond.
+        method → ``#RRGGBB``; distinct for up to 20 methods, reused cyclically beyond.
     """
     names = sorted(set(methods))
     colors: dict[str, str] = {}
