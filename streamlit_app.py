@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from samis.dashboard import state
+from samis.dashboard.access import read_only
 from samis.dashboard.sidebar import shared_sidebar
 from samis.dashboard.streamlit_compat import leave_old_multipage_mode
 
@@ -28,7 +29,8 @@ PAGES = [
     # "/" is a hidden page that opens the Overview at its own address (/overview), so every page has one
     HOME := st.Page(lambda: None, title="samis", url_path="home", default=True, visibility="hidden"),
     OVERVIEW,
-    st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:", url_path="run"),
+    *([] if read_only() else [st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:",
+                                      url_path="run")]),  # a read-only server runs nothing
     st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
     st.Page(HERE / "pages" / "speed.py", title="Speed", icon=":material/speed:", url_path="speed"),
     st.Page(HERE / "pages" / "gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),

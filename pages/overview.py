@@ -77,6 +77,9 @@ with ui.guard("paper Table 7"):
         st.dataframe([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m, "FPS": r.fps}
                       for r in speed], hide_index=True)
 
+if ctx.read_only:
+    st.caption("This server is read-only: its operator adds datasets and predictions from the command line.")
+    state.stop()
 st.subheader("Add a dataset or predictions")
 st.markdown(
     """

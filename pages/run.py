@@ -20,6 +20,9 @@ from samis.workspace import validate_name
 ctx = page_context()
 st.title("Run")
 ctx.require(dataset=True)
+if ctx.read_only:  # not in the navigation then; a page reached another way still runs nothing
+    ui.notice("This server is read-only: it serves results and runs nothing.")
+    state.stop()
 
 TABS = ["SAM", "Baselines", "Import"]
 tab = state.bind(st.segmented_control, "What to run", key="run_tab", url="tab", default="SAM", options=TABS)

@@ -28,25 +28,28 @@ with ui.guard("paper Table 7"):
 
 # -- measuring ------------------------------------------------------------------------------------------------
 baseline_names = list(BASELINES)
-st.markdown("**Measure on this machine** (batch 1, warm-up runs then timed runs; median and spread)")
-cols = st.columns([3, 1, 1])
-picked = state.bind(cols[0].multiselect, "Methods to time", key="speed_methods", url="speed_methods",
-                    default=baseline_names, options=[*baseline_names, TINY_MODEL.label],
-                    help=f"{TINY_MODEL.label} is the test-size SAM with random weights: its speed is not SAM's")
-runs = state.bind(cols[1].number_input, "Timed runs", key="speed_runs", url="runs", default=10,
-                  parse=state.number_in(1, 200, int), min_value=1, max_value=200)
-use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
-                               disabled=ctx.dataset is None)
-go_measure = st.button("Measure", type="primary", key="speed_go")
-key = (ctx.root, ctx.dataset_id if use_dataset else None)
-if go_measure:
-    with ui.guard("measuring speed"), st.status("Measuring…", expanded=True) as box:
-        table = speed_report(ctx.workspace, methods=list(picked) or None,
-                             dataset=ctx.dataset_id if use_dataset else None, n_images=5, warmup=3, runs=int(runs),
-                             time_budget_s=20.0, include_paper=False, progress=ui.Progress())
-        _measurements()[key] = (table, time.strftime("%Y-%m-%d %H:%M"))
-        box.update(label="measured", state="complete", expanded=False)
-measured, measured_at = _measurements().get(key, (None, None))
+use_dataset = ctx.dataset is not None
+if ctx.read_only:
+    st.caption("This server is read-only: measuring speed here is switched off.")
+else:
+    st.markdown("**Measure on this machine** (batch 1, warm-up runs then timed runs; median and spread)")
+    cols = st.columns([3, 1, 1])
+    picked = state.bind(cols[0].multiselect, "Methods to time", key="speed_methods", url="speed_methods",
+                        default=baseline_names, options=[*baseline_names, TINY_MODEL.label],
+                        help=f"{TINY_MODEL.label} is the test-size SAM with random weights: its speed is not SAM's")
+    runs = state.bind(cols[1].number_input, "Timed runs", key="speed_runs", url="runs", default=10,
+                      parse=state.number_in(1, 200, int), min_value=1, max_value=200)
+    use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
+                                   disabled=ctx.dataset is None)
+    go_measure = st.button("Measure", type="primary", key="speed_go")
+    if go_measure:
+        with ui.guard("measuring speed"), st.status("Measuring…", expanded=True) as box:
+            table = speed_report(ctx.workspace, methods=list(picked) or None,
+                                 dataset=ctx.dataset_id if use_dataset else None, n_images=5, warmup=3, runs=int(runs),
+                                 time_budget_s=20.0, include_paper=False, progress=ui.Progress())
+            _measurements()[(ctx.root, ctx.dataset_id if use_dataset else None)] = (table, time.strftime("%Y-%m-%d %H:%M"))
+            box.update(label="measured", state="complete", expanded=False)
+measured, measured_at = _measurements().get((ctx.root, ctx.dataset_id if use_dataset else None), (None, None))
 
 # -- the table ---------------------------------------------------------------------------------------------------
 frame = speed_frame(measured, measured_at, paper_rows)
@@ -56,7 +59,7 @@ if len(frame):
 if measured is not None:
     st.caption(f"Images: {measured.images}. Protocol: {measured.protocol}"
                + "".join(f"  \n{n}" for n in measured.notes))
-else:
+elif not ctx.read_only:
     st.info("Nothing measured on this machine yet: choose methods and press **Measure**.")
 
 # -- accuracy against speed --------------------------------------------------------------------------------------

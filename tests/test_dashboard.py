@@ -418,3 +418,42 @@ def test_a_plus_typed_into_a_link_still_names_the_method(study):
     assert at.multiselect(key="methods::toy").value == ["good", "sam-tiny-random+oracle"]
     assert at.selectbox(key="cases_a").value == "sam-tiny-random+oracle"
     assert not at.warning and not at.info
+
+
+@pytest.mark.parametrize("switch", ["environment", "secrets"])
+def test_read_only_server_serves_results_and_changes_nothing(study, monkeypatch, tmp_path, switch):
+    if switch == "environment":
+        monkeypatch.setenv("SAMIS_READ_ONLY", "1")
+
+    def opened(page, query=None):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        if switch == "secrets":
+            at.secrets["samis"] = {"read_only": True}
+        if query:
+            at.query_params.update(query)
+        at.run()
+        if page != "overview":
+            at.switch_page(f"pages/{page}.py")
+            at.run()
+        return at
+
+    at = opened("overview", {"workspace": str(tmp_path)})
+    assert_clean(at)
+    assert not [w for w in at.text_input if w.key == "ws"], "no workspace field"
+    assert any("read-only" in i and "is not opened" in i for i in texts(at.info))
+    assert at.query_params.get("dataset") in ("toy", ["toy"])  # the served workspace's data is shown
+    speed = opened("speed")
+    assert_clean(speed)
+    assert not [b for b in speed.button if b.key == "speed_go"], "no Measure button"
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        opened("run")  # the Run page is not in the navigation
+    cases = opened("cases")
+    assert_clean(cases) and len(cases.dataframe[0].value) == 12
+
+
+def test_read_only_does_not_build_the_demo(workspace, monkeypatch):
+    monkeypatch.setenv("SAMIS_READ_ONLY", "1")
+    at = open_page("overview")
+    assert_clean(at)
+    assert not workspace.registered_datasets()
+    assert not [b for b in at.button if "demo" in (b.label or "").lower()]

@@ -19,6 +19,7 @@ from samis.errors import SamisError
 from samis.workspace import Workspace
 
 from samis.dashboard import data, state, ui
+from samis.dashboard.access import read_only
 from samis.dashboard.colors import method_colors
 from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
@@ -34,6 +35,7 @@ class Context:
     """What the sidebar chose, for the page to show."""
 
     roots: list[Path]
+    read_only: bool = False  # a shared server that serves results only (samis.dashboard.access)
     workspace: Workspace | None = None
     datasets: dict = field(default_factory=dict)  # id → DatasetEntry
     dataset_id: str | None = None
@@ -91,13 +93,20 @@ def _maybe_demo(workspace: Workspace, is_default: bool) -> None:
 def shared_sidebar() -> Context:
     """Draw the shared sidebar and return the chosen context (also stored for the page)."""
     roots = allowed_roots(_operator_roots())
-    ctx = Context(roots=roots)
+    ctx = Context(roots=roots, read_only=read_only())
     default_root = str(roots[0])
     bar = st.sidebar
 
     # -- workspace ----------------------------------------------------------------------------
-    typed = state.bind(bar.text_input, "Workspace", key="ws", url="workspace", default=default_root,
-                       help="a folder inside the allowed roots: " + ", ".join(str(r) for r in roots))
+    if ctx.read_only:
+        typed = default_root
+        asked = state.url_value("workspace")
+        if asked is not None and asked != default_root:
+            ui.notice(f"This server is read-only and serves one workspace: the link's workspace "
+                      f"{literal(repr(asked))} is not opened.")
+    else:
+        typed = state.bind(bar.text_input, "Workspace", key="ws", url="workspace", default=default_root,
+                           help="a folder inside the allowed roots: " + ", ".join(str(r) for r in roots))
     try:
         path = check_allowed(typed, roots, "workspace")
         ctx.workspace = Workspace(path)
@@ -106,7 +115,7 @@ def shared_sidebar() -> Context:
         ui_error(error)
         _store(ctx)
         return ctx
-    if not ctx.datasets:
+    if not ctx.datasets and not ctx.read_only:
         _maybe_demo(ctx.workspace, is_default=path == roots[0])
         try:
             ctx.datasets = ctx.workspace.registered_datasets()
