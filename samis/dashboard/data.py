@@ -34,6 +34,8 @@ from samis.store import prediction_files
 from samis.workspace import Workspace
 
 from samis.dashboard import coverage as coverage_module
+from samis.dashboard import ui
+from samis.dashboard.jobs import JobBoard
 
 
 def fingerprint(root: str, dataset_id: str | None = None) -> str:
@@ -54,43 +56,78 @@ def split_ids(root: str, dataset_id: str, split: str, fingerprint: str) -> list[
     return [s.id for s in get_split(workspace, load_dataset(workspace, dataset_id), split)]
 
 
-@st.cache_resource(show_spinner="Scoring predictions (cached per image; only new maps are scored)…", max_entries=6)
+@st.cache_resource
+def _jobs() -> JobBoard:
+    """The server's background computations (scoring), shared by every session."""
+    return JobBoard(keep=6)
+
+
 def evaluation(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> EvaluationResult:
-    """Every requested method scored on the split (methods with missing maps scored on what they have)."""
-    workspace = Workspace(root)
-    return evaluate(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
-                    allow_missing=True)
+    """Every requested method scored on the split (methods with missing maps scored on what they have).
+
+    Scoring runs in the background (see :mod:`samis.dashboard.jobs`): the page shows its progress, and
+    work done before a widget or page change is kept, not redone.
+    """
+    def work(progress):
+        workspace = Workspace(root)
+        return evaluate(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
+                        allow_missing=True, progress=progress)
+
+    job = _jobs().get_or_start(("evaluation", root, dataset_id, split, tuple(methods), fingerprint), work)
+    return ui.wait_for(job, f"scoring {dataset_id}/{split}")
+
+
+def comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...], paper: bool, measured: bool,
+               fingerprint: str) -> ComparisonRows:
+    """The comparison rows of the Compare page (the same function as ``report``), over the evaluation."""
+    result = evaluation(root, dataset_id, split, methods, fingerprint) if measured else None
+    return _comparison(root, dataset_id, split, methods, paper, measured, fingerprint, result)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...], paper: bool, measured: bool,
-               fingerprint: str) -> ComparisonRows:
-    """The comparison rows of the Compare page (the same function as ``report``), over the cached evaluation."""
-    result = evaluation(root, dataset_id, split, methods, fingerprint) if measured else None
+def _comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...], paper: bool, measured: bool,
+                fingerprint: str, _result: EvaluationResult | None) -> ComparisonRows:
     return comparison_rows(Workspace(root), dataset_id, paper=paper, measured=measured, split=split,
-                           allow_missing=True, evaluation=result)
+                           allow_missing=True, evaluation=_result)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def class_table(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
                 fingerprint: str) -> pd.DataFrame:
     """Methods × classes of one dataset metric (see :func:`samis.tables.per_class.per_class_table`)."""
-    return per_class_table(evaluation(root, dataset_id, split, methods, fingerprint), metric)
+    return _class_table(root, dataset_id, split, methods, metric, fingerprint,
+                        evaluation(root, dataset_id, split, methods, fingerprint))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _class_table(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str, fingerprint: str,
+                 _result: EvaluationResult) -> pd.DataFrame:
+    return per_class_table(_result, metric)
+
+
 def per_image(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> pd.DataFrame:
     """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS`."""
-    return evaluation(root, dataset_id, split, methods, fingerprint).per_image_frame()
+    return _per_image(root, dataset_id, split, methods, fingerprint,
+                      evaluation(root, dataset_id, split, methods, fingerprint))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def _per_image(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
+               _result: EvaluationResult) -> pd.DataFrame:
+    return _result.per_image_frame()
+
+
 def per_image_wide(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, pd.DataFrame]:
     """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map)."""
+    return _per_image_wide(root, dataset_id, split, methods, fingerprint,
+                           per_image(root, dataset_id, split, methods, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _per_image_wide(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
+                    _long: pd.DataFrame) -> dict[str, pd.DataFrame]:
     ids = split_ids(root, dataset_id, split, fingerprint)
     by_id = dataset(root, dataset_id, fingerprint).by_id()
-    return per_image_tables(per_image(root, dataset_id, split, methods, fingerprint), ids,
-                            {i: by_id[i].cls for i in ids}, methods)
+    return per_image_tables(_long, ids, {i: by_id[i].cls for i in ids}, methods)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

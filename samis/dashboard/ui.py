@@ -102,6 +102,24 @@ class Progress:
         self.bar.progress(event.fraction, text=shown.text())
 
 
+def wait_for(job, label: str):
+    """Show a job's progress (images done / total, rate, ETA) until it finishes; return its result.
+
+    A finished job returns at once and draws nothing. If the visitor changes a widget or the page
+    meanwhile, this run stops but the job goes on, and the next run picks it up where it is.
+
+    Raises:
+        whatever the job raised (shown by :func:`guard` like any library error).
+    """
+    if not job.done:
+        bar = Progress(label)
+        while not job.finished.wait(0.25):
+            if job.latest is not None:
+                bar(job.latest)
+        bar.bar.empty()
+    return job.outcome()
+
+
 def comparison_frame(table) -> pd.DataFrame:
     """A :class:`samis.tables.ComparisonTable` as a display frame: arrows in headers, best marked ★, gap row last."""
     columns = {m: table.header(m) for m in table.metrics}

@@ -1,0 +1,68 @@
+"""A page that must score first shows progress (images done / total, ETA), and a page change keeps the work.
+
+Scoring 2 methods on 600 generated images takes several seconds here. Compare shows a progress bar
+with the pairs done out of the total; switching to Cases in the middle does not start again: Cases
+picks up the same background job, so its first count is not below the last one Compare showed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from helpers import By, chromium, streamlit_server, wait_for_page
+
+from samis.datasets import register_dataset
+from samis.store import import_predictions
+
+PROGRESS = '[data-testid="stProgress"]'
+COUNT = re.compile(r"(\d+)/(\d+)")
+
+
+def _progress_counts(driver) -> list[tuple[int, int, str]]:
+    counts = []
+    for bar in driver.find_elements(By.CSS_SELECTOR, PROGRESS):
+        text = bar.text
+        match = COUNT.search(text)
+        if match:
+            counts.append((int(match.group(1)), int(match.group(2)), text))
+    return counts
+
+
+def _watch(driver, seconds: float) -> list[tuple[int, int, str]]:
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen += _progress_counts(driver)
+        if seen and seen[-1][0] > 0:
+            break
+        time.sleep(0.1)
+    return seen
+
+
+def test_scoring_shows_progress_and_a_page_change_keeps_the_work(workspace, make_folder_dataset, tmp_path):
+    root, predictions = make_folder_dataset(n=600, shape=(96, 128), name="big")
+    dataset = register_dataset(workspace, "big", root, "folder")
+    for method in ("good", "weak"):
+        import_predictions(workspace, dataset, method, predictions[method])
+    with streamlit_server(workspace.root) as (url, _process):
+        driver = chromium(tmp_path / "profile")
+        try:
+            driver.get(f"{url}/compare?dataset=big&source=measured")
+            seen = _watch(driver, 60)
+            assert seen, "Compare showed no progress bar with a count while scoring"
+            done, total, text = seen[-1]
+            assert total == 1200 and "scoring big/all" in text  # image-method pairs
+            # change the page inside the session while the scoring runs
+            link = [a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+                    if a.text.strip().endswith("Cases")][0]
+            link.click()
+            later = _watch(driver, 60)
+            wait_for_page(driver, timeout=180)
+            if later:  # still running when Cases opened: it went on from where it was, not from zero
+                assert later[0][0] >= done, (seen[-1], later[0])
+            assert [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")] == ["Cases"]
+            assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+            assert not driver.find_elements(By.CSS_SELECTOR, PROGRESS)  # done: no bar left behind
+        finally:
+            driver.quit()

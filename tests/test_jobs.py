@@ -1,0 +1,56 @@
+"""samis.dashboard.jobs: background computations that outlive a page run."""
+
+import threading
+
+import pytest
+
+from samis.dashboard.jobs import JobBoard
+from samis.runs import RunProgress
+
+
+def test_one_job_per_key_shared_and_kept():
+    board = JobBoard(keep=2)
+    started = []
+    gate = threading.Event()
+
+    def work(progress):
+        started.append(1)
+        progress(RunProgress(done=1, total=2, stage="evaluate"))
+        gate.wait(5)
+        return "result"
+
+    first = board.get_or_start("a", work)
+    again = board.get_or_start("a", work)  # a rerun, or another session, while it runs
+    assert again is first
+    gate.set()
+    assert first.finished.wait(5)
+    assert first.outcome() == "result" and first.latest.done == 1
+    assert board.get_or_start("a", work) is first  # finished: kept, not redone
+    assert started == [1]
+
+
+def test_a_failed_job_reports_once_then_runs_again():
+    board = JobBoard()
+    calls = []
+
+    def fails(progress):
+        calls.append(1)
+        raise ValueError("boom")
+
+    job = board.get_or_start("k", fails)
+    job.finished.wait(5)
+    with pytest.raises(ValueError, match="boom"):
+        board.get_or_start("k", fails).outcome()
+    retry = board.get_or_start("k", fails)
+    retry.finished.wait(5)
+    assert retry is not job and len(calls) == 2
+
+
+def test_only_the_most_recent_finished_results_are_kept():
+    board = JobBoard(keep=2)
+    jobs = [board.get_or_start(k, lambda progress, k=k: k) for k in "abc"]
+    for job in jobs:
+        job.finished.wait(5)
+    board.get_or_start("d", lambda progress: "d").finished.wait(5)
+    kept = set(board._jobs)
+    assert "d" in kept and len(kept) <= 3 and "a" not in kept
