@@ -139,8 +139,8 @@ def _gt_ious(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
         masks = masks[:, _nearest_index(gt.shape[0], masks.shape[1])][:, :, _nearest_index(gt.shape[1], masks.shape[2])]
     flat = masks.reshape(len(masks), -1)
     gt_flat = gt.reshape(-1)
-    inter = flat[:, gt_flat].sum(1).astype(np.float64)
-    union = flat.sum(1) + gt_flat.sum() - inter
+    inter = np.count_nonzero(flat & gt_flat, axis=1).astype(np.float64)
+    union = np.count_nonzero(flat, axis=1) + np.count_nonzero(gt_flat) - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
 
@@ -281,11 +281,12 @@ def _resize_rgb(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _outline(mask: np.ndarray) -> np.ndarray:
+    """The boundary pixels of a mask, or of each mask of a stack (…, H, W)."""
     inner = mask.copy()
-    inner[1:, :] &= mask[:-1, :]
-    inner[:-1, :] &= mask[1:, :]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
+    inner[..., 1:, :] &= mask[..., :-1, :]
+    inner[..., :-1, :] &= mask[..., 1:, :]
+    inner[..., :, 1:] &= mask[..., :, :-1]
+    inner[..., :, :-1] &= mask[..., :, 1:]
     return mask & ~inner
 
 
@@ -303,19 +304,28 @@ def all_masks_overlay(image: np.ndarray, masks: np.ndarray, shown=None, seed: in
     Returns:
         uint8 RGB at display size.
     """
-    shape = display_shape(masks.shape[1:] if masks.ndim == 3 and masks.shape[0] else image.shape[:2], max_side)
+    source = masks.shape[1:] if masks.ndim == 3 and masks.shape[0] else image.shape[:2]
+    shape = display_shape(source, min(max_side, max(source)))  # never enlarged: the viewer scales
     out = _resize_rgb(image, shape).astype(np.float32)
     indices = list(range(len(masks))) if shown is None else [int(i) for i in shown if 0 <= int(i) < len(masks)]
     if not indices:
         return out.round().astype(np.uint8)
     small = _resize_masks(masks[indices], shape)
-    colors = mask_colors(len(masks), seed).astype(np.float32)
-    order = np.argsort(-small.reshape(len(indices), -1).sum(1), kind="stable")
-    for k in order:
-        mask = small[k]
-        out[mask] = (1 - MASK_ALPHA) * out[mask] + MASK_ALPHA * colors[indices[k]]
-    for k in order:
-        out[_outline(small[k])] = colors[indices[k]] * 0.6
+    colors = mask_colors(len(masks), seed).astype(np.float32)[indices]
+    order = np.argsort(-small.reshape(len(indices), -1).sum(1), kind="stable")  # largest first, as SAM's demo
+    rows, cols = small.any(2), small.any(1)
+    boxes = []
+    for k in order:  # each mask drawn over the ones before it, only inside its own box
+        r, c = np.flatnonzero(rows[k]), np.flatnonzero(cols[k])
+        if len(r) == 0:
+            continue
+        box = (slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1))
+        region, mask = out[box], small[k][box]
+        region[mask] = (1 - MASK_ALPHA) * region[mask] + MASK_ALPHA * colors[k]
+        boxes.append((k, box))
+    for k, box in boxes:
+        region = out[box]
+        region[_outline(small[k][box])] = colors[k] * 0.6
     return out.round().clip(0, 255).astype(np.uint8)
 
 

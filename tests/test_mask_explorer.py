@@ -82,6 +82,7 @@ def test_overlays_any_size_and_hidden_masks(rng=np.random.default_rng(0)):
     masks[0, :100], masks[1, 150:], masks[2, :, :50] = True, True, True
     full = all_masks_overlay(image, masks, max_side=200)
     assert full.shape == (60, 200, 3)
+    assert all_masks_overlay(image[:30, :100], masks[:, :30, :100]).shape == (30, 100, 3)  # never enlarged
     hidden = all_masks_overlay(image, masks, shown=[0], max_side=200)
     plain = all_masks_overlay(image, masks, shown=[], max_side=200)
     assert (hidden[50:] == plain[50:]).all() and not (hidden[:10] == plain[:10]).all()
