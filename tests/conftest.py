@@ -187,3 +187,41 @@ def _no_user_workspace(monkeypatch, tmp_path):
     """Tests never touch ./data of the checkout: default the workspace to a temp folder."""
     if "SAMIS_WORKSPACE" not in os.environ:
         monkeypatch.setenv("SAMIS_WORKSPACE", str(tmp_path / "default-workspace"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_all_methods(tmp_path_factory):
+    """A workspace (made once per session) with dataset `toy` (6 images), the test-size SAM's mask cache
+    (random weights) and the maps and selection records of every strategy and prompt kind; tests copy it."""
+    from samis.datasets import register_dataset
+    from samis.sam.engine import load_sam
+    from samis.sam.params import AmgParams
+    from samis.sam.prompts import run_prompted_over_dataset
+    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.selection import STRATEGIES, select_over_dataset
+    from samis.workspace import Workspace
+
+    base = tmp_path_factory.mktemp("tiny-sam-all")
+    root, _ = write_folder_dataset(base, n=6)
+    workspace = Workspace(base / "workspace")
+    dataset = register_dataset(workspace, "toy", root)
+    run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY_SAM_TEST_PARAMS), device="cpu")
+    for strategy in STRATEGIES:
+        select_over_dataset(workspace, dataset, "sam-tiny-random", strategy)
+    loaded = load_sam("tiny", device="cpu")
+    for kind in ("box", "point"):
+        run_prompted_over_dataset(workspace, dataset, loaded, kind)
+    return workspace.root
+
+
+@pytest.fixture
+def masks_workspace(tiny_sam_all_methods, tmp_path, monkeypatch):
+    """A copy of :func:`tiny_sam_all_methods`'s workspace for one test (set as $SAMIS_WORKSPACE)."""
+    import shutil
+
+    from samis.workspace import Workspace
+
+    root = tmp_path / "masks-workspace"
+    shutil.copytree(tiny_sam_all_methods, root)
+    monkeypatch.setenv("SAMIS_WORKSPACE", str(root))
+    return Workspace(root)

@@ -84,6 +84,16 @@ def test_commands_that_run_no_model_import_no_torch(study, argv):
     assert _probe(call, workspace.root) == []
 
 
+def test_masks_command_reads_the_cache_without_torch(masks_workspace, tmp_path):
+    """The Fig. 4 figure and the mask table come from the cache: no model, no torch."""
+    root = masks_workspace.root
+    for argv in (["masks", "toy", "img_001", "--format", "json"],
+                 ["masks", "toy", "img_001", "--format", "png", "-o", str(tmp_path / "f.png")]):
+        call = f"from samis.cli import main\ncode = main({['--workspace', str(root), *argv]!r})"
+        assert _probe(call, root) == []
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
 def test_the_probe_sees_torch_when_a_command_imports_it(study):
     """The check is not vacuous: the SAM engine's import is seen."""
     workspace, _, _ = study

@@ -15,7 +15,7 @@ from samis.store import write_prediction
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
-PAGES = ["overview", "run", "compare", "speed", "gallery", "cases"]
+PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "masks"]
 TIMEOUT = 60
 
 

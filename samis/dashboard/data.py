@@ -201,3 +201,40 @@ def sam_model(model_type: str, checkpoint: str | None, device: str = "auto", has
 
     with st.spinner("Loading the SAM model…"):
         return load_sam(model_type, checkpoint or None, device, hash_cache=Path(hash_cache) if hash_cache else None)
+
+
+def mask_cache_key(root: str, dataset_id: str, image_id: str, model: str) -> str:
+    """Size and mtime of an image's mask cache file (the workspace fingerprint does not cover the cache)."""
+    from samis.mask_explorer import resolve_model
+
+    path = Workspace(root).sam_cache_dir(resolve_model(model).label, dataset_id) / f"{image_id}.npz"
+    try:
+        stat = path.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        return "-"
+
+
+@st.cache_resource(show_spinner="Reading the cached SAM masks…", max_entries=4)
+def mask_explorer(root: str, dataset_id: str, image_id: str, model: str, cache_key: str, fingerprint: str):
+    """One image's :class:`samis.mask_explorer.MaskExplorer` (read-only: its masks are not copied per rerun)."""
+    from samis.mask_explorer import explore_masks
+
+    return explore_masks(Workspace(root), dataset_id, image_id, model,
+                         dataset=dataset(root, dataset_id, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def mask_pictures(root: str, dataset_id: str, image_id: str, model: str, how: str | None, shown: tuple[int, ...],
+                  cache_key: str, fingerprint: str) -> dict[str, bytes]:
+    """PNG bytes of the all-masks overlay, the chosen masks of ``how`` and the Fig. 4 figure."""
+    from samis.mask_explorer import all_masks_overlay, chosen_overlay, fig4_figure
+
+    explorer = mask_explorer(root, dataset_id, image_id, model, cache_key, fingerprint)
+    masks = explorer.mask_set.masks
+    pictures = {"all": png_bytes(all_masks_overlay(explorer.image, masks, list(shown)))}
+    if how is not None:
+        view = explorer.selection(how)
+        pictures["chosen"] = png_bytes(chosen_overlay(explorer.image, masks, view.record))
+        pictures["figure"] = png_bytes(fig4_figure(explorer, how, list(shown)))
+    return pictures

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def read_mask_set(path: str | Path) -> tuple[MaskSet, dict]:
             provenance = json.loads(str(data["provenance"]))
     except FileNotFoundError:
         raise SamError(f"{path}: mask cache file missing; run `python -m samis sam` first") from None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, zlib.error) as error:
+        # zlib.error: a flipped byte inside a compressed member; it is no OSError or ValueError
         raise SamError(f"{path}: damaged mask cache file ({error.__class__.__name__}); delete it and run sam again") from None
     return mask_set, provenance

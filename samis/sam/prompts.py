@@ -25,6 +25,7 @@ from samis.imageio import ImageReadError, read_rgb
 from samis.methods import sam_method_id
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.engine import LoadedSam
+from samis.sam.records import SelectionRecord, write_selection_record
 from samis.store import write_manifest, write_prediction
 from samis.workspace import Workspace
 
@@ -79,6 +80,19 @@ def prompted_mask(predictor: SamPredictor, gt: np.ndarray, kind: str) -> np.ndar
     return out
 
 
+def prompt_record(method: str, stem: str, kind: str, gt: np.ndarray) -> SelectionRecord:
+    """The record of a prompted map: the prompts made from the ground truth (its masks are not in the cache)."""
+    boxes, points = component_prompts(gt)
+    return SelectionRecord(
+        method, stem, kind, "prompt", score_name="none: one prompt per ground-truth component, masks united",
+        uses_ground_truth=True,
+        prompts={"boxes": boxes.astype(int).tolist() if kind == "box" else [],
+                 "points": points.astype(int).tolist() if kind == "point" else [],
+                 "coordinates": "image pixels: boxes x0, y0, x1, y1; points x, y"},
+        details={"components": int(len(boxes)),
+                 "note": "SAM was prompted again: these masks are not in the automatic mask cache"})
+
+
 @dataclass
 class PromptReport(Report):
     """What a prompted run wrote."""
@@ -126,10 +140,12 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
                 raise SamError(f"{kind} prompts come from the ground truth, but image {sample.id} has none readable ({error})") from None
             image = read_rgb(sample.image_path)
             predictor.set_image(image)
-            mask = prompted_mask(predictor, gt if gt.shape == image.shape[:2] else _nearest(gt, image.shape[:2]), kind)
+            prompt_gt = gt if gt.shape == image.shape[:2] else _nearest(gt, image.shape[:2])
+            mask = prompted_mask(predictor, prompt_gt, kind)
             if mask.shape != gt.shape:
                 mask = _nearest(mask, gt.shape)
             write_prediction(workspace, dataset.id, method, sample.id, mask)
+            write_selection_record(workspace, dataset.id, prompt_record(method, sample.id, kind, prompt_gt))
             tracker.advance()
         predictor.reset_image()
     write_manifest(workspace, dataset.id, method, {

@@ -39,6 +39,7 @@ from samis.imageio import ImageReadError, read_gray
 from samis.methods import SELECTION_STRATEGIES, sam_method_id
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.masks import MaskSet, read_mask_set
+from samis.sam.records import SelectionRecord, write_selection_record
 from samis.store import resize_map, write_manifest, write_prediction
 from samis.workspace import Workspace
 
@@ -222,24 +223,46 @@ def _heuristic(member, sizes, gt_counts, gt_total) -> OracleChoice:
 
 
 # ---- other strategies -------------------------------------------------------------------------
-def select_best_single(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """The single mask or complement with the highest IoU (empty map when there are no masks)."""
-    best, best_iou = np.zeros(gt.shape, bool), iou(np.zeros(gt.shape, bool), gt)
-    for mask in masks:
-        for candidate in (mask, ~mask):
+def best_single_choice(masks: np.ndarray, gt: np.ndarray) -> tuple[int | None, bool, float]:
+    """The one mask or complement with the highest IoU: (mask index or None, negated, IoU).
+
+    None when no candidate beats the empty map (e.g. no masks); ties keep the first candidate, a mask
+    before its complement.
+    """
+    best_index, negated, best_iou = None, False, iou(np.zeros(gt.shape, bool), gt)
+    for index, mask in enumerate(masks):
+        for complement, candidate in ((False, mask), (True, ~mask)):
             value = iou(candidate, gt)
             if value > best_iou + 1e-12:
-                best, best_iou = candidate, value
-    return best
+                best_index, negated, best_iou = index, complement, value
+    return best_index, negated, best_iou
+
+
+def select_best_single(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """The single mask or complement with the highest IoU (empty map when there are no masks)."""
+    index, negated, _ = best_single_choice(masks, gt)
+    if index is None:
+        return np.zeros(gt.shape, bool)
+    return ~masks[index] if negated else masks[index].copy()
+
+
+def inside_gt_choice(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE_FRACTION) -> tuple[list[int], dict[int, float]]:
+    """The masks lying at least ``fraction`` inside the ground truth, and every non-empty mask's inside fraction."""
+    chosen, inside = [], {}
+    for index, mask in enumerate(masks):
+        area = mask.sum()
+        if area:
+            inside[index] = float(np.logical_and(mask, gt).sum() / area)
+            if np.logical_and(mask, gt).sum() >= fraction * area:
+                chosen.append(index)
+    return chosen, inside
 
 
 def select_inside_gt(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE_FRACTION) -> np.ndarray:
     """Union of the masks lying at least ``fraction`` inside the ground truth."""
     out = np.zeros(gt.shape, bool)
-    for mask in masks:
-        area = mask.sum()
-        if area and np.logical_and(mask, gt).sum() >= fraction * area:
-            out |= mask
+    for index in inside_gt_choice(masks, gt, fraction)[0]:
+        out |= masks[index]
     return out
 
 
@@ -249,13 +272,18 @@ def _spans_image(mask_set: MaskSet, index: int) -> bool:
     return bw + 1 >= SPAN_FRACTION * w and bh + 1 >= SPAN_FRACTION * h
 
 
+def small_union_choice(mask_set: MaskSet, max_area_fraction: float) -> list[int]:
+    """Indices of the masks smaller than ``max_area_fraction`` of the image that do not span it."""
+    h, w = mask_set.shape
+    return [i for i in range(len(mask_set))
+            if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
+
+
 def select_small_union(mask_set: MaskSet, max_area_fraction: float) -> np.ndarray:
     """Union of masks smaller than ``max_area_fraction`` of the image that do not span it."""
-    h, w = mask_set.shape
-    out = np.zeros((h, w), bool)
-    for i in range(len(mask_set)):
-        if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i):
-            out |= mask_set.masks[i]
+    out = np.zeros(mask_set.shape, bool)
+    for i in small_union_choice(mask_set, max_area_fraction):
+        out |= mask_set.masks[i]
     return out
 
 
@@ -307,6 +335,41 @@ def _eligible(mask_set: MaskSet, max_area_fraction: float) -> list[int]:
             if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
 
 
+@dataclass
+class ContrastChoice:
+    """What :func:`contrast_choice` decided: kept mask → weight (score / best score), the cut, every eligible score."""
+
+    kept: dict[int, float]
+    cut: float | None
+    scores: dict[int, float]
+
+
+def contrast_choice(mask_set: MaskSet, gray: np.ndarray | None, ring: int, max_area_fraction: float,
+                    scores: np.ndarray | None = None) -> ContrastChoice:
+    """The masks the contrast strategy keeps (see :func:`select_contrast`)."""
+    eligible = _eligible(mask_set, max_area_fraction)
+    if not eligible:
+        return ContrastChoice({}, None, {})
+    if scores is None:
+        scores = contrast_scores(mask_set.subset(eligible), gray, ring)
+    else:
+        scores = scores[eligible]
+    by_mask = {eligible[i]: float(scores[i]) for i in range(len(eligible))}
+    if scores.max() <= 0:
+        return ContrastChoice({}, None, by_mask)
+    cut = _otsu(scores) if len(scores) > 1 else -1.0
+    kept = {eligible[i]: float(scores[i] / scores.max()) for i in np.flatnonzero(scores > cut)}
+    return ContrastChoice(kept, float(cut), by_mask)
+
+
+def render_weighted(mask_set_masks: np.ndarray, weights: dict[int, float], shape) -> np.ndarray:
+    """Each pixel the largest weight of a mask covering it (0 elsewhere)."""
+    out = np.zeros(shape, np.float64)
+    for index, weight in weights.items():
+        out = np.maximum(out, mask_set_masks[int(index)] * weight)
+    return out
+
+
 def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fraction: float,
                     scores: np.ndarray | None = None) -> np.ndarray:
     """Graded map: masks above the Otsu cut of their contrast scores, each pixel its best kept score.
@@ -314,21 +377,8 @@ def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fra
     Args:
         scores: precomputed :func:`contrast_scores` of all masks for this ``ring`` (optional).
     """
-    h, w = mask_set.shape
-    out = np.zeros((h, w), np.float64)
-    eligible = _eligible(mask_set, max_area_fraction)
-    if not eligible:
-        return out
-    if scores is None:
-        scores = contrast_scores(mask_set.subset(eligible), gray, ring)
-    else:
-        scores = scores[eligible]
-    if scores.max() <= 0:
-        return out
-    cut = _otsu(scores) if len(scores) > 1 else -1.0
-    for i in np.flatnonzero(scores > cut):
-        out = np.maximum(out, mask_set.masks[eligible[i]] * (scores[i] / scores.max()))
-    return out
+    choice = contrast_choice(mask_set, gray, ring, max_area_fraction, scores)
+    return render_weighted(mask_set.masks, choice.kept, mask_set.shape)
 
 
 # ---- the strategies, by name ---------------------------------------------------------------------
@@ -344,6 +394,8 @@ class SelectionInput:
         keep_scores: keep every mask's contrast score per ring (pays when the image is scored for
             many parameter candidates, as on the train split).
         exact_search: set by strategies whose search may be a heuristic (the oracle): was it exact?
+        choice: set by every strategy: what it chose, as fields of a
+            :class:`~samis.sam.records.SelectionRecord` (chosen, negated, score …).
     """
 
     mask_set: MaskSet
@@ -351,6 +403,7 @@ class SelectionInput:
     sample: Sample
     keep_scores: bool = False
     exact_search: bool | None = None
+    choice: dict | None = None
     _gray: np.ndarray | None = field(default=None, init=False, repr=False)
     _scores: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
@@ -376,13 +429,54 @@ class SelectionInput:
 def _oracle_map(item: SelectionInput, parameters: dict) -> np.ndarray:
     choice = select_oracle(item.mask_set.masks, item.gt)
     item.exact_search = choice.exact
+    item.choice = {"chosen": sorted(choice.masks + choice.complements), "negated": list(choice.complements),
+                   "whole_image": choice.whole_image, "score_name": "IoU with the ground truth", "score": choice.iou,
+                   "uses_ground_truth": True, "details": {"exact_search": choice.exact}}
     return choice.render(item.mask_set.masks, item.shape)
+
+
+def _best_single_map(item: SelectionInput, parameters: dict) -> np.ndarray:
+    index, negated, value = best_single_choice(item.mask_set.masks, item.gt)
+    item.choice = {"chosen": [] if index is None else [index], "negated": [index] if negated else [],
+                   "score_name": "IoU with the ground truth", "score": value, "uses_ground_truth": True}
+    if index is None:
+        return np.zeros(item.shape, bool)
+    return ~item.mask_set.masks[index] if negated else item.mask_set.masks[index].copy()
+
+
+def _inside_gt_map(item: SelectionInput, parameters: dict) -> np.ndarray:
+    chosen, inside = inside_gt_choice(item.mask_set.masks, item.gt)
+    out = np.zeros(item.shape, bool)
+    for index in chosen:
+        out |= item.mask_set.masks[index]
+    item.choice = {"chosen": chosen, "score_name": "fraction of the mask inside the ground truth (cut)",
+                   "score": INSIDE_FRACTION, "uses_ground_truth": True, "per_mask_name": "fraction inside the ground truth",
+                   "per_mask": {str(k): round(v, 6) for k, v in inside.items()}, "details": {"iou": iou(out, item.gt)}}
+    return out
+
+
+def _small_union_map(item: SelectionInput, parameters: dict) -> np.ndarray:
+    fraction = parameters["max_area_fraction"]
+    chosen = small_union_choice(item.mask_set, fraction)
+    out = np.zeros(item.shape, bool)
+    for index in chosen:
+        out |= item.mask_set.masks[index]
+    h, w = item.mask_set.shape
+    item.choice = {"chosen": chosen, "score_name": "largest area fraction kept (chosen on the train split)",
+                   "score": fraction, "uses_ground_truth": False, "per_mask_name": "area fraction",
+                   "per_mask": {str(i): round(float(item.mask_set.area[i]) / (h * w), 6) for i in range(len(item.mask_set))}}
+    return out
 
 
 def _contrast_map(item: SelectionInput, parameters: dict) -> np.ndarray:
     ring, area = parameters["ring"], parameters["max_area_fraction"]
     scores = item.contrast_scores(ring)
-    return select_contrast(item.mask_set, None if scores is not None else item.gray(), ring, area, scores=scores)
+    choice = contrast_choice(item.mask_set, None if scores is not None else item.gray(), ring, area, scores=scores)
+    item.choice = {"chosen": sorted(choice.kept), "score_name": "Otsu cut of the contrast scores", "score": choice.cut,
+                   "uses_ground_truth": False, "per_mask_name": "contrast (inside vs ring, in image standard deviations)",
+                   "per_mask": {str(k): round(v, 6) for k, v in choice.scores.items()},
+                   "details": {"weights": {str(k): v for k, v in choice.kept.items()}}}
+    return render_weighted(item.mask_set.masks, choice.kept, item.shape)
 
 
 @dataclass(frozen=True)
@@ -410,9 +504,9 @@ class SelectionStrategy:
 
 STRATEGY_REGISTRY: dict[str, SelectionStrategy] = {strategy.name: strategy for strategy in (
     SelectionStrategy("oracle", _oracle_map, heuristic_search=True),
-    SelectionStrategy("best-single", lambda item, _: select_best_single(item.mask_set.masks, item.gt)),
-    SelectionStrategy("inside-gt", lambda item, _: select_inside_gt(item.mask_set.masks, item.gt)),
-    SelectionStrategy("small-union", lambda item, p: select_small_union(item.mask_set, p["max_area_fraction"]),
+    SelectionStrategy("best-single", _best_single_map),
+    SelectionStrategy("inside-gt", _inside_gt_map),
+    SelectionStrategy("small-union", _small_union_map,
                       grid=tuple({"max_area_fraction": a} for a in SMALL_UNION_GRID)),
     SelectionStrategy("contrast", _contrast_map,
                       grid=tuple({"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID
@@ -575,6 +669,11 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
         if gt is not None:
             ious.append(iou(prediction > 0, gt))
         write_prediction(workspace, dataset.id, method, sample.id, prediction)
+        write_selection_record(workspace, dataset.id, SelectionRecord(
+            method, sample.id, strategy, "selection", n_masks=len(mask_set),
+            parameters={k: v for k, v in parameters.items() if k != "grid"},
+            **{**(item.choice or {}), "details": {**(item.choice or {}).get("details", {}),
+                                                   "resized_to_ground_truth": sample.id in report.resized}}))
         tracker.advance()
     report.seconds = time.perf_counter() - started
     report.mean_iou = float(np.mean(ious)) if ious else None
@@ -595,6 +694,7 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
         "weights": (provenance or {}).get("weights"),
         "amg_params": (provenance or {}).get("params"),
         "samis_version": __version__,
+        "selection_records": "records/<stem>.json: the cached mask indices chosen, negated ones, the deciding score",
     }
     if spec.heuristic_search:
         manifest["oracle_search"] = {"exact_images": report.oracle_exact, "heuristic_images": report.oracle_heuristic,
