@@ -30,6 +30,8 @@ from samis.evaluation import EvaluationResult, evaluate
 from samis.figures import image_cells as cells_of
 from samis.figures import png_bytes, qualitative_figure
 from samis.paper import load_paper_table, load_speed_table
+from samis.plots import rank_stability_figure, significance_matrix_figure
+from samis import stats
 from samis.store import prediction_files
 from samis.workspace import Workspace
 
@@ -69,6 +71,29 @@ def comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...],
     result = evaluation(root, dataset_id, split, methods, fingerprint) if measured else None
     return comparison_rows(Workspace(root), dataset_id, paper=paper, measured=measured, split=split,
                            allow_missing=True, evaluation=result)
+
+
+@st.cache_resource(show_spinner="Resampling the images (bootstrap)…", max_entries=6)
+def bootstrap(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
+              resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> stats.Bootstrap:
+    """Bootstrap of every method of the cached evaluation (see :func:`samis.stats.bootstrap`); read-only."""
+    return stats.bootstrap(evaluation(root, dataset_id, split, methods, fingerprint), resamples=resamples, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def uncertainty_figures(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
+                        colors: dict, fingerprint: str):
+    """(rank-stability figure, significance-matrix figure) of one metric over the cached bootstrap."""
+    boot = bootstrap(root, dataset_id, split, methods, fingerprint)
+    return (rank_stability_figure(boot, metric, colors),
+            significance_matrix_figure(stats.significance_matrix(boot, metric)))
+
+
+@st.cache_data(show_spinner="Comparing A and B (bootstrap, Wilcoxon)…", max_entries=32)
+def paired(root: str, dataset_id: str, split: str, methods: tuple[str, ...], a: str, b: str,
+           images: tuple[str, ...], fingerprint: str) -> stats.PairedComparison:
+    """A vs B on the given images of the cached evaluation (see :func:`samis.stats.compare_methods`)."""
+    return stats.compare_methods(evaluation(root, dataset_id, split, methods, fingerprint), a, b, images=list(images))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -131,6 +131,10 @@ class ComparisonTable:
     def header(self, metric: str, arrow_up: str = "↑", arrow_down: str = "↓") -> str:
         return f"{metric} {arrow_up if higher_is_better(metric) else arrow_down}"
 
+    def gap_cell(self, metric: str) -> str:
+        """The gap row's text of one metric: ``25%``, with its interval ``25% [18, 31]`` when there is one."""
+        return self._gap_cell(metric)
+
     def _gap_cell(self, metric: str) -> str:
         value = self.gap.percent.get(metric) if self.gap else None
         if value is None:
