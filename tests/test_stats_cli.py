@@ -97,3 +97,10 @@ def test_fewer_than_two_images(workspace, make_folder_dataset, capsys):
     write_prediction(workspace, "toy", "one", sample.id, sample.read_gt())
     assert run(workspace, "compare", "toy", "good", "one") == 2
     assert "at least 2 images" in capsys.readouterr().err
+
+
+def test_report_ci_latex_caption_names_the_bootstrap(toy, capsys):
+    assert run(toy, "report", "toy", "--measured", "--ci", 200, "--format", "latex") == 0
+    text = capsys.readouterr().out
+    assert r"95\% percentile bootstrap" in text and "B = 200, seed 11" in text and "Wilcoxon" in text
+    assert "]} (sig.)" in text or "]} (tied)" in text

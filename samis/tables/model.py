@@ -230,6 +230,8 @@ class ComparisonTable:
         caption = self.title or f"Comparison on {self.dataset}"
         if any(row.upper_bound for row in self.rows):
             caption += r". $^\dagger$ upper bound: uses the ground truth"
+        if self.uncertainty:
+            caption += ". " + self.uncertainty  # escaped with the whole caption below
         header = ["Method", "Source", *(latex_escape(m) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
                                         for m in self.metrics)]
         body = []
