@@ -64,6 +64,24 @@ st.caption(f"{len(shown)} of {selection.total} images · {metric}: "
            f"{'higher' if selection.higher_is_better else 'lower'} is better · sorted by method A · select a row to "
            "open the image")
 st.text(f"method A: {method_a}" + (f" · method B: {method_b}" if mode == "beats" else ""))
+paired = state.bind(st.toggle, "A vs B", key="cases_paired", url="paired", default=False,
+                    parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
+                    help="method A against method B on the images shown: differences with 95 % paired-bootstrap "
+                         "intervals and Wilcoxon signed-rank p-values (Holm-corrected)")
+if paired:
+    if method_a == method_b:
+        st.info("A vs B needs two different methods: choose method B.")
+    else:
+        with ui.guard("A vs B"):
+            result = data.paired(ctx.root, ctx.dataset_id, ctx.split, methods, method_a, method_b,
+                                 tuple(selection.image_ids), ctx.fingerprint)
+            st.dataframe(result.rows(), hide_index=True, key="cases_paired_table",
+                         column_config={c: st.column_config.NumberColumn(c, format="%.4f")
+                                        for c in ("A", "B", "A − B", "lo", "hi")})
+            st.caption(f"A = {ui.literal(method_a)}, B = {ui.literal(method_b)}, {result.n_images} images · "
+                       + ui.escaped(result.description))
+            for note in result.notes:
+                st.caption(ui.escaped(note))
 if describe(method_a).upper_bound:
     st.caption("† method A looks at the ground truth: an upper bound, not a deployable result.")
 numbers = [c for c in shown.columns if c != "class"]

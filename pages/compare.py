@@ -7,6 +7,7 @@ from samis.dashboard.sidebar import page_context
 from samis.html_report import comparison_sections
 from samis.metrics import DATASET_METRICS
 from samis.plots import curve_figures
+from samis.stats import STAT_METRICS
 from samis.tables import GAP_DEFINITIONS
 from samis.tables.per_class import better_direction
 
@@ -58,11 +59,21 @@ gap_definition = state.bind(
     options=GAP_DEFINITIONS, horizontal=True,
     format_func={"larger": "larger (Tables 3–5)", "reference": "reference (Table 6)"}.get)
 
+uncertainty = state.bind(
+    st.toggle, "Uncertainty", key="cmp_uncertainty", url="uncertainty", default=False,
+    parse=lambda t: t == "1", dump=lambda v: "1" if v else None, disabled=evaluation is None,
+    help="95 % bootstrap intervals over images for the measured rows, whether each best value is significantly "
+         "ahead of the runner-up, the significance matrix and the rank stability")
+boot = None
+if uncertainty and evaluation is not None:
+    with ui.guard("bootstrap intervals"):
+        boot = data.bootstrap(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods), ctx.fingerprint)
+
 title = f"{ctx.dataset_id} / {ctx.split}" + (f" beside Table {found.paper_table.number}" if use_paper else "")
 table = None
 with ui.guard("comparison table"):
     table = found.table(gap_method=gap_method, with_gap=gap_method != NO_GAP, gap_definition=gap_definition,
-                        dataset=ctx.dataset_id, title=title)
+                        dataset=ctx.dataset_id, title=title, bootstrap=boot)
 if table is None:
     state.stop()
 st.subheader(ui.literal(title))
@@ -81,6 +92,21 @@ def download(metric: str | None = None) -> None:
 if evaluation is None:
     download()
     state.stop()
+
+# -- uncertainty ------------------------------------------------------------------------------------
+if boot is not None:
+    st.subheader("Uncertainty")
+    stats_metric = state.bind(st.selectbox, "Metric of the matrix and ranks", key="cmp_stats_metric",
+                              url="stats_metric", default="maxFm", options=STAT_METRICS)
+    with ui.guard("significance matrix and rank stability"):
+        ranks, matrix = data.uncertainty_figures(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods),
+                                                 stats_metric, dict(ctx.colors), ctx.fingerprint)
+        left, right = st.columns(2)
+        left.plotly_chart(matrix, key="significance_matrix")
+        right.plotly_chart(ranks, key="rank_stability")
+        st.caption(ui.escaped(boot.description()))
+        for note in boot.notes:
+            st.caption(ui.escaped(note))
 
 # -- per class ------------------------------------------------------------------------------------
 st.subheader("Per defect class")

@@ -29,6 +29,10 @@ class ReportError(SamisError):
     """A table or report cannot be built from the given rows."""
 
 
+class StatsError(SamisError):
+    """An interval or a test cannot be computed from the given input (too few images, bad B or seed)."""
+
+
 class SamError(SamisError):
     """A SAM checkpoint, model or run cannot be used."""
 

@@ -1,7 +1,9 @@
 """Plotly charts of the dashboard, built from library results (no Streamlit here).
 
 - :func:`curve_figures`: precision–recall and F-measure-against-threshold curves of several methods;
-- :func:`accuracy_speed_figure`: accuracy against frames per second, marker area by parameters.
+- :func:`accuracy_speed_figure`: accuracy against frames per second, marker area by parameters;
+- :func:`rank_stability_figure`: each method's rank over the bootstrap resamples (a blob plot, as challengeR);
+- :func:`significance_matrix_figure`: methods × methods differences, coloured, with interval and p in the hover.
 
 Every chart takes a ``colors`` mapping (method → colour) so a method keeps its colour everywhere.
 """
@@ -71,4 +73,67 @@ def accuracy_speed_figure(points, colors: Mapping[str, str], accuracy_title: str
         ))
     figure.update_layout(xaxis_type="log", xaxis_title="frames per second (log)", yaxis_title=accuracy_title,
                          height=480, legend_title="source")
+    return figure
+
+
+def rank_stability_figure(boot, metric: str, colors: Mapping[str, str]) -> go.Figure:
+    """Share of bootstrap resamples in which each method takes each rank (blob area ∝ share).
+
+    Args:
+        boot: a :class:`samis.stats.Bootstrap`.
+        metric: one of its metrics.
+        colors: method → colour.
+
+    Returns:
+        the figure: methods on x (ordered by their rank on the images), rank on y (1 at the top); a
+        black ring marks the rank on the images themselves.
+    """
+    shares = boot.rank_distribution(metric)
+    point = boot.point_ranks(metric)
+    order = sorted(range(len(boot.methods)), key=lambda i: (point[i], boot.methods[i]))
+    figure = go.Figure()
+    for i in order:
+        method = boot.methods[i]
+        ranks = [r + 1 for r in range(len(boot.methods)) if shares[i, r] > 0]
+        figure.add_trace(go.Scatter(
+            x=[method] * len(ranks), y=ranks, mode="markers", name=method, showlegend=False,
+            marker={"size": [6 + 34 * math.sqrt(shares[i, r - 1]) for r in ranks],
+                    "color": colors.get(method, FALLBACK_COLOR), "opacity": 0.8},
+            customdata=[100 * shares[i, r - 1] for r in ranks],
+            hovertemplate=f"{method}<br>rank %{{y}} in %{{customdata:.1f}}% of resamples<extra></extra>"))
+    figure.add_trace(go.Scatter(x=[boot.methods[i] for i in order], y=[int(point[i]) for i in order], mode="markers",
+                                name="rank on the images", marker={"symbol": "circle-open", "size": 12,
+                                                                   "color": "#111", "line": {"width": 2}}))
+    figure.update_layout(title=f"Rank stability of {metric} over {boot.resamples} bootstrap resamples",
+                         xaxis_title="method", yaxis_title="rank (1 = best)", yaxis_autorange="reversed",
+                         yaxis_dtick=1, height=420)
+    return figure
+
+
+def significance_matrix_figure(matrix) -> go.Figure:
+    """Heatmap of row − column differences of one metric; hover: difference, interval, p-value.
+
+    Args:
+        matrix: a :class:`samis.stats.SignificanceMatrix`.
+
+    Returns:
+        the figure; colour is the difference (blue: the row method is better), cells whose interval
+        excludes 0 carry a ``*``.
+    """
+    from samis.metrics import HIGHER_IS_BETTER
+
+    sign = 1.0 if HIGHER_IS_BETTER.get(matrix.metric, True) else -1.0
+    better = sign * matrix.diff  # > 0: the row method is better
+    limit = float(np.nanmax(np.abs(better))) or 1.0
+    significant = matrix.significant()
+    text = [["*" if significant[i, j] else "" for j in range(len(matrix.methods))] for i in range(len(matrix.methods))]
+    custom = np.stack([matrix.diff, matrix.lo, matrix.hi, matrix.p], axis=-1)
+    figure = go.Figure(go.Heatmap(
+        z=better, x=list(matrix.methods), y=list(matrix.methods), zmin=-limit, zmax=limit, colorscale="RdBu",
+        text=text, texttemplate="%{text}", customdata=custom, colorbar={"title": "row better by"},
+        hovertemplate=("%{y} − %{x}: %{customdata[0]:.4f}<br>95% interval [%{customdata[1]:.4f}, "
+                       "%{customdata[2]:.4f}]<br>p = %{customdata[3]:.2g} (" + matrix.test + ")<extra></extra>"),
+    ))
+    figure.update_layout(title=f"{matrix.metric}: row − column (* interval excludes 0)", yaxis_autorange="reversed",
+                         height=120 + 34 * len(matrix.methods))
     return figure

@@ -457,3 +457,35 @@ def test_read_only_does_not_build_the_demo(workspace, monkeypatch):
     assert_clean(at)
     assert not workspace.registered_datasets()
     assert not [b for b in at.button if "demo" in (b.label or "").lower()]
+
+
+def test_compare_uncertainty_switch_intervals_matrix_and_ranks(study):
+    at = open_page("compare", {"methods": "good,weak", "uncertainty": "1"})
+    assert_clean(at)
+    assert at.toggle(key="cmp_uncertainty").value is True
+    table = at.dataframe[0].value.set_index("method")
+    good_sa = str(table.loc["good", "Sa ↑"])
+    assert good_sa.startswith("★") and "[" in good_sa and ("(sig.)" in good_sa or "(tied)" in good_sa)
+    assert "[" in str(table.loc["weak", "Sa ↑"])
+    assert "Uncertainty" in texts(at.subheader)
+    assert len(at.get("plotly_chart")) == 4  # matrix, ranks, then the two curves
+    at.selectbox(key="cmp_stats_metric").select("Sa").run()
+    assert_clean(at)
+    assert at.query_params["stats_metric"] in ("Sa", ["Sa"])
+    # switched off: point values only, and the URL forgets the switch
+    at.toggle(key="cmp_uncertainty").set_value(False).run()
+    assert "[" not in str(at.dataframe[0].value.set_index("method").loc["weak", "Sa ↑"])
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_cases_a_vs_b_on_the_filtered_images(study):
+    at = open_page("cases", {"paired": "1", "method_a": "good", "method_b": "weak"})
+    assert_clean(at)
+    result = at.dataframe[0].value
+    assert list(result["metric"])[:2] == ["Sa", "MAE"] and {"A − B", "lo", "hi", "p (Wilcoxon)"} <= set(result.columns)
+    assert any("12 images" in c for c in texts(at.caption))
+    classes = at.multiselect(key="cases_classes").options
+    at.multiselect(key="cases_classes").set_value([classes[0]]).run()
+    assert_clean(at)
+    kept = int(texts(at.caption)[0].split(" of ")[0])
+    assert kept < 12 and any(f"{kept} images · " in c for c in texts(at.caption))

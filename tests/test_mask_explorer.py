@@ -4,7 +4,6 @@ Masks come from the test-size SAM (random weights)."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np

@@ -39,6 +39,11 @@ def register(subparsers) -> None:
                              "method's value (Table 6); default: the paper table's own, else larger")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score measured methods on the images they have instead of refusing")
+    parser.add_argument("--ci", nargs="?", const="1000", default=None, metavar="B",
+                        help="add 95%% bootstrap intervals over images to measured rows (B resamples, default 1000; "
+                             "stratified by defect class), and say whether each best value is significantly ahead")
+    parser.add_argument("--seed", default=None, metavar="N",
+                        help="seed of the bootstrap (default: samis.stats.DEFAULT_SEED; same seed, same intervals)")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="html: one self-contained file (table, per-class scores and interactive curves when "
                              "rows were measured, provenance); needs -o")
@@ -57,6 +62,14 @@ def _report(args, workspace) -> int:
 
     if args.format == "html" and not args.output:
         raise ReportError("--format html writes a file: give -o FILE (or -o - for standard output)")
+    resamples = seed = None
+    if args.ci is not None or args.seed is not None:
+        from samis.stats import DEFAULT_SEED, check_resamples, check_seed
+
+        if args.ci is None:
+            raise ReportError("--seed sets the seed of the intervals: give --ci too")
+        resamples = check_resamples(args.ci)
+        seed = check_seed(args.seed) if args.seed is not None else DEFAULT_SEED
     extra = read_rows_csv(args.rows) if args.rows else None
     wants_measured = args.measured or (args.paper is None and args.table_id.lower() not in PAPER_TABLES)
     if wants_measured:
@@ -67,8 +80,15 @@ def _report(args, workspace) -> int:
             split=args.split, metrics=args.metrics, extra_rows=extra, allow_missing=args.allow_missing,
             progress=progress,
         )
+    boot = None
+    if resamples is not None:
+        from samis.stats import bootstrap
+
+        if found.evaluation is None:
+            raise ReportError("--ci needs rows measured here (a registered dataset, or --measured)")
+        boot = bootstrap(found.evaluation, resamples=resamples, seed=seed)
     table = report_table(found, args.table_id, args.metrics, gap_method=args.gap_method,
-                         gap_definition=args.gap_definition)
+                         gap_definition=args.gap_definition, bootstrap=boot)
     if args.format == "html":
         text = _html(args, found, table)
     else:

@@ -30,6 +30,8 @@ from samis.evaluation import EvaluationResult, evaluate
 from samis.figures import image_cells as cells_of
 from samis.figures import png_bytes, qualitative_figure
 from samis.paper import load_paper_table, load_speed_table
+from samis.plots import rank_stability_figure, significance_matrix_figure
+from samis import stats
 from samis.store import prediction_files
 from samis.workspace import Workspace
 
@@ -89,6 +91,46 @@ def _comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
                 fingerprint: str, _result: EvaluationResult | None) -> ComparisonRows:
     return comparison_rows(Workspace(root), dataset_id, paper=paper, measured=measured, split=split,
                            allow_missing=True, evaluation=_result)
+
+
+def bootstrap(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
+              resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> stats.Bootstrap:
+    """Bootstrap of every method of the evaluation (see :func:`samis.stats.bootstrap`); read-only."""
+    return _bootstrap(root, dataset_id, split, methods, fingerprint, resamples, seed,
+                      evaluation(root, dataset_id, split, methods, fingerprint))
+
+
+@st.cache_resource(show_spinner="Resampling the images (bootstrap)…", max_entries=6)
+def _bootstrap(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str, resamples: int,
+               seed: int, _result: EvaluationResult) -> stats.Bootstrap:
+    return stats.bootstrap(_result, resamples=resamples, seed=seed)
+
+
+def uncertainty_figures(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
+                        colors: dict, fingerprint: str):
+    """(rank-stability figure, significance-matrix figure) of one metric over the bootstrap."""
+    return _uncertainty_figures(root, dataset_id, split, methods, metric, colors, fingerprint,
+                                bootstrap(root, dataset_id, split, methods, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _uncertainty_figures(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
+                         colors: dict, fingerprint: str, _boot: stats.Bootstrap):
+    return (rank_stability_figure(_boot, metric, colors),
+            significance_matrix_figure(stats.significance_matrix(_boot, metric)))
+
+
+def paired(root: str, dataset_id: str, split: str, methods: tuple[str, ...], a: str, b: str,
+           images: tuple[str, ...], fingerprint: str) -> stats.PairedComparison:
+    """A vs B on the given images of the evaluation (see :func:`samis.stats.compare_methods`)."""
+    return _paired(root, dataset_id, split, methods, a, b, images, fingerprint,
+                   evaluation(root, dataset_id, split, methods, fingerprint))
+
+
+@st.cache_data(show_spinner="Comparing A and B (bootstrap, Wilcoxon)…", max_entries=32)
+def _paired(root: str, dataset_id: str, split: str, methods: tuple[str, ...], a: str, b: str,
+            images: tuple[str, ...], fingerprint: str, _result: EvaluationResult) -> stats.PairedComparison:
+    return stats.compare_methods(_result, a, b, images=list(images))
 
 
 def class_table(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,

@@ -127,15 +127,14 @@ def comparison_frame(table) -> pd.DataFrame:
     for key, row in zip(table.keys, table.rows):
         entry = {"method": row.label + (" †" if row.upper_bound else ""), "source": row.source}
         for m in table.metrics:
-            text = table.cell(key, m)
-            entry[columns[m]] = f"★ {text}" if bool(table.best_mask.at[key, m]) else text
+            text = table.cell_ci(key, m)
+            entry[columns[m]] = f"★ {text}{table.verdict(key, m)}" if bool(table.best_mask.at[key, m]) else text
         entry["note"] = row.note
         rows.append(entry)
     if table.gap is not None:
         entry = {"method": f"gap: {table.gap.method} vs best other", "source": table.gap.definition}
         for m in table.metrics:
-            value = table.gap.percent.get(m)
-            entry[columns[m]] = "–" if value is None else f"{value}%"
+            entry[columns[m]] = table.gap_cell(m)
         entry["note"] = "positive: the best other method is ahead"
         rows.append(entry)
     return pd.DataFrame(rows)

@@ -7,6 +7,12 @@ rows carry their provenance (dataset, split, samis version, time).
 Best marks: per column, the best value (highest, or lowest for MAE) is marked in every row that has
 it, ties included. The comparison is made on the values as shown (``decimals`` places, 3 like the
 paper), so two cells that look equal are both marked. The gap row is :mod:`samis.tables.gap`'s.
+
+Uncertainty (optional, from a :class:`samis.stats.Bootstrap` of the measured rows): each measured
+value carries its interval (``value [lo, hi]`` in text, Markdown and LaTeX; ``M_lo`` / ``M_hi`` in CSV;
+``M_ci`` in JSON), the best mark says whether the best is significantly ahead of the runner-up
+(``sig.``) or ``tied`` with it, the gap row carries the interval of its percentage, and the footnote
+names B, the seed, the interval method and the test.
 """
 
 from __future__ import annotations
@@ -89,6 +95,14 @@ class ComparisonTable:
     title: str = ""
     notes: list[str] = field(default_factory=list)
     decimals: int = 3
+    #: row key → metric → (lo, hi): the bootstrap intervals of measured rows (empty: no uncertainty)
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    #: metric → ``sig.`` (best significantly ahead of the runner-up) or ``tied``; absent: not decidable
+    verdicts: dict[str, str] = field(default_factory=dict)
+    #: metric → (lo, hi) of the gap row's percentage
+    gap_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: the footnote of the intervals (B, seed, method, test); empty: no uncertainty
+    uncertainty: str = ""
 
     # -- cells ---------------------------------------------------------------------------------
     def cell(self, key: str, metric: str) -> str:
@@ -96,16 +110,42 @@ class ComparisonTable:
         row = self.rows[self.keys.index(key)]
         return _shown(row.values.get(metric), row.printed.get(metric), self.decimals)
 
+    def interval(self, key: str, metric: str) -> tuple[float, float] | None:
+        """The bootstrap interval of one cell, or None."""
+        return self.intervals.get(key, {}).get(metric)
+
+    def cell_ci(self, key: str, metric: str) -> str:
+        """The cell's text with its interval: ``0.812 [0.801, 0.822]`` (just the value when there is none)."""
+        text = self.cell(key, metric)
+        bounds = self.interval(key, metric)
+        if bounds is None or text == "–":
+            return text
+        return f"{text} [{bounds[0]:.{self.decimals}f}, {bounds[1]:.{self.decimals}f}]"
+
+    def verdict(self, key: str, metric: str) -> str:
+        """`` (sig.)`` / `` (tied)`` after a best cell when the intervals decide it, else empty."""
+        if not bool(self.best_mask.at[key, metric]) or metric not in self.verdicts:
+            return ""
+        return f" ({self.verdicts[metric]})"
+
     def header(self, metric: str, arrow_up: str = "↑", arrow_down: str = "↓") -> str:
         return f"{metric} {arrow_up if higher_is_better(metric) else arrow_down}"
 
+    def gap_cell(self, metric: str) -> str:
+        """The gap row's text of one metric: ``25%``, with its interval ``25% [18, 31]`` when there is one."""
+        return self._gap_cell(metric)
+
     def _gap_cell(self, metric: str) -> str:
         value = self.gap.percent.get(metric) if self.gap else None
-        return "–" if value is None else f"{value}%"
+        if value is None:
+            return "–"
+        bounds = self.gap_intervals.get(metric)
+        return f"{value}%" + ("" if bounds is None else f" [{bounds[0]:.0f}, {bounds[1]:.0f}]")
 
     def _marked_cells(self, key: str, mark) -> list[str]:
-        """One row's metric cells, ``mark(text)`` applied where the cell is the column's best."""
-        return [mark(self.cell(key, m)) if self.best_mask.at[key, m] else self.cell(key, m) for m in self.metrics]
+        """One row's metric cells (with intervals), ``mark(text)`` applied where the cell is the column's best."""
+        return [mark(self.cell_ci(key, m)) + self.verdict(key, m) if self.best_mask.at[key, m] else self.cell_ci(key, m)
+                for m in self.metrics]
 
     # -- documents -----------------------------------------------------------------------------
     def to_json_document(self) -> dict:
@@ -113,7 +153,10 @@ class ComparisonTable:
         rows = []
         for key, row in zip(self.keys, self.rows):
             entry = {"method": row.method, "label": row.label, "source": row.source}
-            entry.update({m: row.values.get(m) for m in self.metrics})
+            for m in self.metrics:
+                entry[m] = row.values.get(m)
+                if self.interval(key, m) is not None:
+                    entry[f"{m}_ci"] = list(self.interval(key, m))
             entry["best"] = [m for m in self.metrics if bool(self.best_mask.at[key, m])]
             entry["upper_bound"] = row.upper_bound
             if row.note:
@@ -126,26 +169,43 @@ class ComparisonTable:
                    "definition": self.gap.definition}
             gap.update({m: self.gap.percent.get(m) for m in self.metrics})
             gap["exact"] = {m: self.gap.exact.get(m) for m in self.metrics}
-        return {"dataset": self.dataset, "title": self.title, "metrics": list(self.metrics),
-                "higher_is_better": {m: higher_is_better(m) for m in self.metrics},
-                "rows": rows, "gap": gap, "notes": list(self.notes)}
+            if self.gap_intervals:
+                gap["ci"] = {m: list(v) for m, v in self.gap_intervals.items()}
+        document = {"dataset": self.dataset, "title": self.title, "metrics": list(self.metrics),
+                    "higher_is_better": {m: higher_is_better(m) for m in self.metrics},
+                    "rows": rows, "gap": gap, "notes": list(self.notes)}
+        if self.uncertainty:
+            document["uncertainty"] = {"description": self.uncertainty, "best": dict(self.verdicts)}
+        return document
 
     def to_csv(self) -> str:
         """CSV text: one line per row (printed text for paper values, full precision otherwise), gap last."""
         extra = ("dataset", "split", "samis_version", "time", "n_images", "publication", "type")
-        header = ["method", "label", "source", *self.metrics, "best", "upper_bound", "note", *extra]
+        with_ci = bool(self.intervals)
+        columns = [c for m in self.metrics for c in ((m, f"{m}_lo", f"{m}_hi") if with_ci else (m,))]
+        header = ["method", "label", "source", *columns, "best", "upper_bound", "note", *extra]
         lines = []
         for key, row in zip(self.keys, self.rows):
             values = []
             for m in self.metrics:
                 value = row.values.get(m)
                 values.append("" if value is None else row.printed.get(m) or repr(float(value)))
-            best = ";".join(m for m in self.metrics if bool(self.best_mask.at[key, m]))
+                if with_ci:
+                    bounds = self.interval(key, m)
+                    values += ["", ""] if bounds is None else [repr(bounds[0]), repr(bounds[1])]
+            # with intervals, a best cell says whether it is significantly ahead: "Sa:sig.;MAE:tied"
+            best = ";".join(m + (f":{self.verdicts[m]}" if m in self.verdicts else "")
+                            for m in self.metrics if bool(self.best_mask.at[key, m]))
             lines.append([row.method, row.label, row.source, *values, best, str(row.upper_bound).lower(),
                           row.note, *[row.details.get(k, "") for k in extra]])
         if self.gap:
-            lines.append([f"gap:{self.gap.method}", self.gap.label(), f"gap-{self.gap.definition}",
-                          *["" if self.gap.percent.get(m) is None else self.gap.percent[m] for m in self.metrics],
+            gap_values = []
+            for m in self.metrics:
+                gap_values.append("" if self.gap.percent.get(m) is None else self.gap.percent[m])
+                if with_ci:
+                    bounds = self.gap_intervals.get(m)
+                    gap_values += ["", ""] if bounds is None else [repr(bounds[0]), repr(bounds[1])]
+            lines.append([f"gap:{self.gap.method}", self.gap.label(), f"gap-{self.gap.definition}", *gap_values,
                           "", "", "", *[""] * len(extra)])
         return csv_text(header, lines)
 
@@ -170,12 +230,15 @@ class ComparisonTable:
         caption = self.title or f"Comparison on {self.dataset}"
         if any(row.upper_bound for row in self.rows):
             caption += r". $^\dagger$ upper bound: uses the ground truth"
+        if self.uncertainty:
+            caption += ". " + self.uncertainty  # escaped with the whole caption below
         header = ["Method", "Source", *(latex_escape(m) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
                                         for m in self.metrics)]
         body = []
         for key, row in zip(self.keys, self.rows):
-            cells = ["--" if text == "–" else text for text in (self.cell(key, m) for m in self.metrics)]
-            cells = [r"\textbf{" + text + "}" if self.best_mask.at[key, m] else text for text, m in zip(cells, self.metrics)]
+            cells = ["--" if text == "–" else text for text in (self.cell_ci(key, m) for m in self.metrics)]
+            cells = [r"\textbf{" + text + "}" + self.verdict(key, m) if self.best_mask.at[key, m] else text
+                     for text, m in zip(cells, self.metrics)]
             body.append([latex_escape(row.label) + (r"$^\dagger$" if row.upper_bound else ""), latex_escape(row.source),
                          *cells])
         if self.gap:
@@ -190,7 +253,8 @@ class ComparisonTable:
         header = ["method", "source", *[self.header(m) for m in self.metrics]]
         body = []
         for key, row in zip(self.keys, self.rows):
-            cells = [self.cell(key, m) + ("*" if self.best_mask.at[key, m] else " ") for m in self.metrics]
+            cells = [self.cell_ci(key, m) + ("*" + self.verdict(key, m) if self.best_mask.at[key, m] else " ")
+                     for m in self.metrics]
             body.append([row.label + (" †" if row.upper_bound else ""), row.source, *cells])
         if self.gap:
             body.append([f"gap: {self.gap.method} vs best", self.gap.definition,
@@ -208,6 +272,8 @@ class ComparisonTable:
             notes.append("† upper bound: the method looks at the ground truth, so it is not a deployable result")
         if self.gap:
             notes.append(gap_definition_text(self.gap.definition))
+        if self.uncertainty:
+            notes.append(self.uncertainty)
         return notes
 
 
@@ -250,7 +316,8 @@ def _find_row(rows: list[TableRow], keys: list[str], method: str) -> str | None:
 
 def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str | None = "SAM",
                 gap_definition: str = "larger", require_gap: bool = False, dataset: str = "",
-                title: str = "", notes: list[str] | None = None, decimals: int = 3) -> ComparisonTable:
+                title: str = "", notes: list[str] | None = None, decimals: int = 3,
+                bootstrap=None) -> ComparisonTable:
     """Build a comparison table from rows of any source.
 
     Args:
@@ -261,6 +328,8 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
         require_gap: raise when ``gap_method`` is not in the table (else the gap row is left out, with a note).
         dataset, title, notes: shown with the table.
         decimals: places shown for values that have no printed text; best marks compare shown values.
+        bootstrap: a :class:`samis.stats.Bootstrap` of the measured rows' evaluation: adds intervals,
+            significance of the best marks and the gap row's interval (None: point values only).
 
     Returns:
         the :class:`ComparisonTable`.
@@ -293,8 +362,42 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
             notes.append(f"no gap row: the table has no {gap_method!r} row (choose one with --gap-method)")
         else:
             gap = compute_gap(rows, keys, metrics, key, gap_definition)
-    return ComparisonTable(dataset=dataset, metrics=metrics, rows=rows, keys=keys, frame=frame,
-                           best_mask=best_mask, gap=gap, title=title, notes=notes, decimals=decimals)
+    table = ComparisonTable(dataset=dataset, metrics=metrics, rows=rows, keys=keys, frame=frame,
+                            best_mask=best_mask, gap=gap, title=title, notes=notes, decimals=decimals)
+    if bootstrap is not None:
+        _add_uncertainty(table, bootstrap)
+    return table
+
+
+def _add_uncertainty(table: ComparisonTable, boot) -> None:
+    """Intervals, best-mark verdicts and gap intervals of the rows measured in ``boot``."""
+    measured = {key: row.method for key, row in zip(table.keys, table.rows)
+                if row.source == "measured" and row.method in boot.methods}
+    if not measured:
+        raise ReportError("intervals need rows measured here (--measured); this table has none")
+    stat = {m: EVALUATION_KEYS[m] for m in table.metrics if EVALUATION_KEYS[m] in boot.metrics}
+    found = boot.intervals()
+    table.intervals = {key: {m: found[method][k] for m, k in stat.items()} for key, method in measured.items()}
+    for m, k in stat.items():
+        shown = {key: float(table.cell(key, m)) for key in table.keys if table.cell(key, m) != "–"}
+        best = [key for key in shown if table.best_mask.at[key, m]]
+        others = {key: v for key, v in shown.items() if key not in best}
+        if len(best) > 1:
+            table.verdicts[m] = "tied"
+        elif best and others and best[0] in measured:
+            top = max(others.values()) if higher_is_better(m) else min(others.values())
+            runners = [key for key, v in others.items() if v == top]
+            if all(key in measured for key in runners):
+                ahead = all(boot.ahead(measured[best[0]], measured[key], k) for key in runners)
+                table.verdicts[m] = "sig." if ahead else "tied"
+        if table.gap and table.gap.method in measured and len(table.gap.against.get(m) or []) == 1:
+            against = table.gap.against[m][0]
+            if against in measured:
+                bounds = boot.gap_interval(measured[table.gap.method], measured[against], k, table.gap.definition)
+                if bounds is not None:
+                    table.gap_intervals[m] = bounds
+    table.uncertainty = boot.description()
+    table.notes = table.notes + list(boot.notes)
 
 
 # -- rows from each source -------------------------------------------------------------------------

@@ -72,7 +72,8 @@ class ComparisonRows:
         return next((k for k, r in zip(self.keys, self.rows) if r.method == method), None)
 
     def table(self, metrics=TABLE_METRICS, *, gap_method: str | None = None, gap_definition: str | None = None,
-              require_gap: bool = False, with_gap: bool = True, dataset: str = "", title: str = "") -> ComparisonTable:
+              require_gap: bool = False, with_gap: bool = True, dataset: str = "", title: str = "",
+              bootstrap=None) -> ComparisonTable:
         """The comparison table of these rows.
 
         Args:
@@ -83,12 +84,13 @@ class ComparisonRows:
             require_gap: raise when ``gap_method`` is not a row.
             with_gap: False: no gap row at all.
             dataset, title: shown with the table.
+            bootstrap: a :class:`samis.stats.Bootstrap` of :attr:`evaluation`: intervals and significance.
         """
         if with_gap:
             gap_method = gap_method or self.default_gap_method or PAPER_SAM
         return build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
                            gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
-                           dataset=dataset, title=title, notes=list(self.notes))
+                           dataset=dataset, title=title, notes=list(self.notes), bootstrap=bootstrap)
 
 
 def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
@@ -198,7 +200,7 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
 
 
 def report_table(found: ComparisonRows, dataset: str, metrics=TABLE_METRICS, *, gap_method: str | None = None,
-                 gap_definition: str | None = None) -> ComparisonTable:
+                 gap_definition: str | None = None, bootstrap=None) -> ComparisonTable:
     """The ``report`` command's table of rows already found: titled after the paper's table or "comparison".
 
     An explicit ``gap_method`` must be a row (see :func:`comparison_report`).
@@ -207,4 +209,4 @@ def report_table(found: ComparisonRows, dataset: str, metrics=TABLE_METRICS, *, 
     title = f"{dataset}: " + (table.caption.split(":", 1)[-1].strip()
                               if table is not None and found.evaluation is None else "comparison")
     return found.table(metrics, gap_method=gap_method, gap_definition=gap_definition,
-                       require_gap=gap_method is not None, dataset=dataset, title=title)
+                       require_gap=gap_method is not None, dataset=dataset, title=title, bootstrap=bootstrap)

@@ -1,0 +1,564 @@
+"""Uncertainty of every comparison: bootstrap intervals, paired tests and rank stability.
+
+Everything here works from the per-image results an evaluation already holds
+(:class:`samis.evaluation.EvaluationResult`): no map is read and no metric re-implemented.
+
+- **Resamples.** ``B`` bootstrap resamples of the images, drawn once from a seeded generator and
+  shared by every method, so differences and ranks are paired. Where the images have defect
+  classes the resampling is stratified: each class is resampled within itself, keeping its size,
+  so every resample has the dataset's class mix (the paper's classes are balanced by design and
+  a resample that drops a class would measure another dataset).
+- **Exact dataset metrics per resample.** A resample is a vector of counts (how often each image
+  was drawn); a dataset score is then a counts-weighted mean. Scalar metrics (Sa, MAE, Fw, adpFm,
+  adpEm, IoU, Dice) are weighted means of the per-image values; maxEm, meanEm, maxFm and meanFm
+  are the maximum / mean of the weighted mean *curve*, exactly as :func:`samis.metrics.aggregate`
+  does for the full set. All resamples come from one matrix product (B × n counts) @ (n × columns),
+  with no Python loop over images or resamples.
+- **Intervals.** Percentile intervals (2.5 % and 97.5 % quantiles of the resampled values); see
+  the README ("Statistics") for why percentile and not BCa.
+- **Paired comparison.** The difference A − B of each metric per resample gives its interval; for
+  the per-image metrics a two-sided Wilcoxon signed-rank test (``scipy.stats.wilcoxon`` with its
+  defaults) on the per-image values, Holm-corrected over the comparisons made together.
+- **Rank stability.** Each method's rank per resample (1 = best), as challengeR shows it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from samis.errors import StatsError
+from samis.metrics import CURVES, DATASET_METRICS, HIGHER_IS_BETTER, IMAGE_METRICS
+
+#: default number of bootstrap resamples
+DEFAULT_RESAMPLES = 1000
+#: fewest resamples accepted: below this the 2.5 % quantile rests on two or three values
+MIN_RESAMPLES = 100
+#: the fixed default seed (same input, same seed → the same intervals, bit for bit)
+DEFAULT_SEED = 11
+CONFIDENCE = 0.95
+INTERVAL_METHOD = "percentile"
+TEST_NAME = "two-sided Wilcoxon signed-rank test (scipy.stats.wilcoxon), Holm-corrected"
+#: metrics that have one value per image: these get a Wilcoxon p-value
+PAIRED_METRICS = ("Sa", "MAE", "Fw", "adpFm", "adpEm", "IoU", "Dice")
+#: every metric a bootstrap measures: the nine dataset metrics, then the mean IoU and Dice
+STAT_METRICS = (*DATASET_METRICS, "IoU", "Dice")
+
+_SCALAR_METRICS = ("Sa", "MAE", "Fw", "adpFm", "adpEm", "IoU", "Dice")
+_CURVE_METRICS = {"maxEm": ("em", np.max), "meanEm": ("em", np.mean), "maxFm": ("fm", np.max),
+                  "meanFm": ("fm", np.mean)}
+
+
+# ---- input checks --------------------------------------------------------------------------------
+def check_resamples(value) -> int:
+    """The number of resamples as an int.
+
+    Raises:
+        StatsError: not a whole number, or fewer than :data:`MIN_RESAMPLES`.
+    """
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise StatsError(f"the number of bootstrap resamples must be a whole number, not {str(value)!r}") from None
+    if number < MIN_RESAMPLES:
+        raise StatsError(f"the number of bootstrap resamples must be at least {MIN_RESAMPLES}, not {number}")
+    return number
+
+
+def check_seed(value) -> int:
+    """The seed as a non-negative int.
+
+    Raises:
+        StatsError: not a whole number >= 0.
+    """
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise StatsError(f"the seed must be a whole number, not {str(value)!r}") from None
+    if number < 0:
+        raise StatsError(f"the seed must be 0 or more, not {number}")
+    return number
+
+
+def check_metrics(names: Sequence[str] | None) -> tuple[str, ...]:
+    """Metric names checked against :data:`STAT_METRICS` (aliases Em/Fm accepted), in order, no repeats.
+
+    Raises:
+        StatsError: an unknown metric or an empty list.
+    """
+    if names is None:
+        return STAT_METRICS
+    aliases = {"Em": "maxEm", "Fm": "maxFm"}
+    out: list[str] = []
+    for name in names:
+        key = aliases.get(name.strip(), name.strip())
+        if key not in STAT_METRICS:
+            raise StatsError(f"unknown metric {name!r} (choose from {', '.join(STAT_METRICS)})")
+        if key not in out:
+            out.append(key)
+    if not out:
+        raise StatsError("no metrics to compare")
+    return tuple(out)
+
+
+# ---- resamples -----------------------------------------------------------------------------------
+def resample_indices(n: int, resamples: int, seed: int, strata: Sequence | None = None) -> np.ndarray:
+    """The images drawn by each resample: a (resamples, n) matrix of row indices.
+
+    Args:
+        n: number of images.
+        resamples: number of resamples B.
+        seed: seed of ``numpy.random.default_rng``.
+        strata: one label per image (defect class); each stratum is resampled within itself, keeping
+            its size. None or a single label: plain resampling of all images.
+
+    Returns:
+        int64 matrix; row b holds the n indices of resample b (stratum by stratum).
+    """
+    rng = np.random.default_rng(seed)
+    if strata is None:
+        groups = [np.arange(n)]
+    else:
+        labels = np.asarray(list(strata), dtype=object)
+        groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()), key=str)]
+    parts = [group[rng.integers(0, len(group), size=(resamples, len(group)))] for group in groups]
+    return np.concatenate(parts, axis=1)
+
+
+def resample_weights(indices: np.ndarray, n: int) -> np.ndarray:
+    """Each image's weight in each resample: counts / n, a (B, n) matrix whose rows sum to 1."""
+    resamples = indices.shape[0]
+    flat = (indices + np.arange(resamples, dtype=np.int64)[:, None] * n).ravel()
+    counts = np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
+    return counts / float(n)
+
+
+def _feature_columns(metrics: Sequence[str]) -> tuple[list[str], list[str]]:
+    scalars = [m for m in _SCALAR_METRICS if m in metrics]
+    curves = sorted({_CURVE_METRICS[m][0] for m in metrics if m in _CURVE_METRICS}, key=CURVES.index)
+    return scalars, curves
+
+
+def weighted_metrics(weights: np.ndarray, scalars: np.ndarray, curves: np.ndarray,
+                     metrics: Sequence[str] = STAT_METRICS) -> np.ndarray:
+    """Dataset metrics of one method under each row of weights (one matrix product).
+
+    Args:
+        weights: (B, n) image weights, rows summing to 1 (``np.full((1, n), 1 / n)`` is the dataset itself).
+        scalars: (n, len(IMAGE_METRICS)) per-image values.
+        curves: (n, len(CURVES), 256) per-image curves.
+        metrics: names from :data:`STAT_METRICS`.
+
+    Returns:
+        (B, len(metrics)) values; the row of uniform weights equals :func:`samis.metrics.aggregate`.
+    """
+    scalar_names, curve_names = _feature_columns(metrics)
+    blocks = [np.asarray(scalars[:, [IMAGE_METRICS.index(m) for m in scalar_names]], dtype=np.float64)]
+    blocks += [np.asarray(curves[:, CURVES.index(c), :], dtype=np.float64) for c in curve_names]
+    features = np.concatenate(blocks, axis=1)
+    means = weights @ features
+    out = np.empty((weights.shape[0], len(metrics)))
+    curve_start = {c: len(scalar_names) + 256 * i for i, c in enumerate(curve_names)}
+    for k, metric in enumerate(metrics):
+        if metric in _CURVE_METRICS:
+            name, reduce = _CURVE_METRICS[metric]
+            out[:, k] = reduce(means[:, curve_start[name]:curve_start[name] + 256], axis=1)
+        else:
+            out[:, k] = means[:, scalar_names.index(metric)]
+    return out
+
+
+def percentile_interval(values: np.ndarray, confidence: float = CONFIDENCE, axis: int = 0) -> np.ndarray:
+    """The percentile interval of resampled values: quantiles (1 − c)/2 and (1 + c)/2 along ``axis``."""
+    tail = (1.0 - confidence) / 2.0
+    return np.quantile(values, [tail, 1.0 - tail], axis=axis)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values (NaN stays NaN and is not counted).
+
+    The k-th smallest of m p-values is multiplied by (m − k + 1), made non-decreasing in that order,
+    and capped at 1.
+    """
+    values = np.asarray(pvalues, dtype=float)
+    out = np.full(values.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(values))
+    order = valid[np.argsort(values[valid], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for k, index in enumerate(order):
+        running = max(running, min(1.0, (m - k) * values[index]))
+        out[index] = running
+    return out.tolist()
+
+
+def wilcoxon_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired values, as ``scipy.stats.wilcoxon(a, b)`` gives it.
+
+    Identical values (all differences zero) give 1.0, which scipy also returns (with a warning).
+    """
+    from scipy.stats import wilcoxon  # lazy: scipy costs 0.2 s and only the tests need it
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.all(a - b == 0):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(wilcoxon(a, b).pvalue)
+
+
+def _higher(metric: str) -> bool:
+    return HIGHER_IS_BETTER.get(metric, True)
+
+
+# ---- the bootstrap of several methods --------------------------------------------------------------
+@dataclass
+class Bootstrap:
+    """Resampled dataset metrics of several methods over the same images and the same resamples.
+
+    Attributes:
+        dataset, split: where the per-image results come from.
+        methods: the methods, in order.
+        metrics: names from :data:`STAT_METRICS`.
+        images: the image ids used (those every method has), in split order.
+        point: (M, K) the metrics on ``images``.
+        samples: (M, B, K) the metrics on each resample.
+        per_image: method → (n, len(PAIRED_METRICS)) per-image values on ``images`` (for the tests).
+        resamples, seed, strata: B, the seed, and the number of classes resampled within (1: none).
+        notes: what a reader must know (e.g. images left out because a method lacks maps).
+    """
+
+    dataset: str
+    split: str
+    methods: tuple[str, ...]
+    metrics: tuple[str, ...]
+    images: list[str]
+    point: np.ndarray
+    samples: np.ndarray
+    per_image: dict[str, np.ndarray]
+    resamples: int
+    seed: int
+    strata: int
+    confidence: float = CONFIDENCE
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_images(self) -> int:
+        return len(self.images)
+
+    def _m(self, method: str) -> int:
+        try:
+            return self.methods.index(method)
+        except ValueError:
+            raise StatsError(f"method {method!r} is not in this bootstrap ({', '.join(self.methods)})") from None
+
+    def _k(self, metric: str) -> int:
+        try:
+            return self.metrics.index(metric)
+        except ValueError:
+            raise StatsError(f"metric {metric!r} is not in this bootstrap ({', '.join(self.metrics)})") from None
+
+    def value(self, method: str, metric: str) -> float:
+        return float(self.point[self._m(method), self._k(metric)])
+
+    def interval(self, method: str, metric: str) -> tuple[float, float]:
+        """The percentile interval of one method's metric."""
+        lo, hi = percentile_interval(self.samples[self._m(method), :, self._k(metric)], self.confidence)
+        return float(lo), float(hi)
+
+    def intervals(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """method → metric → (lo, hi), all at once."""
+        bounds = percentile_interval(self.samples, self.confidence, axis=1)  # (2, M, K)
+        return {m: {k: (float(bounds[0, i, j]), float(bounds[1, i, j])) for j, k in enumerate(self.metrics)}
+                for i, m in enumerate(self.methods)}
+
+    def difference(self, a: str, b: str, metric: str) -> tuple[float, float, float]:
+        """(A − B on the images, lo, hi) with the paired-bootstrap percentile interval of the difference."""
+        i, j, k = self._m(a), self._m(b), self._k(metric)
+        lo, hi = percentile_interval(self.samples[i, :, k] - self.samples[j, :, k], self.confidence)
+        return float(self.point[i, k] - self.point[j, k]), float(lo), float(hi)
+
+    def ahead(self, best: str, other: str, metric: str) -> bool:
+        """True when ``best`` is significantly better than ``other``: the interval of the difference excludes 0
+        on the better side."""
+        _, lo, hi = self.difference(best, other, metric)
+        return lo > 0 if _higher(metric) else hi < 0
+
+    def gap_interval(self, method: str, against: str, metric: str, definition: str) -> tuple[float, float] | None:
+        """Interval of the gap row's percentage (see :mod:`samis.tables.gap`) of ``method`` against ``against``.
+
+        Returns None where a resample's denominator is zero.
+        """
+        ref = self.samples[self._m(method), :, self._k(metric)]
+        top = self.samples[self._m(against), :, self._k(metric)]
+        denominator = np.maximum(ref, top) if definition == "larger" else ref
+        if np.any(denominator == 0):
+            return None
+        size = np.abs(ref - top) / np.abs(denominator) * 100.0
+        other_better = top > ref if _higher(metric) else top < ref
+        signed = np.where(other_better | (size == 0), size, -size)
+        lo, hi = percentile_interval(signed, self.confidence)
+        return float(lo), float(hi)
+
+    def ranks(self, metric: str) -> np.ndarray:
+        """(M, B) rank of each method in each resample (1 = best; ties share the lowest rank)."""
+        from scipy.stats import rankdata
+
+        values = self.samples[:, :, self._k(metric)]
+        return rankdata(-values if _higher(metric) else values, method="min", axis=0).astype(int)
+
+    def rank_distribution(self, metric: str) -> np.ndarray:
+        """(M, M) share of resamples in which method i has rank r + 1 (rows sum to 1)."""
+        ranks = self.ranks(metric)
+        m = len(self.methods)
+        return np.stack([(ranks == r + 1).mean(axis=1) for r in range(m)], axis=1)
+
+    def point_ranks(self, metric: str) -> np.ndarray:
+        """(M,) rank of each method on the images themselves."""
+        from scipy.stats import rankdata
+
+        values = self.point[:, self._k(metric)]
+        return rankdata(-values if _higher(metric) else values, method="min").astype(int)
+
+    def wilcoxon(self, a: str, b: str, metric: str) -> float:
+        """Two-sided Wilcoxon signed-rank p-value of A and B's per-image values of a per-image metric."""
+        if metric not in PAIRED_METRICS:
+            raise StatsError(f"{metric} has no per-image value: no Wilcoxon test (per-image metrics: "
+                             f"{', '.join(PAIRED_METRICS)})")
+        k = PAIRED_METRICS.index(metric)
+        return wilcoxon_p(self.per_image[a][:, k], self.per_image[b][:, k])
+
+    def description(self) -> str:
+        """The footnote: interval method, B, seed, stratification and the test."""
+        strat = f"stratified by defect class ({self.strata} classes)" if self.strata > 1 else "not stratified"
+        return (f"[lo, hi]: {self.confidence:.0%} {INTERVAL_METHOD} bootstrap intervals over {self.n_images} images "
+                f"(B = {self.resamples}, seed {self.seed}, {strat}); best mark: 'sig.' when the paired-bootstrap "
+                f"interval of its difference to the runner-up excludes 0, else 'tied'; tests: {TEST_NAME}")
+
+
+def bootstrap(evaluation, methods: Sequence[str] | None = None, metrics: Sequence[str] | None = None, *,
+              resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, images: Sequence[str] | None = None,
+              stratify: bool = True) -> Bootstrap:
+    """Resample the images of an evaluation and measure every method on each resample.
+
+    Args:
+        evaluation: a :class:`samis.evaluation.EvaluationResult`.
+        methods: methods to include (default: all of the evaluation's).
+        metrics: names from :data:`STAT_METRICS` (default: all).
+        resamples: B (at least :data:`MIN_RESAMPLES`).
+        seed: the generator's seed.
+        images: only these image ids (e.g. the images a case filter kept); default: all.
+        stratify: resample within defect classes when the images have more than one class.
+
+    Returns:
+        the :class:`Bootstrap`, over the images every method has (a note says when some were left out).
+
+    Raises:
+        StatsError: bad B or seed, an unknown method or metric, or fewer than 2 images in common.
+    """
+    resamples, seed = check_resamples(resamples), check_seed(seed)
+    metrics = check_metrics(metrics)
+    names = list(methods) if methods is not None else list(evaluation.methods)
+    for name in names:
+        if name not in evaluation.methods:
+            raise StatsError(f"method {name!r} was not evaluated on {evaluation.dataset}/{evaluation.split} "
+                             f"(evaluated: {', '.join(evaluation.methods) or 'none'})")
+    if not names:
+        raise StatsError("no methods to resample")
+    order = list(evaluation.image_classes)
+    wanted = set(order) if images is None else set(images)
+    common = [s for s in order if s in wanted]
+    notes = []
+    for name in names:
+        have = set(evaluation.methods[name].stems)
+        lacking = [s for s in common if s not in have]
+        if lacking:
+            notes.append(f"{name} has no map for {len(lacking)} of {len(common)} images: statistics use only the "
+                         "images every compared method has")
+        common = [s for s in common if s in have]
+    if len(common) < 2:
+        raise StatsError(f"intervals and tests need at least 2 images that every compared method has; "
+                         f"{evaluation.dataset}/{evaluation.split} has {len(common)}")
+    classes = [evaluation.image_classes.get(s, "") for s in common]
+    n_strata = len(set(classes))
+    stratified = stratify and n_strata > 1
+    indices = resample_indices(len(common), resamples, seed, classes if stratified else None)
+    weights = resample_weights(indices, len(common))
+    uniform = np.full((1, len(common)), 1.0 / len(common))
+    point, samples, per_image = [], [], {}
+    paired_cols = [IMAGE_METRICS.index(m) for m in PAIRED_METRICS]
+    for name in names:
+        result = evaluation.methods[name]
+        position = {s: i for i, s in enumerate(result.stems)}
+        rows = [position[s] for s in common]
+        scalars, curves = result.scalars[rows], result.curves[rows]
+        point.append(weighted_metrics(uniform, scalars, curves, metrics)[0])
+        samples.append(weighted_metrics(weights, scalars, curves, metrics))
+        per_image[name] = np.asarray(scalars[:, paired_cols], dtype=np.float64)
+    return Bootstrap(evaluation.dataset, evaluation.split, tuple(names), metrics, common, np.stack(point),
+                     np.stack(samples), per_image, resamples, seed, n_strata if stratified else 1, notes=notes)
+
+
+# ---- paired comparison of two methods -----------------------------------------------------------------
+@dataclass
+class PairedComparison:
+    """Two methods on the same images: per metric A, B, A − B with its interval, and p-values.
+
+    ``metrics[M]`` holds ``a``, ``b``, ``diff``, ``diff_ci`` ([lo, hi]) and, for per-image metrics,
+    ``p_wilcoxon`` and ``p_holm`` (Holm over the per-image metrics of this comparison).
+    """
+
+    dataset: str
+    split: str
+    a: str
+    b: str
+    n_images: int
+    metrics: dict[str, dict]
+    resamples: int
+    seed: int
+    description: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json_dict(self) -> dict:
+        """The ``compare --format json`` document."""
+        return {"dataset": self.dataset, "split": self.split, "a": self.a, "b": self.b, "n_images": self.n_images,
+                "metrics": self.metrics, "resamples": self.resamples, "seed": self.seed,
+                "method": self.description, "notes": list(self.notes)}
+
+    def rows(self) -> list[dict]:
+        """One flat dict per metric (for a table display)."""
+        out = []
+        for metric, entry in self.metrics.items():
+            out.append({"metric": metric, "better": "higher" if _higher(metric) else "lower", "A": entry["a"],
+                        "B": entry["b"], "A − B": entry["diff"], "lo": entry["diff_ci"][0], "hi": entry["diff_ci"][1],
+                        "p (Wilcoxon)": entry.get("p_wilcoxon"), "p (Holm)": entry.get("p_holm"),
+                        "verdict": entry["verdict"]})
+        return out
+
+    def to_text(self) -> str:
+        """An aligned table for a terminal."""
+        from samis.tables.render import text_table
+
+        def number(value, places=4):
+            return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{places}f}"
+
+        def pvalue(value):
+            return "–" if value is None else (f"{value:.2e}" if value < 1e-3 else f"{value:.4f}")
+
+        header = ["metric", "A", "B", "A − B", "95% interval", "p Wilcoxon", "p Holm", "verdict"]
+        body = [[m, number(e["a"]), number(e["b"]), number(e["diff"], 4),
+                 f"[{number(e['diff_ci'][0])}, {number(e['diff_ci'][1])}]", pvalue(e.get("p_wilcoxon")),
+                 pvalue(e.get("p_holm")), e["verdict"]] for m, e in self.metrics.items()]
+        lines = [f"{self.dataset} / {self.split}: A = {self.a}, B = {self.b}, {self.n_images} images"]
+        lines += text_table(header, body, right_columns=range(1, 7))
+        lines += [self.description, *self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def _verdict(metric: str, a: str, b: str, lo: float, hi: float) -> str:
+    if lo <= 0 <= hi:
+        return "tied"
+    a_ahead = (lo > 0) == _higher(metric)
+    return f"{a if a_ahead else b} better"
+
+
+def compare_methods(evaluation, a: str, b: str, metrics: Sequence[str] | None = None, *,
+                    resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                    images: Sequence[str] | None = None) -> PairedComparison:
+    """Compare two methods on the images both have.
+
+    Args:
+        evaluation: a :class:`samis.evaluation.EvaluationResult` holding both methods.
+        a, b: the two methods (differences are A − B).
+        metrics: names from :data:`STAT_METRICS` (default: all).
+        resamples, seed: the bootstrap's B and seed.
+        images: only these image ids (default: all of the split).
+
+    Returns:
+        the :class:`PairedComparison`; verdict per metric: ``tied`` when the interval of the difference
+        holds 0, else which method is better.
+
+    Raises:
+        StatsError: A equals B, an unknown method or metric, bad B or seed, fewer than 2 common images.
+    """
+    if a == b:
+        raise StatsError(f"compare needs two different methods; got {a!r} twice")
+    boot = bootstrap(evaluation, [a, b], metrics, resamples=resamples, seed=seed, images=images)
+    entries: dict[str, dict] = {}
+    tested = [m for m in boot.metrics if m in PAIRED_METRICS]
+    pvalues = [boot.wilcoxon(a, b, m) for m in tested]
+    adjusted = dict(zip(tested, holm(pvalues)))
+    raw = dict(zip(tested, pvalues))
+    for metric in boot.metrics:
+        diff, lo, hi = boot.difference(a, b, metric)
+        entry = {"a": boot.value(a, metric), "b": boot.value(b, metric), "diff": diff, "diff_ci": [lo, hi]}
+        if metric in raw:
+            entry["p_wilcoxon"], entry["p_holm"] = raw[metric], adjusted[metric]
+        entry["verdict"] = _verdict(metric, a, b, lo, hi)
+        entries[metric] = entry
+    description = (f"{boot.confidence:.0%} {INTERVAL_METHOD} paired-bootstrap intervals of A − B (B = {boot.resamples}, "
+                   f"seed {boot.seed}, " + (f"stratified by defect class ({boot.strata} classes)" if boot.strata > 1
+                                            else "not stratified") + f"); p: {TEST_NAME} over {len(tested)} metrics")
+    return PairedComparison(evaluation.dataset, evaluation.split, a, b, boot.n_images, entries, boot.resamples,
+                            boot.seed, description, list(boot.notes))
+
+
+# ---- methods × methods ---------------------------------------------------------------------------------
+@dataclass
+class SignificanceMatrix:
+    """Every pair of methods on one metric.
+
+    Attributes:
+        metric: the metric.
+        methods: row and column order.
+        diff: (M, M) row − column on the images.
+        lo, hi: (M, M) its paired-bootstrap interval.
+        p: (M, M) Holm-corrected p-values over all pairs (Wilcoxon for per-image metrics, else the
+            paired-bootstrap p: twice the smaller share of resampled differences on either side of 0).
+        test: which p it is.
+    """
+
+    metric: str
+    methods: tuple[str, ...]
+    diff: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    p: np.ndarray
+    test: str
+
+    def significant(self) -> np.ndarray:
+        """(M, M) True where the interval of row − column excludes 0."""
+        return (self.lo > 0) | (self.hi < 0)
+
+
+def significance_matrix(boot: Bootstrap, metric: str) -> SignificanceMatrix:
+    """All pairwise differences of one metric with their intervals and Holm-corrected p-values."""
+    k = boot._k(metric)
+    values = boot.samples[:, :, k]  # (M, B)
+    diffs = values[:, None, :] - values[None, :, :]  # (M, M, B)
+    bounds = percentile_interval(diffs, boot.confidence, axis=2)
+    point = boot.point[:, k][:, None] - boot.point[:, k][None, :]
+    m = len(boot.methods)
+    pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
+    if metric in PAIRED_METRICS:
+        raw = [boot.wilcoxon(boot.methods[i], boot.methods[j], metric) for i, j in pairs]
+        test = "Wilcoxon signed-rank, Holm over all pairs"
+    else:
+        raw = [min(1.0, 2 * min(float(np.mean(diffs[i, j] <= 0)), float(np.mean(diffs[i, j] >= 0))))
+               for i, j in pairs]
+        test = "paired bootstrap, Holm over all pairs"
+    p = np.full((m, m), np.nan)
+    for (i, j), value in zip(pairs, holm(raw)):
+        p[i, j] = p[j, i] = value
+    return SignificanceMatrix(metric, boot.methods, point, bounds[0], bounds[1], p, test)
+
+
+def table_uncertainty(boot: Bootstrap, table_metrics: Mapping[str, str]) -> dict[str, dict[str, tuple[float, float]]]:
+    """method → table metric → interval, for table metrics given as {table name: bootstrap metric}."""
+    found = boot.intervals()
+    return {method: {t: found[method][m] for t, m in table_metrics.items() if m in boot.metrics}
+            for method in boot.methods}

@@ -1,0 +1,149 @@
+"""samis.stats: exact resampled metrics, interval coverage, paired tests equal scipy, reproducible seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from samis.errors import StatsError
+from samis.evaluation import EvaluationResult, MethodResult
+from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate
+from samis.stats import (
+    PAIRED_METRICS, bootstrap, check_resamples, compare_methods, holm, resample_indices,
+    resample_weights, significance_matrix, weighted_metrics,
+)
+
+
+def fake_evaluation(n: int = 60, methods=("A", "B", "C"), seed: int = 0, classes=("x", "y", "z"),
+                    shift: float = 0.02) -> EvaluationResult:
+    """Random per-image values and curves for a few methods, method i a little better than method i-1."""
+    rng = np.random.default_rng(seed)
+    stems = [f"im{i:03d}" for i in range(n)]
+    results = {}
+    base = rng.uniform(0.2, 0.8, size=(n, len(IMAGE_METRICS)))
+    base_curves = rng.uniform(0.0, 1.0, size=(n, len(CURVES), 256))
+    for i, method in enumerate(methods):
+        scalars = np.clip(base + i * shift + rng.normal(0, 0.05, base.shape), 0, 1)
+        curves = np.clip(base_curves + i * shift + rng.normal(0, 0.05, base_curves.shape), 0, 1)
+        results[method] = MethodResult(method, list(stems), scalars, curves)
+    image_classes = {s: classes[i % len(classes)] for i, s in enumerate(stems)}
+    return EvaluationResult("fake", "all", results, image_classes)
+
+
+def test_uniform_weights_equal_aggregate_and_resamples_equal_a_plain_loop():
+    evaluation = fake_evaluation()
+    result = evaluation.methods["B"]
+    n = len(result.stems)
+    ours = weighted_metrics(np.full((1, n), 1 / n), result.scalars, result.curves, DATASET_METRICS)[0]
+    plain = aggregate(result.scalars, result.curves)
+    assert ours == pytest.approx([plain[m] for m in DATASET_METRICS], abs=1e-12)
+    indices = resample_indices(n, 50, seed=3)
+    resampled = weighted_metrics(resample_weights(indices, n), result.scalars, result.curves, DATASET_METRICS)
+    for b in range(50):
+        scores = aggregate(result.scalars[indices[b]], result.curves[indices[b]])
+        assert resampled[b] == pytest.approx([scores[m] for m in DATASET_METRICS], abs=1e-12)
+
+
+def test_stratified_resamples_keep_each_class_size():
+    labels = ["a"] * 5 + ["b"] * 7 + ["c"] * 3
+    indices = resample_indices(len(labels), 200, seed=1, strata=labels)
+    drawn = np.asarray(labels, dtype=object)[indices]
+    for label, size in (("a", 5), ("b", 7), ("c", 3)):
+        assert np.all((drawn == label).sum(axis=1) == size)
+
+
+def test_interval_coverage_is_95_percent_on_simulated_datasets():
+    """600 datasets of 80 skewed per-image scores with a known mean: the 95 % interval covers it 93–97 %."""
+    rng = np.random.default_rng(2024)
+    true_mean = 2 / 7  # Beta(2, 5)
+    datasets, n, covered = 600, 80, 0
+    column = IMAGE_METRICS.index("Sa")
+    for i in range(datasets):
+        scalars = np.zeros((n, len(IMAGE_METRICS)))
+        scalars[:, column] = rng.beta(2, 5, size=n)
+        evaluation = EvaluationResult("sim", "all", {"m": MethodResult("m", [f"{k}" for k in range(n)], scalars,
+                                                                       np.zeros((n, len(CURVES), 256)))},
+                                      {f"{k}": "one" for k in range(n)})
+        lo, hi = bootstrap(evaluation, metrics=["Sa"], resamples=1000, seed=i).interval("m", "Sa")
+        covered += lo <= true_mean <= hi
+    assert 0.93 <= covered / datasets <= 0.97, covered / datasets
+
+
+def test_same_seed_same_intervals_other_seed_close():
+    evaluation = fake_evaluation(n=900)
+    first = bootstrap(evaluation, seed=5).intervals()
+    again = bootstrap(evaluation, seed=5).intervals()
+    other = bootstrap(evaluation, seed=6).intervals()
+    assert first == again
+    for method in first:
+        for metric, (lo, hi) in first[method].items():
+            assert abs(lo - other[method][metric][0]) < 0.004 and abs(hi - other[method][metric][1]) < 0.004
+
+
+def test_paired_comparison_and_holm():
+    evaluation = fake_evaluation(n=120)
+    result = compare_methods(evaluation, "C", "A", resamples=500)
+    doc = result.to_json_dict()
+    assert doc["n_images"] == 120 and doc["a"] == "C" and doc["b"] == "A"
+    for metric, entry in doc["metrics"].items():
+        assert entry["diff"] == pytest.approx(entry["a"] - entry["b"])
+        assert entry["diff_ci"][0] <= entry["diff"] <= entry["diff_ci"][1]
+        assert ("p_wilcoxon" in entry) == (metric in PAIRED_METRICS)
+    ps = [doc["metrics"][m]["p_wilcoxon"] for m in PAIRED_METRICS]
+    assert [doc["metrics"][m]["p_holm"] for m in PAIRED_METRICS] == pytest.approx(holm(ps))
+    assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert doc["metrics"]["Sa"]["verdict"] == "C better"
+
+
+def test_rank_distribution_and_significance_matrix():
+    boot = bootstrap(fake_evaluation(n=300, shift=0.05), resamples=300)
+    shares = boot.rank_distribution("Sa")
+    assert shares.shape == (3, 3) and np.allclose(shares.sum(axis=1), 1)
+    assert shares[2, 0] > 0.9  # C is clearly first
+    matrix = significance_matrix(boot, "MAE")
+    assert matrix.diff.shape == (3, 3) and np.allclose(np.diag(matrix.diff), 0)
+    assert matrix.significant()[0, 2]
+    assert significance_matrix(boot, "maxFm").test.startswith("paired bootstrap")
+
+
+def test_missing_maps_use_the_common_images_and_say_so():
+    evaluation = fake_evaluation(n=30)
+    a = evaluation.methods["A"]
+    evaluation.methods["A"] = MethodResult("A", a.stems[5:], a.scalars[5:], a.curves[5:], missing=a.stems[:5])
+    boot = bootstrap(evaluation, ["A", "B"], resamples=100)
+    assert boot.n_images == 25 and "A has no map for 5 of 30 images" in boot.notes[0]
+
+
+@pytest.mark.parametrize("value", ["abc", "99", "-5", "1.5", None])
+def test_bad_resamples(value):
+    with pytest.raises(StatsError, match="bootstrap resamples"):
+        check_resamples(value)
+
+
+def test_fewer_than_two_images_and_same_method():
+    evaluation = fake_evaluation(n=30)
+    with pytest.raises(StatsError, match="at least 2 images"):
+        bootstrap(evaluation, images=["im000"])
+    with pytest.raises(StatsError, match="two different methods"):
+        compare_methods(evaluation, "A", "A")
+
+
+def test_wilcoxon_equals_scipy_on_real_sd900(workspace, sd900_dir, sd900_predictions_dir):
+    """p-values equal scipy.stats.wilcoxon to 1e-12 on real per-image scores (sd900 test split, 360 images)."""
+    from samis.datasets import register_dataset
+    from samis.evaluation import evaluate
+    from samis.store import import_predictions
+
+    dataset = register_dataset(workspace, "sd900", sd900_dir)
+    for method in ("FT", "RCRR"):
+        import_predictions(workspace, dataset, method, sd900_predictions_dir / method)
+    evaluation = evaluate(workspace, dataset, ["FT", "RCRR"], split="test")
+    result = compare_methods(evaluation, "RCRR", "FT", resamples=200)
+    frame = evaluation.per_image_frame()
+    a = frame[frame.method == "RCRR"].set_index("image")
+    b = frame[frame.method == "FT"].set_index("image").loc[a.index]
+    assert result.n_images == 360
+    for metric in PAIRED_METRICS:
+        expected = scipy.stats.wilcoxon(a[metric].to_numpy(), b[metric].to_numpy()).pvalue
+        assert abs(result.metrics[metric]["p_wilcoxon"] - expected) <= 1e-12, metric
