@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 from samis.datasets import Dataset, Sample, load_dataset
 from samis.errors import DatasetError, SamError
 from samis.imageio import ImageReadError, read_rgb
-from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, describe, sam_model_of
+from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, describe, sam_method_id, sam_model_of
 from samis.models import SAM_MODELS, SamModel
 from samis.sam.masks import MaskSet, read_mask_set
 from samis.sam.records import SelectionRecord, read_selection_record
@@ -126,7 +126,7 @@ class MaskExplorer:
             if view.how == how or view.method == how:
                 return view
         have = ", ".join(v.how for v in self.selections) or "none"
-        raise SamError(f"no {self.model.label}+{how} map for image {self.image_id} of {self.dataset_id} "
+        raise SamError(f"no {sam_method_id(self.model.key, how)} map for image {self.image_id} of {self.dataset_id} "
                        f"(have: {have}); write it with: python -m samis sam {self.dataset_id} --model {self.model.key} "
                        f"--selection {how}")
 
@@ -237,7 +237,7 @@ def explore_masks(workspace: Workspace, dataset_id: str, image_id: str, model: s
         how = info.strategy or info.prompt
         if info.model is None or info.model.label != found.label or how not in (*SELECTION_STRATEGIES, *PROMPT_KINDS):
             continue
-        if method != f"{found.label}+{how}":
+        if method != sam_method_id(found.key, how):
             continue  # a variant (oracle-10): its records would not be ours to read
         map_path = prediction_files(workspace, dataset_id, method).get(image_id)
         if map_path is None:
