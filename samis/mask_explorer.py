@@ -126,7 +126,7 @@ class MaskExplorer:
             if view.how == how or view.method == how:
                 return view
         have = ", ".join(v.how for v in self.selections) or "none"
-        raise SamError(f"no {sam_method_id(self.model.key, how)} map for image {self.image_id} of {self.dataset_id} "
+        raise SamError(f"no {self.model.label}+{how} map for image {self.image_id} of {self.dataset_id} "
                        f"(have: {have}); write it with: python -m samis sam {self.dataset_id} --model {self.model.key} "
                        f"--selection {how}")
 
