@@ -189,3 +189,59 @@ def test_min_area_must_be_a_whole_number(value):
     with pytest.raises(EvaluationError, match="--min-area must be a whole number"):
         check_min_area(value)
     assert check_min_area("7") == 7 and check_min_area(0) == 0 and check_min_area(None) is None
+
+
+# ---- the command line ------------------------------------------------------------------------------
+def _cli(workspace, *argv):
+    import contextlib
+    import io
+
+    from samis.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--workspace", str(workspace.root), *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_prints_the_json_document_and_every_table_format(hand_study):
+    import json
+
+    workspace, _, _ = hand_study
+    code, out, _ = _cli(workspace, "evaluate", "hand", "--image-level", "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert list(document) == ["dataset", "split", "min_area", "methods"]
+    assert list(document["methods"]["m"]) == ["n_defect", "n_free", "false_alarm_rate", "miss_rate", "auroc_area",
+                                              "auroc_max", "fpr_at_tpr95", "per_class"]
+    assert document["methods"]["m"]["auroc_max"] == pytest.approx(10.5 / 12)
+    code, out, _ = _cli(workspace, "evaluate", "hand", "--image-level", "--min-area", "5", "--format", "json")
+    assert json.loads(out)["min_area"] == 5 and json.loads(out)["methods"]["m"]["miss_rate"] == 0.0
+    code, out, _ = _cli(workspace, "evaluate", "hand", "--image-level")
+    assert code == 0 and "false alarms" in out and "0.333" in out and "0.792" in out
+    code, out, _ = _cli(workspace, "evaluate", "hand", "--image-level", "--format", "csv")
+    assert out.splitlines()[0] == "method,upper_bound,n_defect,n_free,false_alarm_rate,miss_rate,auroc_area,auroc_max,fpr_at_tpr95"
+    code, out, _ = _cli(workspace, "evaluate", "hand", "--image-level", "--format", "markdown")
+    assert "| m | 4 | 3 | **0.333** | **0.250** |" in out
+    code, out, _ = _cli(workspace, "evaluate", "hand", "--image-level", "--format", "latex")
+    assert r"\begin{tabular}" in out and r"\textbf{0.792}" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--image-level", "--min-area", "-1"], "--min-area must be a whole number of pixels ≥ 0, not '-1'"),
+    (["--image-level", "--min-area", "2.5"], "--min-area must be a whole number of pixels ≥ 0, not '2.5'"),
+    (["--min-area", "4"], "--min-area applies to --image-level only"),
+])
+def test_cli_bad_min_area_is_one_line(hand_study, argv, message):
+    workspace, _, _ = hand_study
+    code, out, err = _cli(workspace, "evaluate", "hand", *argv)
+    assert code == 2 and out == "" and err == f"error: {message}\n"
+
+
+def test_cli_dataset_without_good_parts_exits_2_with_one_line(workspace, make_folder_dataset):
+    root, preds = make_folder_dataset(n=6)
+    register_dataset(workspace, "toy", root)
+    import_predictions(workspace, load_dataset(workspace, "toy"), "good", preds["good"])
+    code, out, err = _cli(workspace, "evaluate", "toy", "--image-level")
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and "has no defect-free images" in err
