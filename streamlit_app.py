@@ -6,7 +6,7 @@ Pages only call the library (``samis``) and show its results.
 
 A folder named ``pages/`` would put Streamlit in its old multipage mode for the first session after
 a server start; :mod:`samis.dashboard.streamlit_compat` says how samis leaves it, so the first link a
-colleague opens shows the right page with the six pages in the navigation.
+colleague opens shows the right page with the seven pages in the navigation.
 """
 
 from pathlib import Path
@@ -33,6 +33,7 @@ PAGES = [
     st.Page(HERE / "pages" / "speed.py", title="Speed", icon=":material/speed:", url_path="speed"),
     st.Page(HERE / "pages" / "gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
     st.Page(HERE / "pages" / "cases.py", title="Cases", icon=":material/search:", url_path="cases"),
+    st.Page(HERE / "pages" / "good_parts.py", title="Good parts", icon=":material/verified:", url_path="good_parts"),
 ]
 
 page = st.navigation(PAGES)

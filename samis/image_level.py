@@ -348,11 +348,19 @@ def require_both_kinds(dataset_id: str, split: str, n_defect: int, n_free: int) 
     where = f"dataset {dataset_id!r} / split {split!r}"
     if n_free == 0:
         hint = " (register Magnetic Tile with --include-defect-free to add MT_Free)"
-        raise EvaluationError(f"{where} has no defect-free images (empty ground-truth masks) among its {n_defect} "
-                              f"images; image-level results need defect-free and defect images{hint}")
+        raise MissingImageKind(f"{where} has no defect-free images (empty ground-truth masks) among its {n_defect} "
+                              f"images; image-level results need defect-free and defect images{hint}", "defect-free")
     if n_defect == 0:
-        raise EvaluationError(f"{where} has no defect images (non-empty ground-truth masks) among its {n_free} "
-                              "images; image-level results need defect and defect-free images")
+        raise MissingImageKind(f"{where} has no defect images (non-empty ground-truth masks) among its {n_free} "
+                               "images; image-level results need defect and defect-free images", "defect")
+
+
+class MissingImageKind(EvaluationError):
+    """A split lacks defect-free or defect images; ``missing`` says which (``defect-free`` or ``defect``)."""
+
+    def __init__(self, message: str, missing: str):
+        super().__init__(message)
+        self.missing = missing
 
 
 # ---- the cache -------------------------------------------------------------------------------------

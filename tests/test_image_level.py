@@ -245,3 +245,43 @@ def test_cli_dataset_without_good_parts_exits_2_with_one_line(workspace, make_fo
     code, out, err = _cli(workspace, "evaluate", "toy", "--image-level")
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and "has no defect-free images" in err
+
+
+def test_cases_defect_free_only_keeps_the_good_parts():
+    import pandas as pd
+
+    from samis.cases import CaseQuery, filter_cases
+
+    table = pd.DataFrame({"class": ["a", "a", "b"], "m": [0.1, 0.5, 0.9]}, index=pd.Index(["x", "y", "z"], name="image"))
+    kept = filter_cases(table, ["m"], CaseQuery("m", "Sa", defect_free_only=True), defect_free=["x", "z"])
+    assert kept.image_ids == ["z", "x"]
+    assert filter_cases(table, ["m"], CaseQuery("m", "Sa"), defect_free=["x"]).image_ids == ["z", "y", "x"]
+    none = filter_cases(table, ["m"], CaseQuery("m", "Sa", defect_free_only=True), defect_free=[])
+    assert none.image_ids == [] and none.notes
+    with pytest.raises(ValueError, match="defect-free filter needs"):
+        filter_cases(table, ["m"], CaseQuery("m", "Sa", defect_free_only=True))
+
+
+def test_false_alarm_grid_draws_the_flagged_regions(hand_study):
+    from samis.figures import FLAG_COLOR, draw_flagged_regions, false_alarm_figure
+    from samis.store import prediction_files
+
+    workspace, dataset, _ = hand_study
+    by_id = dataset.by_id()
+    picture = draw_flagged_regions(np.full(SHAPE, 100, np.uint8), flagged_regions(HAND["free_c"][2]))
+    assert tuple(picture[50, 50]) == FLAG_COLOR and tuple(picture[0, 0]) == (100, 100, 100)
+    assert tuple(picture[80, 80]) == (100, 100, 100)  # the 127 block is not flagged
+    figure = false_alarm_figure([by_id["free_c"], by_id["free_b"]], prediction_files(workspace, "hand", "m"), "m",
+                                cell=64)
+    assert figure.size[0] > 2 * 64 and figure.mode == "RGB"
+
+
+def test_roc_and_per_class_figures(hand_study):
+    from samis.plots import per_class_rate_figure, roc_figure
+
+    workspace, dataset, _ = hand_study
+    result = evaluate_image_level(workspace, dataset)
+    figure = roc_figure({"m": result.methods["m"].roc("area")}, {"m": "#123456"}, "area", {"m": 0.79})
+    assert figure.data[0].name == "m (AUROC 0.790)" and figure.data[0].x[0] == 0.0 and figure.data[0].y[-1] == 1.0
+    bars = per_class_rate_figure(result.per_class_frame(), {})
+    assert list(bars.data[0].x) == ["patch", "scratch"] and list(bars.data[0].y) == [1.0, 0.0]

@@ -65,7 +65,7 @@ def _open(page: str, query: dict) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("page", ["overview", "run", "compare", "speed", "gallery", "cases"])
+@pytest.mark.parametrize("page", ["overview", "run", "compare", "speed", "gallery", "cases", "good_parts"])
 def test_planted_names_render_as_text_on_every_page(hostile, page):
     views = [
         {"dataset": HOSTILE_DATASET, "image": HOSTILE_STEM, "images_by": "chosen", "images": HOSTILE_STEM},

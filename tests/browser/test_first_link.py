@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from helpers import By, chromium, streamlit_server, wait_for_page
 
-TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases"]
+TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Good parts"]
 LINKS = [
     ("/", "samis — SAM on industrial surface defects", "/overview"),
     ("/overview?dataset=toy&split=test", "samis — SAM on industrial surface defects", "/overview"),
@@ -20,6 +20,7 @@ LINKS = [
     ("/speed", "Speed", "/speed"),
     ("/gallery?dataset=toy&mode=overlay", "Gallery", "/gallery"),
     ("/cases?dataset=toy&filter=good&image=img_002", "Cases", "/cases"),
+    ("/good_parts?dataset=toy&score=max", "Good parts", "/good_parts"),
 ]
 
 
@@ -41,7 +42,7 @@ def test_a_link_opens_its_page_as_the_first_request_of_a_fresh_server(study, tmp
             assert [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")][:1] == [title]
             links = [a.text.strip() for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')]
             assert [t for t in TITLES if any(text.endswith(t) for text in links)] == TITLES, links
-            assert len(links) == len(TITLES), links  # no file names beside the six pages
+            assert len(links) == len(TITLES), links  # no file names beside the seven pages
             assert driver.current_url.split("?")[0].endswith(path), driver.current_url
             if "dataset=toy" in link:
                 assert "dataset=toy" in driver.current_url
