@@ -2,7 +2,7 @@
 
 Streamlit decides on the first connection whether the app is an old-style ``pages/`` app (see
 samis/dashboard/streamlit_compat.py); a colleague's first click on a shared link must still open the
-page it names, with the shared sidebar and the six pages' titles in the navigation, and no
+page it names, with the shared sidebar and the seven pages' titles in the navigation, and no
 "Page not found" dialog. One server start per link proves it.
 """
 
