@@ -422,12 +422,11 @@ def test_a_plus_typed_into_a_link_still_names_the_method(study):
 
 # ---- good parts ------------------------------------------------------------------------------------
 @pytest.fixture
-def parts(workspace, tmp_path):
+def parts(workspace, make_folder_dataset):
     """Dataset `parts`: 12 images, the first 4 defect-free (empty ground truth), methods good and weak."""
     from samis.store import import_predictions
-    from conftest import write_folder_dataset
 
-    root, predictions = write_folder_dataset(tmp_path, n=12, name="parts", empty_gt=4)
+    root, predictions = make_folder_dataset(n=12, name="parts", empty_gt=4)
     dataset = register_dataset(workspace, "parts", root, "folder")
     for method in ("good", "weak"):
         import_predictions(workspace, dataset, method, predictions[method])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import write_folder_dataset
 from streamlit.testing.v1 import AppTest
 
 from samis.datasets import register_dataset
@@ -32,8 +31,10 @@ CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 
 
 @pytest.fixture
-def hostile(workspace, tmp_path):
-    root, predictions = write_folder_dataset(tmp_path, n=6)
+def hostile(workspace, make_folder_dataset):
+    # the factory fixture, not `from conftest import …`: with tests/browser/conftest.py also on the path,
+    # that import found the browser one when the whole suite was collected
+    root, predictions = make_folder_dataset(n=6)
     # one image, its mask and its maps get a name full of markup; its class too
     for folder in (root / "images", root / "masks", predictions["good"], predictions["weak"]):
         (folder / "img_001.png").rename(folder / f"{HOSTILE_STEM}.png")

@@ -85,8 +85,9 @@ class ImageLevelTable:
         header = self.header()
         rows = [[markdown_text(r[0]), *r[1:]] for r in self._rows(lambda t: f"**{t}**")]
         lines = [f"**{markdown_text(self.title)}**", "", *markdown_table(header, "l" + "r" * (len(header) - 1), rows), ""]
-        lines += [markdown_text(note) for note in ["best of each column in bold", *self.notes()]]
-        return "\n".join(lines) + "\n"
+        for note in ["best of each column in bold", *self.notes()]:
+            lines += [markdown_text(note), ""]  # one paragraph each
+        return "\n".join(lines)
 
     def to_latex(self) -> str:
         header = [latex_escape(h) for h in self.header()]
