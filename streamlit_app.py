@@ -36,6 +36,7 @@ PAGES = [
     st.Page(HERE / "pages" / "gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
     st.Page(HERE / "pages" / "cases.py", title="Cases", icon=":material/search:", url_path="cases"),
     st.Page(HERE / "pages" / "masks.py", title="Masks", icon=":material/layers:", url_path="masks"),
+    st.Page(HERE / "pages" / "good_parts.py", title="Good parts", icon=":material/verified:", url_path="good_parts"),
 ]
 
 page = st.navigation(PAGES)

@@ -54,9 +54,19 @@ value_range = state.bind(st.slider, f"{metric} of method A between", key=range_k
                          parse=state.range_in(*span),
                          dump=lambda v: f"{v[0]:g}~{v[1]:g}", min_value=span[0], max_value=span[1], step=0.01)
 
+defect_free_only = state.bind(st.toggle, "defect-free only", key="cases_defect_free", url="defect_free",
+                              default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
+                              help="only images whose ground truth is empty (good parts): what each method flags there "
+                                   "is a false alarm")
+defect_free = None
+if defect_free_only:
+    with ui.guard("defect-free images"):
+        defect_free = data.defect_free_ids(ctx.root, ctx.dataset_id, ctx.split, ctx.fingerprint)
+    if defect_free is None:
+        state.stop()
 query = CaseQuery(method_a, metric, mode, method_b, float(margin), int(worst_n), tuple(chosen_classes),
-                  tuple(value_range))
-selection = filter_cases(table, methods, query)
+                  tuple(value_range), defect_free_only=bool(defect_free_only))
+selection = filter_cases(table, methods, query, defect_free=defect_free)
 for note in selection.notes:
     st.info(note)
 shown = selection.frame

@@ -17,7 +17,7 @@ means a lower value and "worst" the highest.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +109,8 @@ class CaseQuery:
         classes: keep only these defect classes (empty: all).
         value_range: keep images whose A value lies in [low, high] (None: no range). An image without
             a map of A is kept only when the range spans everything (see :func:`value_span`).
+        defect_free_only: keep only defect-free images (empty ground truth; the good parts of
+            :mod:`samis.image_level`); :func:`filter_cases` then needs their ids.
     """
 
     method_a: str
@@ -119,6 +121,7 @@ class CaseQuery:
     worst_n: int = 20
     classes: tuple[str, ...] = ()
     value_range: tuple[float, float] | None = None
+    defect_free_only: bool = False
 
     def __post_init__(self):
         if self.metric not in IMAGE_METRICS:
@@ -155,22 +158,26 @@ class CaseSelection:
         return list(self.frame.index)
 
 
-def filter_cases(table: pd.DataFrame, methods: Sequence[str], query: CaseQuery) -> CaseSelection:
+def filter_cases(table: pd.DataFrame, methods: Sequence[str], query: CaseQuery,
+                 defect_free: Collection[str] | None = None) -> CaseSelection:
     """Keep and sort the images a query asks for.
 
     Args:
         table: one metric's table from :func:`per_image_tables`.
         methods: the method columns to show and compare (A and B among them).
         query: the filter.
+        defect_free: ids of the images whose ground truth is empty (needed by ``defect_free_only``).
 
     Returns:
         the :class:`CaseSelection`: sorted best of A first, except ``worst``, which lists A's worst
         first (images without a map of A count as worst).
 
     Raises:
-        ValueError: method A or B is not among ``methods``.
+        ValueError: method A or B is not among ``methods``; ``defect_free_only`` without ``defect_free``.
     """
     methods = list(methods)
+    if query.defect_free_only and defect_free is None:
+        raise ValueError("the defect-free filter needs the ids of the defect-free images")
     for role, method in (("A", query.method_a), ("B", query.method_b)):
         if method is not None and method not in methods:
             raise ValueError(f"method {role} {method!r} is not among the methods shown ({', '.join(methods)})")
@@ -181,6 +188,10 @@ def filter_cases(table: pd.DataFrame, methods: Sequence[str], query: CaseQuery) 
     notes: list[str] = []
     if query.classes:
         keep &= table["class"].isin(query.classes)
+    if query.defect_free_only:
+        keep &= table.index.isin(list(defect_free))
+        if not len(defect_free):
+            notes.append("This split has no defect-free image (empty ground truth).")
     if query.value_range is not None:
         low, high = sorted(query.value_range)
         span_low, span_high = value_span(table, methods)

@@ -39,6 +39,10 @@ SPLIT_SEED = 20240101
 
 SD900_CLASSES = {"In": "inclusion", "Pa": "patches", "Sc": "scratches"}
 NRSD_FOLDERS = {"training": "train", "validation": "test"}
+#: Magnetic Tile's defect-free class (folder MT_Free), loaded with ``include_defect_free``
+MT_FREE_CLASS = "Free"
+#: added to the split seeds when drawing the defect-free MT images apart from the defect images
+MT_FREE_SEED_OFFSET = 1000
 
 
 @dataclass(frozen=True)
@@ -335,6 +339,12 @@ SPLIT_RULES = {
         "train/test": "1:1 (196/196 of the 392 defect images), stratified by class, seed {seed}",
         "train-7:3/test-7:3": "7:3 (274/118), stratified by class, seed {seed} (paper §4.5, Table 6)",
     },
+    "mt+free": {
+        "train/test": "1:1: the 392 defect images as without MT_Free (196/196, stratified by class, seed {seed}); "
+                      "the 952 MT_Free images drawn apart 476/476 (seed {seed} + 1000)",
+        "train-7:3/test-7:3": "7:3: the defect images as without MT_Free (274/118, seed {seed} + 73); the MT_Free "
+                              "images drawn apart 666/286 (seed {seed} + 1073)",
+    },
     "nrsd-mn": {"train/test": "the published folders: images/training = train, images/validation = test"},
     "folder": {"train/test": "60/40 stratified by class, seed {seed}"},
 }
@@ -379,8 +389,16 @@ def make_splits(dataset: Dataset, seed: int = SPLIT_SEED) -> dict[str, list[str]
     if dataset.layout == "sd900":
         test = _stratified_test_ids(dataset.samples, round(len(ids) * 360 / 900), seed)
     elif dataset.layout == "mt":
-        test = _stratified_test_ids(dataset.samples, len(ids) // 2, seed)
-        test73 = _stratified_test_ids(dataset.samples, round(len(ids) * 0.3), seed + 73)
+        # the paper's splits are drawn over the defect images only, exactly as without MT_Free; the
+        # defect-free images (registered with --include-defect-free) are drawn apart, in the same
+        # proportions, with their own seeds, so adding them moves no defect image between train and test
+        defects = [s for s in dataset.samples if s.cls != MT_FREE_CLASS]
+        free = [s for s in dataset.samples if s.cls == MT_FREE_CLASS]
+        test = _stratified_test_ids(defects, len(defects) // 2, seed)
+        test73 = _stratified_test_ids(defects, round(len(defects) * 0.3), seed + 73)
+        if free:
+            test |= _stratified_test_ids(free, len(free) // 2, seed + MT_FREE_SEED_OFFSET)
+            test73 |= _stratified_test_ids(free, round(len(free) * 0.3), seed + 73 + MT_FREE_SEED_OFFSET)
         splits["train-7:3"] = [i for i in ids if i not in test73]
         splits["test-7:3"] = [i for i in ids if i in test73]
     else:
@@ -443,7 +461,8 @@ def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]
         _check_frozen_splits(path, splits, {s.id for s in dataset.samples})
         return splits
     splits = make_splits(dataset)
-    rule = SPLIT_RULES.get(dataset.layout, {})
+    free = dataset.layout == "mt" and any(s.cls == MT_FREE_CLASS for s in dataset.samples)
+    rule = SPLIT_RULES.get("mt+free" if free else dataset.layout, {})
     document = {
         "dataset": dataset.id,
         "layout": dataset.layout,

@@ -182,7 +182,7 @@ def _check_layout(data: dict, layout: dict) -> None:
         raise _DamagedCache("an image id occurs twice")
 
 
-def _load_npz(path: Path, layout: dict) -> dict | None:
+def _load_npz(path: Path, layout: dict, version: int = CACHE_VERSION) -> dict | None:
     """A cache file's arrays, or None when it must be computed (again).
 
     A missing file or one of another cache version is simply recomputed; a file that cannot be read
@@ -193,7 +193,7 @@ def _load_npz(path: Path, layout: dict) -> dict | None:
         with np.load(path, allow_pickle=False) as data:
             if "version" not in data.files:
                 raise _DamagedCache("no version")
-            if int(data["version"]) != CACHE_VERSION:
+            if int(data["version"]) != version:
                 return None
             arrays = {k: data[k] for k in data.files}
         _check_layout(arrays, layout)
@@ -207,9 +207,9 @@ def _load_npz(path: Path, layout: dict) -> dict | None:
         return None
 
 
-def _save_npz(path: Path, **arrays) -> None:
+def _save_npz(path: Path, version: int = CACHE_VERSION, **arrays) -> None:
     buffer = io.BytesIO()
-    np.savez(buffer, version=np.array(CACHE_VERSION), **arrays)
+    np.savez(buffer, version=np.array(version), **arrays)
     write_bytes_atomic(path, buffer.getvalue())
 
 

@@ -339,3 +339,75 @@ def qualitative_figure(samples, predictions: dict[str, dict[str, Path]], methods
         raise ValueError("no images to draw")
     columns = ["image", "ground truth", *[labels.get(m, m) for m in methods]]
     return compose_grid(columns, rows, cell=cell, legend=(mode == "overlay"))
+
+
+# ---- good parts: the worst false alarms ----------------------------------------------------------
+#: colour of the regions a method flags on a defect-free image
+FLAG_COLOR = (230, 30, 30)
+
+
+def draw_flagged_regions(image: np.ndarray, flagged: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """The image in grey with the flagged regions filled in red and outlined, so small ones stay visible.
+
+    Args:
+        image: uint8 grey or RGB image of the mask's size.
+        flagged: (H, W) bool, the kept regions (:func:`samis.image_level.flagged_regions`).
+
+    Raises:
+        ValueError: sizes differ.
+    """
+    flagged = np.asarray(flagged, bool)
+    rgb = _as_rgb(image)
+    if rgb.shape[:2] != flagged.shape:
+        raise ValueError(f"image {rgb.shape[:2]} and regions {flagged.shape} differ in size")
+    grey = rgb.astype(np.float32).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    colour = np.array(FLAG_COLOR, np.float32)
+    out = grey.copy()
+    out[flagged] = (1 - alpha) * grey[flagged] + alpha * colour
+    # outline: flagged pixels with an unflagged 4-neighbour
+    padded = np.pad(flagged, 1)
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    out[flagged & ~inner] = colour
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def false_alarm_figure(samples, predictions: dict[str, Path], method: str, min_area: int | None = None,
+                       cell: int = 160, per_row: int = 4, areas: dict[str, float] | None = None) -> Image.Image:
+    """A grid of defect-free images with the regions one method flags on them drawn in red.
+
+    Args:
+        samples: the images (:class:`samis.datasets.Sample`), in the order to show.
+        predictions: image id → the method's stored map.
+        method: the method's name (the grid's title).
+        min_area: smallest region kept (None: ``ceil(0.001 × H × W)``), as in :mod:`samis.image_level`.
+        cell: side of each cell in pixels.
+        per_row: cells per row.
+        areas: image id → flagged share of the image, for the captions (computed when missing).
+
+    Raises:
+        ValueError: no samples; ImageReadError, StoreError: a file cannot be read.
+    """
+    from samis.image_level import flagged_regions
+    from samis.store import read_prediction
+
+    samples = list(samples)
+    if not samples:
+        raise ValueError("no defect-free image to show")
+    pictures, captions = [], []
+    for sample in samples:
+        gt = sample.read_gt()
+        image = _fit_to(read_rgb(sample.image_path), gt.shape)
+        saliency = read_prediction(predictions[sample.id], gt.shape)
+        flagged = flagged_regions(saliency, min_area)
+        pictures.append(draw_flagged_regions(image, flagged))
+        share = (areas or {}).get(sample.id, flagged.mean())
+        captions.append(f"{sample.id} · {100 * share:.2f} %")
+    columns = min(per_row, len(pictures))
+    rows = []
+    for start in range(0, len(pictures), columns):
+        cells = pictures[start:start + columns]
+        texts = captions[start:start + columns]
+        missing = columns - len(cells)
+        label = f"{start + 1}–{start + len(cells)}" if len(cells) > 1 else f"{start + 1}"
+        rows.append(GridRow(label, cells + [np.full((8, 8, 3), 255, np.uint8)] * missing, texts + [""] * missing))
+    return compose_grid([f"{method}: largest area first" if j == 0 else "" for j in range(columns)], rows, cell=cell)

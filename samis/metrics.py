@@ -35,7 +35,12 @@ IMAGE_METRICS = ("Sa", "MAE", "Fw", "adpFm", "adpEm", "maxFm", "maxEm", "IoU", "
 CURVES = ("precision", "recall", "fm", "em")
 #: True where a higher value is better
 HIGHER_IS_BETTER = {"Sa": True, "MAE": False, "maxEm": True, "meanEm": True, "adpEm": True, "Fw": True,
-                    "maxFm": True, "meanFm": True, "adpFm": True, "IoU": True, "Dice": True, "Em": True, "Fm": True}
+                    "maxFm": True, "meanFm": True, "adpFm": True, "IoU": True, "Dice": True, "Em": True, "Fm": True,
+                    # image level (samis.image_level): good parts against defect images
+                    "false_alarm_rate": False, "miss_rate": False, "auroc_area": True, "auroc_max": True,
+                    "fpr_at_tpr95": False}
+#: image-level scores (defect vs defect-free images), in the order of ``evaluate --image-level``
+IMAGE_LEVEL_METRICS = ("false_alarm_rate", "miss_rate", "auroc_area", "auroc_max", "fpr_at_tpr95")
 
 S_ALPHA = 0.5
 FW_BETA = 1.0

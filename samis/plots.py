@@ -136,4 +136,46 @@ def significance_matrix_figure(matrix) -> go.Figure:
     ))
     figure.update_layout(title=f"{matrix.metric}: row − column (* interval excludes 0)", yaxis_autorange="reversed",
                          height=120 + 34 * len(matrix.methods))
+
+
+def roc_figure(curves: Mapping[str, tuple], colors: Mapping[str, str], score: str = "area",
+               aucs: Mapping[str, float] | None = None) -> go.Figure:
+    """Image-level ROC curves (defect images against defect-free ones), one per method.
+
+    Args:
+        curves: method → (false-positive rates, true-positive rates), as
+            :meth:`samis.image_level.ImageLevelMethod.roc` gives them.
+        colors: method → colour.
+        score: the image score the curves rank by (``area`` or ``max``), for the title.
+        aucs: method → AUROC, shown in the legend.
+    """
+    figure = go.Figure()
+    for method, (fpr, tpr) in curves.items():
+        auc = (aucs or {}).get(method)
+        name = method if auc is None or auc != auc else f"{method} (AUROC {auc:.3f})"
+        figure.add_trace(go.Scatter(x=np.asarray(fpr), y=np.asarray(tpr), mode="lines", name=name,
+                                    line={"color": colors.get(method, FALLBACK_COLOR), "shape": "linear"}))
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", showlegend=False,
+                                line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
+    figure.update_layout(title=f"Image-level ROC by the {score} score (defect vs defect-free)",
+                         xaxis_title="false-alarm rate on defect-free images", yaxis_title="defect images found",
+                         xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=440, legend_title="method")
+    return figure
+
+
+def per_class_rate_figure(frame, colors: Mapping[str, str], metric: str = "fpr_at_tpr95",
+                          title: str = "False-alarm rate needed to find 95 % of each defect class") -> go.Figure:
+    """Grouped bars of one image-level metric per defect class and method.
+
+    Args:
+        frame: :meth:`samis.image_level.ImageLevelResult.per_class_frame` (``method``, ``class`` and the metrics).
+        colors: method → colour.
+        metric: the column to draw.
+    """
+    figure = go.Figure()
+    for method, part in frame.groupby("method", sort=False):
+        figure.add_trace(go.Bar(x=list(part["class"]), y=list(part[metric]), name=str(method),
+                                marker_color=colors.get(method, FALLBACK_COLOR)))
+    figure.update_layout(barmode="group", title=title, xaxis_title="defect class", yaxis_title=metric,
+                         yaxis_range=[0, 1.02], height=400, legend_title="method")
     return figure

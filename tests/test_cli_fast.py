@@ -94,6 +94,15 @@ def test_masks_command_reads_the_cache_without_torch(masks_workspace, tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 0
 
 
+def test_image_level_evaluation_imports_no_torch(tmp_path, make_folder_dataset):
+    workspace = Workspace(tmp_path / "goodparts")
+    root, preds = make_folder_dataset(n=6, name="parts", empty_gt=2)
+    register_dataset(workspace, "parts", root)
+    import_predictions(workspace, load_dataset(workspace, "parts"), "good", preds["good"])
+    call = f"from samis.cli import main\ncode = main({['--workspace', str(workspace.root), 'evaluate', 'parts', '--image-level', '--format', 'json']!r})"
+    assert _probe(call, workspace.root) == []
+
+
 def test_the_probe_sees_torch_when_a_command_imports_it(study):
     """The check is not vacuous: the SAM engine's import is seen."""
     workspace, _, _ = study

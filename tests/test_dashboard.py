@@ -15,7 +15,7 @@ from samis.store import write_prediction
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
-PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "masks"]
+PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "masks", "good_parts"]
 TIMEOUT = 60
 
 
@@ -489,3 +489,60 @@ def test_cases_a_vs_b_on_the_filtered_images(study):
     assert_clean(at)
     kept = int(texts(at.caption)[0].split(" of ")[0])
     assert kept < 12 and any(f"{kept} images · " in c for c in texts(at.caption))
+
+
+# ---- good parts ------------------------------------------------------------------------------------
+@pytest.fixture
+def parts(workspace, make_folder_dataset):
+    """Dataset `parts`: 12 images, the first 4 defect-free (empty ground truth), methods good and weak."""
+    from samis.store import import_predictions
+
+    root, predictions = make_folder_dataset(n=12, name="parts", empty_gt=4)
+    dataset = register_dataset(workspace, "parts", root, "folder")
+    for method in ("good", "weak"):
+        import_predictions(workspace, dataset, method, predictions[method])
+    return workspace
+
+
+def test_good_parts_page_says_which_kind_is_missing(study):
+    at = open_page("good_parts")
+    assert_clean(at)
+    assert any("has no defect-free images" in str(i.value).replace("\\", "") for i in at.info)
+    assert any("defect-free images are missing" in c for c in texts(at.caption))
+    assert not at.dataframe
+
+
+def test_good_parts_page_table_roc_per_class_and_false_alarms(parts):
+    from samis.image_level import evaluate_image_level
+
+    at = open_page("good_parts", {"dataset": "parts", "score": "max", "worst_n": "3"})
+    assert_clean(at)
+    expected = evaluate_image_level(parts, load_dataset(parts, "parts")).to_json_dict()["methods"]
+    table = at.dataframe[0].value
+    assert list(table.index) == ["good", "weak"]
+    for method in ("good", "weak"):
+        assert table.loc[method, "false alarms"] == pytest.approx(expected[method]["false_alarm_rate"])
+        assert table.loc[method, "AUROC max"] == pytest.approx(expected[method]["auroc_max"])
+        assert table.loc[method, "n defect-free"] == 4
+    assert at.radio(key="gp_score").value == "max"
+    assert len(at.get("plotly_chart")) == 2  # ROC and per class
+    per_class = at.dataframe[1].value
+    assert set(per_class["class"]) == {"scratch", "patch"}
+    assert at.number_input(key="gp_worst_n").value == 3
+    at.selectbox(key="gp_method").select("weak").run()
+    assert_clean(at)
+    assert at.query_params["method"] in ("weak", ["weak"])
+    assert len(at.get("image")) == 1 or any("flags no defect-free image" in str(s.value) for s in at.success)
+    at.number_input(key="gp_min_area").set_value(100000).run()  # nothing is that large: no false alarm
+    assert_clean(at)
+    assert at.dataframe[0].value.loc["weak", "false alarms"] == 0.0
+    assert at.query_params["min_area"] in ("100000", ["100000"])
+
+
+def test_cases_defect_free_only(parts):
+    at = open_page("cases", {"dataset": "parts", "defect_free": "1"})
+    assert_clean(at)
+    assert at.toggle(key="cases_defect_free").value is True
+    assert sorted(at.dataframe[0].value["image"]) == [f"img_{i:03d}" for i in range(4)]
+    at.toggle(key="cases_defect_free").set_value(False).run()
+    assert len(at.dataframe[0].value) == 12

@@ -76,6 +76,30 @@ def test_real_split_membership_is_pinned(workspace, request, layout):
     assert digests == SPLIT_MEMBERSHIP[layout]
 
 
+def test_mt_with_defect_free_keeps_the_papers_splits_and_spreads_mt_free_alike(workspace, mt_dir):
+    import hashlib
+
+    dataset = register_dataset(workspace, "mtfree", mt_dir, options={"include_defect_free": True})
+    splits = frozen_splits(workspace, dataset)
+    free = {s.id for s in dataset.samples if s.cls == "Free"}
+    defect_digests = {name: hashlib.sha256("\n".join(i for i in ids if i not in free).encode()).hexdigest()[:16]
+                      for name, ids in splits.items()}
+    assert defect_digests == SPLIT_MEMBERSHIP["mt"]  # not one defect image moved
+    counts = {name: sum(i in free for i in ids) for name, ids in splits.items()}
+    assert counts == {"all": 952, "train": 476, "test": 476, "train-7:3": 666, "test-7:3": 286}
+    for name in ("train", "train-7:3"):
+        assert not set(splits[name]) & set(splits[name.replace("train", "test")])
+    digests = {name: hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16] for name, ids in splits.items()}
+    assert digests == SPLIT_MEMBERSHIP_WITH_FREE
+    document = json.loads(workspace.split_file("mtfree").read_text())
+    assert "MT_Free" in document["rules"]["train/test"]
+
+
+#: membership of the MT splits with MT_Free (same digest rule as above)
+SPLIT_MEMBERSHIP_WITH_FREE = {"all": "0e766bb1b5a5a2d3", "train": "a944410f921020bb", "test": "171c9a6ce2679c1d",
+                              "train-7:3": "3d6df0cd79318d9a", "test-7:3": "c14b854d33130cbf"}
+
+
 def test_nrsd_mn_fixture_uses_published_folders_and_binarises_jpeg_masks(workspace, make_nrsd_dataset):
     root = make_nrsd_dataset(n_train=4, n_test=3)
     dataset = register_dataset(workspace, "nrsd-mn", root)

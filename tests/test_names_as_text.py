@@ -32,6 +32,8 @@ CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 
 @pytest.fixture
 def hostile(workspace, make_folder_dataset):
+    # the factory fixture, not `from conftest import …`: with tests/browser/conftest.py also on the path,
+    # that import found the browser one when the whole suite was collected
     root, predictions = make_folder_dataset(n=6)
     # one image, its mask and its maps get a name full of markup; its class too
     for folder in (root / "images", root / "masks", predictions["good"], predictions["weak"]):
@@ -64,7 +66,7 @@ def _open(page: str, query: dict) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("page", ["overview", "run", "compare", "speed", "gallery", "cases"])
+@pytest.mark.parametrize("page", ["overview", "run", "compare", "speed", "gallery", "cases", "good_parts"])
 def test_planted_names_render_as_text_on_every_page(hostile, page):
     views = [
         {"dataset": HOSTILE_DATASET, "image": HOSTILE_STEM, "images_by": "chosen", "images": HOSTILE_STEM},

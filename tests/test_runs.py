@@ -164,6 +164,7 @@ def _reports(workspace, toy) -> list[Report]:
     from samis.baselines.run import compute_baseline
     from samis.demo import DemoReport
     from samis.evaluation import evaluate
+    from samis.image_level import ImageLevelMethod, ImageLevelResult
     from samis.sam.prompts import PromptReport
     from samis.sam.run import RunReport
     from samis.sam.selection import SelectionReport
@@ -183,6 +184,10 @@ def _reports(workspace, toy) -> list[Report]:
         PromptReport("sam-tiny-random+box", 6, 2.0),
         DemoReport(Path("/tmp/demo"), 60, 1.0, {"ft": 0.5}, 2.0, 3.5,
                    {"ft": {"Sa": np.float64(0.5), "MAE": 0.1, "maxEm": 0.7, "Fw": 0.3, "maxFm": 0.4}}),
+        ImageLevelResult("toy", "all", None, {"good": ImageLevelMethod(
+            "good", ["a", "b", "c"], np.array([0.0, 0.2, 0.0]), np.array([0.1, 1.0, 0.5]), np.array([0, 1, 0]),
+            np.array([True, False, False]), ["free", "scratch", "patch"])},
+            {"a": "free", "b": "scratch", "c": "patch"}, ["a"], computed=3, notes=["a note"]),
     ]
 
 

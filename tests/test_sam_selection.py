@@ -150,8 +150,9 @@ def test_otsu_splits_two_groups():
     assert 0.12 < cut < 0.88
 
 
-def _cached_dataset(workspace, tmp_path, n=6, with_gt=True):
-    """A folder dataset of n images with hand-made cached masks (one mask equals the GT)."""
+def _cached_dataset(workspace, tmp_path, n=6, with_gt=True, free=0):
+    """A folder dataset of n images with hand-made cached masks (one mask equals the GT); the last ``free``
+    images are good parts (empty ground truth, a bright spot and noise masks only)."""
     from PIL import Image
 
     rng = np.random.default_rng(7)
@@ -163,11 +164,18 @@ def _cached_dataset(workspace, tmp_path, n=6, with_gt=True):
     for i in range(n):
         gt = np.zeros((24, 32), bool)
         gt[4 + i: 10 + i, 6:14] = True
-        image = (rng.normal(100, 5, gt.shape) + gt * 80).clip(0, 255).astype(np.uint8)
+        if i >= n - free:
+            spot = gt.copy()
+            gt[:] = False
+            image = (rng.normal(100, 5, gt.shape) + spot * 80).clip(0, 255).astype(np.uint8)
+            gt_for_masks = spot
+        else:
+            image = (rng.normal(100, 5, gt.shape) + gt * 80).clip(0, 255).astype(np.uint8)
+            gt_for_masks = gt
         Image.fromarray(image).save(root / "images" / f"im{i}.png")
         Image.fromarray(gt.astype(np.uint8) * 255).save(root / "masks" / f"im{i}.png")
         noise = rng.random((3, *gt.shape)) < 0.2
-        masks = np.concatenate([gt[None], noise])
+        masks = np.concatenate([gt_for_masks[None], noise])
         write_mask_set(folder / f"im{i}.npz", _mask_set(masks), {"model": label, "params": {"points_per_side": 4},
                                                                    "checkpoint_md5": None})
     return register_dataset(workspace, "selds", root, "folder"), label
@@ -190,6 +198,36 @@ def test_select_over_dataset_writes_labelled_maps(workspace, tmp_path, strategy)
         chosen = manifest["strategy_parameters"]
         assert chosen["chosen_on"] == "train" and chosen["train_images"] == 4  # folder split: 60 % train
         json.dumps(manifest)
+
+
+def test_selections_run_on_good_parts(workspace, tmp_path):
+    from samis.datasets import get_split
+    from samis.image_level import evaluate_image_level
+    from samis.imageio import read_map
+    from samis.methods import describe
+
+    dataset, label = _cached_dataset(workspace, tmp_path, n=10, free=4)
+    free = [s.id for s in dataset.samples if not s.read_gt().any()]
+    assert len(free) == 4
+    for strategy in ("oracle", "best-single", "inside-gt", "small-union", "contrast"):
+        report = select_over_dataset(workspace, dataset, label, strategy)
+        assert report.images == 10
+        maps = prediction_files(workspace, "selds", f"{label}+{strategy}")
+        assert set(free) <= set(maps)
+        if strategy == "oracle":  # on an empty mask the oracle chooses nothing
+            assert all(read_map(maps[i]).max() == 0 for i in free)
+        if strategy in ("small-union", "contrast"):
+            chosen = read_manifest(workspace, "selds", f"{label}+{strategy}")["strategy_parameters"]
+            train = get_split(workspace, dataset, "train")
+            left_out = sum(s.id in free for s in train)
+            # chosen on the defect images of the train split; good parts would reward empty maps
+            assert chosen["train_defect_free_left_out"] == left_out and chosen["train_images"] == len(train) - left_out
+        assert describe(f"{label}+{strategy}").upper_bound is (strategy in ("oracle", "best-single", "inside-gt"))
+    result = evaluate_image_level(workspace, dataset)
+    assert set(result.methods) == {f"{label}+{s}" for s in ("oracle", "best-single", "inside-gt", "small-union",
+                                                             "contrast")}
+    oracle = result.to_json_dict()["methods"][f"{label}+oracle"]
+    assert oracle["false_alarm_rate"] == 0.0 and oracle["n_free"] == 4
 
 
 def test_ground_truth_strategies_refuse_images_without_it(workspace, tmp_path):

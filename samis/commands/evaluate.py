@@ -19,10 +19,18 @@ def register(subparsers) -> None:
     parser.add_argument("--allow-missing", action="store_true", help="score methods on the images they have maps for")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--image-level", action="store_true",
+                        help="good parts: false alarms on defect-free images (empty ground truth), miss rate, "
+                             "image-level AUROC and FPR at 95%% TPR, per defect class")
+    # checked by the library so a bad value is one 'error:' line with exit code 2, like every input error
+    parser.add_argument("--min-area", default=None, metavar="N",
+                        help="with --image-level: smallest region kept, in pixels (default: ceil(0.001*H*W))")
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args, workspace) -> int:
+    if args.image_level or args.min_area is not None:
+        return _image_level(args, workspace)
     # lazy: the evaluation imports pandas (0.3-0.4 s), which the other commands' parsers do not need
     from samis.evaluation import evaluate
     from samis.tables.model import build_table, measured_rows
@@ -53,4 +61,31 @@ def _evaluate(args, workspace) -> int:
     n_images = len(result.image_classes)
     print(f"{dataset.id} / split {args.split} ({n_images} images)")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _image_level(args, workspace) -> int:
+    from samis.errors import EvaluationError
+    from samis.image_level import check_min_area, evaluate_image_level
+    from samis.tables.image_level import ImageLevelTable
+
+    if not args.image_level:
+        raise EvaluationError("--min-area applies to --image-level only")
+    min_area = check_min_area(args.min_area)
+    dataset = load_dataset(workspace, args.dataset)
+    with progress_printer(show_progress(args)) as progress:
+        result = evaluate_image_level(workspace, dataset, comma_list(args.methods), args.split, min_area,
+                                      args.allow_missing, args.workers, progress)
+    for name, method_result in result.methods.items():
+        if method_result.missing:
+            print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "
+                  f"have no map (--allow-missing)", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.format == "json":
+        print_json(result.to_json_dict())
+        return 0
+    table = ImageLevelTable(result)
+    writers = {"csv": table.to_csv, "markdown": table.to_markdown, "latex": table.to_latex}
+    sys.stdout.write(writers.get(args.format, table.to_text)())
     return 0

@@ -28,7 +28,8 @@ from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
 from samis.figures import image_cells as cells_of
-from samis.figures import png_bytes, qualitative_figure
+from samis.figures import false_alarm_figure, png_bytes, qualitative_figure
+from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
 from samis import stats
@@ -206,6 +207,35 @@ def image_cells(root: str, dataset_id: str, image_id: str, methods: tuple[str, .
     paths = prediction_paths(root, dataset_id, methods, fingerprint)
     return [(title, None if picture is None else png_bytes(picture), caption)
             for title, picture, caption in cells_of(sample, paths, list(methods), mode, threshold)]
+
+
+@st.cache_resource(show_spinner="Scoring good parts (cached per image; only new maps are scored)…", max_entries=6)
+def image_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...], min_area: int | None,
+                fingerprint: str) -> ImageLevelResult:
+    """Image-level detection on good parts (see :func:`samis.image_level.evaluate_image_level`); read-only."""
+    workspace = Workspace(root)
+    return evaluate_image_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
+                                min_area=min_area, allow_missing=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def defect_free_ids(root: str, dataset_id: str, split: str, fingerprint: str) -> list[str]:
+    """Images of the split whose ground truth is empty (cached by the masks' content hash on disk too)."""
+    workspace = Workspace(root)
+    loaded = load_dataset(workspace, dataset_id)
+    _, _, empty = ground_truth_facts(workspace, loaded, get_split(workspace, loaded, split))
+    return [i for i, is_empty in empty.items() if is_empty]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def false_alarm_png(root: str, dataset_id: str, method: str, image_ids: tuple[str, ...], min_area: int | None,
+                    areas: tuple[float, ...], cell: int, fingerprint: str) -> bytes:
+    """The worst false alarms of one method with their flagged regions (see :func:`samis.figures.false_alarm_figure`)."""
+    by_id = dataset(root, dataset_id, fingerprint).by_id()
+    paths = prediction_paths(root, dataset_id, (method,), fingerprint)[method]
+    figure = false_alarm_figure([by_id[i] for i in image_ids], paths, method, min_area, cell=cell,
+                                areas=dict(zip(image_ids, areas)))
+    return png_bytes(figure)
 
 
 @st.cache_data(show_spinner=False)

@@ -580,7 +580,7 @@ def _load(workspace: Workspace, dataset_id: str, label: str, sample: Sample) -> 
 
 
 def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strategy: str) -> dict:
-    """Pick a GT-free strategy's parameters by mean IoU on the cached masks of the train split.
+    """Pick a GT-free strategy's parameters by mean IoU on the cached masks of the train split's defect images.
 
     Args:
         strategy: a strategy with a parameter grid (``small-union``, ``contrast``).
@@ -599,16 +599,27 @@ def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strate
         raise SamError(f"strategy {strategy!r} chooses its parameters on the train split of {dataset.id!r}, but no "
                        f"train image has {label} masks; run sam with --split train (or all) first")
     items = []
+    left_out = 0
     for sample in cached:
-        mask_set = _load(workspace, dataset.id, label, sample)[0]
         gt = sample.read_gt()
+        if not gt.any():
+            # a defect-free image (e.g. MT_Free): its IoU rewards choosing nothing, so good parts in the
+            # train split would pull the choice toward empty maps; the parameters are chosen on defect
+            # images, and stay what they are without the good parts
+            left_out += 1
+            continue
+        mask_set = _load(workspace, dataset.id, label, sample)[0]
         items.append(SelectionInput(_fit_masks(mask_set, gt.shape), gt, sample, keep_scores=True))
+    if not items:
+        raise SamError(f"strategy {strategy!r} chooses its parameters on the defect images of the train split of "
+                       f"{dataset.id!r}, but none of its {len(cached)} train images with {label} masks has a defect")
     best, best_score = None, -1.0
     for candidate in spec.grid:
         score = float(np.mean([iou(spec.select(item, candidate) > 0, item.gt) for item in items]))
         if score > best_score + 1e-12:
             best, best_score = candidate, score
-    return {**best, "chosen_on": "train", "train_images": len(items), "train_mean_iou": round(best_score, 6),
+    return {**best, "chosen_on": "train", "train_images": len(items), "train_defect_free_left_out": left_out,
+            "train_mean_iou": round(best_score, 6),
             "grid": [dict(c) for c in spec.grid], "criterion": "mean IoU of the binary map with the ground truth"}
 
 

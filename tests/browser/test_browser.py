@@ -14,7 +14,7 @@ import time
 from helpers import REPO, By, wait_for_page as _wait_for_page
 
 SCREENSHOTS = REPO / "screenshots"
-PAGES = ["overview", "run", "compare", "speed", "gallery", "cases"]
+PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "good_parts"]
 
 
 def test_every_page_in_a_real_browser(server, browser):

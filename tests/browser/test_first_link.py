@@ -2,7 +2,7 @@
 
 Streamlit decides on the first connection whether the app is an old-style ``pages/`` app (see
 samis/dashboard/streamlit_compat.py); a colleague's first click on a shared link must still open the
-page it names, with the shared sidebar and the six pages' titles in the navigation, and no
+page it names, with the shared sidebar and the seven pages' titles in the navigation, and no
 "Page not found" dialog. One server start per link proves it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from helpers import By, chromium, streamlit_server, wait_for_page
 
-TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks"]
+TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks", "Good parts"]
 LINKS = [
     ("/", "samis — SAM on industrial surface defects", "/overview"),
     ("/overview?dataset=toy&split=test", "samis — SAM on industrial surface defects", "/overview"),
@@ -20,6 +20,7 @@ LINKS = [
     ("/speed", "Speed", "/speed"),
     ("/gallery?dataset=toy&mode=overlay", "Gallery", "/gallery"),
     ("/cases?dataset=toy&filter=good&image=img_002", "Cases", "/cases"),
+    ("/good_parts?dataset=toy&score=max", "Good parts", "/good_parts"),
 ]
 
 

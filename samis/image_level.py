@@ -1,0 +1,496 @@
+"""Good parts: false alarms on defect-free images and image-level detection.
+
+On a production line most parts are good. This module answers, for every method with stored maps,
+how often it flags a good part and whether its maps sort good parts from bad ones at all.
+
+An image is *defect-free* when its ground-truth mask is empty (by the mask rule of
+:func:`samis.imageio.read_mask`), a *defect image* otherwise. From each stored map (values 0–255 as
+stored, **not** min-max normalised):
+
+- regions: pixels ≥ 128 (:data:`REGION_THRESHOLD`), 8-connected, keeping regions of at least
+  ``min_area`` pixels (default ``ceil(0.001 × H × W)`` of the image, :func:`default_min_area`);
+- ``area`` score: kept pixels / (H × W); ``max`` score: the map's maximum / 255;
+- ``false_alarm_rate``: share of defect-free images with area > 0; ``miss_rate``: share of defect
+  images with area = 0;
+- ``auroc_area``, ``auroc_max``: image-level ROC AUC, defect images positive, defect-free negative,
+  ties counted one half (the Mann–Whitney count U / (n_defect · n_free), :func:`mann_whitney_auc`);
+- ``fpr_at_tpr95``: the lowest false-positive rate on defect-free images among area thresholds
+  (an image is flagged when its area ≥ the threshold) that flag at least 95 % of the defect images;
+- the same per defect class: the defect images of each class against all defect-free images.
+
+Per-image values are cached like the pixel metrics (:mod:`samis.evaluation`): in
+``results/<dataset>/image_level/<method>.min-<N|default>.npz``, keyed by the content hash of the
+map and of the ground truth, written atomically; a damaged cache file is moved aside
+(:func:`samis.recovery.move_aside`) and computed again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from samis.datasets import Dataset, Sample, get_split
+from samis.errors import EvaluationError
+from samis.evaluation import _content_keys, _ground_truth_keys, _load_npz, _save_npz, default_workers
+from samis.imageio import ImageReadError, read_mask
+from samis.metrics import IMAGE_LEVEL_METRICS
+from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
+from samis.store import prediction_files, read_prediction
+from samis.workspace import Workspace, validate_name
+
+#: a map pixel belongs to a region at this value or above (of 0–255)
+REGION_THRESHOLD = 128
+#: default smallest region, as a share of the image's pixels (rounded up)
+DEFAULT_MIN_AREA_FRACTION = 0.001
+#: the detection rate fpr_at_tpr95 asks for
+TARGET_TPR = 0.95
+#: the default min-area rule, as ``evaluate --image-level --format json`` states it
+DEFAULT_MIN_AREA_RULE = "ceil(0.001*H*W)"
+CACHE_VERSION = 1
+_SUBDIR = "image_level"
+_GT_TABLE = "_ground_truth.npz"
+_PARALLEL_MIN_TASKS = 48
+#: per-image values in the cache, in this order
+VALUES = ("area", "max", "regions")
+
+_CACHE_LAYOUT = {"stems": ("U", ("n",)), "pred_stat": ("iu", ("n", 2)), "pred_hash": ("U", ("n",)),
+                 "gt_hash": ("U", ("n",)), "values": ("f", ("n", len(VALUES)))}
+_GT_LAYOUT = {"stems": ("U", ("n",)), "hash": ("U", ("n",)), "shape": ("iu", ("n", 2)), "empty": ("b", ("n",))}
+
+
+# ---- one image -----------------------------------------------------------------------------------
+def default_min_area(shape: tuple[int, int]) -> int:
+    """``ceil(0.001 × H × W)`` in exact integer arithmetic (e.g. 40 for 200×200, 1 below 1000 pixels)."""
+    pixels = int(shape[0]) * int(shape[1])
+    return max(1, -(-pixels // 1000))
+
+
+def check_min_area(value) -> int | None:
+    """A ``--min-area`` value as an int (None = the default rule).
+
+    Raises:
+        EvaluationError: a negative number, or anything that is not a whole number (one line).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise EvaluationError(f"--min-area must be a whole number of pixels ≥ 0, not {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("+").isdigit():
+            raise EvaluationError(f"--min-area must be a whole number of pixels ≥ 0, not {value!r}")
+        return int(text)
+    if isinstance(value, (int, np.integer)):
+        if value < 0:
+            raise EvaluationError(f"--min-area must be a whole number of pixels ≥ 0, not {value!r}")
+        return int(value)
+    raise EvaluationError(f"--min-area must be a whole number of pixels ≥ 0, not {value!r}")
+
+
+def flagged_regions(saliency: np.ndarray, min_area: int | None = None) -> np.ndarray:
+    """The kept regions of one map: pixels ≥ 128, 8-connected, regions of at least ``min_area`` pixels.
+
+    Args:
+        saliency: (H, W) uint8 map as stored.
+        min_area: smallest region kept, in pixels (None: :func:`default_min_area`).
+
+    Returns:
+        (H, W) bool mask of the kept regions.
+    """
+    import cv2  # OpenCV only where maps are scored
+
+    min_area = default_min_area(saliency.shape) if min_area is None else int(min_area)
+    binary = (np.asarray(saliency) >= REGION_THRESHOLD).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels]
+
+
+def image_scores(saliency: np.ndarray, min_area: int | None = None) -> tuple[float, float, int]:
+    """``(area, max, regions)`` of one map: kept pixels / (H × W), maximum / 255, kept regions.
+
+    Args:
+        saliency: (H, W) uint8 map as stored (not min-max normalised).
+        min_area: smallest region kept (None: :func:`default_min_area`).
+    """
+    import cv2
+
+    saliency = np.asarray(saliency)
+    min_area = default_min_area(saliency.shape) if min_area is None else int(min_area)
+    binary = (saliency >= REGION_THRESHOLD).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    kept = areas[areas >= min_area]
+    return float(kept.sum()) / saliency.size, float(saliency.max()) / 255.0, int(kept.size)
+
+
+# ---- image-level statistics -------------------------------------------------------------------------
+def mann_whitney_auc(positive, negative) -> float:
+    """ROC AUC as the Mann–Whitney count: P(positive > negative) + ½ P(tie); NaN when a side is empty.
+
+    Vectorised: the negatives are sorted once and each positive is placed with two binary searches.
+    """
+    positive = np.asarray(positive, dtype=float)
+    negative = np.sort(np.asarray(negative, dtype=float))
+    if positive.size == 0 or negative.size == 0:
+        return float("nan")
+    below = np.searchsorted(negative, positive, side="left")
+    at_or_below = np.searchsorted(negative, positive, side="right")
+    u = below.sum() + 0.5 * (at_or_below - below).sum()
+    return float(u) / (positive.size * negative.size)
+
+
+def fpr_at_tpr(positive, negative, tpr: float = TARGET_TPR) -> float:
+    """Lowest false-positive rate among thresholds t (flag when score ≥ t) that flag ≥ ``tpr`` of the positives.
+
+    The best threshold is the largest one that still flags enough positives: the k-th largest positive
+    score, k = ceil(tpr · n_positive); raising t never raises the false-positive rate.
+    NaN when a side is empty.
+    """
+    positive = np.sort(np.asarray(positive, dtype=float))[::-1]
+    negative = np.sort(np.asarray(negative, dtype=float))
+    if positive.size == 0 or negative.size == 0:
+        return float("nan")
+    needed = max(1, math.ceil(tpr * positive.size - 1e-9))
+    threshold = positive[needed - 1]
+    flagged = negative.size - np.searchsorted(negative, threshold, side="left")
+    return float(flagged) / negative.size
+
+
+def roc_points(positive, negative) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve (false-positive rate, true-positive rate) over every distinct score, from (0, 0) to (1, 1)."""
+    positive = np.asarray(positive, dtype=float)
+    negative = np.asarray(negative, dtype=float)
+    if positive.size == 0 or negative.size == 0:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+    cuts = np.unique(np.concatenate([positive, negative]))[::-1]
+    pos, neg = np.sort(positive), np.sort(negative)
+    tpr = (pos.size - np.searchsorted(pos, cuts, side="left")) / pos.size
+    fpr = (neg.size - np.searchsorted(neg, cuts, side="left")) / neg.size
+    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+
+
+def detection_summary(area, max_score, free) -> dict:
+    """The image-level scores of one group of images.
+
+    Args:
+        area, max_score: per-image scores.
+        free: per-image True for defect-free images.
+
+    Returns:
+        ``n_defect``, ``n_free`` and every :data:`samis.metrics.IMAGE_LEVEL_METRICS` value (NaN where
+        a side is empty).
+    """
+    area, max_score, free = np.asarray(area, float), np.asarray(max_score, float), np.asarray(free, bool)
+    defect = ~free
+    n_defect, n_free = int(defect.sum()), int(free.sum())
+    return {
+        "n_defect": n_defect, "n_free": n_free,
+        "false_alarm_rate": float((area[free] > 0).mean()) if n_free else float("nan"),
+        "miss_rate": float((area[defect] == 0).mean()) if n_defect else float("nan"),
+        "auroc_area": mann_whitney_auc(area[defect], area[free]),
+        "auroc_max": mann_whitney_auc(max_score[defect], max_score[free]),
+        "fpr_at_tpr95": fpr_at_tpr(area[defect], area[free]),
+    }
+
+
+# ---- results -------------------------------------------------------------------------------------
+@dataclass
+class ImageLevelMethod:
+    """One method's per-image scores on a split (rows in split order; images without a map left out)."""
+
+    method: str
+    stems: list[str]
+    area: np.ndarray
+    max_score: np.ndarray
+    regions: np.ndarray
+    free: np.ndarray  # bool: the image's ground truth is empty
+    classes: list[str]
+    missing: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """Scores over all images, with ``per_class`` (each defect class against every defect-free image)."""
+        scores = detection_summary(self.area, self.max_score, self.free)
+        per_class = {}
+        classes = np.array(self.classes, dtype=object)
+        for cls in sorted({c for c, f in zip(self.classes, self.free) if not f}):
+            rows = self.free | (classes == cls)
+            per_class[cls] = detection_summary(self.area[rows], self.max_score[rows], self.free[rows])
+        return {**scores, "per_class": per_class}
+
+    def roc(self, score: str = "area", cls: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(fpr, tpr) of the ``area`` or ``max`` score, over all defect images or one class's."""
+        values = self.area if score == "area" else self.max_score
+        defect = ~self.free if cls is None else (~self.free & (np.array(self.classes, dtype=object) == cls))
+        return roc_points(values[defect], values[self.free])
+
+    def frame(self) -> pd.DataFrame:
+        """One row per image: image, class, defect_free, area, max, regions."""
+        return pd.DataFrame({"image": self.stems, "class": self.classes, "defect_free": self.free,
+                             "area": self.area, "max": self.max_score, "regions": self.regions.astype(int)})
+
+
+@dataclass
+class ImageLevelResult(Report):
+    """Image-level detection scores of several methods on one dataset split."""
+
+    dataset: str
+    split: str
+    min_area: int | None  # None: ceil(0.001·H·W) per image
+    methods: dict[str, ImageLevelMethod]
+    image_classes: dict[str, str]
+    free_ids: list[str]  # images of the split whose ground truth is empty
+    computed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def min_area_text(self) -> str:
+        return DEFAULT_MIN_AREA_RULE if self.min_area is None else str(self.min_area)
+
+    def to_json_dict(self) -> dict:
+        """The ``evaluate --image-level --format json`` document."""
+        return {"dataset": self.dataset, "split": self.split,
+                "min_area": DEFAULT_MIN_AREA_RULE if self.min_area is None else self.min_area,
+                "methods": {name: result.summary() for name, result in self.methods.items()}}
+
+    def as_dict(self) -> dict:
+        return jsonable({**self.to_json_dict(), "computed": self.computed, "notes": self.notes})
+
+    def summary(self) -> str:
+        n_free = len(self.free_ids)
+        return (f"{self.dataset} / split {self.split}: {len(self.methods)} methods on {len(self.image_classes) - n_free} "
+                f"defect and {n_free} defect-free images (min area {self.min_area_text}), {self.computed} "
+                "image-method pairs scored now, the rest from the cache")
+
+    def scores_frame(self) -> pd.DataFrame:
+        """Methods × (n_defect, n_free, missing, every image-level metric)."""
+        rows = []
+        for name, result in self.methods.items():
+            scores = result.summary()
+            rows.append({"method": name, "n_defect": scores["n_defect"], "n_free": scores["n_free"],
+                         "missing": len(result.missing), **{m: scores[m] for m in IMAGE_LEVEL_METRICS}})
+        return pd.DataFrame(rows, columns=["method", "n_defect", "n_free", "missing", *IMAGE_LEVEL_METRICS])
+
+    def per_class_frame(self) -> pd.DataFrame:
+        """Long table: one row per (method, defect class) with n_defect, n_free and every metric."""
+        rows = []
+        for name, result in self.methods.items():
+            for cls, scores in result.summary()["per_class"].items():
+                rows.append({"method": name, "class": cls, **scores})
+        return pd.DataFrame(rows, columns=["method", "class", "n_defect", "n_free", *IMAGE_LEVEL_METRICS])
+
+    def per_image_frame(self) -> pd.DataFrame:
+        """Long table: one row per (image, method) with class, defect_free, area, max, regions."""
+        frames = []
+        for name, result in self.methods.items():
+            frame = result.frame()
+            frame.insert(1, "method", name)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["image", "method", "class", "defect_free", "area", "max", "regions"])
+        return pd.concat(frames, ignore_index=True)
+
+    def worst_false_alarms(self, method: str, n: int = 12) -> pd.DataFrame:
+        """The defect-free images with the largest flagged area of one method (area > 0 only), largest first."""
+        frame = self.methods[method].frame()
+        frame = frame[frame["defect_free"] & (frame["area"] > 0)]
+        return frame.sort_values(["area", "image"], ascending=[False, True]).head(max(0, int(n))).reset_index(drop=True)
+
+
+# ---- ground truth: empty or not, and its size ------------------------------------------------------
+def _read_gt_facts(job: tuple[str, str]) -> tuple[str, tuple[int, int], bool]:
+    stem, path = job
+    try:
+        mask = read_mask(path)[0]
+    except ImageReadError as error:
+        raise EvaluationError(f"ground truth of image {stem}: {error}") from None
+    return stem, tuple(mask.shape), not bool(mask.any())
+
+
+def ground_truth_facts(workspace: Workspace, dataset: Dataset, samples: list[Sample]) -> tuple[dict, dict, dict]:
+    """Each sample's ground-truth hash, size and emptiness; sizes and emptiness cached by the mask's content hash.
+
+    Returns:
+        (id → hash, id → (H, W), id → True when the mask is empty).
+    """
+    keys, save_index = _ground_truth_keys(workspace, dataset, samples)
+    path = workspace.results_dir(dataset.id) / _SUBDIR / _GT_TABLE
+    data = _load_npz(path, _GT_LAYOUT, CACHE_VERSION)
+    known = {}
+    if data is not None:
+        for i, stem in enumerate(data["stems"].tolist()):
+            known[stem] = (str(data["hash"][i]), (int(data["shape"][i, 0]), int(data["shape"][i, 1])), bool(data["empty"][i]))
+    todo = [(s.id, str(s.gt_path)) for s in samples if known.get(s.id, ("",))[0] != keys[s.id]]
+    for stem, shape, empty in map(_read_gt_facts, todo):
+        known[stem] = (keys[stem], shape, empty)
+    save_index()
+    if todo:
+        stems = sorted(known)
+        _save_npz(path, CACHE_VERSION, stems=np.array(stems, dtype=str),
+                  hash=np.array([known[s][0] for s in stems], dtype=str),
+                  shape=np.array([known[s][1] for s in stems], dtype=np.int64).reshape(-1, 2),
+                  empty=np.array([known[s][2] for s in stems], dtype=bool))
+    ids = [s.id for s in samples]
+    return keys, {i: known[i][1] for i in ids}, {i: known[i][2] for i in ids}
+
+
+def require_both_kinds(dataset_id: str, split: str, n_defect: int, n_free: int) -> None:
+    """Refuse a split that lacks defect-free or defect images (one line naming what is missing).
+
+    Raises:
+        EvaluationError: no defect-free (empty ground truth) or no defect image in the split.
+    """
+    where = f"dataset {dataset_id!r} / split {split!r}"
+    if n_free == 0:
+        hint = " (register Magnetic Tile with --include-defect-free to add MT_Free)"
+        raise MissingImageKind(f"{where} has no defect-free images (empty ground-truth masks) among its {n_defect} "
+                              f"images; image-level results need defect-free and defect images{hint}", "defect-free")
+    if n_defect == 0:
+        raise MissingImageKind(f"{where} has no defect images (non-empty ground-truth masks) among its {n_free} "
+                               "images; image-level results need defect and defect-free images", "defect")
+
+
+class MissingImageKind(EvaluationError):
+    """A split lacks defect-free or defect images; ``missing`` says which (``defect-free`` or ``defect``)."""
+
+    def __init__(self, message: str, missing: str):
+        super().__init__(message)
+        self.missing = missing
+
+
+# ---- the cache -------------------------------------------------------------------------------------
+def cache_path(workspace: Workspace, dataset_id: str, method: str, min_area: int | None) -> Path:
+    """Where one method's per-image image-level values live for one min-area setting."""
+    key = "default" if min_area is None else str(int(min_area))
+    return workspace.results_dir(dataset_id) / _SUBDIR / f"{validate_name('method', method)}.min-{key}.npz"
+
+
+def _score_jobs(jobs: list[tuple[str, str, str, tuple[int, int], int | None]]) -> list[tuple[str, str, tuple]]:
+    """Score a chunk of (method, stem, map path, ground-truth shape, min area) → [(method, stem, values)]."""
+    out = []
+    for method, stem, path, shape, min_area in jobs:
+        saliency = read_prediction(Path(path), shape)
+        out.append((method, stem, image_scores(saliency, min_area)))
+    return out
+
+
+# ---- the public entry point ----------------------------------------------------------------------
+def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
+                         split: str = "all", min_area: int | None = None, allow_missing: bool = False,
+                         workers: int | None = None, progress: ProgressCallback | None = None) -> ImageLevelResult:
+    """Image-level detection of every requested method: false alarms on defect-free images, ROC AUC, per class.
+
+    Args:
+        workspace: where predictions and the results cache live.
+        dataset: a loaded dataset.
+        methods: method names; None = every method with stored predictions.
+        split: split name.
+        min_area: smallest region kept, in pixels (None: ``ceil(0.001 × H × W)`` of each image).
+        allow_missing: score methods on the images they have maps for instead of refusing.
+        workers: processes (default: all cores, at most 8).
+        progress: optional callback, sent :class:`samis.runs.RunProgress` events (stage ``image-level``).
+
+    Returns:
+        an :class:`ImageLevelResult`.
+
+    Raises:
+        EvaluationError: a bad ``min_area``; no defect-free or no defect image in the split; unknown
+            method, no predictions, missing maps (without ``allow_missing``); a map of the wrong size.
+    """
+    min_area = check_min_area(min_area)
+    samples = get_split(workspace, dataset, split)
+    if not samples:
+        raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
+    gt_keys, shapes, empty = ground_truth_facts(workspace, dataset, samples)
+    n_free = sum(empty.values())
+    require_both_kinds(dataset.id, split, len(samples) - n_free, n_free)
+    available = workspace.prediction_methods(dataset.id)
+    methods = list(available if methods is None else methods)
+    if not methods:
+        raise EvaluationError(f"dataset {dataset.id!r} has no predictions yet; import some with "
+                              f"'python -m samis predictions import {dataset.id} METHOD FOLDER'")
+    for method in methods:
+        validate_name("method", method)
+        if method not in available:
+            raise EvaluationError(f"dataset {dataset.id!r}: no predictions for method {method!r} "
+                                  f"(available: {', '.join(available) or 'none'})")
+    split_ids = [s.id for s in samples]
+    class_of = {s.id: s.cls for s in samples}
+    plan, jobs = {}, []
+    for method in methods:
+        files = prediction_files(workspace, dataset.id, method)
+        missing = [stem for stem in split_ids if stem not in files]
+        if missing and not allow_missing:
+            shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
+            raise EvaluationError(f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
+                                  f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)")
+        present = {stem: files[stem] for stem in split_ids if stem in files}
+        path = cache_path(workspace, dataset.id, method, min_area)
+        data = _load_npz(path, _CACHE_LAYOUT, CACHE_VERSION)
+        rows: dict[str, tuple] = {}
+        if data is not None:
+            for i, stem in enumerate(data["stems"].tolist()):
+                rows[stem] = ((int(data["pred_stat"][i, 0]), int(data["pred_stat"][i, 1])), str(data["pred_hash"][i]),
+                              str(data["gt_hash"][i]), tuple(float(v) for v in data["values"][i]))
+        pred_keys, pred_stats = _content_keys(present, {s: (r[0], r[1]) for s, r in rows.items()})
+        dirty = False
+        for stem, file in present.items():
+            row = rows.get(stem)
+            if row is None or row[1] != pred_keys[stem] or row[2] != gt_keys[stem]:
+                jobs.append((method, stem, str(file), shapes[stem], min_area))
+            elif row[0] != pred_stats[stem]:
+                rows[stem] = (pred_stats[stem], *row[1:])
+                dirty = True
+        plan[method] = {"rows": rows, "present": present, "missing": missing, "path": path, "dirty": dirty,
+                        "pred_keys": pred_keys, "pred_stats": pred_stats}
+
+    tracker = ProgressTracker(progress, len(jobs), "image-level", unit="image-method pairs").start()
+    workers = workers or default_workers()
+    parallel = workers > 1 and len(jobs) >= _PARALLEL_MIN_TASKS
+    size = max(1, min(64, len(jobs) // (workers * 8) or 1)) if parallel else 32
+    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    for part in map_jobs(_score_jobs, chunks, workers if parallel else 1):
+        for method, stem, values in part:
+            entry = plan[method]
+            entry["rows"][stem] = (entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], values)
+            entry["dirty"] = True
+        tracker.advance(len(part))
+
+    results = {}
+    for method in methods:
+        entry = plan[method]
+        rows = entry["rows"]
+        if entry["dirty"]:
+            stems = sorted(rows)
+            _save_npz(entry["path"], CACHE_VERSION, stems=np.array(stems, dtype=str),
+                      pred_stat=np.array([rows[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
+                      pred_hash=np.array([rows[s][1] for s in stems], dtype=str),
+                      gt_hash=np.array([rows[s][2] for s in stems], dtype=str),
+                      values=np.array([rows[s][3] for s in stems], dtype=float).reshape(-1, len(VALUES)),
+                      value_names=np.array(VALUES))
+        stems = [s for s in split_ids if s in entry["present"]]
+        values = np.array([rows[s][3] for s in stems], dtype=float).reshape(-1, len(VALUES))
+        results[method] = ImageLevelMethod(
+            method, stems, values[:, 0], values[:, 1], values[:, 2].astype(int),
+            np.array([empty[s] for s in stems], dtype=bool), [class_of[s] for s in stems], entry["missing"])
+    return ImageLevelResult(dataset.id, split, min_area, results, class_of, [s for s in split_ids if empty[s]],
+                            computed=len(jobs), notes=_empty_mask_notes(samples, empty))
+
+
+def _empty_mask_notes(samples: list[Sample], empty: dict[str, bool]) -> list[str]:
+    """A note when images of a class that holds defect images have an empty mask (they count as defect-free)."""
+    with_defects = {s.cls for s in samples if not empty[s.id]}
+    odd: dict[str, int] = {}
+    for sample in samples:
+        if empty[sample.id] and sample.cls in with_defects:
+            odd[sample.cls] = odd.get(sample.cls, 0) + 1
+    if not odd:
+        return []
+    listed = ", ".join(f"{cls} {n}" for cls, n in sorted(odd.items()))
+    return [f"{sum(odd.values())} images of defect classes have an empty ground-truth mask and count as "
+            f"defect-free ({listed})"]
