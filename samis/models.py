@@ -1,4 +1,4 @@
-"""The SAM models samis knows, and the facts of their official checkpoints, in one place.
+"""The SAM models samis knows (and SAM 2.1's, catalogued only), and the facts of their official checkpoints, in one place.
 
 Nothing here imports torch: the CLI, the tables and the dashboard ask these facts without loading a
 model. :mod:`samis.sam.checkpoints` checks files against them, :mod:`samis.sam.engine` builds the
