@@ -44,6 +44,22 @@ def _checkpoint_help(model_type: str) -> str:
             "it exercises the pipeline, its numbers are not SAM's.")
 
 
+def _offer_download(model_type: str, folder) -> None:
+    """A "Download" button for the official checkpoint when the workspace lacks it (never on a read-only server)."""
+    from samis.checkpoint_download import download_checkpoint, md5_cache_file
+
+    model = SAM_MODELS[model_type]
+    if ctx.read_only or (folder / model.checkpoint).is_file():
+        return
+    if st.button(f"Download {model.checkpoint} ({model.checkpoint_bytes / 1e9:.2f} GB)", key="sam_ckpt_download",
+                 help=f"from {model.url} (or $SAMIS_CHECKPOINT_MIRROR) into {folder}; resumes an interrupted "
+                      "download; size and MD5 are checked before the file is put in place"):
+        with ui.guard("download"):
+            report = download_checkpoint(model_type, folder, progress=ui.Progress(),
+                                         hash_cache=md5_cache_file(ctx.workspace))
+            st.success(ui.literal(report.summary()))
+
+
 def _sam_tab() -> None:
     from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when the SAM tab is open
 
@@ -54,6 +70,7 @@ def _sam_tab() -> None:
     checkpoint = None
     if not SAM_MODELS[model_type].random_weights:
         folder = ctx.workspace.checkpoints_dir
+        _offer_download(model_type, folder)
         found = sorted(str(p) for p in folder.glob("*.pth")) if folder.is_dir() else []
         TYPED = "type a path…"
         pick = st.selectbox("Checkpoint", found + [TYPED], key="sam_ckpt_pick",

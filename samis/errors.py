@@ -37,5 +37,9 @@ class SamError(SamisError):
     """A SAM checkpoint, model or run cannot be used."""
 
 
+class CheckpointError(SamError):
+    """A checkpoint cannot be downloaded, checked or identified (unknown model, unreachable URL, mismatch)."""
+
+
 class SamisWarning(UserWarning):
     """Something was repaired or skipped and people should know (one line, like the errors)."""

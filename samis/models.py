@@ -1,4 +1,4 @@
-"""The SAM models samis knows, and the facts of their official checkpoints, in one place.
+"""The SAM models samis knows (and SAM 2.1's, catalogued only), and the facts of their official checkpoints, in one place.
 
 Nothing here imports torch: the CLI, the tables and the dashboard ask these facts without loading a
 model. :mod:`samis.sam.checkpoints` checks files against them, :mod:`samis.sam.engine` builds the
@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 SAM_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 SAM_CHECKPOINTS_HELP = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
+SAM2_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+SAM2_CHECKPOINTS_HELP = "https://github.com/facebookresearch/sam2#download-checkpoints"
+#: what the catalogue says where the hash of an official file is not known here
+HASH_NOT_PUBLISHED = "not published"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,102 @@ SAM_TYPES = tuple(key for key, model in SAM_MODELS.items() if not model.random_w
 MODEL_CHOICES = ("tiny",) + SAM_TYPES
 #: official checkpoint file name → its model
 OFFICIAL_CHECKPOINTS = {m.checkpoint: m for m in SAM_MODELS.values() if m.checkpoint}
+
+
+@dataclass(frozen=True)
+class Sam2Model:
+    """One SAM 2.1 model: the facts of its official checkpoint (samis does not run SAM 2 yet).
+
+    Exact byte sizes and hashes of these files were not found in public sources here, so only the
+    approximate size is known: a download is checked for completeness (Content-Length) and for
+    loadable weights of the right model type instead.
+
+    Attributes:
+        key: the catalogue name (``hiera_l`` …).
+        label: the name its masks and methods would carry (``sam2.1-hiera_l``).
+        title: a human name (``SAM 2.1 Hiera-L``).
+        checkpoint: official file name (``sam2.1_hiera_large.pt``).
+        approx_bytes: the file's size, roughly (the official README gives MB, not bytes).
+        config: the model config inside the ``sam2`` package.
+        encoder_shape: (embedding width, number of Hiera blocks) of the image encoder's trunk.
+    """
+
+    key: str
+    label: str
+    title: str
+    checkpoint: str
+    approx_bytes: int
+    config: str
+    encoder_shape: tuple[int, int]
+
+    @property
+    def url(self) -> str:
+        return SAM2_DOWNLOAD_BASE + self.checkpoint
+
+
+SAM2_MODELS: dict[str, Sam2Model] = {
+    # width and blocks: embed_dim and sum(stages) of configs/sam2.1/sam2.1_hiera_*.yaml
+    "hiera_t": Sam2Model("hiera_t", "sam2.1-hiera_t", "SAM 2.1 Hiera-T", "sam2.1_hiera_tiny.pt", 149_000_000,
+                         "configs/sam2.1/sam2.1_hiera_t.yaml", (96, 12)),
+    "hiera_s": Sam2Model("hiera_s", "sam2.1-hiera_s", "SAM 2.1 Hiera-S", "sam2.1_hiera_small.pt", 176_000_000,
+                         "configs/sam2.1/sam2.1_hiera_s.yaml", (96, 16)),
+    "hiera_b+": Sam2Model("hiera_b+", "sam2.1-hiera_b+", "SAM 2.1 Hiera-B+", "sam2.1_hiera_base_plus.pt",
+                          309_000_000, "configs/sam2.1/sam2.1_hiera_b+.yaml", (112, 24)),
+    "hiera_l": Sam2Model("hiera_l", "sam2.1-hiera_l", "SAM 2.1 Hiera-L", "sam2.1_hiera_large.pt", 857_000_000,
+                         "configs/sam2.1/sam2.1_hiera_l.yaml", (144, 48)),
+}
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    """What samis knows of one official checkpoint file, for every model family alike.
+
+    Attributes:
+        model: the catalogue name (``vit_h``, ``hiera_l``).
+        family: ``sam`` or ``sam2.1``.
+        title: a human name.
+        file: the official file name.
+        base_url: the official folder URL (the file name is appended).
+        size: exact size in bytes, or None where it is not known.
+        approx_size: size in bytes, roughly (equal to ``size`` where that is known).
+        md5_prefix: the start of the file's MD5, or None where no hash is published.
+        config: the model config (SAM 2.1), or None.
+    """
+
+    model: str
+    family: str
+    title: str
+    file: str
+    base_url: str
+    size: int | None
+    approx_size: int
+    md5_prefix: str | None = None
+    config: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.base_url + self.file
+
+    def url_from(self, base_url: str | None) -> str:
+        """The file's URL under another base (a mirror); the official one for None."""
+        if not base_url:
+            return self.url
+        return base_url if base_url.endswith(self.file) else base_url.rstrip("/") + "/" + self.file
+
+    @property
+    def hash_text(self) -> str:
+        return f"md5 {self.md5_prefix}…" if self.md5_prefix else HASH_NOT_PUBLISHED
+
+
+def checkpoint_catalogue() -> dict[str, CheckpointFacts]:
+    """Every official checkpoint samis knows, by model name (SAM largest first, then SAM 2.1 smallest first)."""
+    catalogue = {m.key: CheckpointFacts(m.key, "sam", m.title, m.checkpoint, SAM_DOWNLOAD_BASE, m.checkpoint_bytes,
+                                        m.checkpoint_bytes, m.md5_prefix)
+                 for m in SAM_MODELS.values() if m.checkpoint}
+    catalogue.update({m.key: CheckpointFacts(m.key, "sam2.1", m.title, m.checkpoint, SAM2_DOWNLOAD_BASE, None,
+                                             m.approx_bytes, None, m.config)
+                      for m in SAM2_MODELS.values()})
+    return catalogue
 
 
 def sam_model(key: str) -> SamModel | None:

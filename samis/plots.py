@@ -136,6 +136,7 @@ def significance_matrix_figure(matrix) -> go.Figure:
     ))
     figure.update_layout(title=f"{matrix.metric}: row − column (* interval excludes 0)", yaxis_autorange="reversed",
                          height=120 + 34 * len(matrix.methods))
+    return figure
 
 
 def roc_figure(curves: Mapping[str, tuple], colors: Mapping[str, str], score: str = "area",

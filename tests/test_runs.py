@@ -162,6 +162,7 @@ def test_evaluation_counts_image_method_pairs(workspace, toy):
 def _reports(workspace, toy) -> list[Report]:
     """One real instance of every report class."""
     from samis.baselines.run import compute_baseline
+    from samis.checkpoint_download import DownloadReport, VerifyReport
     from samis.demo import DemoReport
     from samis.evaluation import evaluate
     from samis.image_level import ImageLevelMethod, ImageLevelResult
@@ -182,6 +183,9 @@ def _reports(workspace, toy) -> list[Report]:
                         {"ring": 2, "max_area_fraction": np.float64(0.3), "grid": [{"ring": 2}]}, np.float64(0.41), 1.5),
         SelectionReport("sam-tiny-random+oracle", "oracle", 6, True, mean_iou=float("nan"), oracle_exact=6),
         PromptReport("sam-tiny-random+box", 6, 2.0),
+        DownloadReport("vit_b", Path("/tmp/ck/sam_vit_b_01ec64.pth"), "http://mirror/sam_vit_b_01ec64.pth", 375_042_383,
+                       "01ec64" + "0" * 26, 1000, 374_041_383, 12.5, False, "size and MD5 (01ec64…) match the official file"),
+        VerifyReport(Path("/tmp/mine.pt"), 1234, "0" * 32, "hiera_t", None, "not an official file name"),
         DemoReport(Path("/tmp/demo"), 60, 1.0, {"ft": 0.5}, 2.0, 3.5,
                    {"ft": {"Sa": np.float64(0.5), "MAE": 0.1, "maxEm": 0.7, "Fw": 0.3, "maxFm": 0.4}}),
         ImageLevelResult("toy", "all", None, {"good": ImageLevelMethod(

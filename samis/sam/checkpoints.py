@@ -5,16 +5,14 @@ The facts of the official files (names, sizes, MD5 prefixes, encoder shapes) liv
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from samis.errors import SamError
-from samis.imageio import write_text_atomic
-from samis.models import OFFICIAL_CHECKPOINTS, SAM_CHECKPOINTS_HELP, SAM_MODELS, SAM_TYPES
+from samis.checkpoint_download import file_md5
+from samis.models import OFFICIAL_CHECKPOINTS, SAM2_MODELS, SAM_CHECKPOINTS_HELP, SAM_MODELS, SAM_TYPES
 
 MODEL_TYPES = SAM_TYPES
 
@@ -61,21 +59,59 @@ def load_state_dict(path: Path, model_type: str) -> dict:
     Raises:
         SamError: not a PyTorch file, truncated, not a state dict, or of another SAM type.
     """
+    state = _read_state(path)
+    detected = detect_model_type(state)
+    if detected is None and detect_sam2_model_type(state):
+        raise SamError(f"{path}: a SAM 2.1 {detect_sam2_model_type(state)} checkpoint, not SAM {model_type}; "
+                       "samis does not run SAM 2.1 yet")
+    if detected is None:
+        raise SamError(f"{path}: not a SAM checkpoint (no image_encoder.pos_embed / patch_embed of a ViT-B/L/H)")
+    if detected != model_type:
+        raise SamError(f"{path}: this checkpoint holds a SAM {detected} model, not {model_type}; use --model {detected}")
+    return state
+
+
+def _read_state(path: Path) -> dict:
+    """A checkpoint's tensors by parameter name, read onto the CPU with ``weights_only=True``.
+
+    Raises:
+        SamError: not a PyTorch file, truncated, or not a mapping of names to tensors.
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # torch.load fails in many ways on foreign or cut files (IndexError, UnpicklingError …)
         # torch's own message (e.g. the long weights_only explanation) is about pickles, not about this file
         raise SamError(f"{path}: not a readable PyTorch checkpoint ({_what_file_is(path)})") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # some training scripts wrap the weights
+        state = state["model"]  # SAM 2's files and some training scripts wrap the weights
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise SamError(f"{path}: does not hold a SAM state dict (a mapping of parameter names to tensors)")
-    detected = detect_model_type(state)
-    if detected is None:
-        raise SamError(f"{path}: not a SAM checkpoint (no image_encoder.pos_embed / patch_embed of a ViT-B/L/H)")
-    if detected != model_type:
-        raise SamError(f"{path}: this checkpoint holds a SAM {detected} model, not {model_type}; use --model {detected}")
     return state
+
+
+def identify_weights(path: str | os.PathLike) -> str:
+    """The model a checkpoint's weights belong to: a SAM type (``vit_b`` …) or a SAM 2.1 one (``hiera_l`` …).
+
+    Raises:
+        SamError: unreadable, not a state dict, or weights of no model samis knows (one line).
+    """
+    path = Path(path)
+    state = _read_state(path)
+    detected = detect_model_type(state) or detect_sam2_model_type(state)
+    if detected is None:
+        raise SamError(f"{path}: neither a SAM nor a SAM 2.1 checkpoint (no image encoder of a known shape)")
+    return detected
+
+
+def detect_sam2_model_type(state: dict) -> str | None:
+    """The SAM 2.1 model of a state dict, from its Hiera trunk's width and number of blocks (None if none fits)."""
+    patch = state.get("image_encoder.trunk.patch_embed.proj.weight")
+    if patch is None:
+        return None
+    blocks = {int(key.split(".")[3]) for key in state
+              if key.startswith("image_encoder.trunk.blocks.") and key.split(".")[3].isdigit()}
+    shape = (patch.shape[0], max(blocks) + 1 if blocks else 0)
+    return next((m.key for m in SAM2_MODELS.values() if m.encoder_shape == shape), None)
 
 
 def _what_file_is(path: Path) -> str:
@@ -115,32 +151,8 @@ def detect_model_type(state: dict) -> str | None:
     return None
 
 
-def checkpoint_md5(path: str | os.PathLike, hash_cache: Path | None = None) -> str:
-    """MD5 of a checkpoint, remembered in ``hash_cache`` (JSON) by path, size and mtime.
-
-    Hashing 2.5 GB takes a while, so a file whose path, size and modification time are unchanged
-    is not hashed again.
-    """
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    known = {}
-    if hash_cache is not None and hash_cache.is_file():
-        try:
-            known = json.loads(hash_cache.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            known = {}
-    if key in known:
-        return known[key]
-    digest = hashlib.md5()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    value = digest.hexdigest()
-    if hash_cache is not None:
-        known[key] = value
-        write_text_atomic(hash_cache, json.dumps(known, indent=1))
-    return value
+#: MD5 of a checkpoint, remembered by path, size and mtime (torch-free, shared with the downloader)
+checkpoint_md5 = file_md5
 
 
 def check_official_hash(path: Path, md5: str) -> None:

@@ -71,7 +71,9 @@ class RunReport(Report):
 
 def hash_cache_file(workspace: Workspace) -> Path:
     """Where checkpoint MD5s are remembered (by path, size and mtime)."""
-    return workspace.root / "cache" / "sam" / "checkpoint_md5.json"
+    from samis.checkpoint_download import md5_cache_file
+
+    return md5_cache_file(workspace)
 
 
 def cache_key(model_type: str, checkpoint_md5: str | None, params: AmgParams) -> dict:
