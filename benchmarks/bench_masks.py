@@ -108,10 +108,19 @@ def main() -> None:
             root = Path(folder)
             build(root, size, args.masks)
             code = _OPEN.format(repo=str(REPO), root=str(root / "workspace"), image="a", repeat=args.repeat)
-            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{size}x{size}, {result['masks']} masks: cold {result['cold']:.2f} s (target < 3 s), "
-                  f"warm {result['warm']:.2f} s (target < 1 s)")
+            for scored in (False, True):
+                if scored:  # a page such as Compare or Cases has scored the split: the maps' metrics are cached
+                    from samis.datasets import load_dataset
+                    from samis.evaluation import evaluate
+                    from samis.workspace import Workspace
+
+                    workspace = Workspace(root / "workspace")
+                    evaluate(workspace, load_dataset(workspace, "bench"), workers=1)
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                where = "metrics from the evaluation cache" if scored else "metrics scored here (split never scored)"
+                print(f"{size}x{size}, {result['masks']} masks, {where}: cold {result['cold']:.2f} s (target < 3 s), "
+                      f"warm {result['warm']:.2f} s (target < 1 s)")
 
 
 if __name__ == "__main__":

@@ -433,3 +433,18 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         scalars, curves = cache.rows_for(stems)
         method_results[method] = MethodResult(method, stems, scalars, curves, entry["missing"])
     return EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples}, computed=n_tasks)
+
+
+def cached_image_scores(workspace: Workspace, dataset_id: str, method: str, sample: Sample,
+                        map_path: Path) -> dict[str, float] | None:
+    """One image's per-image metrics from the evaluation cache, if they are there and still current.
+
+    Current means the map and the ground truth have the content they were scored with (their hashes
+    match the cache's). Nothing is written; None when the image has to be scored.
+    """
+    cache = _MethodCache.load(workspace.results_dir(dataset_id) / f"{validate_name('method', method)}.npz")
+    stored = cache.lookup(sample.id)
+    if stored is None or stored != (_file_hash(map_path), _file_hash(sample.gt_path)):
+        return None
+    scalars, _ = cache.rows_for([sample.id])
+    return {name: float(value) for name, value in zip(IMAGE_METRICS, scalars[0])}

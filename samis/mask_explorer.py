@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 
 from samis.datasets import Dataset, Sample, load_dataset
 from samis.errors import DatasetError, SamError
+from samis.evaluation import cached_image_scores
 from samis.imageio import ImageReadError, read_rgb
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, describe, sam_method_id, sam_model_of
 from samis.models import SAM_MODELS, SamModel
@@ -244,7 +245,9 @@ def explore_masks(workspace: Workspace, dataset_id: str, image_id: str, model: s
             continue
         record = read_selection_record(workspace, dataset_id, method, image_id)
         saliency = read_prediction(map_path, gt.shape if gt is not None else None)
-        values = _score(saliency, gt) if metrics and gt is not None else {}
+        values = {}
+        if metrics and gt is not None:  # the evaluation's cached values when current, else scored here
+            values = cached_image_scores(workspace, dataset_id, method, sample, map_path) or _score(saliency, gt)
         record_note = "" if record is not None else \
             "no selection record: this map was written before samis kept them; run the selection again to see its choice"
         selections.append(SelectionView(method, how, record, record_note, saliency, values, info.note))
@@ -271,7 +274,11 @@ def display_shape(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
 def _resize_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if masks.shape[1:] == tuple(shape):
         return masks
-    return masks[:, _nearest_index(shape[0], masks.shape[1])][:, :, _nearest_index(shape[1], masks.shape[2])]
+    (height, width), (out_h, out_w) = masks.shape[1:], shape
+    if height % out_h == 0 and width % out_w == 0:
+        # a whole-number shrink picks every k-th pixel, as the nearest index does: a view, no copy of 100 masks
+        return masks[:, ::height // out_h, ::width // out_w]
+    return masks[np.ix_(np.arange(len(masks)), _nearest_index(out_h, height), _nearest_index(out_w, width))]
 
 
 def _resize_rgb(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -310,7 +317,8 @@ def all_masks_overlay(image: np.ndarray, masks: np.ndarray, shown=None, seed: in
     indices = list(range(len(masks))) if shown is None else [int(i) for i in shown if 0 <= int(i) < len(masks)]
     if not indices:
         return out.round().astype(np.uint8)
-    small = _resize_masks(masks[indices], shape)
+    # contiguous: the boolean indexing below is several times slower on a strided view
+    small = np.ascontiguousarray(_resize_masks(masks[indices] if shown is not None else masks, shape))
     colors = mask_colors(len(masks), seed).astype(np.float32)[indices]
     order = np.argsort(-small.reshape(len(indices), -1).sum(1), kind="stable")  # largest first, as SAM's demo
     rows, cols = small.any(2), small.any(1)

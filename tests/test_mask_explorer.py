@@ -151,3 +151,22 @@ def test_cli_bad_input_is_one_line(masks_workspace, capsys):
     assert "no sam-tiny-random+nope map" in capsys.readouterr().err
     assert main(["--workspace", root, "masks", "toy", "img_002", "--format", "png"]) == 2
     assert "needs -o FILE" in capsys.readouterr().err
+
+
+def test_metrics_come_from_the_evaluation_cache_when_current_and_equal_a_fresh_scoring(masks_workspace):
+    from samis.datasets import load_dataset
+    from samis.evaluation import cached_image_scores, evaluate
+    from samis.metrics import IMAGE_METRICS, score_image
+    from samis.store import prediction_files, read_prediction
+
+    fresh = explore_masks(masks_workspace, "toy", "img_002", "tiny").selection("oracle").metrics
+    dataset = load_dataset(masks_workspace, "toy")
+    sample = dataset.by_id()["img_002"]
+    map_path = prediction_files(masks_workspace, "toy", "sam-tiny-random+oracle")["img_002"]
+    assert cached_image_scores(masks_workspace, "toy", "sam-tiny-random+oracle", sample, map_path) is None
+    evaluate(masks_workspace, dataset, methods=["sam-tiny-random+oracle"], workers=1)
+    cached = cached_image_scores(masks_workspace, "toy", "sam-tiny-random+oracle", sample, map_path)
+    gt = sample.read_gt()
+    plain = dict(zip(IMAGE_METRICS, score_image(read_prediction(map_path, gt.shape), gt).scalars))
+    assert cached == pytest.approx(plain, abs=1e-12) and fresh == pytest.approx(plain, abs=1e-12)
+    assert explore_masks(masks_workspace, "toy", "img_002", "tiny").selection("oracle").metrics == cached
