@@ -225,3 +225,36 @@ def masks_workspace(tiny_sam_all_methods, tmp_path, monkeypatch):
     shutil.copytree(tiny_sam_all_methods, root)
     monkeypatch.setenv("SAMIS_WORKSPACE", str(root))
     return Workspace(root)
+
+
+@pytest.fixture
+def serve_bytes():
+    """Factory: serve one payload over HTTP on 127.0.0.1 (every GET answers it whole); returns the base URL.
+
+    The servers stop when the test ends.
+    """
+    import http.server
+    import threading
+
+    servers = []
+
+    def serve(payload: bytes) -> str:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+    yield serve
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

@@ -105,39 +105,21 @@ def test_image_level_evaluation_imports_no_torch(tmp_path, make_folder_dataset):
     assert _probe(call, workspace.root) == []
 
 
-def test_checkpoint_download_imports_no_torch(study, tmp_path):
+def test_checkpoint_download_imports_no_torch(study, tmp_path, serve_bytes):
     """A download of a file with a published hash streams and checks it without torch."""
     import hashlib
-    import http.server
-    import threading
 
     payload = b"made-up weights " * 1000
     name = f"fake_{hashlib.md5(payload).hexdigest()[:6]}.pth"
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        workspace, _, _ = study
-        call = ("from samis.checkpoint_download import download_checkpoint\n"
-                "from samis.models import CheckpointFacts\n"
-                f"facts = CheckpointFacts('fake', 'sam', 'made-up', {name!r}, 'http://127.0.0.1:{httpd.server_address[1]}/', "
-                f"{len(payload)}, {len(payload)}, {name[5:11]!r})\n"
-                f"download_checkpoint(facts, {str(tmp_path)!r})\ncode = 0")
-        assert _probe(call, workspace.root) == []
-        assert (tmp_path / name).read_bytes() == payload
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    url = serve_bytes(payload)
+    workspace, _, _ = study
+    call = ("from samis.checkpoint_download import download_checkpoint\n"
+            "from samis.models import CheckpointFacts\n"
+            f"facts = CheckpointFacts('fake', 'sam', 'made-up', {name!r}, {url!r}, "
+            f"{len(payload)}, {len(payload)}, {name[5:11]!r})\n"
+            f"download_checkpoint(facts, {str(tmp_path)!r})\ncode = 0")
+    assert _probe(call, workspace.root) == []
+    assert (tmp_path / name).read_bytes() == payload
 
 
 def test_the_probe_sees_torch_when_a_command_imports_it(study):

@@ -548,40 +548,20 @@ def test_cases_defect_free_only(parts):
     assert len(at.dataframe[0].value) == 12
 
 
-def test_run_sam_offers_the_download_of_a_missing_checkpoint(bare_toy, monkeypatch):
+def test_run_sam_offers_the_download_of_a_missing_checkpoint(bare_toy, monkeypatch, serve_bytes):
     """The button fetches through the library (a local server standing in as the mirror); a file that is not
     the official one is refused in one line and leaves nothing behind."""
-    import http.server
-    import threading
-
     payload = b"not the official weights" * 100
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    monkeypatch.setenv("SAMIS_CHECKPOINT_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}/")
-    try:
-        at = open_page("run")
-        at.selectbox(key="sam_model").select("vit_b").run()
-        assert_clean(at)
-        button = at.button(key="sam_ckpt_download")
-        assert "sam_vit_b_01ec64.pth" in button.label
-        button.click().run()
-        assert_clean(at)
-        assert any("official sam_vit_b_01ec64.pth has 375,042,383" in e for e in texts(at.error)), texts(at.error)
-        assert not list(bare_toy.checkpoints_dir.glob("*"))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    monkeypatch.setenv("SAMIS_CHECKPOINT_MIRROR", serve_bytes(payload))
+    at = open_page("run")
+    at.selectbox(key="sam_model").select("vit_b").run()
+    assert_clean(at)
+    button = at.button(key="sam_ckpt_download")
+    assert "sam_vit_b_01ec64.pth" in button.label
+    button.click().run()
+    assert_clean(at)
+    assert any("official sam_vit_b_01ec64.pth has 375,042,383" in e for e in texts(at.error)), texts(at.error)
+    assert not list(bare_toy.checkpoints_dir.glob("*"))
 
 
 def test_read_only_run_page_offers_no_download(bare_toy, monkeypatch):
