@@ -44,8 +44,6 @@ from samis.workspace import Workspace, validate_name
 
 #: a map pixel belongs to a region at this value or above (of 0–255)
 REGION_THRESHOLD = 128
-#: default smallest region, as a share of the image's pixels (rounded up)
-DEFAULT_MIN_AREA_FRACTION = 0.001
 #: the detection rate fpr_at_tpr95 asks for
 TARGET_TPR = 0.95
 #: the default min-area rule, as ``evaluate --image-level --format json`` states it

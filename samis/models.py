@@ -15,7 +15,6 @@ from dataclasses import dataclass
 SAM_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 SAM_CHECKPOINTS_HELP = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
 SAM2_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
-SAM2_CHECKPOINTS_HELP = "https://github.com/facebookresearch/sam2#download-checkpoints"
 #: what the catalogue says where the hash of an official file is not known here
 HASH_NOT_PUBLISHED = "not published"
 

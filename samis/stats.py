@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -555,10 +555,3 @@ def significance_matrix(boot: Bootstrap, metric: str) -> SignificanceMatrix:
     for (i, j), value in zip(pairs, holm(raw)):
         p[i, j] = p[j, i] = value
     return SignificanceMatrix(metric, boot.methods, point, bounds[0], bounds[1], p, test)
-
-
-def table_uncertainty(boot: Bootstrap, table_metrics: Mapping[str, str]) -> dict[str, dict[str, tuple[float, float]]]:
-    """method → table metric → interval, for table metrics given as {table name: bootstrap metric}."""
-    found = boot.intervals()
-    return {method: {t: found[method][m] for t, m in table_metrics.items() if m in boot.metrics}
-            for method in boot.methods}

@@ -104,15 +104,6 @@ def write_mask_set(path: str | Path, mask_set: MaskSet, provenance: dict) -> Non
     write_bytes_atomic(path, encode_mask_set(mask_set, provenance))
 
 
-def read_provenance(path: str | Path) -> dict | None:
-    """The provenance of a cache file, or None when the file is missing or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["provenance"]))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError):
-        return None
-
-
 class _DamagedMaskFile(ValueError):
     """A mask cache file opens but does not hold what samis wrote."""
 
@@ -145,7 +136,7 @@ def _whole_provenance(path: Path) -> dict | None:
 def read_resumable_provenance(path: str | Path) -> dict | None:
     """The provenance of a whole cache file, for deciding whether a resumed run may skip the image.
 
-    Unlike :func:`read_provenance`, the whole file is checked (every array present, sizes agreeing,
+    The whole file is checked (every array present, sizes agreeing,
     checksums right); a damaged file is moved aside with a warning
     (:func:`samis.recovery.move_aside`), so the run computes it again instead of selection failing later.
 
