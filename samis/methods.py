@@ -5,6 +5,9 @@ A method id is the name a method's maps carry in the prediction store (and a row
 - ``sam-<model>+<strategy>``: SAM's automatic masks of ``<model>`` (``vit_h``, ``vit_l``, ``vit_b``,
   ``tiny-random``) turned into maps by a selection strategy (``oracle``, ``best-single``,
   ``inside-gt``, ``small-union``, ``contrast``), e.g. ``sam-vit_h+oracle``;
+- ``sam2.1-<model>+<strategy or prompt>``: the same with SAM 2.1 (``hiera_t``, ``hiera_s``, ``hiera_b+``,
+  ``hiera_l``), e.g. ``sam2.1-hiera_l+oracle``; ``sam2-tiny-random+…`` is the test-size SAM 2 (random
+  weights). A model label is matched whole, so ``sam2.1-hiera_b++box`` reads as model ``hiera_b+``;
 - ``sam-<model>+<prompt>``: SAM prompted from the ground truth (``box``, ``point``);
 - ``sam-<model>``: the model alone (speed rows);
 - a built-in baseline (``ft``, ``sr``, ``hc``, ``mbd``, ``otsu``);
@@ -22,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from samis.models import SAM_MODELS, SamModel, sam_model
+from samis.models import RUNNABLE_MODELS, Sam2Model, SamModel, sam_model
 
 #: selection strategy → whether it looks at the ground truth
 SELECTION_STRATEGIES = {"oracle": True, "best-single": True, "inside-gt": True, "small-union": False,
@@ -35,6 +38,7 @@ PAPER_SAM = "SAM"
 UPPER_BOUND_NOTE = "upper bound: uses the ground truth"
 PAPER_SAM_NOTE = "upper bound: the paper chose SAM's masks by hand against the ground truth"
 RANDOM_WEIGHTS_NOTE = "test-size SAM with random weights: not SAM's accuracy"
+RANDOM_WEIGHTS_SAM2_NOTE = "test-size SAM 2 with random weights: not SAM 2.1's accuracy"
 
 _SAM_PREFIX = "sam-"
 # a strategy may carry a variant after one of these (``oracle-10``, ``contrast:ring=5``)
@@ -47,9 +51,10 @@ class MethodInfo:
 
     Attributes:
         id: the method id as given.
-        family: ``sam`` (SAM run here, or the paper's ``SAM`` row), ``baseline`` (built in) or
+        family: ``sam`` (SAM or SAM 2.1 run here, or the paper's ``SAM`` row), ``baseline`` (built in) or
             ``imported`` (maps from elsewhere).
-        model: the SAM model (None for other families, and for the paper's ``SAM``).
+        model: the SAM or SAM 2 model (None for other families, and for the paper's ``SAM``); its
+            ``family`` tells ``sam`` from ``sam2.1`` (and ``sam2``, the test-size SAM 2).
         strategy: the selection strategy (``oracle`` …) when the id names one.
         prompt: the prompt kind (``box``, ``point``) when the id names one.
         uses_ground_truth: the maps were made looking at the ground truth: an upper bound.
@@ -58,7 +63,7 @@ class MethodInfo:
 
     id: str
     family: str
-    model: SamModel | None = None
+    model: SamModel | Sam2Model | None = None
     strategy: str | None = None
     prompt: str | None = None
     uses_ground_truth: bool = False
@@ -77,7 +82,7 @@ class MethodInfo:
         """The remark every table and view shows with this method ("" for a plain method)."""
         notes = []
         if self.random_weights:
-            notes.append(RANDOM_WEIGHTS_NOTE)
+            notes.append(RANDOM_WEIGHTS_SAM2_NOTE if isinstance(self.model, Sam2Model) else RANDOM_WEIGHTS_NOTE)
         if self.uses_ground_truth:
             notes.append(UPPER_BOUND_NOTE)
         return "; ".join(notes)
@@ -103,9 +108,12 @@ def describe(method: str) -> MethodInfo:
     if method == PAPER_SAM:
         # the id alone says nothing of how its masks were chosen: the paper's table marks its own row
         return MethodInfo(method, "sam")
-    if method.lower().startswith(_SAM_PREFIX):
-        model_part, _, how = method.partition("+")
-        model = sam_model(model_part.lower())
+    model = _model_of_id(method)
+    if model is not None or method.lower().startswith(_SAM_PREFIX):
+        if model is not None:
+            how = method[len(model.label) + 1:]
+        else:
+            how = method.partition("+")[2]
         strategy = _variant_of(how, SELECTION_STRATEGIES) if how else None
         prompt = _variant_of(how, PROMPT_KINDS) if how and strategy is None else None
         uses_gt = (SELECTION_STRATEGIES[strategy] if strategy else False) or (PROMPT_KINDS[prompt] if prompt else False)
@@ -117,11 +125,20 @@ def describe(method: str) -> MethodInfo:
     return MethodInfo(method, "baseline" if method in BASELINES else "imported")
 
 
+def _model_of_id(method: str) -> SamModel | Sam2Model | None:
+    """The model whose label starts a method id (``sam2.1-hiera_b++oracle`` → hiera_b+), the longest label first."""
+    lowered = method.lower()
+    for model in sorted(RUNNABLE_MODELS.values(), key=lambda m: -len(m.label)):
+        if lowered == model.label or lowered.startswith(model.label + "+"):
+            return model
+    return None
+
+
 def sam_method_id(model: str, how: str | None = None) -> str:
     """The id of SAM maps: ``sam_method_id("vit_h", "oracle")`` → ``sam-vit_h+oracle``.
 
     Args:
-        model: a ``--model`` key (``vit_h``, ``tiny``) or a model label (``sam-vit_h``).
+        model: a ``--model`` key (``vit_h``, ``tiny``, ``hiera_l``) or a model label (``sam-vit_h``, ``sam2.1-hiera_l``).
         how: a selection strategy or prompt kind (None: the model alone).
 
     Raises:
@@ -129,7 +146,7 @@ def sam_method_id(model: str, how: str | None = None) -> str:
     """
     found = sam_model(model)
     if found is None:
-        raise ValueError(f"unknown SAM model {model!r} (choose from {', '.join(SAM_MODELS)})")
+        raise ValueError(f"unknown SAM model {model!r} (choose from {', '.join(RUNNABLE_MODELS)})")
     if how is None:
         return found.label
     if how not in SELECTION_STRATEGIES and how not in PROMPT_KINDS:
@@ -139,7 +156,8 @@ def sam_method_id(model: str, how: str | None = None) -> str:
 
 
 def sam_model_of(text: str) -> SamModel | None:
-    """The SAM model a user named: a key (``vit_b``, ``tiny``), a label (``sam-vit_b``) or ``sam-tiny``."""
+    """The SAM model a user named: a key (``vit_b``, ``tiny``, ``hiera_l``), a label (``sam-vit_b``,
+    ``sam2.1-hiera_l``) or ``sam-tiny``."""
     text = text.strip().lower()
     bare = text[len(_SAM_PREFIX):] if text.startswith(_SAM_PREFIX) else text
     return sam_model(text) or sam_model(bare)

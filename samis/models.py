@@ -1,4 +1,4 @@
-"""The SAM models samis knows (and SAM 2.1's, catalogued only), and the facts of their official checkpoints, in one place.
+"""The SAM and SAM 2.1 models samis runs, and the facts of their official checkpoints, in one place.
 
 Nothing here imports torch: the CLI, the tables and the dashboard ask these facts without loading a
 model. :mod:`samis.sam.checkpoints` checks files against them, :mod:`samis.sam.engine` builds the
@@ -40,6 +40,8 @@ class SamModel:
     checkpoint: str | None = None
     checkpoint_bytes: int | None = None
     encoder_shape: tuple[int, int] | None = None
+    #: the model family: ``sam`` (segment_anything); SAM 2.1 models are :class:`Sam2Model`
+    family = "sam"
 
     @property
     def md5_prefix(self) -> str | None:
@@ -64,45 +66,52 @@ SAM_MODELS: dict[str, SamModel] = {
 }
 #: the real SAM types (each with an official checkpoint), largest first
 SAM_TYPES = tuple(key for key, model in SAM_MODELS.items() if not model.random_weights)
-#: every ``--model`` choice
-MODEL_CHOICES = ("tiny",) + SAM_TYPES
 #: official checkpoint file name → its model
 OFFICIAL_CHECKPOINTS = {m.checkpoint: m for m in SAM_MODELS.values() if m.checkpoint}
 
 
 @dataclass(frozen=True)
 class Sam2Model:
-    """One SAM 2.1 model: the facts of its official checkpoint (samis does not run SAM 2 yet).
+    """One SAM 2.1 model, run through the official ``sam2`` package.
 
     Exact byte sizes and hashes of these files were not found in public sources here, so only the
     approximate size is known: a download is checked for completeness (Content-Length) and for
     loadable weights of the right model type instead.
 
     Attributes:
-        key: the catalogue name (``hiera_l`` …).
-        label: the name its masks and methods would carry (``sam2.1-hiera_l``).
+        key: what ``--model`` takes (``hiera_l`` …, ``tiny-sam2``).
+        label: the name its masks and methods carry (``sam2.1-hiera_l``, ``sam2-tiny-random``).
         title: a human name (``SAM 2.1 Hiera-L``).
-        checkpoint: official file name (``sam2.1_hiera_large.pt``).
+        checkpoint: official file name (``sam2.1_hiera_large.pt``; None: the model takes no checkpoint).
         approx_bytes: the file's size, roughly (the official README gives MB, not bytes).
-        config: the model config inside the ``sam2`` package.
+        config: the model config inside the ``sam2`` package (hydra name).
         encoder_shape: (embedding width, number of Hiera blocks) of the image encoder's trunk.
+        random_weights: True for the test-size model: its output says nothing about SAM 2.1's accuracy.
     """
 
     key: str
     label: str
     title: str
-    checkpoint: str
-    approx_bytes: int
+    checkpoint: str | None
+    approx_bytes: int | None
     config: str
-    encoder_shape: tuple[int, int]
+    encoder_shape: tuple[int, int] | None
+    random_weights: bool = False
 
     @property
-    def url(self) -> str:
-        return SAM2_DOWNLOAD_BASE + self.checkpoint
+    def family(self) -> str:
+        """``sam2.1`` (official weights) or ``sam2`` (the test-size model: SAM 2 code, no SAM 2.1 weights)."""
+        return "sam2" if self.random_weights else "sam2.1"
+
+    @property
+    def url(self) -> str | None:
+        return SAM2_DOWNLOAD_BASE + self.checkpoint if self.checkpoint else None
 
 
 SAM2_MODELS: dict[str, Sam2Model] = {
-    # width and blocks: embed_dim and sum(stages) of configs/sam2.1/sam2.1_hiera_*.yaml
+    # width and blocks: embed_dim and sum(stages) of the sam2 package's configs/sam2.1/sam2.1_hiera_*.yaml
+    # (checked against sam2 1.1.0: t 96/[1,2,7,2], s 96/[1,2,11,2], b+ 112/Hiera's default [2,3,16,3],
+    # l 144/[2,6,36,4])
     "hiera_t": Sam2Model("hiera_t", "sam2.1-hiera_t", "SAM 2.1 Hiera-T", "sam2.1_hiera_tiny.pt", 149_000_000,
                          "configs/sam2.1/sam2.1_hiera_t.yaml", (96, 12)),
     "hiera_s": Sam2Model("hiera_s", "sam2.1-hiera_s", "SAM 2.1 Hiera-S", "sam2.1_hiera_small.pt", 176_000_000,
@@ -112,6 +121,16 @@ SAM2_MODELS: dict[str, Sam2Model] = {
     "hiera_l": Sam2Model("hiera_l", "sam2.1-hiera_l", "SAM 2.1 Hiera-L", "sam2.1_hiera_large.pt", 857_000_000,
                          "configs/sam2.1/sam2.1_hiera_l.yaml", (144, 48)),
 }
+#: the test-size SAM 2 (random weights): hiera_t's config with every size shrunk (see samis.sam.sam2_backend)
+TINY_SAM2_MODEL = Sam2Model("tiny-sam2", "sam2-tiny-random", "test-size SAM 2, random weights (not SAM 2.1)",
+                            None, None, "configs/sam2.1/sam2.1_hiera_t.yaml", None, random_weights=True)
+#: SAM 2.1 official file name → its model
+OFFICIAL_SAM2_CHECKPOINTS = {m.checkpoint: m for m in SAM2_MODELS.values()}
+
+#: every model ``--model`` runs, by key: SAM (largest first, test-size), then SAM 2 (test-size, smallest first)
+RUNNABLE_MODELS: dict[str, SamModel | Sam2Model] = {**SAM_MODELS, TINY_SAM2_MODEL.key: TINY_SAM2_MODEL, **SAM2_MODELS}
+#: every ``--model`` choice
+MODEL_CHOICES = ("tiny",) + SAM_TYPES + (TINY_SAM2_MODEL.key,) + tuple(SAM2_MODELS)
 
 
 @dataclass(frozen=True)
@@ -166,8 +185,14 @@ def checkpoint_catalogue() -> dict[str, CheckpointFacts]:
     return catalogue
 
 
-def sam_model(key: str) -> SamModel | None:
-    """The model of a ``--model`` key (``vit_h``, ``tiny``) or of a label (``sam-vit_h``); None if unknown."""
-    if key in SAM_MODELS:
-        return SAM_MODELS[key]
-    return next((m for m in SAM_MODELS.values() if m.label == key), None)
+def sam_model(key: str) -> SamModel | Sam2Model | None:
+    """The model of a ``--model`` key (``vit_h``, ``tiny``, ``hiera_l``, ``tiny-sam2``) or of a label
+    (``sam-vit_h``, ``sam2.1-hiera_l``); None if unknown."""
+    if key in RUNNABLE_MODELS:
+        return RUNNABLE_MODELS[key]
+    return next((m for m in RUNNABLE_MODELS.values() if m.label == key), None)
+
+
+def is_sam2(key: str) -> bool:
+    """Whether a ``--model`` key or label names a SAM 2 model (run through the ``sam2`` package)."""
+    return isinstance(sam_model(key), Sam2Model)

@@ -7,11 +7,12 @@ import sys
 from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.errors import SamError
-from samis.sam.params import AmgParams
+from samis.sam.params import AmgParams, Sam2AmgParams, params_for_model
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
-from samis.models import MODEL_CHOICES, SAM_MODELS
+from samis.models import MODEL_CHOICES, is_sam2, sam_model
 
 _DEFAULTS = AmgParams()
+_SAM2_DEFAULTS = Sam2AmgParams()
 
 
 def register(subparsers) -> None:
@@ -22,17 +23,29 @@ def register(subparsers) -> None:
                     "oracle, best-single, inside-gt, box and point use the ground truth: upper bounds.")
     parser.add_argument("dataset")
     parser.add_argument("--model", default="vit_h", choices=MODEL_CHOICES,
-                        help="SAM type; 'tiny' is the test-size model with random weights (not SAM), no checkpoint")
-    parser.add_argument("--checkpoint", metavar="PATH", help="SAM checkpoint file (sam_vit_h_4b8939.pth …)")
+                        help="SAM type (vit_*) or SAM 2.1 type (hiera_*, run through the sam2 package); 'tiny' and "
+                             "'tiny-sam2' are test-size models with random weights (not SAM), no checkpoint")
+    parser.add_argument("--checkpoint", metavar="PATH",
+                        help="checkpoint file (sam_vit_h_4b8939.pth …, sam2.1_hiera_large.pt …)")
     parser.add_argument("--split", default="all", help="split to run on (all, train, test, …)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"), help="bf16 autocast (CUDA only)")
     for name in ("points_per_side", "points_per_batch", "crop_n_layers", "crop_n_points_downscale_factor",
                  "min_mask_region_area"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(_DEFAULTS, name))
-    for name in ("pred_iou_thresh", "stability_score_thresh", "stability_score_offset", "box_nms_thresh",
+    parser.add_argument("--pred-iou-thresh", type=float, default=None,
+                        help=f"default {_DEFAULTS.pred_iou_thresh} for SAM, {_SAM2_DEFAULTS.pred_iou_thresh} for SAM 2.1 "
+                             "(each generator's own)")
+    for name in ("stability_score_thresh", "stability_score_offset", "box_nms_thresh",
                  "crop_nms_thresh", "crop_overlap_ratio"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(_DEFAULTS, name))
+    sam2 = parser.add_argument_group("SAM 2.1 only (SAM2AutomaticMaskGenerator)")
+    sam2.add_argument("--mask-threshold", type=float, default=None,
+                      help=f"logit threshold of a mask (default {_SAM2_DEFAULTS.mask_threshold})")
+    sam2.add_argument("--use-m2m", action="store_true", default=None,
+                      help="one refinement step, each mask fed back as a prompt")
+    sam2.add_argument("--single-mask", dest="multimask_output", action="store_false", default=None,
+                      help="one mask per point instead of three")
     parser.add_argument("--selection", default="oracle",
                         help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
@@ -55,7 +68,8 @@ def _run(args, workspace) -> int:
     bad = [p for p in prompts if p not in PROMPT_KINDS]
     if bad:
         raise SamError(f"unknown prompt kind {bad[0]!r}; choose from {', '.join(PROMPT_KINDS)}")
-    params = AmgParams(**{name: getattr(args, name) for name in _DEFAULTS.as_dict()})
+    params = params_for_model(is_sam2(args.model),
+                              {name: getattr(args, name) for name in _SAM2_DEFAULTS.as_dict()})
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:
@@ -70,9 +84,10 @@ def _run(args, workspace) -> int:
                 "selection": [], "prompts": []}
     if args.format == "table":
         print(report.describe())
-        if SAM_MODELS[args.model].random_weights:
-            print(f"note: {SAM_MODELS[args.model].label} has random weights: its maps test the pipeline, "
-                  "they say nothing about SAM")
+        model = sam_model(args.model)
+        if model.random_weights:
+            print(f"note: {model.label} has random weights: its maps test the pipeline, "
+                  f"they say nothing about {'SAM 2.1' if is_sam2(args.model) else 'SAM'}")
     for how in [*strategies, *prompts]:
         with progress_printer(show) as progress:
             written = write_sam_maps(workspace, dataset, args.model, how, split=args.split, checkpoint=args.checkpoint,

@@ -12,9 +12,19 @@ import torch
 
 from samis.errors import SamError
 from samis.checkpoint_download import file_md5
-from samis.models import OFFICIAL_CHECKPOINTS, SAM2_MODELS, SAM_CHECKPOINTS_HELP, SAM_MODELS, SAM_TYPES
+from samis.models import (
+    OFFICIAL_CHECKPOINTS,
+    OFFICIAL_SAM2_CHECKPOINTS,
+    SAM2_MODELS,
+    SAM_CHECKPOINTS_HELP,
+    SAM_MODELS,
+    SAM_TYPES,
+)
 
-MODEL_TYPES = SAM_TYPES
+#: every model type that takes a checkpoint: SAM's, then SAM 2.1's
+MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS)
+#: an official SAM 2.1 file smaller than this share of its approximate size is cut short
+SAM2_MIN_SIZE_SHARE = 0.9
 
 
 def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
@@ -27,9 +37,13 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
         SamError: one line saying what is wrong and what to do.
     """
     if model_type not in MODEL_TYPES:
-        raise SamError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)} or 'tiny'")
+        raise SamError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}, "
+                       "'tiny' or 'tiny-sam2'")
     path = Path(path).expanduser()
     if not path.exists():
+        if model_type in SAM2_MODELS:
+            raise SamError(f"{path}: SAM 2.1 checkpoint not found (download {_official_name(model_type)} with "
+                           f"`python -m samis checkpoints download {model_type}`)")
         raise SamError(f"{path}: SAM checkpoint not found (download {_official_name(model_type)} "
                        f"from {SAM_CHECKPOINTS_HELP})")
     if path.is_dir():
@@ -37,8 +51,15 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
     if not os.access(path, os.R_OK):
         raise SamError(f"{path}: SAM checkpoint is not readable (permission denied)")
     size = path.stat().st_size
-    official = OFFICIAL_CHECKPOINTS.get(path.name)
-    if official:
+    official = OFFICIAL_CHECKPOINTS.get(path.name) or OFFICIAL_SAM2_CHECKPOINTS.get(path.name)
+    if official and official.key != model_type:
+        raise SamError(f"{path}: this is the official {official.key} checkpoint, but --model {model_type} was "
+                       f"given; use --model {official.key}")
+    if official and official.key in SAM2_MODELS:
+        if size < SAM2_MIN_SIZE_SHARE * official.approx_bytes:
+            raise SamError(f"{path}: {size:,} bytes but the official {path.name} has about "
+                           f"{official.approx_bytes / 1e6:.0f} MB: the download is truncated; download it again")
+    elif official:
         official_type, official_size = official.key, official.checkpoint_bytes
         if official_type != model_type:
             raise SamError(f"{path}: this is the official {official_type} checkpoint, but --model {model_type} was "
@@ -50,24 +71,36 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
 
 
 def _official_name(model_type: str) -> str:
-    return SAM_MODELS[model_type].checkpoint or "a SAM checkpoint"
+    model = SAM_MODELS.get(model_type) or SAM2_MODELS.get(model_type)
+    return (model.checkpoint if model else None) or "a SAM checkpoint"
 
 
 def load_state_dict(path: Path, model_type: str) -> dict:
     """Read a checkpoint's state dict onto the CPU (tensors only: ``weights_only=True``).
 
+    Args:
+        model_type: a SAM type (``vit_h`` …) or a SAM 2.1 one (``hiera_l`` …).
+
     Raises:
-        SamError: not a PyTorch file, truncated, not a state dict, or of another SAM type.
+        SamError: not a PyTorch file, truncated, not a state dict, or of another model type (one line).
     """
     state = _read_state(path)
-    detected = detect_model_type(state)
-    if detected is None and detect_sam2_model_type(state):
-        raise SamError(f"{path}: a SAM 2.1 {detect_sam2_model_type(state)} checkpoint, not SAM {model_type}; "
-                       "samis does not run SAM 2.1 yet")
-    if detected is None:
+    detected_sam, detected_sam2 = detect_model_type(state), detect_sam2_model_type(state)
+    if model_type in SAM2_MODELS:
+        if detected_sam:
+            raise SamError(f"{path}: a SAM {detected_sam} checkpoint, not SAM 2.1 {model_type}; use --model {detected_sam}")
+        if detected_sam2 is None:
+            raise SamError(f"{path}: not a SAM 2.1 checkpoint (no image_encoder.trunk of a Hiera-T/S/B+/L)")
+        if detected_sam2 != model_type:
+            raise SamError(f"{path}: this checkpoint holds a SAM 2.1 {detected_sam2} model, not {model_type}; "
+                           f"use --model {detected_sam2}")
+        return state
+    if detected_sam is None and detected_sam2:
+        raise SamError(f"{path}: a SAM 2.1 {detected_sam2} checkpoint, not SAM {model_type}; use --model {detected_sam2}")
+    if detected_sam is None:
         raise SamError(f"{path}: not a SAM checkpoint (no image_encoder.pos_embed / patch_embed of a ViT-B/L/H)")
-    if detected != model_type:
-        raise SamError(f"{path}: this checkpoint holds a SAM {detected} model, not {model_type}; use --model {detected}")
+    if detected_sam != model_type:
+        raise SamError(f"{path}: this checkpoint holds a SAM {detected_sam} model, not {model_type}; use --model {detected_sam}")
     return state
 
 

@@ -6,6 +6,10 @@ dashboard sessions never run the same model at once.
 
 ``--model tiny`` is the test-size SAM of :mod:`samis.sam.tiny` (random weights), labelled
 ``sam-tiny-random`` everywhere; real types are ``vit_h``, ``vit_l``, ``vit_b`` with a checkpoint.
+
+SAM 2.1 (``hiera_t`` … ``hiera_l`` with a checkpoint, ``tiny-sam2`` with random weights) loads and
+runs through :mod:`samis.sam.sam2_backend` behind the same :class:`LoadedSam` and :class:`SamEngine`:
+callers see one interface and the family decides which generator runs.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from samis.sam.checkpoints import (
     load_state_dict,
 )
 from samis.sam.masks import MaskSet
-from samis.models import MODEL_CHOICES, sam_model
-from samis.sam.params import AmgParams
+from samis.models import MODEL_CHOICES, SAM2_MODELS, is_sam2, sam_model
+from samis.sam.params import AmgParams, as_model_params
 from samis.sam.tiny import TINY_SEED, build_tiny_sam
 from samis.speed.timing import SpeedSubject, cpu_name
 
@@ -38,7 +42,12 @@ DTYPES = ("fp32", "bf16")
 
 
 def model_label(model_type: str) -> str:
-    """The name a model's masks and methods carry: ``sam-vit_h`` …, or ``sam-tiny-random``."""
+    """The name a model's masks and methods carry: ``sam-vit_h`` …, ``sam-tiny-random``, ``sam2.1-hiera_l``,
+    ``sam2-tiny-random``.
+
+    Raises:
+        SamError: unknown model (one line).
+    """
     model = sam_model(model_type) if model_type in MODEL_CHOICES else None
     if model is None:
         raise SamError(f"unknown SAM model {model_type!r}; choose one of {', '.join(MODEL_CHOICES)}")
@@ -83,9 +92,9 @@ def device_name(device: torch.device) -> str:
 
 @dataclass
 class LoadedSam:
-    """A SAM model on a device, with what it is and a lock for exclusive use."""
+    """A SAM or SAM 2 model on a device, with what it is and a lock for exclusive use."""
 
-    model: Sam
+    model: Sam  # or sam2's SAM2Base for a SAM 2 model
     model_type: str
     label: str
     checkpoint: Path | None
@@ -101,17 +110,39 @@ class LoadedSam:
     def size_mb(self) -> float | None:
         return self.checkpoint.stat().st_size / 1e6 if self.checkpoint else None
 
+    @property
+    def is_sam2(self) -> bool:
+        """The model runs through the ``sam2`` package (SAM 2.1, or the test-size SAM 2)."""
+        return is_sam2(self.model_type)
+
+    @property
+    def random_weights(self) -> bool:
+        return sam_model(self.model_type).random_weights
+
     def provenance(self) -> dict:
         """Where masks from this model come from."""
-        return {
+        if self.model_type == "tiny":
+            weights = f"random (seed {TINY_SEED}); speed and code paths only, not SAM's accuracy"
+        elif self.model_type == "tiny-sam2":
+            from samis.sam.sam2_backend import TINY_SAM2_SEED
+
+            weights = f"random (seed {TINY_SAM2_SEED}); speed and code paths only, not SAM 2.1's accuracy"
+        else:
+            weights = "checkpoint"
+        record = {
             "model": self.label,
             "model_type": self.model_type,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
             "checkpoint_md5": self.checkpoint_md5,
-            "weights": (f"random (seed {TINY_SEED}); speed and code paths only, not SAM's accuracy"
-                        if self.model_type == "tiny" else "checkpoint"),
+            "weights": weights,
             "device": device_name(self.device),
         }
+        if self.is_sam2:
+            from samis.sam.sam2_backend import sam2_version
+
+            record["package"] = f"sam2 {sam2_version()}"
+            record["generator"] = "sam2.automatic_mask_generator.SAM2AutomaticMaskGenerator"
+        return record
 
 
 _LOADED: dict[tuple, LoadedSam] = {}
@@ -123,8 +154,8 @@ def load_sam(model_type: str, checkpoint: str | Path | None = None, device: str 
     """The shared loaded model for (type, checkpoint, device), loading it on first use.
 
     Args:
-        model_type: ``tiny``, ``vit_h``, ``vit_l`` or ``vit_b``.
-        checkpoint: the checkpoint file (required for real types, refused for ``tiny``).
+        model_type: ``tiny``, ``vit_h``, ``vit_l``, ``vit_b``; ``tiny-sam2``, ``hiera_t`` … ``hiera_l``.
+        checkpoint: the checkpoint file (required for real types, refused for ``tiny`` and ``tiny-sam2``).
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
         hash_cache: JSON file remembering checkpoint hashes (see :func:`checkpoint_md5`).
 
@@ -133,20 +164,33 @@ def load_sam(model_type: str, checkpoint: str | Path | None = None, device: str 
     """
     label = model_label(model_type)
     torch_device = resolve_device(device)
-    if model_type == "tiny":
+    family = "SAM 2.1" if model_type in SAM2_MODELS else "SAM"
+    if sam_model(model_type).random_weights:
         if checkpoint:
-            raise SamError("--model tiny is the test-size SAM with random weights and takes no checkpoint")
+            raise SamError(f"--model {model_type} is a test-size model with random weights and takes no checkpoint")
         path = None
     else:
         if not checkpoint:
-            raise SamError(f"--model {model_type} needs --checkpoint PATH (the official SAM {model_type} weights)")
+            raise SamError(f"--model {model_type} needs --checkpoint PATH (the official {family} {model_type} weights)")
         path = check_checkpoint_file(checkpoint, model_type)
     key = (model_type, str(path), str(torch_device))
     with _LOADING:
         if key in _LOADED:
             return _LOADED[key]
         if path is None:
-            model, md5 = build_tiny_sam(), None
+            if model_type == "tiny-sam2":
+                from samis.sam.sam2_backend import build_tiny_sam2
+
+                model, md5 = build_tiny_sam2(), None
+            else:
+                model, md5 = build_tiny_sam(), None
+        elif model_type in SAM2_MODELS:
+            from samis.sam.sam2_backend import build_sam2_from_state
+
+            md5 = checkpoint_md5(path, hash_cache)
+            state = load_state_dict(path, model_type)
+            model = build_sam2_from_state(SAM2_MODELS[model_type], state, path)
+            del state
         else:
             md5 = checkpoint_md5(path, hash_cache)
             check_official_hash(path, md5)
@@ -175,12 +219,22 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, oom) or "out of memory" in str(error).lower()
 
 
+def _mask_generator(loaded: LoadedSam, params: AmgParams):
+    """samis's generator for SAM; the official ``SAM2AutomaticMaskGenerator`` (wrapped) for SAM 2."""
+    if loaded.is_sam2:
+        from samis.sam.sam2_backend import Sam2MaskGenerator
+
+        return Sam2MaskGenerator(loaded.model, params)
+    return FastMaskGenerator(loaded.model, params)
+
+
 class SamEngine:
     """Automatic mask generation with one loaded model and one parameter set.
 
     Args:
         loaded: from :func:`load_sam`.
-        params: generator parameters.
+        params: generator parameters (a SAM 2 model takes :class:`~samis.sam.params.Sam2AmgParams`;
+            plain :class:`AmgParams` are read as such, with SAM 2's own extra parameters at their defaults).
         dtype: ``fp32`` or ``bf16`` (autocast on CUDA; for speed runs — masks may differ slightly).
         notify: callable receiving one-line notices (e.g. the out-of-memory retry).
     """
@@ -194,7 +248,8 @@ class SamEngine:
         self.params = params
         self.dtype = dtype
         self.notify = notify or (lambda message: None)
-        self._generator = FastMaskGenerator(loaded.model, params)
+        self.params = as_model_params(loaded.is_sam2, params)
+        self._generator = _mask_generator(loaded, self.params)
 
     def _autocast(self):
         if self.dtype == "bf16":
@@ -225,27 +280,38 @@ class SamEngine:
                     self.notify(f"out of memory on {device_name(self.loaded.device)} with points_per_batch={batch}; "
                                 f"retrying with points_per_batch={smaller}")
                     self.params = replace(self.params, points_per_batch=smaller)
-                    self._generator = FastMaskGenerator(self.loaded.model, self.params)
+                    self._generator = _mask_generator(self.loaded, self.params)
 
 
 def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "auto"):
-    """A :class:`samis.speed.timing.SpeedSubject` running full automatic mask generation (SAM defaults).
+    """A :class:`samis.speed.timing.SpeedSubject` running full automatic mask generation (the family's defaults).
+
+    SAM runs samis's engine, SAM 2.1 the official ``SAM2AutomaticMaskGenerator``.
 
     Raises:
         SamError: as :func:`load_sam`.
     """
     loaded = load_sam(model_type, checkpoint, device)
-    engine = SamEngine(loaded, AmgParams())
+    engine = SamEngine(loaded, as_model_params(loaded.is_sam2, None))
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
-    note = ("test-size SAM, random weights: speed and code paths only, not SAM's accuracy"
-            if model_type == "tiny" else f"checkpoint {loaded.checkpoint.name}")
+    model = sam_model(model_type)
+    if model_type == "tiny":
+        note = "test-size SAM, random weights: speed and code paths only, not SAM's accuracy"
+        label = "sam-tiny-random: test-size model, random weights (not SAM)"
+    elif model_type == "tiny-sam2":
+        note = "test-size SAM 2, random weights: speed and code paths only, not SAM 2.1's accuracy"
+        label = "sam2-tiny-random: test-size SAM 2, random weights (not SAM 2.1)"
+    else:
+        note = f"checkpoint {loaded.checkpoint.name}"
+        label = model.title if loaded.is_sam2 else f"SAM {model_type.replace('_', '-').upper()}"
+    generator = "sam2 SAM2AutomaticMaskGenerator" if loaded.is_sam2 else "samis engine"
     return SpeedSubject(
         method=loaded.label,
-        label=("sam-tiny-random: test-size model, random weights (not SAM)" if model_type == "tiny" else f"SAM {model_type.replace('_', '-').upper()}"),
+        label=label,
         params_m=loaded.params_m,
         size_mb=loaded.size_mb,
         run=engine.generate,
         device=device_name(loaded.device),
         synchronize=synchronize,
-        note=note + "; automatic mask generation, 32x32 points, samis engine",
+        note=note + f"; automatic mask generation, 32x32 points, {generator}",
     )

@@ -51,3 +51,55 @@ class AmgParams:
     def stock_kwargs(self) -> dict:
         """Keyword arguments for ``segment_anything.SamAutomaticMaskGenerator``."""
         return self.as_dict()
+
+
+@dataclass(frozen=True)
+class Sam2AmgParams(AmgParams):
+    """Every ``SAM2AutomaticMaskGenerator`` parameter, with its defaults (``pred_iou_thresh`` 0.8, not SAM's 0.88).
+
+    Beyond SAM's: ``mask_threshold`` (logit threshold of a mask), ``use_m2m`` (one refinement step
+    feeding each mask back as a prompt) and ``multimask_output`` (three masks per point, or one).
+    ``min_mask_region_area`` also fills holes and removes sprinkles in the low-resolution masks; that
+    part needs ``sam2``'s optional CUDA extension and is skipped (with ``sam2``'s warning) without it.
+    """
+
+    pred_iou_thresh: float = 0.8
+    mask_threshold: float = 0.0
+    use_m2m: bool = False
+    multimask_output: bool = True
+
+
+#: the parameters only SAM 2's generator has
+SAM2_ONLY_PARAMS = ("mask_threshold", "use_m2m", "multimask_output")
+
+
+def params_for_model(sam2: bool, values: dict | None = None) -> AmgParams:
+    """The generator parameters of a model family: given values over that family's defaults.
+
+    Args:
+        sam2: the model is a SAM 2 model (:class:`Sam2AmgParams`), else SAM (:class:`AmgParams`).
+        values: parameter name → value; None values take the family's default.
+
+    Raises:
+        SamError: a SAM 2-only parameter set for a SAM model, or a bad value.
+    """
+    given = {name: value for name, value in (values or {}).items() if value is not None}
+    if sam2:
+        return Sam2AmgParams(**given)
+    extra = [name for name in SAM2_ONLY_PARAMS if name in given]
+    if extra:
+        raise SamError(f"{extra[0]} is a SAM 2.1 generator parameter; SAM's generator has none (drop it or "
+                       "choose a SAM 2.1 model)")
+    return AmgParams(**given)
+
+
+def as_model_params(sam2: bool, params: AmgParams | None) -> AmgParams:
+    """``params`` for a model family: SAM 2 models get :class:`Sam2AmgParams` (SAM-only values kept as given)."""
+    if params is None:
+        return Sam2AmgParams() if sam2 else AmgParams()
+    if sam2 and not isinstance(params, Sam2AmgParams):
+        return Sam2AmgParams(**params.as_dict())
+    if not sam2 and isinstance(params, Sam2AmgParams):
+        return params_for_model(False, {k: v for k, v in params.as_dict().items()
+                                        if k not in SAM2_ONLY_PARAMS or v != getattr(Sam2AmgParams, k)})
+    return params

@@ -6,6 +6,8 @@
 
 The masks of all components are united into the image's map. The prompts come from the ground
 truth, so these are upper bounds, written as methods ``sam-<model>+box`` / ``sam-<model>+point``.
+SAM 2.1 is prompted the same way through ``sam2``'s ``SAM2ImagePredictor`` (methods
+``sam2.1-<model>+box`` …, ``sam2-tiny-random+box`` for the test-size SAM 2).
 """
 
 from __future__ import annotations
@@ -64,19 +66,42 @@ def _point_masks(predictor: SamPredictor, boxes: np.ndarray, points: np.ndarray)
     return masks[torch.arange(len(points), device=device), scores.argmax(1)]
 
 
+def _box_masks_sam2(predictor, boxes: np.ndarray, points: np.ndarray) -> torch.Tensor:
+    """SAM 2: one mask per box (single-mask output), through ``SAM2ImagePredictor.predict``; (K, H, W) bool."""
+    masks, _, _ = predictor.predict(box=boxes, multimask_output=False)
+    height, width = masks.shape[-2:]
+    return torch.from_numpy(masks.reshape(len(boxes), -1, height, width)[:, 0] > 0)
+
+
+def _point_masks_sam2(predictor, boxes: np.ndarray, points: np.ndarray) -> torch.Tensor:
+    """SAM 2: one mask per point, the best predicted IoU of the multimask output; (K, H, W) bool."""
+    masks, scores, _ = predictor.predict(point_coords=points[:, None, :], point_labels=np.ones((len(points), 1)),
+                                         multimask_output=True)
+    height, width = masks.shape[-2:]
+    masks = masks.reshape(len(points), -1, height, width)
+    best = scores.reshape(len(points), -1).argmax(1)
+    return torch.from_numpy(masks[np.arange(len(points)), best] > 0)
+
+
 #: prompt kind → ``masks(predictor, boxes, points)`` giving one mask per ground-truth component
 PROMPTS = {"box": _box_masks, "point": _point_masks}
+#: the same for SAM 2's ``SAM2ImagePredictor``
+SAM2_PROMPTS = {"box": _box_masks_sam2, "point": _point_masks_sam2}
 PROMPT_KINDS = tuple(PROMPTS)
 
 
-def prompted_mask(predictor: SamPredictor, gt: np.ndarray, kind: str) -> np.ndarray:
-    """Union of SAM's masks for the GT components of one image (``predictor`` has the image set)."""
+def prompted_mask(predictor, gt: np.ndarray, kind: str) -> np.ndarray:
+    """Union of SAM's masks for the GT components of one image (``predictor`` has the image set).
+
+    ``predictor`` is a ``SamPredictor`` or, for SAM 2, a ``SAM2ImagePredictor``.
+    """
     boxes, points = component_prompts(gt)
     out = np.zeros(gt.shape, bool)
     if len(boxes) == 0:
         return out
+    prompts = PROMPTS if isinstance(predictor, SamPredictor) else SAM2_PROMPTS
     with torch.inference_mode():
-        out |= PROMPTS[kind](predictor, boxes, points).any(0).cpu().numpy()
+        out |= prompts[kind](predictor, boxes, points).any(0).cpu().numpy()
     return out
 
 
@@ -132,14 +157,19 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     started = time.perf_counter()
     tracker = ProgressTracker(progress, len(samples), method).start()
     with loaded.lock:
-        predictor = SamPredictor(loaded.model)
+        if loaded.is_sam2:
+            from samis.sam.sam2_backend import image_predictor
+
+            predictor = image_predictor(loaded.model)
+        else:
+            predictor = SamPredictor(loaded.model)
         for sample in samples:
             try:
                 gt = sample.read_gt()
             except (ImageReadError, OSError) as error:
                 raise SamError(f"{kind} prompts come from the ground truth, but image {sample.id} has none readable ({error})") from None
             image = read_rgb(sample.image_path)
-            predictor.set_image(image)
+            _set_image(predictor, image)
             prompt_gt = gt if gt.shape == image.shape[:2] else _nearest(gt, image.shape[:2])
             mask = prompted_mask(predictor, prompt_gt, kind)
             if mask.shape != gt.shape:
@@ -147,13 +177,27 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
             write_prediction(workspace, dataset.id, method, sample.id, mask)
             write_selection_record(workspace, dataset.id, prompt_record(method, sample.id, kind, prompt_gt))
             tracker.advance()
-        predictor.reset_image()
+        predictor.reset_predictor() if loaded.is_sam2 else predictor.reset_image()
     write_manifest(workspace, dataset.id, method, {
         "source": "sam-prompted", "prompt": kind, "upper_bound": True,
         "note": "prompts come from the ground-truth components: an upper bound, not a practical result",
         "split": split, "images": len(samples), **loaded.provenance(), "samis_version": __version__,
     })
     return PromptReport(method, len(samples), time.perf_counter() - started)
+
+
+def _set_image(predictor, image: np.ndarray) -> None:
+    if isinstance(predictor, SamPredictor):
+        predictor.set_image(image)
+        return
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)  # SAM2ImagePredictor logs at INFO for every image
+    try:
+        predictor.set_image(image)
+    finally:
+        logging.disable(previous)
 
 
 def _nearest(mask: np.ndarray, shape) -> np.ndarray:

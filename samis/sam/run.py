@@ -30,7 +30,8 @@ from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
 from samis.methods import PROMPT_KINDS
 from samis.runs import ProgressCallback, ProgressTracker, Report
-from samis.sam.params import AmgParams
+from samis.models import is_sam2, sam_model
+from samis.sam.params import AmgParams, as_model_params
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
 from samis.sam.masks import read_resumable_provenance, write_mask_set
 from samis.sam.prompts import run_prompted_over_dataset
@@ -79,7 +80,18 @@ def hash_cache_file(workspace: Workspace) -> Path:
 def cache_key(model_type: str, checkpoint_md5: str | None, params: AmgParams) -> dict:
     """What must match for a cached mask file to count as done."""
     return {"model": model_label(model_type), "checkpoint_md5": checkpoint_md5,
-            "seed": TINY_SEED if model_type == "tiny" else None, "params": params.result_key()}
+            "seed": _seed_of(model_type), "params": params.result_key()}
+
+
+def _seed_of(model_type: str) -> int | None:
+    """The seed of a test-size model's random weights (None for a checkpoint)."""
+    if model_type == "tiny":
+        return TINY_SEED
+    if model_type == "tiny-sam2":
+        from samis.sam.sam2_backend import TINY_SAM2_SEED
+
+        return TINY_SAM2_SEED
+    return None
 
 
 def _matches(provenance: dict | None, key: dict) -> bool:
@@ -130,8 +142,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     """Generate and cache SAM's masks for every image of a split that is not cached yet.
 
     Args:
-        model: ``tiny``, ``vit_h``, ``vit_l`` or ``vit_b``.
-        params: generator parameters (default: SAM's).
+        model: ``tiny``, ``vit_h``, ``vit_l``, ``vit_b``; ``tiny-sam2``, ``hiera_t`` … ``hiera_l`` (SAM 2.1).
+        params: generator parameters (default: the model family's; see :func:`samis.sam.params.as_model_params`).
         split: split name (see :func:`samis.datasets.split_names`).
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``<label> masks``) once
             at the start and after each image; cached images count as done, not toward the rate.
@@ -147,7 +159,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         DatasetError: the split has no images.
         SamError: checkpoint, device or image problems (the cache is left as it was).
     """
-    params = params or AmgParams()
+    label = model_label(model)  # unknown model: one line before anything else
+    params = as_model_params(is_sam2(model), params)
     notices: list[str] = []
 
     def tell(message: str) -> None:
@@ -158,19 +171,23 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}; nothing for SAM to do")
-    if model == "tiny" and checkpoint:
+    random_weights = sam_model(model).random_weights
+    if random_weights and checkpoint:
         # checked before the cache: a fully cached run would otherwise never look at the path
-        raise SamError(f"--model tiny is the test-size SAM with random weights and takes no checkpoint "
-                       f"(got {checkpoint}); drop --checkpoint or choose vit_h, vit_l or vit_b")
-    label = model_label(model)
+        real = "hiera_t, hiera_s, hiera_b+ or hiera_l" if is_sam2(model) else "vit_h, vit_l or vit_b"
+        raise SamError(f"--model {model} is a test-size model with random weights and takes no checkpoint "
+                       f"(got {checkpoint}); drop --checkpoint or choose {real}")
+    if cache_embeddings and is_sam2(model):
+        raise SamError("--cache-embeddings is for SAM models only; SAM 2.1 runs the official generator")
     folder = workspace.sam_cache_dir(label, dataset.id)
     _remove_stale_temp_files(folder)
     checkpoint_md5 = None
-    if model != "tiny":
+    if not random_weights:
         from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5 as md5_of
 
         if not checkpoint:
-            raise SamError(f"--model {model} needs --checkpoint PATH (the official SAM {model} weights)")
+            family = "SAM 2.1" if is_sam2(model) else "SAM"
+            raise SamError(f"--model {model} needs --checkpoint PATH (the official {family} {model} weights)")
         checkpoint_md5 = md5_of(check_checkpoint_file(checkpoint, model), hash_cache_file(workspace))
     key = cache_key(model, checkpoint_md5, params)
     report = RunReport(dataset.id, label, split, len(samples), cache_dir=folder)
@@ -224,7 +241,7 @@ def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str,
     """The maps of method ``sam-<model>+<how>``: a selection strategy over the mask cache, or SAM prompted again.
 
     Args:
-        model: ``tiny`` or a SAM type (its masks must be cached for a selection strategy).
+        model: ``tiny``, ``tiny-sam2`` or a SAM / SAM 2.1 type (its masks must be cached for a selection strategy).
         how: a selection strategy (``oracle`` …) or a prompt kind (``box``, ``point``), see :mod:`samis.methods`.
         split, progress: as for :func:`run_sam_over_dataset`.
         checkpoint, device: load the model for a prompt kind (a selection strategy loads nothing).

@@ -4,7 +4,9 @@ Subjects come from the built-in baselines (``samis.baselines.BASELINES``; parame
 (``samis.sam.engine.sam_speed_subject``). SAM ViT-B/L/H are timed only with a checkpoint; without
 one, only their parameter count is shown, counted on PyTorch's ``meta`` device (no weights, no
 memory, see :mod:`samis.speed.sam_accounting`). The test-size SAM (``sam-tiny-random``) is timed and
-labelled as random weights.
+labelled as random weights. SAM 2.1 (``sam2.1-hiera_*``) is timed with a checkpoint through the official
+``SAM2AutomaticMaskGenerator``; without one its parameters are counted from the ``sam2`` package's
+config on the meta device. The test-size SAM 2 (``sam2-tiny-random``) is timed, labelled random weights.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from samis.speed.sam_accounting import (
     OFFICIAL_CHECKPOINT_BYTES, SAM_TYPES, explain_parameter_gap, printed_sam_params, sam_parameter_breakdown,
 )
 from samis.methods import sam_model_of
-from samis.models import SAM_MODELS, TINY_MODEL
+from samis.models import SAM2_MODELS, SAM_MODELS, TINY_MODEL
 from samis.runs import ProgressCallback
 from samis.speed.table import SpeedTable, speed_table
 from samis.speed.timing import SpeedRow, SpeedSubject, cpu_name, size_text
@@ -65,8 +67,9 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
     """SAM speed subjects for the requested models, and parameter-only rows where nothing can be timed.
 
     Args:
-        requests: model key → checkpoint path or None; keys ``tiny`` (test-size SAM, random weights)
-            and ``vit_h`` / ``vit_l`` / ``vit_b`` (timed only with a checkpoint).
+        requests: model key → checkpoint path or None; keys ``tiny`` / ``tiny-sam2`` (test-size SAM / SAM 2,
+            random weights), ``vit_h`` / ``vit_l`` / ``vit_b`` and ``hiera_t`` … ``hiera_l`` (timed only
+            with a checkpoint).
         device: ``auto``, ``cpu``, ``cuda``, … (passed to the engine).
 
     Returns:
@@ -83,11 +86,18 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
     notes: list[str] = []
     printed_sam = printed_sam_params()
     for key, checkpoint in requests.items():
-        if key == "tiny":
-            subjects.append(engine.sam_speed_subject("tiny", None, device))
+        if key in ("tiny", "tiny-sam2"):
+            subjects.append(engine.sam_speed_subject(key, None, device))
+            continue
+        if key in SAM2_MODELS:
+            if checkpoint:
+                subjects.append(engine.sam_speed_subject(key, checkpoint, device))
+            else:
+                rows.append(_sam2_parameter_row(key))
             continue
         if key not in SAM_TYPES:
-            raise ReportError(f"unknown SAM model {key!r} (choose from tiny, {', '.join(SAM_TYPES)})")
+            raise ReportError(f"unknown SAM model {key!r} (choose from tiny, {', '.join(SAM_TYPES)}, tiny-sam2, "
+                              f"{', '.join(SAM2_MODELS)})")
         if checkpoint:
             subjects.append(engine.sam_speed_subject(key, checkpoint, device))
             continue
@@ -100,6 +110,31 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
         if key == "vit_h" and printed_sam is not None:
             notes.append("SAM ViT-H parameters: " + explain_parameter_gap(breakdown, printed_sam))
     return subjects, rows, notes
+
+def _sam2_parameter_row(key: str) -> SpeedRow:
+    """A SAM 2.1 model's parameters, built from the ``sam2`` package's config with random weights on the CPU.
+
+    (Hiera calls ``Tensor.item()`` while it is built, which PyTorch's meta device cannot do.)
+    """
+    import torch
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from samis.sam.sam2_backend import _import_sam2
+
+    _import_sam2()  # initialises hydra with the package's configs
+    from hydra import compose
+
+    model = SAM2_MODELS[key]
+    config = compose(config_name=model.config)
+    OmegaConf.resolve(config)
+    with torch.no_grad():
+        network = instantiate(config.model, _recursive_=True)
+    params_m = sum(p.numel() for p in network.parameters()) / 1e6
+    del network
+    return SpeedRow(method=model.label, label=f"{model.title}, built without weights", source="measured",
+                    device="none (parameters counted on a model built without its weights)", params_m=params_m,
+                    note=f"not timed: no checkpoint given (the official file is about {model.approx_bytes / 1e6:.0f} MB)")
 
 # -- images ----------------------------------------------------------------------------------------
 
@@ -129,17 +164,20 @@ def dataset_images(workspace, dataset_id: str, count: int = 5) -> tuple[list[np.
 # -- options ---------------------------------------------------------------------------------------
 
 def parse_checkpoint_options(values: list[str] | None) -> dict[str, str]:
-    """``["vit_h=/x/sam_vit_h_4b8939.pth", "/y/sam_vit_b_01ec64.pth"]`` → model type → path.
+    """``["vit_h=/x/sam_vit_h_4b8939.pth", "/y/sam_vit_b_01ec64.pth", "hiera_l=/z/w.pt"]`` → model type → path.
 
-    A bare path names its type in the file name (``vit_h``, ``vit_l`` or ``vit_b``).
+    A bare path names its type in the file name (``vit_h``, ``vit_l`` or ``vit_b``, or an official SAM 2.1
+    file name such as ``sam2.1_hiera_large.pt``).
 
     Raises:
         ReportError: the type cannot be told or is unknown.
     """
     result: dict[str, str] = {}
     for value in values or []:
-        if "=" in value and value.split("=", 1)[0] in SAM_TYPES:
+        if "=" in value and value.split("=", 1)[0] in (*SAM_TYPES, *SAM2_MODELS):
             key, path = value.split("=", 1)
+        elif os.path.basename(value) in {m.checkpoint: m for m in SAM2_MODELS.values()}:
+            key, path = next(m.key for m in SAM2_MODELS.values() if m.checkpoint == os.path.basename(value)), value
         else:
             found = [t for t in SAM_TYPES if t in os.path.basename(value)]
             if len(found) != 1:
