@@ -7,7 +7,7 @@ from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
 from samis.mask_explorer import GT_COLUMN, GT_NOTE, cached_images, cached_models, compute_command, resolve_model
 from samis.methods import sam_model_of
-from samis.models import SAM_MODELS
+from samis.models import RUNNABLE_MODELS, SAM_MODELS
 
 ctx = page_context()
 st.title("Masks")
@@ -21,7 +21,7 @@ if not models:
               f"with {ui.literal(compute_command(ctx.dataset_id, SAM_MODELS['vit_h']))} "
               f"({ui.literal('--model tiny')} is the test-size model with random weights).")
     state.stop()
-titles = {m.label: m.title for m in SAM_MODELS.values()}
+titles = {m.label: m.title for m in RUNNABLE_MODELS.values()}
 
 
 def _fallback(what: str, fallback: str):
@@ -35,8 +35,8 @@ model = state.bind(top[0].selectbox, "Model", key="masks_model", url="model", de
                    parse=lambda t: next((m for m in models if getattr(sam_model_of(t), 'label', None) == m), None))
 found = resolve_model(model)
 if found.random_weights:
-    st.warning(f"{ui.literal(found.label)} is the test-size SAM with random weights: its masks test the pipeline, "
-               "they say nothing about SAM.")
+    st.warning(f"{ui.literal(found.label)} is a test-size model with random weights: its masks test the pipeline, "
+               f"they say nothing about {'SAM 2.1' if found.family != 'sam' else 'SAM'}.")
 images = cached_images(ctx.workspace, ctx.dataset_id, model)
 in_dataset = set(ctx.dataset.by_id())
 images = [i for i in images if i in in_dataset]

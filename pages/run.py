@@ -13,8 +13,8 @@ from samis.dashboard.paths import check_allowed
 from samis.dashboard.sidebar import page_context
 from samis.errors import SamisError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
-from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, SAM_MODELS
-from samis.sam.params import AmgParams
+from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, is_sam2, sam_model
+from samis.sam.params import AmgParams, Sam2AmgParams
 from samis.workspace import validate_name
 
 ctx = page_context()
@@ -36,7 +36,13 @@ def _done(message: str) -> None:
 
 # -- SAM ---------------------------------------------------------------------------------------------------------
 def _checkpoint_help(model_type: str) -> str:
-    model = SAM_MODELS[model_type]
+    model = sam_model(model_type)
+    if is_sam2(model_type):
+        return (f"{model.title} needs its checkpoint **{model.checkpoint}**. Put it in "
+                f"{ui.literal(str(ctx.workspace.checkpoints_dir))} (the picker lists `.pt` and `.pth` files there), or "
+                f"type its path if it lies inside the allowed folders. It comes from the SAM 2.1 release: {model.url}. "
+                "Without a checkpoint, `tiny-sam2` runs the test-size SAM 2 with random weights — it exercises the "
+                "pipeline, its numbers are not SAM 2.1's.")
     return (f"SAM {model_type} needs its checkpoint **{model.checkpoint}**. Put it in "
             f"{ui.literal(str(ctx.workspace.checkpoints_dir))} (the picker lists `.pth` files there), or type its path "
             f"if it lies inside the allowed folders. It comes from the Segment Anything release: {model.url} "
@@ -48,10 +54,11 @@ def _offer_download(model_type: str, folder) -> None:
     """A "Download" button for the official checkpoint when the workspace lacks it (never on a read-only server)."""
     from samis.checkpoint_download import download_checkpoint, md5_cache_file
 
-    model = SAM_MODELS[model_type]
+    model = sam_model(model_type)
     if ctx.read_only or (folder / model.checkpoint).is_file():
         return
-    if st.button(f"Download {model.checkpoint} ({model.checkpoint_bytes / 1e9:.2f} GB)", key="sam_ckpt_download",
+    size = f"about {model.approx_bytes / 1e9:.2f} GB" if is_sam2(model_type) else f"{model.checkpoint_bytes / 1e9:.2f} GB"
+    if st.button(f"Download {model.checkpoint} ({size})", key="sam_ckpt_download",
                  help=f"from {model.url} (or $SAMIS_CHECKPOINT_MIRROR) into {folder}; resumes an interrupted "
                       "download; size and MD5 are checked before the file is put in place"):
         with ui.guard("download"):
@@ -65,19 +72,19 @@ def _sam_tab() -> None:
 
     left, right = st.columns(2)
     model_type = left.selectbox("Model", list(MODEL_CHOICES), index=list(MODEL_CHOICES).index("vit_h"), key="sam_model",
-                                format_func=lambda m: f"{m} ({SAM_MODELS[m].title})")
+                                format_func=lambda m: f"{m} ({sam_model(m).title})")
     device = right.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="sam_device")
     checkpoint = None
-    if not SAM_MODELS[model_type].random_weights:
+    if not sam_model(model_type).random_weights:
         folder = ctx.workspace.checkpoints_dir
         _offer_download(model_type, folder)
-        found = sorted(str(p) for p in folder.glob("*.pth")) if folder.is_dir() else []
+        found = sorted(str(p) for pattern in ("*.pth", "*.pt") for p in folder.glob(pattern)) if folder.is_dir() else []
         TYPED = "type a path…"
         pick = st.selectbox("Checkpoint", found + [TYPED], key="sam_ckpt_pick",
                             help=f"checkpoints found in {folder}")
         if pick == TYPED:
             typed = st.text_input("Checkpoint path", key="sam_ckpt_path",
-                                  placeholder=str(folder / SAM_MODELS[model_type].checkpoint))
+                                  placeholder=str(folder / sam_model(model_type).checkpoint))
             if not typed.strip():
                 st.info(_checkpoint_help(model_type))
                 return
@@ -96,8 +103,10 @@ def _sam_tab() -> None:
             ui.error(error)
             st.info(_checkpoint_help(model_type))
             return
-    defaults = AmgParams()
-    with st.expander("Automatic mask generator parameters (SAM's defaults, as in the paper)"):
+    defaults = Sam2AmgParams() if is_sam2(model_type) else AmgParams()
+    title = ("SAM2AutomaticMaskGenerator parameters (its defaults)" if is_sam2(model_type)
+             else "Automatic mask generator parameters (SAM's defaults, as in the paper)")
+    with st.expander(title):
         cols = st.columns(3)
         values = {
             "points_per_side": cols[0].number_input("points_per_side", 1, 128, defaults.points_per_side, key="amg_pps"),
@@ -118,6 +127,13 @@ def _sam_tab() -> None:
             "min_mask_region_area": cols[1].number_input("min_mask_region_area", 0, 100000,
                                                          defaults.min_mask_region_area, key="amg_area"),
         }
+        if is_sam2(model_type):
+            values.update({
+                "mask_threshold": cols[2].number_input("mask_threshold", -20.0, 20.0, defaults.mask_threshold, 0.1,
+                                                       key="amg2_mask"),
+                "use_m2m": cols[0].checkbox("use_m2m", defaults.use_m2m, key="amg2_m2m"),
+                "multimask_output": cols[1].checkbox("multimask_output", defaults.multimask_output, key="amg2_multi"),
+            })
     uses_ground_truth = {**SELECTION_STRATEGIES, **PROMPT_KINDS}
     chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", list(uses_ground_truth),
                             default=["oracle"], key="sam_strategies",
@@ -125,7 +141,7 @@ def _sam_tab() -> None:
     if not st.button("Run SAM", key="sam_go", type="primary"):
         return
     try:
-        params = AmgParams(**values)
+        params = type(defaults)(**values)
     except SamisError as error:
         ui.error(error)
         return

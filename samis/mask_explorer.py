@@ -29,7 +29,7 @@ from samis.errors import DatasetError, SamError
 from samis.evaluation import cached_image_scores
 from samis.imageio import ImageReadError, read_rgb
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, describe, sam_method_id, sam_model_of
-from samis.models import SAM_MODELS, SamModel
+from samis.models import RUNNABLE_MODELS, Sam2Model, SamModel
 from samis.sam.masks import MaskSet, read_mask_set
 from samis.sam.records import SelectionRecord, read_selection_record
 from samis.store import prediction_files, read_prediction
@@ -45,9 +45,10 @@ GT_NOTE = "† uses the ground truth (for looking, not for choosing)"
 
 # ---- what is cached ---------------------------------------------------------------------------------
 def cached_models(workspace: Workspace, dataset_id: str) -> list[str]:
-    """Labels of the SAM models with a mask cache folder for the dataset (``sam-vit_h`` …, ``sam-tiny-random``)."""
+    """Labels of the SAM / SAM 2.1 models with a mask cache folder for the dataset (``sam-vit_h`` …,
+    ``sam-tiny-random``, ``sam2.1-hiera_l``, ``sam2-tiny-random``)."""
     base = workspace.root / "cache" / "sam"
-    known = [m.label for m in SAM_MODELS.values()]
+    known = [m.label for m in RUNNABLE_MODELS.values()]
     return [label for label in known if (base / label / dataset_id).is_dir()]
 
 
@@ -59,7 +60,7 @@ def cached_images(workspace: Workspace, dataset_id: str, label: str) -> list[str
     return sorted(p.stem for p in folder.glob("*.npz") if not p.name.startswith("."))
 
 
-def resolve_model(text: str) -> SamModel:
+def resolve_model(text: str) -> SamModel | Sam2Model:
     """The SAM model a user named (``tiny``, ``sam-tiny-random``, ``vit_h``, ``sam-vit_h``).
 
     Raises:
@@ -67,11 +68,11 @@ def resolve_model(text: str) -> SamModel:
     """
     model = sam_model_of(text)
     if model is None:
-        raise SamError(f"unknown SAM model {text!r}; choose from {', '.join(m.label for m in SAM_MODELS.values())}")
+        raise SamError(f"unknown SAM model {text!r}; choose from {', '.join(m.label for m in RUNNABLE_MODELS.values())}")
     return model
 
 
-def compute_command(dataset_id: str, model: SamModel) -> str:
+def compute_command(dataset_id: str, model: SamModel | Sam2Model) -> str:
     """The command that computes a model's masks for a dataset."""
     checkpoint = f" --checkpoint {model.checkpoint}" if model.checkpoint else ""
     return f"python -m samis sam {dataset_id} --model {model.key}{checkpoint} --split all"

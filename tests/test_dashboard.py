@@ -313,6 +313,34 @@ def test_run_sam_tiny_writes_masks_and_selected_maps(bare_toy):
     assert any("0 images computed, 3 already cached" in m for m in texts(at.markdown))
 
 
+def test_run_sam_tiny_sam2_writes_masks_and_maps(bare_toy):
+    """The test-size SAM 2 (random weights) runs from the Run page through the official sam2 generator."""
+    pytest.importorskip("sam2")
+    at = open_page("run")
+    at.selectbox(key="sam_model").select("tiny-sam2").run()
+    assert_clean(at)
+    assert [c for c in at.checkbox if c.key == "amg2_m2m"]  # SAM 2.1's own parameters are offered
+    at.number_input(key="amg_pps").set_value(4).run()
+    at.number_input(key="amg_iou").set_value(0.0).run()
+    at.number_input(key="amg_stab").set_value(0.0).run()
+    at.multiselect(key="sam_strategies").set_value(["oracle"]).run()
+    at.button(key="sam_go").click().run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert set(bare_toy.prediction_methods("toy")) == {"sam2-tiny-random+oracle"}
+    assert len(list(bare_toy.sam_cache_dir("sam2-tiny-random", "toy").glob("*.npz"))) == 3
+
+
+def test_run_sam2_explains_a_missing_checkpoint(bare_toy):
+    at = open_page("run")
+    at.selectbox(key="sam_model").select("hiera_l").run()
+    assert_clean(at)
+    info = " ".join(texts(at.info))
+    assert "sam2.1_hiera_large.pt" in info and "segment_anything_2/092824/sam2.1_hiera_large.pt" in info
+    assert [b for b in at.button if b.key == "sam_ckpt_download"]
+    assert not [b for b in at.button if b.key == "sam_go"]
+
+
 def test_run_sam_explains_a_missing_checkpoint(bare_toy):
     at = open_page("run")
     assert_clean(at)

@@ -165,6 +165,13 @@ def test_cli_tiny_sam2_every_strategy_prompts_and_resume(workspace, make_folder_
         assert read_manifest(workspace, "toy", method) is not None
     prompted = read_manifest(workspace, "toy", "sam2-tiny-random+box")
     assert prompted["model"] == "sam2-tiny-random" and prompted["upper_bound"] is True
+    # the mask explorer reads the SAM 2 cache and every selection made of it
+    from samis.mask_explorer import cached_models, explore_masks
+
+    assert cached_models(workspace, "toy") == ["sam2-tiny-random"]
+    explorer = explore_masks(workspace, "toy", "img_001", "tiny-sam2")
+    assert len(explorer.table) == 48
+    assert {v.how for v in explorer.selections} == {*STRATEGIES, "box", "point"}
 
     code, out, err = _main(workspace, capsys, "sam", "toy", "--model", "tiny-sam2", *SAM2_FAST, "--device", "cpu",
                            "--selection", "none", "--format", "json")

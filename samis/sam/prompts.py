@@ -192,6 +192,8 @@ def _set_image(predictor, image: np.ndarray) -> None:
         return
     import logging
 
+    if not image.flags.writeable:
+        image = image.copy()  # sam2's transforms hand the array to torch, which warns on read-only memory
     previous = logging.root.manager.disable
     logging.disable(logging.INFO)  # SAM2ImagePredictor logs at INFO for every image
     try:
