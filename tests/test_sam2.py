@@ -272,3 +272,15 @@ def test_speed_row_for_tiny_sam2():
     row = next(r for r in table.rows if r.method == "sam2-tiny-random")
     assert row.fps and row.fps > 0 and 1.0 < row.params_m < 2.0
     assert "random weights" in row.label and "SAM2AutomaticMaskGenerator" in row.note
+
+
+def test_speed_options_and_parameter_rows_for_sam2_1():
+    from samis.speed import parse_checkpoint_options, sam_subjects, split_speed_methods
+
+    assert parse_checkpoint_options(["/a/sam2.1_hiera_large.pt", "hiera_t=/b/w.pt"]) == {
+        "hiera_l": "/a/sam2.1_hiera_large.pt", "hiera_t": "/b/w.pt"}
+    assert split_speed_methods(["sam2.1-hiera_t", "sam2-tiny-random"], ["ft"]) == ([], {"hiera_t": None,
+                                                                                        "tiny-sam2": None})
+    subjects, rows, _ = sam_subjects({"hiera_t": None})
+    assert subjects == [] and rows[0].method == "sam2.1-hiera_t" and rows[0].fps is None
+    assert round(rows[0].params_m, 1) == 39.0  # SAM 2.1 Hiera-T: 38.9 M in the official model table

@@ -16,11 +16,13 @@ def register(subparsers) -> None:
                     "(RTX 3080). SAM ViT-B/L/H are timed only with --checkpoint; otherwise their parameters are counted.",
     )
     parser.add_argument("--methods", type=comma_list, metavar="A,B,…",
-                        help="baseline names, sam-tiny-random, sam-vit_b, sam-vit_l, sam-vit_h (default: all)")
+                        help="baseline names, sam-tiny-random, sam-vit_b, sam-vit_l, sam-vit_h, sam2-tiny-random, sam2.1-hiera_t … "
+                             "sam2.1-hiera_l (default: every baseline, sam-tiny-random and SAM ViT-B/L/H)")
     parser.add_argument("--dataset", help="registered dataset whose first --images images are used")
     parser.add_argument("--images", type=int, default=5, help="how many dataset images (default 5)")
     parser.add_argument("--checkpoint", action="append", metavar="[TYPE=]PATH",
-                        help="SAM checkpoint to time (repeatable; the type is read from the file name or TYPE=)")
+                        help="SAM or SAM 2.1 checkpoint to time (repeatable; the type is read from the file name or TYPE=, "
+                             "e.g. hiera_l=PATH)")
     parser.add_argument("--device", default="auto", help="device for SAM: auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     parser.add_argument("--runs", type=int, default=20, help="timed runs at most (default 20)")
