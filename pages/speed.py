@@ -7,7 +7,7 @@ import streamlit as st
 from samis.baselines import BASELINES
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
-from samis.models import TINY_MODEL
+from samis.models import TINY_MODEL, TINY_SAM2_MODEL
 from samis.plots import accuracy_speed_figure
 from samis.speed import speed_report
 from samis.speed.compare import ACCURACY_TABLES, accuracy_speed_points, speed_frame
@@ -35,8 +35,9 @@ else:
     st.markdown("**Measure on this machine** (batch 1, warm-up runs then timed runs; median and spread)")
     cols = st.columns([3, 1, 1])
     picked = state.bind(cols[0].multiselect, "Methods to time", key="speed_methods", url="speed_methods",
-                        default=baseline_names, options=[*baseline_names, TINY_MODEL.label],
-                        help=f"{TINY_MODEL.label} is the test-size SAM with random weights: its speed is not SAM's")
+                        default=baseline_names, options=[*baseline_names, TINY_MODEL.label, TINY_SAM2_MODEL.label],
+                        help=f"{TINY_MODEL.label} and {TINY_SAM2_MODEL.label} are test-size SAM / SAM 2 models with "
+                             "random weights: their speed is not SAM's or SAM 2.1's")
     runs = state.bind(cols[1].number_input, "Timed runs", key="speed_runs", url="runs", default=10,
                       parse=state.number_in(1, 200, int), min_value=1, max_value=200)
     use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,

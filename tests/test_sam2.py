@@ -197,6 +197,14 @@ def test_cli_one_line_errors(workspace, make_folder_dataset, capsys, tmp_path):
     assert code == 2 and "needs --checkpoint" in err and "SAM 2.1" in err
     code, _, err = _main(workspace, capsys, "sam", "toy", "--model", "hiera_l", "--checkpoint", str(tmp_path / "no.pt"))
     assert code == 2 and "checkpoints download hiera_l" in err and err.count("\n") == 1
+    sam_file = _sam_shaped(tmp_path / "weights.pth", width=1280, depth=32)
+    code, _, err = _main(workspace, capsys, "sam", "toy", "--model", "hiera_l", "--checkpoint", str(sam_file))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{sam_file}: a SAM vit_h checkpoint, not SAM 2.1 hiera_l; use --model vit_h" in err
+    sam2_file = _sam2_shaped(tmp_path / "weights.pt")
+    code, _, err = _main(workspace, capsys, "sam", "toy", "--model", "vit_h", "--checkpoint", str(sam2_file))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{sam2_file}: a SAM 2.1 hiera_l checkpoint, not SAM vit_h; use --model hiera_l" in err
 
 
 # ---- wrong checkpoints ------------------------------------------------------------------------------
