@@ -272,14 +272,17 @@ def test_sam2_weights_that_do_not_fit_the_config_are_one_line(tmp_path):
 
 # ---- speed ------------------------------------------------------------------------------------------
 
-def test_speed_row_for_tiny_sam2():
-    from samis.speed import speed_report
+def test_speed_subject_for_tiny_sam2():
+    """The speed table's SAM 2 subject: labelled random weights, the official generator, parameters counted;
+    its run makes masks (timing it is the speed table's own tested protocol)."""
+    from samis.speed import sam_subjects, split_speed_methods
 
-    table = speed_report(methods=["sam2-tiny-random"], device="cpu", warmup=0, runs=1, time_budget_s=None,
-                         include_paper=False)
-    row = next(r for r in table.rows if r.method == "sam2-tiny-random")
-    assert row.fps and row.fps > 0 and 1.0 < row.params_m < 2.0
-    assert "random weights" in row.label and "SAM2AutomaticMaskGenerator" in row.note
+    _, requested = split_speed_methods(["sam2-tiny-random"], ["ft"])
+    subjects, rows, _ = sam_subjects(requested, device="cpu")
+    (subject,) = subjects
+    assert rows == [] and subject.method == "sam2-tiny-random" and 1.0 < subject.params_m < 2.0
+    assert "random weights" in subject.label and "SAM2AutomaticMaskGenerator" in subject.note
+    assert isinstance(subject.run(_image(2, shape=(24, 32))).masks, np.ndarray)
 
 
 def test_speed_options_and_parameter_rows_for_sam2_1():

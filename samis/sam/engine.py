@@ -115,10 +115,6 @@ class LoadedSam:
         """The model runs through the ``sam2`` package (SAM 2.1, or the test-size SAM 2)."""
         return is_sam2(self.model_type)
 
-    @property
-    def random_weights(self) -> bool:
-        return sam_model(self.model_type).random_weights
-
     def provenance(self) -> dict:
         """Where masks from this model come from."""
         if self.model_type == "tiny":
@@ -245,7 +241,6 @@ class SamEngine:
         if dtype == "bf16" and loaded.device.type != "cuda":
             raise SamError("--dtype bf16 needs a CUDA device")
         self.loaded = loaded
-        self.params = params
         self.dtype = dtype
         self.notify = notify or (lambda message: None)
         self.params = as_model_params(loaded.is_sam2, params)
