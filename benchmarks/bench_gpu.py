@@ -141,7 +141,8 @@ def main(argv=None) -> int:
     parser.add_argument("--points-per-side", type=int, default=32)
     parser.add_argument("--points-per-batch", type=int, default=64)
     parser.add_argument("--config-budget-s", type=float, default=20.0,
-                        help="stop timing a configuration after this many seconds (default 20)")
+                        help="stop timing a configuration after this many seconds (default 20; with --deadline-s, "
+                             "at most a fair share of the time left)")
     parser.add_argument("--deadline-s", type=float, default=None,
                         help="skip the configurations left once this many seconds have passed")
     parser.add_argument("--quick", action="store_true",
@@ -167,6 +168,20 @@ def main(argv=None) -> int:
         print("QUICK DRY PATH: test-size models with random weights stand in for "
               + ", ".join(f"{m} → {QUICK_STAND_IN.get(m, m)}" for m in args.models.split(",")))
     rows, seen = [], set()
+    plan = []  # (run_type, number of configurations), to share the time left fairly between them
+    for model_type in args.models.split(","):
+        run_type = QUICK_STAND_IN.get(model_type, model_type) if args.quick else model_type
+        if run_type not in [p[0] for p in plan]:
+            plan.append((run_type, len(dtypes) * (1 if run_type in SAM2_MODELS or run_type == "tiny-sam2" else 2)))
+    configs_left = sum(n for _, n in plan)
+
+    def budget() -> float:
+        """This configuration's seconds: the set budget, or a fair share of what is left before the deadline."""
+        if not args.deadline_s:
+            return args.config_budget_s
+        share = (args.deadline_s - (time.perf_counter() - started)) / max(1, configs_left) - 5.0  # 5 s: warm-up
+        return max(2.0, min(args.config_budget_s, share))
+
     for model_type in args.models.split(","):
         run_type = QUICK_STAND_IN.get(model_type, model_type) if args.quick else model_type
         if run_type in seen:
@@ -181,6 +196,7 @@ def main(argv=None) -> int:
             build_s = time.perf_counter() - t
         except Exception as error:  # one bad model must not cost the others' numbers
             rows.append((run_type, "-", "-", {"error": f"build failed: {type(error).__name__}: {str(error)[:120]}"}))
+            configs_left -= dict(plan)[run_type]
             continue
         print(f"{loaded.label}: {loaded.params_m:.1f} M parameters, built in {build_s:.1f} s", flush=True)
         sam2 = loaded.is_sam2
@@ -195,10 +211,11 @@ def main(argv=None) -> int:
                     continue
                 try:
                     result = run_config(loaded, "engine" if generator == "sam2-official" else generator, dtype,
-                                        params, images, args.warmup, args.config_budget_s, sync)
+                                        params, images, args.warmup, budget(), sync)
                 except Exception as error:
                     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
                     result = {"error": f"{type(error).__name__}: {first[:120]}"}
+                configs_left -= 1
                 rows.append((loaded.label, generator, dtype, result))
                 text = result.get("error") or (f"{result['ips']:.2f} images/s over {result['images']} images, "
                                                f"{result['masks']:.1f} masks/image")

@@ -295,3 +295,31 @@ def test_speed_options_and_parameter_rows_for_sam2_1():
     subjects, rows, _ = sam_subjects({"hiera_t": None})
     assert subjects == [] and rows[0].method == "sam2.1-hiera_t" and rows[0].fps is None
     assert round(rows[0].params_m, 1) == 39.0  # SAM 2.1 Hiera-T: 38.9 M in the official model table
+
+
+@pytest.mark.slow
+def test_real_sam2_loading_path_with_a_hiera_t_shaped_file(tmp_path):
+    """The checkpoint path of a real SAM 2.1 model: a file laid out like sam2.1_hiera_tiny.pt ({"model": state},
+    Hiera-T's keys and shapes; random weights here) is identified, loaded by build_sam2 + load_state_dict, runs."""
+    from samis.sam.checkpoints import identify_weights
+    from samis.sam.engine import SamEngine, forget_loaded_models, load_sam
+    from samis.sam.sam2_backend import _import_sam2
+
+    build_sam2, _, _ = _import_sam2()
+    torch.manual_seed(0)
+    source = build_sam2(SAM2_MODELS["hiera_t"].config, None, device="cpu")
+    path = tmp_path / "my_hiera_t.pt"
+    torch.save({"model": source.state_dict()}, path)
+    assert identify_weights(path) == "hiera_t"
+    try:
+        loaded = load_sam("hiera_t", path, device="cpu")
+        assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.model.state_dict().values()))
+        assert loaded.label == "sam2.1-hiera_t" and loaded.provenance()["weights"] == "checkpoint"
+        assert loaded.checkpoint_md5 and round(loaded.params_m, 1) == 39.0
+        masks = SamEngine(loaded, Sam2AmgParams(points_per_side=2, pred_iou_thresh=0.0,
+                                                stability_score_thresh=0.0)).generate(_image())
+        assert masks.shape == (48, 64) and len(masks) >= 1
+        with pytest.raises(SamError, match="holds a SAM 2.1 hiera_t model, not hiera_s; use --model hiera_t"):
+            load_sam("hiera_s", path, device="cpu")
+    finally:
+        forget_loaded_models()
