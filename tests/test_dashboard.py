@@ -329,6 +329,12 @@ def test_run_sam_tiny_sam2_writes_masks_and_maps(bare_toy):
     assert not at.error, texts(at.error)
     assert set(bare_toy.prediction_methods("toy")) == {"sam2-tiny-random+oracle"}
     assert len(list(bare_toy.sam_cache_dir("sam2-tiny-random", "toy").glob("*.npz"))) == 3
+    # the Masks page shows the SAM 2 cache, labelled random weights
+    at = open_page("masks", {"dataset": "toy"})
+    assert_clean(at)
+    assert at.selectbox(key="masks_model").value == "sam2-tiny-random"
+    assert any("nothing about SAM 2.1" in w for w in texts(at.warning)), texts(at.warning)
+    assert at.selectbox(key="masks_strategy::sam2-tiny-random").value == "oracle"
 
 
 def test_run_sam2_explains_a_missing_checkpoint(bare_toy):
