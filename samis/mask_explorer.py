@@ -45,10 +45,11 @@ GT_NOTE = "† uses the ground truth (for looking, not for choosing)"
 
 # ---- what is cached ---------------------------------------------------------------------------------
 def cached_models(workspace: Workspace, dataset_id: str) -> list[str]:
-    """Labels of the SAM / SAM 2.1 models with a mask cache folder for the dataset (``sam-vit_h`` …,
-    ``sam-tiny-random``, ``sam2.1-hiera_l``, ``sam2-tiny-random``)."""
+    """Labels of the SAM / SAM 2.1 models with a mask cache folder for the dataset: real models first (``sam-vit_h``
+    …, ``sam2.1-hiera_t`` …), then the test-size ones (``sam-tiny-random``, ``sam2-tiny-random``)."""
     base = workspace.root / "cache" / "sam"
-    known = [m.label for m in RUNNABLE_MODELS.values()]
+    models = list(RUNNABLE_MODELS.values())
+    known = [m.label for m in models if not m.random_weights] + [m.label for m in models if m.random_weights]
     return [label for label in known if (base / label / dataset_id).is_dir()]
 
 

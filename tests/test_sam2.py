@@ -323,3 +323,11 @@ def test_real_sam2_loading_path_with_a_hiera_t_shaped_file(tmp_path):
             load_sam("hiera_s", path, device="cpu")
     finally:
         forget_loaded_models()
+
+
+def test_cached_models_list_real_models_before_test_size_ones(workspace):
+    from samis.mask_explorer import cached_models
+
+    for label in ("sam2-tiny-random", "sam-tiny-random", "sam2.1-hiera_l", "sam-vit_b"):
+        (workspace.root / "cache" / "sam" / label / "toy").mkdir(parents=True)
+    assert cached_models(workspace, "toy") == ["sam-vit_b", "sam2.1-hiera_l", "sam-tiny-random", "sam2-tiny-random"]

@@ -21,8 +21,9 @@ def register(subparsers) -> None:
     parser.add_argument("dataset")
     parser.add_argument("image", help="image id (file stem)")
     parser.add_argument("--model", default=None,
-                        help="SAM model key or label (tiny, vit_h, sam-vit_h …); default: the one model cached, "
-                             "else the first of vit_h, vit_l, vit_b, tiny with masks")
+                        help="SAM model key or label (tiny, vit_h, sam-vit_h, hiera_l, sam2.1-hiera_l, tiny-sam2 …); "
+                             "default: the one model cached, else the first with masks of vit_h, vit_l, vit_b, "
+                             "hiera_t … hiera_l, tiny, tiny-sam2")
     parser.add_argument("--strategy", default=None,
                         help=f"selection strategy or prompt kind ({', '.join([*SELECTION_STRATEGIES, *PROMPT_KINDS])}); "
                              "default: oracle when written, else the first written")
