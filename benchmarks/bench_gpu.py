@@ -8,9 +8,10 @@ Run by ``benchmarks/gpu_check.sh`` (which installs the requirements first) or al
 Weights are random (seeded) and every threshold is 0 (``pred_iou_thresh`` = ``stability_score_thresh``
 = 0), so all candidates flow through every stage (filters, NMS, post-processing): this measures speed,
 never accuracy. For SAM it times samis's engine and the stock ``SamAutomaticMaskGenerator`` on the
-same model object and images, alternately per image; for SAM 2.1, the official
-``SAM2AutomaticMaskGenerator`` (samis runs that generator itself). bf16 is autocast on CUDA (both
-generators); fp32 is plain. Each configuration: ``--warmup`` untimed images, then up to ``--images``
+same model object and images (one configuration after the other); for SAM 2.1, the official
+``SAM2AutomaticMaskGenerator`` (samis runs that generator itself). bf16 is autocast on CUDA: the
+whole generate call for samis's engine and SAM 2.1; for the stock SAM generator only its network
+(its post-processing cannot take bf16 tensors, see :func:`stock_generate`); fp32 is plain. Each configuration: ``--warmup`` untimed images, then up to ``--images``
 timed ones within ``--config-budget-s``; peak GPU memory is ``torch.cuda.max_memory_allocated`` over
 that configuration. Images: SD-saliency-900's source images (200x200) from ``--images-dir`` or
 ``../shared/datasets/SD-saliency-900/Source Images``, else seeded generated 200x200 images (said so).
@@ -19,7 +20,6 @@ that configuration. Images: SD-saliency-900's source images (200x200) from ``--i
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -92,6 +92,42 @@ def random_model(model_type: str, device: torch.device) -> LoadedSam:
     return LoadedSam(model.to(device).eval(), model_type, label, None, None, device)
 
 
+def stock_generate(loaded: LoadedSam, params: AmgParams, dtype: str):
+    """``SamAutomaticMaskGenerator.generate`` as a MaskSet; with bf16 the network runs under bf16 autocast.
+
+    The stock generator cannot run wholly under bf16 autocast: its ``MaskData.to_numpy`` calls
+    ``.numpy()`` on bf16 tensors (TypeError: unsupported ScalarType BFloat16). So for bf16 the image
+    encoder (``set_image``) and the prompt decoder (``predict_torch``) run under autocast and the
+    decoder's outputs are handed on in fp32: the stock post-processing stays fp32.
+    """
+    from segment_anything import SamAutomaticMaskGenerator
+
+    stock = SamAutomaticMaskGenerator(loaded.model, **params.stock_kwargs())
+    if dtype == "bf16":
+        predictor = stock.predictor
+        set_image, predict_torch = predictor.set_image, predictor.predict_torch
+
+        def autocast():
+            return torch.autocast(device_type=loaded.device.type, dtype=torch.bfloat16)
+
+        def set_image_bf16(*args, **kwargs):
+            with autocast():
+                return set_image(*args, **kwargs)
+
+        def predict_torch_bf16(*args, **kwargs):
+            with autocast():
+                outputs = predict_torch(*args, **kwargs)
+            return tuple(o.float() if torch.is_floating_point(o) else o for o in outputs)
+
+        predictor.set_image, predictor.predict_torch = set_image_bf16, predict_torch_bf16
+
+    def generate(image):
+        with torch.inference_mode():
+            return MaskSet.from_stock(stock.generate(image), image.shape[:2])
+
+    return generate
+
+
 def run_config(loaded: LoadedSam, generator: str, dtype: str, params: AmgParams, images, warmup: int,
                budget_s: float, sync) -> dict:
     """Warm up, then time images one by one until all are done or the budget is spent."""
@@ -99,15 +135,7 @@ def run_config(loaded: LoadedSam, generator: str, dtype: str, params: AmgParams,
         engine = SamEngine(loaded, params, dtype=dtype)
         generate = engine.generate
     else:
-        from segment_anything import SamAutomaticMaskGenerator
-
-        stock = SamAutomaticMaskGenerator(loaded.model, **params.stock_kwargs())
-
-        def generate(image):
-            autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dtype == "bf16"
-                        else contextlib.nullcontext())
-            with autocast, torch.inference_mode():
-                return MaskSet.from_stock(stock.generate(image), image.shape[:2])
+        generate = stock_generate(loaded, params, dtype)
     cuda = loaded.device.type == "cuda"
     if cuda:
         torch.cuda.empty_cache()
