@@ -331,3 +331,21 @@ def test_cached_models_list_real_models_before_test_size_ones(workspace):
     for label in ("sam2-tiny-random", "sam-tiny-random", "sam2.1-hiera_l", "sam-vit_b"):
         (workspace.root / "cache" / "sam" / label / "toy").mkdir(parents=True)
     assert cached_models(workspace, "toy") == ["sam-vit_b", "sam2.1-hiera_l", "sam-tiny-random", "sam2-tiny-random"]
+
+
+def test_missing_cuda_extension_is_one_note_per_run(workspace, make_folder_dataset, recwarn):
+    """Without sam2's optional CUDA extension, min_mask_region_area's hole filling is skipped: one line, once."""
+    import importlib.util
+
+    if importlib.util.find_spec("sam2._C") is not None:
+        pytest.skip("sam2's CUDA extension is installed here: nothing is skipped")
+    from samis.sam.run import run_sam_over_dataset
+
+    root, _ = make_folder_dataset(n=2)
+    dataset = register_dataset(workspace, "toy", root, "folder")
+    params = Sam2AmgParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, min_mask_region_area=5)
+    report = run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu")
+    assert len(report.computed) == 2
+    assert [n for n in report.notices if "CUDA extension" in n] == [report.notices[0]] and len(report.notices) == 1
+    assert "\n" not in report.notices[0]
+    assert not [w for w in recwarn if "Skipping the post-processing" in str(w.message)]

@@ -215,12 +215,12 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, oom) or "out of memory" in str(error).lower()
 
 
-def _mask_generator(loaded: LoadedSam, params: AmgParams):
+def _mask_generator(loaded: LoadedSam, params: AmgParams, notify=None):
     """samis's generator for SAM; the official ``SAM2AutomaticMaskGenerator`` (wrapped) for SAM 2."""
     if loaded.is_sam2:
         from samis.sam.sam2_backend import Sam2MaskGenerator
 
-        return Sam2MaskGenerator(loaded.model, params)
+        return Sam2MaskGenerator(loaded.model, params, notify)
     return FastMaskGenerator(loaded.model, params)
 
 
@@ -244,7 +244,7 @@ class SamEngine:
         self.dtype = dtype
         self.notify = notify or (lambda message: None)
         self.params = as_model_params(loaded.is_sam2, params)
-        self._generator = _mask_generator(loaded, self.params)
+        self._generator = _mask_generator(loaded, self.params, self.notify)
 
     def _autocast(self):
         if self.dtype == "bf16":
@@ -275,7 +275,7 @@ class SamEngine:
                     self.notify(f"out of memory on {device_name(self.loaded.device)} with points_per_batch={batch}; "
                                 f"retrying with points_per_batch={smaller}")
                     self.params = replace(self.params, points_per_batch=smaller)
-                    self._generator = _mask_generator(self.loaded, self.params)
+                    self._generator = _mask_generator(self.loaded, self.params, self.notify)
 
 
 def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "auto"):

@@ -150,10 +150,13 @@ class Sam2MaskGenerator:
     Args:
         model: a loaded ``SAM2Base``.
         params: :class:`Sam2AmgParams` (every ``SAM2AutomaticMaskGenerator`` parameter).
+        notify: callable receiving one-line notices (once: hole filling skipped without sam2's CUDA extension).
     """
 
-    def __init__(self, model, params: Sam2AmgParams):
+    def __init__(self, model, params: Sam2AmgParams, notify=None):
         self.params = params
+        self.notify = notify or (lambda message: None)
+        self._told_hole_filling = False
         self._generator = stock_generator(model, params)
 
     def generate(self, image: np.ndarray, embeddings=None, on_embedding=None) -> MaskSet:
@@ -168,13 +171,21 @@ class Sam2MaskGenerator:
             raise SamError(f"SAM 2.1 needs an RGB uint8 image, got shape {image.shape} {image.dtype}")
         if not image.flags.writeable:
             image = image.copy()  # sam2's transforms hand the array to torch, which warns on read-only memory
-        with warnings.catch_warnings():
-            # without sam2's optional CUDA extension, min_mask_region_area's hole filling is skipped with a warning
-            warnings.filterwarnings("ignore", message=".*(_C|post-processing|jit).*")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             previous = logging.root.manager.disable
             logging.disable(logging.INFO)  # set_image logs at INFO for every image
             try:
                 records = self._generator.generate(image)
             finally:
                 logging.disable(previous)
+        for warning in caught:
+            if "Skipping the post-processing" in str(warning.message):
+                # sam2 warns, many lines, for every batch: say it once, in one line
+                if not self._told_hole_filling:
+                    self._told_hole_filling = True
+                    self.notify("sam2's optional CUDA extension is not installed: its hole filling for "
+                                "min_mask_region_area was skipped (the small-region removal after generation ran)")
+            elif not issubclass(warning.category, FutureWarning):  # torch.jit.script's deprecation inside sam2
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         return MaskSet.from_stock(records, image.shape[:2])
