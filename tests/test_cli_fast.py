@@ -1,4 +1,4 @@
-"""Commands that run no model import neither torch nor segment_anything (each checked in a fresh interpreter).
+"""Commands that run no model import neither torch nor segment_anything, nor ray (each checked in a fresh interpreter).
 
 Importing torch alone takes seconds; ``datasets list`` used to pay for it because the CLI imports
 every command module to build its parser. Each case runs one command in a subprocess, so modules
@@ -21,7 +21,7 @@ from samis.store import import_predictions
 from samis.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "segment_anything")
+HEAVY = ("torch", "segment_anything", "ray")
 MARK = "SAMIS-HEAVY-MODULES "
 
 _PROBE = """

@@ -152,7 +152,8 @@ def _name_items(keys: Sequence) -> str:
 
 def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Sequence[tuple[Any, Any]],
                   load: Callable[[Any], Any], *, batch_size: int = 4, uses_gpu: bool = False,
-                  on_ready: Callable[[int, float, float], None] | None = None) -> Iterator[tuple[Any, Any]]:
+                  on_ready: Callable[[int, float, float], None] | None = None,
+                  notify: Callable[[str], None] | None = None) -> Iterator[tuple[Any, Any]]:
     """``(key, result)`` for every ``(key, job)`` in ``items``, computed on Ray workers, in the order batches finish.
 
     Args:
@@ -164,6 +165,7 @@ def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Seque
         batch_size: items per call to a worker.
         uses_gpu: workers may hold GPUs (see :func:`worker_layout`).
         on_ready: called with (workers, CPUs, GPUs per worker) once every worker has started.
+        notify: told in one line when a worker is lost and its items are sent again.
 
     Raises:
         EngineError: unreachable cluster, not enough resources, or items lost with their workers after
@@ -186,14 +188,15 @@ def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Seque
                 raise problems[0]
             if on_ready:
                 on_ready(workers, per_cpu, per_gpu)
-            yield from _dispatch(ray, deaths, actors, batches, load)
+            yield from _dispatch(ray, deaths, actors, batches, load, notify or (lambda message: None))
         finally:
             for actor in actors:
                 with contextlib.suppress(Exception):
                     ray.kill(actor, no_restart=True)
 
 
-def _dispatch(ray, deaths: tuple, actors: list, batches: list, load: Callable) -> Iterator[tuple[Any, Any]]:
+def _dispatch(ray, deaths: tuple, actors: list, batches: list, load: Callable,
+              notify: Callable[[str], None]) -> Iterator[tuple[Any, Any]]:
     queue = deque(range(len(batches)))
     attempts = [0] * len(batches)
     alive = {i: actor for i, actor in enumerate(actors)}
@@ -219,6 +222,8 @@ def _dispatch(ray, deaths: tuple, actors: list, batches: list, load: Callable) -
             if worker in alive:
                 with contextlib.suppress(Exception):
                     ray.kill(alive.pop(worker), no_restart=True)
+                notify(f"Ray worker {worker + 1} of {len(actors)} was lost; its unfinished items go to the "
+                       f"{len(alive)} remaining")
             attempts[index] += 1
             if attempts[index] >= MAX_ATTEMPTS:
                 keys = [key for key, _ in batches[index]]

@@ -303,7 +303,7 @@ def _ray_mask_files(spec: EngineSpec, todo: list[Sample], base_of, worker_args: 
     items = [(sample.id, sample) for sample in todo]
     for stem, (data, told) in run_on_actors(spec, sam_worker, worker_args, items,
                                             lambda sample: (read_rgb(sample.image_path), base_of(sample)),
-                                            batch_size=batch_size, uses_gpu=True, on_ready=started):
+                                            batch_size=batch_size, uses_gpu=True, on_ready=started, notify=tell):
         for message in told:
             tell(message)
         yield by_id[stem], data
