@@ -126,4 +126,6 @@ def test_the_probe_sees_torch_when_a_command_imports_it(study):
     """The check is not vacuous: the SAM engine's import is seen."""
     workspace, _, _ = study
     call = "import samis.sam.engine\ncode = 0"
-    assert _probe(call, workspace.root) == list(HEAVY)
+    assert _probe(call, workspace.root) == ["torch", "segment_anything"]
+    call = "from samis.engines.ray_engine import _import_ray\n_import_ray()\ncode = 0"
+    assert _probe(call, workspace.root) == ["ray"]  # imported by the Ray engine only, when a run uses it
