@@ -260,3 +260,20 @@ def test_ctrl_c_keeps_finished_images_stops_workers_and_resumes(ray_cluster, tmp
     assert ray_cluster.available_resources().get("CPU", 0) == 2
     resumed = _ray_tiny(workspace, root)
     assert len(resumed.skipped) == len(kept) and len(resumed.computed) == 16 - len(kept)
+
+
+@pytest.mark.slow
+def test_run_page_computes_baselines_on_ray(ray_cluster, make_study):
+    from streamlit.testing.v1 import AppTest
+
+    workspace = make_study(12)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.query_params.update({"tab": "Baselines", "engine": "ray"})
+    at.switch_page("pages/run.py").run()
+    at.multiselect(key="bl_methods").set_value(["otsu"]).run()
+    at.number_input(key="run_ray_workers").set_value(2).run()
+    at.button(key="bl_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("otsu" in s.value and "12 computed" in s.value for s in at.success), [s.value for s in at.success]
+    assert len(list(workspace.method_dir("toy", "otsu").glob("*.png"))) == 12
