@@ -9,6 +9,7 @@ skipped; maps made with other settings (an older algorithm version) are discarde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -121,14 +122,15 @@ def _compute_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker) -> t
         tracker.restart_clock()  # starting workers is not work on images
 
     job_of = dict(items)
-    for stem, (saliency, seconds, was_resized) in run_on_actors(spec, baseline_worker, (method,), items, load,
-                                                                batch_size=16, on_ready=started):
-        workspace_root, dataset_id = job_of[stem][:2]
-        write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
-        compute_seconds += seconds
-        if was_resized:
-            resized.append(stem)
-        tracker.advance()
+    results = run_on_actors(spec, baseline_worker, (method,), items, load, batch_size=16, on_ready=started)
+    with contextlib.closing(results):  # Ctrl-C between two writes still stops the workers at once
+        for stem, (saliency, seconds, was_resized) in results:
+            workspace_root, dataset_id = job_of[stem][:2]
+            write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
+            compute_seconds += seconds
+            if was_resized:
+                resized.append(stem)
+            tracker.advance()
     order = {job[3]: i for i, job in enumerate(jobs)}
     return compute_seconds, sorted(resized, key=order.__getitem__)
 

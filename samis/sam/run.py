@@ -12,6 +12,7 @@ second run with other thresholds skips the encoder.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -276,12 +277,13 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
                                   batch_size, tracker, tell)
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
     started = time.perf_counter()
-    for sample, data in results:
-        write_bytes_atomic(folder / f"{sample.id}.npz", data)
-        report.computed.append(sample.id)
-        if kill_after and len(report.computed) >= kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
-        tracker.advance()
+    with contextlib.closing(results):  # Ctrl-C between two writes still stops the Ray workers at once
+        for sample, data in results:
+            write_bytes_atomic(folder / f"{sample.id}.npz", data)
+            report.computed.append(sample.id)
+            if kill_after and len(report.computed) >= kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            tracker.advance()
     report.seconds = time.perf_counter() - started
     order = {sample.id: i for i, sample in enumerate(todo)}
     report.computed.sort(key=order.__getitem__)  # Ray returns images as workers finish them
