@@ -183,7 +183,12 @@ def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Seque
         exit_after = int(os.environ.get(WORKER_EXIT_AFTER_ENV, "0") or 0)
         actors = [remote.remote(factory, args, exit_after if i == 0 else 0) for i in range(workers)]
         try:
-            problems = [p for p in ray.get([a.ready.remote() for a in actors]) if p is not None]
+            try:
+                problems = [p for p in ray.get([a.ready.remote() for a in actors]) if p is not None]
+            except deaths as error:  # e.g. samis or its packages missing on a worker machine
+                first = next((line.strip() for line in str(error).splitlines() if "Error" in line), error.__class__.__name__)
+                raise EngineError(f"Ray workers could not start ({first[:200]}); every machine needs samis and "
+                                  "requirements.txt installed") from None
             if problems:
                 raise problems[0]
             if on_ready:
