@@ -91,6 +91,70 @@ def test_sam_workers_need_ray(workspace, make_folder_dataset, capsys):
     assert code == 2 and err.strip() == "error: --workers applies to --engine ray (a local SAM run is one process)"
 
 
+class _Died(Exception):
+    """Stands for Ray's ActorDiedError in the fake below."""
+
+
+class _FakeRay:
+    """Just enough of ray for the dispatch loop: every call runs at once; a batch holding ``poison`` kills its worker."""
+
+    class exceptions:
+        class RayTaskError(Exception):
+            pass
+
+    def __init__(self, poison: str):
+        self.poison = poison
+        self.killed: list[int] = []
+
+    def actor(self, number: int):
+        class Ref:
+            def __init__(self, batch):
+                self.batch = batch
+
+        class Method:
+            def remote(self, batch):
+                return Ref(batch)
+
+        class Actor:
+            run = Method()
+            id = number
+
+        Actor.Ref = Ref
+        return Actor()
+
+    def wait(self, refs, num_returns=1):
+        return [refs[0]], refs[1:]
+
+    def get(self, ref):
+        if any(key == self.poison for key, _ in ref.batch):
+            raise _Died("worker died")
+        return [(key, payload * 10) for key, payload in ref.batch]
+
+    def kill(self, actor, no_restart=True):
+        self.killed.append(actor.id)
+
+
+def test_retries_are_bounded_and_the_images_named():
+    from samis.engines.ray_engine import MAX_ATTEMPTS, _dispatch
+
+    ray = _FakeRay(poison="img_3")
+    actors = [ray.actor(i) for i in range(4)]
+    batches = [[(f"img_{i}", i)] for i in range(6)]
+    notes, results = [], []
+    with pytest.raises(EngineError) as error:
+        for item in _dispatch(ray, (_Died,), actors, batches, lambda job: job, notes.append):
+            results.append(item)
+    assert str(error.value) == (f"Ray workers died {MAX_ATTEMPTS} times on img_3; stopped (finished items are kept: "
+                                "run again to resume)")
+    assert len(ray.killed) == MAX_ATTEMPTS == len(notes) and notes[0] == ("Ray worker 2 of 4 was lost; its "
+                                                                          "unfinished items go to the 3 remaining")
+    assert sorted(results) == [(f"img_{i}", 10 * i) for i in (0, 1, 2, 4, 5)]  # every other image done, once
+    # with fewer workers than attempts, the last worker's death stops the run naming what is left
+    ray = _FakeRay(poison="img_3")
+    with pytest.raises(EngineError, match=r"every Ray worker died \(2 started\); 1 item not done: img_3 "):
+        list(_dispatch(ray, (_Died,), [ray.actor(0), ray.actor(1)], batches, lambda job: job, notes.append))
+
+
 # ---- slow: a local Ray with 2 CPUs -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_cluster():

@@ -216,7 +216,8 @@ def _dispatch(ray, deaths: tuple, actors: list, batches: list, load: Callable,
                 busy[worker] += 1
         if not in_flight:
             left = [key for index in queue for key, _ in batches[index]]
-            raise EngineError(f"every Ray worker died ({len(actors)} started); {len(left)} items not done: "
+            items = "item" if len(left) == 1 else "items"
+            raise EngineError(f"every Ray worker died ({len(actors)} started); {len(left)} {items} not done: "
                               f"{_name_items(left)} (finished ones are kept: run again to resume)")
         (ref,), _ = ray.wait(list(in_flight), num_returns=1)
         worker, index = in_flight.pop(ref)
