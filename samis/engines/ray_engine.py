@@ -37,8 +37,6 @@ WORKER_EXIT_AFTER_ENV = "SAMIS_RAY_WORKER_EXIT_AFTER"
 
 
 def _import_ray():
-    # Ray retries an unreachable GCS for 60 s by default; a few seconds is enough to say so
-    os.environ.setdefault("RAY_gcs_server_request_timeout_seconds", "20")
     try:
         import ray
     except ImportError:  # pragma: no cover - ray is in requirements.txt
