@@ -341,3 +341,31 @@ def test_run_page_computes_baselines_on_ray(ray_cluster, make_study):
     assert not at.exception, [e.message for e in at.exception]
     assert any("otsu" in s.value and "12 computed" in s.value for s in at.success), [s.value for s in at.success]
     assert len(list(workspace.method_dir("toy", "otsu").glob("*.png"))) == 12
+
+
+@pytest.mark.slow
+def test_an_open_port_that_is_no_ray_cluster_is_refused_in_time(workspace, make_folder_dataset):
+    import http.server
+    import threading
+
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "toy", root)
+    before = _tree(workspace.root)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {**os.environ, "SAMIS_WORKSPACE": str(workspace.root)}
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "samis", "baseline", "toy", "otsu", "--engine", "ray",
+                               "--ray-address", f"127.0.0.1:{server.server_port}"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+        elapsed = time.perf_counter() - started
+    finally:
+        server.shutdown()
+    assert done.returncode == 2 and elapsed < 45, (done.returncode, elapsed)
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == (f"error: no Ray cluster answered at 127.0.0.1:{server.server_port} within 25 s (the port is "
+                         "open: is it the address `ray start --head` printed?)")
+    # before it, at most Ray's own C++ retry warnings ("[time W pid tid] rpc_client.h: …"), which samis cannot silence
+    assert all(line.startswith("[") and " W " in line for line in lines[:-1]), lines
+    assert _tree(workspace.root) == before

@@ -106,8 +106,10 @@ def baseline_worker(method: str):
     return lambda payload: baseline_map(method, *payload)
 
 
-def _compute_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker) -> tuple[float, list[str]]:
-    """As :func:`_compute_many`, on Ray workers: this process reads the images and writes the maps."""
+def _compute_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker,
+                    before_first=lambda: None) -> tuple[float, list[str]]:
+    """As :func:`_compute_many`, on Ray workers: this process reads the images and writes the maps
+    (``before_first()`` once the workers have started, before any map is written)."""
     from samis.engines.ray_engine import run_on_actors
 
     compute_seconds = 0.0
@@ -119,6 +121,7 @@ def _compute_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker) -> t
         return read_rgb(job[4]), image_size(job[5])
 
     def started(*_) -> None:
+        before_first()
         tracker.restart_clock()  # starting workers is not work on images
 
     job_of = dict(items)
@@ -208,15 +211,18 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         splits_done = list(manifest.get("splits", []))
 
     wanted = [s for s in samples if s.id not in stored]
-    write_manifest(workspace, dataset.id, baseline.name,
-                   {**provenance, "status": f"computing split {split}", "splits": splits_done})
+    def mark_computing() -> None:
+        write_manifest(workspace, dataset.id, baseline.name,
+                       {**provenance, "status": f"computing split {split}", "splits": splits_done})
+
     jobs = [(str(workspace.root), dataset.id, baseline.name, s.id, str(s.image_path), str(s.gt_path)) for s in wanted]
     skipped = len(samples) - len(wanted)
     tracker = ProgressTracker(progress, len(samples), baseline.name, done=skipped).start()
     if engine.is_local or not jobs:
+        mark_computing()
         compute_seconds, resized = _compute_many(jobs, workers or default_workers(), tracker)
-    else:
-        compute_seconds, resized = _compute_on_ray(jobs, engine, tracker)
+    else:  # the manifest waits for the workers: a cluster that never answers leaves the store as it was
+        compute_seconds, resized = _compute_on_ray(jobs, engine, tracker, mark_computing)
 
     splits_done = sorted(set(splits_done) | {split})
     n_stored = len(prediction_files(workspace, dataset.id, baseline.name))

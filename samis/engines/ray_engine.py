@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -44,6 +45,32 @@ def _import_ray():
     return ray
 
 
+#: seconds to wait for a Ray cluster to answer once its port accepts connections
+JOIN_TIMEOUT_S = 25.0
+
+
+def _join(ray, address: str, options: dict) -> None:
+    """``ray.init(address=…)``, given up after :data:`JOIN_TIMEOUT_S` (Ray itself waits minutes on a port
+    that answers but is no Ray cluster)."""
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, **options)
+            outcome["ok"] = True
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=connect, name="samis-ray-join", daemon=True)
+    thread.start()
+    thread.join(JOIN_TIMEOUT_S)
+    if "error" in outcome:
+        raise outcome["error"]
+    if not outcome.get("ok"):
+        raise EngineError(f"no Ray cluster answered at {address} within {JOIN_TIMEOUT_S:.0f} s (the port is open: "
+                          "is it the address `ray start --head` printed?)")
+
+
 @contextlib.contextmanager
 def ray_session(spec: EngineSpec) -> Iterator[Any]:
     """Connected to Ray for the block: the cluster at ``spec.address``, an already connected one, or a
@@ -63,7 +90,7 @@ def ray_session(spec: EngineSpec) -> Iterator[Any]:
                    configure_logging=True)
     try:
         if spec.address:
-            ray.init(address=spec.address, **options)
+            _join(ray, spec.address, options)
         else:
             # workers of a local Ray import samis from where this process does, installed or not
             package_parent = str(Path(__file__).resolve().parents[2])
