@@ -11,6 +11,7 @@ from samis.baselines.run import compute_baseline
 from samis.dashboard import data, state, ui
 from samis.dashboard.paths import check_allowed
 from samis.dashboard.sidebar import page_context
+from samis.engines import ENGINES, EngineSpec
 from samis.errors import SamisError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
 from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, is_sam2, sam_model
@@ -27,6 +28,26 @@ if ctx.read_only:  # not in the navigation then; a page reached another way stil
 TABS = ["SAM", "Baselines", "Import"]
 tab = state.bind(st.segmented_control, "What to run", key="run_tab", url="tab", default="SAM", options=TABS)
 st.caption(f"Dataset {ui.literal(ctx.dataset_id)}, split {ui.literal(ctx.split)} (change them in the sidebar).")
+
+
+def _engine_choice(gpus: bool) -> EngineSpec:
+    """Where SAM or the baselines run: here (local) or on Ray (a cluster's address, or a Ray started here).
+
+    Never drawn on a read-only server: the page stops above.
+    """
+    where = state.bind(st.segmented_control, "Where it runs", key="run_engine", url="engine", default="local",
+                       options=list(ENGINES), format_func=lambda e: {"local": "this machine", "ray": "Ray"}[e],
+                       help="Ray: workers on a cluster (or a Ray started here for the run); this server still "
+                            "reads every image and writes every file, so results are the same byte for byte")
+    if where != "ray":
+        return EngineSpec()
+    cols = st.columns(3 if gpus else 2)
+    address = cols[0].text_input("Ray address", key="run_ray_address", placeholder="empty: a local Ray on this machine",
+                                 help="HOST:PORT printed by `ray start --head` on the head node")
+    workers = cols[1].number_input("Workers", 1, 4096, None, key="run_ray_workers", placeholder="one per GPU / CPU")
+    per_gpu = (cols[2].number_input("GPUs per worker", 0.0, 64.0, None, 0.25, key="run_ray_gpus",
+                                    placeholder="1 with GPUs, else 0") if gpus else None)
+    return EngineSpec("ray", address.strip() or None, int(workers) if workers else None, per_gpu)
 
 
 def _done(message: str) -> None:
@@ -138,6 +159,7 @@ def _sam_tab() -> None:
     chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", list(uses_ground_truth),
                             default=["oracle"], key="sam_strategies",
                             format_func=lambda s: f"{s} (upper bound: uses the ground truth)" if uses_ground_truth[s] else s)
+    engine = _engine_choice(gpus=True)
     if not st.button("Run SAM", key="sam_go", type="primary"):
         return
     try:
@@ -146,12 +168,13 @@ def _sam_tab() -> None:
         ui.error(error)
         return
     with ui.guard("SAM"):
-        with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split}", expanded=True) as box:
-            data.sam_model(model_type, checkpoint, device, _hash_cache())
+        with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split} ({engine.describe()})", expanded=True) as box:
+            if engine.is_local:  # Ray workers load their own model
+                data.sam_model(model_type, checkpoint, device, _hash_cache())
             progress = ui.Progress()
             report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
                                           progress=progress, checkpoint=checkpoint, device=device,
-                                          notify=lambda message: st.warning(ui.literal(message)))
+                                          notify=lambda message: st.warning(ui.literal(message)), engine=engine)
             st.markdown(ui.literal(report.summary()))
             for how in chosen:
                 written = write_sam_maps(ctx.workspace, ctx.dataset, model_type, how, split=ctx.split,
@@ -178,11 +201,13 @@ elif tab == "Baselines":
     st.dataframe([{"method": b.name, "title": b.title, "reference": b.reference} for b in BASELINES.values()],
                  hide_index=True)
     chosen = st.multiselect("Baselines", list(BASELINES), default=list(BASELINES), key="bl_methods")
+    engine = _engine_choice(gpus=False)
     if st.button("Compute", key="bl_go", type="primary"):
         for name in chosen:
             progress = ui.Progress()
             with ui.guard(name):
-                run = compute_baseline(ctx.workspace, ctx.dataset, name, split=ctx.split, progress=progress)
+                run = compute_baseline(ctx.workspace, ctx.dataset, name, split=ctx.split, progress=progress,
+                                       engine=engine)
                 _done(run.summary())
 
 # -- import -------------------------------------------------------------------------------------------------------

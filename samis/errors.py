@@ -43,3 +43,7 @@ class CheckpointError(SamError):
 
 class SamisWarning(UserWarning):
     """Something was repaired or skipped and people should know (one line, like the errors)."""
+
+
+class EngineError(SamisError):
+    """Work cannot be run where it was asked to run (unreachable Ray cluster, workers lost, bad worker counts)."""

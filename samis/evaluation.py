@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
+from samis.engines import EngineSpec
 from samis.errors import EvaluationError
 from samis.imageio import ImageReadError, read_mask, write_bytes_atomic
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
@@ -304,19 +305,56 @@ def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sam
 
 
 # ---- scoring work --------------------------------------------------------------------------------
+def _read_image_group(stem: str, gt_path: str, predictions: list[tuple[str, str]]):
+    """One image's ground truth (bool) and its methods' maps, read: ``(stem, gt, [(method, map), …])``."""
+    try:
+        gt = read_mask(gt_path)[0]  # bool; score_image gives pysodmetrics 0/255, read back at > 128
+    except ImageReadError as error:
+        raise EvaluationError(f"ground truth of image {stem}: {error}") from None
+    return stem, gt, [(method, read_prediction(Path(pred_path), gt.shape)) for method, pred_path in predictions]
+
+
+def score_read_group(loaded) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """The per-image work, wherever it runs: score one image's read maps → ``[(method, stem, scalars, curves)]``."""
+    stem, gt, predictions = loaded
+    out = []
+    for method, pred in predictions:
+        scores = score_image(pred, gt)
+        out.append((method, stem, scores.scalars, scores.curves))
+    return out
+
+
 def _score_group(group: list[tuple[str, str, list[tuple[str, str]]]]) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     """Score one chunk of images: [(stem, gt_path, [(method, pred_path), …])] → rows."""
     out = []
     for stem, gt_path, predictions in group:
-        try:
-            gt = read_mask(gt_path)[0]  # bool; score_image gives pysodmetrics 0/255, read back at > 128
-        except ImageReadError as error:
-            raise EvaluationError(f"ground truth of image {stem}: {error}") from None
-        for method, pred_path in predictions:
-            pred = read_prediction(Path(pred_path), gt.shape)
-            scores = score_image(pred, gt)
-            out.append((method, stem, scores.scalars, scores.curves))
+        out.extend(score_read_group(_read_image_group(stem, gt_path, predictions)))
     return out
+
+
+def scoring_worker():
+    """A Ray worker's compute function (see :func:`score_read_group`)."""
+    prepare_scorer()
+    return score_read_group
+
+
+def _run_groups_on_ray(groups, spec: EngineSpec, tracker: ProgressTracker) -> list:
+    """As :func:`_run_groups`, on Ray workers: this process reads the maps, the workers score them.
+
+    Rows come back as workers finish; they are put back in the order of ``groups``, as a local run gives them.
+    """
+    from samis.engines.ray_engine import run_on_actors
+
+    def started(*_) -> None:
+        tracker.restart_clock()
+
+    by_stem: dict[str, list] = {}
+    items = [(group[0], group) for group in groups]
+    for stem, rows in run_on_actors(spec, scoring_worker, (), items, lambda group: _read_image_group(*group),
+                                    batch_size=32, on_ready=started):
+        by_stem[stem] = rows
+        tracker.advance(len(rows))
+    return [row for group in groups for row in by_stem[group[0]]]
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -343,7 +381,7 @@ def _run_groups(groups, workers: int, tracker: ProgressTracker) -> list:
 # ---- the public entry point ----------------------------------------------------------------------
 def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None, split: str = "all",
              allow_missing: bool = False, workers: int | None = None,
-             progress: ProgressCallback | None = None) -> EvaluationResult:
+             progress: ProgressCallback | None = None, engine: EngineSpec | None = None) -> EvaluationResult:
     """Score methods on a dataset split.
 
     Args:
@@ -355,6 +393,8 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         workers: processes to use (default: all cores).
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``evaluate``, unit
             image-method pairs) at the start and as pairs are scored; only pairs not cached count.
+        engine: where the scoring runs (default local: a process pool here); with Ray this process reads
+            the maps and writes the cache, the workers only score. The results are the same.
 
     Returns:
         EvaluationResult with per-image values and dataset scores for each method.
@@ -363,6 +403,7 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         EvaluationError: unknown method, no predictions, missing maps (without allow_missing),
             or a map of the wrong size.
     """
+    engine = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
     samples = get_split(workspace, dataset, split)
     if not samples:
         raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
@@ -417,7 +458,12 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
     groups = [(stem, str(by_id[stem].gt_path), todo[stem]) for stem in split_ids if stem in todo]
     n_tasks = sum(len(g[2]) for g in groups)
     tracker = ProgressTracker(progress, n_tasks, "evaluate", unit="image-method pairs").start()
-    computed_rows = _run_groups(groups, workers or default_workers(), tracker) if groups else []
+    if not groups:
+        computed_rows = []
+    elif engine.is_local:
+        computed_rows = _run_groups(groups, workers or default_workers(), tracker)
+    else:
+        computed_rows = _run_groups_on_ray(groups, engine, tracker)
     for method, stem, scalars, curves in computed_rows:
         entry = plan[method]
         entry["cache"].put(stem, entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], scalars, curves)

@@ -108,6 +108,12 @@ def make_folder_dataset(tmp_path):
     return make
 
 
+@pytest.fixture(scope="session")
+def folder_dataset_writer():
+    """:func:`write_folder_dataset` itself, for module- and session-scoped fixtures."""
+    return write_folder_dataset
+
+
 #: small settings for the test-size SAM: few prompts, and thresholds that random weights can pass
 TINY_SAM_TEST_PARAMS = dict(points_per_side=8, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
 

@@ -1,4 +1,4 @@
-"""Commands that run no model import neither torch nor segment_anything (each checked in a fresh interpreter).
+"""Commands that run no model import neither torch nor segment_anything, nor ray (each checked in a fresh interpreter).
 
 Importing torch alone takes seconds; ``datasets list`` used to pay for it because the CLI imports
 every command module to build its parser. Each case runs one command in a subprocess, so modules
@@ -21,7 +21,7 @@ from samis.store import import_predictions
 from samis.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "segment_anything")
+HEAVY = ("torch", "segment_anything", "ray")
 MARK = "SAMIS-HEAVY-MODULES "
 
 _PROBE = """
@@ -126,4 +126,6 @@ def test_the_probe_sees_torch_when_a_command_imports_it(study):
     """The check is not vacuous: the SAM engine's import is seen."""
     workspace, _, _ = study
     call = "import samis.sam.engine\ncode = 0"
-    assert _probe(call, workspace.root) == list(HEAVY)
+    assert _probe(call, workspace.root) == ["torch", "segment_anything"]
+    call = "from samis.engines.ray_engine import _import_ray\n_import_ray()\ncode = 0"
+    assert _probe(call, workspace.root) == ["ray"]  # imported by the Ray engine only, when a run uses it

@@ -606,3 +606,26 @@ def test_read_only_run_page_offers_no_download(bare_toy, monkeypatch):
     at.run()
     assert_clean(at)
     assert not [b for b in at.button if b.key == "sam_ckpt_download"]
+
+
+def test_run_page_engine_choice_refuses_an_unreachable_ray_address(study, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    at = open_page("run", {"tab": "Baselines", "engine": "ray"})
+    assert_clean(at)
+    assert at.segmented_control(key="run_engine").value == "ray"
+    at.multiselect(key="bl_methods").set_value(["otsu"]).run()
+    at.text_input(key="run_ray_address").input(f"127.0.0.1:{port}").run()
+    at.button(key="bl_go").click().run()
+    assert_clean(at)
+    assert any(f"cannot reach a Ray cluster at 127.0.0.1:{port}" in e for e in texts(at.error)), texts(at.error)
+    assert "otsu" not in study.prediction_methods("toy")
+    # a read-only server runs nothing, so it shows no engine choice either
+    monkeypatch.setenv("SAMIS_READ_ONLY", "1")
+    at.run()
+    assert_clean(at)
+    assert not [w for w in at.text_input if w.key == "run_ray_address"]
+    assert not [b for b in at.button if b.key == "bl_go"]

@@ -9,6 +9,7 @@ skipped; maps made with other settings (an older algorithm version) are discarde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from samis.baselines import ALGORITHM_VERSION, Baseline, get_baseline
 from samis.datasets import Dataset, Sample, get_split, load_dataset
+from samis.engines import EngineSpec
 from samis.errors import StoreError
 from samis.imageio import image_size, read_rgb
 from samis.runs import ProgressCallback, ProgressTracker, Report, map_jobs
@@ -71,22 +73,69 @@ def _reusable(manifest: dict, provenance: dict) -> bool:
     return all(manifest.get(k) == provenance[k] for k in keys)
 
 
-def _compute_one(job: tuple[str, str, str, str, str, str]) -> tuple[float, bool]:
-    """Compute and store one map; returns the seconds spent in the baseline function, and whether
-    the map was resized to a ground truth of another size than the image."""
-    workspace_root, dataset_id, method, stem, image_path, gt_path = job
+def baseline_map(method: str, image, gt_shape: tuple[int, int]) -> tuple[object, float, bool]:
+    """The per-image work, wherever it runs: one baseline's 8-bit map at ground-truth size.
+
+    Returns:
+        (the uint8 map, seconds spent in the baseline function, whether the map was resized to a
+        ground truth of another size than the image).
+    """
     baseline = get_baseline(method)
-    image = read_rgb(image_path)
     started = time.perf_counter()
     saliency = baseline.function(image)
     elapsed = time.perf_counter() - started
     saliency = to_uint8_map(saliency)
-    gt_shape = image_size(gt_path)
     if saliency.shape != gt_shape:
         # maps are stored at ground-truth size, like imported ones
         saliency = resize_map(saliency, gt_shape)
+    return saliency, elapsed, saliency.shape != image.shape[:2]
+
+
+def _compute_one(job: tuple[str, str, str, str, str, str]) -> tuple[float, bool]:
+    """Compute and store one map; returns the seconds spent in the baseline function, and whether
+    the map was resized to a ground truth of another size than the image."""
+    workspace_root, dataset_id, method, stem, image_path, gt_path = job
+    saliency, elapsed, resized = baseline_map(method, read_rgb(image_path), image_size(gt_path))
     write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
-    return elapsed, saliency.shape != image.shape[:2]
+    return elapsed, resized
+
+
+def baseline_worker(method: str):
+    """A Ray worker's compute function: ``compute((image, gt_shape)) -> (map, seconds, resized)``."""
+    get_baseline(method)  # an unknown name fails at start, not on the first image
+    return lambda payload: baseline_map(method, *payload)
+
+
+def _compute_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker,
+                    before_first=lambda: None) -> tuple[float, list[str]]:
+    """As :func:`_compute_many`, on Ray workers: this process reads the images and writes the maps
+    (``before_first()`` once the workers have started, before any map is written)."""
+    from samis.engines.ray_engine import run_on_actors
+
+    compute_seconds = 0.0
+    resized = []
+    items = [(job[3], job) for job in jobs]
+    method = jobs[0][2]
+
+    def load(job):
+        return read_rgb(job[4]), image_size(job[5])
+
+    def started(*_) -> None:
+        before_first()
+        tracker.restart_clock()  # starting workers is not work on images
+
+    job_of = dict(items)
+    results = run_on_actors(spec, baseline_worker, (method,), items, load, batch_size=16, on_ready=started)
+    with contextlib.closing(results):  # Ctrl-C between two writes still stops the workers at once
+        for stem, (saliency, seconds, was_resized) in results:
+            workspace_root, dataset_id = job_of[stem][:2]
+            write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
+            compute_seconds += seconds
+            if was_resized:
+                resized.append(stem)
+            tracker.advance()
+    order = {job[3]: i for i, job in enumerate(jobs)}
+    return compute_seconds, sorted(resized, key=order.__getitem__)
 
 
 def _compute_many(jobs: list, workers: int, tracker: ProgressTracker) -> tuple[float, list[str]]:
@@ -113,7 +162,8 @@ def default_workers() -> int:
 
 
 def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, split: str = "all",
-                     progress: ProgressCallback | None = None, workers: int | None = None) -> BaselineRun:
+                     progress: ProgressCallback | None = None, workers: int | None = None,
+                     engine: EngineSpec | None = None) -> BaselineRun:
     """Compute a built-in baseline on every image of a split that does not have its map yet.
 
     Args:
@@ -123,7 +173,10 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         split: split name (``all``, ``train``, ``test``, …).
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage: the baseline's
             name) at the start and after each image; stored images count as done, not toward the rate.
-        workers: processes (default: all cores, at most 8); small runs stay in this process.
+        workers: processes (default: all cores, at most 8); small runs stay in this process. With Ray,
+            the engine spec's workers count instead.
+        engine: where the maps are computed (default local: a process pool here); with Ray this process
+            reads the images and writes the maps, the workers only compute.
 
     Returns:
         A :class:`BaselineRun` with counts and timings.
@@ -134,6 +187,7 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         under the same name); ImageReadError: an image cannot be read.
     """
     started = time.perf_counter()
+    engine = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
     baseline = get_baseline(method)
     if isinstance(dataset, str):
         dataset = load_dataset(workspace, dataset)
@@ -157,12 +211,18 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         splits_done = list(manifest.get("splits", []))
 
     wanted = [s for s in samples if s.id not in stored]
-    write_manifest(workspace, dataset.id, baseline.name,
-                   {**provenance, "status": f"computing split {split}", "splits": splits_done})
+    def mark_computing() -> None:
+        write_manifest(workspace, dataset.id, baseline.name,
+                       {**provenance, "status": f"computing split {split}", "splits": splits_done})
+
     jobs = [(str(workspace.root), dataset.id, baseline.name, s.id, str(s.image_path), str(s.gt_path)) for s in wanted]
     skipped = len(samples) - len(wanted)
     tracker = ProgressTracker(progress, len(samples), baseline.name, done=skipped).start()
-    compute_seconds, resized = _compute_many(jobs, workers or default_workers(), tracker)
+    if engine.is_local or not jobs:
+        mark_computing()
+        compute_seconds, resized = _compute_many(jobs, workers or default_workers(), tracker)
+    else:  # the manifest waits for the workers: a cluster that never answers leaves the store as it was
+        compute_seconds, resized = _compute_on_ray(jobs, engine, tracker, mark_computing)
 
     splits_done = sorted(set(splits_done) | {split})
     n_stored = len(prediction_files(workspace, dataset.id, baseline.name))

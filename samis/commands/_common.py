@@ -74,6 +74,29 @@ def progress_printer(enabled: bool, label: str = "") -> Iterator[ProgressCallbac
         close()
 
 
+def add_engine_arguments(parser, gpus: bool = False) -> None:
+    """``--engine local|ray`` and ``--ray-address`` (and ``--gpus-per-worker`` for SAM); ray is imported only when used."""
+    from samis.engines import ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="where the work runs: local (this machine, as always) or ray (Ray workers; the driver "
+                             "reads and writes every file)")
+    parser.add_argument("--ray-address", metavar="ADDR", default=None,
+                        help="with --engine ray: a running cluster (HOST:PORT from `ray start --head`, ray://HOST:PORT "
+                             "or auto); without it a local Ray is started for the run")
+    if gpus:
+        parser.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
+                            help="with --engine ray: GPUs each SAM worker holds, fractions share a GPU "
+                                 "(default 1 where the cluster has GPUs, else 0)")
+
+
+def engine_spec(args, workers: int | None = None):
+    """The :class:`samis.engines.EngineSpec` the arguments ask for (checked by the library)."""
+    from samis.engines import EngineSpec
+
+    return EngineSpec(args.engine, args.ray_address, workers, getattr(args, "gpus_per_worker", None))
+
+
 def table_text(table, fmt: str) -> str:
     """A table object (``samis.tables.ComparisonTable`` or a speed table) as text in the chosen format."""
     # looked up only for the chosen format: a speed table has no to_latex

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from samis.baselines import BASELINES, resolve_baselines
 from samis.baselines.run import compute_baseline
-from samis.commands._common import print_json, progress_printer, show_progress
+from samis.commands._common import add_engine_arguments, engine_spec, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 
 
@@ -16,19 +16,22 @@ def register(subparsers) -> None:
     parser.add_argument("dataset", help="registered dataset id")
     parser.add_argument("method", help="baseline name, a comma list (ft,hc) or 'all'")
     parser.add_argument("--split", default="all", help="split to compute (default: all)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (default: all cores); with --engine ray, Ray workers (default: the cluster's CPUs)")
+    add_engine_arguments(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=_run)
 
 
 def _run(args, workspace) -> int:
+    engine = engine_spec(args, args.workers if args.engine == "ray" else None).checked()
     baselines = resolve_baselines(args.method)
     dataset = load_dataset(workspace, args.dataset)
     runs = []
     for baseline in baselines:
         with progress_printer(show_progress(args)) as progress:
             run = compute_baseline(workspace, dataset, baseline.name, args.split, progress=progress,
-                                   workers=args.workers)
+                                   workers=args.workers, engine=engine)
         runs.append(run)
         if args.format == "table":
             print(run.summary())

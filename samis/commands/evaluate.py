@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import comma_list, print_json, progress_printer, show_progress
+from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.metrics import DATASET_METRICS
 
@@ -17,7 +17,9 @@ def register(subparsers) -> None:
     parser.add_argument("--methods", help="comma-separated method names (default: every stored method)")
     parser.add_argument("--split", default="all", help="all, train, test, train-7:3, test-7:3 (default: all)")
     parser.add_argument("--allow-missing", action="store_true", help="score methods on the images they have maps for")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (default: all cores); with --engine ray, Ray workers (default: the cluster's CPUs)")
+    add_engine_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--image-level", action="store_true",
                         help="good parts: false alarms on defect-free images (empty ground truth), miss rate, "
@@ -30,15 +32,20 @@ def register(subparsers) -> None:
 
 def _evaluate(args, workspace) -> int:
     if args.image_level or args.min_area is not None:
+        if args.engine != "local":
+            from samis.errors import EngineError
+
+            raise EngineError("--image-level runs with --engine local only")
         return _image_level(args, workspace)
     # lazy: the evaluation imports pandas (0.3-0.4 s), which the other commands' parsers do not need
     from samis.evaluation import evaluate
     from samis.tables.model import build_table, measured_rows
 
+    engine = engine_spec(args, args.workers if args.engine == "ray" else None).checked()
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
-                          progress)
+                          progress, engine=engine)
     for name, method_result in result.methods.items():
         if method_result.missing:
             print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import comma_list, print_json, progress_printer, show_progress
+from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.params import AmgParams, Sam2AmgParams, params_for_model
@@ -51,6 +51,10 @@ def register(subparsers) -> None:
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
+    add_engine_arguments(parser, gpus=True)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="with --engine ray: Ray workers, each loading the model once (default: one per GPU, "
+                             "or one per CPU where there is no GPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a terminal)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=_run)
@@ -70,13 +74,17 @@ def _run(args, workspace) -> int:
         raise SamError(f"unknown prompt kind {bad[0]!r}; choose from {', '.join(PROMPT_KINDS)}")
     params = params_for_model(is_sam2(args.model),
                               {name: getattr(args, name) for name in _SAM2_DEFAULTS.as_dict()})
+    if args.engine == "local" and args.workers is not None:
+        raise SamError("--workers applies to --engine ray (a local SAM run is one process)")
+    engine = engine_spec(args, args.workers).checked()  # before anything is read or written
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:
         report = run_sam_over_dataset(workspace, dataset, args.model, params, split=args.split, progress=progress,
                                       checkpoint=args.checkpoint, device=args.device,
                                       cache_embeddings=args.cache_embeddings, dtype=args.dtype,
-                                      notify=lambda message: print(f"note: {message}", file=sys.stderr))
+                                      notify=lambda message: print(f"note: {message}", file=sys.stderr),
+                                      engine=engine)
     document = {"run": {"dataset": report.dataset, "model": report.model, "split": report.split,
                         "computed": len(report.computed), "cached": len(report.skipped), "total": report.total,
                         "images_per_second": report.images_per_second, "cache_dir": str(report.cache_dir),

@@ -12,6 +12,7 @@ second run with other thresholds skips the encoder.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -26,6 +27,7 @@ import torch
 
 from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
+from samis.engines import EngineSpec
 from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
 from samis.methods import PROMPT_KINDS
@@ -33,7 +35,7 @@ from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.models import is_sam2, sam_model
 from samis.sam.params import AmgParams, as_model_params
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
-from samis.sam.masks import read_resumable_provenance, write_mask_set
+from samis.sam.masks import encode_mask_set, read_resumable_provenance
 from samis.sam.prompts import run_prompted_over_dataset
 from samis.sam.selection import select_over_dataset
 from samis.sam.tiny import TINY_SEED
@@ -135,10 +137,73 @@ def cached_stems(workspace: Workspace, dataset_id: str, label: str) -> dict[str,
     return {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
 
 
+def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings=None,
+                    on_embedding=None) -> tuple[bytes, int]:
+    """The per-image work of a run, wherever it runs: SAM's masks of one image as cache-file bytes.
+
+    Args:
+        engine: the loaded model and parameters.
+        image: RGB uint8.
+        base: provenance fields the driver knows (cache key, image path, samis version).
+        embeddings, on_embedding: the optional embedding cache (see :meth:`SamEngine.generate`).
+
+    Returns:
+        (the ``.npz`` bytes, the number of masks). The bytes depend only on the image, the model, the
+        parameters and ``base`` — no clock — so every engine writes the same file.
+    """
+    mask_set = engine.generate(image, embeddings=embeddings, on_embedding=on_embedding)
+    provenance = {
+        **base,
+        **engine.loaded.provenance(),
+        "params": engine.params.result_key(),
+        "points_per_batch": engine.params.points_per_batch,
+        "image_size": list(image.shape[:2]),
+        "n_masks": len(mask_set),
+    }
+    return encode_mask_set(mask_set, provenance), len(mask_set)
+
+
+def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParams, dtype: str,
+               checkpoint_md5: str | None):
+    """A Ray worker's compute function: loads the model once; ``compute((image, base)) -> (bytes, notices)``.
+
+    Raises:
+        SamError: the model cannot load here, or the checkpoint at this path differs from the driver's.
+    """
+    loaded = load_sam(model, checkpoint, device)
+    if loaded.checkpoint_md5 != checkpoint_md5:
+        raise SamError(f"{checkpoint}: this worker's file has MD5 {loaded.checkpoint_md5}, the driver's {checkpoint_md5}; "
+                       "put the same checkpoint at this path on every machine")
+    notices: list[str] = []
+    engine = SamEngine(loaded, params, dtype=dtype, notify=notices.append)
+
+    def compute(payload):
+        image, base = payload
+        data, _ = mask_file_bytes(engine, image, base)
+        told = notices[:]
+        notices.clear()
+        return data, told
+
+    return compute
+
+
+def _local_mask_files(engine: SamEngine, todo: list[Sample], base_of, embedding_store=None):
+    """(sample, file bytes) for each image, computed here, one after another."""
+    for sample in todo:
+        image = read_rgb(sample.image_path)
+        if embedding_store is not None:
+            load, save = embedding_store(sample)
+            data, _ = mask_file_bytes(engine, image, base_of(sample), embeddings=load, on_embedding=save)
+        else:
+            data, _ = mask_file_bytes(engine, image, base_of(sample))
+        yield sample, data
+
+
 def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, params: AmgParams | None = None,
                          split: str = "all", progress: ProgressCallback | None = None, checkpoint: str | None = None,
                          device: str = "auto", cache_embeddings: bool = False, dtype: str = "fp32", notify=None,
-                         samples: list[Sample] | None = None) -> RunReport:
+                         samples: list[Sample] | None = None, engine: EngineSpec | None = None,
+                         batch_size: int = 4) -> RunReport:
     """Generate and cache SAM's masks for every image of a split that is not cached yet.
 
     Args:
@@ -148,9 +213,13 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``<label> masks``) once
             at the start and after each image; cached images count as done, not toward the rate.
         checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`.
-        cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder.
-        notify: callable receiving one-line notices (out-of-memory retries).
+        cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder
+            (local engine only).
+        notify: callable receiving one-line notices (out-of-memory retries, the Ray workers started).
         samples: run on these samples instead of the split.
+        engine: where the masks are computed (default local, in this process); with Ray, this process
+            reads the images and writes the cache files, workers only compute (see :mod:`samis.engines`).
+        batch_size: images per call to a Ray worker.
 
     Returns:
         a :class:`RunReport`.
@@ -158,9 +227,11 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     Raises:
         DatasetError: the split has no images.
         SamError: checkpoint, device or image problems (the cache is left as it was).
+        EngineError: the Ray cluster cannot be reached, or images were lost with their workers (named).
     """
     label = model_label(model)  # unknown model: one line before anything else
     params = as_model_params(is_sam2(model), params)
+    engine_spec = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
     notices: list[str] = []
 
     def tell(message: str) -> None:
@@ -179,6 +250,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
                        f"(got {checkpoint}); drop --checkpoint or choose {real}")
     if cache_embeddings and is_sam2(model):
         raise SamError("--cache-embeddings is for SAM models only; SAM 2.1 runs the official generator")
+    if cache_embeddings and not engine_spec.is_local:
+        raise SamError("--cache-embeddings works with --engine local only (the embeddings stay where they are computed)")
     folder = workspace.sam_cache_dir(label, dataset.id)
     _remove_stale_temp_files(folder)
     checkpoint_md5 = None
@@ -200,39 +273,59 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     tracker = ProgressTracker(progress, len(samples), f"{label} masks", done=len(report.skipped)).start()
     if not todo:
         return report
-    loaded: LoadedSam = load_sam(model, checkpoint, device, hash_cache_file(workspace))
-    engine = SamEngine(loaded, params, dtype=dtype, notify=tell)
-    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
-    tracker.restart_clock()  # loading the model is not work on images
-    started = time.perf_counter()
-    for sample in todo:
-        image = read_rgb(sample.image_path)
+
+    def base_of(sample: Sample) -> dict:
+        # no clock in the file: the same inputs give the same bytes on every engine (the mtime says when)
+        return {**key, "image": str(sample.image_path), "samis_version": __version__}
+
+    if engine_spec.is_local:
+        loaded: LoadedSam = load_sam(model, checkpoint, device, hash_cache_file(workspace))
+        sam = SamEngine(loaded, params, dtype=dtype, notify=tell)
+        store = None
         if cache_embeddings:
-            load, save = _embedding_store(folder / "embeddings", sample.id,
-                                          {"model": label, "checkpoint_md5": checkpoint_md5,
-                                           "crop": [params.crop_n_layers, params.crop_overlap_ratio]})
-            mask_set = engine.generate(image, embeddings=load, on_embedding=save)
-        else:
-            mask_set = engine.generate(image)
-        provenance = {
-            **key,
-            **loaded.provenance(),
-            "params": params.result_key(),
-            "points_per_batch": engine.params.points_per_batch,
-            "image": str(sample.image_path),
-            "image_size": list(image.shape[:2]),
-            "n_masks": len(mask_set),
-            "samis_version": __version__,
-            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        write_mask_set(folder / f"{sample.id}.npz", mask_set, provenance)
-        report.computed.append(sample.id)
-        if kill_after and len(report.computed) >= kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
-        tracker.advance()
+            def store(sample: Sample):
+                return _embedding_store(folder / "embeddings", sample.id,
+                                        {"model": label, "checkpoint_md5": checkpoint_md5,
+                                         "crop": [params.crop_n_layers, params.crop_overlap_ratio]})
+        results = _local_mask_files(sam, todo, base_of, store)
+        tracker.restart_clock()  # loading the model is not work on images
+    else:
+        results = _ray_mask_files(engine_spec, todo, base_of, (model, checkpoint, device, params, dtype, checkpoint_md5),
+                                  batch_size, tracker, tell)
+    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+    started = time.perf_counter()
+    with contextlib.closing(results):  # Ctrl-C between two writes still stops the Ray workers at once
+        for sample, data in results:
+            write_bytes_atomic(folder / f"{sample.id}.npz", data)
+            report.computed.append(sample.id)
+            if kill_after and len(report.computed) >= kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            tracker.advance()
     report.seconds = time.perf_counter() - started
+    order = {sample.id: i for i, sample in enumerate(todo)}
+    report.computed.sort(key=order.__getitem__)  # Ray returns images as workers finish them
     report.notices = notices
     return report
+
+
+def _ray_mask_files(spec: EngineSpec, todo: list[Sample], base_of, worker_args: tuple, batch_size: int,
+                    tracker: ProgressTracker, tell):
+    """(sample, file bytes) for each image, computed by Ray actors (one model each) as they finish."""
+    from samis.engines.ray_engine import cluster_summary, run_on_actors
+
+    by_id = {sample.id: sample for sample in todo}
+
+    def started(workers: int, per_cpu: float, per_gpu: float) -> None:
+        tell(f"{cluster_summary(workers, per_cpu, per_gpu)} on {spec.address or 'a local Ray'}")
+        tracker.restart_clock()  # starting workers and loading models is not work on images
+
+    items = [(sample.id, sample) for sample in todo]
+    for stem, (data, told) in run_on_actors(spec, sam_worker, worker_args, items,
+                                            lambda sample: (read_rgb(sample.image_path), base_of(sample)),
+                                            batch_size=batch_size, uses_gpu=True, on_ready=started, notify=tell):
+        for message in told:
+            tell(message)
+        yield by_id[stem], data
 
 
 def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str, *, split: str = "all",

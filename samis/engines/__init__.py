@@ -1,0 +1,103 @@
+"""Where work runs: ``local`` (this process, or a process pool on this machine) or ``ray`` (actors on a
+Ray cluster, or on a Ray started here) — with the same results, byte for byte.
+
+The driver (the process running samis) always does every read and every write: it reads the images
+and maps, sends them to the workers, and writes what comes back with the same atomic writes as a local
+run. Workers therefore need neither the driver's disk nor the workspace; only SAM checkpoints must be
+at the same path on each machine.
+
+This module imports neither ray nor torch: the CLI parses ``--engine`` without paying for them. The
+Ray code is in :mod:`samis.engines.ray_engine`, imported only when a run uses it.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from samis.errors import EngineError
+
+ENGINES = ("local", "ray")
+
+#: seconds to wait for a TCP connection to a Ray address before saying it is unreachable
+CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Where a run's work goes.
+
+    Attributes:
+        name: ``local`` (today's behaviour) or ``ray``.
+        address: a running Ray cluster (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``); None starts a
+            local Ray on this machine for the run and stops it afterwards.
+        workers: Ray workers (actors); None = one per GPU, or one per CPU where there is no GPU.
+        gpus_per_worker: GPUs each SAM worker holds (fractions share a GPU); None = 1 where the cluster
+            has GPUs, else 0.
+    """
+
+    name: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.name == "local"
+
+    def checked(self) -> "EngineSpec":
+        """This spec after checking its values, and that a Ray address answers (within a few seconds).
+
+        Raises:
+            EngineError: unknown engine, Ray options with the local engine, a bad count, an unreachable address.
+        """
+        if self.name not in ENGINES:
+            raise EngineError(f"unknown engine {self.name!r}; choose {' or '.join(ENGINES)}")
+        if self.is_local and self.address:
+            raise EngineError(f"--ray-address {self.address} needs --engine ray")
+        if self.is_local and self.gpus_per_worker is not None:
+            raise EngineError("--gpus-per-worker needs --engine ray")
+        if self.workers is not None and self.workers < 1:
+            raise EngineError(f"--workers must be at least 1 (got {self.workers})")
+        if self.gpus_per_worker is not None and not 0 <= self.gpus_per_worker <= 64:
+            raise EngineError(f"--gpus-per-worker must be between 0 and 64 (got {self.gpus_per_worker})")
+        if self.address:
+            check_reachable(self.address)
+        return self
+
+    def describe(self) -> str:
+        if self.is_local:
+            return "local"
+        return f"ray ({self.address or 'local Ray started for this run'})"
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    text = address.strip()
+    if "://" in text:
+        scheme, text = text.split("://", 1)
+        if scheme != "ray":
+            raise EngineError(f"Ray address {address!r}: use HOST:PORT, ray://HOST:PORT or auto")
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise EngineError(f"Ray address {address!r} has no port; use HOST:PORT (ray start --head prints it, e.g. 10.0.0.5:6379)")
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse a Ray address that does not accept a TCP connection within ``timeout_s`` (``auto`` is left to Ray).
+
+    Ray itself keeps retrying an unreachable address for minutes; this answers in seconds.
+
+    Raises:
+        EngineError: the address is malformed or nothing answers there.
+    """
+    if address.strip() == "auto":
+        return
+    host, port = _host_port(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as error:
+        reason = error.strerror or error.__class__.__name__
+        raise EngineError(f"cannot reach a Ray cluster at {address} ({reason}); start one with `ray start --head` "
+                          "or check the address and port") from None

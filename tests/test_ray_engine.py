@@ -1,0 +1,371 @@
+"""--engine ray: the same bytes as a local run, lost workers retried, bad addresses refused, Ctrl-C resumable.
+
+The fast tests start no Ray (an unreachable address is refused before Ray is imported). The slow ones share
+one local Ray per module (2 CPUs, a 200 MB object store), stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from samis.datasets import register_dataset
+from samis.engines import EngineSpec
+from samis.errors import EngineError
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(points_per_side=8, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
+TINY_ARGS = ["--points-per-side", "8", "--pred-iou-thresh", "0", "--stability-score-thresh", "0",
+             "--box-nms-thresh", "1.0"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _main(workspace, capsys, *args) -> tuple[int, str, str]:
+    from samis.cli import main
+
+    code = main(["--workspace", str(workspace.root), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _results(folder: Path) -> dict:
+    """The evaluation caches' arrays, less the file stats (size, mtime) that differ between any two workspaces."""
+    import numpy as np
+
+    out = {}
+    for path in sorted(folder.glob("*.npz")):
+        with np.load(path) as data:
+            out[path.name] = {k: data[k].tobytes() + str(data[k].dtype).encode() for k in data.files
+                              if k not in ("pred_stat", "stat")}
+    return out
+
+
+# ---- fast: no Ray is started ---------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["sam", "toy", "--model", "tiny"], ["baseline", "toy", "mbd"], ["evaluate", "toy"]])
+def test_unreachable_address_is_one_line_fast_and_writes_nothing(workspace, make_folder_dataset, capsys, command):
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "toy", root)
+    before = _tree(workspace.root)
+    started = time.perf_counter()
+    code, out, err = _main(workspace, capsys, *command, "--engine", "ray", "--ray-address", f"127.0.0.1:{_closed_port()}")
+    assert time.perf_counter() - started < 30
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: cannot reach a Ray cluster at 127.0.0.1:")
+    assert _tree(workspace.root) == before
+
+
+def test_engine_options_are_checked():
+    with pytest.raises(EngineError, match="needs --engine ray"):
+        EngineSpec("local", address="10.0.0.1:6379").checked()
+    with pytest.raises(EngineError, match="has no port"):
+        EngineSpec("ray", address="headnode").checked()
+    with pytest.raises(EngineError, match="HOST:PORT"):
+        EngineSpec("ray", address="http://headnode:6379").checked()
+    with pytest.raises(EngineError, match="at least 1"):
+        EngineSpec("ray", workers=0).checked()
+    with pytest.raises(EngineError, match="unknown engine"):
+        EngineSpec("spark").checked()
+    assert EngineSpec("ray", workers=2, gpus_per_worker=0.5).checked().workers == 2
+
+
+def test_sam_workers_need_ray(workspace, make_folder_dataset, capsys):
+    root, _ = make_folder_dataset(n=2)
+    register_dataset(workspace, "toy", root)
+    code, _, err = _main(workspace, capsys, "sam", "toy", "--model", "tiny", "--workers", "2")
+    assert code == 2 and err.strip() == "error: --workers applies to --engine ray (a local SAM run is one process)"
+
+
+class _Died(Exception):
+    """Stands for Ray's ActorDiedError in the fake below."""
+
+
+class _FakeRay:
+    """Just enough of ray for the dispatch loop: every call runs at once; a batch holding ``poison`` kills its worker."""
+
+    class exceptions:
+        class RayTaskError(Exception):
+            pass
+
+    def __init__(self, poison: str):
+        self.poison = poison
+        self.killed: list[int] = []
+
+    def actor(self, number: int):
+        class Ref:
+            def __init__(self, batch):
+                self.batch = batch
+
+        class Method:
+            def remote(self, batch):
+                return Ref(batch)
+
+        class Actor:
+            run = Method()
+            id = number
+
+        Actor.Ref = Ref
+        return Actor()
+
+    def wait(self, refs, num_returns=1):
+        return [refs[0]], refs[1:]
+
+    def get(self, ref):
+        if any(key == self.poison for key, _ in ref.batch):
+            raise _Died("worker died")
+        return [(key, payload * 10) for key, payload in ref.batch]
+
+    def kill(self, actor, no_restart=True):
+        self.killed.append(actor.id)
+
+
+def test_retries_are_bounded_and_the_images_named():
+    from samis.engines.ray_engine import MAX_ATTEMPTS, _dispatch
+
+    ray = _FakeRay(poison="img_3")
+    actors = [ray.actor(i) for i in range(4)]
+    batches = [[(f"img_{i}", i)] for i in range(6)]
+    notes, results = [], []
+    with pytest.raises(EngineError) as error:
+        for item in _dispatch(ray, (_Died,), actors, batches, lambda job: job, notes.append):
+            results.append(item)
+    assert str(error.value) == (f"Ray workers died {MAX_ATTEMPTS} times on img_3; stopped (finished items are kept: "
+                                "run again to resume)")
+    assert len(ray.killed) == MAX_ATTEMPTS == len(notes) and notes[0] == ("Ray worker 2 of 4 was lost; its "
+                                                                          "unfinished items go to the 3 remaining")
+    assert sorted(results) == [(f"img_{i}", 10 * i) for i in (0, 1, 2, 4, 5)]  # every other image done, once
+    # with fewer workers than attempts, the last worker's death stops the run naming what is left
+    ray = _FakeRay(poison="img_3")
+    with pytest.raises(EngineError, match=r"every Ray worker died \(2 started\); 1 item not done: img_3 "):
+        list(_dispatch(ray, (_Died,), [ray.actor(0), ray.actor(1)], batches, lambda job: job, notes.append))
+
+
+# ---- slow: a local Ray with 2 CPUs -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_tiny_run(tmp_path_factory, folder_dataset_writer):
+    """The test-size SAM on 8 toy images run locally, its oracle maps and its scores: (dataset root, workspace, json)."""
+    from samis.evaluation import evaluate
+    from samis.sam.params import AmgParams
+    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.selection import select_over_dataset
+    from samis.workspace import Workspace
+
+    base = tmp_path_factory.mktemp("ray-local")
+    root, _ = folder_dataset_writer(base, n=8)
+    workspace = Workspace(base / "workspace")
+    dataset = register_dataset(workspace, "toy", root)
+    run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY), device="cpu")
+    select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle")
+    scores = evaluate(workspace, dataset, ["sam-tiny-random+oracle"]).to_json_dict()
+    return root, workspace, scores
+
+
+def _ray_tiny(workspace, root, **options):
+    from samis.datasets import load_dataset
+    from samis.sam.params import AmgParams
+    from samis.sam.run import run_sam_over_dataset
+
+    if "toy" not in workspace.registered_datasets():
+        register_dataset(workspace, "toy", root)
+    return run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), "tiny", AmgParams(**TINY), device="cpu",
+                                engine=EngineSpec("ray", workers=2), batch_size=2, **options)
+
+
+def _masks(workspace) -> dict[str, bytes]:
+    return _tree(workspace.sam_cache_dir("sam-tiny-random", "toy"))
+
+
+@pytest.mark.slow
+def test_sam_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, local_tiny_run, tmp_path):
+    from samis.datasets import load_dataset
+    from samis.evaluation import evaluate
+    from samis.sam.selection import select_over_dataset
+    from samis.workspace import Workspace
+
+    root, local, local_scores = local_tiny_run
+    workspace = Workspace(tmp_path / "workspace")
+    events, notes = [], []
+    report = _ray_tiny(workspace, root, progress=events.append, notify=notes.append)
+    assert len(report.computed) == 8 and report.computed == sorted(report.computed)
+    assert [e.done for e in events] == list(range(9)) and events[-1].total == 8 and events[-1].eta_s == 0.0
+    assert notes == ["2 Ray workers (1 CPU each) on a local Ray"]
+    assert _masks(workspace) == _masks(local) and len(_masks(local)) == 8
+    dataset = load_dataset(workspace, "toy")
+    select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle")
+    maps = workspace.method_dir("toy", "sam-tiny-random+oracle")
+    local_maps = local.method_dir("toy", "sam-tiny-random+oracle")
+    assert {k: v for k, v in _tree(maps).items() if k.endswith(".png")} == \
+        {k: v for k, v in _tree(local_maps).items() if k.endswith(".png")}
+    scores = evaluate(workspace, dataset, ["sam-tiny-random+oracle"], engine=EngineSpec("ray", workers=2))
+    assert scores.to_json_dict() == local_scores
+    assert _results(workspace.results_dir("toy")) == _results(local.results_dir("toy"))
+    assert len(_results(local.results_dir("toy"))["sam-tiny-random+oracle.npz"]) == 8
+    # resumable: what is cached is not sent again
+    for stem in ("img_002", "img_005"):
+        (workspace.sam_cache_dir("sam-tiny-random", "toy") / f"{stem}.npz").unlink()
+    again = _ray_tiny(workspace, root)
+    assert again.computed == ["img_002", "img_005"] and len(again.skipped) == 6
+    assert _masks(workspace) == _masks(local)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_mid_run_loses_and_duplicates_nothing(ray_cluster, local_tiny_run, tmp_path, monkeypatch):
+    from samis.engines.ray_engine import WORKER_EXIT_AFTER_ENV
+    from samis.workspace import Workspace
+
+    root, local, _ = local_tiny_run
+    monkeypatch.setenv(WORKER_EXIT_AFTER_ENV, "3")  # the first worker dies in its second batch
+    workspace = Workspace(tmp_path / "workspace")
+    notes = []
+    report = _ray_tiny(workspace, root, notify=notes.append)
+    assert "Ray worker 1 of 2 was lost; its unfinished items go to the 1 remaining" in notes
+    assert len(report.computed) == 8 and len(set(report.computed)) == 8
+    assert _masks(workspace) == _masks(local)
+
+
+@pytest.mark.slow
+def test_work_left_when_every_worker_died_is_named(ray_cluster, local_tiny_run, tmp_path, monkeypatch):
+    from samis.engines.ray_engine import WORKER_EXIT_AFTER_ENV
+    from samis.datasets import load_dataset
+    from samis.sam.params import AmgParams
+    from samis.sam.run import run_sam_over_dataset
+    from samis.workspace import Workspace
+
+    root, _, _ = local_tiny_run
+    monkeypatch.setenv(WORKER_EXIT_AFTER_ENV, "3")
+    workspace = Workspace(tmp_path / "workspace")
+    register_dataset(workspace, "toy", root)
+    with pytest.raises(EngineError) as error:
+        run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), "tiny", AmgParams(**TINY), device="cpu",
+                             engine=EngineSpec("ray", workers=1), batch_size=2)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("every Ray worker died (1 started); ")
+    left = message.split("items not done: ")[1].split(" (")[0].split(", ")
+    done = sorted(p.stem for p in workspace.sam_cache_dir("sam-tiny-random", "toy").iterdir())
+    assert sorted(left + done) == [f"img_{i:03d}" for i in range(8)]  # each image is either written or named
+    assert len(done) == 2 and not [p for p in workspace.sam_cache_dir("sam-tiny-random", "toy").iterdir()
+                                   if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_baselines_and_scores_on_ray_equal_a_local_run(ray_cluster, tmp_path, make_folder_dataset):
+    from samis.baselines.run import compute_baseline
+    from samis.evaluation import evaluate
+    from samis.workspace import Workspace
+
+    root, _ = make_folder_dataset(n=30)  # enough images for the local process pool
+    results = {}
+    for name in ("local", "ray"):
+        workspace = Workspace(tmp_path / name)
+        dataset = register_dataset(workspace, "toy", root)
+        engine = EngineSpec(name, workers=2 if name == "ray" else None)
+        for method in ("mbd", "ft"):
+            run = compute_baseline(workspace, dataset, method, engine=engine)
+            assert run.computed == 30
+        scores = evaluate(workspace, dataset, ["mbd", "ft"], engine=engine)
+        maps = {k: v for k, v in _tree(workspace.root / "predictions").items() if k.endswith(".png")}
+        results[name] = (maps, scores.to_json_dict(), _results(workspace.results_dir("toy")))
+    assert len(results["local"][0]) == 60
+    assert results["ray"] == results["local"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_images_stops_workers_and_resumes(ray_cluster, tmp_path, make_folder_dataset):
+    from samis.sam.masks import read_mask_set
+    from samis.workspace import Workspace
+
+    root, _ = make_folder_dataset(n=16, shape=(96, 128))
+    workspace = Workspace(tmp_path / "workspace")
+    register_dataset(workspace, "toy", root)
+    address = ray_cluster.get_runtime_context().gcs_address
+    env = {**os.environ, "SAMIS_WORKSPACE": str(workspace.root)}
+    driver = subprocess.Popen([sys.executable, "-m", "samis", "sam", "toy", "--model", "tiny", *TINY_ARGS, "--selection",
+                               "none", "--no-progress", "--engine", "ray", "--ray-address", address, "--workers", "2"],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = workspace.sam_cache_dir("sam-tiny-random", "toy")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and driver.poll() is None and len(list(folder.glob("*.npz"))) < 2:
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGINT)
+    out, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130, err[-2000:]
+    assert "interrupted: finished files are kept" in err
+    kept = sorted(folder.glob("*.npz"))
+    assert 2 <= len(kept) < 16 and not [p for p in folder.iterdir() if p.name.startswith(".")]
+    for path in kept:
+        read_mask_set(path)
+    deadline = time.monotonic() + 30  # the driver's workers are gone: the cluster's CPUs are free again
+    while time.monotonic() < deadline and ray_cluster.available_resources().get("CPU", 0) < 2:
+        time.sleep(0.2)
+    assert ray_cluster.available_resources().get("CPU", 0) == 2
+    resumed = _ray_tiny(workspace, root)
+    assert len(resumed.skipped) == len(kept) and len(resumed.computed) == 16 - len(kept)
+
+
+@pytest.mark.slow
+def test_run_page_computes_baselines_on_ray(ray_cluster, make_study):
+    from streamlit.testing.v1 import AppTest
+
+    workspace = make_study(12)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.query_params.update({"tab": "Baselines", "engine": "ray"})
+    at.switch_page("pages/run.py").run()
+    at.multiselect(key="bl_methods").set_value(["otsu"]).run()
+    at.number_input(key="run_ray_workers").set_value(2).run()
+    at.button(key="bl_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("otsu" in s.value and "12 computed" in s.value for s in at.success), [s.value for s in at.success]
+    assert len(list(workspace.method_dir("toy", "otsu").glob("*.png"))) == 12
+
+
+@pytest.mark.slow
+def test_an_open_port_that_is_no_ray_cluster_is_refused_in_time(workspace, make_folder_dataset):
+    import http.server
+    import threading
+
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "toy", root)
+    before = _tree(workspace.root)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {**os.environ, "SAMIS_WORKSPACE": str(workspace.root)}
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "samis", "baseline", "toy", "otsu", "--engine", "ray",
+                               "--ray-address", f"127.0.0.1:{server.server_port}"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+        elapsed = time.perf_counter() - started
+    finally:
+        server.shutdown()
+    assert done.returncode == 2 and elapsed < 45, (done.returncode, elapsed)
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == (f"error: no Ray cluster answered at 127.0.0.1:{server.server_port} within 25 s (the port is "
+                         "open: is it the address `ray start --head` printed?)")
+    # before it, at most Ray's own C++ retry warnings ("[time W pid tid] rpc_client.h: …"), which samis cannot silence
+    assert all(line.startswith("[") and " W " in line for line in lines[:-1]), lines
+    assert _tree(workspace.root) == before
