@@ -369,3 +369,25 @@ def test_an_open_port_that_is_no_ray_cluster_is_refused_in_time(workspace, make_
     # before it, at most Ray's own C++ retry warnings ("[time W pid tid] rpc_client.h: …"), which samis cannot silence
     assert all(line.startswith("[") and " W " in line for line in lines[:-1]), lines
     assert _tree(workspace.root) == before
+
+
+@pytest.mark.slow
+def test_sam2_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, tmp_path, make_folder_dataset):
+    """The test-size SAM 2 through the same Ray loop: its workers load it once and the driver writes the same files."""
+    pytest.importorskip("sam2")
+    from samis.datasets import load_dataset
+    from samis.sam.params import Sam2AmgParams
+    from samis.sam.run import run_sam_over_dataset
+    from samis.workspace import Workspace
+
+    params = Sam2AmgParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=0.9)
+    root, _ = make_folder_dataset(n=4)
+    trees = []
+    for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
+        workspace = Workspace(tmp_path / name)
+        register_dataset(workspace, "toy", root)
+        report = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), "tiny-sam2", params, device="cpu",
+                                      engine=engine, **({"batch_size": 1} if engine else {}))
+        assert len(report.computed) == 4
+        trees.append(_tree(workspace.sam_cache_dir("sam2-tiny-random", "toy")))
+    assert len(trees[0]) == 4 and trees[0] == trees[1]
