@@ -167,6 +167,25 @@ def test_unreachable_and_missing_urls_are_one_line(server, facts, tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_a_full_disk_is_one_line_and_leaves_no_whole_looking_file(server, facts, tmp_path, monkeypatch):
+    import pathlib
+
+    real_open = pathlib.Path.open
+
+    def open_full(self, mode="r", *args, **kwargs):  # the .part lands on a disk with no space left
+        if self.name.endswith(".part") and "b" in mode and ("w" in mode or "a" in mode):
+            return real_open(pathlib.Path("/dev/full"), "wb")
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", open_full)
+    with pytest.raises(CheckpointError) as caught:
+        download_checkpoint(facts, tmp_path, base_url=server.base)
+    message = str(caught.value)
+    assert "disk full" in message and facts.file + ".part" in message and "\n" not in message
+    assert not (tmp_path / facts.file).exists()  # nothing carries the official name
+
 def _sam2_tiny_like_state():
     import torch
 
