@@ -168,7 +168,7 @@ def _sam_tab() -> None:
         ui.error(error)
         return
     with ui.guard("SAM"):
-        with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split} ({engine.describe()})", expanded=True) as box:
+        with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split} ({ui.literal(engine.describe())})", expanded=True) as box:
             if engine.is_local:  # Ray workers load their own model
                 data.sam_model(model_type, checkpoint, device, _hash_cache())
             progress = ui.Progress()

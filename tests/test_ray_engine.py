@@ -391,3 +391,53 @@ def test_sam2_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, tmp_path,
         assert len(report.computed) == 4
         trees.append(_tree(workspace.sam_cache_dir("sam2-tiny-random", "toy")))
     assert len(trees[0]) == 4 and trees[0] == trees[1]
+
+
+def test_two_ray_runs_in_one_process_take_turns(monkeypatch):
+    """A Ray connection is process-wide: a second run (another dashboard session) must not share the first's
+    Ray and lose its workers when the first stops it; it waits for the first to finish."""
+    import threading
+
+    from samis.engines import ray_engine
+
+    events, lock = [], threading.Lock()
+
+    class FakeRay:
+        connected = False
+
+        def is_initialized(self):
+            return self.connected
+
+        def init(self, **options):
+            with lock:
+                events.append("init")
+            self.connected = True
+
+        def shutdown(self):
+            with lock:
+                events.append("shutdown")
+            self.connected = False
+
+    fake = FakeRay()
+    monkeypatch.setattr(ray_engine, "_import_ray", lambda: fake)
+    inside = threading.Event()
+
+    def first():
+        with ray_engine.ray_session(EngineSpec("ray")):
+            inside.set()
+            time.sleep(0.3)  # the second run arrives while this one holds Ray
+            with lock:
+                events.append("first done")
+
+    def second():
+        inside.wait(5)
+        with ray_engine.ray_session(EngineSpec("ray")):
+            with lock:
+                events.append("second works")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert events == ["init", "first done", "shutdown", "init", "second works", "shutdown"]

@@ -71,15 +71,27 @@ def _join(ray, address: str, options: dict) -> None:
                           "is it the address `ray start --head` printed?)")
 
 
+#: one Ray run at a time in a process: a Ray connection is process-wide, so a second run (another
+#: dashboard session) would otherwise share the first one's and lose its workers when the first stops it
+_ONE_RUN = threading.Lock()
+
+
 @contextlib.contextmanager
 def ray_session(spec: EngineSpec) -> Iterator[Any]:
     """Connected to Ray for the block: the cluster at ``spec.address``, an already connected one, or a
-    local Ray started here (and stopped on leaving).
+    local Ray started here (and stopped on leaving). Runs in one process take turns (see :data:`_ONE_RUN`).
 
     Raises:
         EngineError: the address cannot be reached or Ray refuses the connection.
     """
     spec = spec.checked()
+    with _ONE_RUN:
+        with _connected(spec) as ray:
+            yield ray
+
+
+@contextlib.contextmanager
+def _connected(spec: EngineSpec) -> Iterator[Any]:
     ray = _import_ray()
     if ray.is_initialized():  # a caller (a test, a notebook) connected already: use that, leave it running
         yield ray
