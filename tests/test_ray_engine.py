@@ -393,9 +393,10 @@ def test_sam2_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, tmp_path,
     assert len(trees[0]) == 4 and trees[0] == trees[1]
 
 
-def test_two_ray_runs_in_one_process_take_turns(monkeypatch):
-    """A Ray connection is process-wide: a second run (another dashboard session) must not share the first's
-    Ray and lose its workers when the first stops it; it waits for the first to finish."""
+def test_ray_runs_in_one_process_share_one_connection(monkeypatch):
+    """A Ray connection is process-wide: a second run (another dashboard session) shares the first one's, and
+    Ray is stopped only when the last run ends (the first one finishing must not take the second's workers);
+    a run asking for another cluster meanwhile is refused in one line."""
     import threading
 
     from samis.engines import ray_engine
@@ -418,26 +419,42 @@ def test_two_ray_runs_in_one_process_take_turns(monkeypatch):
                 events.append("shutdown")
             self.connected = False
 
-    fake = FakeRay()
     monkeypatch.setattr(ray_engine, "_import_ray", lambda: fake)
-    inside = threading.Event()
+    fake = FakeRay()
+    first_inside, second_inside, first_left = threading.Event(), threading.Event(), threading.Event()
+    refused = []
 
     def first():
         with ray_engine.ray_session(EngineSpec("ray")):
-            inside.set()
-            time.sleep(0.3)  # the second run arrives while this one holds Ray
-            with lock:
-                events.append("first done")
+            first_inside.set()
+            second_inside.wait(5)
+            try:
+                with ray_engine.ray_session(EngineSpec("ray", address="127.0.0.1:1")):
+                    pass
+            except EngineError as error:
+                refused.append(str(error))
+        with lock:
+            events.append("first left")
+        first_left.set()
 
     def second():
-        inside.wait(5)
+        first_inside.wait(5)
         with ray_engine.ray_session(EngineSpec("ray")):
             with lock:
-                events.append("second works")
+                events.append("second in")
+            second_inside.set()
+            first_left.wait(5)
+            with lock:
+                events.append("second still works")  # Ray was not stopped under it
 
+    check = EngineSpec.checked
+    monkeypatch.setattr(EngineSpec, "checked", lambda self: self if self.address else check(self))  # no TCP probe
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert events == ["init", "first done", "shutdown", "init", "second works", "shutdown"]
+    assert events == ["init", "second in", "first left", "second still works", "shutdown"]
+    assert refused == ["another run in this process is using Ray at a local Ray; run on 127.0.0.1:1 when it has "
+                       "finished"]
+    assert ray_engine._SHARED["runs"] == 0

@@ -71,31 +71,47 @@ def _join(ray, address: str, options: dict) -> None:
                           "is it the address `ray start --head` printed?)")
 
 
-#: one Ray run at a time in a process: a Ray connection is process-wide, so a second run (another
-#: dashboard session) would otherwise share the first one's and lose its workers when the first stops it
-_ONE_RUN = threading.Lock()
+#: A Ray connection belongs to the whole process, so runs in one process (dashboard sessions) share it:
+#: the first connects (or starts a local Ray), the last to finish disconnects (and stops it). Nothing
+#: waits on a lock, so a run that is abandoned half-way can never block the next one.
+_SHARED = {"runs": 0, "address": None}
+_SHARED_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
 def ray_session(spec: EngineSpec) -> Iterator[Any]:
     """Connected to Ray for the block: the cluster at ``spec.address``, an already connected one, or a
-    local Ray started here (and stopped on leaving). Runs in one process take turns (see :data:`_ONE_RUN`).
+    local Ray started here (and stopped when the last run of this process using it ends).
 
     Raises:
-        EngineError: the address cannot be reached or Ray refuses the connection.
+        EngineError: the address cannot be reached, Ray refuses the connection, or another run of this
+            process is connected to a different Ray.
     """
     spec = spec.checked()
-    with _ONE_RUN:
-        with _connected(spec) as ray:
-            yield ray
-
-
-@contextlib.contextmanager
-def _connected(spec: EngineSpec) -> Iterator[Any]:
     ray = _import_ray()
-    if ray.is_initialized():  # a caller (a test, a notebook) connected already: use that, leave it running
+    with _SHARED_LOCK:
+        outside = not _SHARED["runs"] and ray.is_initialized()  # a test or a notebook connected: leave it running
+        if _SHARED["runs"] and spec.address != _SHARED["address"]:
+            raise EngineError(f"another run in this process is using Ray at {_SHARED['address'] or 'a local Ray'}; "
+                              f"run on {spec.address or 'a local Ray'} when it has finished")
+        if not outside:
+            if not _SHARED["runs"]:
+                _connect(ray, spec)
+                _SHARED["address"] = spec.address
+            _SHARED["runs"] += 1
+    if outside:
         yield ray
         return
+    try:
+        yield ray
+    finally:
+        with _SHARED_LOCK:
+            _SHARED["runs"] -= 1
+            if not _SHARED["runs"]:
+                ray.shutdown()
+
+
+def _connect(ray, spec: EngineSpec) -> None:
     import logging
 
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
@@ -111,10 +127,6 @@ def _connected(spec: EngineSpec) -> Iterator[Any]:
     except (ConnectionError, RuntimeError, TimeoutError, ValueError) as error:
         first = (str(error).strip().splitlines() or [error.__class__.__name__])[0]
         raise EngineError(f"cannot connect to Ray at {spec.address or 'a local Ray'}: {first[:200]}") from None
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 def worker_layout(ray, spec: EngineSpec, n_batches: int, uses_gpu: bool) -> tuple[int, float, float]:
