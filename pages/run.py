@@ -11,7 +11,7 @@ from samis.baselines.run import compute_baseline
 from samis.dashboard import data, state, ui
 from samis.dashboard.paths import check_allowed
 from samis.dashboard.sidebar import page_context
-from samis.engines import ENGINES, EngineSpec
+from samis.engines import ENGINES, EngineSpec, engine_session
 from samis.errors import SamisError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
 from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, is_sam2, sam_model
@@ -203,12 +203,13 @@ elif tab == "Baselines":
     chosen = st.multiselect("Baselines", list(BASELINES), default=list(BASELINES), key="bl_methods")
     engine = _engine_choice(gpus=False)
     if st.button("Compute", key="bl_go", type="primary"):
-        for name in chosen:
-            progress = ui.Progress()
-            with ui.guard(name):
-                run = compute_baseline(ctx.workspace, ctx.dataset, name, split=ctx.split, progress=progress,
-                                       engine=engine)
-                _done(run.summary())
+        with ui.guard("Ray" if not engine.is_local else "the baselines"), engine_session(engine):  # one Ray for all
+            for name in chosen:
+                progress = ui.Progress()
+                with ui.guard(name):
+                    run = compute_baseline(ctx.workspace, ctx.dataset, name, split=ctx.split, progress=progress,
+                                           engine=engine)
+                    _done(run.summary())
 
 # -- import -------------------------------------------------------------------------------------------------------
 else:

@@ -458,3 +458,35 @@ def test_ray_runs_in_one_process_share_one_connection(monkeypatch):
     assert refused == ["another run in this process is using Ray at a local Ray; run on 127.0.0.1:1 when it has "
                        "finished"]
     assert ray_engine._SHARED["runs"] == 0
+
+
+def test_an_engine_session_keeps_one_ray_across_runs(monkeypatch):
+    """``baseline … all --engine ray`` (and the Run page) connect once for all baselines, not once per baseline."""
+    from samis.engines import engine_session, ray_engine
+
+    events = []
+
+    class FakeRay:
+        connected = False
+
+        def is_initialized(self):
+            return self.connected
+
+        def init(self, **options):
+            events.append("init")
+            self.connected = True
+
+        def shutdown(self):
+            events.append("shutdown")
+            self.connected = False
+
+    fake = FakeRay()
+    monkeypatch.setattr(ray_engine, "_import_ray", lambda: fake)
+    with engine_session(EngineSpec("ray")):
+        for run in ("ft", "mbd", "otsu"):
+            with ray_engine.ray_session(EngineSpec("ray")):
+                events.append(run)
+    assert events == ["init", "ft", "mbd", "otsu", "shutdown"]
+    with engine_session(EngineSpec("local")):  # the local engine starts nothing
+        pass
+    assert events[-1] == "shutdown" and len(events) == 5

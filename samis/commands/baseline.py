@@ -6,6 +6,7 @@ from samis.baselines import BASELINES, resolve_baselines
 from samis.baselines.run import compute_baseline
 from samis.commands._common import add_engine_arguments, engine_spec, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
+from samis.engines import engine_session
 
 
 def register(subparsers) -> None:
@@ -28,13 +29,14 @@ def _run(args, workspace) -> int:
     baselines = resolve_baselines(args.method)
     dataset = load_dataset(workspace, args.dataset)
     runs = []
-    for baseline in baselines:
-        with progress_printer(show_progress(args)) as progress:
-            run = compute_baseline(workspace, dataset, baseline.name, args.split, progress=progress,
-                                   workers=args.workers, engine=engine)
-        runs.append(run)
-        if args.format == "table":
-            print(run.summary())
+    with engine_session(engine):  # one Ray for every baseline
+        for baseline in baselines:
+            with progress_printer(show_progress(args)) as progress:
+                run = compute_baseline(workspace, dataset, baseline.name, args.split, progress=progress,
+                                       workers=args.workers, engine=engine)
+            runs.append(run)
+            if args.format == "table":
+                print(run.summary())
     if args.format == "json":
         print_json({"runs": [run.as_dict() for run in runs]})
     return 0

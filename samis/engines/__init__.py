@@ -12,6 +12,7 @@ Ray code is in :mod:`samis.engines.ray_engine`, imported only when a run uses it
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from dataclasses import dataclass
 
@@ -101,3 +102,20 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         reason = error.strerror or error.__class__.__name__
         raise EngineError(f"cannot reach a Ray cluster at {address} ({reason}); start one with `ray start --head` "
                           "or check the address and port") from None
+
+
+@contextlib.contextmanager
+def engine_session(spec: EngineSpec):
+    """Keep the engine up across several runs (``baseline … all`` on Ray starts Ray and connects once, not
+    once per baseline); nothing to do for the local engine.
+
+    Raises:
+        EngineError: as :func:`samis.engines.ray_engine.ray_session`.
+    """
+    if spec.is_local:
+        yield
+        return
+    from samis.engines.ray_engine import ray_session  # ray: only when a run asks for it
+
+    with ray_session(spec):
+        yield
