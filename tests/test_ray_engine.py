@@ -393,6 +393,28 @@ def test_sam2_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, tmp_path,
     assert len(trees[0]) == 4 and trees[0] == trees[1]
 
 
+class _FakeRayConnection:
+    """Stands in for the ray module where only connecting and disconnecting matter: records both in ``events``."""
+
+    def __init__(self, events: list, lock=None):
+        import threading
+
+        self.events, self.lock, self.connected = events, lock or threading.Lock(), False
+
+    def is_initialized(self):
+        return self.connected
+
+    def init(self, **options):
+        with self.lock:
+            self.events.append("init")
+        self.connected = True
+
+    def shutdown(self):
+        with self.lock:
+            self.events.append("shutdown")
+        self.connected = False
+
+
 def test_ray_runs_in_one_process_share_one_connection(monkeypatch):
     """A Ray connection is process-wide: a second run (another dashboard session) shares the first one's, and
     Ray is stopped only when the last run ends (the first one finishing must not take the second's workers);
@@ -402,25 +424,8 @@ def test_ray_runs_in_one_process_share_one_connection(monkeypatch):
     from samis.engines import ray_engine
 
     events, lock = [], threading.Lock()
-
-    class FakeRay:
-        connected = False
-
-        def is_initialized(self):
-            return self.connected
-
-        def init(self, **options):
-            with lock:
-                events.append("init")
-            self.connected = True
-
-        def shutdown(self):
-            with lock:
-                events.append("shutdown")
-            self.connected = False
-
+    fake = _FakeRayConnection(events, lock)
     monkeypatch.setattr(ray_engine, "_import_ray", lambda: fake)
-    fake = FakeRay()
     first_inside, second_inside, first_left = threading.Event(), threading.Event(), threading.Event()
     refused = []
 
@@ -465,23 +470,8 @@ def test_an_engine_session_keeps_one_ray_across_runs(monkeypatch):
     from samis.engines import engine_session, ray_engine
 
     events = []
-
-    class FakeRay:
-        connected = False
-
-        def is_initialized(self):
-            return self.connected
-
-        def init(self, **options):
-            events.append("init")
-            self.connected = True
-
-        def shutdown(self):
-            events.append("shutdown")
-            self.connected = False
-
-    fake = FakeRay()
     monkeypatch.setattr(ray_engine, "_import_ray", lambda: fake)
+    fake = _FakeRayConnection(events)
     with engine_session(EngineSpec("ray")):
         for run in ("ft", "mbd", "otsu"):
             with ray_engine.ray_session(EngineSpec("ray")):
