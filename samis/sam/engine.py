@@ -90,6 +90,17 @@ def device_name(device: torch.device) -> str:
     return device.type
 
 
+def weights_seed(model_type: str) -> int | None:
+    """The seed of a test-size model's random weights (``tiny``, ``tiny-sam2``); None for a checkpoint."""
+    if model_type == "tiny":
+        return TINY_SEED
+    if model_type == "tiny-sam2":
+        from samis.sam.sam2_backend import TINY_SAM2_SEED  # sam2: only for a SAM 2 model
+
+        return TINY_SAM2_SEED
+    return None
+
+
 @dataclass
 class LoadedSam:
     """A SAM or SAM 2 model on a device, with what it is and a lock for exclusive use."""
@@ -117,14 +128,10 @@ class LoadedSam:
 
     def provenance(self) -> dict:
         """Where masks from this model come from."""
-        if self.model_type == "tiny":
-            weights = f"random (seed {TINY_SEED}); speed and code paths only, not SAM's accuracy"
-        elif self.model_type == "tiny-sam2":
-            from samis.sam.sam2_backend import TINY_SAM2_SEED
-
-            weights = f"random (seed {TINY_SAM2_SEED}); speed and code paths only, not SAM 2.1's accuracy"
-        else:
-            weights = "checkpoint"
+        seed = weights_seed(self.model_type)
+        family = "SAM 2.1" if self.is_sam2 else "SAM"
+        weights = ("checkpoint" if seed is None
+                   else f"random (seed {seed}); speed and code paths only, not {family}'s accuracy")
         record = {
             "model": self.label,
             "model_type": self.model_type,

@@ -34,11 +34,10 @@ from samis.methods import PROMPT_KINDS
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.models import is_sam2, sam_model
 from samis.sam.params import AmgParams, as_model_params
-from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label
+from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label, weights_seed
 from samis.sam.masks import encode_mask_set, read_resumable_provenance
 from samis.sam.prompts import run_prompted_over_dataset
 from samis.sam.selection import select_over_dataset
-from samis.sam.tiny import TINY_SEED
 from samis.workspace import Workspace
 
 # Test hook: after this many newly written images the process kills itself with SIGKILL (no
@@ -82,18 +81,7 @@ def hash_cache_file(workspace: Workspace) -> Path:
 def cache_key(model_type: str, checkpoint_md5: str | None, params: AmgParams) -> dict:
     """What must match for a cached mask file to count as done."""
     return {"model": model_label(model_type), "checkpoint_md5": checkpoint_md5,
-            "seed": _seed_of(model_type), "params": params.result_key()}
-
-
-def _seed_of(model_type: str) -> int | None:
-    """The seed of a test-size model's random weights (None for a checkpoint)."""
-    if model_type == "tiny":
-        return TINY_SEED
-    if model_type == "tiny-sam2":
-        from samis.sam.sam2_backend import TINY_SAM2_SEED
-
-        return TINY_SAM2_SEED
-    return None
+            "seed": weights_seed(model_type), "params": params.result_key()}
 
 
 def _matches(provenance: dict | None, key: dict) -> bool:
