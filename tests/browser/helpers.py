@@ -143,3 +143,33 @@ def wait_for_page(driver, timeout: float = 60.0, quiet: float = 1.5, poll: float
             quiet_since = None
         time.sleep(poll)
     raise TimeoutError(f"page {driver.current_url} did not finish within {timeout:.0f} s")
+
+
+def texts(driver, css: str) -> list[str]:
+    """The shown text of every element matching ``css``, found and read in one step in the page.
+
+    Streamlit redraws while a script runs; finding elements first and reading ``.text`` afterwards can
+    meet an element that is gone meanwhile (StaleElementReferenceException). One script does both.
+    """
+    found = driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText);", css)
+    return [text.strip() for text in found]
+
+
+def click_nav_link(driver, title: str, timeout: float = 15.0) -> None:
+    """Click the sidebar link whose text ends with ``title``, finding it again while the sidebar is redrawn."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            links = [a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+                     if a.text.strip().endswith(title)]
+            if links:
+                links[0].click()
+                return
+        except StaleElementReferenceException:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no sidebar link ending with {title!r} on {driver.current_url}")
+        time.sleep(0.2)

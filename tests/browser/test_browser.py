@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from helpers import REPO, By, wait_for_page as _wait_for_page
+from helpers import REPO, By, click_nav_link, texts, wait_for_page as _wait_for_page
 
 SCREENSHOTS = REPO / "screenshots"
 PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "good_parts"]
@@ -28,7 +28,7 @@ def test_every_page_in_a_real_browser(server, browser):
         assert not boxes, f"{page}: exception box: {boxes[0].text[:500]}"
         assert "Traceback" not in source, f"{page}: a traceback is shown"
         assert "Page not found" not in source, f"{page}: Streamlit did not find the page"
-        headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h1")]
+        headings = texts(browser, "h1")
         assert headings, f"{page}: no title"
     # the link names a view: the Cases page opens the image it names
     browser.get(f"{server}/cases?dataset=toy&image=img_002")
@@ -37,11 +37,9 @@ def test_every_page_in_a_real_browser(server, browser):
     browser.save_screenshot(str(SCREENSHOTS / "cases-image.png"))
     assert "image=img_002" in browser.current_url
     # the sidebar's links change pages inside the session and keep the shared choices in the URL
-    link = [a for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
-            if a.text.strip().endswith("Gallery")][0]
-    link.click()
+    click_nav_link(browser, "Gallery")
     time.sleep(0.5)
     _wait_for_page(browser)
-    assert [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h1")] == ["Gallery"]
+    assert texts(browser, "h1") == ["Gallery"]
     assert "/gallery" in browser.current_url and "dataset=toy" in browser.current_url
     assert "Page not found" not in browser.page_source

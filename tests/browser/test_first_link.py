@@ -9,7 +9,7 @@ page it names, with the shared sidebar and the seven pages' titles in the naviga
 from __future__ import annotations
 
 import pytest
-from helpers import By, chromium, streamlit_server, wait_for_page
+from helpers import By, chromium, streamlit_server, texts, wait_for_page
 
 TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks", "Good parts"]
 LINKS = [
@@ -39,8 +39,8 @@ def test_a_link_opens_its_page_as_the_first_request_of_a_fresh_server(study, tmp
             source = driver.page_source
             assert "Page not found" not in source, f"{link}: Streamlit showed 'Page not found'"
             assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
-            assert [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")][:1] == [title]
-            links = [a.text.strip() for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')]
+            assert texts(driver, "h1")[:1] == [title]
+            links = texts(driver, '[data-testid="stSidebarNavLink"]')
             assert [t for t in TITLES if any(text.endswith(t) for text in links)] == TITLES, links
             assert len(links) == len(TITLES), links  # no file names beside the seven pages
             assert driver.current_url.split("?")[0].endswith(path), driver.current_url

@@ -95,7 +95,7 @@ def test_compare_download_button_serves_a_file_that_opens_offline(server, tmp_pa
         helpers.wait_for_page(driver)
         driver.get(f"{server}/compare?dataset=toy&gap_method=weak")
         helpers.wait_for_page(driver)
-        dialogs = [d.text for d in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDialog"]')]
+        dialogs = helpers.texts(driver, '[data-testid="stDialog"]')
         assert not dialogs, dialogs
         button = [b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"] button')
                   if "Download this view (HTML)" in b.text]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 
-from helpers import By, chromium, streamlit_server, wait_for_page
+from helpers import By, chromium, click_nav_link, streamlit_server, texts, wait_for_page
 
 from samis.datasets import register_dataset
 from samis.store import import_predictions
@@ -21,8 +21,7 @@ COUNT = re.compile(r"(\d+)/(\d+)")
 
 def _progress_counts(driver) -> list[tuple[int, int, str]]:
     counts = []
-    for bar in driver.find_elements(By.CSS_SELECTOR, PROGRESS):
-        text = bar.text
+    for text in texts(driver, PROGRESS):
         match = COUNT.search(text)
         if match:
             counts.append((int(match.group(1)), int(match.group(2)), text))
@@ -54,14 +53,12 @@ def test_scoring_shows_progress_and_a_page_change_keeps_the_work(workspace, make
             done, total, text = seen[-1]
             assert total == 1200 and "scoring big/all" in text  # image-method pairs
             # change the page inside the session while the scoring runs
-            link = [a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
-                    if a.text.strip().endswith("Cases")][0]
-            link.click()
+            click_nav_link(driver, "Cases")
             later = _watch(driver, 60)
             wait_for_page(driver, timeout=180)
             if later:  # still running when Cases opened: it went on from where it was, not from zero
                 assert later[0][0] >= done, (seen[-1], later[0])
-            assert [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")] == ["Cases"]
+            assert texts(driver, "h1") == ["Cases"]
             assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
             assert not driver.find_elements(By.CSS_SELECTOR, PROGRESS)  # done: no bar left behind
         finally:
