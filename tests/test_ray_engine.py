@@ -70,6 +70,91 @@ def test_unreachable_address_is_one_line_fast_and_writes_nothing(workspace, make
     assert _tree(workspace.root) == before
 
 
+class _Listener:
+    """A server on 127.0.0.1 that answers every connection with ``reply`` (None: says nothing) and keeps it open."""
+
+    def __init__(self, reply: bytes | None):
+        import threading
+
+        self.reply, self.sock, self.kept = reply, socket.socket(), []
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.kept.append(connection)
+            if self.reply is not None:
+                connection.sendall(self.reply)
+
+    def close(self) -> None:
+        self.sock.close()
+        for connection in self.kept:
+            connection.close()
+
+
+#: an HTTP/2 server's first frame: an empty SETTINGS frame (what a gRPC server such as Ray's GCS sends)
+_SETTINGS = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("reply, message", [
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "is a web server, not a Ray cluster (port 8265 is Ray's dashboard)"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n", "answers but is not a Ray cluster (no gRPC there)"),
+    (None, "answers but is not a Ray cluster (no gRPC there)"),
+], ids=["http", "other-protocol", "silent"])
+def test_an_open_port_that_is_no_ray_cluster_is_refused_in_seconds(reply, message, monkeypatch):
+    import samis.engines as engines
+
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    listener = _Listener(reply)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(EngineError) as caught:
+            engines.check_reachable(listener.address, timeout_s=1.0)
+        assert time.perf_counter() - started < 10
+    finally:
+        listener.close()
+    assert str(caught.value) == (f"{listener.address} {message}; use the address `ray start --head` printed "
+                                 "(port 6379 by default)")
+
+
+def test_the_dashboard_port_is_one_line_on_the_command_line_and_writes_nothing(workspace, make_folder_dataset, capsys):
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "toy", root)
+    before = _tree(workspace.root)
+    web = _Listener(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    try:
+        code, out, err = _main(workspace, capsys, "sam", "toy", "--model", "tiny", "--engine", "ray",
+                               "--ray-address", web.address)
+    finally:
+        web.close()
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [f"error: {web.address} is a web server, not a Ray cluster (port 8265 is Ray's "
+                                        "dashboard); use the address `ray start --head` printed (port 6379 by default)"]
+    assert _tree(workspace.root) == before
+
+
+def test_a_grpc_port_passes_the_check_and_tls_clusters_get_the_tcp_check_only(monkeypatch):
+    from samis.engines import check_reachable
+
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    grpc_like, silent = _Listener(_SETTINGS), _Listener(None)
+    try:
+        check_reachable(grpc_like.address, timeout_s=2.0)  # no error: it speaks HTTP/2
+        with pytest.raises(EngineError, match="no gRPC there"):
+            check_reachable(silent.address, timeout_s=0.5)
+        monkeypatch.setenv("RAY_USE_TLS", "1")  # a TLS handshake is expected there: the preface is not sent
+        check_reachable(silent.address, timeout_s=0.5)
+    finally:
+        grpc_like.close()
+        silent.close()
+
+
 def test_engine_options_are_checked():
     with pytest.raises(EngineError, match="needs --engine ray"):
         EngineSpec("local", address="10.0.0.1:6379").checked()
@@ -344,27 +429,23 @@ def test_run_page_computes_baselines_on_ray(ray_cluster, make_study):
 
 
 @pytest.mark.slow
-def test_an_open_port_that_is_no_ray_cluster_is_refused_in_time(workspace, make_folder_dataset):
-    import http.server
-    import threading
-
+def test_a_grpc_port_that_is_no_ray_cluster_is_refused_in_time(workspace, make_folder_dataset):
     root, _ = make_folder_dataset(n=4)
     register_dataset(workspace, "toy", root)
     before = _tree(workspace.root)
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    listener = _Listener(_SETTINGS)  # passes samis's protocol check, then never answers Ray
     try:
         env = {**os.environ, "SAMIS_WORKSPACE": str(workspace.root)}
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "samis", "baseline", "toy", "otsu", "--engine", "ray",
-                               "--ray-address", f"127.0.0.1:{server.server_port}"], cwd=REPO, env=env,
+                               "--ray-address", listener.address], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=120)
         elapsed = time.perf_counter() - started
     finally:
-        server.shutdown()
+        listener.close()
     assert done.returncode == 2 and elapsed < 45, (done.returncode, elapsed)
     lines = done.stderr.strip().splitlines()
-    assert lines[-1] == (f"error: no Ray cluster answered at 127.0.0.1:{server.server_port} within 25 s (the port is "
+    assert lines[-1] == (f"error: no Ray cluster answered at {listener.address} within 25 s (the port is "
                          "open: is it the address `ray start --head` printed?)")
     # before it, at most Ray's own C++ retry warnings ("[time W pid tid] rpc_client.h: …"), which samis cannot silence
     assert all(line.startswith("[") and " W " in line for line in lines[:-1]), lines

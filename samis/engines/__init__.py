@@ -13,6 +13,7 @@ Ray code is in :mod:`samis.engines.ray_engine`, imported only when a run uses it
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from dataclasses import dataclass
 
@@ -84,24 +85,57 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Refuse a Ray address that does not accept a TCP connection within ``timeout_s`` (``auto`` is left to Ray).
+#: what an HTTP/2 client sends first (RFC 9113 §3.4): the preface and an empty SETTINGS frame
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_SETTINGS_FRAME = 4
 
-    Ray itself keeps retrying an unreachable address for minutes; this answers in seconds.
+
+def _first_answer(sock: socket.socket, timeout_s: float) -> bytes:
+    """The first bytes a server sends back to an HTTP/2 preface (b"" when it closes or stays silent)."""
+    sock.settimeout(timeout_s)
+    try:
+        sock.sendall(_HTTP2_PREFACE)
+        answer = b""
+        while len(answer) < 9:
+            chunk = sock.recv(9 - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+    except OSError:  # reset or timed out: no HTTP/2 server there
+        return b""
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse a Ray address that does not accept a TCP connection, or does not speak gRPC (HTTP/2) as a
+    Ray cluster's address does, within ``timeout_s`` each (``auto`` is left to Ray).
+
+    Ray itself keeps retrying an unreachable address or a wrong port for minutes; this answers in
+    seconds, and names the usual mistake (the Ray dashboard's web port instead of the cluster's).
+    Clusters with Ray's TLS on (``RAY_USE_TLS``) get the TCP check only.
 
     Raises:
-        EngineError: the address is malformed or nothing answers there.
+        EngineError: the address is malformed, nothing answers there, or what answers is not gRPC.
     """
     if address.strip() == "auto":
         return
     host, port = _host_port(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        sock = socket.create_connection((host, port), timeout=timeout_s)
     except OSError as error:
         reason = error.strerror or error.__class__.__name__
         raise EngineError(f"cannot reach a Ray cluster at {address} ({reason}); start one with `ray start --head` "
                           "or check the address and port") from None
+    with sock:
+        if os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true", "yes"):
+            return
+        answer = _first_answer(sock, timeout_s)
+    if answer.startswith((b"HTTP/", b"<")):  # a status line, or a bare HTML page (HTTP/0.9 style)
+        raise EngineError(f"{address} is a web server, not a Ray cluster (port 8265 is Ray's dashboard); use the "
+                          "address `ray start --head` printed (port 6379 by default)")
+    if len(answer) < 9 or answer[3] != _SETTINGS_FRAME:
+        raise EngineError(f"{address} answers but is not a Ray cluster (no gRPC there); use the address "
+                          "`ray start --head` printed (port 6379 by default)")
 
 
 @contextlib.contextmanager
