@@ -169,6 +169,40 @@ def test_engine_options_are_checked():
     assert EngineSpec("ray", workers=2, gpus_per_worker=0.5).checked().workers == 2
 
 
+class _Cluster:
+    """A Ray cluster's resources, as ``ray.cluster_resources()`` reports them."""
+
+    def __init__(self, cpus: float, gpus: float = 0):
+        self.resources = {"CPU": cpus, **({"GPU": gpus} if gpus else {})}
+
+    def cluster_resources(self) -> dict:
+        return self.resources
+
+
+def test_worker_layout_fits_the_cluster_or_says_what_is_missing():
+    from samis.engines.ray_engine import worker_layout
+
+    ray = EngineSpec("ray")
+    # no GPU: SAM workers share the cores, one per CPU at most, never more workers than batches
+    assert worker_layout(_Cluster(8), ray, n_batches=100, uses_gpu=True) == (8, 1.0, 0.0)
+    assert worker_layout(_Cluster(8), EngineSpec("ray", workers=2), 100, uses_gpu=True) == (2, 4.0, 0.0)
+    assert worker_layout(_Cluster(8), ray, n_batches=3, uses_gpu=True) == (3, 2.0, 0.0)
+    # GPUs: one worker per GPU with a CPU to feed it; fractions share a GPU; baselines never ask for one
+    assert worker_layout(_Cluster(16, gpus=4), ray, 100, uses_gpu=True) == (4, 1.0, 1.0)
+    assert worker_layout(_Cluster(16, gpus=4), EngineSpec("ray", gpus_per_worker=0.5), 100, True) == (8, 1.0, 0.5)
+    assert worker_layout(_Cluster(16, gpus=4), ray, 100, uses_gpu=False) == (16, 1.0, 0.0)
+    with pytest.raises(EngineError) as caught:  # GPUs asked of a cluster without any
+        worker_layout(_Cluster(2), EngineSpec("ray", gpus_per_worker=0.5), 100, uses_gpu=True)
+    assert str(caught.value) == ("1 worker × 0.5 GPU needs 0.5 GPUs; the Ray cluster has 0 (lower --workers or "
+                                 "--gpus-per-worker)")
+    with pytest.raises(EngineError) as caught:
+        worker_layout(_Cluster(16, gpus=2), EngineSpec("ray", workers=4), 100, uses_gpu=True)
+    assert str(caught.value) == "4 workers × 1 GPU need 4 GPUs; the Ray cluster has 2 (lower --workers or --gpus-per-worker)"
+    with pytest.raises(EngineError) as caught:
+        worker_layout(_Cluster(2), EngineSpec("ray", workers=5), 100, uses_gpu=False)
+    assert str(caught.value) == "5 workers need 5 CPUs; the Ray cluster has 2 (lower --workers)"
+
+
 def test_sam_workers_need_ray(workspace, make_folder_dataset, capsys):
     root, _ = make_folder_dataset(n=2)
     register_dataset(workspace, "toy", root)

@@ -129,6 +129,14 @@ def _connect(ray, spec: EngineSpec) -> None:
         raise EngineError(f"cannot connect to Ray at {spec.address or 'a local Ray'}: {first[:200]}") from None
 
 
+def _workers(count: int) -> str:
+    return f"{count} worker" if count == 1 else f"{count} workers"
+
+
+def _need(count: int) -> str:
+    return "needs" if count == 1 else "need"
+
+
 def worker_layout(ray, spec: EngineSpec, n_batches: int, uses_gpu: bool) -> tuple[int, float, float]:
     """(workers, CPUs per worker, GPUs per worker) for a run, checked against the cluster's resources.
 
@@ -154,10 +162,11 @@ def worker_layout(ray, spec: EngineSpec, n_batches: int, uses_gpu: bool) -> tupl
     # a GPU worker needs one CPU to feed it; CPU workers share the cores (SAM's torch uses them all)
     per_cpu = 1.0 if per_gpu or not uses_gpu else max(1.0, float(int(cpus // workers)))
     if per_gpu * workers > gpus + 1e-9:
-        raise EngineError(f"{workers} workers × {per_gpu:g} GPU need {per_gpu * workers:g} GPUs; the Ray cluster "
-                          f"has {gpus:g} (lower --workers or --gpus-per-worker)")
+        raise EngineError(f"{_workers(workers)} × {per_gpu:g} GPU {_need(workers)} {per_gpu * workers:g} GPUs; the Ray "
+                          f"cluster has {gpus:g} (lower --workers or --gpus-per-worker)")
     if per_cpu * workers > cpus + 1e-9:
-        raise EngineError(f"{workers} workers need {per_cpu * workers:g} CPUs; the Ray cluster has {cpus:g} (lower --workers)")
+        raise EngineError(f"{_workers(workers)} {_need(workers)} {per_cpu * workers:g} CPUs; the Ray cluster has {cpus:g} "
+                          "(lower --workers)")
     return workers, per_cpu, per_gpu
 
 
