@@ -78,8 +78,14 @@ class Workspace:
     """A samis workspace folder. Cheap to create; it makes folders only when something is written."""
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root).expanduser().resolve()
-        if self.root.exists() and not self.root.is_dir():
+        try:
+            self.root = Path(root).expanduser().resolve()
+            exists = self.root.exists()  # a name too long, a NUL character … fail here, not later
+        except (OSError, ValueError) as error:
+            shown = repr(str(root)) if len(str(root)) <= 200 else repr(str(root)[:200]) + "…"
+            reason = getattr(error, "strerror", None) or str(error)
+            raise WorkspaceError(f"workspace {shown} is not a usable path ({reason})") from None
+        if exists and not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} exists and is not a folder")
         # both sides resolved: a link into the reference folder (or a reference folder reached through
         # a link) must not slip past the check

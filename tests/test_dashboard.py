@@ -242,6 +242,17 @@ def test_workspace_outside_allowed_roots(study):
     assert any("outside the allowed folders" in e for e in texts(at.error))
 
 
+@pytest.mark.parametrize("typed, words", [("x\x00y", "is not a usable path (embedded null byte)"),
+                                          ("{root}/" + "a" * 300, "is not a usable path (File name too long)")],
+                         ids=["nul", "name-too-long"])
+def test_unusable_workspace_in_the_link_is_one_error_line(study, typed, words):
+    at = open_page("compare", {"workspace": typed.format(root=study.root)})
+    assert_clean(at)
+    errors = texts(at.error)
+    assert len(errors) == 1 and words in errors[0], errors
+    assert len(errors[0]) < 600, errors  # a long path is cut in the message
+
+
 def test_dataset_folder_gone(study, tmp_path):
     shutil.rmtree(study.dataset_entry("toy").path)
     for page in ("overview", "compare", "cases"):

@@ -34,6 +34,16 @@ def test_check_allowed_accepts_inside_and_refuses_outside(tmp_path):
             check_allowed(bad, roots, "checkpoint")
 
 
+def test_check_allowed_refuses_an_unusable_path_in_one_line(tmp_path):
+    roots = [tmp_path.resolve()]
+    with pytest.raises(PathNotAllowedError) as caught:
+        check_allowed("a\x00b", roots, "workspace")
+    assert str(caught.value) == "workspace 'a\\x00b' is not a usable path (embedded null byte)"
+    with pytest.raises(PathNotAllowedError) as caught:  # outside, and very long: the message is cut
+        check_allowed("/elsewhere/" + "b" * 5000, roots, "workspace")
+    assert "is outside the allowed folders" in str(caught.value) and len(str(caught.value)) < 500
+
+
 def test_check_allowed_follows_symlinks_out_of_the_root(tmp_path):
     root = tmp_path / "root"
     root.mkdir()

@@ -181,3 +181,20 @@ def test_workspace_through_a_link_into_the_reference_folder_is_refused(tmp_path,
         with pytest.raises(WorkspaceError, match="read-only reference data"):
             Workspace(path)
     Workspace(tmp_path / "ws")  # beside it is fine
+
+
+@pytest.mark.parametrize("name, reason", [("a" * 300, "File name too long"), ("x\x00y", "embedded null byte")],
+                         ids=["too-long", "nul"])
+def test_an_unusable_workspace_path_is_one_line(tmp_path, name, reason):
+    with pytest.raises(WorkspaceError) as caught:
+        Workspace(tmp_path / name)
+    message = str(caught.value)
+    assert message.startswith("workspace '") and message.endswith(f"is not a usable path ({reason})")
+    assert len(message) < 300
+
+
+def test_cli_with_a_workspace_name_too_long_is_one_line(tmp_path, capsys):
+    code = main(["--workspace", str(tmp_path / ("a" * 300)), "datasets", "list"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: workspace '") and "(File name too long)" in err

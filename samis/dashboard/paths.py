@@ -53,6 +53,15 @@ def allowed_roots(extra: list[str] | tuple[str, ...] | None = None, environ: dic
     return unique
 
 
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def literal_path(text: str | os.PathLike) -> str:
+    """A typed path as it may be shown in a message: quoted, with escapes, cut to 200 characters."""
+    return _cut(repr(str(text)))
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """True when ``path`` is ``root`` or lies below it (both already resolved)."""
     return path == root or root in path.parents
@@ -74,11 +83,14 @@ def check_allowed(text: str | os.PathLike, roots: list[Path], what: str = "path"
     """
     if text is None or not str(text).strip():
         raise PathNotAllowedError(f"{what}: no path given")
-    path = _resolved(str(text).strip())
+    try:
+        path = _resolved(str(text).strip())
+    except (ValueError, OSError) as error:  # a NUL character, a name too long for the system …
+        raise PathNotAllowedError(f"{what} {literal_path(text)} is not a usable path ({error})") from None
     if any(is_inside(path, root) for root in roots):
         return path
     listed = ", ".join(str(r) for r in roots)
     raise PathNotAllowedError(
-        f"{what} {path} is outside the allowed folders ({listed}); the operator can add a folder to "
+        f"{what} {_cut(str(path))} is outside the allowed folders ({listed}); the operator can add a folder to "
         f"${ROOTS_VARIABLE} or to [samis] allowed_roots in .streamlit/secrets.toml"
     )
