@@ -270,6 +270,27 @@ def test_sam2_weights_that_do_not_fit_the_config_are_one_line(tmp_path):
     assert message.startswith(f"{path.resolve()}: weights do not fit SAM 2.1 hiera_t (") and "\n" not in message
 
 
+def test_a_sam2_checkpoint_of_july_2024_is_named_as_such(tmp_path):
+    """SAM 2 (not 2.1) weights lack exactly the parts SAM 2.1 added: the error says which file to get."""
+    from samis.models import sam_model
+    from samis.sam.sam2_backend import SAM21_ONLY_KEYS, _import_sam2, build_sam2_from_state
+
+    model = sam_model("hiera_t")
+    build_sam2, _, _ = _import_sam2()
+    full = build_sam2(model.config, None, device="cpu").state_dict()
+    old = {key: value for key, value in full.items() if not key.startswith(SAM21_ONLY_KEYS)}
+    assert 0 < len(full) - len(old) <= 3  # no_obj_embed_spatial, obj_ptr_tpos_proj.weight and .bias
+    path = tmp_path / "sam2_hiera_tiny.pt"
+    with pytest.raises(SamError) as error:
+        build_sam2_from_state(model, old, path)
+    assert str(error.value) == (f"{path}: a SAM 2 checkpoint (July 2024), not SAM 2.1; samis runs SAM 2.1: get "
+                                "sam2.1_hiera_tiny.pt with `python -m samis checkpoints download hiera_t`")
+    del old["image_encoder.neck.convs.0.conv.weight"]  # something else missing too: the general message
+    with pytest.raises(SamError, match="weights do not fit SAM 2.1 hiera_t"):
+        build_sam2_from_state(model, old, path)
+    assert build_sam2_from_state(model, full, path) is not None
+
+
 # ---- speed ------------------------------------------------------------------------------------------
 
 def test_speed_subject_for_tiny_sam2():

@@ -97,6 +97,10 @@ def build_tiny_sam2(seed: int = TINY_SAM2_SEED):
     return model.eval()
 
 
+#: weights SAM 2.1 added to SAM 2 (a SAM 2 checkpoint lacks exactly these)
+SAM21_ONLY_KEYS = ("no_obj_embed_spatial", "obj_ptr_tpos_proj.")
+
+
 def build_sam2_from_state(model: Sam2Model, state: dict, path: Path):
     """A SAM 2.1 model from the package's config, with a checked checkpoint's weights (on the CPU).
 
@@ -105,6 +109,10 @@ def build_sam2_from_state(model: Sam2Model, state: dict, path: Path):
     """
     build_sam2, _, _ = _import_sam2()
     network = build_sam2(model.config, None, device="cpu")  # ckpt_path None: samis reads and checks the file
+    expected = set(network.state_dict())
+    if expected - set(state) and all(key.startswith(SAM21_ONLY_KEYS) for key in expected - set(state)):
+        raise SamError(f"{path}: a SAM 2 checkpoint (July 2024), not SAM 2.1; samis runs SAM 2.1: get "
+                       f"{model.checkpoint} with `python -m samis checkpoints download {model.key}`")
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
