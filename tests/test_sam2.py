@@ -185,6 +185,24 @@ def test_cli_tiny_sam2_every_strategy_prompts_and_resume(workspace, make_folder_
     assert json.loads(out)["run"]["computed"] == 3
 
 
+@pytest.mark.parametrize("model, filename", [("hiera_t", "sam2.1_hiera_tiny.pt"), ("vit_b", "sam_vit_b_01ec64.pth")])
+def test_without_checkpoint_the_workspace_file_is_used(workspace, make_folder_dataset, capsys, model, filename):
+    root, _ = make_folder_dataset(n=2)
+    register_dataset(workspace, "toy", root, "folder")
+    code, _, err = _main(workspace, capsys, "sam", "toy", "--model", model)
+    folder = workspace.checkpoints_dir
+    assert code == 2 and err.strip() == (f"error: --model {model} needs --checkpoint PATH (the official "
+                                         f"{'SAM 2.1' if model == 'hiera_t' else 'SAM'} {model} weights), or {filename} "
+                                         f"in {folder}: python -m samis checkpoints download {model}")
+    folder.mkdir(parents=True)
+    (folder / filename).write_bytes(b"x" * 1000)  # an interrupted copy: picked up, then refused as truncated
+    code, _, err = _main(workspace, capsys, "sam", "toy", "--model", model)
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0] == f"note: checkpoint {folder / filename} (the workspace's; --checkpoint names another)"
+    assert len(lines) == 2 and lines[1].startswith(f"error: {folder / filename}") and "truncated" in lines[1]
+    assert not workspace.sam_cache_dir(sam_model(model).label, "toy").exists()
+
+
 def test_cli_one_line_errors(workspace, make_folder_dataset, capsys, tmp_path):
     root, _ = make_folder_dataset(n=2)
     register_dataset(workspace, "toy", root, "folder")

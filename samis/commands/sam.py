@@ -26,7 +26,8 @@ def register(subparsers) -> None:
                         help="SAM type (vit_*) or SAM 2.1 type (hiera_*, run through the sam2 package); 'tiny' and "
                              "'tiny-sam2' are test-size models with random weights (not SAM), no checkpoint")
     parser.add_argument("--checkpoint", metavar="PATH",
-                        help="checkpoint file (sam_vit_h_4b8939.pth …, sam2.1_hiera_large.pt …)")
+                        help="checkpoint file (sam_vit_h_4b8939.pth …, sam2.1_hiera_large.pt …; default: the official "
+                             "file in the workspace's checkpoints/ folder, where `checkpoints download` puts it)")
     parser.add_argument("--split", default="all", help="split to run on (all, train, test, …)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"), help="bf16 autocast (CUDA only)")
@@ -60,6 +61,26 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=_run)
 
 
+def _workspace_checkpoint(workspace, model_type: str) -> str | None:
+    """Without --checkpoint: the official file in the workspace's checkpoints folder, where
+    ``checkpoints download`` puts it (None for a test-size model).
+
+    Raises:
+        SamError: the model needs weights and the workspace has none (says how to get them).
+    """
+    model = sam_model(model_type)
+    if model.random_weights:
+        return None
+    path = workspace.checkpoints_dir / model.checkpoint
+    if not path.is_file():
+        family = "SAM 2.1" if is_sam2(model_type) else "SAM"
+        raise SamError(f"--model {model_type} needs --checkpoint PATH (the official {family} {model_type} weights), "
+                       f"or {model.checkpoint} in {workspace.checkpoints_dir}: "
+                       f"python -m samis checkpoints download {model_type}")
+    print(f"note: checkpoint {path} (the workspace's; --checkpoint names another)", file=sys.stderr)
+    return str(path)
+
+
 def _run(args, workspace) -> int:
     from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
@@ -77,6 +98,7 @@ def _run(args, workspace) -> int:
     if args.engine == "local" and args.workers is not None:
         raise SamError("--workers applies to --engine ray (a local SAM run is one process)")
     engine = engine_spec(args, args.workers).checked()  # before anything is read or written
+    args.checkpoint = args.checkpoint or _workspace_checkpoint(workspace, args.model)
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:
