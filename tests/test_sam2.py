@@ -372,19 +372,67 @@ def test_cached_models_list_real_models_before_test_size_ones(workspace):
     assert cached_models(workspace, "toy") == ["sam-vit_b", "sam2.1-hiera_l", "sam-tiny-random", "sam2-tiny-random"]
 
 
-def test_missing_cuda_extension_is_one_note_per_run(workspace, make_folder_dataset, recwarn):
-    """Without sam2's optional CUDA extension, min_mask_region_area's hole filling is skipped: one line, once."""
-    import importlib.util
+def test_connected_components_match_an_8_connected_labelling():
+    """samis's stand-in for sam2's CUDA kernel: the same component areas as SciPy's 8-connected labelling."""
+    from scipy import ndimage
 
-    if importlib.util.find_spec("sam2._C") is not None:
-        pytest.skip("sam2's CUDA extension is installed here: nothing is skipped")
+    from samis.sam.sam2_backend import connected_components
+
+    rng = np.random.default_rng(3)
+    masks = torch.from_numpy(rng.random((4, 1, 40, 56)) > 0.6)
+    masks[3] = False  # an empty mask
+    labels, areas = connected_components(masks)
+    assert labels.shape == areas.shape == masks.shape and labels.dtype == areas.dtype == torch.int32
+    for index in range(4):
+        reference, count = ndimage.label(masks[index, 0].numpy(), structure=np.ones((3, 3)))
+        sizes = np.bincount(reference.ravel())
+        sizes[0] = 0
+        assert np.array_equal(areas[index, 0].numpy(), sizes[reference])
+        assert np.array_equal(labels[index, 0].numpy() > 0, masks[index, 0].numpy())
+        assert len(np.unique(labels[index, 0].numpy()[masks[index, 0].numpy()])) == count
+    # diagonal neighbours are one component (8-connectivity), not two
+    diagonal = torch.zeros(1, 1, 3, 3, dtype=torch.bool)
+    diagonal[0, 0, 0, 0] = diagonal[0, 0, 1, 1] = True
+    assert connected_components(diagonal)[1].max() == 2
+
+
+def test_hole_filling_runs_on_the_cpu_without_a_warning(recwarn):
+    """min_mask_region_area's hole and sprinkle filling inside sam2 runs on the CPU too (sam2 alone skips it)."""
+    from samis.sam.sam2_backend import _import_sam2
+
+    _import_sam2()
+    from sam2.utils.transforms import SAM2Transforms
+
+    logits = torch.full((1, 1, 32, 32), -5.0)
+    logits[0, 0, 4:20, 4:20] = 5.0
+    logits[0, 0, 10:12, 10:12] = -5.0  # a 4-pixel hole
+    logits[0, 0, 28, 28] = 5.0  # a 1-pixel sprinkle
+    transforms = SAM2Transforms(resolution=32, mask_threshold=0.0, max_hole_area=5, max_sprinkle_area=5)
+    out = transforms.postprocess_masks(logits, (32, 32))[0, 0] > 0
+    expected = torch.zeros(32, 32, dtype=torch.bool)
+    expected[4:20, 4:20] = True
+    assert torch.equal(out, expected)
+    assert not [w for w in recwarn if "Skipping the post-processing" in str(w.message)]
+
+
+def test_a_sam2_run_with_min_mask_region_area_has_no_notice(workspace, make_folder_dataset, recwarn):
     from samis.sam.run import run_sam_over_dataset
 
     root, _ = make_folder_dataset(n=2)
     dataset = register_dataset(workspace, "toy", root, "folder")
     params = Sam2AmgParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, min_mask_region_area=5)
     report = run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu")
-    assert len(report.computed) == 2
-    assert [n for n in report.notices if "CUDA extension" in n] == [report.notices[0]] and len(report.notices) == 1
-    assert "\n" not in report.notices[0]
+    assert len(report.computed) == 2 and report.notices == []
     assert not [w for w in recwarn if "Skipping the post-processing" in str(w.message)]
+    assert len(run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu").skipped) == 2
+    # masks cached before the hole filling ran on the CPU (their key lacks it) are computed again
+    assert params.result_key()["hole_filling"] == "8-connected"
+    assert "hole_filling" not in Sam2AmgParams().result_key()  # min_mask_region_area 0: no filling, key as before
+    for path in workspace.sam_cache_dir("sam2-tiny-random", "toy").glob("*.npz"):
+        with np.load(path, allow_pickle=False) as data:
+            arrays = dict(data)
+        provenance = json.loads(str(arrays["provenance"]))
+        del provenance["params"]["hole_filling"]
+        arrays["provenance"] = np.array(json.dumps(provenance))
+        np.savez(path, **arrays)
+    assert len(run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu").computed) == 2

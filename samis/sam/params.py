@@ -59,14 +59,22 @@ class Sam2AmgParams(AmgParams):
 
     Beyond SAM's: ``mask_threshold`` (logit threshold of a mask), ``use_m2m`` (one refinement step
     feeding each mask back as a prompt) and ``multimask_output`` (three masks per point, or one).
-    ``min_mask_region_area`` also fills holes and removes sprinkles in the low-resolution masks; that
-    part needs ``sam2``'s optional CUDA extension and is skipped (with ``sam2``'s warning) without it.
+    ``min_mask_region_area`` also fills holes and removes sprinkles in the low-resolution masks; sam2
+    does that with its optional CUDA extension, samis with OpenCV where the extension cannot run.
     """
 
     pred_iou_thresh: float = 0.8
     mask_threshold: float = 0.0
     use_m2m: bool = False
     multimask_output: bool = True
+
+    def result_key(self) -> dict:
+        """As SAM's, and with ``min_mask_region_area`` the hole filling that went with it: masks cached
+        before samis filled holes on the CPU too (sam2 skipped it there) no longer count as done."""
+        key = super().result_key()
+        if self.min_mask_region_area > 0:
+            key["hole_filling"] = "8-connected"
+        return key
 
 
 #: the parameters only SAM 2's generator has

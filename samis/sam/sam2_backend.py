@@ -18,6 +18,7 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -78,7 +79,57 @@ def _import_sam2():
             from sam2.sam2_image_predictor import SAM2ImagePredictor
     except ImportError as error:
         raise SamError(f"SAM 2.1 needs the sam2 package (pip install sam2==1.1.0): {error}") from None
+    _use_components_without_extension()
     return build_sam2, SAM2AutomaticMaskGenerator, SAM2ImagePredictor
+
+
+def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sam2.utils.misc.get_connected_components`` computed with OpenCV: the 8-connected components of
+    binary masks of shape (N, 1, H, W).
+
+    Returns:
+        (labels, areas), int32 tensors of the mask's shape on its device: a component label (> 0) and the
+        component's area at every foreground pixel, 0 on the background — the outputs sam2's CUDA kernel
+        gives (sam2 uses only ``labels > 0`` and the areas).
+    """
+    binary = mask.detach().to("cpu", torch.uint8).numpy()
+    labels = np.zeros(binary.shape, np.int32)
+    areas = np.zeros(binary.shape, np.int32)
+    for index in range(binary.shape[0]):
+        _, labelled, stats, _ = cv2.connectedComponentsWithStats(binary[index, 0], connectivity=8, ltype=cv2.CV_32S)
+        component_area = stats[:, cv2.CC_STAT_AREA].astype(np.int32)
+        component_area[0] = 0  # OpenCV's label 0 is the background
+        labels[index, 0] = labelled
+        areas[index, 0] = component_area[labelled]
+    return torch.from_numpy(labels).to(mask.device), torch.from_numpy(areas).to(mask.device)
+
+
+def _has_cuda_extension() -> bool:
+    try:
+        from sam2 import _C  # noqa: F401  (compiled only with CUDA at install time)
+    except ImportError:
+        return False
+    return True
+
+
+def _use_components_without_extension() -> None:
+    """Let sam2's hole and sprinkle filling (``min_mask_region_area`` inside the generator) run where its
+    CUDA kernel cannot (no extension, or tensors on the CPU), so a CPU run post-processes masks as a GPU
+    run with the extension does, instead of skipping that step with a warning."""
+    from sam2.utils import misc
+
+    if getattr(misc.get_connected_components, "samis_fallback", False):
+        return
+    kernel = misc.get_connected_components
+    has_extension = _has_cuda_extension()
+
+    def get_connected_components(mask):
+        if has_extension and mask.is_cuda:
+            return kernel(mask)
+        return connected_components(mask)
+
+    get_connected_components.samis_fallback = True
+    misc.get_connected_components = get_connected_components
 
 
 def build_tiny_sam2(seed: int = TINY_SAM2_SEED):
@@ -158,7 +209,7 @@ class Sam2MaskGenerator:
     Args:
         model: a loaded ``SAM2Base``.
         params: :class:`Sam2AmgParams` (every ``SAM2AutomaticMaskGenerator`` parameter).
-        notify: callable receiving one-line notices (once: hole filling skipped without sam2's CUDA extension).
+        notify: callable receiving one-line notices (once: sam2 skipped its hole filling).
     """
 
     def __init__(self, model, params: Sam2AmgParams, notify=None):
@@ -189,11 +240,12 @@ class Sam2MaskGenerator:
                 logging.disable(previous)
         for warning in caught:
             if "Skipping the post-processing" in str(warning.message):
-                # sam2 warns, many lines, for every batch: say it once, in one line
+                # sam2 warns, many lines, for every batch (its filling failed): say it once, in one line
                 if not self._told_hole_filling:
                     self._told_hole_filling = True
-                    self.notify("sam2's optional CUDA extension is not installed: its hole filling for "
-                                "min_mask_region_area was skipped (the small-region removal after generation ran)")
+                    first = str(warning.message).strip().splitlines()[0][:160]
+                    self.notify(f"sam2 skipped its hole filling for min_mask_region_area ({first}); the "
+                                "small-region removal after generation ran")
             elif not issubclass(warning.category, FutureWarning):  # torch.jit.script's deprecation inside sam2
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         return MaskSet.from_stock(records, image.shape[:2])
