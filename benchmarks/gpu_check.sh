@@ -8,8 +8,8 @@
 # extra arguments go to it). SKIP_INSTALL=1 skips the installation; PYTHON picks the interpreter.
 #
 # sam2==1.1.0 is an sdist with an optional CUDA extension. SAM2_BUILD_CUDA=0 tells its setup.py not
-# to compile it (samis does not need it: without it, min_mask_region_area's hole filling inside the
-# sam2 predictor is skipped with a warning). It is installed with --no-build-isolation after the
+# to compile it (samis does not need it: without it, samis gives min_mask_region_area's hole filling
+# inside the sam2 predictor OpenCV's connected components). It is installed with --no-build-isolation after the
 # rest, so it builds against the torch just installed instead of downloading torch a second time
 # into an isolated build environment.
 set -euo pipefail
