@@ -394,6 +394,7 @@ def test_connected_components_match_an_8_connected_labelling():
     diagonal = torch.zeros(1, 1, 3, 3, dtype=torch.bool)
     diagonal[0, 0, 0, 0] = diagonal[0, 0, 1, 1] = True
     assert connected_components(diagonal)[1].max() == 2
+    assert connected_components(torch.zeros(0, 1, 8, 8, dtype=torch.bool))[1].shape == (0, 1, 8, 8)
 
 
 def test_hole_filling_runs_on_the_cpu_without_a_warning(recwarn):

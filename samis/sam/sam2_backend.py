@@ -92,15 +92,17 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
         component's area at every foreground pixel, 0 on the background — the outputs sam2's CUDA kernel
         gives (sam2 uses only ``labels > 0`` and the areas).
     """
-    binary = mask.detach().to("cpu", torch.uint8).numpy()
-    labels = np.zeros(binary.shape, np.int32)
-    areas = np.zeros(binary.shape, np.int32)
+    binary = np.ascontiguousarray(mask.detach().to("cpu", torch.uint8).numpy())
+    labels = np.empty(binary.shape, np.int32)
+    for index in range(binary.shape[0]):  # OpenCV writes the labels in place; its stats would cost 5x more
+        cv2.connectedComponents(binary[index, 0], labels=labels[index, 0], connectivity=8, ltype=cv2.CV_32S)
+    flat = labels.reshape(binary.shape[0], binary.shape[2] * binary.shape[3])
+    areas = np.empty_like(flat)
     for index in range(binary.shape[0]):
-        _, labelled, stats, _ = cv2.connectedComponentsWithStats(binary[index, 0], connectivity=8, ltype=cv2.CV_32S)
-        component_area = stats[:, cv2.CC_STAT_AREA].astype(np.int32)
+        component_area = np.bincount(flat[index])
         component_area[0] = 0  # OpenCV's label 0 is the background
-        labels[index, 0] = labelled
-        areas[index, 0] = component_area[labelled]
+        np.take(component_area, flat[index], out=areas[index])
+    areas = areas.reshape(binary.shape)
     return torch.from_numpy(labels).to(mask.device), torch.from_numpy(areas).to(mask.device)
 
 
