@@ -351,6 +351,59 @@ def test_sam_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, local_tiny
     assert _masks(workspace) == _masks(local)
 
 
+def _embeddings(workspace) -> dict[str, tuple]:
+    import numpy as np
+
+    folder = workspace.sam_cache_dir("sam-tiny-random", "toy") / "embeddings"
+    found = {}
+    for path in sorted(folder.glob("*.npz")):
+        with np.load(path) as data:
+            found[path.name] = (data["features"].tobytes(), data["input_size"].tolist(), str(data["key"]))
+    return found
+
+
+@pytest.mark.slow
+def test_the_embedding_cache_works_on_ray_as_it_does_locally(ray_cluster, tmp_path, make_folder_dataset):
+    """--cache-embeddings on Ray: the driver keeps the embeddings, sends them along, writes the new ones."""
+    import torch
+
+    from samis.datasets import load_dataset
+    from samis.sam.params import AmgParams
+    from samis.sam.run import embedding_bytes, embedding_from_bytes, run_sam_over_dataset
+    from samis.workspace import Workspace
+
+    root, _ = make_folder_dataset(n=6, shape=(96, 128))
+    first, second = AmgParams(**TINY), AmgParams(**{**TINY, "box_nms_thresh": 0.7})
+    engines = {"local": EngineSpec(), "ray": EngineSpec("ray", workers=2)}
+    workspaces = {name: Workspace(tmp_path / name) for name in engines}
+
+    def run(name: str, params, **options):
+        workspace = workspaces[name]
+        known = "toy" in workspace.registered_datasets()
+        dataset = load_dataset(workspace, "toy") if known else register_dataset(workspace, "toy", root)
+        return run_sam_over_dataset(workspace, dataset, "tiny", params, device="cpu", engine=engines[name],
+                                    batch_size=2, **options)
+
+    for name in engines:
+        assert len(run(name, first, cache_embeddings=True).computed) == 6
+    assert _masks(workspaces["ray"]) == _masks(workspaces["local"])
+    assert _embeddings(workspaces["ray"]) == _embeddings(workspaces["local"]) and len(_embeddings(workspaces["local"])) == 6
+    # the next run must use what is cached, not the encoder: zero the cached features (the same in both)
+    for workspace in workspaces.values():
+        for path in (workspace.sam_cache_dir("sam-tiny-random", "toy") / "embeddings").glob("*.npz"):
+            tag = _embeddings(workspace)[path.name][2]
+            features, input_size = embedding_from_bytes(path.read_bytes(), tag)
+            path.write_bytes(embedding_bytes(torch.zeros_like(features), input_size, tag))
+    zeroed = _embeddings(workspaces["local"])
+    for name in engines:
+        assert len(run(name, second, cache_embeddings=True).computed) == 6
+    assert _masks(workspaces["ray"]) == _masks(workspaces["local"])
+    assert _embeddings(workspaces["ray"]) == zeroed == _embeddings(workspaces["local"])  # read, not written again
+    workspaces["fresh"], engines["fresh"] = Workspace(tmp_path / "fresh"), EngineSpec()
+    run("fresh", second)  # the encoder's own embeddings give other masks: the zeroed ones were used
+    assert _masks(workspaces["fresh"]) != _masks(workspaces["local"])
+
+
 @pytest.mark.slow
 def test_a_worker_that_dies_mid_run_loses_and_duplicates_nothing(ray_cluster, local_tiny_run, tmp_path, monkeypatch):
     from samis.engines.ray_engine import WORKER_EXIT_AFTER_ENV

@@ -13,6 +13,7 @@ second run with other thresholds skips the encoder.
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import os
@@ -95,24 +96,58 @@ def _remove_stale_temp_files(folder: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _embedding_store(folder: Path, stem: str, key: dict):
-    """(load, save) callables of the optional embedding cache for one image."""
-    tag = json.dumps(key, sort_keys=True)
+def _embedding_tag(label: str, checkpoint_md5: str | None, params: AmgParams) -> str:
+    """What a cached embedding must have been computed with (the model, its weights, the crops)."""
+    return json.dumps({"model": label, "checkpoint_md5": checkpoint_md5,
+                       "crop": [params.crop_n_layers, params.crop_overlap_ratio]}, sort_keys=True)
+
+
+def embedding_bytes(features: torch.Tensor, input_size, tag: str) -> bytes:
+    """One crop's image-encoder output as the ``.npz`` bytes of the embedding cache."""
+    buffer = io.BytesIO()
+    np.savez(buffer, features=features.float().cpu().numpy(), input_size=np.array(input_size), key=np.array(tag))
+    return buffer.getvalue()
+
+
+def embedding_from_bytes(data: bytes, tag: str):
+    """(features, input_size) from embedding-cache bytes; None when damaged or computed otherwise."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            if str(arrays["key"]) != tag:
+                return None
+            return torch.from_numpy(arrays["features"].copy()), tuple(int(v) for v in arrays["input_size"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+
+
+def _embedding_path(folder: Path, stem: str, crop_index: int) -> Path:
+    return folder / f"{stem}.{crop_index}.npz"
+
+
+def _stored_embeddings(folder: Path, stem: str) -> dict[int, bytes]:
+    """The cached embedding files of one image, by crop index, as bytes (what a Ray worker is sent)."""
+    found = {}
+    for path in folder.glob(f"{glob.escape(stem)}.*.npz") if folder.is_dir() else ():
+        index = path.name[len(stem) + 1:-len(".npz")]
+        if index.isdigit():
+            try:
+                found[int(index)] = path.read_bytes()
+            except OSError:
+                continue
+    return found
+
+
+def _embedding_store(folder: Path, stem: str, tag: str):
+    """(load, save) callables of the optional embedding cache for one image, reading and writing files."""
 
     def load(crop_index: int):
-        path = folder / f"{stem}.{crop_index}.npz"
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) != tag:
-                    return None
-                return torch.from_numpy(data["features"].copy()), tuple(int(v) for v in data["input_size"])
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+            return embedding_from_bytes(_embedding_path(folder, stem, crop_index).read_bytes(), tag)
+        except OSError:
             return None
 
     def save(crop_index: int, features: torch.Tensor, input_size) -> None:
-        buffer = io.BytesIO()
-        np.savez(buffer, features=features.float().cpu().numpy(), input_size=np.array(input_size), key=np.array(tag))
-        write_bytes_atomic(folder / f"{stem}.{crop_index}.npz", buffer.getvalue())
+        write_bytes_atomic(_embedding_path(folder, stem, crop_index), embedding_bytes(features, input_size, tag))
 
     return load, save
 
@@ -153,7 +188,9 @@ def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings
 
 def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParams, dtype: str,
                checkpoint_md5: str | None):
-    """A Ray worker's compute function: loads the model once; ``compute((image, base)) -> (bytes, notices)``.
+    """A Ray worker's compute function: loads the model once; ``compute((image, base, embedding)) -> (bytes,
+    notices, new embeddings)``. ``embedding`` is None (no embedding cache) or ``(tag, {crop: bytes})``, the
+    cached embeddings the driver read; the embeddings computed instead come back as ``{crop: bytes}``.
 
     Raises:
         SamError: the model cannot load here, or the checkpoint at this path differs from the driver's.
@@ -166,11 +203,23 @@ def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParam
     engine = SamEngine(loaded, params, dtype=dtype, notify=notices.append)
 
     def compute(payload):
-        image, base = payload
-        data, _ = mask_file_bytes(engine, image, base)
+        image, base, embedding = payload
+        new: dict[int, bytes] = {}
+        if embedding is None:
+            data, _ = mask_file_bytes(engine, image, base)
+        else:  # (tag, cached bytes by crop): what the driver holds; new ones go back to it
+            tag, cached = embedding
+
+            def load(crop_index: int):
+                return embedding_from_bytes(cached[crop_index], tag) if crop_index in cached else None
+
+            def save(crop_index: int, features, input_size) -> None:
+                new[crop_index] = embedding_bytes(features, input_size, tag)
+
+            data, _ = mask_file_bytes(engine, image, base, embeddings=load, on_embedding=save)
         told = notices[:]
         notices.clear()
-        return data, told
+        return data, told, new
 
     return compute
 
@@ -238,8 +287,6 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
                        f"(got {checkpoint}); drop --checkpoint or choose {real}")
     if cache_embeddings and is_sam2(model):
         raise SamError("--cache-embeddings is for SAM models only; SAM 2.1 runs the official generator")
-    if cache_embeddings and not engine_spec.is_local:
-        raise SamError("--cache-embeddings works with --engine local only (the embeddings stay where they are computed)")
     folder = workspace.sam_cache_dir(label, dataset.id)
     _remove_stale_temp_files(folder)
     checkpoint_md5 = None
@@ -262,6 +309,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     if not todo:
         return report
 
+    embedding_folder, tag = folder / "embeddings", _embedding_tag(label, checkpoint_md5, params)
+
     def base_of(sample: Sample) -> dict:
         # no clock in the file: the same inputs give the same bytes on every engine (the mtime says when)
         return {**key, "image": str(sample.image_path), "samis_version": __version__}
@@ -272,14 +321,13 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         store = None
         if cache_embeddings:
             def store(sample: Sample):
-                return _embedding_store(folder / "embeddings", sample.id,
-                                        {"model": label, "checkpoint_md5": checkpoint_md5,
-                                         "crop": [params.crop_n_layers, params.crop_overlap_ratio]})
+                return _embedding_store(embedding_folder, sample.id, tag)
         results = _local_mask_files(sam, todo, base_of, store)
         tracker.restart_clock()  # loading the model is not work on images
     else:
         results = _ray_mask_files(engine_spec, todo, base_of, (model, checkpoint, device, params, dtype, checkpoint_md5),
-                                  batch_size, tracker, tell)
+                                  batch_size, tracker, tell,
+                                  (embedding_folder, tag) if cache_embeddings else None)
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
     started = time.perf_counter()
     with contextlib.closing(results):  # Ctrl-C between two writes still stops the Ray workers at once
@@ -297,8 +345,12 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
 
 
 def _ray_mask_files(spec: EngineSpec, todo: list[Sample], base_of, worker_args: tuple, batch_size: int,
-                    tracker: ProgressTracker, tell):
-    """(sample, file bytes) for each image, computed by Ray actors (one model each) as they finish."""
+                    tracker: ProgressTracker, tell, embedding_cache: tuple[Path, str] | None = None):
+    """(sample, file bytes) for each image, computed by Ray actors (one model each) as they finish.
+
+    With ``embedding_cache`` (folder, tag) the driver sends each image's cached embeddings along and
+    writes the ones the workers computed, as a local run with ``--cache-embeddings`` does.
+    """
     from samis.engines.ray_engine import cluster_summary, run_on_actors
 
     by_id = {sample.id: sample for sample in todo}
@@ -307,12 +359,20 @@ def _ray_mask_files(spec: EngineSpec, todo: list[Sample], base_of, worker_args: 
         tell(f"{cluster_summary(workers, per_cpu, per_gpu)} on {spec.address or 'a local Ray'}")
         tracker.restart_clock()  # starting workers and loading models is not work on images
 
+    def payload(sample: Sample):
+        embedding = None
+        if embedding_cache is not None:
+            folder, tag = embedding_cache
+            embedding = (tag, _stored_embeddings(folder, sample.id))
+        return read_rgb(sample.image_path), base_of(sample), embedding
+
     items = [(sample.id, sample) for sample in todo]
-    for stem, (data, told) in run_on_actors(spec, sam_worker, worker_args, items,
-                                            lambda sample: (read_rgb(sample.image_path), base_of(sample)),
-                                            batch_size=batch_size, uses_gpu=True, on_ready=started, notify=tell):
+    for stem, (data, told, new) in run_on_actors(spec, sam_worker, worker_args, items, payload,
+                                                 batch_size=batch_size, uses_gpu=True, on_ready=started, notify=tell):
         for message in told:
             tell(message)
+        for crop_index, embedding in sorted(new.items()):
+            write_bytes_atomic(_embedding_path(embedding_cache[0], stem, crop_index), embedding)
         yield by_id[stem], data
 
 
