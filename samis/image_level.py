@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
+from samis.engines import EngineSpec
 from samis.errors import EvaluationError
 from samis.evaluation import _content_keys, _ground_truth_keys, _load_npz, _save_npz, default_workers
 from samis.imageio import ImageReadError, read_mask
@@ -368,19 +369,43 @@ def cache_path(workspace: Workspace, dataset_id: str, method: str, min_area: int
     return workspace.results_dir(dataset_id) / _SUBDIR / f"{validate_name('method', method)}.min-{key}.npz"
 
 
+def _read_job(job: tuple[str, str, str, tuple[int, int], int | None]):
+    """(method, stem, map path, ground-truth shape, min area) → (method, stem, the map read, min area)."""
+    method, stem, path, shape, min_area = job
+    return method, stem, read_prediction(Path(path), shape), min_area
+
+
+def score_read_job(loaded) -> tuple[str, str, tuple]:
+    """The per-pair work, wherever it runs: one read map's image-level values → (method, stem, values)."""
+    method, stem, saliency, min_area = loaded
+    return method, stem, image_scores(saliency, min_area)
+
+
 def _score_jobs(jobs: list[tuple[str, str, str, tuple[int, int], int | None]]) -> list[tuple[str, str, tuple]]:
     """Score a chunk of (method, stem, map path, ground-truth shape, min area) → [(method, stem, values)]."""
-    out = []
-    for method, stem, path, shape, min_area in jobs:
-        saliency = read_prediction(Path(path), shape)
-        out.append((method, stem, image_scores(saliency, min_area)))
-    return out
+    return [score_read_job(_read_job(job)) for job in jobs]
+
+
+def image_level_worker():
+    """A Ray worker's compute function (see :func:`score_read_job`)."""
+    return score_read_job
+
+
+def _score_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker):
+    """As the local pool, on Ray workers: this process reads the maps, the workers score them."""
+    from samis.engines.ray_engine import run_on_actors
+
+    items = [((job[0], job[1]), job) for job in jobs]
+    for _, values in run_on_actors(spec, image_level_worker, (), items, _read_job, batch_size=64,
+                                   on_ready=lambda *_: tracker.restart_clock()):
+        yield [values]
 
 
 # ---- the public entry point ----------------------------------------------------------------------
 def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
                          split: str = "all", min_area: int | None = None, allow_missing: bool = False,
-                         workers: int | None = None, progress: ProgressCallback | None = None) -> ImageLevelResult:
+                         workers: int | None = None, progress: ProgressCallback | None = None,
+                         engine: EngineSpec | None = None) -> ImageLevelResult:
     """Image-level detection of every requested method: false alarms on defect-free images, ROC AUC, per class.
 
     Args:
@@ -392,6 +417,8 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
         allow_missing: score methods on the images they have maps for instead of refusing.
         workers: processes (default: all cores, at most 8).
         progress: optional callback, sent :class:`samis.runs.RunProgress` events (stage ``image-level``).
+        engine: where the scoring runs (default local: a process pool here); with Ray this process reads
+            every map and writes the cache, the workers score — the same values either way.
 
     Returns:
         an :class:`ImageLevelResult`.
@@ -401,6 +428,7 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
             method, no predictions, missing maps (without ``allow_missing``); a map of the wrong size.
     """
     min_area = check_min_area(min_area)
+    engine = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
     samples = get_split(workspace, dataset, split)
     if not samples:
         raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
@@ -448,11 +476,17 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
                         "pred_keys": pred_keys, "pred_stats": pred_stats}
 
     tracker = ProgressTracker(progress, len(jobs), "image-level", unit="image-method pairs").start()
-    workers = workers or default_workers()
-    parallel = workers > 1 and len(jobs) >= _PARALLEL_MIN_TASKS
-    size = max(1, min(64, len(jobs) // (workers * 8) or 1)) if parallel else 32
-    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
-    for part in map_jobs(_score_jobs, chunks, workers if parallel else 1):
+    if not jobs:
+        parts = []
+    elif engine.is_local:
+        workers = workers or default_workers()
+        parallel = workers > 1 and len(jobs) >= _PARALLEL_MIN_TASKS
+        size = max(1, min(64, len(jobs) // (workers * 8) or 1)) if parallel else 32
+        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        parts = map_jobs(_score_jobs, chunks, workers if parallel else 1)
+    else:
+        parts = _score_on_ray(jobs, engine, tracker)
+    for part in parts:
         for method, stem, values in part:
             entry = plan[method]
             entry["rows"][stem] = (entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], values)

@@ -57,7 +57,8 @@ def _results(folder: Path) -> dict:
 
 
 # ---- fast: no Ray is started ---------------------------------------------------------------------------
-@pytest.mark.parametrize("command", [["sam", "toy", "--model", "tiny"], ["baseline", "toy", "mbd"], ["evaluate", "toy"]])
+@pytest.mark.parametrize("command", [["sam", "toy", "--model", "tiny"], ["baseline", "toy", "mbd"], ["evaluate", "toy"],
+                                     ["evaluate", "toy", "--image-level"]])
 def test_unreachable_address_is_one_line_fast_and_writes_nothing(workspace, make_folder_dataset, capsys, command):
     root, _ = make_folder_dataset(n=4)
     register_dataset(workspace, "toy", root)
@@ -449,7 +450,9 @@ def test_baselines_and_scores_on_ray_equal_a_local_run(ray_cluster, tmp_path, ma
     from samis.evaluation import evaluate
     from samis.workspace import Workspace
 
-    root, _ = make_folder_dataset(n=30)  # enough images for the local process pool
+    from samis.image_level import evaluate_image_level
+
+    root, _ = make_folder_dataset(n=30, empty_gt=8)  # enough images for the local process pool; 8 good parts
     results = {}
     for name in ("local", "ray"):
         workspace = Workspace(tmp_path / name)
@@ -459,9 +462,12 @@ def test_baselines_and_scores_on_ray_equal_a_local_run(ray_cluster, tmp_path, ma
             run = compute_baseline(workspace, dataset, method, engine=engine)
             assert run.computed == 30
         scores = evaluate(workspace, dataset, ["mbd", "ft"], engine=engine)
+        image_level = evaluate_image_level(workspace, dataset, ["mbd", "ft"], engine=engine)
+        assert image_level.computed == 60
         maps = {k: v for k, v in _tree(workspace.root / "predictions").items() if k.endswith(".png")}
-        results[name] = (maps, scores.to_json_dict(), _results(workspace.results_dir("toy")))
-    assert len(results["local"][0]) == 60
+        results[name] = (maps, scores.to_json_dict(), _results(workspace.results_dir("toy")),
+                         image_level.to_json_dict(), _results(workspace.results_dir("toy") / "image_level"))
+    assert len(results["local"][0]) == 60 and len(results["local"][4]) == 3  # two methods and the ground-truth table
     assert results["ray"] == results["local"]
 
 

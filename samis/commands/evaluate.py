@@ -32,10 +32,6 @@ def register(subparsers) -> None:
 
 def _evaluate(args, workspace) -> int:
     if args.image_level or args.min_area is not None:
-        if args.engine != "local":
-            from samis.errors import EngineError
-
-            raise EngineError("--image-level runs with --engine local only")
         return _image_level(args, workspace)
     # lazy: the evaluation imports pandas (0.3-0.4 s), which the other commands' parsers do not need
     from samis.evaluation import evaluate
@@ -79,10 +75,11 @@ def _image_level(args, workspace) -> int:
     if not args.image_level:
         raise EvaluationError("--min-area applies to --image-level only")
     min_area = check_min_area(args.min_area)
+    engine = engine_spec(args, args.workers if args.engine == "ray" else None).checked()
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         result = evaluate_image_level(workspace, dataset, comma_list(args.methods), args.split, min_area,
-                                      args.allow_missing, args.workers, progress)
+                                      args.allow_missing, args.workers, progress, engine=engine)
     for name, method_result in result.methods.items():
         if method_result.missing:
             print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "
