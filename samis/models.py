@@ -196,3 +196,8 @@ def sam_model(key: str) -> SamModel | Sam2Model | None:
 def is_sam2(key: str) -> bool:
     """Whether a ``--model`` key or label names a SAM 2 model (run through the ``sam2`` package)."""
     return isinstance(sam_model(key), Sam2Model)
+
+
+def family_title(key: str) -> str:
+    """``SAM 2.1`` or ``SAM``: the family a ``--model`` key or label belongs to, as messages name it."""
+    return "SAM 2.1" if is_sam2(key) else "SAM"

@@ -4,6 +4,7 @@ method ids, wrong checkpoints, and the conversion of SAM2AutomaticMaskGenerator'
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -201,6 +202,12 @@ def test_without_checkpoint_the_workspace_file_is_used(workspace, make_folder_da
     assert code == 2 and lines[0] == f"note: checkpoint {folder / filename} (the workspace's; --checkpoint names another)"
     assert len(lines) == 2 and lines[1].startswith(f"error: {folder / filename}") and "truncated" in lines[1]
     assert not workspace.sam_cache_dir(sam_model(model).label, "toy").exists()
+    # prompts load the model themselves: the same file is used
+    from samis.datasets import load_dataset
+    from samis.sam.run import write_sam_maps
+
+    with pytest.raises(SamError, match=f"^{re.escape(str(folder / filename))}: .*truncated"):
+        write_sam_maps(workspace, load_dataset(workspace, "toy"), model, "box")
 
 
 def test_cli_one_line_errors(workspace, make_folder_dataset, capsys, tmp_path):

@@ -61,26 +61,6 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _workspace_checkpoint(workspace, model_type: str) -> str | None:
-    """Without --checkpoint: the official file in the workspace's checkpoints folder, where
-    ``checkpoints download`` puts it (None for a test-size model).
-
-    Raises:
-        SamError: the model needs weights and the workspace has none (says how to get them).
-    """
-    model = sam_model(model_type)
-    if model.random_weights:
-        return None
-    path = workspace.checkpoints_dir / model.checkpoint
-    if not path.is_file():
-        family = "SAM 2.1" if is_sam2(model_type) else "SAM"
-        raise SamError(f"--model {model_type} needs --checkpoint PATH (the official {family} {model_type} weights), "
-                       f"or {model.checkpoint} in {workspace.checkpoints_dir}: "
-                       f"python -m samis checkpoints download {model_type}")
-    print(f"note: checkpoint {path} (the workspace's; --checkpoint names another)", file=sys.stderr)
-    return str(path)
-
-
 def _run(args, workspace) -> int:
     from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
@@ -98,7 +78,6 @@ def _run(args, workspace) -> int:
     if args.engine == "local" and args.workers is not None:
         raise SamError("--workers applies to --engine ray (a local SAM run is one process)")
     engine = engine_spec(args, args.workers).checked()  # before anything is read or written
-    args.checkpoint = args.checkpoint or _workspace_checkpoint(workspace, args.model)
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:

@@ -33,7 +33,7 @@ from samis.sam.checkpoints import (
     load_state_dict,
 )
 from samis.sam.masks import MaskSet
-from samis.models import MODEL_CHOICES, SAM2_MODELS, is_sam2, sam_model
+from samis.models import MODEL_CHOICES, SAM2_MODELS, family_title, is_sam2, sam_model
 from samis.sam.params import AmgParams, as_model_params
 from samis.sam.tiny import TINY_SEED, build_tiny_sam
 from samis.speed.timing import SpeedSubject, cpu_name
@@ -129,7 +129,7 @@ class LoadedSam:
     def provenance(self) -> dict:
         """Where masks from this model come from."""
         seed = weights_seed(self.model_type)
-        family = "SAM 2.1" if self.is_sam2 else "SAM"
+        family = family_title(self.model_type)
         weights = ("checkpoint" if seed is None
                    else f"random (seed {seed}); speed and code paths only, not {family}'s accuracy")
         record = {
@@ -167,7 +167,7 @@ def load_sam(model_type: str, checkpoint: str | Path | None = None, device: str 
     """
     label = model_label(model_type)
     torch_device = resolve_device(device)
-    family = "SAM 2.1" if model_type in SAM2_MODELS else "SAM"
+    family = family_title(model_type)
     if sam_model(model_type).random_weights:
         if checkpoint:
             raise SamError(f"--model {model_type} is a test-size model with random weights and takes no checkpoint")

@@ -33,7 +33,7 @@ from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
 from samis.methods import PROMPT_KINDS
 from samis.runs import ProgressCallback, ProgressTracker, Report
-from samis.models import is_sam2, sam_model
+from samis.models import family_title, is_sam2, sam_model
 from samis.sam.params import AmgParams, as_model_params
 from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label, weights_seed
 from samis.sam.masks import encode_mask_set, read_resumable_provenance
@@ -152,6 +152,26 @@ def _embedding_store(folder: Path, stem: str, tag: str):
     return load, save
 
 
+def checkpoint_or_workspace_file(workspace: Workspace, model: str, checkpoint: str | None, notify=None) -> str:
+    """The checkpoint a run of a model with official weights uses: ``checkpoint`` when given, else the
+    official file in the workspace's ``checkpoints/`` folder (where ``checkpoints download`` puts it).
+
+    Raises:
+        SamError: no checkpoint given and none in the workspace (says where it goes and how to get it).
+    """
+    if checkpoint:
+        return checkpoint
+    facts = sam_model(model)
+    path = workspace.checkpoints_dir / facts.checkpoint
+    if not path.is_file():
+        raise SamError(f"--model {model} needs --checkpoint PATH (the official {family_title(model)} {model} weights), "
+                       f"or {facts.checkpoint} in {workspace.checkpoints_dir}: "
+                       f"python -m samis checkpoints download {model}")
+    if notify is not None:
+        notify(f"checkpoint {path} (the workspace's; --checkpoint names another)")
+    return str(path)
+
+
 def cached_stems(workspace: Workspace, dataset_id: str, label: str) -> dict[str, Path]:
     """Mask cache files of a model on a dataset, by stem."""
     folder = workspace.sam_cache_dir(label, dataset_id)
@@ -249,7 +269,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         split: split name (see :func:`samis.datasets.split_names`).
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``<label> masks``) once
             at the start and after each image; cached images count as done, not toward the rate.
-        checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`.
+        checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`; no checkpoint:
+            the workspace's official file (:func:`checkpoint_or_workspace_file`).
         cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder
             (local engine only).
         notify: callable receiving one-line notices (out-of-memory retries, the Ray workers started).
@@ -293,9 +314,7 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     if not random_weights:
         from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5 as md5_of
 
-        if not checkpoint:
-            family = "SAM 2.1" if is_sam2(model) else "SAM"
-            raise SamError(f"--model {model} needs --checkpoint PATH (the official {family} {model} weights)")
+        checkpoint = checkpoint_or_workspace_file(workspace, model, checkpoint, tell)
         checkpoint_md5 = md5_of(check_checkpoint_file(checkpoint, model), hash_cache_file(workspace))
     key = cache_key(model, checkpoint_md5, params)
     report = RunReport(dataset.id, label, split, len(samples), cache_dir=folder)
@@ -385,7 +404,8 @@ def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str,
         model: ``tiny``, ``tiny-sam2`` or a SAM / SAM 2.1 type (its masks must be cached for a selection strategy).
         how: a selection strategy (``oracle`` …) or a prompt kind (``box``, ``point``), see :mod:`samis.methods`.
         split, progress: as for :func:`run_sam_over_dataset`.
-        checkpoint, device: load the model for a prompt kind (a selection strategy loads nothing).
+        checkpoint, device: load the model for a prompt kind (a selection strategy loads nothing); no
+            checkpoint: the workspace's official file (:func:`checkpoint_or_workspace_file`).
 
     Returns:
         the :class:`~samis.sam.selection.SelectionReport` or :class:`~samis.sam.prompts.PromptReport`.
@@ -394,6 +414,8 @@ def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str,
         SamError: unknown strategy or prompt kind, missing masks or ground truth, a bad checkpoint.
     """
     if how in PROMPT_KINDS:
+        if not sam_model(model).random_weights:
+            checkpoint = checkpoint_or_workspace_file(workspace, model, checkpoint)
         loaded = load_sam(model, checkpoint, device, hash_cache_file(workspace))
         return run_prompted_over_dataset(workspace, dataset, loaded, how, split=split, progress=progress)
     return select_over_dataset(workspace, dataset, model_label(model), how, split=split, progress=progress)
