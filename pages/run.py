@@ -155,6 +155,10 @@ def _sam_tab() -> None:
                 "use_m2m": cols[0].checkbox("use_m2m", defaults.use_m2m, key="amg2_m2m"),
                 "multimask_output": cols[1].checkbox("multimask_output", defaults.multimask_output, key="amg2_multi"),
             })
+        keep_embeddings = False if is_sam2(model_type) else st.checkbox(
+            "Keep image embeddings", key="amg_keep_emb",
+            help="stores each image's encoder output beside the masks (about 4 MB per image for ViT-H), so a "
+                 "later run with other thresholds skips the image encoder (`--cache-embeddings`)")
     uses_ground_truth = {**SELECTION_STRATEGIES, **PROMPT_KINDS}
     chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", list(uses_ground_truth),
                             default=["oracle"], key="sam_strategies",
@@ -174,6 +178,7 @@ def _sam_tab() -> None:
             progress = ui.Progress()
             report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
                                           progress=progress, checkpoint=checkpoint, device=device,
+                                          cache_embeddings=keep_embeddings,
                                           notify=lambda message: st.warning(ui.literal(message)), engine=engine)
             st.markdown(ui.literal(report.summary()))
             for how in chosen:

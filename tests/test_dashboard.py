@@ -322,6 +322,13 @@ def test_run_sam_tiny_writes_masks_and_selected_maps(bare_toy):
     at.button(key="sam_go").click().run()
     assert_clean(at)
     assert any("0 images computed, 3 already cached" in m for m in texts(at.markdown))
+    # other thresholds, with the image embeddings kept: a run after that skips the encoder
+    embeddings = bare_toy.sam_cache_dir("sam-tiny-random", "toy") / "embeddings"
+    at.checkbox(key="amg_keep_emb").check().run()
+    at.number_input(key="amg_nms").set_value(0.9).run()
+    at.button(key="sam_go").click().run()
+    assert_clean(at)
+    assert any("3 images computed" in m for m in texts(at.markdown)) and len(list(embeddings.glob("*.npz"))) == 3
 
 
 def test_run_sam_tiny_sam2_writes_masks_and_maps(bare_toy):
@@ -331,6 +338,7 @@ def test_run_sam_tiny_sam2_writes_masks_and_maps(bare_toy):
     at.selectbox(key="sam_model").select("tiny-sam2").run()
     assert_clean(at)
     assert [c for c in at.checkbox if c.key == "amg2_m2m"]  # SAM 2.1's own parameters are offered
+    assert not [c for c in at.checkbox if c.key == "amg_keep_emb"]  # the embedding cache is SAM's only
     at.number_input(key="amg_pps").set_value(4).run()
     at.number_input(key="amg_iou").set_value(0.0).run()
     at.number_input(key="amg_stab").set_value(0.0).run()
