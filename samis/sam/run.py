@@ -20,6 +20,7 @@ import os
 import signal
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,19 +138,33 @@ def _stored_embeddings(folder: Path, stem: str) -> dict[int, bytes]:
     return found
 
 
-def _embedding_store(folder: Path, stem: str, tag: str):
-    """(load, save) callables of the optional embedding cache for one image, reading and writing files."""
+def _embedding_callables(read: Callable[[int], bytes | None], write: Callable[[int, bytes], None], tag: str):
+    """(load, save) callables of the embedding cache for one image over a byte store (files here, a dict on
+    a Ray worker): ``read(crop) -> bytes or None`` and ``write(crop, bytes)``."""
 
     def load(crop_index: int):
+        data = read(crop_index)
+        return None if data is None else embedding_from_bytes(data, tag)
+
+    def save(crop_index: int, features: torch.Tensor, input_size) -> None:
+        write(crop_index, embedding_bytes(features, input_size, tag))
+
+    return load, save
+
+
+def _embedding_store(folder: Path, stem: str, tag: str):
+    """(load, save) callables of the embedding cache for one image, reading and writing its files."""
+
+    def read(crop_index: int) -> bytes | None:
         try:
-            return embedding_from_bytes(_embedding_path(folder, stem, crop_index).read_bytes(), tag)
+            return _embedding_path(folder, stem, crop_index).read_bytes()
         except OSError:
             return None
 
-    def save(crop_index: int, features: torch.Tensor, input_size) -> None:
-        write_bytes_atomic(_embedding_path(folder, stem, crop_index), embedding_bytes(features, input_size, tag))
+    def write(crop_index: int, data: bytes) -> None:
+        write_bytes_atomic(_embedding_path(folder, stem, crop_index), data)
 
-    return load, save
+    return _embedding_callables(read, write, tag)
 
 
 def checkpoint_or_workspace_file(workspace: Workspace, model: str, checkpoint: str | None, notify=None) -> str:
@@ -225,18 +240,11 @@ def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParam
     def compute(payload):
         image, base, embedding = payload
         new: dict[int, bytes] = {}
-        if embedding is None:
-            data, _ = mask_file_bytes(engine, image, base)
-        else:  # (tag, cached bytes by crop): what the driver holds; new ones go back to it
+        load = save = None
+        if embedding is not None:  # (tag, cached bytes by crop): what the driver holds; new ones go back to it
             tag, cached = embedding
-
-            def load(crop_index: int):
-                return embedding_from_bytes(cached[crop_index], tag) if crop_index in cached else None
-
-            def save(crop_index: int, features, input_size) -> None:
-                new[crop_index] = embedding_bytes(features, input_size, tag)
-
-            data, _ = mask_file_bytes(engine, image, base, embeddings=load, on_embedding=save)
+            load, save = _embedding_callables(cached.get, new.__setitem__, tag)
+        data, _ = mask_file_bytes(engine, image, base, embeddings=load, on_embedding=save)
         told = notices[:]
         notices.clear()
         return data, told, new
@@ -247,12 +255,9 @@ def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParam
 def _local_mask_files(engine: SamEngine, todo: list[Sample], base_of, embedding_store=None):
     """(sample, file bytes) for each image, computed here, one after another."""
     for sample in todo:
-        image = read_rgb(sample.image_path)
-        if embedding_store is not None:
-            load, save = embedding_store(sample)
-            data, _ = mask_file_bytes(engine, image, base_of(sample), embeddings=load, on_embedding=save)
-        else:
-            data, _ = mask_file_bytes(engine, image, base_of(sample))
+        load, save = embedding_store(sample) if embedding_store is not None else (None, None)
+        data, _ = mask_file_bytes(engine, read_rgb(sample.image_path), base_of(sample), embeddings=load,
+                                  on_embedding=save)
         yield sample, data
 
 
@@ -272,7 +277,7 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`; no checkpoint:
             the workspace's official file (:func:`checkpoint_or_workspace_file`).
         cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder
-            (local engine only).
+            (on Ray, this process keeps them and sends them along).
         notify: callable receiving one-line notices (out-of-memory retries, the Ray workers started).
         samples: run on these samples instead of the split.
         engine: where the masks are computed (default local, in this process); with Ray, this process
