@@ -36,7 +36,7 @@ import pandas as pd
 from samis.datasets import Dataset, Sample, get_split
 from samis.engines import EngineSpec
 from samis.errors import EvaluationError
-from samis.evaluation import _content_keys, _ground_truth_keys, _load_npz, _save_npz, default_workers
+from samis.evaluation import _chunks, _content_keys, _ground_truth_keys, _load_npz, _save_npz, default_workers
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import IMAGE_LEVEL_METRICS
 from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
@@ -482,8 +482,7 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
         workers = workers or default_workers()
         parallel = workers > 1 and len(jobs) >= _PARALLEL_MIN_TASKS
         size = max(1, min(64, len(jobs) // (workers * 8) or 1)) if parallel else 32
-        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
-        parts = map_jobs(_score_jobs, chunks, workers if parallel else 1)
+        parts = map_jobs(_score_jobs, _chunks(jobs, size), workers if parallel else 1)
     else:
         parts = _score_on_ray(jobs, engine, tracker)
     for part in parts:

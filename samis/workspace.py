@@ -74,6 +74,15 @@ def _toml_value(value) -> str:
     return f'"{text}"'
 
 
+def shown_path(text: str | os.PathLike, quote: bool = True, limit: int = 200) -> str:
+    """A path as a message shows it, cut to ``limit`` characters; quoted with escapes (a NUL shows as
+    ``\\x00``) unless ``quote`` is False (a resolved path, which holds no such character)."""
+    text = str(text)
+    cut = text if len(text) <= limit else text[:limit]
+    shown = repr(cut) if quote else cut
+    return shown if cut == text else shown + "…"
+
+
 class Workspace:
     """A samis workspace folder. Cheap to create; it makes folders only when something is written."""
 
@@ -82,9 +91,8 @@ class Workspace:
             self.root = Path(root).expanduser().resolve()
             exists = self.root.exists()  # a name too long, a NUL character … fail here, not later
         except (OSError, ValueError) as error:
-            shown = repr(str(root)) if len(str(root)) <= 200 else repr(str(root)[:200]) + "…"
             reason = getattr(error, "strerror", None) or str(error)
-            raise WorkspaceError(f"workspace {shown} is not a usable path ({reason})") from None
+            raise WorkspaceError(f"workspace {shown_path(root)} is not a usable path ({reason})") from None
         if exists and not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} exists and is not a folder")
         # both sides resolved: a link into the reference folder (or a reference folder reached through

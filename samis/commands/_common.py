@@ -90,10 +90,12 @@ def add_engine_arguments(parser, gpus: bool = False) -> None:
                                  "(default 1 where the cluster has GPUs, else 0)")
 
 
-def engine_spec(args, workers: int | None = None):
-    """The :class:`samis.engines.EngineSpec` the arguments ask for (checked by the library)."""
+def engine_spec(args):
+    """The :class:`samis.engines.EngineSpec` the arguments ask for (checked by the library); ``--workers``
+    counts Ray workers only with ``--engine ray`` (locally it is the process pool's size)."""
     from samis.engines import EngineSpec
 
+    workers = getattr(args, "workers", None) if args.engine == "ray" else None
     return EngineSpec(args.engine, args.ray_address, workers, getattr(args, "gpus_per_worker", None))
 
 

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 
 
 def _run(args, workspace) -> int:
-    engine = engine_spec(args, args.workers if args.engine == "ray" else None).checked()
+    engine = engine_spec(args).checked()
     baselines = resolve_baselines(args.method)
     dataset = load_dataset(workspace, args.dataset)
     runs = []

@@ -37,7 +37,7 @@ def _evaluate(args, workspace) -> int:
     from samis.evaluation import evaluate
     from samis.tables.model import build_table, measured_rows
 
-    engine = engine_spec(args, args.workers if args.engine == "ray" else None).checked()
+    engine = engine_spec(args).checked()
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
@@ -75,7 +75,7 @@ def _image_level(args, workspace) -> int:
     if not args.image_level:
         raise EvaluationError("--min-area applies to --image-level only")
     min_area = check_min_area(args.min_area)
-    engine = engine_spec(args, args.workers if args.engine == "ray" else None).checked()
+    engine = engine_spec(args).checked()
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         result = evaluate_image_level(workspace, dataset, comma_list(args.methods), args.split, min_area,

@@ -9,7 +9,7 @@ from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.params import AmgParams, Sam2AmgParams, params_for_model
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
-from samis.models import MODEL_CHOICES, is_sam2, sam_model
+from samis.models import MODEL_CHOICES, family_title, is_sam2, sam_model
 
 _DEFAULTS = AmgParams()
 _SAM2_DEFAULTS = Sam2AmgParams()
@@ -77,7 +77,7 @@ def _run(args, workspace) -> int:
                               {name: getattr(args, name) for name in _SAM2_DEFAULTS.as_dict()})
     if args.engine == "local" and args.workers is not None:
         raise SamError("--workers applies to --engine ray (a local SAM run is one process)")
-    engine = engine_spec(args, args.workers).checked()  # before anything is read or written
+    engine = engine_spec(args).checked()  # before anything is read or written
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:
@@ -96,7 +96,7 @@ def _run(args, workspace) -> int:
         model = sam_model(args.model)
         if model.random_weights:
             print(f"note: {model.label} has random weights: its maps test the pipeline, "
-                  f"they say nothing about {'SAM 2.1' if is_sam2(args.model) else 'SAM'}")
+                  f"they say nothing about {family_title(args.model)}")
     for how in [*strategies, *prompts]:
         with progress_printer(show) as progress:
             written = write_sam_maps(workspace, dataset, args.model, how, split=args.split, checkpoint=args.checkpoint,

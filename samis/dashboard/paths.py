@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from samis.errors import WorkspaceError
-from samis.workspace import Workspace
+from samis.workspace import Workspace, shown_path
 
 ROOTS_VARIABLE = "SAMIS_ALLOWED_ROOTS"
 
@@ -53,15 +53,6 @@ def allowed_roots(extra: list[str] | tuple[str, ...] | None = None, environ: dic
     return unique
 
 
-def _cut(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def literal_path(text: str | os.PathLike) -> str:
-    """A typed path as it may be shown in a message: quoted, with escapes, cut to 200 characters."""
-    return _cut(repr(str(text)))
-
-
 def is_inside(path: Path, root: Path) -> bool:
     """True when ``path`` is ``root`` or lies below it (both already resolved)."""
     return path == root or root in path.parents
@@ -86,11 +77,11 @@ def check_allowed(text: str | os.PathLike, roots: list[Path], what: str = "path"
     try:
         path = _resolved(str(text).strip())
     except (ValueError, OSError) as error:  # a NUL character, a name too long for the system …
-        raise PathNotAllowedError(f"{what} {literal_path(text)} is not a usable path ({error})") from None
+        raise PathNotAllowedError(f"{what} {shown_path(text)} is not a usable path ({error})") from None
     if any(is_inside(path, root) for root in roots):
         return path
     listed = ", ".join(str(r) for r in roots)
     raise PathNotAllowedError(
-        f"{what} {_cut(str(path))} is outside the allowed folders ({listed}); the operator can add a folder to "
+        f"{what} {shown_path(path, quote=False)} is outside the allowed folders ({listed}); the operator can add a folder to "
         f"${ROOTS_VARIABLE} or to [samis] allowed_roots in .streamlit/secrets.toml"
     )
