@@ -17,10 +17,6 @@ Work is spread over the CPU cores, one ground truth read per image for all metho
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,20 +24,21 @@ import numpy as np
 import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
-from samis.engines import EngineSpec
 from samis.errors import EvaluationError
-from samis.imageio import ImageReadError, read_mask, write_bytes_atomic
+from samis.imageio import ImageReadError, read_mask
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
-from samis.recovery import move_aside
-from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
+from samis.result_cache import PairStore, RowCache, file_hash, ground_truth_keys
+from samis.runner import EngineSpec, Task, check_engine, run_task
+from samis.runs import ProgressCallback, Report, jsonable
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
 # 2: ground truth read by samis.imageio.read_mask (0/1, 16-bit and coloured masks were read as
 # empty before); the key hashes the mask file, not the rule, so results of version 1 are dropped
 CACHE_VERSION = 2
-_GT_INDEX = "_ground_truth_index.npz"
 _PARALLEL_MIN_TASKS = 48
+#: per-image values of the cache: name -> (dtype kinds, shape of one row)
+_VALUES = {"scalars": ("f", (len(IMAGE_METRICS),)), "curves": ("f", (len(CURVES), 256))}
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -129,253 +126,95 @@ class EvaluationResult(Report):
         return pd.DataFrame(rows, columns=["method", "n_images", "missing", *DATASET_METRICS])
 
 
-# ---- content keys ------------------------------------------------------------------------------
-def _file_hash(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+# ---- the per-pair task ------------------------------------------------------------------------------
+_last_ground_truth: tuple[str, str, np.ndarray] | None = None  # (path, hash, mask): pairs of one image come together
 
 
-def _stat_key(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _content_keys(paths: dict[str, Path], known: dict[str, tuple[tuple[int, int], str]]) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
-    """Hash of each file; files whose (size, mtime) match ``known`` keep their known hash unread."""
-    keys, stats = {}, {}
-    for stem, path in paths.items():
+def _ground_truth(stem: str, path: str, content_hash: str) -> np.ndarray:
+    """One image's ground truth (bool), read once for all of its pairs that come one after another."""
+    global _last_ground_truth
+    if _last_ground_truth is None or _last_ground_truth[:2] != (path, content_hash):
         try:
-            stat = _stat_key(path)
-        except FileNotFoundError:
-            raise EvaluationError(f"{path}: file not found (it disappeared during evaluation)") from None
-        cached = known.get(stem)
-        keys[stem] = cached[1] if cached and cached[0] == stat else _file_hash(path)
-        stats[stem] = stat
-    return keys, stats
+            mask = read_mask(path)[0]  # bool; score_image gives pysodmetrics 0/255, read back at > 128
+        except ImageReadError as error:
+            raise EvaluationError(f"ground truth of image {stem}: {error}") from None
+        _last_ground_truth = (path, content_hash, mask)
+    return _last_ground_truth[2]
 
 
-# ---- cache files ---------------------------------------------------------------------------------
-class _DamagedCache(Exception):
-    """A cache file reads but does not hold what samis wrote (cut, foreign or hand-edited)."""
-
-
-#: what each cache file must hold: array name -> (dtype kinds, shape with "n" for the row count)
-_METHOD_CACHE_LAYOUT = {
-    "stems": ("U", ("n",)), "pred_stat": ("iu", ("n", 2)), "pred_hash": ("U", ("n",)), "gt_hash": ("U", ("n",)),
-    "scalars": ("f", ("n", len(IMAGE_METRICS))), "curves": ("f", ("n", len(CURVES), 256)),
-}
-_GT_INDEX_LAYOUT = {"stems": ("U", ("n",)), "stat": ("iu", ("n", 2)), "hash": ("U", ("n",))}
-
-
-def _check_layout(data: dict, layout: dict) -> None:
-    """Raise :class:`_DamagedCache` unless every array is there with the right kind and shape."""
-    rows = None
-    for name, (kinds, shape) in layout.items():
-        if name not in data:
-            raise _DamagedCache(f"no '{name}' array")
-        array = data[name]
-        if array.dtype.kind not in kinds or array.ndim != len(shape):
-            raise _DamagedCache(f"'{name}' is {array.dtype} {array.shape}")
-        rows = array.shape[0] if rows is None else rows
-        expected = tuple(rows if size == "n" else size for size in shape)
-        if array.shape != expected:
-            raise _DamagedCache(f"'{name}' has shape {array.shape}, expected {expected}")
-    if "stems" in layout and len(set(data["stems"].tolist())) != rows:
-        raise _DamagedCache("an image id occurs twice")
-
-
-def _load_npz(path: Path, layout: dict, version: int = CACHE_VERSION) -> dict | None:
-    """A cache file's arrays, or None when it must be computed (again).
-
-    A missing file or one of another cache version is simply recomputed; a file that cannot be read
-    or does not match ``layout`` is moved aside (see :func:`samis.recovery.move_aside`) first, so it
-    never blocks a command and nothing is lost.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "version" not in data.files:
-                raise _DamagedCache("no version")
-            if int(data["version"]) != version:
-                return None
-            arrays = {k: data[k] for k in data.files}
-        _check_layout(arrays, layout)
-        return arrays
-    except FileNotFoundError:
-        return None
-    except PermissionError:
-        raise  # not damage: the CLI says which file cannot be read
-    except (_DamagedCache, OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        move_aside(path, str(error) if isinstance(error, _DamagedCache) else error.__class__.__name__)
-        return None
-
-
-def _save_npz(path: Path, version: int = CACHE_VERSION, **arrays) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, version=np.array(version), **arrays)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-class _MethodCache:
-    """Cached per-image rows of one method, as arrays indexed by image id."""
-
-    def __init__(self, data: dict | None):
-        if data is None:
-            data = {"stems": np.array([], dtype=str), "pred_stat": np.empty((0, 2), np.int64),
-                    "pred_hash": np.array([], dtype=str), "gt_hash": np.array([], dtype=str),
-                    "scalars": np.empty((0, len(IMAGE_METRICS))), "curves": np.empty((0, len(CURVES), 256))}
-        self.stems: list[str] = data["stems"].tolist()
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = data["pred_stat"]
-        self.pred_hash: list[str] = data["pred_hash"].tolist()
-        self.gt_hash: list[str] = data["gt_hash"].tolist()
-        self.scalars = data["scalars"]
-        self.curves = data["curves"]
-        self.dirty = False
-        self._new: dict[str, tuple] = {}
-
-    @classmethod
-    def load(cls, path: Path) -> "_MethodCache":
-        return cls(_load_npz(path, _METHOD_CACHE_LAYOUT))
-
-    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
-        stats = self.pred_stat.tolist()
-        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
-
-    def lookup(self, stem: str) -> tuple[str, str] | None:
-        i = self.index.get(stem)
-        return None if i is None else (self.pred_hash[i], self.gt_hash[i])
-
-    def touch(self, stem: str, stat: tuple[int, int]) -> None:
-        """Same content under a new file stat: remember the stat so the file is not hashed again."""
-        self.pred_stat[self.index[stem]] = stat
-        self.dirty = True
-
-    def put(self, stem: str, stat, pred_hash: str, gt_hash: str, scalars: np.ndarray, curves: np.ndarray) -> None:
-        self._new[stem] = (stat, pred_hash, gt_hash, scalars, curves)
-        self.dirty = True
-
-    def _merge(self) -> None:
-        if not self._new:
-            return
-        keep = [i for i, stem in enumerate(self.stems) if stem not in self._new]
-        new_stems = list(self._new)
-        rows = [self._new[s] for s in new_stems]
-        self.stems = [self.stems[i] for i in keep] + new_stems
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = np.concatenate([self.pred_stat[keep], np.array([r[0] for r in rows], np.int64).reshape(-1, 2)])
-        self.pred_hash = [self.pred_hash[i] for i in keep] + [r[1] for r in rows]
-        self.gt_hash = [self.gt_hash[i] for i in keep] + [r[2] for r in rows]
-        self.scalars = np.concatenate([self.scalars[keep], np.stack([r[3] for r in rows])])
-        self.curves = np.concatenate([self.curves[keep], np.stack([r[4] for r in rows])])
-        self._new = {}
-
-    def rows_for(self, stems: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        self._merge()
-        rows = [self.index[s] for s in stems]
-        return self.scalars[rows], self.curves[rows]
-
-    def save(self, path: Path) -> None:
-        self._merge()
-        _save_npz(path, stems=np.array(self.stems, dtype=str), pred_stat=self.pred_stat.astype(np.int64),
-                  pred_hash=np.array(self.pred_hash, dtype=str), gt_hash=np.array(self.gt_hash, dtype=str),
-                  scalars=self.scalars, curves=self.curves,
-                  metric_names=np.array(IMAGE_METRICS), curve_names=np.array(CURVES))
-        self.dirty = False
-
-
-def _ground_truth_keys(workspace: Workspace, dataset: Dataset, samples: list[Sample]) -> tuple[dict[str, str], object]:
-    """Content hash of each ground truth, and a function that saves the updated index (called on success)."""
-    index_path = workspace.results_dir(dataset.id) / _GT_INDEX
-    data = _load_npz(index_path, _GT_INDEX_LAYOUT)
-    known = {}
-    if data is not None:
-        for i, stem in enumerate(data["stems"].tolist()):
-            known[stem] = ((int(data["stat"][i, 0]), int(data["stat"][i, 1])), str(data["hash"][i]))
-    paths = {s.id: s.gt_path for s in samples}
-    keys, stats = _content_keys(paths, known)
-
-    def save() -> None:
-        if any(known.get(stem) != (stats[stem], keys[stem]) for stem in keys):
-            merged = {**known, **{stem: (stats[stem], keys[stem]) for stem in keys}}
-            stems = sorted(merged)
-            _save_npz(index_path, stems=np.array(stems, dtype=str),
-                      stat=np.array([merged[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
-                      hash=np.array([merged[s][1] for s in stems], dtype=str))
-
-    return keys, save
-
-
-# ---- scoring work --------------------------------------------------------------------------------
-def _read_image_group(stem: str, gt_path: str, predictions: list[tuple[str, str]]):
-    """One image's ground truth (bool) and its methods' maps, read: ``(stem, gt, [(method, map), …])``."""
-    try:
-        gt = read_mask(gt_path)[0]  # bool; score_image gives pysodmetrics 0/255, read back at > 128
-    except ImageReadError as error:
-        raise EvaluationError(f"ground truth of image {stem}: {error}") from None
-    return stem, gt, [(method, read_prediction(Path(pred_path), gt.shape)) for method, pred_path in predictions]
-
-
-def score_read_group(loaded) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """The per-image work, wherever it runs: score one image's read maps → ``[(method, stem, scalars, curves)]``."""
-    stem, gt, predictions = loaded
-    out = []
-    for method, pred in predictions:
-        scores = score_image(pred, gt)
-        out.append((method, stem, scores.scalars, scores.curves))
-    return out
-
-
-def _score_group(group: list[tuple[str, str, list[tuple[str, str]]]]) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """Score one chunk of images: [(stem, gt_path, [(method, pred_path), …])] → rows."""
-    out = []
-    for stem, gt_path, predictions in group:
-        out.extend(score_read_group(_read_image_group(stem, gt_path, predictions)))
-    return out
+def read_pair(job: tuple[str, str, str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """(map, ground truth) of one (method, image) pair: ``job`` is (image id, ground-truth path and hash, map path)."""
+    stem, gt_path, gt_hash, pred_path = job
+    gt = _ground_truth(stem, gt_path, gt_hash)
+    return read_prediction(Path(pred_path), gt.shape), gt
 
 
 def scoring_worker():
-    """A Ray worker's compute function (see :func:`score_read_group`)."""
-    prepare_scorer()
-    return score_read_group
+    """The per-pair work, wherever it runs: ``compute((map, gt)) -> (scalars, curves)``."""
+    prepare_scorer()  # pysodmetrics imported once per process, before the first pair
+
+    def compute(pair) -> tuple[np.ndarray, np.ndarray]:
+        scores = score_image(*pair)
+        return scores.scalars, scores.curves
+
+    return compute
 
 
-def _run_groups_on_ray(groups, spec: EngineSpec, tracker: ProgressTracker) -> list:
-    """As :func:`_run_groups`, on Ray workers: this process reads the maps, the workers score them.
+SCORING = Task("evaluate", read_pair, scoring_worker, unit="image-method pairs", batch_size=64,
+               parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
 
-    Rows come back as workers finish; they are put back in the order of ``groups``, as a local run gives them.
+
+def method_cache(workspace: Workspace, dataset_id: str, method: str) -> RowCache:
+    """One method's cached per-image values and curves (``results/<dataset>/<method>.npz``)."""
+    return RowCache(workspace.results_dir(dataset_id) / f"{validate_name('method', method)}.npz", _VALUES,
+                    CACHE_VERSION, {"metric_names": np.array(IMAGE_METRICS), "curve_names": np.array(CURVES)})
+
+
+def checked_methods(workspace: Workspace, dataset: Dataset, methods: list[str] | None) -> list[str]:
+    """The methods to score (None: every method with stored maps).
+
+    Raises:
+        EvaluationError: no predictions at all, or a method without stored maps.
     """
-    from samis.engines.ray_engine import run_on_actors
-
-    def started(*_) -> None:
-        tracker.restart_clock()
-
-    by_stem: dict[str, list] = {}
-    items = [(group[0], group) for group in groups]
-    for stem, rows in run_on_actors(spec, scoring_worker, (), items, lambda group: _read_image_group(*group),
-                                    batch_size=32, on_ready=started):
-        by_stem[stem] = rows
-        tracker.advance(len(rows))
-    return [row for group in groups for row in by_stem[group[0]]]
-
-
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    available = workspace.prediction_methods(dataset.id)
+    methods = list(available if methods is None else methods)
+    if not methods:
+        raise EvaluationError(f"dataset {dataset.id!r} has no predictions yet; import some with "
+                              f"'python -m samis predictions import {dataset.id} METHOD FOLDER'")
+    for method in methods:
+        validate_name("method", method)
+        if method not in available:
+            raise EvaluationError(f"dataset {dataset.id!r}: no predictions for method {method!r} "
+                                  f"(available: {', '.join(available) or 'none'})")
+    return methods
 
 
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+def maps_of_split(workspace: Workspace, dataset: Dataset, split: str, method: str, split_ids: list[str],
+                  allow_missing: bool) -> tuple[dict[str, Path], list[str]]:
+    """A method's map files of a split's images (in split order) and the images it has no map for.
+
+    Raises:
+        EvaluationError: maps are missing and ``allow_missing`` is False (names the first ten).
+    """
+    files = prediction_files(workspace, dataset.id, method)
+    missing = [stem for stem in split_ids if stem not in files]
+    if missing and not allow_missing:
+        shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
+        raise EvaluationError(f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
+                              f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)")
+    return {stem: files[stem] for stem in split_ids if stem in files}, missing
 
 
-def _run_groups(groups, workers: int, tracker: ProgressTracker) -> list:
-    """Score the groups (in a process pool when there are enough tasks), advancing per image-method pair."""
-    parallel = workers > 1 and tracker.total >= _PARALLEL_MIN_TASKS
-    size = max(1, min(32, len(groups) // (workers * 8) or 1)) if parallel else 8
-    rows: list = []
-    if parallel:
-        prepare_scorer()  # forked workers inherit pysodmetrics instead of each importing it
-    for part in map_jobs(_score_group, _chunks(groups, size), workers if parallel else 1):
-        rows.extend(part)
-        tracker.advance(len(part))
-    return rows
+def split_samples(workspace: Workspace, dataset: Dataset, split: str) -> list[Sample]:
+    """The split's samples.
+
+    Raises:
+        EvaluationError: the split has no images.
+    """
+    samples = get_split(workspace, dataset, split)
+    if not samples:
+        raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
+    return samples
 
 
 # ---- the public entry point ----------------------------------------------------------------------
@@ -390,7 +229,7 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         methods: method names; None = every method with stored predictions for the dataset.
         split: split name (``all``, ``train``, ``test``, …).
         allow_missing: score methods on the images they have instead of refusing.
-        workers: processes to use (default: all cores).
+        workers: local processes (default: every core, at most 8).
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``evaluate``, unit
             image-method pairs) at the start and as pairs are scored; only pairs not cached count.
         engine: where the scoring runs (default local: a process pool here); with Ray this process reads
@@ -403,82 +242,31 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         EvaluationError: unknown method, no predictions, missing maps (without allow_missing),
             or a map of the wrong size.
     """
-    engine = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
-    samples = get_split(workspace, dataset, split)
-    if not samples:
-        raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
-    available = workspace.prediction_methods(dataset.id)
-    if methods is None:
-        methods = available
-    if not methods:
-        raise EvaluationError(
-            f"dataset {dataset.id!r} has no predictions yet; import some with "
-            f"'python -m samis predictions import {dataset.id} METHOD FOLDER'"
-        )
-    for method in methods:
-        validate_name("method", method)
-        if method not in available:
-            raise EvaluationError(
-                f"dataset {dataset.id!r}: no predictions for method {method!r} "
-                f"(available: {', '.join(available) or 'none'})"
-            )
-
-    results_dir = workspace.results_dir(dataset.id)
+    engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
+    samples = split_samples(workspace, dataset, split)
+    methods = checked_methods(workspace, dataset, methods)
     split_ids = [s.id for s in samples]
-    files_of: dict[str, dict[str, Path]] = {}
-    missing_of: dict[str, list[str]] = {}
+    maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
+    gt_paths = {s.id: s.gt_path for s in samples}
+    gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset.id), gt_paths)
+    store = PairStore({method: method_cache(workspace, dataset.id, method) for method in methods},
+                      lambda result: {"scalars": result[0], "curves": result[1]})
+    units = []
     for method in methods:
-        files = files_of[method] = prediction_files(workspace, dataset.id, method)
-        missing = missing_of[method] = [stem for stem in split_ids if stem not in files]
-        if missing and not allow_missing:
-            shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
-            raise EvaluationError(
-                f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
-                f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)"
-            )
-    gt_keys, save_gt_index = _ground_truth_keys(workspace, dataset, samples)
-    plan: dict[str, dict] = {}
-    todo: dict[str, list[tuple[str, str]]] = {}
-    for method in methods:
-        files, missing = files_of[method], missing_of[method]
-        present = {stem: files[stem] for stem in split_ids if stem in files}
-        cache = _MethodCache.load(results_dir / f"{method}.npz")
-        known = cache.known()
-        pred_keys, pred_stats = _content_keys(present, known)
-        for stem, path in present.items():
-            cached = cache.lookup(stem)
-            if cached is None or cached != (pred_keys[stem], gt_keys[stem]):
-                todo.setdefault(stem, []).append((method, str(path)))
-            elif known[stem][0] != pred_stats[stem]:
-                cache.touch(stem, pred_stats[stem])
-        plan[method] = {"cache": cache, "present": present, "missing": missing,
-                        "pred_keys": pred_keys, "pred_stats": pred_stats}
-
-    by_id = dataset.by_id()
-    groups = [(stem, str(by_id[stem].gt_path), todo[stem]) for stem in split_ids if stem in todo]
-    n_tasks = sum(len(g[2]) for g in groups)
-    tracker = ProgressTracker(progress, n_tasks, "evaluate", unit="image-method pairs").start()
-    if not groups:
-        computed_rows = []
-    elif engine.is_local:
-        computed_rows = _run_groups(groups, workers or default_workers(), tracker)
-    else:
-        computed_rows = _run_groups_on_ray(groups, engine, tracker)
-    for method, stem, scalars, curves in computed_rows:
-        entry = plan[method]
-        entry["cache"].put(stem, entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], scalars, curves)
-
+        units += store.plan(method, maps[method][0], gt_keys,
+                            lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
+    order = {stem: i for i, stem in enumerate(split_ids)}
+    units.sort(key=lambda unit: order[unit.id])  # an image's pairs one after another: its mask is read once
+    outcome = run_task(SCORING, units, store, engine=engine, workers=workers, progress=progress)
     save_gt_index()
     method_results = {}
     for method in methods:
-        entry = plan[method]
-        cache: _MethodCache = entry["cache"]
-        if cache.dirty:
-            cache.save(results_dir / f"{method}.npz")
-        stems = [stem for stem in split_ids if stem in entry["present"]]
-        scalars, curves = cache.rows_for(stems)
-        method_results[method] = MethodResult(method, stems, scalars, curves, entry["missing"])
-    return EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples}, computed=n_tasks)
+        present, missing = maps[method]
+        stems = list(present)
+        rows = store.caches[method].rows_for(stems)
+        method_results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"], missing)
+    return EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples},
+                            computed=len(outcome.computed))
 
 
 def cached_image_scores(workspace: Workspace, dataset_id: str, method: str, sample: Sample,
@@ -488,9 +276,9 @@ def cached_image_scores(workspace: Workspace, dataset_id: str, method: str, samp
     Current means the map and the ground truth have the content they were scored with (their hashes
     match the cache's). Nothing is written; None when the image has to be scored.
     """
-    cache = _MethodCache.load(workspace.results_dir(dataset_id) / f"{validate_name('method', method)}.npz")
+    cache = method_cache(workspace, dataset_id, method)
     stored = cache.lookup(sample.id)
-    if stored is None or stored != (_file_hash(map_path), _file_hash(sample.gt_path)):
+    if stored is None or stored != (file_hash(map_path), file_hash(sample.gt_path)):
         return None
-    scalars, _ = cache.rows_for([sample.id])
+    scalars = cache.rows_for([sample.id])["scalars"]
     return {name: float(value) for name, value in zip(IMAGE_METRICS, scalars[0])}

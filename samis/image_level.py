@@ -33,13 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from samis.datasets import Dataset, Sample, get_split
-from samis.engines import EngineSpec
+from samis.datasets import Dataset, Sample
 from samis.errors import EvaluationError
-from samis.evaluation import _chunks, _content_keys, _ground_truth_keys, _load_npz, _save_npz, default_workers
+from samis.evaluation import checked_methods, maps_of_split, split_samples
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import IMAGE_LEVEL_METRICS
-from samis.runs import ProgressCallback, ProgressTracker, Report, jsonable, map_jobs
+from samis.result_cache import PairStore, RowCache, ground_truth_keys, load_npz, save_npz
+from samis.runner import EngineSpec, Task, check_engine, run_task
+from samis.runs import ProgressCallback, Report, jsonable
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
@@ -56,8 +57,7 @@ _PARALLEL_MIN_TASKS = 48
 #: per-image values in the cache, in this order
 VALUES = ("area", "max", "regions")
 
-_CACHE_LAYOUT = {"stems": ("U", ("n",)), "pred_stat": ("iu", ("n", 2)), "pred_hash": ("U", ("n",)),
-                 "gt_hash": ("U", ("n",)), "values": ("f", ("n", len(VALUES)))}
+_VALUES = {"values": ("f", (len(VALUES),))}
 _GT_LAYOUT = {"stems": ("U", ("n",)), "hash": ("U", ("n",)), "shape": ("iu", ("n", 2)), "empty": ("b", ("n",))}
 
 
@@ -317,9 +317,9 @@ def ground_truth_facts(workspace: Workspace, dataset: Dataset, samples: list[Sam
     Returns:
         (id → hash, id → (H, W), id → True when the mask is empty).
     """
-    keys, save_index = _ground_truth_keys(workspace, dataset, samples)
+    keys, save_index = ground_truth_keys(workspace.results_dir(dataset.id), {s.id: s.gt_path for s in samples})
     path = workspace.results_dir(dataset.id) / _SUBDIR / _GT_TABLE
-    data = _load_npz(path, _GT_LAYOUT, CACHE_VERSION)
+    data = load_npz(path, _GT_LAYOUT, CACHE_VERSION)
     known = {}
     if data is not None:
         for i, stem in enumerate(data["stems"].tolist()):
@@ -330,10 +330,10 @@ def ground_truth_facts(workspace: Workspace, dataset: Dataset, samples: list[Sam
     save_index()
     if todo:
         stems = sorted(known)
-        _save_npz(path, CACHE_VERSION, stems=np.array(stems, dtype=str),
-                  hash=np.array([known[s][0] for s in stems], dtype=str),
-                  shape=np.array([known[s][1] for s in stems], dtype=np.int64).reshape(-1, 2),
-                  empty=np.array([known[s][2] for s in stems], dtype=bool))
+        save_npz(path, CACHE_VERSION, stems=np.array(stems, dtype=str),
+                 hash=np.array([known[s][0] for s in stems], dtype=str),
+                 shape=np.array([known[s][1] for s in stems], dtype=np.int64).reshape(-1, 2),
+                 empty=np.array([known[s][2] for s in stems], dtype=bool))
     ids = [s.id for s in samples]
     return keys, {i: known[i][1] for i in ids}, {i: known[i][2] for i in ids}
 
@@ -362,43 +362,22 @@ class MissingImageKind(EvaluationError):
         self.missing = missing
 
 
-# ---- the cache -------------------------------------------------------------------------------------
+# ---- the per-pair task -------------------------------------------------------------------------------
 def cache_path(workspace: Workspace, dataset_id: str, method: str, min_area: int | None) -> Path:
     """Where one method's per-image image-level values live for one min-area setting."""
     key = "default" if min_area is None else str(int(min_area))
     return workspace.results_dir(dataset_id) / _SUBDIR / f"{validate_name('method', method)}.min-{key}.npz"
 
 
-def _read_job(job: tuple[str, str, str, tuple[int, int], int | None]):
-    """(method, stem, map path, ground-truth shape, min area) → (method, stem, the map read, min area)."""
-    method, stem, path, shape, min_area = job
-    return method, stem, read_prediction(Path(path), shape), min_area
+def read_map(job: tuple[str, tuple[int, int]]) -> np.ndarray:
+    """One stored map: ``job`` is (map path, ground-truth shape)."""
+    path, shape = job
+    return read_prediction(Path(path), shape)
 
 
-def score_read_job(loaded) -> tuple[str, str, tuple]:
-    """The per-pair work, wherever it runs: one read map's image-level values → (method, stem, values)."""
-    method, stem, saliency, min_area = loaded
-    return method, stem, image_scores(saliency, min_area)
-
-
-def _score_jobs(jobs: list[tuple[str, str, str, tuple[int, int], int | None]]) -> list[tuple[str, str, tuple]]:
-    """Score a chunk of (method, stem, map path, ground-truth shape, min area) → [(method, stem, values)]."""
-    return [score_read_job(_read_job(job)) for job in jobs]
-
-
-def image_level_worker():
-    """A Ray worker's compute function (see :func:`score_read_job`)."""
-    return score_read_job
-
-
-def _score_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker):
-    """As the local pool, on Ray workers: this process reads the maps, the workers score them."""
-    from samis.engines.ray_engine import run_on_actors
-
-    items = [((job[0], job[1]), job) for job in jobs]
-    for _, values in run_on_actors(spec, image_level_worker, (), items, _read_job, batch_size=64,
-                                   on_ready=lambda *_: tracker.restart_clock()):
-        yield [values]
+def image_level_worker(min_area: int | None):
+    """The per-pair work, wherever it runs: ``compute(map) -> (area, max, regions)``."""
+    return lambda saliency: image_scores(saliency, min_area)
 
 
 # ---- the public entry point ----------------------------------------------------------------------
@@ -428,89 +407,34 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
             method, no predictions, missing maps (without ``allow_missing``); a map of the wrong size.
     """
     min_area = check_min_area(min_area)
-    engine = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
-    samples = get_split(workspace, dataset, split)
-    if not samples:
-        raise EvaluationError(f"dataset {dataset.id!r}: split {split!r} has no images")
+    engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
+    samples = split_samples(workspace, dataset, split)
     gt_keys, shapes, empty = ground_truth_facts(workspace, dataset, samples)
     n_free = sum(empty.values())
     require_both_kinds(dataset.id, split, len(samples) - n_free, n_free)
-    available = workspace.prediction_methods(dataset.id)
-    methods = list(available if methods is None else methods)
-    if not methods:
-        raise EvaluationError(f"dataset {dataset.id!r} has no predictions yet; import some with "
-                              f"'python -m samis predictions import {dataset.id} METHOD FOLDER'")
-    for method in methods:
-        validate_name("method", method)
-        if method not in available:
-            raise EvaluationError(f"dataset {dataset.id!r}: no predictions for method {method!r} "
-                                  f"(available: {', '.join(available) or 'none'})")
+    methods = checked_methods(workspace, dataset, methods)
     split_ids = [s.id for s in samples]
     class_of = {s.id: s.cls for s in samples}
-    plan, jobs = {}, []
+    maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
+    store = PairStore({method: RowCache(cache_path(workspace, dataset.id, method, min_area), _VALUES, CACHE_VERSION,
+                                        {"value_names": np.array(VALUES)}) for method in methods},
+                      lambda values: {"values": np.array(values, dtype=float)})
+    units = []
     for method in methods:
-        files = prediction_files(workspace, dataset.id, method)
-        missing = [stem for stem in split_ids if stem not in files]
-        if missing and not allow_missing:
-            shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
-            raise EvaluationError(f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
-                                  f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)")
-        present = {stem: files[stem] for stem in split_ids if stem in files}
-        path = cache_path(workspace, dataset.id, method, min_area)
-        data = _load_npz(path, _CACHE_LAYOUT, CACHE_VERSION)
-        rows: dict[str, tuple] = {}
-        if data is not None:
-            for i, stem in enumerate(data["stems"].tolist()):
-                rows[stem] = ((int(data["pred_stat"][i, 0]), int(data["pred_stat"][i, 1])), str(data["pred_hash"][i]),
-                              str(data["gt_hash"][i]), tuple(float(v) for v in data["values"][i]))
-        pred_keys, pred_stats = _content_keys(present, {s: (r[0], r[1]) for s, r in rows.items()})
-        dirty = False
-        for stem, file in present.items():
-            row = rows.get(stem)
-            if row is None or row[1] != pred_keys[stem] or row[2] != gt_keys[stem]:
-                jobs.append((method, stem, str(file), shapes[stem], min_area))
-            elif row[0] != pred_stats[stem]:
-                rows[stem] = (pred_stats[stem], *row[1:])
-                dirty = True
-        plan[method] = {"rows": rows, "present": present, "missing": missing, "path": path, "dirty": dirty,
-                        "pred_keys": pred_keys, "pred_stats": pred_stats}
-
-    tracker = ProgressTracker(progress, len(jobs), "image-level", unit="image-method pairs").start()
-    if not jobs:
-        parts = []
-    elif engine.is_local:
-        workers = workers or default_workers()
-        parallel = workers > 1 and len(jobs) >= _PARALLEL_MIN_TASKS
-        size = max(1, min(64, len(jobs) // (workers * 8) or 1)) if parallel else 32
-        parts = map_jobs(_score_jobs, _chunks(jobs, size), workers if parallel else 1)
-    else:
-        parts = _score_on_ray(jobs, engine, tracker)
-    for part in parts:
-        for method, stem, values in part:
-            entry = plan[method]
-            entry["rows"][stem] = (entry["pred_stats"][stem], entry["pred_keys"][stem], gt_keys[stem], values)
-            entry["dirty"] = True
-        tracker.advance(len(part))
-
+        units += store.plan(method, maps[method][0], gt_keys, lambda stem, path: (str(path), shapes[stem]))
+    task = Task("image-level", read_map, image_level_worker, (min_area,), unit="image-method pairs",
+                batch_size=64, parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
+    outcome = run_task(task, units, store, engine=engine, workers=workers, progress=progress)
     results = {}
     for method in methods:
-        entry = plan[method]
-        rows = entry["rows"]
-        if entry["dirty"]:
-            stems = sorted(rows)
-            _save_npz(entry["path"], CACHE_VERSION, stems=np.array(stems, dtype=str),
-                      pred_stat=np.array([rows[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
-                      pred_hash=np.array([rows[s][1] for s in stems], dtype=str),
-                      gt_hash=np.array([rows[s][2] for s in stems], dtype=str),
-                      values=np.array([rows[s][3] for s in stems], dtype=float).reshape(-1, len(VALUES)),
-                      value_names=np.array(VALUES))
-        stems = [s for s in split_ids if s in entry["present"]]
-        values = np.array([rows[s][3] for s in stems], dtype=float).reshape(-1, len(VALUES))
+        present, missing = maps[method]
+        stems = list(present)
+        values = store.caches[method].rows_for(stems)["values"].reshape(-1, len(VALUES))
         results[method] = ImageLevelMethod(
             method, stems, values[:, 0], values[:, 1], values[:, 2].astype(int),
-            np.array([empty[s] for s in stems], dtype=bool), [class_of[s] for s in stems], entry["missing"])
+            np.array([empty[s] for s in stems], dtype=bool), [class_of[s] for s in stems], missing)
     return ImageLevelResult(dataset.id, split, min_area, results, class_of, [s for s in split_ids if empty[s]],
-                            computed=len(jobs), notes=_empty_mask_notes(samples, empty))
+                            computed=len(outcome.computed), notes=_empty_mask_notes(samples, empty))
 
 
 def _empty_mask_notes(samples: list[Sample], empty: dict[str, bool]) -> list[str]:

@@ -1,4 +1,4 @@
-"""One run skeleton: progress events (done, total, stage, ETA), the report base, the job loop.
+"""Progress events (done, total, stage, ETA) and the report base shared by every run (the runner is :mod:`samis.runner`).
 
 Every library function that works through images — baselines, SAM runs, selection, prompts,
 prediction import, the demo build, evaluation, speed timing — tells its caller how far it is
@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -173,31 +171,6 @@ def staged(progress: ProgressCallback | None, stage: str) -> ProgressCallback | 
     if progress is None:
         return None
     return lambda event: progress(dataclasses.replace(event, stage=stage))
-
-
-# ---- the job loop ----------------------------------------------------------------------------------
-def map_jobs(function: Callable, jobs: Iterable, workers: int, chunksize: int = 1) -> Iterator:
-    """``function`` over ``jobs``, results in job order: in this process, or in a pool of processes.
-
-    A caller that wants progress advances its tracker as results come; a result arrives only once
-    its job (including its atomic write) is done, so a killed run resumes after the last result.
-
-    Args:
-        function: a module-level function (it is pickled by name for the pool).
-        jobs: its arguments, one per call.
-        workers: processes; 1 or fewer runs everything here.
-        chunksize: jobs sent to a worker at once.
-
-    Returns:
-        an iterator over the results.
-    """
-    if workers <= 1:
-        yield from map(function, jobs)
-        return
-    # fork: workers inherit the imported modules, so they start in milliseconds
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(function, jobs, chunksize=chunksize)
 
 
 # ---- reports --------------------------------------------------------------------------------------

@@ -251,20 +251,21 @@ def test_compute_baseline_resumes_without_redoing_images(toy):
 
 def test_killed_run_resumes_where_it_stopped(toy, monkeypatch):
     workspace, dataset, _ = toy
-    real = baseline_run._compute_one
+    real = baseline_run.read_image_and_size
     calls = []
+    id_of = {str(s.image_path): s.id for s in dataset.samples}
 
-    def dies_after_three(job):
+    def dies_after_three(job):  # Ctrl-C while the fourth image is read
         if len(calls) == 3:
             raise KeyboardInterrupt
-        calls.append(job[3])
+        calls.append(id_of[job[0]])
         return real(job)
 
-    monkeypatch.setattr(baseline_run, "_compute_one", dies_after_three)
+    monkeypatch.setattr(baseline_run, "read_image_and_size", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
         compute_baseline(workspace, dataset, "sr", "all", workers=1)
     assert sorted(prediction_files(workspace, "toy", "sr")) == sorted(calls)
-    monkeypatch.setattr(baseline_run, "_compute_one", real)
+    monkeypatch.setattr(baseline_run, "read_image_and_size", real)
     run = compute_baseline(workspace, dataset, "sr", "all", workers=1)
     assert (run.computed, run.skipped) == (5, 3)
 
@@ -281,19 +282,19 @@ def test_maps_of_another_algorithm_version_are_redone(toy):
 
 
 def test_parallel_run_equals_serial(toy, monkeypatch):
-    from samis import runs
+    from samis import runner
     from samis.store import delete_method
 
     workspace, dataset, _ = toy
     monkeypatch.setattr(baseline_run, "PARALLEL_MIN_IMAGES", 2)
     pools = []
-    real_pool = runs.ProcessPoolExecutor
+    real_pool = runner.ProcessPoolExecutor
 
     def counting_pool(*args, **kwargs):
         pools.append(kwargs.get("max_workers"))
         return real_pool(*args, **kwargs)
 
-    monkeypatch.setattr(runs, "ProcessPoolExecutor", counting_pool)
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", counting_pool)
     serial = compute_baseline(workspace, dataset, "mbd", "all", workers=1)
     assert serial.computed == 8 and pools == []  # the serial run really ran in this process
     serial_maps = {stem: path.read_bytes() for stem, path in prediction_files(workspace, "toy", "mbd").items()}

@@ -11,7 +11,7 @@ import pytest
 
 from samis.commands._common import progress_printer
 from samis.datasets import register_dataset
-from samis.runs import ProgressTracker, Report, RunProgress, format_duration, jsonable, map_jobs, staged
+from samis.runs import ProgressTracker, Report, RunProgress, format_duration, jsonable, staged
 
 
 class FakeClock:
@@ -90,15 +90,6 @@ def test_event_text_and_fraction():
     assert event.fraction == 0.25
     assert RunProgress(0, 0).fraction == 1.0 and RunProgress(0, 0).text() == "0/0 images"
     assert format_duration(7260) == "2 h 01 min"
-
-
-def _square(x: int) -> int:
-    return x * x
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_map_jobs_keeps_job_order_serial_and_in_processes(workers):
-    assert list(map_jobs(_square, range(7), workers, chunksize=2)) == [x * x for x in range(7)]
 
 
 # ---- library loops send the protocol -----------------------------------------------------------------------------

@@ -9,18 +9,17 @@ skipped; maps made with other settings (an older algorithm version) are discarde
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from samis.baselines import ALGORITHM_VERSION, Baseline, get_baseline
 from samis.datasets import Dataset, Sample, get_split, load_dataset
-from samis.engines import EngineSpec
 from samis.errors import StoreError
 from samis.imageio import image_size, read_rgb
-from samis.runs import ProgressCallback, ProgressTracker, Report, map_jobs
+from samis.runner import EngineSpec, Task, Unit, check_engine, run_task
+from samis.runs import ProgressCallback, Report
 from samis.store import delete_method, prediction_files, read_manifest, resize_map, to_uint8_map, write_manifest, write_prediction
 from samis.workspace import Workspace
 
@@ -91,74 +90,44 @@ def baseline_map(method: str, image, gt_shape: tuple[int, int]) -> tuple[object,
     return saliency, elapsed, saliency.shape != image.shape[:2]
 
 
-def _compute_one(job: tuple[str, str, str, str, str, str]) -> tuple[float, bool]:
-    """Compute and store one map; returns the seconds spent in the baseline function, and whether
-    the map was resized to a ground truth of another size than the image."""
-    workspace_root, dataset_id, method, stem, image_path, gt_path = job
-    saliency, elapsed, resized = baseline_map(method, read_rgb(image_path), image_size(gt_path))
-    write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
-    return elapsed, resized
+def read_image_and_size(job: tuple[str, str]) -> tuple[object, tuple[int, int]]:
+    """(RGB image, ground-truth (H, W)) of one image: ``job`` is (image path, ground-truth path)."""
+    image_path, gt_path = job
+    return read_rgb(image_path), image_size(gt_path)
 
 
 def baseline_worker(method: str):
-    """A Ray worker's compute function: ``compute((image, gt_shape)) -> (map, seconds, resized)``."""
+    """The per-image work, wherever it runs: ``compute((image, gt_shape)) -> (map, seconds, resized)``."""
     get_baseline(method)  # an unknown name fails at start, not on the first image
     return lambda payload: baseline_map(method, *payload)
 
 
-def _compute_on_ray(jobs: list, spec: EngineSpec, tracker: ProgressTracker,
-                    before_first=lambda: None) -> tuple[float, list[str]]:
-    """As :func:`_compute_many`, on Ray workers: this process reads the images and writes the maps
-    (``before_first()`` once the workers have started, before any map is written)."""
-    from samis.engines.ray_engine import run_on_actors
+class _BaselineMaps:
+    """The prediction store as the runner's store of a baseline's maps: a unit is done when its map is
+    stored; the manifest says "computing" before the first map is written (on Ray: once workers run)."""
 
-    compute_seconds = 0.0
-    resized = []
-    items = [(job[3], job) for job in jobs]
-    method = jobs[0][2]
+    def __init__(self, workspace: Workspace, dataset_id: str, method: str, stored: set[str],
+                 mark_computing: Callable[[], None]):
+        self.workspace, self.dataset_id, self.method, self.stored = workspace, dataset_id, method, stored
+        self.mark_computing = mark_computing
+        self.compute_seconds = 0.0
+        self.resized: set[str] = set()
 
-    def load(job):
-        return read_rgb(job[4]), image_size(job[5])
+    def has(self, unit: Unit) -> bool:
+        return unit.id in self.stored
 
-    def started(*_) -> None:
-        before_first()
-        tracker.restart_clock()  # starting workers is not work on images
-
-    job_of = dict(items)
-    results = run_on_actors(spec, baseline_worker, (method,), items, load, batch_size=16, on_ready=started)
-    with contextlib.closing(results):  # Ctrl-C between two writes still stops the workers at once
-        for stem, (saliency, seconds, was_resized) in results:
-            workspace_root, dataset_id = job_of[stem][:2]
-            write_prediction(Workspace(workspace_root), dataset_id, method, stem, saliency)
-            compute_seconds += seconds
-            if was_resized:
-                resized.append(stem)
-            tracker.advance()
-    order = {job[3]: i for i, job in enumerate(jobs)}
-    return compute_seconds, sorted(resized, key=order.__getitem__)
-
-
-def _compute_many(jobs: list, workers: int, tracker: ProgressTracker) -> tuple[float, list[str]]:
-    """Compute every job (in a process pool when there are enough).
-
-    Returns:
-        the summed compute seconds, and the ids whose map was resized to the ground truth's size.
-    """
-    compute_seconds = 0.0
-    resized = []
-    workers = workers if len(jobs) >= PARALLEL_MIN_IMAGES else 1
-    chunk = max(1, min(16, len(jobs) // (workers * 4)))
-    for job, (seconds, was_resized) in zip(jobs, map_jobs(_compute_one, jobs, workers, chunksize=chunk)):
-        compute_seconds += seconds
+    def put(self, unit: Unit, result) -> None:
+        if self.mark_computing is not None:
+            self.mark_computing()
+            self.mark_computing = None
+        saliency, seconds, was_resized = result
+        write_prediction(self.workspace, self.dataset_id, self.method, unit.id, saliency)
+        self.compute_seconds += seconds
         if was_resized:
-            resized.append(job[3])
-        tracker.advance()
-    return compute_seconds, resized
+            self.resized.add(unit.id)
 
-
-def default_workers() -> int:
-    """Processes for a baseline run: every core, at most 8."""
-    return max(1, min(os.cpu_count() or 1, 8))
+    def flush(self) -> None:
+        """Nothing to do: each map is written when it is put."""
 
 
 def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, split: str = "all",
@@ -187,7 +156,7 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         under the same name); ImageReadError: an image cannot be read.
     """
     started = time.perf_counter()
-    engine = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
+    engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
     baseline = get_baseline(method)
     if isinstance(dataset, str):
         dataset = load_dataset(workspace, dataset)
@@ -210,24 +179,20 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
     elif manifest:
         splits_done = list(manifest.get("splits", []))
 
-    wanted = [s for s in samples if s.id not in stored]
     def mark_computing() -> None:
         write_manifest(workspace, dataset.id, baseline.name,
                        {**provenance, "status": f"computing split {split}", "splits": splits_done})
 
-    jobs = [(str(workspace.root), dataset.id, baseline.name, s.id, str(s.image_path), str(s.gt_path)) for s in wanted]
-    skipped = len(samples) - len(wanted)
-    tracker = ProgressTracker(progress, len(samples), baseline.name, done=skipped).start()
-    if engine.is_local or not jobs:
-        mark_computing()
-        compute_seconds, resized = _compute_many(jobs, workers or default_workers(), tracker)
-    else:  # the manifest waits for the workers: a cluster that never answers leaves the store as it was
-        compute_seconds, resized = _compute_on_ray(jobs, engine, tracker, mark_computing)
-
+    maps = _BaselineMaps(workspace, dataset.id, baseline.name, set(stored), mark_computing)
+    task = Task(baseline.name, read_image_and_size, baseline_worker, (baseline.name,), batch_size=16,
+                parallel_min=PARALLEL_MIN_IMAGES)
+    units = [Unit(s.id, job=(str(s.image_path), str(s.gt_path))) for s in samples]
+    outcome = run_task(task, units, maps, engine=engine, workers=workers, progress=progress)
+    resized = [unit.id for unit in outcome.computed if unit.id in maps.resized]
     splits_done = sorted(set(splits_done) | {split})
     n_stored = len(prediction_files(workspace, dataset.id, baseline.name))
-    run = BaselineRun(dataset.id, baseline.name, split, len(samples), len(wanted), skipped,
-                      time.perf_counter() - started, compute_seconds, resized)
+    run = BaselineRun(dataset.id, baseline.name, split, len(samples), len(outcome.computed), len(outcome.cached),
+                      time.perf_counter() - started, maps.compute_seconds, resized)
     write_manifest(workspace, dataset.id, baseline.name,
                    {**provenance, "status": "complete", "splits": splits_done, "maps": n_stored,
                     "last_run": run.as_dict(), "dataset_root": str(Path(dataset.root))})

@@ -12,13 +12,9 @@ second run with other thresholds skips the encoder.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import io
 import json
-import os
-import signal
-import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,23 +25,19 @@ import torch
 
 from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
-from samis.engines import EngineSpec
 from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
 from samis.methods import PROMPT_KINDS
-from samis.runs import ProgressCallback, ProgressTracker, Report
+from samis.result_cache import FileStore
+from samis.runner import EngineSpec, Task, Unit, check_engine, run_task
+from samis.runs import ProgressCallback, Report
 from samis.models import family_title, is_sam2, sam_model
 from samis.sam.params import AmgParams, as_model_params
-from samis.sam.engine import LoadedSam, SamEngine, load_sam, model_label, weights_seed
+from samis.sam.engine import SamEngine, load_sam, model_label, weights_seed
 from samis.sam.masks import encode_mask_set, read_resumable_provenance
 from samis.sam.prompts import run_prompted_over_dataset
 from samis.sam.selection import select_over_dataset
 from samis.workspace import Workspace
-
-# Test hook: after this many newly written images the process kills itself with SIGKILL (no
-# cleanup at all), so tests can check that a hard-killed run resumes without redoing work.
-KILL_AFTER_ENV = "SAMIS_SAM_KILL_AFTER"
-
 
 @dataclass
 class RunReport(Report):
@@ -84,17 +76,6 @@ def cache_key(model_type: str, checkpoint_md5: str | None, params: AmgParams) ->
     """What must match for a cached mask file to count as done."""
     return {"model": model_label(model_type), "checkpoint_md5": checkpoint_md5,
             "seed": weights_seed(model_type), "params": params.result_key()}
-
-
-def _matches(provenance: dict | None, key: dict) -> bool:
-    return provenance is not None and all(provenance.get(k) == v for k, v in key.items())
-
-
-def _remove_stale_temp_files(folder: Path) -> None:
-    # write_bytes_atomic names its temp files ".<name>.<random>.tmp"; a SIGKILL can leave one
-    if folder.is_dir():
-        for path in folder.glob(".*.npz.*.tmp"):
-            path.unlink(missing_ok=True)
 
 
 def _embedding_tag(label: str, checkpoint_md5: str | None, params: AmgParams) -> str:
@@ -152,21 +133,6 @@ def _embedding_callables(read: Callable[[int], bytes | None], write: Callable[[i
     return load, save
 
 
-def _embedding_store(folder: Path, stem: str, tag: str):
-    """(load, save) callables of the embedding cache for one image, reading and writing its files."""
-
-    def read(crop_index: int) -> bytes | None:
-        try:
-            return _embedding_path(folder, stem, crop_index).read_bytes()
-        except OSError:
-            return None
-
-    def write(crop_index: int, data: bytes) -> None:
-        write_bytes_atomic(_embedding_path(folder, stem, crop_index), data)
-
-    return _embedding_callables(read, write, tag)
-
-
 def checkpoint_or_workspace_file(workspace: Workspace, model: str, checkpoint: str | None, notify=None) -> str:
     """The checkpoint a run of a model with official weights uses: ``checkpoint`` when given, else the
     official file in the workspace's ``checkpoints/`` folder (where ``checkpoints download`` puts it).
@@ -222,15 +188,16 @@ def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings
 
 
 def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParams, dtype: str,
-               checkpoint_md5: str | None):
-    """A Ray worker's compute function: loads the model once; ``compute((image, base, embedding)) -> (bytes,
+               checkpoint_md5: str | None, hash_cache: str | None = None):
+    """The per-image work, wherever it runs: loads the model once; ``compute((image, base, embedding)) -> (bytes,
     notices, new embeddings)``. ``embedding`` is None (no embedding cache) or ``(tag, {crop: bytes})``, the
     cached embeddings the driver read; the embeddings computed instead come back as ``{crop: bytes}``.
+    ``hash_cache``: the workspace's file of checkpoint MD5s (a local run; a Ray worker hashes the file itself).
 
     Raises:
         SamError: the model cannot load here, or the checkpoint at this path differs from the driver's.
     """
-    loaded = load_sam(model, checkpoint, device)
+    loaded = load_sam(model, checkpoint, device, Path(hash_cache) if hash_cache else None)
     if loaded.checkpoint_md5 != checkpoint_md5:
         raise SamError(f"{checkpoint}: this worker's file has MD5 {loaded.checkpoint_md5}, the driver's {checkpoint_md5}; "
                        "put the same checkpoint at this path on every machine")
@@ -252,13 +219,36 @@ def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParam
     return compute
 
 
-def _local_mask_files(engine: SamEngine, todo: list[Sample], base_of, embedding_store=None):
-    """(sample, file bytes) for each image, computed here, one after another."""
-    for sample in todo:
-        load, save = embedding_store(sample) if embedding_store is not None else (None, None)
-        data, _ = mask_file_bytes(engine, read_rgb(sample.image_path), base_of(sample), embeddings=load,
-                                  on_embedding=save)
-        yield sample, data
+def read_sam_input(job: tuple[str, dict, tuple[str, str, str] | None]):
+    """What :func:`sam_worker`'s compute takes for one image: ``job`` is (image path, provenance base, the
+    embedding cache's (folder, image id, tag) or None); cached embeddings are read as bytes."""
+    image_path, base, embedding_cache = job
+    embedding = None
+    if embedding_cache is not None:
+        folder, stem, tag = embedding_cache
+        embedding = (tag, _stored_embeddings(Path(folder), stem))
+    return read_rgb(image_path), base, embedding
+
+
+class _MaskFiles(FileStore):
+    """The mask cache as the runner's store: writes each image's file and the embeddings computed with it."""
+
+    def __init__(self, folder: Path, key: dict, embedding_folder: Path, tell):
+        super().__init__(folder, ".npz", lambda path: _key_of(read_resumable_provenance(path), key))
+        self.embedding_folder, self.tell = embedding_folder, tell
+
+    def put(self, unit: Unit, result) -> None:
+        data, told, new = result
+        for message in told:
+            self.tell(message)
+        for crop_index, embedding in sorted(new.items()):
+            write_bytes_atomic(_embedding_path(self.embedding_folder, unit.id, crop_index), embedding)
+        super().put(unit, data)
+
+
+def _key_of(provenance: dict | None, key: dict) -> dict | None:
+    """The fields of ``key`` as a cache file's provenance has them (None: no whole file)."""
+    return None if provenance is None else {k: provenance.get(k) for k in key}
 
 
 def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, params: AmgParams | None = None,
@@ -294,7 +284,7 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     """
     label = model_label(model)  # unknown model: one line before anything else
     params = as_model_params(is_sam2(model), params)
-    engine_spec = (engine or EngineSpec()).checked()  # an unreachable cluster is refused before anything is written
+    engine_spec = check_engine(engine)  # an unreachable cluster is refused before anything is written
     notices: list[str] = []
 
     def tell(message: str) -> None:
@@ -314,7 +304,6 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     if cache_embeddings and is_sam2(model):
         raise SamError("--cache-embeddings is for SAM models only; SAM 2.1 runs the official generator")
     folder = workspace.sam_cache_dir(label, dataset.id)
-    _remove_stale_temp_files(folder)
     checkpoint_md5 = None
     if not random_weights:
         from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5 as md5_of
@@ -322,82 +311,18 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         checkpoint = checkpoint_or_workspace_file(workspace, model, checkpoint, tell)
         checkpoint_md5 = md5_of(check_checkpoint_file(checkpoint, model), hash_cache_file(workspace))
     key = cache_key(model, checkpoint_md5, params)
-    report = RunReport(dataset.id, label, split, len(samples), cache_dir=folder)
-    todo = []
-    for sample in samples:
-        if _matches(read_resumable_provenance(folder / f"{sample.id}.npz"), key):
-            report.skipped.append(sample.id)
-        else:
-            todo.append(sample)
-    tracker = ProgressTracker(progress, len(samples), f"{label} masks", done=len(report.skipped)).start()
-    if not todo:
-        return report
-
     embedding_folder, tag = folder / "embeddings", _embedding_tag(label, checkpoint_md5, params)
-
-    def base_of(sample: Sample) -> dict:
-        # no clock in the file: the same inputs give the same bytes on every engine (the mtime says when)
-        return {**key, "image": str(sample.image_path), "samis_version": __version__}
-
-    if engine_spec.is_local:
-        loaded: LoadedSam = load_sam(model, checkpoint, device, hash_cache_file(workspace))
-        sam = SamEngine(loaded, params, dtype=dtype, notify=tell)
-        store = None
-        if cache_embeddings:
-            def store(sample: Sample):
-                return _embedding_store(embedding_folder, sample.id, tag)
-        results = _local_mask_files(sam, todo, base_of, store)
-        tracker.restart_clock()  # loading the model is not work on images
-    else:
-        results = _ray_mask_files(engine_spec, todo, base_of, (model, checkpoint, device, params, dtype, checkpoint_md5),
-                                  batch_size, tracker, tell,
-                                  (embedding_folder, tag) if cache_embeddings else None)
-    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
-    started = time.perf_counter()
-    with contextlib.closing(results):  # Ctrl-C between two writes still stops the Ray workers at once
-        for sample, data in results:
-            write_bytes_atomic(folder / f"{sample.id}.npz", data)
-            report.computed.append(sample.id)
-            if kill_after and len(report.computed) >= kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
-            tracker.advance()
-    report.seconds = time.perf_counter() - started
-    order = {sample.id: i for i, sample in enumerate(todo)}
-    report.computed.sort(key=order.__getitem__)  # Ray returns images as workers finish them
-    report.notices = notices
-    return report
-
-
-def _ray_mask_files(spec: EngineSpec, todo: list[Sample], base_of, worker_args: tuple, batch_size: int,
-                    tracker: ProgressTracker, tell, embedding_cache: tuple[Path, str] | None = None):
-    """(sample, file bytes) for each image, computed by Ray actors (one model each) as they finish.
-
-    With ``embedding_cache`` (folder, tag) the driver sends each image's cached embeddings along and
-    writes the ones the workers computed, as a local run with ``--cache-embeddings`` does.
-    """
-    from samis.engines.ray_engine import cluster_summary, run_on_actors
-
-    by_id = {sample.id: sample for sample in todo}
-
-    def started(workers: int, per_cpu: float, per_gpu: float) -> None:
-        tell(f"{cluster_summary(workers, per_cpu, per_gpu)} on {spec.address or 'a local Ray'}")
-        tracker.restart_clock()  # starting workers and loading models is not work on images
-
-    def payload(sample: Sample):
-        embedding = None
-        if embedding_cache is not None:
-            folder, tag = embedding_cache
-            embedding = (tag, _stored_embeddings(folder, sample.id))
-        return read_rgb(sample.image_path), base_of(sample), embedding
-
-    items = [(sample.id, sample) for sample in todo]
-    for stem, (data, told, new) in run_on_actors(spec, sam_worker, worker_args, items, payload,
-                                                 batch_size=batch_size, uses_gpu=True, on_ready=started, notify=tell):
-        for message in told:
-            tell(message)
-        for crop_index, embedding in sorted(new.items()):
-            write_bytes_atomic(_embedding_path(embedding_cache[0], stem, crop_index), embedding)
-        yield by_id[stem], data
+    # no clock in the file: the same inputs give the same bytes on every engine (the mtime says when)
+    units = [Unit(s.id, key, (str(s.image_path), {**key, "image": str(s.image_path), "samis_version": __version__},
+                              (str(embedding_folder), s.id, tag) if cache_embeddings else None)) for s in samples]
+    hash_cache = str(hash_cache_file(workspace)) if engine_spec.is_local else None  # a worker's disk may differ
+    task = Task(f"{label} masks", read_sam_input, sam_worker,
+                (model, checkpoint, device, params, dtype, checkpoint_md5, hash_cache),
+                batch_size=batch_size, in_process=True, uses_gpu=True)
+    outcome = run_task(task, units, _MaskFiles(folder, key, embedding_folder, tell), engine=engine_spec,
+                       progress=progress, notify=tell)
+    return RunReport(dataset.id, label, split, len(samples), [u.id for u in outcome.computed],
+                     [u.id for u in outcome.cached], outcome.seconds, notices, folder)
 
 
 def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str, *, split: str = "all",
