@@ -60,7 +60,7 @@ def build(root: Path, size: int, n_masks: int) -> None:
 
     from samis.datasets import register_dataset
     from samis.sam.masks import MaskSet, write_mask_set
-    from samis.sam.selection import select_over_dataset
+    from samis.sam.select_run import select_over_dataset
     from samis.workspace import Workspace
 
     rng = np.random.default_rng(0)

@@ -171,7 +171,7 @@ def run_reselect(args) -> None:
     """Time re-selection (oracle, best-single, inside-gt, small-union, contrast) over the MT images."""
     from samis.datasets import register_dataset
     from samis.sam.masks import write_mask_set
-    from samis.sam.selection import select_over_dataset
+    from samis.sam.select_run import select_over_dataset
     from samis.workspace import Workspace
 
     mt = SHARED / "datasets" / "MT"

@@ -130,7 +130,7 @@ def tiny_sam_oracle_maps(tmp_path_factory):
             from samis.datasets import register_dataset
             from samis.sam.params import AmgParams
             from samis.sam.run import run_sam_over_dataset
-            from samis.sam.selection import select_over_dataset
+            from samis.sam.select_run import select_over_dataset
             from samis.workspace import Workspace
 
             base = tmp_path_factory.mktemp(f"tiny-sam-{n}")
@@ -204,7 +204,8 @@ def tiny_sam_all_methods(tmp_path_factory):
     from samis.sam.params import AmgParams
     from samis.sam.prompts import run_prompted_over_dataset
     from samis.sam.run import run_sam_over_dataset
-    from samis.sam.selection import STRATEGIES, select_over_dataset
+    from samis.sam.select_run import select_over_dataset
+    from samis.sam.selection import STRATEGIES
     from samis.workspace import Workspace
 
     base = tmp_path_factory.mktemp("tiny-sam-all")

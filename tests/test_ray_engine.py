@@ -291,7 +291,7 @@ def local_tiny_run(tmp_path_factory, folder_dataset_writer):
     from samis.evaluation import evaluate
     from samis.sam.params import AmgParams
     from samis.sam.run import run_sam_over_dataset
-    from samis.sam.selection import select_over_dataset
+    from samis.sam.select_run import select_over_dataset
     from samis.workspace import Workspace
 
     base = tmp_path_factory.mktemp("ray-local")
@@ -323,7 +323,7 @@ def _masks(workspace) -> dict[str, bytes]:
 def test_sam_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, local_tiny_run, tmp_path):
     from samis.datasets import load_dataset
     from samis.evaluation import evaluate
-    from samis.sam.selection import select_over_dataset
+    from samis.sam.select_run import select_over_dataset
     from samis.workspace import Workspace
 
     root, local, local_scores = local_tiny_run

@@ -159,7 +159,7 @@ def _reports(workspace, toy) -> list[Report]:
     from samis.image_level import ImageLevelMethod, ImageLevelResult
     from samis.sam.prompts import PromptReport
     from samis.sam.run import RunReport
-    from samis.sam.selection import SelectionReport
+    from samis.sam.select_run import SelectionReport
     from samis.store import import_predictions
 
     dataset, predictions = toy
@@ -200,7 +200,7 @@ def test_every_report_has_one_line_summary_and_a_json_dict(workspace, toy):
 
 def test_report_dicts_keep_their_fields():
     from samis.sam.run import RunReport
-    from samis.sam.selection import SelectionReport
+    from samis.sam.select_run import SelectionReport
 
     run = RunReport("toy", "sam-tiny-random", "all", 3, computed=["a", "b"], skipped=["c"], seconds=0.5,
                     cache_dir=Path("/tmp/cache")).as_dict()

@@ -201,7 +201,7 @@ def test_damaged_mask_cache_is_recomputed_on_resume(workspace, tmp_path):
     import zipfile
 
     from samis.errors import SamisWarning
-    from samis.sam.selection import select_over_dataset
+    from samis.sam.select_run import select_over_dataset
 
     dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
     report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)

@@ -10,17 +10,18 @@ import pytest
 from samis.datasets import Sample, register_dataset
 from samis.errors import SamError
 from samis.sam.masks import MaskSet, write_mask_set
+from samis.sam.select_run import select_over_dataset
 from samis.sam.selection import (
     EXACT_MAX_MASKS,
     _otsu,
+    choose_best_single,
+    choose_contrast,
+    choose_inside_gt,
+    choose_oracle,
+    choose_small_union,
     contrast_scores,
     iou,
-    select_best_single,
-    select_contrast,
-    select_inside_gt,
-    select_oracle,
-    select_over_dataset,
-    select_small_union,
+    render_choice,
 )
 from samis.store import read_manifest, prediction_files
 
@@ -54,10 +55,10 @@ def test_oracle_equals_brute_force(n):
     for _ in range(3 if n < 9 else 1):
         masks = _random_masks(rng, n, (8, 8))
         gt = rng.random((8, 8)) < rng.uniform(0.1, 0.5)
-        choice = select_oracle(masks, gt)
-        assert choice.exact
-        assert choice.iou == pytest.approx(brute_force_best_iou(masks, gt), abs=1e-12)
-        assert iou(choice.render(masks, gt.shape), gt) == pytest.approx(choice.iou, abs=1e-12)
+        selection = choose_oracle(masks, gt)
+        assert selection.details["exact_search"]
+        assert selection.score == pytest.approx(brute_force_best_iou(masks, gt), abs=1e-12)
+        assert iou(render_choice(masks, selection.choice, gt.shape), gt) == pytest.approx(selection.score, abs=1e-12)
 
 
 def test_oracle_uses_unions_and_complements():
@@ -68,10 +69,12 @@ def test_oracle_uses_unions_and_complements():
     middle[:, 3:7] = True
     left = np.zeros((10, 10), bool)
     left[:, :3] = True
-    choice = select_oracle(np.stack([middle, left]), gt)
-    assert choice.iou == 1.0 and choice.complements == [0] and choice.masks == []  # not(middle) is exact
-    assert select_oracle(np.zeros((0, 10, 10), bool), gt).iou == 0.0
-    assert select_oracle(np.zeros((0, 10, 10), bool), np.zeros((10, 10), bool)).iou == 1.0
+    selection = choose_oracle(np.stack([middle, left]), gt)
+    choice = selection.choice
+    # not(middle) is exact: mask 0 chosen, as its complement, and nothing else
+    assert selection.score == 1.0 and choice.chosen == [0] and choice.negated == [0] and not choice.whole_image
+    assert choose_oracle(np.zeros((0, 10, 10), bool), gt).score == 0.0
+    assert choose_oracle(np.zeros((0, 10, 10), bool), np.zeros((10, 10), bool)).score == 1.0
 
 
 @pytest.mark.parametrize("n", [11, 16, 40])
@@ -81,11 +84,11 @@ def test_oracle_never_worse_than_best_single_on_large_sets(n):
         masks = _random_masks(rng, n, (30, 30))
         gt = np.zeros((30, 30), bool)
         gt[5:15, 8:25] = True
-        choice = select_oracle(masks, gt)
-        assert not choice.exact
-        best_single = iou(select_best_single(masks, gt), gt)
-        assert choice.iou >= best_single - 1e-12
-        assert iou(choice.render(masks, gt.shape), gt) == pytest.approx(choice.iou, abs=1e-12)
+        selection = choose_oracle(masks, gt)
+        assert not selection.details["exact_search"]
+        best_single = iou(render_choice(masks, choose_best_single(masks, gt).choice, gt.shape), gt)
+        assert selection.score >= best_single - 1e-12
+        assert iou(render_choice(masks, selection.choice, gt.shape), gt) == pytest.approx(selection.score, abs=1e-12)
 
 
 def test_best_single_and_inside_gt():
@@ -98,9 +101,9 @@ def test_best_single_and_inside_gt():
     mostly = np.zeros_like(gt)
     mostly[2:8, 2:9] = True  # 36 of 42 pixels inside: below 90 %
     masks = np.stack([inner, outer, mostly])
-    best = select_best_single(masks, gt)
+    best = render_choice(masks, choose_best_single(masks, gt).choice, gt.shape)
     assert iou(best, gt) == pytest.approx(max(iou(m, gt) for m in (inner, outer, mostly, ~inner, ~outer, ~mostly)))
-    np.testing.assert_array_equal(select_inside_gt(masks, gt), inner)
+    np.testing.assert_array_equal(render_choice(masks, choose_inside_gt(masks, gt).choice, gt.shape), inner)
 
 
 def _mask_set(masks: np.ndarray) -> MaskSet:
@@ -122,7 +125,8 @@ def test_small_union_skips_big_and_spanning_masks():
     big[:, :30] = True
     frame = np.zeros((h, w), bool)  # thin, spans the image, small area
     frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
-    result = select_small_union(_mask_set(np.stack([small, big, frame])), max_area_fraction=0.2)
+    mask_set = _mask_set(np.stack([small, big, frame]))
+    result = render_choice(mask_set.masks, choose_small_union(mask_set, max_area_fraction=0.2).choice, (h, w))
     np.testing.assert_array_equal(result, small)
 
 
@@ -139,7 +143,7 @@ def test_contrast_keeps_masks_that_stand_out():
     masks = _mask_set(np.stack([defect, flat, half]))
     scores = contrast_scores(masks, gray, ring=2)
     assert scores[0] > 2.0 and scores[1] == 0.0 and scores[2] == 0.0
-    result = select_contrast(masks, gray, ring=2, max_area_fraction=0.5)
+    result = render_choice(masks.masks, choose_contrast(masks, gray, ring=2, max_area_fraction=0.5).choice, (h, w))
     np.testing.assert_array_equal(result > 0, defect)
     assert result.max() == 1.0
 

@@ -13,7 +13,8 @@ from samis.errors import SamError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
 from samis.sam.masks import read_mask_set
 from samis.sam.records import read_selection_record, record_path
-from samis.sam.selection import _fit_masks, render_weighted
+from samis.sam.selection import render_weighted
+from samis.sam.selection_search import fit_masks
 from samis.store import prediction_files, read_prediction, to_uint8_map
 
 LABEL = "sam-tiny-random"
@@ -47,7 +48,7 @@ def test_each_strategy_records_what_it_chose_and_the_record_remakes_the_map(mask
         assert record.uses_ground_truth == SELECTION_STRATEGIES[strategy]
         assert record.score_name
         gt = sample.read_gt()
-        remade = to_uint8_map(_render(record, _fit_masks(mask_set, gt.shape).masks, gt.shape))
+        remade = to_uint8_map(_render(record, fit_masks(mask_set, gt.shape).masks, gt.shape))
         np.testing.assert_array_equal(remade, read_prediction(files[sample.id]))
 
 

@@ -28,6 +28,7 @@ from samis.methods import sam_method_id
 from samis.runs import ProgressCallback, ProgressTracker, Report
 from samis.sam.engine import LoadedSam
 from samis.sam.records import SelectionRecord, write_selection_record
+from samis.sam.selection import union_of_masks
 from samis.store import write_manifest, write_prediction
 from samis.workspace import Workspace
 
@@ -96,13 +97,12 @@ def prompted_mask(predictor, gt: np.ndarray, kind: str) -> np.ndarray:
     ``predictor`` is a ``SamPredictor`` or, for SAM 2, a ``SAM2ImagePredictor``.
     """
     boxes, points = component_prompts(gt)
-    out = np.zeros(gt.shape, bool)
     if len(boxes) == 0:
-        return out
+        return np.zeros(gt.shape, bool)
     prompts = PROMPTS if isinstance(predictor, SamPredictor) else SAM2_PROMPTS
     with torch.inference_mode():
-        out |= prompts[kind](predictor, boxes, points).any(0).cpu().numpy()
-    return out
+        masks = prompts[kind](predictor, boxes, points).cpu().numpy()
+    return union_of_masks(masks, gt.shape)
 
 
 def prompt_record(method: str, stem: str, kind: str, gt: np.ndarray) -> SelectionRecord:

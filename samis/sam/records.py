@@ -1,7 +1,7 @@
 """Selection records: per image, what a SAM method chose from the mask cache, beside its map.
 
 A record lives at ``predictions/<dataset>/<method>/records/<stem>.json`` and is written atomically
-right after the image's map, by :func:`samis.sam.selection.select_over_dataset` (strategies) and
+right after the image's map, by :func:`samis.sam.select_run.select_over_dataset` (strategies) and
 :func:`samis.sam.prompts.run_prompted_over_dataset` (box / point prompts). It says:
 
 - ``chosen``: indices into the image's mask cache (``cache/sam/<model>/<dataset>/<stem>.npz``, the

@@ -36,7 +36,7 @@ from samis.sam.params import AmgParams, as_model_params
 from samis.sam.engine import SamEngine, load_sam, model_label, weights_seed
 from samis.sam.masks import encode_mask_set, read_resumable_provenance
 from samis.sam.prompts import run_prompted_over_dataset
-from samis.sam.selection import select_over_dataset
+from samis.sam.select_run import select_over_dataset
 from samis.workspace import Workspace
 
 @dataclass
@@ -338,7 +338,7 @@ def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str,
             checkpoint: the workspace's official file (:func:`checkpoint_or_workspace_file`).
 
     Returns:
-        the :class:`~samis.sam.selection.SelectionReport` or :class:`~samis.sam.prompts.PromptReport`.
+        the :class:`~samis.sam.select_run.SelectionReport` or :class:`~samis.sam.prompts.PromptReport`.
 
     Raises:
         SamError: unknown strategy or prompt kind, missing masks or ground truth, a bad checkpoint.

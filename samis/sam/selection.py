@@ -22,26 +22,26 @@ Strategies (``sam-<model>+<strategy>`` in the prediction store):
   train split.
 
 Ties are broken deterministically (fewer candidates, then lower index).
+
+Each strategy is one pure function of an image's masks (and its ground truth or gray image, and its
+parameters) that returns a :class:`Selection`: the :class:`MaskChoice` (which masks the map unites)
+and why (the fields of its :class:`~samis.sam.records.SelectionRecord`). :func:`render_choice` makes
+the map of a choice; :func:`union_of_masks` is the one union of chosen masks. Running a strategy over
+a dataset is :mod:`samis.sam.select_run`; choosing a GT-free strategy's parameters on the train
+split is :mod:`samis.sam.selection_search`.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection, Iterable
 
+import cv2
 import numpy as np
 
-from samis import __version__
-from samis.datasets import Dataset, Sample, get_split
 from samis.errors import SamError
-from samis.imageio import ImageReadError, read_gray
-from samis.methods import SELECTION_STRATEGIES, sam_method_id
-from samis.runs import ProgressCallback, ProgressTracker, Report
-from samis.sam.masks import MaskSet, read_mask_set
-from samis.sam.records import SelectionRecord, write_selection_record
-from samis.store import resize_map, write_manifest, write_prediction
-from samis.workspace import Workspace
+from samis.methods import SELECTION_STRATEGIES
+from samis.sam.masks import MaskSet
 
 EXACT_MAX_MASKS = 10
 INSIDE_FRACTION = 0.9
@@ -49,6 +49,7 @@ SPAN_FRACTION = 0.95  # a mask whose box covers this much of both sides "spans t
 SMALL_UNION_GRID = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
 CONTRAST_RING_GRID = (2, 5, 10)
 CONTRAST_AREA_GRID = (0.1, 0.3, 0.6)
+IOU_WITH_GT = "IoU with the ground truth"
 
 
 def iou(prediction: np.ndarray, gt: np.ndarray) -> float:
@@ -57,28 +58,92 @@ def iou(prediction: np.ndarray, gt: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(prediction, gt).sum() / union)
 
 
-# ---- oracle ----------------------------------------------------------------------------------
+# ---- a choice, its record, its map ---------------------------------------------------------------
 @dataclass
-class OracleChoice:
-    """The oracle's answer: which masks (and complements) to unite, and how it was found."""
+class MaskChoice:
+    """Which cached masks make an image's map.
 
-    masks: list[int]
-    complements: list[int]
-    whole_image: bool
-    iou: float
-    exact: bool
+    Attributes:
+        chosen: indices of the masks the map unites (ascending where a strategy sorts them).
+        negated: the subset of ``chosen`` taken as complements (everything but the mask).
+        whole_image: the map is the whole image (``chosen`` is then empty).
+        weights: graded maps only: kept mask -> weight in [0, 1]; each pixel takes the largest weight
+            of a kept mask covering it. None: a binary union.
+    """
 
-    def render(self, mask_set_masks: np.ndarray, shape) -> np.ndarray:
-        if self.whole_image:
-            return np.ones(shape, bool)
-        out = np.zeros(shape, bool)
-        for i in self.masks:
-            out |= mask_set_masks[i]
-        for i in self.complements:
-            out |= ~mask_set_masks[i]
-        return out
+    chosen: list[int] = field(default_factory=list)
+    negated: list[int] = field(default_factory=list)
+    whole_image: bool = False
+    weights: dict[int, float] | None = None
 
 
+@dataclass
+class Selection:
+    """A strategy's answer for one image: the choice, and why (the fields of its selection record).
+
+    Attributes:
+        choice: the masks the map is made of.
+        score_name, score: what decided the choice and its value (the oracle's IoU, contrast's Otsu cut …).
+        uses_ground_truth: the choice looked at the ground truth.
+        per_mask_name, per_mask: a per-mask value behind the choice (str(mask index) -> value), if any.
+        details: anything else worth keeping (the oracle's ``exact_search``, contrast's ``weights`` …).
+    """
+
+    choice: MaskChoice
+    score_name: str
+    score: float | None
+    uses_ground_truth: bool
+    per_mask_name: str = ""
+    per_mask: dict[str, float] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+    def record_fields(self) -> dict:
+        """The keyword arguments of a :class:`~samis.sam.records.SelectionRecord` that say what was chosen and why."""
+        return {"chosen": self.choice.chosen, "negated": self.choice.negated, "whole_image": self.choice.whole_image,
+                "score_name": self.score_name, "score": self.score, "uses_ground_truth": self.uses_ground_truth,
+                "per_mask_name": self.per_mask_name, "per_mask": self.per_mask, "details": self.details}
+
+
+def union_of_masks(masks: np.ndarray, shape: tuple[int, int], chosen: Iterable[int] | None = None,
+                   negated: Collection[int] = ()) -> np.ndarray:
+    """The union of chosen masks, some of them as complements.
+
+    Args:
+        masks: (n, H, W) bool, H x W == ``shape``.
+        chosen: indices to unite (None: every mask).
+        negated: indices in ``chosen`` whose complement is united instead of the mask.
+
+    Returns:
+        (H, W) bool (all False when nothing is chosen).
+    """
+    out = np.zeros(shape, bool)
+    for index in range(len(masks)) if chosen is None else chosen:
+        out |= ~masks[index] if index in negated else masks[index]
+    return out
+
+
+def render_weighted(masks: np.ndarray, weights: dict[int, float], shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel the largest weight of a mask covering it (0 elsewhere); float64."""
+    out = np.zeros(shape, np.float64)
+    for index, weight in weights.items():
+        out = np.maximum(out, masks[int(index)] * weight)
+    return out
+
+
+def render_choice(masks: np.ndarray, choice: MaskChoice, shape: tuple[int, int]) -> np.ndarray:
+    """The map of a choice: bool (a union, or the whole image), float64 in [0, 1] when ``choice.weights`` is set.
+
+    Args:
+        masks: the (n, H, W) bool masks the choice indexes, H x W == ``shape``.
+    """
+    if choice.whole_image:
+        return np.ones(shape, bool)
+    if choice.weights is not None:
+        return render_weighted(masks, choice.weights, shape)
+    return union_of_masks(masks, shape, choice.chosen, choice.negated)
+
+
+# ---- oracle ----------------------------------------------------------------------------------
 def _atoms(masks: np.ndarray, gt: np.ndarray):
     """Cells of equal membership: (membership bools (K, n), pixel counts (K,), GT counts (K,))."""
     n = masks.shape[0]
@@ -144,7 +209,7 @@ def _assignments(n: int) -> np.ndarray:
     return _ASSIGNMENTS[n]
 
 
-def select_oracle(masks: np.ndarray, gt: np.ndarray) -> OracleChoice:
+def choose_oracle(masks: np.ndarray, gt: np.ndarray) -> Selection:
     """The union of masks and complements closest (IoU) to the ground truth.
 
     Args:
@@ -152,28 +217,31 @@ def select_oracle(masks: np.ndarray, gt: np.ndarray) -> OracleChoice:
         gt: (H, W) bool.
 
     Returns:
-        an :class:`OracleChoice` (``exact`` says whether the search was exhaustive).
+        a :class:`Selection` scored by its IoU; ``details["exact_search"]`` says whether the search was
+        exhaustive.
     """
     n = masks.shape[0]
     gt = gt.astype(bool)
     gt_total = int(gt.sum())
-    empty_iou = 1.0 if gt_total == 0 else 0.0
     if n == 0:
-        return OracleChoice([], [], False, empty_iou, True)
+        return Selection(MaskChoice(), IOU_WITH_GT, 1.0 if gt_total == 0 else 0.0, True, details={"exact_search": True})
     member, sizes, gt_counts = _atoms(masks, gt)
-    whole_iou = float(gt_total / sizes.sum()) if sizes.sum() else 1.0
-    if n <= EXACT_MAX_MASKS:
+    exact = n <= EXACT_MAX_MASKS
+    if exact:
         score, assignment = _exact(member, sizes, gt_counts, gt_total, list(range(n)))
-        choice = OracleChoice([i for i in range(n) if assignment[i] == 1], [i for i in range(n) if assignment[i] == 2],
-                              False, score, True)
+        used = [i for i in range(n) if assignment[i] == 1]
+        complements = [i for i in range(n) if assignment[i] == 2]
     else:
-        choice = _heuristic(member, sizes, gt_counts, gt_total)
-    if whole_iou > choice.iou + 1e-12:
-        choice = OracleChoice([], [], True, whole_iou, choice.exact)
-    return choice
+        used, complements, score = _heuristic(member, sizes, gt_counts, gt_total)
+    choice = MaskChoice(sorted(used + complements), list(complements))
+    whole_iou = float(gt_total / sizes.sum()) if sizes.sum() else 1.0
+    if whole_iou > score + 1e-12:
+        choice, score = MaskChoice(whole_image=True), whole_iou
+    return Selection(choice, IOU_WITH_GT, score, True, details={"exact_search": exact})
 
 
-def _heuristic(member, sizes, gt_counts, gt_total) -> OracleChoice:
+def _heuristic(member, sizes, gt_counts, gt_total) -> tuple[list[int], list[int], float]:
+    """Beyond :data:`EXACT_MAX_MASKS` masks: (masks, complements, IoU) of the module docstring's heuristic."""
     n = member.shape[1]
     # candidate c < n: mask c; c >= n: complement of mask c - n
     candidates = np.concatenate([member, ~member], axis=1).T  # (2n, K)
@@ -219,15 +287,15 @@ def _heuristic(member, sizes, gt_counts, gt_total) -> OracleChoice:
                 changed = True
         if not changed:
             break
-    return OracleChoice(sorted(c for c in chosen if c < n), sorted(c - n for c in chosen if c >= n), False, current, False)
+    return sorted(c for c in chosen if c < n), sorted(c - n for c in chosen if c >= n), current
 
 
 # ---- other strategies -------------------------------------------------------------------------
-def best_single_choice(masks: np.ndarray, gt: np.ndarray) -> tuple[int | None, bool, float]:
-    """The one mask or complement with the highest IoU: (mask index or None, negated, IoU).
+def choose_best_single(masks: np.ndarray, gt: np.ndarray) -> Selection:
+    """The one mask or complement with the highest IoU with the ground truth.
 
-    None when no candidate beats the empty map (e.g. no masks); ties keep the first candidate, a mask
-    before its complement.
+    Nothing is chosen (an empty map) when no candidate beats the empty map (e.g. no masks); ties keep
+    the first candidate, a mask before its complement.
     """
     best_index, negated, best_iou = None, False, iou(np.zeros(gt.shape, bool), gt)
     for index, mask in enumerate(masks):
@@ -235,19 +303,15 @@ def best_single_choice(masks: np.ndarray, gt: np.ndarray) -> tuple[int | None, b
             value = iou(candidate, gt)
             if value > best_iou + 1e-12:
                 best_index, negated, best_iou = index, complement, value
-    return best_index, negated, best_iou
+    choice = MaskChoice([] if best_index is None else [best_index], [best_index] if negated else [])
+    return Selection(choice, IOU_WITH_GT, best_iou, True)
 
 
-def select_best_single(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """The single mask or complement with the highest IoU (empty map when there are no masks)."""
-    index, negated, _ = best_single_choice(masks, gt)
-    if index is None:
-        return np.zeros(gt.shape, bool)
-    return ~masks[index] if negated else masks[index].copy()
+def choose_inside_gt(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE_FRACTION) -> Selection:
+    """The union of the masks lying at least ``fraction`` inside the ground truth.
 
-
-def inside_gt_choice(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE_FRACTION) -> tuple[list[int], dict[int, float]]:
-    """The masks lying at least ``fraction`` inside the ground truth, and every non-empty mask's inside fraction."""
+    Every non-empty mask's inside fraction is the per-mask value; the map's IoU is in ``details``.
+    """
     chosen, inside = [], {}
     for index, mask in enumerate(masks):
         area = mask.sum()
@@ -255,15 +319,10 @@ def inside_gt_choice(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE
             inside[index] = float(np.logical_and(mask, gt).sum() / area)
             if np.logical_and(mask, gt).sum() >= fraction * area:
                 chosen.append(index)
-    return chosen, inside
-
-
-def select_inside_gt(masks: np.ndarray, gt: np.ndarray, fraction: float = INSIDE_FRACTION) -> np.ndarray:
-    """Union of the masks lying at least ``fraction`` inside the ground truth."""
-    out = np.zeros(gt.shape, bool)
-    for index in inside_gt_choice(masks, gt, fraction)[0]:
-        out |= masks[index]
-    return out
+    choice = MaskChoice(chosen)
+    return Selection(choice, "fraction of the mask inside the ground truth (cut)", fraction, True,
+                     "fraction inside the ground truth", {str(k): round(v, 6) for k, v in inside.items()},
+                     {"iou": iou(render_choice(masks, choice, gt.shape), gt)})
 
 
 def _spans_image(mask_set: MaskSet, index: int) -> bool:
@@ -272,19 +331,22 @@ def _spans_image(mask_set: MaskSet, index: int) -> bool:
     return bw + 1 >= SPAN_FRACTION * w and bh + 1 >= SPAN_FRACTION * h
 
 
-def small_union_choice(mask_set: MaskSet, max_area_fraction: float) -> list[int]:
+def _small_masks(mask_set: MaskSet, max_area_fraction: float) -> list[int]:
     """Indices of the masks smaller than ``max_area_fraction`` of the image that do not span it."""
     h, w = mask_set.shape
     return [i for i in range(len(mask_set))
             if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
 
 
-def select_small_union(mask_set: MaskSet, max_area_fraction: float) -> np.ndarray:
-    """Union of masks smaller than ``max_area_fraction`` of the image that do not span it."""
-    out = np.zeros(mask_set.shape, bool)
-    for i in small_union_choice(mask_set, max_area_fraction):
-        out |= mask_set.masks[i]
-    return out
+def choose_small_union(mask_set: MaskSet, max_area_fraction: float) -> Selection:
+    """The union of the masks smaller than ``max_area_fraction`` of the image that do not span it.
+
+    Every mask's area fraction is the per-mask value.
+    """
+    h, w = mask_set.shape
+    return Selection(MaskChoice(_small_masks(mask_set, max_area_fraction)),
+                     "largest area fraction kept (chosen on the train split)", max_area_fraction, False,
+                     "area fraction", {str(i): round(float(mask_set.area[i]) / (h * w), 6) for i in range(len(mask_set))})
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -307,8 +369,6 @@ def contrast_scores(mask_set: MaskSet, gray: np.ndarray, ring: int) -> np.ndarra
     The band is the mask dilated by a (2 ring + 1) square minus the mask, computed in a window
     around the mask only.
     """
-    import cv2
-
     std = float(gray.std()) or 1.0
     image = gray.astype(np.float64)
     height, width = gray.shape
@@ -329,92 +389,68 @@ def contrast_scores(mask_set: MaskSet, gray: np.ndarray, ring: int) -> np.ndarra
     return scores
 
 
-def _eligible(mask_set: MaskSet, max_area_fraction: float) -> list[int]:
-    h, w = mask_set.shape
-    return [i for i in range(len(mask_set))
-            if mask_set.area[i] < max_area_fraction * h * w and not _spans_image(mask_set, i)]
+def choose_contrast(mask_set: MaskSet, gray: np.ndarray | None, ring: int, max_area_fraction: float,
+                    scores: np.ndarray | None = None) -> Selection:
+    """A graded map: the masks above the Otsu cut of their contrast scores, each pixel its best kept score.
 
-
-@dataclass
-class ContrastChoice:
-    """What :func:`contrast_choice` decided: kept mask → weight (score / best score), the cut, every eligible score."""
-
-    kept: dict[int, float]
-    cut: float | None
-    scores: dict[int, float]
-
-
-def contrast_choice(mask_set: MaskSet, gray: np.ndarray | None, ring: int, max_area_fraction: float,
-                    scores: np.ndarray | None = None) -> ContrastChoice:
-    """The masks the contrast strategy keeps (see :func:`select_contrast`)."""
-    eligible = _eligible(mask_set, max_area_fraction)
-    if not eligible:
-        return ContrastChoice({}, None, {})
-    if scores is None:
-        scores = contrast_scores(mask_set.subset(eligible), gray, ring)
-    else:
-        scores = scores[eligible]
-    by_mask = {eligible[i]: float(scores[i]) for i in range(len(eligible))}
-    if scores.max() <= 0:
-        return ContrastChoice({}, None, by_mask)
-    cut = _otsu(scores) if len(scores) > 1 else -1.0
-    kept = {eligible[i]: float(scores[i] / scores.max()) for i in np.flatnonzero(scores > cut)}
-    return ContrastChoice(kept, float(cut), by_mask)
-
-
-def render_weighted(mask_set_masks: np.ndarray, weights: dict[int, float], shape) -> np.ndarray:
-    """Each pixel the largest weight of a mask covering it (0 elsewhere)."""
-    out = np.zeros(shape, np.float64)
-    for index, weight in weights.items():
-        out = np.maximum(out, mask_set_masks[int(index)] * weight)
-    return out
-
-
-def select_contrast(mask_set: MaskSet, gray: np.ndarray, ring: int, max_area_fraction: float,
-                    scores: np.ndarray | None = None) -> np.ndarray:
-    """Graded map: masks above the Otsu cut of their contrast scores, each pixel its best kept score.
+    Only masks smaller than ``max_area_fraction`` that do not span the image are scored. A kept mask's
+    weight is its score over the best score.
 
     Args:
+        gray: the image in gray at the masks' size (unused when ``scores`` is given).
         scores: precomputed :func:`contrast_scores` of all masks for this ``ring`` (optional).
+
+    Returns:
+        a :class:`Selection` scored by the Otsu cut (None when nothing stands out); every eligible
+        mask's contrast is the per-mask value, the kept masks' weights are in ``details``.
     """
-    choice = contrast_choice(mask_set, gray, ring, max_area_fraction, scores)
-    return render_weighted(mask_set.masks, choice.kept, mask_set.shape)
+    eligible = _small_masks(mask_set, max_area_fraction)
+    kept, cut, by_mask = {}, None, {}
+    if eligible:
+        if scores is None:
+            scores = contrast_scores(mask_set.subset(eligible), gray, ring)
+        else:
+            scores = scores[eligible]
+        by_mask = {eligible[i]: float(scores[i]) for i in range(len(eligible))}
+        if scores.max() > 0:
+            cut = float(_otsu(scores) if len(scores) > 1 else -1.0)
+            kept = {eligible[i]: float(scores[i] / scores.max()) for i in np.flatnonzero(scores > cut)}
+    return Selection(MaskChoice(sorted(kept), weights=kept), "Otsu cut of the contrast scores", cut, False,
+                     "contrast (inside vs ring, in image standard deviations)",
+                     {str(k): round(v, 6) for k, v in by_mask.items()},
+                     {"weights": {str(k): v for k, v in kept.items()}})
 
 
 # ---- the strategies, by name ---------------------------------------------------------------------
 @dataclass
 class SelectionInput:
-    """One image as a strategy sees it: its masks at ground-truth size, the ground truth, the image.
+    """One image as a strategy sees it: its masks at the map's size, the ground truth, the gray image.
 
     Attributes:
         mask_set: the cached masks, resized to ``shape``.
         gt: the ground truth (None when the image has none readable and the strategy needs none).
-        sample: the image.
-        shape: the map's (height, width): the ground truth's, else the masks'.
+        read_gray: reads the image in gray at ``shape`` (called at most once, by strategies that look
+            at the image).
         keep_scores: keep every mask's contrast score per ring (pays when the image is scored for
             many parameter candidates, as on the train split).
-        exact_search: set by strategies whose search may be a heuristic (the oracle): was it exact?
-        choice: set by every strategy: what it chose, as fields of a
-            :class:`~samis.sam.records.SelectionRecord` (chosen, negated, score …).
     """
 
     mask_set: MaskSet
     gt: np.ndarray | None
-    sample: Sample
+    read_gray: Callable[[], np.ndarray]
     keep_scores: bool = False
-    exact_search: bool | None = None
-    choice: dict | None = None
     _gray: np.ndarray | None = field(default=None, init=False, repr=False)
     _scores: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """The map's (height, width): the ground truth's, else the masks'."""
         return tuple(self.gt.shape) if self.gt is not None else tuple(self.mask_set.shape)
 
     def gray(self) -> np.ndarray:
         """The image in gray at ``shape`` (read once)."""
         if self._gray is None:
-            self._gray = _gray_at(self.sample, self.shape)
+            self._gray = self.read_gray()
         return self._gray
 
     def contrast_scores(self, ring: int) -> np.ndarray | None:
@@ -425,58 +461,32 @@ class SelectionInput:
             self._scores[ring] = contrast_scores(self.mask_set, self.gray(), ring)
         return self._scores[ring]
 
-
-def _oracle_map(item: SelectionInput, parameters: dict) -> np.ndarray:
-    choice = select_oracle(item.mask_set.masks, item.gt)
-    item.exact_search = choice.exact
-    item.choice = {"chosen": sorted(choice.masks + choice.complements), "negated": list(choice.complements),
-                   "whole_image": choice.whole_image, "score_name": "IoU with the ground truth", "score": choice.iou,
-                   "uses_ground_truth": True, "details": {"exact_search": choice.exact}}
-    return choice.render(item.mask_set.masks, item.shape)
+    def render(self, selection: Selection) -> np.ndarray:
+        """The map of ``selection`` at ``shape`` (:func:`render_choice` of these masks)."""
+        return render_choice(self.mask_set.masks, selection.choice, self.shape)
 
 
-def _best_single_map(item: SelectionInput, parameters: dict) -> np.ndarray:
-    index, negated, value = best_single_choice(item.mask_set.masks, item.gt)
-    item.choice = {"chosen": [] if index is None else [index], "negated": [index] if negated else [],
-                   "score_name": "IoU with the ground truth", "score": value, "uses_ground_truth": True}
-    if index is None:
-        return np.zeros(item.shape, bool)
-    return ~item.mask_set.masks[index] if negated else item.mask_set.masks[index].copy()
+def _oracle(item: SelectionInput, parameters: dict) -> Selection:
+    return choose_oracle(item.mask_set.masks, item.gt)
 
 
-def _inside_gt_map(item: SelectionInput, parameters: dict) -> np.ndarray:
-    chosen, inside = inside_gt_choice(item.mask_set.masks, item.gt)
-    out = np.zeros(item.shape, bool)
-    for index in chosen:
-        out |= item.mask_set.masks[index]
-    item.choice = {"chosen": chosen, "score_name": "fraction of the mask inside the ground truth (cut)",
-                   "score": INSIDE_FRACTION, "uses_ground_truth": True, "per_mask_name": "fraction inside the ground truth",
-                   "per_mask": {str(k): round(v, 6) for k, v in inside.items()}, "details": {"iou": iou(out, item.gt)}}
-    return out
+def _best_single(item: SelectionInput, parameters: dict) -> Selection:
+    return choose_best_single(item.mask_set.masks, item.gt)
 
 
-def _small_union_map(item: SelectionInput, parameters: dict) -> np.ndarray:
-    fraction = parameters["max_area_fraction"]
-    chosen = small_union_choice(item.mask_set, fraction)
-    out = np.zeros(item.shape, bool)
-    for index in chosen:
-        out |= item.mask_set.masks[index]
-    h, w = item.mask_set.shape
-    item.choice = {"chosen": chosen, "score_name": "largest area fraction kept (chosen on the train split)",
-                   "score": fraction, "uses_ground_truth": False, "per_mask_name": "area fraction",
-                   "per_mask": {str(i): round(float(item.mask_set.area[i]) / (h * w), 6) for i in range(len(item.mask_set))}}
-    return out
+def _inside_gt(item: SelectionInput, parameters: dict) -> Selection:
+    return choose_inside_gt(item.mask_set.masks, item.gt)
 
 
-def _contrast_map(item: SelectionInput, parameters: dict) -> np.ndarray:
-    ring, area = parameters["ring"], parameters["max_area_fraction"]
+def _small_union(item: SelectionInput, parameters: dict) -> Selection:
+    return choose_small_union(item.mask_set, parameters["max_area_fraction"])
+
+
+def _contrast(item: SelectionInput, parameters: dict) -> Selection:
+    ring = parameters["ring"]
     scores = item.contrast_scores(ring)
-    choice = contrast_choice(item.mask_set, None if scores is not None else item.gray(), ring, area, scores=scores)
-    item.choice = {"chosen": sorted(choice.kept), "score_name": "Otsu cut of the contrast scores", "score": choice.cut,
-                   "uses_ground_truth": False, "per_mask_name": "contrast (inside vs ring, in image standard deviations)",
-                   "per_mask": {str(k): round(v, 6) for k, v in choice.scores.items()},
-                   "details": {"weights": {str(k): v for k, v in choice.kept.items()}}}
-    return render_weighted(item.mask_set.masks, choice.kept, item.shape)
+    return choose_contrast(item.mask_set, None if scores is not None else item.gray(), ring,
+                           parameters["max_area_fraction"], scores=scores)
 
 
 @dataclass(frozen=True)
@@ -485,14 +495,15 @@ class SelectionStrategy:
 
     Attributes:
         name: the name in method ids (``sam-vit_h+<name>``).
-        select: ``select(item, parameters) -> map`` (bool or graded in [0, 1]) for one image.
+        select: ``select(item, parameters) -> Selection`` for one image (its ``choose_<name>`` function
+            fed from a :class:`SelectionInput`); ``item.render(selection)`` is the map.
         grid: parameter candidates, chosen by mean IoU on the train split; empty: no parameters.
         heuristic_search: its search is exhaustive only up to :data:`EXACT_MAX_MASKS` masks, so runs
-            count the images searched exactly and heuristically.
+            count the images searched exactly and heuristically (``details["exact_search"]``).
     """
 
     name: str
-    select: Callable[[SelectionInput, dict], np.ndarray]
+    select: Callable[[SelectionInput, dict], Selection]
     grid: tuple[dict, ...] = ()
     heuristic_search: bool = False
 
@@ -503,12 +514,12 @@ class SelectionStrategy:
 
 
 STRATEGY_REGISTRY: dict[str, SelectionStrategy] = {strategy.name: strategy for strategy in (
-    SelectionStrategy("oracle", _oracle_map, heuristic_search=True),
-    SelectionStrategy("best-single", _best_single_map),
-    SelectionStrategy("inside-gt", _inside_gt_map),
-    SelectionStrategy("small-union", _small_union_map,
+    SelectionStrategy("oracle", _oracle, heuristic_search=True),
+    SelectionStrategy("best-single", _best_single),
+    SelectionStrategy("inside-gt", _inside_gt),
+    SelectionStrategy("small-union", _small_union,
                       grid=tuple({"max_area_fraction": a} for a in SMALL_UNION_GRID)),
-    SelectionStrategy("contrast", _contrast_map,
+    SelectionStrategy("contrast", _contrast,
                       grid=tuple({"ring": r, "max_area_fraction": a} for r in CONTRAST_RING_GRID
                                  for a in CONTRAST_AREA_GRID)),
 )}
@@ -526,189 +537,3 @@ def get_strategy(name: str) -> SelectionStrategy:
         return STRATEGY_REGISTRY[name]
     except KeyError:
         raise SamError(f"unknown selection strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
-
-
-# ---- over a dataset ----------------------------------------------------------------------------
-@dataclass
-class SelectionReport(Report):
-    """What a selection pass wrote."""
-
-    method: str
-    strategy: str
-    images: int
-    upper_bound: bool
-    parameters: dict = field(default_factory=dict)
-    mean_iou: float | None = None
-    seconds: float = 0.0
-    oracle_exact: int = 0
-    oracle_heuristic: int = 0
-    resized: list[str] = field(default_factory=list)  # ids whose ground truth differs in size from the image
-
-    def summary(self) -> str:
-        miou = f"mean IoU {self.mean_iou:.4f}" if self.mean_iou is not None else "no ground truth"
-        bound = "  [upper bound: uses ground truth]" if self.upper_bound else ""
-        chosen = {k: v for k, v in self.parameters.items() if k != "grid"}
-        extra = f"  parameters (train split): {chosen}" if chosen else ""
-        resized = (f"  [{len(self.resized)} images' masks resized (nearest) to their ground truth's size, "
-                   f"e.g. {', '.join(self.resized[:3])}]" if self.resized else "")
-        return f"wrote {self.method}: {self.images} maps, {miou}, {self.seconds:.1f} s{bound}{extra}{resized}"
-
-
-def _read_gt(sample: Sample, strategy: str) -> np.ndarray:
-    try:
-        return sample.read_gt()
-    except (ImageReadError, OSError) as error:
-        raise SamError(f"strategy {strategy!r} needs ground truth, but image {sample.id} has none readable "
-                       f"({error}); use small-union or contrast") from None
-
-
-def _fit_masks(mask_set: MaskSet, shape) -> MaskSet:
-    """Masks at ground-truth size (nearest neighbour) when the image and its GT differ in size."""
-    if mask_set.shape == tuple(shape) or len(mask_set) == 0:
-        if len(mask_set) == 0:
-            return MaskSet.empty(tuple(shape))
-        return mask_set
-    h, w = mask_set.shape
-    rows = (np.arange(shape[0]) * h // shape[0]).clip(0, h - 1)
-    cols = (np.arange(shape[1]) * w // shape[1]).clip(0, w - 1)
-    return MaskSet(mask_set.masks[:, rows][:, :, cols], mask_set.predicted_iou, mask_set.stability_score,
-                   mask_set.area, mask_set.bbox, mask_set.point_coords, mask_set.crop_box)
-
-
-def _load(workspace: Workspace, dataset_id: str, label: str, sample: Sample) -> tuple[MaskSet, dict]:
-    return read_mask_set(workspace.sam_cache_dir(label, dataset_id) / f"{sample.id}.npz")
-
-
-def choose_parameters(workspace: Workspace, dataset: Dataset, label: str, strategy: str) -> dict:
-    """Pick a GT-free strategy's parameters by mean IoU on the cached masks of the train split's defect images.
-
-    Args:
-        strategy: a strategy with a parameter grid (``small-union``, ``contrast``).
-
-    Returns:
-        the chosen parameters, with how they were chosen (train images, mean IoU, grid, criterion).
-
-    Raises:
-        SamError: unknown strategy, or no train-split image has cached masks.
-    """
-    spec = get_strategy(strategy)
-    train = get_split(workspace, dataset, "train")
-    folder = workspace.sam_cache_dir(label, dataset.id)
-    cached = [s for s in train if (folder / f"{s.id}.npz").is_file()]
-    if not cached:
-        raise SamError(f"strategy {strategy!r} chooses its parameters on the train split of {dataset.id!r}, but no "
-                       f"train image has {label} masks; run sam with --split train (or all) first")
-    items = []
-    left_out = 0
-    for sample in cached:
-        gt = sample.read_gt()
-        if not gt.any():
-            # a defect-free image (e.g. MT_Free): its IoU rewards choosing nothing, so good parts in the
-            # train split would pull the choice toward empty maps; the parameters are chosen on defect
-            # images, and stay what they are without the good parts
-            left_out += 1
-            continue
-        mask_set = _load(workspace, dataset.id, label, sample)[0]
-        items.append(SelectionInput(_fit_masks(mask_set, gt.shape), gt, sample, keep_scores=True))
-    if not items:
-        raise SamError(f"strategy {strategy!r} chooses its parameters on the defect images of the train split of "
-                       f"{dataset.id!r}, but none of its {len(cached)} train images with {label} masks has a defect")
-    best, best_score = None, -1.0
-    for candidate in spec.grid:
-        score = float(np.mean([iou(spec.select(item, candidate) > 0, item.gt) for item in items]))
-        if score > best_score + 1e-12:
-            best, best_score = candidate, score
-    return {**best, "chosen_on": "train", "train_images": len(items), "train_defect_free_left_out": left_out,
-            "train_mean_iou": round(best_score, 6),
-            "grid": [dict(c) for c in spec.grid], "criterion": "mean IoU of the binary map with the ground truth"}
-
-
-def _gray_at(sample: Sample, shape) -> np.ndarray:
-    gray = read_gray(sample.image_path)
-    if gray.shape != tuple(shape):
-        gray = resize_map(gray, tuple(shape))
-    return gray
-
-
-def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, strategy: str, split: str = "all",
-                        progress: ProgressCallback | None = None,
-                        samples: list[Sample] | None = None) -> SelectionReport:
-    """Turn cached masks into saliency maps of method ``<label>+<strategy>`` for a split.
-
-    Args:
-        label: the model label whose mask cache to read (``sam-vit_h``, ``sam-tiny-random`` …).
-        strategy: one of :data:`STRATEGIES`.
-        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage: the method) at the
-            start and after each image.
-        samples: select on these samples instead of the split.
-
-    Returns:
-        a :class:`SelectionReport`.
-
-    Raises:
-        SamError: unknown strategy, a mask file missing or damaged, ground truth missing for a
-            strategy that needs it.
-    """
-    spec = get_strategy(strategy)
-    samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
-    method = sam_method_id(label, strategy)
-    upper_bound = spec.needs_ground_truth
-    parameters = choose_parameters(workspace, dataset, label, strategy) if spec.grid else {}
-    report = SelectionReport(method, strategy, len(samples), upper_bound, parameters)
-    tracker = ProgressTracker(progress, len(samples), method).start()
-    started = time.perf_counter()
-    ious = []
-    provenance = None
-    for sample in samples:
-        mask_set, provenance = _load(workspace, dataset.id, label, sample)
-        if upper_bound:
-            gt = _read_gt(sample, strategy)
-        else:
-            gt = None
-            try:
-                gt = sample.read_gt()
-            except (ImageReadError, OSError):
-                pass
-        item = SelectionInput(mask_set, gt, sample)
-        if mask_set.shape != tuple(item.shape):
-            report.resized.append(sample.id)
-        item.mask_set = _fit_masks(mask_set, item.shape)
-        prediction = spec.select(item, parameters)
-        if item.exact_search is not None:
-            report.oracle_exact += item.exact_search
-            report.oracle_heuristic += not item.exact_search
-        if gt is not None:
-            ious.append(iou(prediction > 0, gt))
-        write_prediction(workspace, dataset.id, method, sample.id, prediction)
-        write_selection_record(workspace, dataset.id, SelectionRecord(
-            method, sample.id, strategy, "selection", n_masks=len(mask_set),
-            parameters={k: v for k, v in parameters.items() if k != "grid"},
-            **{**(item.choice or {}), "details": {**(item.choice or {}).get("details", {}),
-                                                   "resized_to_ground_truth": sample.id in report.resized}}))
-        tracker.advance()
-    report.seconds = time.perf_counter() - started
-    report.mean_iou = float(np.mean(ious)) if ious else None
-    manifest = {
-        "source": "sam",
-        "strategy": strategy,
-        "upper_bound": upper_bound,
-        "note": ("uses the ground truth to pick masks: an upper bound, not a result a factory could get"
-                 if upper_bound else "ground-truth free; parameters chosen on the train split only"),
-        "strategy_parameters": parameters,
-        "split": split,
-        "images": len(samples),
-        "mean_iou": report.mean_iou,
-        "resized_to_ground_truth": len(report.resized),
-        "model": (provenance or {}).get("model", label),
-        "model_type": (provenance or {}).get("model_type"),
-        "checkpoint_md5": (provenance or {}).get("checkpoint_md5"),
-        "weights": (provenance or {}).get("weights"),
-        "amg_params": (provenance or {}).get("params"),
-        "samis_version": __version__,
-        "selection_records": "records/<stem>.json: the cached mask indices chosen, negated ones, the deciding score",
-    }
-    if spec.heuristic_search:
-        manifest["oracle_search"] = {"exact_images": report.oracle_exact, "heuristic_images": report.oracle_heuristic,
-                                     "exact_max_masks": EXACT_MAX_MASKS}
-    write_manifest(workspace, dataset.id, method, manifest)
-    return report
