@@ -20,6 +20,7 @@ that configuration. Images: SD-saliency-900's source images (200x200) from ``--i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from samis.imageio import read_rgb  # noqa: E402
-from samis.models import SAM2_MODELS  # noqa: E402
+from samis.models import SAM2_MODELS, get_model  # noqa: E402
 from samis.sam.engine import LoadedSam, SamEngine, device_name, resolve_device  # noqa: E402
 from samis.sam.masks import MaskSet  # noqa: E402
 from samis.sam.params import AmgParams, Sam2AmgParams  # noqa: E402
@@ -89,7 +90,8 @@ def random_model(model_type: str, device: torch.device) -> LoadedSam:
             model = sam_model_registry[model_type](checkpoint=None)
     label = {"tiny": "sam-tiny-random", "tiny-sam2": "sam2-tiny-random"}.get(
         model_type, f"{'sam2.1' if model_type in SAM2_MODELS else 'sam'}-{model_type} (random weights)")
-    return LoadedSam(model.to(device).eval(), model_type, label, None, None, device)
+    spec = dataclasses.replace(get_model(model_type), label=label)  # a label that says "random weights"
+    return LoadedSam(model.to(device).eval(), spec, None, None, device)
 
 
 def stock_generate(loaded: LoadedSam, params: AmgParams, dtype: str):
@@ -227,7 +229,7 @@ def main(argv=None) -> int:
             configs_left -= dict(plan)[run_type]
             continue
         print(f"{loaded.label}: {loaded.params_m:.1f} M parameters, built in {build_s:.1f} s", flush=True)
-        sam2 = loaded.is_sam2
+        sam2 = loaded.spec.runs_on_sam2
         base = dict(points_per_side=args.points_per_side, points_per_batch=args.points_per_batch,
                     pred_iou_thresh=0.0, stability_score_thresh=0.0)
         params = Sam2AmgParams(**base) if sam2 else AmgParams(**base)

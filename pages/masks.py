@@ -36,7 +36,7 @@ model = state.bind(top[0].selectbox, "Model", key="masks_model", url="model", de
 found = resolve_model(model)
 if found.random_weights:
     st.warning(f"{ui.literal(found.label)} is a test-size model with random weights: its masks test the pipeline, "
-               f"they say nothing about {'SAM 2.1' if found.family != 'sam' else 'SAM'}.")
+               f"they say nothing about {found.family_title}.")
 images = cached_images(ctx.workspace, ctx.dataset_id, model)
 in_dataset = set(ctx.dataset.by_id())
 images = [i for i in images if i in in_dataset]

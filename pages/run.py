@@ -14,8 +14,8 @@ from samis.dashboard.sidebar import page_context
 from samis.engines import ENGINES, EngineSpec, engine_session
 from samis.errors import SamisError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
-from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, is_sam2, sam_model
-from samis.sam.params import AmgParams, Sam2AmgParams
+from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, ModelSpec, get_model
+from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
 from samis.workspace import validate_name
 
 ctx = page_context()
@@ -56,109 +56,105 @@ def _done(message: str) -> None:
 
 
 # -- SAM ---------------------------------------------------------------------------------------------------------
-def _checkpoint_help(model_type: str) -> str:
-    model = sam_model(model_type)
-    if is_sam2(model_type):
+def _checkpoint_help(model: ModelSpec) -> str:
+    folder = ui.literal(str(ctx.workspace.checkpoints_dir))
+    if model.runs_on_sam2:
         return (f"{model.title} needs its checkpoint **{model.checkpoint}**. Put it in "
-                f"{ui.literal(str(ctx.workspace.checkpoints_dir))} (the picker lists `.pt` and `.pth` files there), or "
+                f"{folder} (the picker lists `.pt` and `.pth` files there), or "
                 f"type its path if it lies inside the allowed folders. It comes from the SAM 2.1 release: {model.url}. "
                 "Without a checkpoint, `tiny-sam2` runs the test-size SAM 2 with random weights — it exercises the "
                 "pipeline, its numbers are not SAM 2.1's.")
-    return (f"SAM {model_type} needs its checkpoint **{model.checkpoint}**. Put it in "
-            f"{ui.literal(str(ctx.workspace.checkpoints_dir))} (the picker lists `.pth` files there), or type its path "
+    return (f"SAM {model.key} needs its checkpoint **{model.checkpoint}**. Put it in "
+            f"{folder} (the picker lists `.pth` files there), or type its path "
             f"if it lies inside the allowed folders. It comes from the Segment Anything release: {model.url} "
             f"(see {SAM_CHECKPOINTS_HELP}). Without a checkpoint, `tiny` runs the test-size SAM with random weights — "
             "it exercises the pipeline, its numbers are not SAM's.")
 
 
-def _offer_download(model_type: str, folder) -> None:
+def _offer_download(model: ModelSpec, folder) -> None:
     """A "Download" button for the official checkpoint when the workspace lacks it (never on a read-only server)."""
     from samis.checkpoint_download import download_checkpoint, md5_cache_file
 
-    model = sam_model(model_type)
     if ctx.read_only or (folder / model.checkpoint).is_file():
         return
-    size = f"about {model.approx_bytes / 1e9:.2f} GB" if is_sam2(model_type) else f"{model.checkpoint_bytes / 1e9:.2f} GB"
-    if st.button(f"Download {model.checkpoint} ({size})", key="sam_ckpt_download",
+    if st.button(f"Download {model.checkpoint} ({model.size_text})", key="sam_ckpt_download",
                  help=f"from {model.url} (or $SAMIS_CHECKPOINT_MIRROR) into {folder}; resumes an interrupted "
-                      "download; size and MD5 are checked before the file is put in place"):
+                      "download; size and hash are checked before the file is put in place"):
         with ui.guard("download"):
-            report = download_checkpoint(model_type, folder, progress=ui.Progress(),
+            report = download_checkpoint(model.key, folder, progress=ui.Progress(),
                                          hash_cache=md5_cache_file(ctx.workspace))
             st.success(ui.literal(report.summary()))
 
 
-def _sam_tab() -> None:
-    from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when the SAM tab is open
-
-    left, right = st.columns(2)
-    model_type = left.selectbox("Model", list(MODEL_CHOICES), index=list(MODEL_CHOICES).index("vit_h"), key="sam_model",
-                                format_func=lambda m: f"{m} ({sam_model(m).title})")
-    device = right.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="sam_device")
-    checkpoint = None
-    if not sam_model(model_type).random_weights:
-        folder = ctx.workspace.checkpoints_dir
-        _offer_download(model_type, folder)
-        found = sorted(str(p) for pattern in ("*.pth", "*.pt") for p in folder.glob(pattern)) if folder.is_dir() else []
-        TYPED = "type a path…"
-        pick = st.selectbox("Checkpoint", found + [TYPED], key="sam_ckpt_pick",
-                            help=f"checkpoints found in {folder}")
-        if pick == TYPED:
-            typed = st.text_input("Checkpoint path", key="sam_ckpt_path",
-                                  placeholder=str(folder / sam_model(model_type).checkpoint))
-            if not typed.strip():
-                st.info(_checkpoint_help(model_type))
-                return
-            try:
-                checkpoint = str(check_allowed(typed, ctx.roots, "checkpoint"))
-            except SamisError as error:
-                ui.error(error)
-                return
-        else:
-            checkpoint = pick
-        from samis.sam.checkpoints import check_checkpoint_file
-
+def _pick_checkpoint(model: ModelSpec) -> str | None:
+    """The checkpoint file a user picked or typed, checked; None (with the reason shown) when there is none yet."""
+    folder = ctx.workspace.checkpoints_dir
+    _offer_download(model, folder)
+    found = sorted(str(p) for pattern in ("*.pth", "*.pt") for p in folder.glob(pattern)) if folder.is_dir() else []
+    TYPED = "type a path…"
+    pick = st.selectbox("Checkpoint", found + [TYPED], key="sam_ckpt_pick", help=f"checkpoints found in {folder}")
+    if pick == TYPED:
+        typed = st.text_input("Checkpoint path", key="sam_ckpt_path", placeholder=str(folder / model.checkpoint))
+        if not typed.strip():
+            st.info(_checkpoint_help(model))
+            return None
         try:
-            check_checkpoint_file(checkpoint, model_type)
+            pick = str(check_allowed(typed, ctx.roots, "checkpoint"))
         except SamisError as error:
             ui.error(error)
-            st.info(_checkpoint_help(model_type))
-            return
-    defaults = Sam2AmgParams() if is_sam2(model_type) else AmgParams()
-    title = ("SAM2AutomaticMaskGenerator parameters (its defaults)" if is_sam2(model_type)
+            return None
+    from samis.sam.checkpoints import check_checkpoint_file
+
+    try:
+        check_checkpoint_file(pick, model)
+    except SamisError as error:
+        ui.error(error)
+        st.info(_checkpoint_help(model))
+        return None
+    return pick
+
+
+def _param_control(column, param: GeneratorParam, default):
+    """One generator parameter's control, from its declaration (range, default, help)."""
+    key = f"amg_{param.name}"
+    if param.kind is bool:
+        return column.checkbox(param.name, default, key=key, help=param.help)
+    step = param.step if param.kind is float else 1
+    kind = param.kind
+    low = None if param.low is None else kind(param.low)
+    high = None if param.high is None else kind(param.high)
+    return column.number_input(param.name, low, high, kind(default), step, key=key,
+                               help=f"{param.help}; {param.range_text()}")
+
+
+def _generator_params(model: ModelSpec) -> dict:
+    """The generator parameters of a model's family, one control each, at its family's defaults."""
+    sam2 = model.runs_on_sam2
+    title = ("SAM2AutomaticMaskGenerator parameters (its defaults)" if sam2
              else "Automatic mask generator parameters (SAM's defaults, as in the paper)")
     with st.expander(title):
         cols = st.columns(3)
-        values = {
-            "points_per_side": cols[0].number_input("points_per_side", 1, 128, defaults.points_per_side, key="amg_pps"),
-            "points_per_batch": cols[1].number_input("points_per_batch", 1, 4096, defaults.points_per_batch, key="amg_ppb"),
-            "pred_iou_thresh": cols[2].number_input("pred_iou_thresh", 0.0, 1.0, defaults.pred_iou_thresh, 0.01, key="amg_iou"),
-            "stability_score_thresh": cols[0].number_input("stability_score_thresh", 0.0, 1.0,
-                                                           defaults.stability_score_thresh, 0.01, key="amg_stab"),
-            "stability_score_offset": cols[1].number_input("stability_score_offset", 0.0, 10.0,
-                                                           defaults.stability_score_offset, 0.1, key="amg_off"),
-            "box_nms_thresh": cols[2].number_input("box_nms_thresh", 0.0, 1.0, defaults.box_nms_thresh, 0.01, key="amg_nms"),
-            "crop_n_layers": cols[0].number_input("crop_n_layers", 0, 4, defaults.crop_n_layers, key="amg_crop"),
-            "crop_nms_thresh": cols[1].number_input("crop_nms_thresh", 0.0, 1.0, defaults.crop_nms_thresh, 0.01,
-                                                    key="amg_cnms"),
-            "crop_overlap_ratio": cols[2].number_input("crop_overlap_ratio", 0.0, 1.0, defaults.crop_overlap_ratio, 0.01,
-                                                       key="amg_cov"),
-            "crop_n_points_downscale_factor": cols[0].number_input("crop_n_points_downscale_factor", 1, 8,
-                                                                   defaults.crop_n_points_downscale_factor, key="amg_cds"),
-            "min_mask_region_area": cols[1].number_input("min_mask_region_area", 0, 100000,
-                                                         defaults.min_mask_region_area, key="amg_area"),
-        }
-        if is_sam2(model_type):
-            values.update({
-                "mask_threshold": cols[2].number_input("mask_threshold", -20.0, 20.0, defaults.mask_threshold, 0.1,
-                                                       key="amg2_mask"),
-                "use_m2m": cols[0].checkbox("use_m2m", defaults.use_m2m, key="amg2_m2m"),
-                "multimask_output": cols[1].checkbox("multimask_output", defaults.multimask_output, key="amg2_multi"),
-            })
-        keep_embeddings = False if is_sam2(model_type) else st.checkbox(
+        offered = [p for p in GENERATOR_PARAMS if sam2 or not p.sam2_only]
+        values = {p.name: _param_control(cols[i % 3], p, p.default_for(sam2)) for i, p in enumerate(offered)}
+        values["keep_embeddings"] = model.supports_embedding_cache and st.checkbox(
             "Keep image embeddings", key="amg_keep_emb",
             help="stores each image's encoder output beside the masks (about 4 MB per image for ViT-H), so a "
                  "later run with other thresholds skips the image encoder (`--cache-embeddings`)")
+    return values
+
+
+def _sam_tab() -> None:
+    left, right = st.columns(2)
+    model = get_model(left.selectbox("Model", list(MODEL_CHOICES), index=list(MODEL_CHOICES).index("vit_h"),
+                                     key="sam_model", format_func=lambda m: f"{m} ({get_model(m).title})"))
+    device = right.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="sam_device")
+    checkpoint = None
+    if model.needs_checkpoint:
+        checkpoint = _pick_checkpoint(model)
+        if checkpoint is None:
+            return
+    values = _generator_params(model)
+    keep_embeddings = values.pop("keep_embeddings")
     uses_ground_truth = {**SELECTION_STRATEGIES, **PROMPT_KINDS}
     chosen = st.multiselect("Selection strategies (masks → one saliency map per image)", list(uses_ground_truth),
                             default=["oracle"], key="sam_strategies",
@@ -167,27 +163,34 @@ def _sam_tab() -> None:
     if not st.button("Run SAM", key="sam_go", type="primary"):
         return
     try:
-        params = type(defaults)(**values)
+        params = model.params(values)
     except SamisError as error:
         ui.error(error)
         return
-    with ui.guard("SAM"):
-        with st.status(f"SAM {model_type} on {ctx.dataset_id}/{ctx.split} ({ui.literal(engine.describe())})", expanded=True) as box:
-            if engine.is_local:  # Ray workers load their own model
-                data.sam_model(model_type, checkpoint, device, _hash_cache())
-            progress = ui.Progress()
-            report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model_type, params, split=ctx.split,
-                                          progress=progress, checkpoint=checkpoint, device=device,
-                                          cache_embeddings=keep_embeddings,
-                                          notify=lambda message: st.warning(ui.literal(message)), engine=engine)
-            st.markdown(ui.literal(report.summary()))
-            for how in chosen:
-                written = write_sam_maps(ctx.workspace, ctx.dataset, model_type, how, split=ctx.split,
-                                         checkpoint=checkpoint, device=device, progress=ui.Progress())
-                st.text(written.summary())
-            box.update(label=f"SAM {model_type}: done", state="complete")
-        _done("Masks cached per image; selected maps written as methods " +
-              ", ".join(sam_method_id(model_type, how) for how in chosen) + ".")
+    with ui.guard("SAM"), data.model_cache().using():  # the run's models stay loaded (leased) while it runs
+        _run_sam(model, params, checkpoint, device, keep_embeddings, chosen, engine)
+
+
+def _run_sam(model: ModelSpec, params, checkpoint, device: str, keep_embeddings: bool, chosen: list[str],
+             engine: EngineSpec) -> None:
+    from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
+
+    with st.status(f"SAM {model.key} on {ctx.dataset_id}/{ctx.split} ({ui.literal(engine.describe())})",
+                   expanded=True) as box:
+        if engine.is_local:  # Ray workers load their own model
+            data.loaded_model(model, checkpoint, device, _hash_cache())
+        report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model, params, split=ctx.split,
+                                      progress=ui.Progress(), checkpoint=checkpoint, device=device,
+                                      cache_embeddings=keep_embeddings,
+                                      notify=lambda message: st.warning(ui.literal(message)), engine=engine)
+        st.markdown(ui.literal(report.summary()))
+        for how in chosen:
+            written = write_sam_maps(ctx.workspace, ctx.dataset, model, how, split=ctx.split,
+                                     checkpoint=checkpoint, device=device, progress=ui.Progress())
+            st.text(written.summary())
+        box.update(label=f"SAM {model.key}: done", state="complete")
+    _done("Masks cached per image; selected maps written as methods " +
+          ", ".join(sam_method_id(model.key, how) for how in chosen) + ".")
 
 
 def _hash_cache() -> str:

@@ -4,16 +4,20 @@ A download streams into ``<file>.part`` beside the target. After an interruption
 the server for the rest only (HTTP ``Range: bytes=N-``); a server that ignores the range and sends
 the whole file (200 instead of 206) is read from the start again. The size and the hash are checked
 on the ``.part`` file; only then is it renamed into place (``os.replace``: atomic), so a file with
-the official name is always whole. A mismatch removes the ``.part`` file.
+the official name is always whole. A hash or weights mismatch removes the ``.part`` file; a server
+offering a file of the wrong size is refused before anything is fetched and the ``.part`` is kept.
 
-SAM files carry the start of their MD5 in their name. For SAM 2.1 no size or hash is published
-where samis could read it, so a download is checked for completeness (the server's Content-Length)
-and for loadable weights of the right model type (this loads torch, lazily), and says so.
+SAM files carry the start of their MD5 in their name, and no full hash is published: a matching
+prefix is reported as "MD5 prefix matches (prefix only; full hash not published)", a file is listed
+as ``checked``, never ``verified`` (kept for a full published hash). For SAM 2.1 no size or hash is
+published where samis could read it, so a download is checked for completeness (the server's
+Content-Length) and for loadable weights of the right model type (this loads torch, lazily), and says so.
 
 Checked files are recorded in ``<folder>/.verified.json`` (by name, size and modification time),
 which :func:`checkpoint_status` reads so that listing never hashes gigabytes.
 
-``SAMIS_CHECKPOINT_MIRROR=http://host/path/`` replaces the official base URL (sites behind a proxy).
+``SAMIS_CHECKPOINT_MIRROR=http://host/path/`` replaces the official base URL (sites behind a proxy);
+it must be an ``http``, ``https`` or ``file`` URL.
 
 This module imports neither torch nor streamlit.
 """
@@ -28,19 +32,22 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from samis import __version__
 from samis.errors import CheckpointError, SamisError
 from samis.imageio import write_text_atomic
-from samis.models import SAM2_MODELS, SAM_MODELS, CheckpointFacts, checkpoint_catalogue
+from samis.models import RUNNABLE_MODELS, CheckpointFacts, checkpoint_catalogue
 from samis.runs import ProgressCallback, ProgressTracker, Report
 
 MIRROR_VARIABLE = "SAMIS_CHECKPOINT_MIRROR"
 PART_SUFFIX = ".part"
 VERIFIED_RECORD = ".verified.json"
 NO_HASH_NOTE = "hash not published here: checked that the download is complete (Content-Length) and loadable"
+PREFIX_ONLY_NOTE = "MD5 prefix matches (prefix only; full hash not published)"
+MIRROR_SCHEMES = ("http", "https", "file")
 _CHUNK = 1 << 20
 
 
@@ -54,7 +61,7 @@ def find_checkpoint(name: str) -> CheckpointFacts:
     catalogue = checkpoint_catalogue()
     if name in catalogue:
         return catalogue[name]
-    labels = {m.label: m.key for m in [*SAM_MODELS.values(), *SAM2_MODELS.values()]}
+    labels = {m.label: m.key for m in RUNNABLE_MODELS.values()}
     if name in labels and labels[name] in catalogue:
         return catalogue[labels[name]]
     by_file = {facts.file: facts for facts in catalogue.values()}
@@ -64,9 +71,26 @@ def find_checkpoint(name: str) -> CheckpointFacts:
 
 
 def mirror_base() -> str | None:
-    """The base URL of ``$SAMIS_CHECKPOINT_MIRROR``, or None when it is not set."""
+    """The base URL of ``$SAMIS_CHECKPOINT_MIRROR``, or None when it is not set.
+
+    Raises:
+        CheckpointError: the value is not an http, https or file URL (one line).
+    """
     value = os.environ.get(MIRROR_VARIABLE, "").strip()
-    return value or None
+    return check_base_url(value, MIRROR_VARIABLE) if value else None
+
+
+def check_base_url(value: str, source: str = "the base URL") -> str:
+    """``value`` when it is an ``http``, ``https`` or ``file`` URL (the folder that holds the checkpoints).
+
+    Raises:
+        CheckpointError: any other value, named with where it came from.
+    """
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme.lower() not in MIRROR_SCHEMES or not (parts.netloc or parts.path):
+        raise CheckpointError(f"{source}={value!r} is not a URL; give the folder holding the checkpoints as "
+                              "http://…, https://… or file:///…")
+    return value
 
 
 # ---- hashing and the record of checked files -------------------------------------------------------------
@@ -148,8 +172,10 @@ class CheckpointStatus:
     Attributes:
         facts: the catalogue entry.
         path: where the file belongs.
-        state: ``verified``, ``present`` (not checked yet), ``wrong size``, ``partial`` (a ``.part`` to resume)
-            or ``missing``.
+        state: ``verified`` (size and the full published hash match), ``checked`` (the checks samis can make
+            passed: size and MD5 prefix for SAM, completeness and weights for SAM 2.1; no full hash is
+            published), ``present`` (not checked yet), ``wrong size``, ``not a file`` (a folder in the way),
+            ``partial`` (a ``.part`` to resume) or ``missing``.
         note: one line for people.
     """
 
@@ -170,20 +196,43 @@ def checkpoint_status(facts: CheckpointFacts, folder: Path) -> CheckpointStatus:
     """What ``folder`` holds for one catalogue entry (hashes nothing: reads the record of checked files)."""
     path = Path(folder) / facts.file
     part = path.with_name(path.name + PART_SUFFIX)
+    if path.exists() and not path.is_file():
+        return CheckpointStatus(facts, path, "not a file", f"{_in_the_way(path)}: {_redo(facts)}")
     if path.is_file():
         size = path.stat().st_size
         if facts.size is not None and size != facts.size:
-            return CheckpointStatus(facts, path, "wrong size",
-                                    f"{size:,} bytes, the official file has {facts.size:,}: download it again")
+            return CheckpointStatus(facts, path, "wrong size", f"{size:,} bytes, the official file has "
+                                                               f"{facts.size:,}: {_redo(facts)}")
         entry = _verified_entry(path)
         if entry:
-            return CheckpointStatus(facts, path, "verified", entry.get("checked", "checked"))
+            return CheckpointStatus(facts, path, *_checked_state(facts, entry))
         return CheckpointStatus(facts, path, "present", "not checked yet: run 'checkpoints verify'")
     if part.is_file():
         total = f" of {facts.size:,}" if facts.size else ""
         return CheckpointStatus(facts, path, "partial", f"{part.stat().st_size:,}{total} bytes downloaded: "
                                                         "run 'checkpoints download' again to resume")
     return CheckpointStatus(facts, path, "missing", "")
+
+
+def _checked_state(facts: CheckpointFacts, entry: dict) -> tuple[str, str]:
+    """(state, note) of a file recorded as checked: ``verified`` only where a full published hash matched.
+    The note is said again from the facts, not read from the record (older records said "match")."""
+    md5 = str(entry.get("md5", ""))
+    if facts.md5:
+        return ("verified", "size and full MD5 match the official file") if md5 == facts.md5 else (
+            "wrong hash", f"MD5 differs from the official file: {_redo(facts)}")
+    if facts.md5_prefix:
+        return "checked", f"size matches the official file; {PREFIX_ONLY_NOTE}"
+    return "checked", entry.get("checked", NO_HASH_NOTE)
+
+
+def _in_the_way(path: Path) -> str:
+    return f"{path} is a {'folder' if path.is_dir() else 'special file'}, not the checkpoint file"
+
+
+def _redo(facts: CheckpointFacts) -> str:
+    """What to do about a file at the official name that is not the official file."""
+    return f"remove or move it, then run 'python -m samis checkpoints download {facts.model}'"
 
 
 def list_checkpoints(folder: Path) -> list[CheckpointStatus]:
@@ -251,12 +300,14 @@ def download_checkpoint(model: str | CheckpointFacts, folder: str | os.PathLike,
             is left alone and refused.
     """
     facts = model if isinstance(model, CheckpointFacts) else find_checkpoint(model)
-    url = facts.url_from(base_url or mirror_base())
+    url = facts.url_from(check_base_url(base_url, "base_url") if base_url else mirror_base())
     folder = Path(folder).expanduser()
     started = time.perf_counter()
     target = folder / facts.file
+    if target.exists() and not target.is_file():  # refused before fetching hundreds of MB
+        raise CheckpointError(f"{_in_the_way(target)}; {_redo(facts)}")
     if target.is_file():
-        md5, checked = _check_file(target, facts, url, complete_note="already complete")
+        md5, checked = _check_present(target, facts, url)
         record_verified(target, md5, checked, facts.model)
         return DownloadReport(facts.model, target, url, target.stat().st_size, md5, 0, 0,
                               time.perf_counter() - started, True, checked)
@@ -277,6 +328,15 @@ def download_checkpoint(model: str | CheckpointFacts, folder: str | os.PathLike,
         remember_md5(target, md5, hash_cache)
     return DownloadReport(facts.model, target, url, target.stat().st_size, md5, downloaded, resumed_from,
                           time.perf_counter() - started, False, checked)
+
+
+def _check_present(target: Path, facts: CheckpointFacts, url: str) -> tuple[str, str]:
+    """The checks of a file already at the official name; a failure says what to do about it."""
+    try:
+        return _check_file(target, facts, url, complete_note="already complete")
+    except CheckpointError as error:
+        raise CheckpointError(f"{target}: {str(error).removeprefix(facts.file + ': ')}; it is not the official "
+                              f"file: {_redo(facts)}") from None
 
 
 def _request(url: str, offset: int, timeout: float):
@@ -315,9 +375,9 @@ def _fetch(url: str, part: Path, facts: CheckpointFacts, progress, timeout: floa
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length and length.isdigit() else None
         if facts.size is not None and total is not None and total != facts.size:
-            part.unlink(missing_ok=True)
+            kept = f"; kept {part.name} ({offset:,} bytes) to resume" if part.is_file() and offset else ""
             raise CheckpointError(f"{url}: the server offers {total:,} bytes but the official {facts.file} has "
-                                  f"{facts.size:,}; not downloaded (is the mirror holding another file?)")
+                                  f"{facts.size:,}; not downloaded (is the mirror holding another file?){kept}")
         expected = total if total is not None else facts.size
         tracker = ProgressTracker(progress, expected or facts.approx_size, f"download {facts.file}",
                                   done=offset, unit="bytes").start()
@@ -360,10 +420,14 @@ def _check_file(path: Path, facts: CheckpointFacts, url: str, complete_note: str
     if facts.size is not None and size != facts.size:
         raise CheckpointError(f"{name}: {size:,} bytes but the official file has {facts.size:,}")
     md5 = file_md5(path)
+    if facts.md5 is not None:
+        if md5 != facts.md5:
+            raise CheckpointError(f"{name}: MD5 {md5} is not the official file's ({facts.md5})")
+        return md5, "size and full MD5 match the official file"
     if facts.md5_prefix is not None:
         if not md5.startswith(facts.md5_prefix):
             raise CheckpointError(f"{name}: MD5 {md5[:6]}… does not match the official file (starts {facts.md5_prefix})")
-        return md5, f"size and MD5 ({md5[:6]}…) match the official file"
+        return md5, f"size matches the official file; {PREFIX_ONLY_NOTE}: {md5[:6]}…"
     detected = _identify(path)
     if detected != facts.model:
         raise CheckpointError(f"{name}: holds {detected} weights, not {facts.model}")
@@ -425,7 +489,7 @@ def verify_checkpoint(path: str | os.PathLike, *, hash_cache: Path | None = None
         raise CheckpointError(f"{path}: {str(error).removeprefix(path.name + ': ')}") from None
     except SamisError as error:
         raise CheckpointError(str(error)) from None
-    model = facts.model if facts.md5_prefix is None else _identify_matching(path, facts)
+    model = facts.model if facts.md5_prefix is None and facts.md5 is None else _identify_matching(path, facts)
     if hash_cache is not None:
         remember_md5(path, md5, hash_cache)
     record_verified(path, md5, checked, model)

@@ -29,7 +29,7 @@ from samis.errors import DatasetError, SamError
 from samis.evaluation import cached_image_scores
 from samis.imageio import ImageReadError, read_rgb
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, describe, sam_method_id, sam_model_of
-from samis.models import RUNNABLE_MODELS, Sam2Model, SamModel
+from samis.models import RUNNABLE_MODELS, ModelSpec
 from samis.sam.masks import MaskSet, read_mask_set
 from samis.sam.records import SelectionRecord, read_selection_record
 from samis.store import prediction_files, read_prediction
@@ -61,7 +61,7 @@ def cached_images(workspace: Workspace, dataset_id: str, label: str) -> list[str
     return sorted(p.stem for p in folder.glob("*.npz") if not p.name.startswith("."))
 
 
-def resolve_model(text: str) -> SamModel | Sam2Model:
+def resolve_model(text: str) -> ModelSpec:
     """The SAM model a user named (``tiny``, ``sam-tiny-random``, ``vit_h``, ``sam-vit_h``).
 
     Raises:
@@ -73,7 +73,7 @@ def resolve_model(text: str) -> SamModel | Sam2Model:
     return model
 
 
-def compute_command(dataset_id: str, model: SamModel | Sam2Model) -> str:
+def compute_command(dataset_id: str, model: ModelSpec) -> str:
     """The command that computes a model's masks for a dataset."""
     checkpoint = f" --checkpoint {model.checkpoint}" if model.checkpoint else ""
     return f"python -m samis sam {dataset_id} --model {model.key}{checkpoint} --split all"
@@ -108,7 +108,7 @@ class MaskExplorer:
 
     dataset_id: str
     image_id: str
-    model: SamModel
+    model: ModelSpec
     sample: Sample
     image: np.ndarray  # RGB at the image's size
     gt: np.ndarray | None  # bool at the ground truth's size (None: unreadable)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from samis.models import RUNNABLE_MODELS, Sam2Model, SamModel, sam_model
+from samis.models import RUNNABLE_MODELS, ModelSpec, find_model
 
 #: selection strategy → whether it looks at the ground truth
 SELECTION_STRATEGIES = {"oracle": True, "best-single": True, "inside-gt": True, "small-union": False,
@@ -63,7 +63,7 @@ class MethodInfo:
 
     id: str
     family: str
-    model: SamModel | Sam2Model | None = None
+    model: ModelSpec | None = None
     strategy: str | None = None
     prompt: str | None = None
     uses_ground_truth: bool = False
@@ -82,7 +82,7 @@ class MethodInfo:
         """The remark every table and view shows with this method ("" for a plain method)."""
         notes = []
         if self.random_weights:
-            notes.append(RANDOM_WEIGHTS_SAM2_NOTE if isinstance(self.model, Sam2Model) else RANDOM_WEIGHTS_NOTE)
+            notes.append(RANDOM_WEIGHTS_SAM2_NOTE if self.model.runs_on_sam2 else RANDOM_WEIGHTS_NOTE)
         if self.uses_ground_truth:
             notes.append(UPPER_BOUND_NOTE)
         return "; ".join(notes)
@@ -125,7 +125,7 @@ def describe(method: str) -> MethodInfo:
     return MethodInfo(method, "baseline" if method in BASELINES else "imported")
 
 
-def _model_of_id(method: str) -> SamModel | Sam2Model | None:
+def _model_of_id(method: str) -> ModelSpec | None:
     """The model whose label starts a method id (``sam2.1-hiera_b++oracle`` → hiera_b+), the longest label first."""
     lowered = method.lower()
     for model in sorted(RUNNABLE_MODELS.values(), key=lambda m: -len(m.label)):
@@ -144,7 +144,7 @@ def sam_method_id(model: str, how: str | None = None) -> str:
     Raises:
         ValueError: unknown model, strategy or prompt kind.
     """
-    found = sam_model(model)
+    found = find_model(model)
     if found is None:
         raise ValueError(f"unknown SAM model {model!r} (choose from {', '.join(RUNNABLE_MODELS)})")
     if how is None:
@@ -155,12 +155,12 @@ def sam_method_id(model: str, how: str | None = None) -> str:
     return f"{found.label}+{how}"
 
 
-def sam_model_of(text: str) -> SamModel | None:
+def sam_model_of(text: str) -> ModelSpec | None:
     """The SAM model a user named: a key (``vit_b``, ``tiny``, ``hiera_l``), a label (``sam-vit_b``,
     ``sam2.1-hiera_l``) or ``sam-tiny``."""
     text = text.strip().lower()
     bare = text[len(_SAM_PREFIX):] if text.startswith(_SAM_PREFIX) else text
-    return sam_model(text) or sam_model(bare)
+    return find_model(text) or find_model(bare)
 
 
 def first_sam_method(methods: Iterable[str]) -> str | None:

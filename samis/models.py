@@ -1,67 +1,182 @@
-"""The SAM and SAM 2.1 models samis runs, and the facts of their official checkpoints, in one place.
+"""The models samis runs (SAM, SAM 2.1 and the test-size ones), one :class:`ModelSpec` each, in one registry.
+
+A model travels through samis as its :class:`ModelSpec`: the CLI and the dashboard turn the string a user
+typed into one with :func:`get_model` at the boundary, and code below asks the spec (its family, its
+checkpoint facts, its loader, its parameter schema) instead of comparing names.
 
 Nothing here imports torch: the CLI, the tables and the dashboard ask these facts without loading a
 model. :mod:`samis.sam.checkpoints` checks files against them, :mod:`samis.sam.engine` builds the
-models, :mod:`samis.methods` names the methods they produce.
+models through each spec's loader, :mod:`samis.methods` names the methods they produce.
 
-Official files (``../shared/README.md``): the 6 hex digits in each SAM file name are the start of the
-file's MD5.
+Checkpoint hashes (``../shared/README.md``): the 6 hex digits in each SAM file name are the start of
+the file's MD5; no full hash of the SAM or SAM 2.1 files is published by their authors (the
+segment-anything and sam2 READMEs give URLs only), so samis records "prefix only" for SAM and "not
+published" for SAM 2.1, and never calls a prefix match verified.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+
+from samis.errors import SamError
+from samis.sam.params import AmgParams, Sam2AmgParams
 
 SAM_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 SAM_CHECKPOINTS_HELP = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
 SAM2_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 #: what the catalogue says where the hash of an official file is not known here
 HASH_NOT_PUBLISHED = "not published"
+#: what the catalogue says where only the MD5 prefix in the file name is known
+HASH_PREFIX_ONLY = "prefix only"
 
 
 @dataclass(frozen=True)
-class SamModel:
-    """One SAM model samis can run.
+class ModelFamily:
+    """What every model of one code family shares (declared once, not branched on by name).
 
     Attributes:
-        key: what ``--model`` takes (``vit_h`` …, ``tiny``).
-        label: the name its masks and methods carry (``sam-vit_h`` …, ``sam-tiny-random``).
+        name: ``sam`` (``segment_anything``) or ``sam2`` (the official ``sam2`` package).
+        title: what messages call the family (``SAM``, ``SAM 2.1``).
+        package: the Python package that runs it.
+        loader: ``module:function`` building the network from a spec and a checkpoint path (None: random
+            weights); imported only when a model loads (torch).
+        params_class: the automatic mask generator's parameter schema.
+        generator: the generator that makes its automatic masks, for provenance and speed notes.
+        download_base: the official folder URL of its checkpoints.
+        checkpoint_suffixes: file extensions of its checkpoints.
+    """
+
+    name: str
+    title: str
+    package: str
+    loader: str
+    params_class: type[AmgParams]
+    generator: str
+    download_base: str
+    checkpoint_suffixes: tuple[str, ...]
+
+
+SAM_FAMILY = ModelFamily("sam", "SAM", "segment_anything", "samis.sam.engine:build_sam_network", AmgParams,
+                         "samis engine", SAM_DOWNLOAD_BASE, (".pth",))
+SAM2_FAMILY = ModelFamily("sam2", "SAM 2.1", "sam2", "samis.sam.sam2_backend:build_sam2_network", Sam2AmgParams,
+                          "sam2.automatic_mask_generator.SAM2AutomaticMaskGenerator", SAM2_DOWNLOAD_BASE,
+                          (".pt", ".pth"))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model samis can run: what it is, where its weights come from, how it loads, what it takes.
+
+    Attributes:
+        key: what ``--model`` takes (``vit_h``, ``tiny``, ``hiera_l``, ``tiny-sam2``).
+        label: the name its masks and methods carry (``sam-vit_h``, ``sam-tiny-random``, ``sam2.1-hiera_l``).
         title: a human name (``SAM ViT-H``).
-        random_weights: True for the test-size model: its output says nothing about SAM's accuracy.
+        code: the :class:`ModelFamily` whose code runs it (loader, parameter schema, generator).
+        random_weights: a test-size model with seeded random weights: its output says nothing about accuracy.
         checkpoint: official checkpoint file name (None: the model takes no checkpoint).
-        checkpoint_bytes: the official file's size.
+        checkpoint_bytes: the official file's exact size, where published.
+        approx_bytes: the official file's size, roughly (equal to ``checkpoint_bytes`` where that is known).
+        md5: the official file's full MD5, where its authors publish one (none do today).
         encoder_shape: (width, depth) of the image encoder, to tell a checkpoint's type.
+        config: the model config inside the ``sam2`` package (hydra name), for SAM 2 models.
     """
 
     key: str
     label: str
     title: str
+    code: ModelFamily
     random_weights: bool = False
     checkpoint: str | None = None
     checkpoint_bytes: int | None = None
+    approx_bytes: int | None = None
+    md5: str | None = None
     encoder_shape: tuple[int, int] | None = None
-    #: the model family: ``sam`` (segment_anything); SAM 2.1 models are :class:`Sam2Model`
-    family = "sam"
+    config: str | None = None
+
+    @property
+    def family(self) -> str:
+        """``sam``, ``sam2.1`` (official SAM 2.1 weights) or ``sam2`` (the test-size model: SAM 2 code, no
+        SAM 2.1 weights); the name methods and the checkpoint catalogue carry."""
+        if self.code is SAM_FAMILY:
+            return "sam"
+        return "sam2" if self.random_weights else "sam2.1"
+
+    @property
+    def family_title(self) -> str:
+        """``SAM`` or ``SAM 2.1``: the family as messages name it."""
+        return self.code.title
+
+    @property
+    def runs_on_sam2(self) -> bool:
+        """The model runs through the official ``sam2`` package (its predictor and generator)."""
+        return self.code is SAM2_FAMILY
+
+    @property
+    def supports_embedding_cache(self) -> bool:
+        """samis's own generator can keep image embeddings (``--cache-embeddings``); sam2's cannot."""
+        return self.code is SAM_FAMILY
+
+    @property
+    def needs_checkpoint(self) -> bool:
+        return not self.random_weights
+
+    @property
+    def params_class(self) -> type[AmgParams]:
+        """The generator parameter schema of this model (:class:`AmgParams` or :class:`Sam2AmgParams`)."""
+        return self.code.params_class
 
     @property
     def md5_prefix(self) -> str | None:
-        """The start of the official file's MD5, as written in its name (``4b8939``)."""
-        return self.checkpoint.rsplit("_", 1)[1].split(".")[0] if self.checkpoint else None
+        """The start of the official file's MD5 as written in a SAM file name (``4b8939``); None for SAM 2.1."""
+        if self.code is SAM_FAMILY and self.checkpoint:
+            return self.checkpoint.rsplit("_", 1)[1].split(".")[0]
+        return None
 
     @property
     def url(self) -> str | None:
-        return SAM_DOWNLOAD_BASE + self.checkpoint if self.checkpoint else None
+        return self.code.download_base + self.checkpoint if self.checkpoint else None
+
+    @property
+    def size_text(self) -> str | None:
+        """The official file's size for people: ``2.56 GB`` (exact) or ``about 0.86 GB``."""
+        if self.checkpoint_bytes:
+            return f"{self.checkpoint_bytes / 1e9:.2f} GB"
+        return f"about {self.approx_bytes / 1e9:.2f} GB" if self.approx_bytes else None
+
+    def loader(self):
+        """The function building this model's network: ``loader()(spec, checkpoint_path_or_None)`` (imports torch)."""
+        module, _, name = self.code.loader.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def params(self, values: dict | None = None) -> AmgParams:
+        """This model's generator parameters: ``values`` over its family's defaults (see
+        :func:`samis.sam.params.params_for_model`)."""
+        from samis.sam.params import params_for_model
+
+        return params_for_model(self, values)
+
+    def real_keys(self) -> tuple[str, ...]:
+        """The keys of this family's models with official weights (``vit_h``, ``vit_l``, ``vit_b``)."""
+        return tuple(m.key for m in RUNNABLE_MODELS.values() if m.code is self.code and not m.random_weights)
 
 
-TINY_MODEL = SamModel(key="tiny", label="sam-tiny-random", title="test-size SAM, random weights (not SAM)",
-                      random_weights=True)
-SAM_MODELS: dict[str, SamModel] = {
-    "vit_h": SamModel("vit_h", "sam-vit_h", "SAM ViT-H", checkpoint="sam_vit_h_4b8939.pth",
-                      checkpoint_bytes=2_564_550_879, encoder_shape=(1280, 32)),
-    "vit_l": SamModel("vit_l", "sam-vit_l", "SAM ViT-L", checkpoint="sam_vit_l_0b3195.pth",
-                      checkpoint_bytes=1_249_524_607, encoder_shape=(1024, 24)),
-    "vit_b": SamModel("vit_b", "sam-vit_b", "SAM ViT-B", checkpoint="sam_vit_b_01ec64.pth",
-                      checkpoint_bytes=375_042_383, encoder_shape=(768, 12)),
+def _sam(key: str, title: str, checkpoint: str, size: int, shape: tuple[int, int]) -> ModelSpec:
+    return ModelSpec(key, f"sam-{key}", title, SAM_FAMILY, checkpoint=checkpoint, checkpoint_bytes=size,
+                     approx_bytes=size, encoder_shape=shape)
+
+
+def _sam2(key: str, title: str, checkpoint: str, approx: int, config: str, shape: tuple[int, int]) -> ModelSpec:
+    return ModelSpec(key, f"sam2.1-{key}", title, SAM2_FAMILY, checkpoint=checkpoint, approx_bytes=approx,
+                     encoder_shape=shape, config=config)
+
+
+TINY_MODEL = ModelSpec("tiny", "sam-tiny-random", "test-size SAM, random weights (not SAM)", SAM_FAMILY,
+                       random_weights=True)
+SAM_MODELS: dict[str, ModelSpec] = {
+    "vit_h": _sam("vit_h", "SAM ViT-H", "sam_vit_h_4b8939.pth", 2_564_550_879, (1280, 32)),
+    "vit_l": _sam("vit_l", "SAM ViT-L", "sam_vit_l_0b3195.pth", 1_249_524_607, (1024, 24)),
+    "vit_b": _sam("vit_b", "SAM ViT-B", "sam_vit_b_01ec64.pth", 375_042_383, (768, 12)),
     "tiny": TINY_MODEL,
 }
 #: the real SAM types (each with an official checkpoint), largest first
@@ -69,66 +184,28 @@ SAM_TYPES = tuple(key for key, model in SAM_MODELS.items() if not model.random_w
 #: official checkpoint file name → its model
 OFFICIAL_CHECKPOINTS = {m.checkpoint: m for m in SAM_MODELS.values() if m.checkpoint}
 
-
-@dataclass(frozen=True)
-class Sam2Model:
-    """One SAM 2.1 model, run through the official ``sam2`` package.
-
-    Exact byte sizes and hashes of these files were not found in public sources here, so only the
-    approximate size is known: a download is checked for completeness (Content-Length) and for
-    loadable weights of the right model type instead.
-
-    Attributes:
-        key: what ``--model`` takes (``hiera_l`` …, ``tiny-sam2``).
-        label: the name its masks and methods carry (``sam2.1-hiera_l``, ``sam2-tiny-random``).
-        title: a human name (``SAM 2.1 Hiera-L``).
-        checkpoint: official file name (``sam2.1_hiera_large.pt``; None: the model takes no checkpoint).
-        approx_bytes: the file's size, roughly (the official README gives MB, not bytes).
-        config: the model config inside the ``sam2`` package (hydra name).
-        encoder_shape: (embedding width, number of Hiera blocks) of the image encoder's trunk.
-        random_weights: True for the test-size model: its output says nothing about SAM 2.1's accuracy.
-    """
-
-    key: str
-    label: str
-    title: str
-    checkpoint: str | None
-    approx_bytes: int | None
-    config: str
-    encoder_shape: tuple[int, int] | None
-    random_weights: bool = False
-
-    @property
-    def family(self) -> str:
-        """``sam2.1`` (official weights) or ``sam2`` (the test-size model: SAM 2 code, no SAM 2.1 weights)."""
-        return "sam2" if self.random_weights else "sam2.1"
-
-    @property
-    def url(self) -> str | None:
-        return SAM2_DOWNLOAD_BASE + self.checkpoint if self.checkpoint else None
-
-
-SAM2_MODELS: dict[str, Sam2Model] = {
-    # width and blocks: embed_dim and sum(stages) of the sam2 package's configs/sam2.1/sam2.1_hiera_*.yaml
-    # (checked against sam2 1.1.0: t 96/[1,2,7,2], s 96/[1,2,11,2], b+ 112/Hiera's default [2,3,16,3],
-    # l 144/[2,6,36,4])
-    "hiera_t": Sam2Model("hiera_t", "sam2.1-hiera_t", "SAM 2.1 Hiera-T", "sam2.1_hiera_tiny.pt", 149_000_000,
-                         "configs/sam2.1/sam2.1_hiera_t.yaml", (96, 12)),
-    "hiera_s": Sam2Model("hiera_s", "sam2.1-hiera_s", "SAM 2.1 Hiera-S", "sam2.1_hiera_small.pt", 176_000_000,
-                         "configs/sam2.1/sam2.1_hiera_s.yaml", (96, 16)),
-    "hiera_b+": Sam2Model("hiera_b+", "sam2.1-hiera_b+", "SAM 2.1 Hiera-B+", "sam2.1_hiera_base_plus.pt",
-                          309_000_000, "configs/sam2.1/sam2.1_hiera_b+.yaml", (112, 24)),
-    "hiera_l": Sam2Model("hiera_l", "sam2.1-hiera_l", "SAM 2.1 Hiera-L", "sam2.1_hiera_large.pt", 857_000_000,
-                         "configs/sam2.1/sam2.1_hiera_l.yaml", (144, 48)),
+# SAM 2.1: exact byte sizes and hashes were not found in public sources, so only the approximate size is
+# known: a download is checked for completeness (Content-Length) and for loadable weights of the right type.
+# Width and blocks: embed_dim and sum(stages) of the sam2 package's configs/sam2.1/sam2.1_hiera_*.yaml
+# (checked against sam2 1.1.0: t 96/[1,2,7,2], s 96/[1,2,11,2], b+ 112/Hiera's default [2,3,16,3], l 144/[2,6,36,4])
+SAM2_MODELS: dict[str, ModelSpec] = {
+    "hiera_t": _sam2("hiera_t", "SAM 2.1 Hiera-T", "sam2.1_hiera_tiny.pt", 149_000_000,
+                     "configs/sam2.1/sam2.1_hiera_t.yaml", (96, 12)),
+    "hiera_s": _sam2("hiera_s", "SAM 2.1 Hiera-S", "sam2.1_hiera_small.pt", 176_000_000,
+                     "configs/sam2.1/sam2.1_hiera_s.yaml", (96, 16)),
+    "hiera_b+": _sam2("hiera_b+", "SAM 2.1 Hiera-B+", "sam2.1_hiera_base_plus.pt", 309_000_000,
+                      "configs/sam2.1/sam2.1_hiera_b+.yaml", (112, 24)),
+    "hiera_l": _sam2("hiera_l", "SAM 2.1 Hiera-L", "sam2.1_hiera_large.pt", 857_000_000,
+                     "configs/sam2.1/sam2.1_hiera_l.yaml", (144, 48)),
 }
 #: the test-size SAM 2 (random weights): hiera_t's config with every size shrunk (see samis.sam.sam2_backend)
-TINY_SAM2_MODEL = Sam2Model("tiny-sam2", "sam2-tiny-random", "test-size SAM 2, random weights (not SAM 2.1)",
-                            None, None, "configs/sam2.1/sam2.1_hiera_t.yaml", None, random_weights=True)
+TINY_SAM2_MODEL = ModelSpec("tiny-sam2", "sam2-tiny-random", "test-size SAM 2, random weights (not SAM 2.1)",
+                            SAM2_FAMILY, random_weights=True, config="configs/sam2.1/sam2.1_hiera_t.yaml")
 #: SAM 2.1 official file name → its model
 OFFICIAL_SAM2_CHECKPOINTS = {m.checkpoint: m for m in SAM2_MODELS.values()}
 
 #: every model ``--model`` runs, by key: SAM (largest first, test-size), then SAM 2 (test-size, smallest first)
-RUNNABLE_MODELS: dict[str, SamModel | Sam2Model] = {**SAM_MODELS, TINY_SAM2_MODEL.key: TINY_SAM2_MODEL, **SAM2_MODELS}
+RUNNABLE_MODELS: dict[str, ModelSpec] = {**SAM_MODELS, TINY_SAM2_MODEL.key: TINY_SAM2_MODEL, **SAM2_MODELS}
 #: every ``--model`` choice
 MODEL_CHOICES = ("tiny",) + SAM_TYPES + (TINY_SAM2_MODEL.key,) + tuple(SAM2_MODELS)
 
@@ -145,8 +222,9 @@ class CheckpointFacts:
         base_url: the official folder URL (the file name is appended).
         size: exact size in bytes, or None where it is not known.
         approx_size: size in bytes, roughly (equal to ``size`` where that is known).
-        md5_prefix: the start of the file's MD5, or None where no hash is published.
+        md5_prefix: the start of the file's MD5 as its name gives it, or None.
         config: the model config (SAM 2.1), or None.
+        md5: the file's full published MD5, or None where none is published (every file today).
     """
 
     model: str
@@ -158,6 +236,7 @@ class CheckpointFacts:
     approx_size: int
     md5_prefix: str | None = None
     config: str | None = None
+    md5: str | None = None
 
     @property
     def url(self) -> str:
@@ -171,33 +250,42 @@ class CheckpointFacts:
 
     @property
     def hash_text(self) -> str:
-        return f"md5 {self.md5_prefix}…" if self.md5_prefix else HASH_NOT_PUBLISHED
+        """What is known of the file's hash: the full MD5, its published prefix ("prefix only"), or "not published"."""
+        if self.md5:
+            return f"md5 {self.md5}"
+        if self.md5_prefix:
+            return f"md5 {self.md5_prefix}… ({HASH_PREFIX_ONLY})"
+        return HASH_NOT_PUBLISHED
+
+
+def checkpoint_facts(model: ModelSpec) -> CheckpointFacts:
+    """The catalogue entry of a model with an official checkpoint."""
+    return CheckpointFacts(model.key, model.family, model.title, model.checkpoint, model.code.download_base,
+                           model.checkpoint_bytes, model.approx_bytes, model.md5_prefix, model.config, model.md5)
 
 
 def checkpoint_catalogue() -> dict[str, CheckpointFacts]:
     """Every official checkpoint samis knows, by model name (SAM largest first, then SAM 2.1 smallest first)."""
-    catalogue = {m.key: CheckpointFacts(m.key, "sam", m.title, m.checkpoint, SAM_DOWNLOAD_BASE, m.checkpoint_bytes,
-                                        m.checkpoint_bytes, m.md5_prefix)
-                 for m in SAM_MODELS.values() if m.checkpoint}
-    catalogue.update({m.key: CheckpointFacts(m.key, "sam2.1", m.title, m.checkpoint, SAM2_DOWNLOAD_BASE, None,
-                                             m.approx_bytes, None, m.config)
-                      for m in SAM2_MODELS.values()})
-    return catalogue
+    return {m.key: checkpoint_facts(m) for m in (*SAM_MODELS.values(), *SAM2_MODELS.values()) if m.checkpoint}
 
 
-def sam_model(key: str) -> SamModel | Sam2Model | None:
+def find_model(name: str) -> ModelSpec | None:
     """The model of a ``--model`` key (``vit_h``, ``tiny``, ``hiera_l``, ``tiny-sam2``) or of a label
-    (``sam-vit_h``, ``sam2.1-hiera_l``); None if unknown."""
-    if key in RUNNABLE_MODELS:
-        return RUNNABLE_MODELS[key]
-    return next((m for m in RUNNABLE_MODELS.values() if m.label == key), None)
+    (``sam-vit_h``, ``sam2.1-hiera_l``); None if unknown (:func:`get_model` raises instead)."""
+    if isinstance(name, ModelSpec):
+        return name
+    if name in RUNNABLE_MODELS:
+        return RUNNABLE_MODELS[name]
+    return next((m for m in RUNNABLE_MODELS.values() if m.label == name), None)
 
 
-def is_sam2(key: str) -> bool:
-    """Whether a ``--model`` key or label names a SAM 2 model (run through the ``sam2`` package)."""
-    return isinstance(sam_model(key), Sam2Model)
+def get_model(key: str | ModelSpec) -> ModelSpec:
+    """The model a ``--model`` key names (a spec is returned as it is): the one lookup at a boundary.
 
-
-def family_title(key: str) -> str:
-    """``SAM 2.1`` or ``SAM``: the family a ``--model`` key or label belongs to, as messages name it."""
-    return "SAM 2.1" if is_sam2(key) else "SAM"
+    Raises:
+        SamError: unknown model (one line listing the choices).
+    """
+    model = key if isinstance(key, ModelSpec) else RUNNABLE_MODELS.get(key)
+    if model is None:
+        raise SamError(f"unknown SAM model {key!r}; choose one of {', '.join(MODEL_CHOICES)}")
+    return model

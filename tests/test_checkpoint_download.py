@@ -3,6 +3,7 @@ the mirror variable; a server ignoring Range; ``checkpoints list`` / ``verify`` 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import json
@@ -10,7 +11,7 @@ import threading
 
 import pytest
 
-from samis.checkpoint_download import NO_HASH_NOTE, download_checkpoint, verify_checkpoint
+from samis.checkpoint_download import NO_HASH_NOTE, checkpoint_status, download_checkpoint, verify_checkpoint
 from samis.cli import main
 from samis.errors import CheckpointError
 from samis.models import CheckpointFacts
@@ -98,7 +99,8 @@ def test_full_download_with_progress(server, facts, tmp_path):
     assert target.read_bytes() == PAYLOAD
     assert not list((tmp_path / "ck").glob("*.part"))
     assert report.size == len(PAYLOAD) and report.downloaded == len(PAYLOAD) and report.resumed_from == 0
-    assert "MD5" in report.summary() and "match the official file" in report.summary()
+    assert "MD5 prefix matches (prefix only; full hash not published)" in report.summary()
+    assert "match the official file" not in report.summary()
     assert events[-1].done == events[-1].total == len(PAYLOAD) and events[-1].unit == "bytes"
     assert server.requests[0]["range"] is None
     # a second call finds the whole file and fetches nothing
@@ -236,11 +238,13 @@ def test_cli_list_download_verify(server, facts, tmp_path, workspace, monkeypatc
     monkeypatch.setattr(download_module, "checkpoint_catalogue", lambda: {"vit_b": facts})
     monkeypatch.setenv("SAMIS_CHECKPOINT_MIRROR", server.base)
     assert main(["checkpoints", "download", "vit_b"]) == 0
-    assert "match the official file" in capsys.readouterr().out
+    assert "MD5 prefix matches (prefix only; full hash not published)" in capsys.readouterr().out
     assert (workspace.checkpoints_dir / facts.file).read_bytes() == PAYLOAD
     assert main(["checkpoints", "list"]) == 0
     table = capsys.readouterr().out
-    assert any(line.startswith("fake_b") and line.rstrip().endswith("verified") for line in table.splitlines()), table
+    # random bytes whose MD5 starts like the official file's: checked as far as a prefix goes, never "verified"
+    assert any(line.startswith("fake_b") and line.rstrip().endswith("checked") for line in table.splitlines()), table
+    assert "verified" not in table.split("folder:")[0]
 
     # verify: a made-up file is not weights; a SAM 2.1-shaped one is told by its shape
     assert main(["checkpoints", "verify", str(workspace.checkpoints_dir / facts.file)]) == 2
@@ -274,3 +278,82 @@ def test_cli_verify_names_the_sam_type(tmp_path, capsys):
     assert "but the official file has 375,042,383" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match="no such file"):
         verify_checkpoint(tmp_path / "absent.pth")
+
+
+# ---- issue 26: the mirror, a folder in the way, a wrong-size file, a kept .part, prefix-only hashes ---------------
+@pytest.mark.parametrize("mirror", ["notaurl", "ftp://host/ck/", "/just/a/path"])
+def test_a_mirror_that_is_not_an_http_https_or_file_url_is_one_line(mirror, workspace, monkeypatch, capsys):
+    monkeypatch.setenv("SAMIS_CHECKPOINT_MIRROR", mirror)
+    assert main(["checkpoints", "download", "vit_b"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"error: SAMIS_CHECKPOINT_MIRROR={mirror!r} is not a URL; give the folder holding the checkpoints "
+                     "as http://…, https://… or file:///…")
+
+
+def test_a_file_url_mirror_downloads(facts, tmp_path):
+    source = tmp_path / "mirror"
+    source.mkdir()
+    (source / facts.file).write_bytes(PAYLOAD)
+    report = download_checkpoint(facts, tmp_path / "ck", base_url=source.as_uri() + "/")
+    assert (tmp_path / "ck" / facts.file).read_bytes() == PAYLOAD and report.size == len(PAYLOAD)
+
+
+def test_a_folder_at_the_checkpoint_path_is_named_and_refused_before_any_download(server, facts, tmp_path):
+    (tmp_path / facts.file).mkdir()
+    status = checkpoint_status(facts, tmp_path)
+    assert status.state == "not a file" and "is a folder, not the checkpoint file" in status.note
+    with pytest.raises(CheckpointError) as caught:
+        download_checkpoint(facts, tmp_path, base_url=server.base)
+    assert str(caught.value) == (f"{tmp_path / facts.file} is a folder, not the checkpoint file; remove or move it, "
+                                 "then run 'python -m samis checkpoints download fake_b'")
+    assert server.requests == []  # nothing fetched
+
+
+def test_a_wrong_size_file_at_the_target_says_what_to_do(server, facts, tmp_path):
+    (tmp_path / facts.file).write_bytes(PAYLOAD[:1000])
+    status = checkpoint_status(facts, tmp_path)
+    assert status.state == "wrong size" and "remove or move it, then run 'python -m samis checkpoints download" \
+        in status.note
+    with pytest.raises(CheckpointError) as caught:
+        download_checkpoint(facts, tmp_path, base_url=server.base)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / facts.file}: 1,000 bytes but the official file has 1,024,000")
+    assert message.endswith("remove or move it, then run 'python -m samis checkpoints download fake_b'")
+    assert (tmp_path / facts.file).stat().st_size == 1000 and server.requests == []
+
+
+def test_a_good_part_is_kept_when_a_mirror_offers_a_wrong_size(server, facts, tmp_path):
+    part = tmp_path / (facts.file + ".part")
+    part.write_bytes(PAYLOAD[:5000])
+    server.honour_range = False  # this mirror sends a whole file of another size
+    other = _Server({facts.file: PAYLOAD + b"x" * 10})
+    try:
+        with pytest.raises(CheckpointError, match="offers 1,024,010 bytes but the official"):
+            download_checkpoint(facts, tmp_path, base_url=other.base)
+    finally:
+        other.close()
+    assert part.read_bytes() == PAYLOAD[:5000]
+    report = download_checkpoint(facts, tmp_path, base_url=server.base)  # the official server: it resumes
+    assert (tmp_path / facts.file).read_bytes() == PAYLOAD and report.size == len(PAYLOAD)
+
+
+def test_a_prefix_forgery_is_never_called_verified_and_a_full_hash_is(server, facts, tmp_path):
+    """Random bytes whose MD5 starts with the prefix in the name pass what can be checked; they are 'checked'
+    with 'prefix only' said, never 'verified'. Only a full published MD5 makes a file 'verified'."""
+    report = download_checkpoint(facts, tmp_path, base_url=server.base)
+    assert "MD5 prefix matches (prefix only; full hash not published)" in report.checked
+    status = checkpoint_status(facts, tmp_path)
+    assert status.state == "checked" and "prefix only" in status.note
+    assert facts.hash_text == f"md5 {facts.md5_prefix}… (prefix only)"
+    full = dataclasses.replace(facts, md5=hashlib.md5(PAYLOAD).hexdigest())
+    assert checkpoint_status(full, tmp_path).state == "verified" and full.hash_text == f"md5 {full.md5}"
+    forged = dataclasses.replace(facts, md5="0" * 32)
+    assert checkpoint_status(forged, tmp_path).state == "wrong hash"
+
+
+def test_the_catalogue_says_prefix_only_for_sam_and_not_published_for_sam2():
+    from samis.models import checkpoint_catalogue
+
+    catalogue = checkpoint_catalogue()
+    assert catalogue["vit_h"].hash_text == "md5 4b8939… (prefix only)" and catalogue["vit_h"].md5 is None
+    assert all(catalogue[k].hash_text == "not published" for k in ("hiera_t", "hiera_s", "hiera_b+", "hiera_l"))

@@ -308,9 +308,9 @@ def test_run_sam_tiny_writes_masks_and_selected_maps(bare_toy):
     assert_clean(at)
     at.selectbox(key="sam_model").select("tiny").run()
     # random weights: SAM's default thresholds would drop every mask, so keep them all
-    at.number_input(key="amg_pps").set_value(4).run()
-    at.number_input(key="amg_iou").set_value(0.0).run()
-    at.number_input(key="amg_stab").set_value(0.0).run()
+    at.number_input(key="amg_points_per_side").set_value(4).run()
+    at.number_input(key="amg_pred_iou_thresh").set_value(0.0).run()
+    at.number_input(key="amg_stability_score_thresh").set_value(0.0).run()
     at.multiselect(key="sam_strategies").set_value(["oracle", "small-union"]).run()
     at.button(key="sam_go").click().run()
     assert_clean(at)
@@ -325,7 +325,7 @@ def test_run_sam_tiny_writes_masks_and_selected_maps(bare_toy):
     # other thresholds, with the image embeddings kept: a run after that skips the encoder
     embeddings = bare_toy.sam_cache_dir("sam-tiny-random", "toy") / "embeddings"
     at.checkbox(key="amg_keep_emb").check().run()
-    at.number_input(key="amg_nms").set_value(0.9).run()
+    at.number_input(key="amg_box_nms_thresh").set_value(0.9).run()
     at.button(key="sam_go").click().run()
     assert_clean(at)
     assert any("3 images computed" in m for m in texts(at.markdown)) and len(list(embeddings.glob("*.npz"))) == 3
@@ -337,11 +337,11 @@ def test_run_sam_tiny_sam2_writes_masks_and_maps(bare_toy):
     at = open_page("run")
     at.selectbox(key="sam_model").select("tiny-sam2").run()
     assert_clean(at)
-    assert [c for c in at.checkbox if c.key == "amg2_m2m"]  # SAM 2.1's own parameters are offered
+    assert [c for c in at.checkbox if c.key == "amg_use_m2m"]  # SAM 2.1's own parameters are offered
     assert not [c for c in at.checkbox if c.key == "amg_keep_emb"]  # the embedding cache is SAM's only
-    at.number_input(key="amg_pps").set_value(4).run()
-    at.number_input(key="amg_iou").set_value(0.0).run()
-    at.number_input(key="amg_stab").set_value(0.0).run()
+    at.number_input(key="amg_points_per_side").set_value(4).run()
+    at.number_input(key="amg_pred_iou_thresh").set_value(0.0).run()
+    at.number_input(key="amg_stability_score_thresh").set_value(0.0).run()
     at.multiselect(key="sam_strategies").set_value(["oracle"]).run()
     at.button(key="sam_go").click().run()
     assert_clean(at)

@@ -119,15 +119,21 @@ def test_fingerprint_changes_with_content_not_with_evaluation(study):
 
 
 # ---- one cache of loaded SAM models ----------------------------------------------------------------
-def test_dashboard_sam_model_is_the_library_cache_not_a_second_one():
+def test_dashboard_loaded_model_lives_in_the_servers_one_model_cache():
     from samis.dashboard import data
-    from samis.sam.engine import forget_loaded_models, load_sam
+    from samis.sam.model_cache import ModelCache
 
-    loaded = data.sam_model("tiny", None, "cpu")
-    assert loaded is load_sam("tiny", device="cpu")
-    assert not hasattr(data.sam_model, "clear")  # st.cache_resource functions have .clear: not cached twice
-    forget_loaded_models()  # the library's cache is the one that frees the model
-    assert data.sam_model("tiny", None, "cpu") is not loaded
+    cache = data.model_cache()
+    assert isinstance(cache, ModelCache) and data.model_cache() is cache  # st.cache_resource: one per server
+    with pytest.raises(RuntimeError, match="model_cache"):
+        data.loaded_model("tiny", None, "cpu")  # outside a page run's lease: refused, not cached elsewhere
+    with cache.using():
+        loaded = data.loaded_model("tiny", None, "cpu")
+        assert data.loaded_model("tiny", None, "cpu") is loaded
+    assert ("tiny", "None", "cpu") in cache
+    cache.clear()  # nothing leased any more: the cache frees it
+    with cache.using():
+        assert data.loaded_model("tiny", None, "cpu") is not loaded
 
 
 def test_palette_colours_are_far_apart_and_visible_on_white():

@@ -13,7 +13,7 @@ import torch
 from samis.datasets import register_dataset
 from samis.errors import SamError
 from samis.methods import RANDOM_WEIGHTS_SAM2_NOTE, UPPER_BOUND_NOTE, describe, sam_method_id
-from samis.models import MODEL_CHOICES, SAM2_MODELS, sam_model
+from samis.models import MODEL_CHOICES, SAM2_MODELS, find_model, get_model
 from samis.sam.params import Sam2AmgParams, params_for_model
 
 pytest.importorskip("sam2")
@@ -44,8 +44,8 @@ def _image(seed: int = 0, shape=(48, 64)) -> np.ndarray:
 
 def test_sam2_models_are_choices_with_labels():
     assert {"tiny-sam2", "hiera_t", "hiera_s", "hiera_b+", "hiera_l"} <= set(MODEL_CHOICES)
-    assert sam_model("tiny-sam2").label == "sam2-tiny-random" and sam_model("tiny-sam2").random_weights
-    assert sam_model("sam2.1-hiera_l").key == "hiera_l" and not sam_model("hiera_l").random_weights
+    assert get_model("tiny-sam2").label == "sam2-tiny-random" and get_model("tiny-sam2").random_weights
+    assert find_model("sam2.1-hiera_l").key == "hiera_l" and not get_model("hiera_l").random_weights
     assert sam_method_id("hiera_l", "oracle") == "sam2.1-hiera_l+oracle"
     assert sam_method_id("tiny-sam2", "box") == "sam2-tiny-random+box"
 
@@ -85,10 +85,10 @@ def test_catalogue_shapes_match_the_sam2_package_configs():
 
 
 def test_sam2_only_parameters_refused_for_sam():
-    assert params_for_model(True, {"use_m2m": True, "pred_iou_thresh": None}).pred_iou_thresh == 0.8
-    assert params_for_model(False, {"pred_iou_thresh": None}).pred_iou_thresh == 0.88
+    assert params_for_model(get_model("hiera_t"), {"use_m2m": True, "pred_iou_thresh": None}).pred_iou_thresh == 0.8
+    assert params_for_model(get_model("vit_b"), {"pred_iou_thresh": None}).pred_iou_thresh == 0.88
     with pytest.raises(SamError, match="use_m2m is a SAM 2.1 generator parameter"):
-        params_for_model(False, {"use_m2m": True})
+        params_for_model(get_model("tiny"), {"use_m2m": True})
 
 
 # ---- the generator ----------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def test_without_checkpoint_the_workspace_file_is_used(workspace, make_folder_da
     lines = err.strip().splitlines()
     assert code == 2 and lines[0] == f"note: checkpoint {folder / filename} (the workspace's; --checkpoint names another)"
     assert len(lines) == 2 and lines[1].startswith(f"error: {folder / filename}") and "truncated" in lines[1]
-    assert not workspace.sam_cache_dir(sam_model(model).label, "toy").exists()
+    assert not workspace.sam_cache_dir(get_model(model).label, "toy").exists()
     # prompts load the model themselves: the same file is used
     from samis.datasets import load_dataset
     from samis.sam.run import write_sam_maps
@@ -297,10 +297,9 @@ def test_sam2_weights_that_do_not_fit_the_config_are_one_line(tmp_path):
 
 def test_a_sam2_checkpoint_of_july_2024_is_named_as_such(tmp_path):
     """SAM 2 (not 2.1) weights lack exactly the parts SAM 2.1 added: the error says which file to get."""
-    from samis.models import sam_model
     from samis.sam.sam2_backend import SAM21_ONLY_KEYS, _import_sam2, build_sam2_from_state
 
-    model = sam_model("hiera_t")
+    model = get_model("hiera_t")
     build_sam2, _, _ = _import_sam2()
     full = build_sam2(model.config, None, device="cpu").state_dict()
     old = {key: value for key, value in full.items() if not key.startswith(SAM21_ONLY_KEYS)}
@@ -348,7 +347,7 @@ def test_real_sam2_loading_path_with_a_hiera_t_shaped_file(tmp_path):
     """The checkpoint path of a real SAM 2.1 model: a file laid out like sam2.1_hiera_tiny.pt ({"model": state},
     Hiera-T's keys and shapes; random weights here) is identified, loaded by build_sam2 + load_state_dict, runs."""
     from samis.sam.checkpoints import identify_weights
-    from samis.sam.engine import SamEngine, forget_loaded_models, load_sam
+    from samis.sam.engine import SamEngine, load_sam
     from samis.sam.sam2_backend import _import_sam2
 
     build_sam2, _, _ = _import_sam2()
@@ -357,18 +356,15 @@ def test_real_sam2_loading_path_with_a_hiera_t_shaped_file(tmp_path):
     path = tmp_path / "my_hiera_t.pt"
     torch.save({"model": source.state_dict()}, path)
     assert identify_weights(path) == "hiera_t"
-    try:
-        loaded = load_sam("hiera_t", path, device="cpu")
-        assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.model.state_dict().values()))
-        assert loaded.label == "sam2.1-hiera_t" and loaded.provenance()["weights"] == "checkpoint"
-        assert loaded.checkpoint_md5 and round(loaded.params_m, 1) == 39.0
-        masks = SamEngine(loaded, Sam2AmgParams(points_per_side=2, pred_iou_thresh=0.0,
-                                                stability_score_thresh=0.0)).generate(_image())
-        assert masks.shape == (48, 64) and len(masks) >= 1
-        with pytest.raises(SamError, match="holds a SAM 2.1 hiera_t model, not hiera_s; use --model hiera_t"):
-            load_sam("hiera_s", path, device="cpu")
-    finally:
-        forget_loaded_models()
+    loaded = load_sam("hiera_t", path, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.model.state_dict().values()))
+    assert loaded.label == "sam2.1-hiera_t" and loaded.provenance()["weights"] == "checkpoint"
+    assert loaded.checkpoint_md5 and round(loaded.params_m, 1) == 39.0
+    masks = SamEngine(loaded, Sam2AmgParams(points_per_side=2, pred_iou_thresh=0.0,
+                                            stability_score_thresh=0.0)).generate(_image())
+    assert masks.shape == (48, 64) and len(masks) >= 1
+    with pytest.raises(SamError, match="holds a SAM 2.1 hiera_t model, not hiera_s; use --model hiera_t"):
+        load_sam("hiera_s", path, device="cpu")
 
 
 def test_cached_models_list_real_models_before_test_size_ones(workspace):

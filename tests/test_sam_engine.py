@@ -13,6 +13,7 @@ from samis.imageio import read_rgb
 from samis.sam.amg import FastMaskGenerator, _axis_matrix, _resize
 from samis.sam.params import AmgParams
 from samis.sam.decoder import PointPromptDecoder
+from samis.models import get_model
 from samis.sam.engine import SamEngine, load_sam, model_label, resolve_device
 from samis.sam.masks import MaskSet
 from samis.sam.tiny import TINY_LABEL, build_tiny_sam
@@ -159,10 +160,18 @@ def test_devices():
             resolve_device("cuda")
 
 
-def test_one_shared_model_per_key():
-    first = load_sam("tiny", device="cpu")
-    assert load_sam("tiny", device="cpu") is first
-    assert first.lock is load_sam("tiny", device="cpu").lock
+def test_one_shared_model_per_key_inside_a_cache_and_fresh_ones_outside():
+    from samis.sam.model_cache import ModelCache
+
+    cache = ModelCache()
+    with cache.using():
+        first = load_sam("tiny", device="cpu")
+        assert load_sam("tiny", device="cpu") is first
+        assert first.lock is load_sam("tiny", device="cpu").lock
+    assert cache.keys() == [("tiny", "None", "cpu")] and cache.held_bytes == first.nbytes > 0
+    with cache.using():
+        assert load_sam(get_model("tiny"), device="cpu") is first  # a spec or its key: the same model
+    assert load_sam("tiny", device="cpu") is not first  # no cache active: loaded afresh, held by no one
     with pytest.raises(SamError, match="takes no checkpoint"):
         load_sam("tiny", "x.pth")
     with pytest.raises(SamError, match="needs --checkpoint"):

@@ -65,6 +65,8 @@ def _list(args, workspace) -> int:
     print(f"folder: {workspace.checkpoints_dir}")
     for status in statuses:
         print(f"{status.facts.model}: {status.facts.url}" + (f"  ({status.note})" if status.note else ""))
+    print("SAM: the 6 hex digits in each file name are the start of its MD5 (prefix only; no full hash is published), "
+          "so a file is 'checked', not 'verified'")
     print("SAM 2.1: sizes are approximate and no hash is published here; a download is checked for completeness "
           "(Content-Length) and loadable weights of the right model")
     return 0

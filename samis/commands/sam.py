@@ -7,12 +7,9 @@ import sys
 from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
 from samis.datasets import load_dataset
 from samis.errors import SamError
-from samis.sam.params import AmgParams, Sam2AmgParams, params_for_model
+from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
-from samis.models import MODEL_CHOICES, family_title, is_sam2, sam_model
-
-_DEFAULTS = AmgParams()
-_SAM2_DEFAULTS = Sam2AmgParams()
+from samis.models import MODEL_CHOICES, get_model
 
 
 def register(subparsers) -> None:
@@ -31,22 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--split", default="all", help="split to run on (all, train, test, …)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"), help="bf16 autocast (CUDA only)")
-    for name in ("points_per_side", "points_per_batch", "crop_n_layers", "crop_n_points_downscale_factor",
-                 "min_mask_region_area"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(_DEFAULTS, name))
-    parser.add_argument("--pred-iou-thresh", type=float, default=None,
-                        help=f"default {_DEFAULTS.pred_iou_thresh} for SAM, {_SAM2_DEFAULTS.pred_iou_thresh} for SAM 2.1 "
-                             "(each generator's own)")
-    for name in ("stability_score_thresh", "stability_score_offset", "box_nms_thresh",
-                 "crop_nms_thresh", "crop_overlap_ratio"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(_DEFAULTS, name))
-    sam2 = parser.add_argument_group("SAM 2.1 only (SAM2AutomaticMaskGenerator)")
-    sam2.add_argument("--mask-threshold", type=float, default=None,
-                      help=f"logit threshold of a mask (default {_SAM2_DEFAULTS.mask_threshold})")
-    sam2.add_argument("--use-m2m", action="store_true", default=None,
-                      help="one refinement step, each mask fed back as a prompt")
-    sam2.add_argument("--single-mask", dest="multimask_output", action="store_false", default=None,
-                      help="one mask per point instead of three")
+    add_generator_arguments(parser)
     parser.add_argument("--selection", default="oracle",
                         help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
@@ -61,7 +43,41 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=_run)
 
 
+def add_generator_arguments(parser) -> None:
+    """One flag per generator parameter, from its declaration (:data:`samis.sam.params.GENERATOR_PARAMS`).
+
+    A parameter both generators default alike shows that default; one whose default differs (or that only
+    SAM 2.1 has) defaults to None, the model's own default, and says each family's in its help.
+    """
+    sam2_group = parser.add_argument_group("SAM 2.1 only (SAM2AutomaticMaskGenerator)")
+    for param in GENERATOR_PARAMS:
+        group = sam2_group if param.sam2_only else parser
+        group.add_argument(param.cli_flag, dest=param.name, **_flag_options(param))
+
+
+def _flag_options(param: GeneratorParam) -> dict:
+    if param.kind is bool:  # a switch that flips the default: --use-m2m on, --single-mask off
+        action = "store_false" if param.default else "store_true"
+        return {"action": action, "default": None, "help": param.help}
+    limits = f"{param.range_text()}"
+    if param.same_default:
+        return {"type": param.kind, "default": param.default, "help": f"{param.help}; {limits} (default %(default)s)"}
+    if param.sam2_only:
+        return {"type": param.kind, "default": None,
+                "help": f"{param.help}; {limits} (default {param.default_for(True)})"}
+    return {"type": param.kind, "default": None,
+            "help": f"{param.help}; {limits} (default {param.default_for(False)} for SAM, {param.default_for(True)} "
+                    "for SAM 2.1: each generator's own)"}
+
+
 def _run(args, workspace) -> int:
+    from samis.sam.model_cache import ModelCache
+
+    with ModelCache().using():  # this run's models: loaded once for the masks and the prompts, freed at the end
+        return _run_with_models(args, workspace)
+
+
+def _run_with_models(args, workspace) -> int:
     from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
     strategies = comma_list(args.selection) or []
@@ -73,15 +89,15 @@ def _run(args, workspace) -> int:
     bad = [p for p in prompts if p not in PROMPT_KINDS]
     if bad:
         raise SamError(f"unknown prompt kind {bad[0]!r}; choose from {', '.join(PROMPT_KINDS)}")
-    params = params_for_model(is_sam2(args.model),
-                              {name: getattr(args, name) for name in _SAM2_DEFAULTS.as_dict()})
+    model = get_model(args.model)  # the one lookup: everything below takes the spec
+    params = model.params({param.name: getattr(args, param.name) for param in GENERATOR_PARAMS})
     if args.engine == "local" and args.workers is not None:
         raise SamError("--workers applies to --engine ray (a local SAM run is one process)")
     engine = engine_spec(args).checked()  # before anything is read or written
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:
-        report = run_sam_over_dataset(workspace, dataset, args.model, params, split=args.split, progress=progress,
+        report = run_sam_over_dataset(workspace, dataset, model, params, split=args.split, progress=progress,
                                       checkpoint=args.checkpoint, device=args.device,
                                       cache_embeddings=args.cache_embeddings, dtype=args.dtype,
                                       notify=lambda message: print(f"note: {message}", file=sys.stderr),
@@ -93,13 +109,12 @@ def _run(args, workspace) -> int:
                 "selection": [], "prompts": []}
     if args.format == "table":
         print(report.describe())
-        model = sam_model(args.model)
         if model.random_weights:
             print(f"note: {model.label} has random weights: its maps test the pipeline, "
-                  f"they say nothing about {family_title(args.model)}")
+                  f"they say nothing about {model.family_title}")
     for how in [*strategies, *prompts]:
         with progress_printer(show) as progress:
-            written = write_sam_maps(workspace, dataset, args.model, how, split=args.split, checkpoint=args.checkpoint,
+            written = write_sam_maps(workspace, dataset, model, how, split=args.split, checkpoint=args.checkpoint,
                                      device=args.device, progress=progress)
         if how in PROMPT_KINDS:
             document["prompts"].append({"method": written.method, "images": written.images,

@@ -8,8 +8,9 @@ changed. Nothing here computes a metric; the functions call :mod:`samis.evaluati
 
 - ``st.cache_resource`` holds objects that are large or must not be copied: the evaluation result
   (per-image curves of every method: ~90 MB for 12 methods × 900 images). Treat it as read-only.
-- a loaded SAM model is held by :func:`samis.sam.engine.load_sam`'s own cache (one per server
-  process), not by Streamlit: two caches would each keep it alive on their own terms.
+- loaded SAM models live in one :class:`samis.sam.model_cache.ModelCache` (:func:`model_cache`, a
+  ``st.cache_resource``: one per server process), bounded by bytes, least recently used evicted first;
+  a page run leases the models it uses with ``with data.model_cache().using():``.
 - ``st.cache_data`` holds the small things pages show (score tables, per-image frames, figures);
   Streamlit hands each caller its own copy.
 """
@@ -256,23 +257,36 @@ def paper_key(root: str, dataset_id: str, split: str) -> str | None:
 
 
 
-def sam_model(model_type: str, checkpoint: str | None, device: str = "auto", hash_cache: str | None = None):
-    """The loaded SAM model for (type, checkpoint, device), one per server.
+@st.cache_resource(show_spinner=False)
+def model_cache():
+    """The server's one cache of loaded SAM models (bounded: 4 GiB of parameters; see
+    :class:`samis.sam.model_cache.ModelCache`). Models a page run uses stay leased while it runs:
+    ``with data.model_cache().using(): …`` around the run."""
+    from samis.sam.model_cache import ModelCache
 
-    :func:`samis.sam.engine.load_sam` is the one cache: it keeps the model loaded across reruns and
-    sessions (the server is one process) and holds a lock on it, so two sessions never run it at
-    the same time. A ``st.cache_resource`` around it would be a second cache of the same model, whose
-    eviction frees nothing while the library still holds it. ``hash_cache`` (the workspace's
-    checkpoint-MD5 file) spares hashing a 2.5 GB checkpoint again.
+    return ModelCache()
+
+
+def loaded_model(model, checkpoint: str | None, device: str = "auto", hash_cache: str | None = None):
+    """Load a whole SAM model (a :class:`samis.sam.engine.LoadedSam`) into the server's :func:`model_cache`
+    and lease it for the page run's ``using()`` block; :func:`samis.models.get_model` gives a model's facts
+    without loading it.
+
+    The cache keeps the model loaded across reruns and sessions (the server is one process) until newer
+    models push it out, and its lock makes sure two sessions never run it at the same time.
+    ``hash_cache`` (the workspace's checkpoint-MD5 file) spares hashing a 2.5 GB checkpoint again.
 
     Raises:
         SamError: as :func:`samis.sam.engine.load_sam`.
     """
     # lazy: the engine imports torch and segment_anything, which only the Run page needs
     from samis.sam.engine import load_sam
+    from samis.sam.model_cache import active_cache
 
+    if active_cache() is not model_cache():
+        raise RuntimeError("data.loaded_model runs inside `with data.model_cache().using():`")
     with st.spinner("Loading the SAM model…"):
-        return load_sam(model_type, checkpoint or None, device, hash_cache=Path(hash_cache) if hash_cache else None)
+        return load_sam(model, checkpoint or None, device, hash_cache=Path(hash_cache) if hash_cache else None)
 
 
 def mask_cache_key(root: str, dataset_id: str, image_id: str, model: str) -> str:

@@ -27,8 +27,11 @@ MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS)
 SAM2_MIN_SIZE_SHARE = 0.9
 
 
-def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
+def check_checkpoint_file(path: str | os.PathLike, model_type) -> Path:
     """Check a checkpoint exists, is readable and (for an official name) has the official size.
+
+    Args:
+        model_type: the :class:`~samis.models.ModelSpec` or its key the file is for.
 
     Returns:
         the resolved path.
@@ -36,6 +39,7 @@ def check_checkpoint_file(path: str | os.PathLike, model_type: str) -> Path:
     Raises:
         SamError: one line saying what is wrong and what to do.
     """
+    model_type = getattr(model_type, "key", model_type)
     if model_type not in MODEL_TYPES:
         raise SamError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}, "
                        "'tiny' or 'tiny-sam2'")

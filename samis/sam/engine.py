@@ -1,15 +1,16 @@
-"""The SAM engine: load a model once, run automatic mask generation on images.
+"""The SAM engine: load a model, run automatic mask generation on images.
 
-One :class:`LoadedSam` exists per (model type, checkpoint, device); :func:`load_sam` returns the
-shared one (the only cache of loaded models: the dashboard calls it too), and its lock makes sure two
-dashboard sessions never run the same model at once.
+A model is a :class:`samis.models.ModelSpec`; :func:`load_model` builds it through its family's loader
+(no cache), :func:`load_sam` takes it from the :class:`~samis.sam.model_cache.ModelCache` made active
+with ``cache.using()`` (the dashboard's, or the CLI run's) and loads it afresh where none is active.
+A :class:`LoadedSam`'s lock makes sure two dashboard sessions never run the same model at once.
 
 ``--model tiny`` is the test-size SAM of :mod:`samis.sam.tiny` (random weights), labelled
 ``sam-tiny-random`` everywhere; real types are ``vit_h``, ``vit_l``, ``vit_b`` with a checkpoint.
 
 SAM 2.1 (``hiera_t`` … ``hiera_l`` with a checkpoint, ``tiny-sam2`` with random weights) loads and
 runs through :mod:`samis.sam.sam2_backend` behind the same :class:`LoadedSam` and :class:`SamEngine`:
-callers see one interface and the family decides which generator runs.
+callers see one interface and the spec's family decides which generator runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
 from samis.errors import SamError
+from samis.models import ModelSpec, get_model
 from samis.sam.amg import FastMaskGenerator
 from samis.sam.checkpoints import (
     check_checkpoint_file,
@@ -33,7 +35,7 @@ from samis.sam.checkpoints import (
     load_state_dict,
 )
 from samis.sam.masks import MaskSet
-from samis.models import MODEL_CHOICES, SAM2_MODELS, family_title, is_sam2, sam_model
+from samis.sam.model_cache import take_from_active_cache
 from samis.sam.params import AmgParams, as_model_params
 from samis.sam.tiny import TINY_SEED, build_tiny_sam
 from samis.speed.timing import SpeedSubject, cpu_name
@@ -41,17 +43,14 @@ from samis.speed.timing import SpeedSubject, cpu_name
 DTYPES = ("fp32", "bf16")
 
 
-def model_label(model_type: str) -> str:
+def model_label(model: str | ModelSpec) -> str:
     """The name a model's masks and methods carry: ``sam-vit_h`` …, ``sam-tiny-random``, ``sam2.1-hiera_l``,
     ``sam2-tiny-random``.
 
     Raises:
         SamError: unknown model (one line).
     """
-    model = sam_model(model_type) if model_type in MODEL_CHOICES else None
-    if model is None:
-        raise SamError(f"unknown SAM model {model_type!r}; choose one of {', '.join(MODEL_CHOICES)}")
-    return model.label
+    return get_model(model).label
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -90,15 +89,16 @@ def device_name(device: torch.device) -> str:
     return device.type
 
 
-def weights_seed(model_type: str) -> int | None:
+def weights_seed(model: str | ModelSpec) -> int | None:
     """The seed of a test-size model's random weights (``tiny``, ``tiny-sam2``); None for a checkpoint."""
-    if model_type == "tiny":
-        return TINY_SEED
-    if model_type == "tiny-sam2":
+    spec = get_model(model)
+    if not spec.random_weights:
+        return None
+    if spec.runs_on_sam2:
         from samis.sam.sam2_backend import TINY_SAM2_SEED  # sam2: only for a SAM 2 model
 
         return TINY_SAM2_SEED
-    return None
+    return TINY_SEED
 
 
 @dataclass
@@ -106,32 +106,40 @@ class LoadedSam:
     """A SAM or SAM 2 model on a device, with what it is and a lock for exclusive use."""
 
     model: Sam  # or sam2's SAM2Base for a SAM 2 model
-    model_type: str
-    label: str
+    spec: ModelSpec
     checkpoint: Path | None
     checkpoint_md5: str | None
     device: torch.device
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
+    def model_type(self) -> str:
+        """The ``--model`` key."""
+        return self.spec.key
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @property
     def params_m(self) -> float:
         return sum(p.numel() for p in self.model.parameters()) / 1e6
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the model's parameters and buffers (what a :class:`~samis.sam.model_cache.ModelCache` counts)."""
+        tensors = [*self.model.parameters(), *self.model.buffers()]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     @property
     def size_mb(self) -> float | None:
         return self.checkpoint.stat().st_size / 1e6 if self.checkpoint else None
 
-    @property
-    def is_sam2(self) -> bool:
-        """The model runs through the ``sam2`` package (SAM 2.1, or the test-size SAM 2)."""
-        return is_sam2(self.model_type)
-
     def provenance(self) -> dict:
         """Where masks from this model come from."""
-        seed = weights_seed(self.model_type)
-        family = family_title(self.model_type)
+        seed = weights_seed(self.spec)
         weights = ("checkpoint" if seed is None
-                   else f"random (seed {seed}); speed and code paths only, not {family}'s accuracy")
+                   else f"random (seed {seed}); speed and code paths only, not {self.spec.family_title}'s accuracy")
         record = {
             "model": self.label,
             "model_type": self.model_type,
@@ -140,81 +148,80 @@ class LoadedSam:
             "weights": weights,
             "device": device_name(self.device),
         }
-        if self.is_sam2:
+        if self.spec.runs_on_sam2:
             from samis.sam.sam2_backend import sam2_version
 
             record["package"] = f"sam2 {sam2_version()}"
-            record["generator"] = "sam2.automatic_mask_generator.SAM2AutomaticMaskGenerator"
+            record["generator"] = self.spec.code.generator
         return record
 
 
-_LOADED: dict[tuple, LoadedSam] = {}
-_LOADING = threading.Lock()
+def build_sam_network(spec: ModelSpec, path: Path | None) -> Sam:
+    """The SAM family's loader: the test-size SAM (``path`` None) or a checked checkpoint's weights, on the CPU.
+
+    Raises:
+        SamError: the weights do not fit the model (one line naming the file).
+    """
+    if path is None:
+        return build_tiny_sam()
+    state = load_state_dict(path, spec.key)
+    network = sam_model_registry[spec.key](checkpoint=None)  # build on the CPU, no torch.load inside
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise SamError(f"{path}: weights do not fit SAM {spec.key} ({first[:160]})") from None
+    return network
 
 
-def load_sam(model_type: str, checkpoint: str | Path | None = None, device: str = "auto",
+def _checked_checkpoint(spec: ModelSpec, checkpoint: str | Path | None) -> Path | None:
+    """The resolved checkpoint of a model (None for a test-size one), refusing a missing or extra one."""
+    if spec.random_weights:
+        if checkpoint:
+            raise SamError(f"--model {spec.key} is a test-size model with random weights and takes no checkpoint")
+        return None
+    if not checkpoint:
+        raise SamError(f"--model {spec.key} needs --checkpoint PATH (the official {spec.family_title} {spec.key} weights)")
+    return check_checkpoint_file(checkpoint, spec.key)
+
+
+def load_model(model: str | ModelSpec, checkpoint: str | Path | None = None, device: str = "auto",
+               hash_cache: Path | None = None) -> LoadedSam:
+    """Load a model afresh (no cache): its family's loader, the checkpoint's weights, moved to the device.
+
+    Args, Raises: as :func:`load_sam`.
+    """
+    spec = get_model(model)
+    torch_device = resolve_device(device)
+    path = _checked_checkpoint(spec, checkpoint)
+    md5 = None
+    if path is not None:
+        md5 = checkpoint_md5(path, hash_cache)
+        check_official_hash(path, md5)
+    network = spec.loader()(spec, path)
+    return LoadedSam(network.to(torch_device).eval(), spec, path, md5, torch_device)
+
+
+def load_sam(model: str | ModelSpec, checkpoint: str | Path | None = None, device: str = "auto",
              hash_cache: Path | None = None) -> LoadedSam:
-    """The shared loaded model for (type, checkpoint, device), loading it on first use.
+    """The loaded model for (model, checkpoint, device): from the cache made active with
+    :meth:`ModelCache.using <samis.sam.model_cache.ModelCache.using>` (leased until that block ends), else
+    loaded afresh.
 
     Args:
-        model_type: ``tiny``, ``vit_h``, ``vit_l``, ``vit_b``; ``tiny-sam2``, ``hiera_t`` … ``hiera_l``.
-        checkpoint: the checkpoint file (required for real types, refused for ``tiny`` and ``tiny-sam2``).
+        model: a :class:`~samis.models.ModelSpec` or its key (``tiny``, ``vit_h`` …, ``tiny-sam2``, ``hiera_l`` …).
+        checkpoint: the checkpoint file (required for real models, refused for test-size ones).
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
         hash_cache: JSON file remembering checkpoint hashes (see :func:`checkpoint_md5`).
 
     Raises:
-        SamError: unknown type, missing/truncated/wrong-type checkpoint, unavailable device.
+        SamError: unknown model, missing/truncated/wrong-type checkpoint, unavailable device.
     """
-    label = model_label(model_type)
+    spec = get_model(model)
     torch_device = resolve_device(device)
-    family = family_title(model_type)
-    if sam_model(model_type).random_weights:
-        if checkpoint:
-            raise SamError(f"--model {model_type} is a test-size model with random weights and takes no checkpoint")
-        path = None
-    else:
-        if not checkpoint:
-            raise SamError(f"--model {model_type} needs --checkpoint PATH (the official {family} {model_type} weights)")
-        path = check_checkpoint_file(checkpoint, model_type)
-    key = (model_type, str(path), str(torch_device))
-    with _LOADING:
-        if key in _LOADED:
-            return _LOADED[key]
-        if path is None:
-            if model_type == "tiny-sam2":
-                from samis.sam.sam2_backend import build_tiny_sam2
-
-                model, md5 = build_tiny_sam2(), None
-            else:
-                model, md5 = build_tiny_sam(), None
-        elif model_type in SAM2_MODELS:
-            from samis.sam.sam2_backend import build_sam2_from_state
-
-            md5 = checkpoint_md5(path, hash_cache)
-            state = load_state_dict(path, model_type)
-            model = build_sam2_from_state(SAM2_MODELS[model_type], state, path)
-            del state
-        else:
-            md5 = checkpoint_md5(path, hash_cache)
-            check_official_hash(path, md5)
-            state = load_state_dict(path, model_type)
-            model = sam_model_registry[model_type](checkpoint=None)  # build on the CPU, no torch.load inside
-            try:
-                model.load_state_dict(state)
-            except RuntimeError as error:
-                first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-                raise SamError(f"{path}: weights do not fit SAM {model_type} ({first[:160]})") from None
-            del state
-        model = model.to(torch_device).eval()
-        loaded = LoadedSam(model, model_type, label, path, md5, torch_device)
-        _LOADED[key] = loaded
-        return loaded
-
-
-def forget_loaded_models() -> None:
-    """Drop every shared model (frees memory; the next :func:`load_sam` loads again)."""
-    with _LOADING:
-        _LOADED.clear()
+    path = _checked_checkpoint(spec, checkpoint)
+    key = (spec.key, str(path), str(torch_device))
+    return take_from_active_cache(key, lambda: load_model(spec, path, str(torch_device), hash_cache))
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -224,7 +231,7 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 def _mask_generator(loaded: LoadedSam, params: AmgParams, notify=None):
     """samis's generator for SAM; the official ``SAM2AutomaticMaskGenerator`` (wrapped) for SAM 2."""
-    if loaded.is_sam2:
+    if loaded.spec.runs_on_sam2:
         from samis.sam.sam2_backend import Sam2MaskGenerator
 
         return Sam2MaskGenerator(loaded.model, params, notify)
@@ -250,7 +257,7 @@ class SamEngine:
         self.loaded = loaded
         self.dtype = dtype
         self.notify = notify or (lambda message: None)
-        self.params = as_model_params(loaded.is_sam2, params)
+        self.params = as_model_params(loaded.spec, params)
         self._generator = _mask_generator(loaded, self.params, self.notify)
 
     def _autocast(self):
@@ -285,7 +292,7 @@ class SamEngine:
                     self._generator = _mask_generator(self.loaded, self.params, self.notify)
 
 
-def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "auto"):
+def sam_speed_subject(model: str | ModelSpec, checkpoint: str | None, device: str = "auto"):
     """A :class:`samis.speed.timing.SpeedSubject` running full automatic mask generation (the family's defaults).
 
     SAM runs samis's engine, SAM 2.1 the official ``SAM2AutomaticMaskGenerator``.
@@ -293,20 +300,19 @@ def sam_speed_subject(model_type: str, checkpoint: str | None, device: str = "au
     Raises:
         SamError: as :func:`load_sam`.
     """
-    loaded = load_sam(model_type, checkpoint, device)
-    engine = SamEngine(loaded, as_model_params(loaded.is_sam2, None))
+    loaded = load_sam(model, checkpoint, device)
+    spec = loaded.spec
+    engine = SamEngine(loaded, as_model_params(spec, None))
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
-    model = sam_model(model_type)
-    if model_type == "tiny":
-        note = "test-size SAM, random weights: speed and code paths only, not SAM's accuracy"
-        label = "sam-tiny-random: test-size model, random weights (not SAM)"
-    elif model_type == "tiny-sam2":
-        note = "test-size SAM 2, random weights: speed and code paths only, not SAM 2.1's accuracy"
-        label = "sam2-tiny-random: test-size SAM 2, random weights (not SAM 2.1)"
+    if spec.random_weights:
+        family = spec.family_title
+        short = "SAM 2" if spec.runs_on_sam2 else "SAM"
+        note = f"test-size {short}, random weights: speed and code paths only, not {family}'s accuracy"
+        label = f"{spec.label}: test-size {'SAM 2' if spec.runs_on_sam2 else 'model'}, random weights (not {family})"
     else:
         note = f"checkpoint {loaded.checkpoint.name}"
-        label = model.title if loaded.is_sam2 else f"SAM {model_type.replace('_', '-').upper()}"
-    generator = "sam2 SAM2AutomaticMaskGenerator" if loaded.is_sam2 else "samis engine"
+        label = spec.title if spec.runs_on_sam2 else f"SAM {spec.key.replace('_', '-').upper()}"
+    generator = "sam2 SAM2AutomaticMaskGenerator" if spec.runs_on_sam2 else spec.code.generator
     return SpeedSubject(
         method=loaded.label,
         label=label,

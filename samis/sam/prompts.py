@@ -157,7 +157,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     started = time.perf_counter()
     tracker = ProgressTracker(progress, len(samples), method).start()
     with loaded.lock:
-        if loaded.is_sam2:
+        if loaded.spec.runs_on_sam2:
             from samis.sam.sam2_backend import image_predictor
 
             predictor = image_predictor(loaded.model)
@@ -177,7 +177,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
             write_prediction(workspace, dataset.id, method, sample.id, mask)
             write_selection_record(workspace, dataset.id, prompt_record(method, sample.id, kind, prompt_gt))
             tracker.advance()
-        predictor.reset_predictor() if loaded.is_sam2 else predictor.reset_image()
+        predictor.reset_predictor() if loaded.spec.runs_on_sam2 else predictor.reset_image()
     write_manifest(workspace, dataset.id, method, {
         "source": "sam-prompted", "prompt": kind, "upper_bound": True,
         "note": "prompts come from the ground-truth components: an upper bound, not a practical result",

@@ -31,7 +31,7 @@ from samis.methods import PROMPT_KINDS
 from samis.result_cache import FileStore
 from samis.runner import EngineSpec, Task, Unit, check_engine, run_task
 from samis.runs import ProgressCallback, Report
-from samis.models import family_title, is_sam2, sam_model
+from samis.models import ModelSpec, get_model
 from samis.sam.params import AmgParams, as_model_params
 from samis.sam.engine import SamEngine, load_sam, model_label, weights_seed
 from samis.sam.masks import encode_mask_set, read_resumable_provenance
@@ -133,7 +133,8 @@ def _embedding_callables(read: Callable[[int], bytes | None], write: Callable[[i
     return load, save
 
 
-def checkpoint_or_workspace_file(workspace: Workspace, model: str, checkpoint: str | None, notify=None) -> str:
+def checkpoint_or_workspace_file(workspace: Workspace, model: str | ModelSpec, checkpoint: str | None,
+                                 notify=None) -> str:
     """The checkpoint a run of a model with official weights uses: ``checkpoint`` when given, else the
     official file in the workspace's ``checkpoints/`` folder (where ``checkpoints download`` puts it).
 
@@ -142,12 +143,12 @@ def checkpoint_or_workspace_file(workspace: Workspace, model: str, checkpoint: s
     """
     if checkpoint:
         return checkpoint
-    facts = sam_model(model)
+    facts = get_model(model)
     path = workspace.checkpoints_dir / facts.checkpoint
     if not path.is_file():
-        raise SamError(f"--model {model} needs --checkpoint PATH (the official {family_title(model)} {model} weights), "
-                       f"or {facts.checkpoint} in {workspace.checkpoints_dir}: "
-                       f"python -m samis checkpoints download {model}")
+        raise SamError(f"--model {facts.key} needs --checkpoint PATH (the official {facts.family_title} {facts.key} "
+                       f"weights), or {facts.checkpoint} in {workspace.checkpoints_dir}: "
+                       f"python -m samis checkpoints download {facts.key}")
     if notify is not None:
         notify(f"checkpoint {path} (the workspace's; --checkpoint names another)")
     return str(path)
@@ -187,7 +188,7 @@ def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings
     return encode_mask_set(mask_set, provenance), len(mask_set)
 
 
-def sam_worker(model: str, checkpoint: str | None, device: str, params: AmgParams, dtype: str,
+def sam_worker(model: str | ModelSpec, checkpoint: str | None, device: str, params: AmgParams, dtype: str,
                checkpoint_md5: str | None, hash_cache: str | None = None):
     """The per-image work, wherever it runs: loads the model once; ``compute((image, base, embedding)) -> (bytes,
     notices, new embeddings)``. ``embedding`` is None (no embedding cache) or ``(tag, {crop: bytes})``, the
@@ -251,7 +252,7 @@ def _key_of(provenance: dict | None, key: dict) -> dict | None:
     return None if provenance is None else {k: provenance.get(k) for k in key}
 
 
-def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, params: AmgParams | None = None,
+def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str | ModelSpec, params: AmgParams | None = None,
                          split: str = "all", progress: ProgressCallback | None = None, checkpoint: str | None = None,
                          device: str = "auto", cache_embeddings: bool = False, dtype: str = "fp32", notify=None,
                          samples: list[Sample] | None = None, engine: EngineSpec | None = None,
@@ -282,8 +283,9 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
         SamError: checkpoint, device or image problems (the cache is left as it was).
         EngineError: the Ray cluster cannot be reached, or images were lost with their workers (named).
     """
-    label = model_label(model)  # unknown model: one line before anything else
-    params = as_model_params(is_sam2(model), params)
+    model = get_model(model)  # unknown model: one line before anything else
+    label = model.label
+    params = as_model_params(model, params)
     engine_spec = check_engine(engine)  # an unreachable cluster is refused before anything is written
     notices: list[str] = []
 
@@ -295,13 +297,13 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}; nothing for SAM to do")
-    random_weights = sam_model(model).random_weights
+    random_weights = model.random_weights
     if random_weights and checkpoint:
         # checked before the cache: a fully cached run would otherwise never look at the path
-        real = "hiera_t, hiera_s, hiera_b+ or hiera_l" if is_sam2(model) else "vit_h, vit_l or vit_b"
-        raise SamError(f"--model {model} is a test-size model with random weights and takes no checkpoint "
-                       f"(got {checkpoint}); drop --checkpoint or choose {real}")
-    if cache_embeddings and is_sam2(model):
+        *others, last = model.real_keys()
+        raise SamError(f"--model {model.key} is a test-size model with random weights and takes no checkpoint "
+                       f"(got {checkpoint}); drop --checkpoint or choose {', '.join(others)} or {last}")
+    if cache_embeddings and not model.supports_embedding_cache:
         raise SamError("--cache-embeddings is for SAM models only; SAM 2.1 runs the official generator")
     folder = workspace.sam_cache_dir(label, dataset.id)
     checkpoint_md5 = None
@@ -325,7 +327,7 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str, par
                      [u.id for u in outcome.cached], outcome.seconds, notices, folder)
 
 
-def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str, *, split: str = "all",
+def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str | ModelSpec, how: str, *, split: str = "all",
                    checkpoint: str | None = None, device: str = "auto",
                    progress: ProgressCallback | None = None) -> Report:
     """The maps of method ``sam-<model>+<how>``: a selection strategy over the mask cache, or SAM prompted again.
@@ -343,8 +345,9 @@ def write_sam_maps(workspace: Workspace, dataset: Dataset, model: str, how: str,
     Raises:
         SamError: unknown strategy or prompt kind, missing masks or ground truth, a bad checkpoint.
     """
+    model = get_model(model)
     if how in PROMPT_KINDS:
-        if not sam_model(model).random_weights:
+        if not model.random_weights:
             checkpoint = checkpoint_or_workspace_file(workspace, model, checkpoint)
         loaded = load_sam(model, checkpoint, device, hash_cache_file(workspace))
         return run_prompted_over_dataset(workspace, dataset, loaded, how, split=split, progress=progress)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from samis.errors import SamError
-from samis.models import TINY_SAM2_MODEL, Sam2Model
+from samis.models import TINY_SAM2_MODEL, ModelSpec
 from samis.sam.masks import MaskSet
 from samis.sam.params import Sam2AmgParams
 
@@ -154,7 +154,7 @@ def build_tiny_sam2(seed: int = TINY_SAM2_SEED):
 SAM21_ONLY_KEYS = ("no_obj_embed_spatial", "obj_ptr_tpos_proj.")
 
 
-def build_sam2_from_state(model: Sam2Model, state: dict, path: Path):
+def build_sam2_from_state(model: ModelSpec, state: dict, path: Path):
     """A SAM 2.1 model from the package's config, with a checked checkpoint's weights (on the CPU).
 
     Raises:
@@ -173,6 +173,23 @@ def build_sam2_from_state(model: Sam2Model, state: dict, path: Path):
         first = lines[1].strip() if len(lines) > 1 else str(error)
         raise SamError(f"{path}: weights do not fit SAM 2.1 {model.key} ({first[:160]})") from None
     return network.eval()
+
+
+def build_sam2_network(spec: ModelSpec, path: Path | None):
+    """The SAM 2 family's loader: the test-size SAM 2 (``path`` None) or a checked SAM 2.1 checkpoint's weights.
+
+    Raises:
+        SamError: the file is not this model's, or its weights do not fit the config (one line).
+    """
+    if path is None:
+        return build_tiny_sam2()
+    from samis.sam.checkpoints import load_state_dict
+
+    state = load_state_dict(path, spec.key)
+    try:
+        return build_sam2_from_state(spec, state, path)
+    finally:
+        del state
 
 
 def fit_predictor(predictor):
