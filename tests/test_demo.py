@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import numpy as np
 import pytest
+from reference import pysodmetrics_scores
 
 from samis import demo
 from samis.baselines import BASELINES
@@ -115,16 +115,19 @@ def test_incomplete_demo_folder_is_rebuilt(workspace):
 def demo_workspace(tmp_path_factory):
     workspace = Workspace(tmp_path_factory.mktemp("demo") / "workspace")
     stages = []
-    started = time.perf_counter()
     built = demo.ensure_demo(workspace, progress=lambda event: stages.append((event.stage, event.done, event.total)))
-    return workspace, built, stages, time.perf_counter() - started
+    return workspace, built, stages
 
 
 @pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
 def test_ensure_demo_builds_the_whole_study(demo_workspace):
-    workspace, built, stages, seconds = demo_workspace
+    workspace, built, stages = demo_workspace
     assert built is True
-    assert seconds < 60
+    # every stage counts up to its total and never back (no wall-clock bound: the speed is the benchmarks' job)
+    for stage in dict.fromkeys(s for s, _, _ in stages):
+        counts = [(done, total) for s, done, total in stages if s == stage]
+        assert counts[0][0] == 0 and counts[-1][0] == counts[-1][1] > 0, (stage, counts[0], counts[-1])
+        assert all(a <= b for (a, _), (b, _) in zip(counts, counts[1:])), stage
     assert list(workspace.registered_datasets()) == ["demo"]
     dataset = load_dataset(workspace, "demo")
     assert len(dataset) == 60
@@ -136,8 +139,12 @@ def test_ensure_demo_builds_the_whole_study(demo_workspace):
     assert demo.ensure_demo(workspace) is False  # there is a dataset now
 
 
-#: the demo's scores, computed once (samis at this commit) and pinned: any change to a baseline, the
-#: demo generator, the mask or map rules or the metric layer shows here, to 1e-12
+#: the demo's scores, pinned so that a change to a baseline, the demo generator or the mask and map
+#: rules shows here. Provenance: plain pysodmetrics 1.6.2 (tests/reference.py) on the maps that samis
+#: wrote at commit 69253d9 (its baseline, demo and metric code unchanged since), on Python 3.11.7 with
+#: numpy 2.3.4, scipy 1.17.1, opencv-python-headless 4.14.0.94, pandas 3.1.1, pillow 13.0.0 (as in
+#: constraints.txt). They replace values that samis itself had computed on another machine, from which
+#: sr's differ by up to 2.6e-7 (meanFm) and the other methods' not at all.
 DEMO_SCORES = {
     "ft": {
         "Sa": 0.5068566864098278, "MAE": 0.10566889869281046, "maxEm": 0.6760812280658433,
@@ -145,9 +152,9 @@ DEMO_SCORES = {
         "maxFm": 0.2963194510149501, "meanFm": 0.16851767515636296, "adpFm": 0.13019707733456923,
     },
     "sr": {
-        "Sa": 0.48117692761220116, "MAE": 0.19374789869281045, "maxEm": 0.6822310561909259,
-        "meanEm": 0.49040577974143684, "adpEm": 0.4905079767013419, "Fw": 0.08899907915305803,
-        "maxFm": 0.24389194235195955, "meanFm": 0.18555494783187898, "adpFm": 0.15435894707247552,
+        "Sa": 0.481176942354014, "MAE": 0.1937478937908497, "maxEm": 0.6822310561909259,
+        "meanEm": 0.4904059504032122, "adpEm": 0.4905079767013419, "Fw": 0.08899911071260734,
+        "maxFm": 0.24389194235195955, "meanFm": 0.1855552044748114, "adpFm": 0.15435894707247552,
     },
     "hc": {
         "Sa": 0.4920686041643808, "MAE": 0.13722493790849677, "maxEm": 0.6538406524926116,
@@ -166,22 +173,37 @@ DEMO_SCORES = {
     },
 }
 
+#: how far a score may be from its pin: the maps are float computations (an FFT, OpenCV filters, colour
+#: conversions) rounded to 8 bits, whose last bits differ between builds of numpy and OpenCV: sr's scores
+#: moved by up to 2.6e-7 from one machine to another (Sa by 1.5e-8). A real change is far above this:
+#: sr's Gaussian sigma 2.5 -> 2.49 moves MAE by 4.1e-4 and Sa by 1.5e-4.
+#: samis's own scoring is held to 1e-12 against the reference on the same maps (below), on any machine.
+PINNED_TOLERANCE = 1e-5
+
 
 @pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
 def test_demo_scores_are_real(demo_workspace):
     from samis.evaluation import evaluate
 
     workspace, *_ = demo_workspace
-    result = evaluate(workspace, load_dataset(workspace, "demo"), methods=list(BASELINES), split="all")
+    dataset = load_dataset(workspace, "demo")
+    result = evaluate(workspace, dataset, methods=list(BASELINES), split="all")
     for method in BASELINES:
         scores = result.scores[method]
         assert scores["n_images"] == 60
         assert 0.0 < scores["MAE"] < 0.5 and 0.2 < scores["Sa"] < 1.0
+        # samis scores exactly what pysodmetrics computes plainly on the same maps
+        plain = pysodmetrics_scores([(workspace.method_dir("demo", method) / f"{s.id}.png", s.gt_path)
+                                     for s in dataset.samples])
+        assert plain["n_images"] == 60
+        for metric in DEMO_SCORES[method]:
+            assert abs(scores[metric] - plain[metric]) <= 1e-12, (method, metric, scores[metric], plain[metric])
     # the real methods beat the naive threshold on the demo's faint, textured defects
     assert all(result.scores[m]["maxFm"] > result.scores["otsu"]["maxFm"] for m in ("ft", "hc", "mbd"))
-    for method, pinned in DEMO_SCORES.items():
-        for metric, value in pinned.items():
-            assert abs(result.scores[method][metric] - value) <= 1e-12, (method, metric, result.scores[method][metric])
+    off = {(method, metric): result.scores[method][metric] - value
+           for method, pinned in DEMO_SCORES.items() for metric, value in pinned.items()
+           if abs(result.scores[method][metric] - value) > PINNED_TOLERANCE}
+    assert not off, off
     assert set(DEMO_SCORES) == set(BASELINES) and all(len(p) == 9 for p in DEMO_SCORES.values())
 
 
@@ -202,11 +224,14 @@ def test_build_demo_refuses_a_foreign_demo_id(workspace, make_folder_dataset):
 @pytest.mark.slow  # builds the whole demo study (about 10 s on 2 idle cores)
 def test_cli_demo_reuses_then_forces(demo_workspace, capsys):
     workspace, *_ = demo_workspace
+    digest = _folder_digest(demo.demo_folder(workspace))
+    stamp = (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns
     assert main(["--workspace", str(workspace.root), "demo", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_images"] == 60 and set(report["scores"]) == set(BASELINES)
-    assert report["generate_seconds"] < 1.0  # complete demo reused, nothing regenerated
-    stamp = (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns
+    # complete demo reused, nothing regenerated: the same files, not rewritten
+    assert _folder_digest(demo.demo_folder(workspace)) == digest
+    assert (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns == stamp
     assert main(["--workspace", str(workspace.root), "demo", "--force"]) == 0
     out = capsys.readouterr().out
     assert "demo dataset 'demo': 60 images" in out and "total" in out

@@ -2,36 +2,17 @@
 
 import os
 import time
-import warnings
 
-import cv2
 import numpy as np
-import py_sod_metrics as sod
 import pytest
 from PIL import Image
+from reference import pysodmetrics_scores
 
 from samis.datasets import get_split, register_dataset
 from samis.errors import EvaluationError, StoreError
 from samis.evaluation import evaluate
 from samis.metrics import DATASET_METRICS
 from samis.store import import_predictions
-
-
-def plain_pysodmetrics(pairs):
-    """The reference: a sequential loop over (pred_path, gt_path), as PySODEvalToolkit does it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fm = sod.Fmeasure()
-    wfm, sm, em, mae = sod.WeightedFmeasure(), sod.Smeasure(), sod.Emeasure(), sod.MAE()
-    for pred_path, gt_path in pairs:
-        pred = cv2.imread(str(pred_path), cv2.IMREAD_GRAYSCALE)
-        gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE)
-        for metric in (fm, wfm, sm, em, mae):
-            metric.step(pred=pred, gt=gt)
-    f, e = fm.get_results()["fm"], em.get_results()["em"]
-    return {"n_images": len(pairs), "Sa": sm.get_results()["sm"], "MAE": mae.get_results()["mae"],
-            "maxEm": e["curve"].max(), "meanEm": e["curve"].mean(), "adpEm": e["adp"],
-            "Fw": wfm.get_results()["wfm"], "maxFm": f["curve"].max(), "meanFm": f["curve"].mean(), "adpFm": f["adp"]}
 
 
 @pytest.fixture
@@ -49,7 +30,7 @@ def test_scores_equal_plain_loop_on_every_split(workspace, toy):
         result = evaluate(workspace, dataset, split=split, workers=2)
         samples = get_split(workspace, dataset, split)
         for method, folder in preds.items():
-            plain = plain_pysodmetrics([(folder / f"{s.id}.png", s.gt_path) for s in samples])
+            plain = pysodmetrics_scores([(folder / f"{s.id}.png", s.gt_path) for s in samples])
             ours = result.to_json_dict()["methods"][method]
             assert ours["n_images"] == plain["n_images"]
             for name in DATASET_METRICS:
@@ -140,7 +121,7 @@ def test_class_scores_and_per_image_frame(workspace, toy):
 
 
 @pytest.mark.slow
-def test_real_sd900_twelve_methods_equal_plain_pysodmetrics(workspace, sd900_dir, sd900_predictions_dir):
+def test_real_sd900_twelve_methods_equal_pysodmetrics_scores(workspace, sd900_dir, sd900_predictions_dir):
     """The check of issue 2: evaluate over the 12 imported methods = an independent plain loop, to 1e-6."""
     from samis.cli import main
 
@@ -154,6 +135,6 @@ def test_real_sd900_twelve_methods_equal_plain_pysodmetrics(workspace, sd900_dir
     assert ours["dataset"] == "sd900" and ours["split"] == "all"
     for method in methods:
         originals = {p.stem: p for p in (sd900_predictions_dir / method).iterdir()}
-        plain = plain_pysodmetrics([(originals[s.id], s.gt_path) for s in dataset.samples])
+        plain = pysodmetrics_scores([(originals[s.id], s.gt_path) for s in dataset.samples])
         for name, value in plain.items():
             assert ours["methods"][method][name] == pytest.approx(value, abs=1e-6), (method, name)

@@ -47,10 +47,22 @@ def test_a_failed_job_reports_once_then_runs_again():
 
 
 def test_only_the_most_recent_finished_results_are_kept():
+    """keep=2: starting a job forgets the oldest finished ones until two jobs are left; a running job is
+    never forgotten (so more than two are held only while more than two run)."""
     board = JobBoard(keep=2)
-    jobs = [board.get_or_start(k, lambda progress, k=k: k) for k in "abc"]
-    for job in jobs:
-        job.finished.wait(5)
-    board.get_or_start("d", lambda progress: "d").finished.wait(5)
-    kept = set(board._jobs)
-    assert "d" in kept and len(kept) <= 3 and "a" not in kept
+    for key in "abc":  # one at a time, each finished before the next starts
+        assert board.get_or_start(key, lambda progress, key=key: key).finished.wait(5)
+    assert list(board._jobs) == ["b", "c"]  # c's start forgot a
+    assert board.get_or_start("d", lambda progress: "d").finished.wait(5)
+    assert list(board._jobs) == ["c", "d"]
+    assert board.get_or_start("c", lambda progress: "again").outcome() == "c"  # kept: not recomputed
+    assert list(board._jobs) == ["d", "c"]  # and now the most recently used
+
+    release = threading.Event()
+    running = [board.get_or_start(k, lambda progress: release.wait(5)) for k in "xyz"]
+    assert list(board._jobs) == ["x", "y", "z"]  # c and d forgotten, none of the three running ones
+    release.set()
+    for job in running:
+        assert job.finished.wait(5)
+    assert board.get_or_start("d", lambda progress: "new").finished.wait(5)
+    assert list(board._jobs) == ["z", "d"] and board._jobs["d"].result == "new"

@@ -148,10 +148,28 @@ def test_contrast_keeps_masks_that_stand_out():
     assert result.max() == 1.0
 
 
-def test_otsu_splits_two_groups():
-    values = np.array([0.1, 0.12, 0.09, 0.11, 0.9, 0.95, 0.88])
-    cut = _otsu(values)
-    assert 0.12 < cut < 0.88
+def test_otsu_splits_like_opencv():
+    """The cut of a 1-D sample splits it as OpenCV's Otsu threshold does (``cv2.THRESH_OTSU`` on the same
+    values as 8-bit gray levels; OpenCV puts values <= its threshold below). Distinct levels: the scores
+    samis cuts are real-valued, and OpenCV's histogram cannot tell tied values apart anyway."""
+    import cv2
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        n = int(rng.integers(2, 80))
+        if trial % 2:  # two groups of various sizes and spreads, as mask scores are
+            centers = rng.choice(256, size=2, replace=False)
+            levels = np.concatenate([rng.normal(c, rng.uniform(3, 40), size=n) for c in centers])
+            levels = np.unique(np.clip(np.round(levels), 0, 255))
+        else:
+            levels = rng.choice(256, size=n, replace=False)
+        levels = levels.astype(np.uint8)
+        if len(levels) < 2:
+            continue
+        threshold, _ = cv2.threshold(levels.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        scores = levels / 255.0
+        cut = _otsu(rng.permutation(scores))
+        np.testing.assert_array_equal(scores < cut, levels <= threshold, err_msg=f"trial {trial}: {levels}")
 
 
 def _cached_dataset(workspace, tmp_path, n=6, with_gt=True, free=0):

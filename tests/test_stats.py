@@ -1,17 +1,17 @@
-"""samis.stats: exact resampled metrics, interval coverage, paired tests equal scipy, reproducible seeds."""
+"""samis.stats: exact resampled metrics, interval coverage, paired tests by their definition, reproducible seeds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.stats
+from reference import wilcoxon_signed_rank_p
 
 from samis.errors import StatsError
 from samis.evaluation import EvaluationResult, MethodResult
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate
 from samis.stats import (
     PAIRED_METRICS, bootstrap, check_resamples, compare_methods, holm, resample_indices,
-    resample_weights, significance_matrix, weighted_metrics,
+    resample_weights, significance_matrix, weighted_metrics, wilcoxon_p,
 )
 
 
@@ -129,8 +129,36 @@ def test_fewer_than_two_images_and_same_method():
         compare_methods(evaluation, "A", "A")
 
 
-def test_wilcoxon_equals_scipy_on_real_sd900(workspace, sd900_dir, sd900_predictions_dir):
-    """p-values equal scipy.stats.wilcoxon to 1e-12 on real per-image scores (sd900 test split, 360 images)."""
+def _assert_p_equal(ours: float, expected: float, label) -> None:
+    assert abs(ours - expected) <= 1e-12, (label, ours, expected)
+    assert expected == 0 or abs(ours - expected) <= 1e-9 * expected, (label, ours, expected)  # tiny p too
+
+
+def test_wilcoxon_p_gives_the_published_exact_value():
+    """R's documented example (?wilcox.test; Hollander & Wolfe 1973, p. 29, depression scores before x and
+    after y therapy): V = 40, one-sided p = 0.01953 = 10/512, so two-sided 20/512 (n = 9, no tie)."""
+    x = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
+    y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
+    assert wilcoxon_p(np.array(x), np.array(y)) == pytest.approx(20 / 512, abs=1e-15)
+    assert wilcoxon_signed_rank_p(x, y) == 20 / 512  # the test's own reference agrees with R
+    assert wilcoxon_p(np.array(x), np.array(x)) == 1.0
+
+
+@pytest.mark.parametrize("n", [6, 12, 30, 49, 120, 360])
+def test_wilcoxon_p_equals_the_definition(n):
+    """Per-image-like scores with ties and zero differences (3 decimals), and without: every branch of the
+    convention (exact, all sign patterns, normal approximation with tie correction) against the definition."""
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        a = rng.uniform(0.2, 0.9, n)
+        b = np.clip(a + rng.normal(0.02 * (trial % 3), 0.05, n), 0, 1)
+        if trial % 2:
+            a, b = np.round(a, 2), np.round(b, 2)  # tied |differences| and zero differences
+        _assert_p_equal(wilcoxon_p(a, b), wilcoxon_signed_rank_p(a, b), (n, trial))
+
+
+def test_wilcoxon_on_real_sd900_equals_the_definition(workspace, sd900_dir, sd900_predictions_dir):
+    """Paired p-values on real per-image scores (sd900 test split, 360 images) equal the definition."""
     from samis.datasets import register_dataset
     from samis.evaluation import evaluate
     from samis.store import import_predictions
@@ -145,5 +173,5 @@ def test_wilcoxon_equals_scipy_on_real_sd900(workspace, sd900_dir, sd900_predict
     b = frame[frame.method == "FT"].set_index("image").loc[a.index]
     assert result.n_images == 360
     for metric in PAIRED_METRICS:
-        expected = scipy.stats.wilcoxon(a[metric].to_numpy(), b[metric].to_numpy()).pvalue
-        assert abs(result.metrics[metric]["p_wilcoxon"] - expected) <= 1e-12, metric
+        expected = wilcoxon_signed_rank_p(a[metric].to_numpy(), b[metric].to_numpy())
+        _assert_p_equal(result.metrics[metric]["p_wilcoxon"], expected, metric)

@@ -63,10 +63,13 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> 
 
 
 @contextlib.contextmanager
-def streamlit_server(workspace_root: str | os.PathLike, echo_tracebacks: bool = True):
-    """``streamlit run streamlit_app.py`` on 127.0.0.1 and a free port; yields (url, process)."""
+def streamlit_server(workspace_root: str | os.PathLike, echo_tracebacks: bool = True, extra_env: dict | None = None):
+    """``streamlit run streamlit_app.py`` on 127.0.0.1 and a free port; yields (url, process).
+
+    ``extra_env`` is added to the server's environment (e.g. the scoring hold of ``hold/sitecustomize.py``).
+    """
     port = free_port()
-    env = {**os.environ, "SAMIS_WORKSPACE": str(workspace_root), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SAMIS_WORKSPACE": str(workspace_root), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
