@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from samis import __version__
-from samis.imageio import write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -330,11 +329,14 @@ def html_report_bytes(title: str, sections: Sequence[HtmlSection], provenance: P
 
 
 def write_html_report(path: str | Path, title: str, sections: Sequence[HtmlSection], provenance: Provenance) -> Path:
-    """Write the report atomically (readers see the old file or the whole new one).
+    """Write the report by :func:`samis.outputs.write_output`'s rule (a file atomically: readers see the old
+    file or the whole new one; a device or FIFO in place).
 
     Returns:
         the path written.
     """
     path = Path(path)
-    write_text_atomic(path, html_document(title, sections, provenance))
+    from samis.outputs import write_output
+
+    write_output(path, html_document(title, sections, provenance))
     return path
