@@ -307,6 +307,18 @@ def _survey_one(sample: Sample) -> tuple[str, str, tuple[int, int], tuple[int, i
     return sample.id, how, image_shape, tuple(mask.shape)
 
 
+def _refuse_too_small(dataset: Dataset, rows) -> None:
+    """One line for every image or mask under the metrics' smallest size (a 1 x 1 image scores E = 4.5e15)."""
+    from samis.metrics import MIN_IMAGE_SIDE
+
+    smaller = [(sample_id, min(image_shape, mask_shape, key=min)) for sample_id, _, image_shape, mask_shape in rows]
+    small = [(sample_id, shape) for sample_id, shape in smaller if min(shape) < MIN_IMAGE_SIDE]
+    if small:
+        first = ", ".join(f"{sample_id} ({shape[1]}x{shape[0]})" for sample_id, shape in small[:3])
+        raise DatasetError(f"{dataset.id}: {len(small)} image(s) or mask(s) smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+                           f"pixels, which the metrics cannot score: {first}{' …' if len(small) > 3 else ''}")
+
+
 def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
     """Read every mask once by the mask rule: counts per rule branch and size mismatches.
 
@@ -314,13 +326,15 @@ def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
 
     Raises:
         MaskReadError: (a DatasetError) a mask the rule cannot read, named.
-        DatasetError: an image whose header cannot be read.
+        DatasetError: an image whose header cannot be read, or images or masks smaller than the metrics
+            can score (:data:`samis.metrics.MIN_IMAGE_SIDE` in each dimension), counted and named.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         rows = list(pool.map(_survey_one, dataset.samples))
+    _refuse_too_small(dataset, rows)
     by_rule: dict[str, int] = {}
     mismatch = []
     for sample_id, how, image_shape, mask_shape in rows:

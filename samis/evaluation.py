@@ -29,7 +29,7 @@ import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
 from samis.engines import EngineSpec
-from samis.errors import EvaluationError
+from samis.errors import EvaluationError, MetricError
 from samis.imageio import ImageReadError, read_mask, write_bytes_atomic
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.recovery import move_aside
@@ -58,10 +58,10 @@ class MethodResult:
     def scores(self, stems: list[str] | set[str] | None = None) -> dict:
         """Dataset scores over all images, or over the given subset of image ids."""
         if stems is None:
-            return aggregate(self.scalars, self.curves)
+            return aggregate(self.scalars, self.curves, self.stems)
         wanted = set(stems)
         rows = [i for i, s in enumerate(self.stems) if s in wanted]
-        return aggregate(self.scalars[rows], self.curves[rows])
+        return aggregate(self.scalars[rows], self.curves[rows], [self.stems[i] for i in rows])
 
     def per_image(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.scalars, columns=list(IMAGE_METRICS))
@@ -319,7 +319,10 @@ def score_read_group(loaded) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     stem, gt, predictions = loaded
     out = []
     for method, pred in predictions:
-        scores = score_image(pred, gt)
+        try:
+            scores = score_image(pred, gt)
+        except MetricError as error:
+            raise MetricError(f"image {stem}: {error}") from None
         out.append((method, stem, scores.scalars, scores.curves))
     return out
 
