@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,8 @@ class Dataset:
     root: Path
     samples: list[Sample]
     options: dict
+    #: files in the dataset's folders that are not loaded, with why: (path relative to root, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -86,6 +88,13 @@ class Dataset:
         for sample in self.samples:
             counts[sample.cls] = counts.get(sample.cls, 0) + 1
         return dict(sorted(counts.items()))
+
+    def describe_skipped(self) -> str | None:
+        """One line counting and naming (the first of) the files that were not loaded; None when none were."""
+        if not self.skipped:
+            return None
+        first = ", ".join(f"{path} ({why})" for path, why in self.skipped[:3])
+        return f"skipped {len(self.skipped)} file(s): {first}{' …' if len(self.skipped) > 3 else ''}"
 
     def by_id(self) -> dict[str, Sample]:
         return {s.id: s for s in self.samples}
@@ -118,13 +127,18 @@ def detect_layout(root: Path) -> str:
     )
 
 
-def _images_in(folder: Path, extensions=IMAGE_EXTENSIONS) -> dict[str, Path]:
+def _images_in(folder: Path, extensions=IMAGE_EXTENSIONS, skipped: list | None = None) -> dict[str, Path]:
+    """Image files of ``folder`` by stem; a dangling symbolic link with an image's name goes to ``skipped``."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in extensions and not path.name.startswith("."):
+        if path.suffix.lower() not in extensions or path.name.startswith("."):
+            continue
+        if path.is_file():
             if path.stem in found:
                 raise DatasetError(f"{path}: two files share the id {path.stem!r} ({found[path.stem].name})")
             found[path.stem] = path
+        elif skipped is not None and path.is_symlink():
+            skipped.append((path, "dangling symbolic link"))
     return found
 
 
@@ -133,7 +147,9 @@ def _require_dir(path: Path, what: str) -> None:
         raise DatasetError(f"{path}: folder missing ({what})")
 
 
-def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], root: Path) -> list[tuple[str, Path, Path]]:
+def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], root: Path,
+          skipped: list) -> list[tuple[str, Path, Path]]:
+    """(id, image, mask) for every image; a mask without an image goes to ``skipped``, never silently away."""
     pairs = []
     for stem, image_path in images.items():
         if stem not in masks:
@@ -142,15 +158,17 @@ def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], ro
                 f"(expected a mask named {stem}.* )"
             )
         pairs.append((stem, image_path, masks[stem]))
+    skipped.extend((path, "mask without an image") for stem, path in masks.items() if stem not in images)
     return pairs
 
 
-def _load_sd900(root: Path, options: dict) -> list[Sample]:
+def _load_sd900(root: Path, options: dict, skipped: list) -> list[Sample]:
     image_dir, gt_dir = root / "Source Images", root / "Ground truth"
     _require_dir(image_dir, "SD-saliency-900 images: 'Source Images/*.bmp'")
     _require_dir(gt_dir, "SD-saliency-900 ground truth: 'Ground truth/*.png'")
     samples = []
-    for stem, image_path, gt_path in _pair("SD-saliency-900", _images_in(image_dir), _images_in(gt_dir), root):
+    images, masks = _images_in(image_dir, skipped=skipped), _images_in(gt_dir, skipped=skipped)
+    for stem, image_path, gt_path in _pair("SD-saliency-900", images, masks, root, skipped):
         prefix = stem[:2]
         if prefix not in SD900_CLASSES:
             raise DatasetError(f"SD-saliency-900: {image_path.name} has no class prefix (In_, Pa_ or Sc_)")
@@ -158,7 +176,7 @@ def _load_sd900(root: Path, options: dict) -> list[Sample]:
     return samples
 
 
-def _load_mt(root: Path, options: dict) -> list[Sample]:
+def _load_mt(root: Path, options: dict, skipped: list) -> list[Sample]:
     include_free = bool(options.get("include_defect_free", False))
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("MT_"))
     if not class_dirs:
@@ -170,14 +188,14 @@ def _load_mt(root: Path, options: dict) -> list[Sample]:
             continue
         image_dir = class_dir / "Imgs"
         _require_dir(image_dir, f"Magnetic Tile class {cls}: '{class_dir.name}/Imgs/'")
-        images = _images_in(image_dir, (".jpg", ".jpeg"))
-        masks = _images_in(image_dir, (".png",))
-        for stem, image_path, gt_path in _pair("Magnetic Tile", images, masks, root):
+        images = _images_in(image_dir, (".jpg", ".jpeg"), skipped)
+        masks = _images_in(image_dir, (".png",), skipped)
+        for stem, image_path, gt_path in _pair("Magnetic Tile", images, masks, root, skipped):
             samples.append(Sample(stem, image_path, gt_path, cls))
     return samples
 
 
-def _load_nrsd(root: Path, options: dict) -> list[Sample]:
+def _load_nrsd(root: Path, options: dict, skipped: list) -> list[Sample]:
     samples = []
     found_any = False
     for folder, subset in NRSD_FOLDERS.items():
@@ -186,14 +204,15 @@ def _load_nrsd(root: Path, options: dict) -> list[Sample]:
             continue
         found_any = True
         _require_dir(mask_dir, f"NRSD-MN masks for images/{folder}: 'annotations/{folder}/*.jpg'")
-        for stem, image_path, gt_path in _pair("NRSD-MN", _images_in(image_dir), _images_in(mask_dir), root):
+        images, masks = _images_in(image_dir, skipped=skipped), _images_in(mask_dir, skipped=skipped)
+        for stem, image_path, gt_path in _pair("NRSD-MN", images, masks, root, skipped):
             samples.append(Sample(stem, image_path, gt_path, "rail", subset))
     if not found_any:
         raise DatasetError(f"{root}: no images/training or images/validation folder (NRSD-MN layout)")
     return samples
 
 
-def _load_folder(root: Path, options: dict) -> list[Sample]:
+def _load_folder(root: Path, options: dict, skipped: list) -> list[Sample]:
     image_dir, mask_dir = root / "images", root / "masks"
     _require_dir(image_dir, "plain layout: 'images/'")
     _require_dir(mask_dir, "plain layout: 'masks/'")
@@ -207,9 +226,10 @@ def _load_folder(root: Path, options: dict) -> list[Sample]:
                 if len(row) != 2:
                     raise DatasetError(f"{class_file}:{line_number}: expected 'stem,class', got {len(row)} columns")
                 classes[row[0]] = row[1]
+    images, masks = _images_in(image_dir, skipped=skipped), _images_in(mask_dir, skipped=skipped)
     return [
         Sample(stem, image_path, gt_path, classes.get(stem, "all"))
-        for stem, image_path, gt_path in _pair(root.name, _images_in(image_dir), _images_in(mask_dir), root)
+        for stem, image_path, gt_path in _pair(root.name, images, masks, root, skipped)
     ]
 
 
@@ -238,8 +258,9 @@ def open_dataset(root: str | Path, layout: str | None = None, dataset_id: str | 
     if layout not in _LOADERS:
         raise DatasetError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     options = dict(options or {})
+    skipped: list[tuple[Path, str]] = []
     try:
-        samples = _LOADERS[layout](root, options)
+        samples = _LOADERS[layout](root, options, skipped)
     except PermissionError as error:
         raise DatasetError(f"{error.filename}: permission denied") from None
     if not samples:
@@ -249,7 +270,30 @@ def open_dataset(root: str | Path, layout: str | None = None, dataset_id: str | 
         duplicate = next(i for i in ids if ids.count(i) > 1)
         raise DatasetError(f"{root}: image id {duplicate!r} occurs twice; ids (file stems) must be unique")
     samples.sort(key=lambda s: s.id)
-    return Dataset(dataset_id or root.name, layout, root, samples, options)
+    skipped_files = sorted((str(path.relative_to(root)), why) for path, why in skipped)
+    return Dataset(dataset_id or root.name, layout, root, samples, options, skipped_files)
+
+
+#: the options each layout's loader reads from a registry entry, with their type
+LAYOUT_OPTIONS = {"mt": {"include_defect_free": bool}}
+
+
+def _check_entry(workspace: Workspace, entry) -> None:
+    """A registry entry's layout and options, as the loaders read them; errors name ``datasets.toml``.
+
+    The file may have been written by hand: without this, ``layout = "bogus"`` was refused as if typed on
+    the command line, and ``include_defect_free = "no"`` read as true.
+    """
+    where = f"{workspace.datasets_file}: dataset {entry.id!r}"
+    if entry.layout not in _LOADERS:
+        raise DatasetError(f"{where}: unknown layout {entry.layout!r} (choose one of {', '.join(LAYOUTS)})")
+    allowed = LAYOUT_OPTIONS.get(entry.layout, {})
+    for key, value in entry.options.items():
+        if key not in allowed:
+            known = f"known: {', '.join(allowed)}" if allowed else f"layout {entry.layout!r} takes none"
+            raise DatasetError(f"{where}: unknown option {key!r} ({known})")
+        if not isinstance(value, allowed[key]):
+            raise DatasetError(f"{where}: option {key!r} must be {allowed[key].__name__}, not {value!r}")
 
 
 def load_dataset(workspace: Workspace, dataset_id: str) -> Dataset:
@@ -257,9 +301,11 @@ def load_dataset(workspace: Workspace, dataset_id: str) -> Dataset:
 
     Raises:
         WorkspaceError: the id is not registered.
-        DatasetError: the registered folder is gone or broken.
+        DatasetError: the registered folder is gone or broken, or its entry in ``datasets.toml`` names an
+            unknown layout or option (the error names the file).
     """
     entry = workspace.dataset_entry(dataset_id)
+    _check_entry(workspace, entry)
     if not entry.path.exists():
         raise DatasetError(f"dataset {dataset_id!r}: registered folder {entry.path} no longer exists")
     return open_dataset(entry.path, entry.layout, dataset_id, entry.options)
