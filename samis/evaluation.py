@@ -204,7 +204,8 @@ def _load_npz(path: Path, layout: dict, version: int = CACHE_VERSION) -> dict | 
     except PermissionError:
         raise  # not damage: the CLI says which file cannot be read
     except (_DamagedCache, OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        move_aside(path, str(error) if isinstance(error, _DamagedCache) else error.__class__.__name__)
+        move_aside(path, str(error) if isinstance(error, _DamagedCache) else error.__class__.__name__,
+                   then="computed again")
         return None
 
 

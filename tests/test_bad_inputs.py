@@ -1,0 +1,69 @@
+"""Weak spots in reading user input: files a dataset folder holds but samis does not load, a hand-edited
+registry, a damaged manifest's message, suggested commands, worker counts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from samis.cli import main
+from tests.conftest import write_gray
+
+
+def test_datasets_add_counts_and_names_masks_without_an_image(tmp_path, workspace, make_folder_dataset, capsys):
+    root, _ = make_folder_dataset(n=4)
+    write_gray(root / "masks" / "orphan.png", np.zeros((48, 64), np.uint8))
+    (root / "images" / "img_002.png").rename(tmp_path / "moved.png")
+    (root / "images" / "img_002.png").symlink_to(tmp_path / "gone.png")  # dangling: its mask has no image
+    assert main(["datasets", "add", "toy", str(root)]) == 0
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if l.startswith("skipped"))
+    assert line.startswith("skipped 3 file(s): ")
+    assert "images/img_002.png (dangling symbolic link)" in line
+    assert "masks/img_002.png (mask without an image)" in line and "masks/orphan.png (mask without an image)" in line
+    assert "3 images" in out
+
+
+def test_mt_layout_counts_a_png_mask_without_its_jpg(tmp_path):
+    from PIL import Image
+
+    from samis.datasets import open_dataset
+
+    imgs = tmp_path / "mt" / "MT_Crack" / "Imgs"
+    imgs.mkdir(parents=True)
+    for stem in ("a", "b"):
+        Image.fromarray(np.full((8, 8), 90, np.uint8)).save(imgs / f"{stem}.jpg")
+        Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(imgs / f"{stem}.png")
+    (imgs / "b.jpg").unlink()
+    dataset = open_dataset(tmp_path / "mt", "mt")
+    assert [s.id for s in dataset.samples] == ["a"]
+    assert dataset.skipped == [("MT_Crack/Imgs/b.png", "mask without an image")]
+
+
+@pytest.mark.parametrize("entry, words", [('layout = "bogus"', "unknown layout 'bogus'"),
+                                          ('layout = "mt"\ninclude_defect_free = "no"', "must be bool"),
+                                          ('layout = "folder"\ncolour = 1', "unknown option 'colour'")])
+def test_a_bad_registry_entry_names_datasets_toml(workspace, make_folder_dataset, capsys, entry, words):
+    root, _ = make_folder_dataset(n=3)
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    (workspace.root / "datasets.toml").write_text(f'[datasets.toy]\npath = {json.dumps(str(root))}\n{entry}\n')
+    assert main(["evaluate", "toy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "datasets.toml" in err and words in err and "'toy'" in err
+
+
+def test_a_damaged_manifest_warning_promises_no_recomputation(workspace, make_folder_dataset, capsys):
+    from samis.datasets import load_dataset, register_dataset
+    from samis.store import import_predictions
+
+    root, preds = make_folder_dataset(n=3)
+    register_dataset(workspace, "toy", root)
+    import_predictions(workspace, load_dataset(workspace, "toy"), "good", preds["good"])
+    manifest = workspace.method_dir("toy", "good") / "manifest.json"
+    manifest.write_text('{"source": "imp')
+    assert main(["predictions", "list", "toy"]) == 0
+    captured = capsys.readouterr()
+    assert "computed again" not in captured.err and "where they came from is lost" in captured.err
+    assert captured.out.split()[-1] == "?"  # what the warning says the listing shows
