@@ -67,3 +67,32 @@ def test_a_damaged_manifest_warning_promises_no_recomputation(workspace, make_fo
     captured = capsys.readouterr()
     assert "computed again" not in captured.err and "where they came from is lost" in captured.err
     assert captured.out.split()[-1] == "?"  # what the warning says the listing shows
+
+
+def _suggested_sam_args(message: str) -> list[str]:
+    assert "python -m samis " in message, message
+    return message.split("python -m samis ", 1)[1].split()
+
+
+def test_masks_suggests_only_commands_that_sam_accepts(masks_workspace, capsys):
+    import dataclasses
+
+    from samis.cli import build_parser
+    from samis.errors import SamError
+    from samis.mask_explorer import explore_masks
+    from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
+
+    assert main(["masks", "toy", "img_000", "--strategy", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "python -m samis" not in err and "unknown strategy or prompt kind 'bogus'" in err
+
+    explorer = explore_masks(masks_workspace, "toy", "img_000", "tiny")
+    for how in ("box", "small-union"):  # a prompt kind and a strategy, as if never written
+        missing = dataclasses.replace(explorer, selections=[v for v in explorer.selections if v.how != how])
+        with pytest.raises(SamError) as caught:
+            missing.selection(how)
+        args = build_parser().parse_args(_suggested_sam_args(str(caught.value)))
+        assert args.command == "sam"
+        assert all(s in SELECTION_STRATEGIES for s in args.selection.split(",")) or args.selection == "none"
+        assert args.prompts is None or all(p in PROMPT_KINDS for p in args.prompts.split(","))
+        assert how in (args.prompts or "").split(",") + args.selection.split(",")
