@@ -144,9 +144,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _check_counts(args) -> None:
+    """``--workers`` of every command, before anything runs: 0 or a negative count is refused, on any engine.
+
+    (The Ray engine checked its own count; the local process pool took 0 and -3 as "one process".)
+    """
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        from samis.errors import EngineError
+
+        raise EngineError(f"--workers must be at least 1 (got {workers})")
+
+
 def _run(args) -> int:
     """Run the chosen command; errors for people become one line and exit code 2."""
     try:
+        _check_counts(args)
         workspace = Workspace.resolve(args.workspace)
         if _needs_datasets(args):
             build_demo_if_empty(workspace, show_progress(args))

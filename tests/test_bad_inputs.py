@@ -96,3 +96,12 @@ def test_masks_suggests_only_commands_that_sam_accepts(masks_workspace, capsys):
         assert all(s in SELECTION_STRATEGIES for s in args.selection.split(",")) or args.selection == "none"
         assert args.prompts is None or all(p in PROMPT_KINDS for p in args.prompts.split(","))
         assert how in (args.prompts or "").split(",") + args.selection.split(",")
+
+
+@pytest.mark.parametrize("command", [["evaluate", "demo", "--workers", "0"], ["baseline", "demo", "ft", "--workers", "-3"],
+                                     ["demo", "--workers", "0"], ["evaluate", "demo", "--image-level", "--workers", "0"]])
+def test_a_worker_count_below_one_is_refused_by_every_command(workspace, capsys, command):
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --workers must be at least 1 (got {command[-1]})\n"
+    assert not workspace.root.exists() or not any(workspace.root.iterdir())  # nothing built or computed
