@@ -25,7 +25,8 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import dataclass, field
+from typing import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -391,22 +392,30 @@ def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
 
 
 # ---- splits ----------------------------------------------------------------------------------
-SPLIT_RULES = {
-    "sd900": {
-        "train/test": "540/360 stratified by class: 120 test images per class (paper Table 2), seed {seed}",
-    },
-    "mt": {
-        "train/test": "1:1 (196/196 of the 392 defect images), stratified by class, seed {seed}",
-        "train-7:3/test-7:3": "7:3 (274/118), stratified by class, seed {seed} (paper §4.5, Table 6)",
-    },
-    "mt+free": {
-        "train/test": "1:1: the 392 defect images as without MT_Free (196/196, stratified by class, seed {seed}); "
-                      "the 952 MT_Free images drawn apart 476/476 (seed {seed} + 1000)",
-        "train-7:3/test-7:3": "7:3: the defect images as without MT_Free (274/118, seed {seed} + 73); the MT_Free "
-                              "images drawn apart 666/286 (seed {seed} + 1073)",
-    },
-    "nrsd-mn": {"train/test": "the published folders: images/training = train, images/validation = test"},
-    "folder": {"train/test": "60/40 stratified by class, seed {seed}"},
+@dataclass(frozen=True)
+class _Draw:
+    """How one train/test pair is drawn: ``test_count(n)`` of ``n`` images, spread over the classes in
+    proportion (largest remainder), seeded; the paper's counts, when the dataset is the published one."""
+
+    train: str
+    test: str
+    share: str  # test_count in words
+    test_count: Callable[[int], int]
+    seed_offset: int = 0
+    paper: tuple[int, int] | None = None  # (train, test) of the published dataset
+    paper_note: str = ""
+
+
+#: the draws of each layout (nrsd-mn keeps its published folders); make_splits and the rules written
+#: into splits/<id>.json both come from here, so the description is of the rule applied
+SPLIT_DRAWS = {
+    "sd900": (_Draw("train", "test", "360/900 of the images", lambda n: round(n * 360 / 900), 0, (540, 360),
+                    "as the paper's Table 2: 540/360, 120 test images per class"),),
+    "mt": (_Draw("train", "test", "half of the images (rounded down)", lambda n: n // 2, 0, (196, 196),
+                 "the paper's 1:1 split"),
+           _Draw("train-7:3", "test-7:3", "3/10 of the images (rounded)", lambda n: round(n * 0.3), 73, (274, 118),
+                 "the paper's 7:3 split, §4.5, Table 6")),
+    "folder": (_Draw("train", "test", "4/10 of the images (rounded)", lambda n: round(n * 0.4)),),
 }
 
 
@@ -439,33 +448,65 @@ def _stratified_test_ids(samples: list[Sample], test_total: int, seed: int) -> s
 
 
 def make_splits(dataset: Dataset, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """Compute the split membership of a dataset (not frozen; see :func:`get_split`)."""
+    """Compute the split membership of a dataset (not frozen; see :func:`get_split`) by :data:`SPLIT_DRAWS`."""
     ids = [s.id for s in dataset.samples]
     splits = {"all": ids}
     if dataset.layout == "nrsd-mn":
         splits["train"] = [s.id for s in dataset.samples if s.subset == "train"]
         splits["test"] = [s.id for s in dataset.samples if s.subset == "test"]
         return splits
-    if dataset.layout == "sd900":
-        test = _stratified_test_ids(dataset.samples, round(len(ids) * 360 / 900), seed)
-    elif dataset.layout == "mt":
-        # the paper's splits are drawn over the defect images only, exactly as without MT_Free; the
-        # defect-free images (registered with --include-defect-free) are drawn apart, in the same
-        # proportions, with their own seeds, so adding them moves no defect image between train and test
-        defects = [s for s in dataset.samples if s.cls != MT_FREE_CLASS]
-        free = [s for s in dataset.samples if s.cls == MT_FREE_CLASS]
-        test = _stratified_test_ids(defects, len(defects) // 2, seed)
-        test73 = _stratified_test_ids(defects, round(len(defects) * 0.3), seed + 73)
+    # MT's splits are drawn over the defect images only, exactly as without MT_Free; the defect-free
+    # images (registered with --include-defect-free) are drawn apart, in the same proportions, with
+    # their own seeds, so adding them moves no defect image between train and test
+    defects, free = _defects_and_free(dataset)
+    for draw in SPLIT_DRAWS.get(dataset.layout, SPLIT_DRAWS["folder"]):
+        test = _stratified_test_ids(defects, draw.test_count(len(defects)), seed + draw.seed_offset)
         if free:
-            test |= _stratified_test_ids(free, len(free) // 2, seed + MT_FREE_SEED_OFFSET)
-            test73 |= _stratified_test_ids(free, round(len(free) * 0.3), seed + 73 + MT_FREE_SEED_OFFSET)
-        splits["train-7:3"] = [i for i in ids if i not in test73]
-        splits["test-7:3"] = [i for i in ids if i in test73]
-    else:
-        test = _stratified_test_ids(dataset.samples, round(len(ids) * 0.4), seed)
-    splits["train"] = [i for i in ids if i not in test]
-    splits["test"] = [i for i in ids if i in test]
+            test |= _stratified_test_ids(free, draw.test_count(len(free)), seed + draw.seed_offset + MT_FREE_SEED_OFFSET)
+        splits[draw.train] = [i for i in ids if i not in test]
+        splits[draw.test] = [i for i in ids if i in test]
     return splits
+
+
+def _defects_and_free(dataset: Dataset) -> tuple[list[Sample], list[Sample]]:
+    """MT's defect images and its MT_Free images, drawn apart; every image and none for other layouts."""
+    if dataset.layout != "mt":
+        return list(dataset.samples), []
+    return ([s for s in dataset.samples if s.cls != MT_FREE_CLASS], [s for s in dataset.samples if s.cls == MT_FREE_CLASS])
+
+
+def _describe_draw(samples: list[Sample], test_ids: set[str], draw: _Draw, seed: int) -> str:
+    """What one draw did to ``samples``: counts, the share, the seed, test images per class."""
+    test = [s for s in samples if s.id in test_ids]
+    per_class: dict[str, int] = {}
+    for sample in test:
+        per_class[sample.cls] = per_class.get(sample.cls, 0) + 1
+    counts = (len(samples) - len(test), len(test))
+    text = (f"{counts[0]}/{counts[1]} of {len(samples)} images: {draw.share} to test, spread over the classes in "
+            f"proportion (largest remainder), seed {seed}; test per class: "
+            + ", ".join(f"{c} {per_class.get(c, 0)}" for c in sorted({s.cls for s in samples})))
+    return text + (f" ({draw.paper_note})" if draw.paper == counts else "")
+
+
+def describe_splits(dataset: Dataset, splits: dict[str, list[str]], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """The rule applied to make ``splits`` (as written into ``splits/<id>.json``), with this dataset's counts.
+
+    The paper's counts are named only when this dataset's split has them (a 30-image copy of
+    SD-saliency-900 is not split 540/360).
+    """
+    if dataset.layout == "nrsd-mn":
+        return {"train/test": f"the published folders: images/training = train ({len(splits['train'])}), "
+                              f"images/validation = test ({len(splits['test'])})"}
+    defects, free = _defects_and_free(dataset)
+    rules = {}
+    for draw in SPLIT_DRAWS.get(dataset.layout, SPLIT_DRAWS["folder"]):
+        test = set(splits[draw.test])
+        text = _describe_draw(defects, test, draw, seed + draw.seed_offset)
+        if free:
+            apart = _describe_draw(free, test, replace(draw, paper=None), seed + draw.seed_offset + MT_FREE_SEED_OFFSET)
+            text = f"the defect images as without MT_Free: {text}; the MT_Free images drawn apart: {apart}"
+        rules[f"{draw.train}/{draw.test}"] = text
+    return rules
 
 
 def _check_frozen_splits(path: Path, splits, known: set[str]) -> None:
@@ -521,13 +562,11 @@ def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]
         _check_frozen_splits(path, splits, {s.id for s in dataset.samples})
         return splits
     splits = make_splits(dataset)
-    free = dataset.layout == "mt" and any(s.cls == MT_FREE_CLASS for s in dataset.samples)
-    rule = SPLIT_RULES.get("mt+free" if free else dataset.layout, {})
     document = {
         "dataset": dataset.id,
         "layout": dataset.layout,
         "seed": SPLIT_SEED,
-        "rules": {k: v.format(seed=SPLIT_SEED) for k, v in rule.items()},
+        "rules": describe_splits(dataset, splits),
         "made": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "counts": {k: len(v) for k, v in splits.items()},
         "splits": splits,

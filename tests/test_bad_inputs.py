@@ -105,3 +105,22 @@ def test_a_worker_count_below_one_is_refused_by_every_command(workspace, capsys,
     err = capsys.readouterr().err
     assert err == f"error: --workers must be at least 1 (got {command[-1]})\n"
     assert not workspace.root.exists() or not any(workspace.root.iterdir())  # nothing built or computed
+
+
+def test_the_split_file_describes_the_rule_applied_to_a_small_copy(tmp_path, workspace):
+    from PIL import Image
+
+    from samis.datasets import frozen_splits, register_dataset
+
+    root = tmp_path / "sd30"
+    (root / "Source Images").mkdir(parents=True)
+    (root / "Ground truth").mkdir()
+    for prefix in ("In", "Pa", "Sc"):
+        for i in range(10):
+            Image.fromarray(np.full((8, 8), 90, np.uint8)).save(root / "Source Images" / f"{prefix}_{i}.bmp")
+            Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(root / "Ground truth" / f"{prefix}_{i}.png")
+    splits = frozen_splits(workspace, register_dataset(workspace, "sd30", root))
+    assert (len(splits["train"]), len(splits["test"])) == (18, 12)
+    rule = json.loads(workspace.split_file("sd30").read_text())["rules"]["train/test"]
+    assert "540/360" not in rule and "120" not in rule
+    assert rule.startswith("18/12 of 30 images") and "inclusion 4, patches 4, scratches 4" in rule
