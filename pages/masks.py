@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from samis.dashboard import data, state, ui
+from samis.dashboard import data, hints, state, ui
 from samis.dashboard.sidebar import page_context
 from samis.mask_explorer import GT_COLUMN, GT_NOTE, cached_images, cached_models, compute_command, resolve_model
 from samis.methods import sam_model_of
@@ -17,9 +17,7 @@ st.caption("SAM returns dozens of masks per image; a selection unites or negates
 
 models = cached_models(ctx.workspace, ctx.dataset_id)
 if not models:
-    ui.notice(f"Dataset {ui.literal(ctx.dataset_id)} has no cached SAM masks. Compute them on the **Run** page or "
-              f"with {ui.literal(compute_command(ctx.dataset_id, SAM_MODELS['vit_h']))} "
-              f"({ui.literal('--model tiny')} is the test-size model with random weights).")
+    ui.notice(hints.no_masks(ctx.read_only, ctx.dataset_id, compute_command(ctx.dataset_id, SAM_MODELS['vit_h'])))
     state.stop()
 titles = {m.label: m.title for m in RUNNABLE_MODELS.values()}
 

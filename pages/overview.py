@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from samis.dashboard import data, state, ui
+from samis.dashboard import data, hints, state, ui
 from samis.dashboard.coverage import coverage_matrix
 from samis.dashboard.sidebar import page_context
 from samis.paper import PAPER_TABLES
@@ -19,7 +19,7 @@ if ctx.workspace is not None:
         statuses, cells = data.coverage(ctx.root, data.fingerprint(ctx.root))
         st.subheader("Datasets")
         if not statuses:
-            st.info("No dataset is registered yet — see **Add a dataset or predictions** below.")
+            st.info(hints.no_dataset(ctx.read_only))
         else:
             rows = []
             for s in statuses:
@@ -39,7 +39,7 @@ if ctx.workspace is not None:
         st.subheader("Predictions: methods × datasets")
         matrix = coverage_matrix(cells)
         if matrix.empty:
-            st.info("No predictions yet. Compute some on the **Run** page or import a folder of maps.")
+            st.info(hints.no_predictions(ctx.read_only))
         else:
             bounds = upper_bound_methods(matrix.index)
             randoms = random_weight_methods(matrix.index)

@@ -2,7 +2,9 @@
 
 Each command group lives in its own module under :mod:`samis.commands` and exposes
 ``register(subparsers)``, which adds its parser(s) and sets ``handler(args, workspace) -> int``.
-A :class:`~samis.errors.SamisError` becomes one line on stderr and exit code 2.
+A :class:`~samis.errors.SamisError` becomes one line on stderr and exit code 2. A failure of the
+medium that output goes to (standard output on a full disk, ``-o`` naming a device that fails) is one
+line and exit code 1; a closed pipe (``… | head``) ends quietly with exit code 0.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import warnings
 from samis import __version__
 from samis.commands._common import build_demo_if_empty, show_progress
 from samis.errors import SamisError, SamisWarning
+from samis.outputs import OutputWriteError
 from samis.workspace import Workspace
 
 
@@ -76,6 +79,51 @@ def _silence_stdout() -> None:
         pass
 
 
+class StdoutWriteError(OSError):
+    """Writing standard output failed for another reason than a closed pipe (no space left, EIO …)."""
+
+
+class _GuardedStdout:
+    """``sys.stdout`` for the length of a command: a failed write or flush says it was standard output.
+
+    An OSError from ``print`` carries no file name, so without this it could not be told from a bug.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise StdoutWriteError(error.errno, error.strerror or str(error)) from None
+
+    def write(self, text):
+        return self._guarded(self._stream.write, text)
+
+    def writelines(self, lines):
+        return self._guarded(self._stream.writelines, lines)
+
+    def flush(self):
+        return self._guarded(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _guarded_stdout():
+    original = sys.stdout
+    sys.stdout = _GuardedStdout(original)
+    try:
+        yield
+    finally:
+        if sys.stdout is not None and isinstance(sys.stdout, _GuardedStdout):
+            sys.stdout = original
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -83,18 +131,35 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with _warnings_as_lines():
+        with _warnings_as_lines(), _guarded_stdout():
             code = _run(args)
-        sys.stdout.flush()  # a closed pipe shows up here at the latest, where it can be handled
+            sys.stdout.flush()  # a closed pipe shows up here at the latest, where it can be handled
         return code
     except BrokenPipeError:
         _silence_stdout()
         return 0
+    except StdoutWriteError as error:
+        _silence_stdout()  # what is left in the buffer would fail again at exit, with a traceback
+        print(f"error: cannot write standard output: {error.strerror}", file=sys.stderr)
+        return 1
+
+
+def _check_counts(args) -> None:
+    """``--workers`` of every command, before anything runs: 0 or a negative count is refused, on any engine.
+
+    (The Ray engine checked its own count; the local process pool took 0 and -3 as "one process".)
+    """
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        from samis.errors import EngineError
+
+        raise EngineError(f"--workers must be at least 1 (got {workers})")
 
 
 def _run(args) -> int:
     """Run the chosen command; errors for people become one line and exit code 2."""
     try:
+        _check_counts(args)
         workspace = Workspace.resolve(args.workspace)
         if _needs_datasets(args):
             build_demo_if_empty(workspace, show_progress(args))
@@ -104,6 +169,9 @@ def _run(args) -> int:
     except SamisError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OutputWriteError as error:  # the path was right; the device failed
+        print(f"error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return 1
     except PermissionError as error:
         print(f"error: {error.filename or ''}: permission denied (is the workspace or target folder read-only?)", file=sys.stderr)
         return 2

@@ -25,7 +25,8 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import dataclass
+from typing import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,8 @@ class Dataset:
     root: Path
     samples: list[Sample]
     options: dict
+    #: files in the dataset's folders that are not loaded, with why: (path relative to root, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -86,6 +89,13 @@ class Dataset:
         for sample in self.samples:
             counts[sample.cls] = counts.get(sample.cls, 0) + 1
         return dict(sorted(counts.items()))
+
+    def describe_skipped(self) -> str | None:
+        """One line counting and naming (the first of) the files that were not loaded; None when none were."""
+        if not self.skipped:
+            return None
+        first = ", ".join(f"{path} ({why})" for path, why in self.skipped[:3])
+        return f"skipped {len(self.skipped)} file(s): {first}{' …' if len(self.skipped) > 3 else ''}"
 
     def by_id(self) -> dict[str, Sample]:
         return {s.id: s for s in self.samples}
@@ -118,13 +128,18 @@ def detect_layout(root: Path) -> str:
     )
 
 
-def _images_in(folder: Path, extensions=IMAGE_EXTENSIONS) -> dict[str, Path]:
+def _images_in(folder: Path, extensions=IMAGE_EXTENSIONS, skipped: list | None = None) -> dict[str, Path]:
+    """Image files of ``folder`` by stem; a dangling symbolic link with an image's name goes to ``skipped``."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in extensions and not path.name.startswith("."):
+        if path.suffix.lower() not in extensions or path.name.startswith("."):
+            continue
+        if path.is_file():
             if path.stem in found:
                 raise DatasetError(f"{path}: two files share the id {path.stem!r} ({found[path.stem].name})")
             found[path.stem] = path
+        elif skipped is not None and path.is_symlink():
+            skipped.append((path, "dangling symbolic link"))
     return found
 
 
@@ -133,7 +148,9 @@ def _require_dir(path: Path, what: str) -> None:
         raise DatasetError(f"{path}: folder missing ({what})")
 
 
-def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], root: Path) -> list[tuple[str, Path, Path]]:
+def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], root: Path,
+          skipped: list) -> list[tuple[str, Path, Path]]:
+    """(id, image, mask) for every image; a mask without an image goes to ``skipped``, never silently away."""
     pairs = []
     for stem, image_path in images.items():
         if stem not in masks:
@@ -142,15 +159,17 @@ def _pair(dataset_name: str, images: dict[str, Path], masks: dict[str, Path], ro
                 f"(expected a mask named {stem}.* )"
             )
         pairs.append((stem, image_path, masks[stem]))
+    skipped.extend((path, "mask without an image") for stem, path in masks.items() if stem not in images)
     return pairs
 
 
-def _load_sd900(root: Path, options: dict) -> list[Sample]:
+def _load_sd900(root: Path, options: dict, skipped: list) -> list[Sample]:
     image_dir, gt_dir = root / "Source Images", root / "Ground truth"
     _require_dir(image_dir, "SD-saliency-900 images: 'Source Images/*.bmp'")
     _require_dir(gt_dir, "SD-saliency-900 ground truth: 'Ground truth/*.png'")
     samples = []
-    for stem, image_path, gt_path in _pair("SD-saliency-900", _images_in(image_dir), _images_in(gt_dir), root):
+    images, masks = _images_in(image_dir, skipped=skipped), _images_in(gt_dir, skipped=skipped)
+    for stem, image_path, gt_path in _pair("SD-saliency-900", images, masks, root, skipped):
         prefix = stem[:2]
         if prefix not in SD900_CLASSES:
             raise DatasetError(f"SD-saliency-900: {image_path.name} has no class prefix (In_, Pa_ or Sc_)")
@@ -158,7 +177,7 @@ def _load_sd900(root: Path, options: dict) -> list[Sample]:
     return samples
 
 
-def _load_mt(root: Path, options: dict) -> list[Sample]:
+def _load_mt(root: Path, options: dict, skipped: list) -> list[Sample]:
     include_free = bool(options.get("include_defect_free", False))
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("MT_"))
     if not class_dirs:
@@ -170,14 +189,14 @@ def _load_mt(root: Path, options: dict) -> list[Sample]:
             continue
         image_dir = class_dir / "Imgs"
         _require_dir(image_dir, f"Magnetic Tile class {cls}: '{class_dir.name}/Imgs/'")
-        images = _images_in(image_dir, (".jpg", ".jpeg"))
-        masks = _images_in(image_dir, (".png",))
-        for stem, image_path, gt_path in _pair("Magnetic Tile", images, masks, root):
+        images = _images_in(image_dir, (".jpg", ".jpeg"), skipped)
+        masks = _images_in(image_dir, (".png",), skipped)
+        for stem, image_path, gt_path in _pair("Magnetic Tile", images, masks, root, skipped):
             samples.append(Sample(stem, image_path, gt_path, cls))
     return samples
 
 
-def _load_nrsd(root: Path, options: dict) -> list[Sample]:
+def _load_nrsd(root: Path, options: dict, skipped: list) -> list[Sample]:
     samples = []
     found_any = False
     for folder, subset in NRSD_FOLDERS.items():
@@ -186,14 +205,15 @@ def _load_nrsd(root: Path, options: dict) -> list[Sample]:
             continue
         found_any = True
         _require_dir(mask_dir, f"NRSD-MN masks for images/{folder}: 'annotations/{folder}/*.jpg'")
-        for stem, image_path, gt_path in _pair("NRSD-MN", _images_in(image_dir), _images_in(mask_dir), root):
+        images, masks = _images_in(image_dir, skipped=skipped), _images_in(mask_dir, skipped=skipped)
+        for stem, image_path, gt_path in _pair("NRSD-MN", images, masks, root, skipped):
             samples.append(Sample(stem, image_path, gt_path, "rail", subset))
     if not found_any:
         raise DatasetError(f"{root}: no images/training or images/validation folder (NRSD-MN layout)")
     return samples
 
 
-def _load_folder(root: Path, options: dict) -> list[Sample]:
+def _load_folder(root: Path, options: dict, skipped: list) -> list[Sample]:
     image_dir, mask_dir = root / "images", root / "masks"
     _require_dir(image_dir, "plain layout: 'images/'")
     _require_dir(mask_dir, "plain layout: 'masks/'")
@@ -207,9 +227,10 @@ def _load_folder(root: Path, options: dict) -> list[Sample]:
                 if len(row) != 2:
                     raise DatasetError(f"{class_file}:{line_number}: expected 'stem,class', got {len(row)} columns")
                 classes[row[0]] = row[1]
+    images, masks = _images_in(image_dir, skipped=skipped), _images_in(mask_dir, skipped=skipped)
     return [
         Sample(stem, image_path, gt_path, classes.get(stem, "all"))
-        for stem, image_path, gt_path in _pair(root.name, _images_in(image_dir), _images_in(mask_dir), root)
+        for stem, image_path, gt_path in _pair(root.name, images, masks, root, skipped)
     ]
 
 
@@ -238,8 +259,9 @@ def open_dataset(root: str | Path, layout: str | None = None, dataset_id: str | 
     if layout not in _LOADERS:
         raise DatasetError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     options = dict(options or {})
+    skipped: list[tuple[Path, str]] = []
     try:
-        samples = _LOADERS[layout](root, options)
+        samples = _LOADERS[layout](root, options, skipped)
     except PermissionError as error:
         raise DatasetError(f"{error.filename}: permission denied") from None
     if not samples:
@@ -249,7 +271,30 @@ def open_dataset(root: str | Path, layout: str | None = None, dataset_id: str | 
         duplicate = next(i for i in ids if ids.count(i) > 1)
         raise DatasetError(f"{root}: image id {duplicate!r} occurs twice; ids (file stems) must be unique")
     samples.sort(key=lambda s: s.id)
-    return Dataset(dataset_id or root.name, layout, root, samples, options)
+    skipped_files = sorted((str(path.relative_to(root)), why) for path, why in skipped)
+    return Dataset(dataset_id or root.name, layout, root, samples, options, skipped_files)
+
+
+#: the options each layout's loader reads from a registry entry, with their type
+LAYOUT_OPTIONS = {"mt": {"include_defect_free": bool}}
+
+
+def _check_entry(workspace: Workspace, entry) -> None:
+    """A registry entry's layout and options, as the loaders read them; errors name ``datasets.toml``.
+
+    The file may have been written by hand: without this, ``layout = "bogus"`` was refused as if typed on
+    the command line, and ``include_defect_free = "no"`` read as true.
+    """
+    where = f"{workspace.datasets_file}: dataset {entry.id!r}"
+    if entry.layout not in _LOADERS:
+        raise DatasetError(f"{where}: unknown layout {entry.layout!r} (choose one of {', '.join(LAYOUTS)})")
+    allowed = LAYOUT_OPTIONS.get(entry.layout, {})
+    for key, value in entry.options.items():
+        if key not in allowed:
+            known = f"known: {', '.join(allowed)}" if allowed else f"layout {entry.layout!r} takes none"
+            raise DatasetError(f"{where}: unknown option {key!r} ({known})")
+        if not isinstance(value, allowed[key]):
+            raise DatasetError(f"{where}: option {key!r} must be {allowed[key].__name__}, not {value!r}")
 
 
 def load_dataset(workspace: Workspace, dataset_id: str) -> Dataset:
@@ -257,9 +302,11 @@ def load_dataset(workspace: Workspace, dataset_id: str) -> Dataset:
 
     Raises:
         WorkspaceError: the id is not registered.
-        DatasetError: the registered folder is gone or broken.
+        DatasetError: the registered folder is gone or broken, or its entry in ``datasets.toml`` names an
+            unknown layout or option (the error names the file).
     """
     entry = workspace.dataset_entry(dataset_id)
+    _check_entry(workspace, entry)
     if not entry.path.exists():
         raise DatasetError(f"dataset {dataset_id!r}: registered folder {entry.path} no longer exists")
     return open_dataset(entry.path, entry.layout, dataset_id, entry.options)
@@ -307,6 +354,18 @@ def _survey_one(sample: Sample) -> tuple[str, str, tuple[int, int], tuple[int, i
     return sample.id, how, image_shape, tuple(mask.shape)
 
 
+def _refuse_too_small(dataset: Dataset, rows) -> None:
+    """One line for every image or mask under the metrics' smallest size (a 1 x 1 image scores E = 4.5e15)."""
+    from samis.metrics import MIN_IMAGE_SIDE
+
+    smaller = [(sample_id, min(image_shape, mask_shape, key=min)) for sample_id, _, image_shape, mask_shape in rows]
+    small = [(sample_id, shape) for sample_id, shape in smaller if min(shape) < MIN_IMAGE_SIDE]
+    if small:
+        first = ", ".join(f"{sample_id} ({shape[1]}x{shape[0]})" for sample_id, shape in small[:3])
+        raise DatasetError(f"{dataset.id}: {len(small)} image(s) or mask(s) smaller than {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} "
+                           f"pixels, which the metrics cannot score: {first}{' …' if len(small) > 3 else ''}")
+
+
 def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
     """Read every mask once by the mask rule: counts per rule branch and size mismatches.
 
@@ -314,13 +373,15 @@ def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
 
     Raises:
         MaskReadError: (a DatasetError) a mask the rule cannot read, named.
-        DatasetError: an image whose header cannot be read.
+        DatasetError: an image whose header cannot be read, or images or masks smaller than the metrics
+            can score (:data:`samis.metrics.MIN_IMAGE_SIDE` in each dimension), counted and named.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         rows = list(pool.map(_survey_one, dataset.samples))
+    _refuse_too_small(dataset, rows)
     by_rule: dict[str, int] = {}
     mismatch = []
     for sample_id, how, image_shape, mask_shape in rows:
@@ -331,22 +392,30 @@ def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
 
 
 # ---- splits ----------------------------------------------------------------------------------
-SPLIT_RULES = {
-    "sd900": {
-        "train/test": "540/360 stratified by class: 120 test images per class (paper Table 2), seed {seed}",
-    },
-    "mt": {
-        "train/test": "1:1 (196/196 of the 392 defect images), stratified by class, seed {seed}",
-        "train-7:3/test-7:3": "7:3 (274/118), stratified by class, seed {seed} (paper §4.5, Table 6)",
-    },
-    "mt+free": {
-        "train/test": "1:1: the 392 defect images as without MT_Free (196/196, stratified by class, seed {seed}); "
-                      "the 952 MT_Free images drawn apart 476/476 (seed {seed} + 1000)",
-        "train-7:3/test-7:3": "7:3: the defect images as without MT_Free (274/118, seed {seed} + 73); the MT_Free "
-                              "images drawn apart 666/286 (seed {seed} + 1073)",
-    },
-    "nrsd-mn": {"train/test": "the published folders: images/training = train, images/validation = test"},
-    "folder": {"train/test": "60/40 stratified by class, seed {seed}"},
+@dataclass(frozen=True)
+class _Draw:
+    """How one train/test pair is drawn: ``test_count(n)`` of ``n`` images, spread over the classes in
+    proportion (largest remainder), seeded; the paper's counts, when the dataset is the published one."""
+
+    train: str
+    test: str
+    share: str  # test_count in words
+    test_count: Callable[[int], int]
+    seed_offset: int = 0
+    paper: tuple[int, int] | None = None  # (train, test) of the published dataset
+    paper_note: str = ""
+
+
+#: the draws of each layout (nrsd-mn keeps its published folders); make_splits and the rules written
+#: into splits/<id>.json both come from here, so the description is of the rule applied
+SPLIT_DRAWS = {
+    "sd900": (_Draw("train", "test", "360/900 of the images", lambda n: round(n * 360 / 900), 0, (540, 360),
+                    "as the paper's Table 2: 540/360, 120 test images per class"),),
+    "mt": (_Draw("train", "test", "half of the images (rounded down)", lambda n: n // 2, 0, (196, 196),
+                 "the paper's 1:1 split"),
+           _Draw("train-7:3", "test-7:3", "3/10 of the images (rounded)", lambda n: round(n * 0.3), 73, (274, 118),
+                 "the paper's 7:3 split, §4.5, Table 6")),
+    "folder": (_Draw("train", "test", "4/10 of the images (rounded)", lambda n: round(n * 0.4)),),
 }
 
 
@@ -379,33 +448,65 @@ def _stratified_test_ids(samples: list[Sample], test_total: int, seed: int) -> s
 
 
 def make_splits(dataset: Dataset, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """Compute the split membership of a dataset (not frozen; see :func:`get_split`)."""
+    """Compute the split membership of a dataset (not frozen; see :func:`get_split`) by :data:`SPLIT_DRAWS`."""
     ids = [s.id for s in dataset.samples]
     splits = {"all": ids}
     if dataset.layout == "nrsd-mn":
         splits["train"] = [s.id for s in dataset.samples if s.subset == "train"]
         splits["test"] = [s.id for s in dataset.samples if s.subset == "test"]
         return splits
-    if dataset.layout == "sd900":
-        test = _stratified_test_ids(dataset.samples, round(len(ids) * 360 / 900), seed)
-    elif dataset.layout == "mt":
-        # the paper's splits are drawn over the defect images only, exactly as without MT_Free; the
-        # defect-free images (registered with --include-defect-free) are drawn apart, in the same
-        # proportions, with their own seeds, so adding them moves no defect image between train and test
-        defects = [s for s in dataset.samples if s.cls != MT_FREE_CLASS]
-        free = [s for s in dataset.samples if s.cls == MT_FREE_CLASS]
-        test = _stratified_test_ids(defects, len(defects) // 2, seed)
-        test73 = _stratified_test_ids(defects, round(len(defects) * 0.3), seed + 73)
+    # MT's splits are drawn over the defect images only, exactly as without MT_Free; the defect-free
+    # images (registered with --include-defect-free) are drawn apart, in the same proportions, with
+    # their own seeds, so adding them moves no defect image between train and test
+    defects, free = _defects_and_free(dataset)
+    for draw in SPLIT_DRAWS.get(dataset.layout, SPLIT_DRAWS["folder"]):
+        test = _stratified_test_ids(defects, draw.test_count(len(defects)), seed + draw.seed_offset)
         if free:
-            test |= _stratified_test_ids(free, len(free) // 2, seed + MT_FREE_SEED_OFFSET)
-            test73 |= _stratified_test_ids(free, round(len(free) * 0.3), seed + 73 + MT_FREE_SEED_OFFSET)
-        splits["train-7:3"] = [i for i in ids if i not in test73]
-        splits["test-7:3"] = [i for i in ids if i in test73]
-    else:
-        test = _stratified_test_ids(dataset.samples, round(len(ids) * 0.4), seed)
-    splits["train"] = [i for i in ids if i not in test]
-    splits["test"] = [i for i in ids if i in test]
+            test |= _stratified_test_ids(free, draw.test_count(len(free)), seed + draw.seed_offset + MT_FREE_SEED_OFFSET)
+        splits[draw.train] = [i for i in ids if i not in test]
+        splits[draw.test] = [i for i in ids if i in test]
     return splits
+
+
+def _defects_and_free(dataset: Dataset) -> tuple[list[Sample], list[Sample]]:
+    """MT's defect images and its MT_Free images, drawn apart; every image and none for other layouts."""
+    if dataset.layout != "mt":
+        return list(dataset.samples), []
+    return ([s for s in dataset.samples if s.cls != MT_FREE_CLASS], [s for s in dataset.samples if s.cls == MT_FREE_CLASS])
+
+
+def _describe_draw(samples: list[Sample], test_ids: set[str], draw: _Draw, seed: int) -> str:
+    """What one draw did to ``samples``: counts, the share, the seed, test images per class."""
+    test = [s for s in samples if s.id in test_ids]
+    per_class: dict[str, int] = {}
+    for sample in test:
+        per_class[sample.cls] = per_class.get(sample.cls, 0) + 1
+    counts = (len(samples) - len(test), len(test))
+    text = (f"{counts[0]}/{counts[1]} of {len(samples)} images: {draw.share} to test, spread over the classes in "
+            f"proportion (largest remainder), seed {seed}; test per class: "
+            + ", ".join(f"{c} {per_class.get(c, 0)}" for c in sorted({s.cls for s in samples})))
+    return text + (f" ({draw.paper_note})" if draw.paper == counts else "")
+
+
+def describe_splits(dataset: Dataset, splits: dict[str, list[str]], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """The rule applied to make ``splits`` (as written into ``splits/<id>.json``), with this dataset's counts.
+
+    The paper's counts are named only when this dataset's split has them (a 30-image copy of
+    SD-saliency-900 is not split 540/360).
+    """
+    if dataset.layout == "nrsd-mn":
+        return {"train/test": f"the published folders: images/training = train ({len(splits['train'])}), "
+                              f"images/validation = test ({len(splits['test'])})"}
+    defects, free = _defects_and_free(dataset)
+    rules = {}
+    for draw in SPLIT_DRAWS.get(dataset.layout, SPLIT_DRAWS["folder"]):
+        test = set(splits[draw.test])
+        text = _describe_draw(defects, test, draw, seed + draw.seed_offset)
+        if free:
+            apart = _describe_draw(free, test, replace(draw, paper=None), seed + draw.seed_offset + MT_FREE_SEED_OFFSET)
+            text = f"the defect images as without MT_Free: {text}; the MT_Free images drawn apart: {apart}"
+        rules[f"{draw.train}/{draw.test}"] = text
+    return rules
 
 
 def _check_frozen_splits(path: Path, splits, known: set[str]) -> None:
@@ -461,13 +562,11 @@ def frozen_splits(workspace: Workspace, dataset: Dataset) -> dict[str, list[str]
         _check_frozen_splits(path, splits, {s.id for s in dataset.samples})
         return splits
     splits = make_splits(dataset)
-    free = dataset.layout == "mt" and any(s.cls == MT_FREE_CLASS for s in dataset.samples)
-    rule = SPLIT_RULES.get("mt+free" if free else dataset.layout, {})
     document = {
         "dataset": dataset.id,
         "layout": dataset.layout,
         "seed": SPLIT_SEED,
-        "rules": {k: v.format(seed=SPLIT_SEED) for k, v in rule.items()},
+        "rules": describe_splits(dataset, splits),
         "made": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "counts": {k: len(v) for k, v in splits.items()},
         "splits": splits,

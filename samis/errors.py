@@ -25,6 +25,10 @@ class EvaluationError(SamisError):
     """A method cannot be scored on the requested split."""
 
 
+class MetricError(EvaluationError):
+    """An image cannot be scored (smaller than the metrics' definitions allow) or a score left its range."""
+
+
 class ReportError(SamisError):
     """A table or report cannot be built from the given rows."""
 

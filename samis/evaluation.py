@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
-from samis.errors import EvaluationError
+from samis.errors import EvaluationError, MetricError
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.result_cache import PairStore, RowCache, file_hash, ground_truth_keys
@@ -55,10 +55,10 @@ class MethodResult:
     def scores(self, stems: list[str] | set[str] | None = None) -> dict:
         """Dataset scores over all images, or over the given subset of image ids."""
         if stems is None:
-            return aggregate(self.scalars, self.curves)
+            return aggregate(self.scalars, self.curves, self.stems)
         wanted = set(stems)
         rows = [i for i, s in enumerate(self.stems) if s in wanted]
-        return aggregate(self.scalars[rows], self.curves[rows])
+        return aggregate(self.scalars[rows], self.curves[rows], [self.stems[i] for i in rows])
 
     def per_image(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.scalars, columns=list(IMAGE_METRICS))
@@ -142,11 +142,12 @@ def _ground_truth(stem: str, path: str, content_hash: str) -> np.ndarray:
     return _last_ground_truth[2]
 
 
-def read_pair(job: tuple[str, str, str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """(map, ground truth) of one (method, image) pair: ``job`` is (image id, ground-truth path and hash, map path)."""
+def read_pair(job: tuple[str, str, str, str]) -> tuple[np.ndarray, np.ndarray, str]:
+    """(map, ground truth, image id) of one (method, image) pair: ``job`` is (image id, ground-truth path and
+    hash, map path)."""
     stem, gt_path, gt_hash, pred_path = job
     gt = _ground_truth(stem, gt_path, gt_hash)
-    return read_prediction(Path(pred_path), gt.shape), gt
+    return read_prediction(Path(pred_path), gt.shape), gt, stem
 
 
 def scoring_worker():
@@ -154,7 +155,11 @@ def scoring_worker():
     prepare_scorer()  # pysodmetrics imported once per process, before the first pair
 
     def compute(pair) -> tuple[np.ndarray, np.ndarray]:
-        scores = score_image(*pair)
+        prediction, gt, stem = pair
+        try:
+            scores = score_image(prediction, gt)
+        except MetricError as error:
+            raise MetricError(f"image {stem}: {error}") from None
         return scores.scalars, scores.curves
 
     return compute

@@ -19,7 +19,9 @@ Build a report from sections, one function per kind of content, then write it::
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -27,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from samis import __version__
-from samis.imageio import write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -37,9 +38,25 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MISSING = "–"
 
-#: the page may load nothing: pictures are data: URIs, scripts and styles are inline
+#: the page may load nothing: pictures are data: URIs, styles are inline (plotly.js sets styles as it draws),
+#: and the only scripts that run are the page's own inline ones, each allowed by its SHA-256 ({scripts} is
+#: filled in by :func:`content_security_policy`); no 'unsafe-inline' and no 'unsafe-eval' for scripts:
+#: plotly.js draws without eval (checked in headless Chromium by tests/browser/test_html_offline.py)
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-                           "script-src 'unsafe-inline' 'unsafe-eval'; font-src data:")
+                           "script-src {scripts}; font-src data:")
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+
+
+def content_security_policy(scripts: Sequence[str]) -> str:
+    """The policy for a page whose only scripts are ``scripts`` (the text of each inline ``<script>``).
+
+    Each is allowed by its SHA-256; a page without scripts gets ``script-src 'none'``. Anything else
+    (a script that found its way into a section's markup, an event handler attribute, ``eval``) is
+    blocked by the browser.
+    """
+    hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+                     for body in scripts})
+    return CONTENT_SECURITY_POLICY.format(scripts=" ".join(hashes) or "'none'")
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; color: #222; }
@@ -65,11 +82,14 @@ class HtmlSection:
         title: the section's heading (plain text; escaped when written).
         body: HTML made by this module's section functions (user text already escaped).
         plotly: True when the body draws plotly charts (the document then embeds plotly.js once).
+        scripts: the text of each inline ``<script>`` the section function itself wrote into ``body``;
+            the page's policy allows these (by hash) and no other.
     """
 
     title: str
     body: str
     plotly: bool = False
+    scripts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,11 +227,11 @@ def curves_section(figures: Sequence, title: str = "Curves", caption: str = "") 
     """Interactive plotly charts side by side (plotly.js itself is embedded once by the document)."""
     import plotly.io as pio
 
-    charts = "".join(
-        "<div>" + pio.to_html(_plain_text_figure(figure), include_plotlyjs=False, full_html=False,
-                              config={"responsive": True, "displaylogo": False}) + "</div>"
-        for figure in figures)
-    return HtmlSection(title, f'<div class="charts">{charts}</div>' + _notes([caption] if caption else []), plotly=True)
+    charts = [pio.to_html(_plain_text_figure(figure), include_plotlyjs=False, full_html=False,
+                          config={"responsive": True, "displaylogo": False}) for figure in figures]
+    scripts = tuple(body for chart in charts for body in _SCRIPT.findall(chart))
+    body = '<div class="charts">' + "".join(f"<div>{chart}</div>" for chart in charts) + "</div>"
+    return HtmlSection(title, body + _notes([caption] if caption else []), plotly=True, scripts=scripts)
 
 
 def comparison_sections(table: "ComparisonTable", evaluation: "EvaluationResult | None" = None,
@@ -311,14 +331,16 @@ def provenance_footer(provenance: Provenance) -> str:
 
 def html_document(title: str, sections: Sequence[HtmlSection], provenance: Provenance) -> str:
     """The whole page as text: head (style, CSP, plotly.js once when a section needs it), sections, footer."""
+    scripts = [body for section in sections for body in section.scripts]
     script = ""
     if any(section.plotly for section in sections):
         from plotly.offline import get_plotlyjs
 
-        script = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+        scripts.append(get_plotlyjs())
+        script = f'<script type="text/javascript">{scripts[-1]}</script>'
     body = "".join(f"<section><h2>{text(s.title)}</h2>{s.body}</section>" for s in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(scripts)}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{text(title)}</title><style>{_STYLE}</style>{script}</head>"
             f"<body><h1>{text(title)}</h1>{body}{provenance_footer(provenance)}</body></html>\n")
@@ -330,11 +352,14 @@ def html_report_bytes(title: str, sections: Sequence[HtmlSection], provenance: P
 
 
 def write_html_report(path: str | Path, title: str, sections: Sequence[HtmlSection], provenance: Provenance) -> Path:
-    """Write the report atomically (readers see the old file or the whole new one).
+    """Write the report by :func:`samis.outputs.write_output`'s rule (a file atomically: readers see the old
+    file or the whole new one; a device or FIFO in place).
 
     Returns:
         the path written.
     """
     path = Path(path)
-    write_text_atomic(path, html_document(title, sections, provenance))
+    from samis.outputs import write_output
+
+    write_output(path, html_document(title, sections, provenance))
     return path

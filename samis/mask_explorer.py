@@ -123,15 +123,24 @@ class MaskExplorer:
         """The view of one strategy or prompt kind.
 
         Raises:
-            SamError: no map of that strategy for this image.
+            SamError: an unknown strategy (the valid ones listed), or no map of that strategy for this
+                image (with the ``sam`` command that writes it: ``--selection`` for a strategy,
+                ``--prompts`` for a prompt kind).
         """
         for view in self.selections:
             if view.how == how or view.method == how:
                 return view
         have = ", ".join(v.how for v in self.selections) or "none"
+        if how in SELECTION_STRATEGIES:
+            flag = f"--selection {how}"
+        elif how in PROMPT_KINDS:
+            flag = f"--prompts {how}"
+        else:
+            raise SamError(f"unknown strategy or prompt kind {how!r} (strategies: {', '.join(SELECTION_STRATEGIES)}; "
+                           f"prompt kinds: {', '.join(PROMPT_KINDS)}; written for this image: {have})")
         raise SamError(f"no {self.model.label}+{how} map for image {self.image_id} of {self.dataset_id} "
                        f"(have: {have}); write it with: python -m samis sam {self.dataset_id} --model {self.model.key} "
-                       f"--selection {how}")
+                       f"{flag}")
 
 
 def _gt_ious(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -18,6 +18,22 @@ Conventions (pysodmetrics' own, which follow the MATLAB toolbox):
 - curves are stored in pysodmetrics order: index 0 is threshold 255, index 255 is threshold 0.
 - an image with empty ground truth: S = 1 - mean(pred), weighted F = 0, F-measure = 0 (recall 0),
   E-measure rewards predicting nothing; IoU and Dice at the adaptive threshold are 0.
+
+Smallest image and value ranges (checked, so nothing out of range is ever shown as a score):
+
+- an image (its ground truth, the size it is scored at) needs at least :data:`MIN_IMAGE_SIDE` = 2
+  pixels in each dimension: the E-measure divides by H·W − 1 (a 1 × 1 image gives 4.5e15), and the
+  S-measure's region term splits the image into four quadrants at the foreground's centroid + 1
+  (with one row or one column two quadrants are empty and S is NaN). :func:`score_image` refuses a
+  smaller one; ``datasets add`` refuses a dataset that has any;
+- S, MAE, weighted F, the F-measure, precision, recall, IoU and Dice lie in [0, 1]; the E-measure
+  lies in [0, N / (N − 1)] for an image of N pixels (pysodmetrics and the MATLAB toolbox divide the
+  sum of N values ≤ 1 by N − 1), so at most 4/3 for the smallest 2 × 2 image and 1.000025 at
+  200 × 200. :func:`aggregate` checks every per-image value and curve against :data:`VALUE_RANGES`
+  and raises :class:`~samis.errors.MetricError` naming the metric and the first images otherwise;
+- S is NaN, whatever the image size, when the ground truth's centroid lies on the last row or
+  column (an empty quadrant times weight 0 in pysodmetrics, as in the MATLAB code); that image is
+  refused at aggregation with that explanation rather than averaged into a NaN.
 """
 
 from __future__ import annotations
@@ -26,6 +42,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from samis.errors import MetricError
 
 #: dataset-level scores, in the order of the ``evaluate --format json`` output
 DATASET_METRICS = ("Sa", "MAE", "maxEm", "meanEm", "adpEm", "Fw", "maxFm", "meanFm", "adpFm")
@@ -41,6 +59,14 @@ HIGHER_IS_BETTER = {"Sa": True, "MAE": False, "maxEm": True, "meanEm": True, "ad
                     "fpr_at_tpr95": False}
 #: image-level scores (defect vs defect-free images), in the order of ``evaluate --image-level``
 IMAGE_LEVEL_METRICS = ("false_alarm_rate", "miss_rate", "auroc_area", "auroc_max", "fpr_at_tpr95")
+
+#: the smallest height and width an image may have to be scored (see the module docstring)
+MIN_IMAGE_SIDE = 2
+_E_MAX = MIN_IMAGE_SIDE**2 / (MIN_IMAGE_SIDE**2 - 1)
+#: the documented range of every per-image value and curve (E-measure: N / (N - 1) for the smallest N)
+VALUE_RANGES = {**{name: (0.0, 1.0) for name in (*IMAGE_METRICS, *CURVES)},
+                "adpEm": (0.0, _E_MAX), "maxEm": (0.0, _E_MAX), "em": (0.0, _E_MAX)}
+_TOLERANCE = 1e-9  # float sums (a curve's mean of ones) may land a few ulps past a bound
 
 S_ALPHA = 0.5
 FW_BETA = 1.0
@@ -82,7 +108,9 @@ class _Scorer:
             raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
         # normalise once with pysodmetrics' own function, then every metric takes the normalised pair
         pred, gt = self._normalize(pred, gt, normalize=True)
-        self.sm.step(pred, gt, normalize=False)
+        with warnings.catch_warnings():  # an empty quadrant (see the docstring) warns; aggregate() refuses its NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.sm.step(pred, gt, normalize=False)
         self.mae.step(pred, gt, normalize=False)
         self.em.step(pred, gt, normalize=False)
         self.wfm.step(pred, gt, normalize=False)
@@ -129,27 +157,66 @@ def score_image(pred: np.ndarray, gt: np.ndarray) -> ImageScores:
 
     Returns:
         ImageScores with the values named in :data:`IMAGE_METRICS` and :data:`CURVES`.
+
+    Raises:
+        MetricError: the image is smaller than :data:`MIN_IMAGE_SIDE` in a dimension.
     """
+    if gt.ndim != 2 or min(gt.shape) < MIN_IMAGE_SIDE:
+        shape = " x ".join(str(n) for n in gt.shape[::-1])
+        raise MetricError(f"a {shape} image is too small to score: the metrics need at least "
+                          f"{MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE} pixels")
     prepare_scorer()
     if gt.dtype == bool:
         gt = gt.astype(np.uint8) * 255
     return _scorer.score(pred, gt)
 
 
-def aggregate(scalars: np.ndarray, curves: np.ndarray) -> dict:
+def _outside(values: np.ndarray, name: str) -> np.ndarray:
+    """Rows (images) where any of ``values`` (one column, or one curve per row) leaves ``name``'s range."""
+    low, high = VALUE_RANGES[name]
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    return ~np.all((values >= low - _TOLERANCE) & (values <= high + _TOLERANCE), axis=1)  # NaN is outside too
+
+
+def check_ranges(scalars: np.ndarray, curves: np.ndarray, names: list[str] | None = None) -> None:
+    """Refuse per-image values outside :data:`VALUE_RANGES` (or NaN) before they are averaged.
+
+    Raises:
+        MetricError: naming the metric, how many images and the first of them (``names``, else row numbers).
+    """
+    columns = [(name, scalars[:, i]) for i, name in enumerate(IMAGE_METRICS)]
+    columns += [(name, curves[:, i, :]) for i, name in enumerate(CURVES)]
+    for name, values in columns:
+        bad = np.flatnonzero(_outside(values, name))
+        if not len(bad):
+            continue
+        shown = [names[i] if names is not None else f"row {i}" for i in bad[:3]]
+        low, high = VALUE_RANGES[name]
+        why = (" (the S-measure is undefined when the ground truth's centroid lies on the last row or column)"
+               if name == "Sa" and np.isnan(np.asarray(values, dtype=np.float64)[bad]).all() else "")
+        raise MetricError(f"{name} outside its range [{low:g}, {high:.4g}] for {len(bad)} image(s), e.g. "
+                          f"{', '.join(shown)}{why}; these scores are not shown")
+
+
+def aggregate(scalars: np.ndarray, curves: np.ndarray, names: list[str] | None = None) -> dict:
     """Dataset scores from per-image values, averaged as pysodmetrics' ``get_results`` does.
 
     Args:
         scalars: (N, len(IMAGE_METRICS)) per-image values.
         curves: (N, len(CURVES), 256) per-image curves.
+        names: the images' ids, for the error (default: row numbers).
 
     Returns:
         dict with ``n_images``, every name in :data:`DATASET_METRICS` (floats) and ``curves``
         (the dataset-averaged precision, recall, fm and em curves as arrays).
+
+    Raises:
+        MetricError: a per-image value outside :data:`VALUE_RANGES` (see :func:`check_ranges`).
     """
     n = len(scalars)
     if n == 0:
         return {"n_images": 0, **{m: float("nan") for m in DATASET_METRICS}, "curves": {}}
+    check_ranges(scalars, curves, names)
     column = {name: i for i, name in enumerate(IMAGE_METRICS)}
     mean_curves = {name: np.mean(np.asarray(curves[:, i, :], dtype=np.float64), axis=0) for i, name in enumerate(CURVES)}
     mean_scalar = lambda name: float(np.mean(np.asarray(scalars[:, column[name]], dtype=np.float64)))  # noqa: E731

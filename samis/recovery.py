@@ -4,7 +4,8 @@ Everything samis keeps in the workspace besides the registry, the splits and the
 derived (results caches, the ground-truth index, SAM's mask cache) and can be computed again. When
 such a file cannot be read, or reads but holds something else, it is renamed to
 ``<name>.damaged-<timestamp>`` beside itself (so nothing is lost and a person can look at it), one
-warning line says so, and the caller recomputes it.
+warning line says so, and the caller recomputes it. A prediction manifest cannot be recomputed (it
+records where imported maps came from); its warning says what is lost instead.
 
 Warnings are :class:`samis.errors.SamisWarning` sent through :mod:`warnings`: the CLI prints each as
 one ``warning: …`` line on stderr; other callers see Python's usual warning output or catch them.
@@ -48,12 +49,14 @@ def warn_once(key: str, message: str) -> None:
         warn(message)
 
 
-def move_aside(path: str | os.PathLike, reason: str) -> Path | None:
+def move_aside(path: str | os.PathLike, reason: str, *, then: str) -> Path | None:
     """Rename a damaged file to ``<name>.damaged-<timestamp>`` beside it and say so in one warning.
 
     Args:
         path: the damaged file.
         reason: what is wrong with it, a few words.
+        then: what the caller does next, as the warning's last words ("computed again" only where it
+            is): a keyword every caller must give, so no warning promises a repair that does not happen.
 
     Returns:
         the new path, or None when the file had gone already (another process moved or replaced it).
@@ -65,7 +68,7 @@ def move_aside(path: str | os.PathLike, reason: str) -> Path | None:
         os.replace(path, aside)
     except FileNotFoundError:
         return None
-    warn(f"{path}: damaged ({reason}); moved aside to {aside.name} and computed again")
+    warn(f"{path}: damaged ({reason}); moved aside to {aside.name}; {then}")
     return aside
 
 

@@ -113,7 +113,8 @@ def load_npz(path: Path, layout: dict, version: int) -> dict | None:
     except PermissionError:
         raise
     except (DamagedCache, OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        move_aside(path, str(error) if isinstance(error, DamagedCache) else error.__class__.__name__)
+        move_aside(path, str(error) if isinstance(error, DamagedCache) else error.__class__.__name__,
+                   then="computed again")
         return None
 
 

@@ -78,7 +78,8 @@ def read_manifest(workspace: Workspace, dataset_id: str, method: str) -> dict:
     """A method's manifest (empty dict when it has none).
 
     A manifest that is not JSON (cut or overwritten) is moved aside with a warning and counts as
-    none: the maps stay usable, only their provenance is lost.
+    none: the maps stay usable, only their provenance is lost (it cannot be computed again from the
+    maps, and the warning says so rather than promising it).
 
     Raises:
         StoreError: the manifest is JSON but not an object (someone wrote something else there).
@@ -89,7 +90,9 @@ def read_manifest(workspace: Workspace, dataset_id: str, method: str) -> dict:
     except FileNotFoundError:
         return {}
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        move_aside(path, f"not JSON: {error.__class__.__name__}")
+        move_aside(path, f"not JSON: {error.__class__.__name__}",
+                   then="the maps are kept, but where they came from is lost (source '?'): import or compute "
+                        "the method again to record it")
         return {}
     if not isinstance(document, dict):
         raise StoreError(f"{path}: a manifest must be a JSON object, not {type(document).__name__}; "

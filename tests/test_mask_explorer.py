@@ -148,7 +148,7 @@ def test_cli_bad_input_is_one_line(masks_workspace, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "python -m samis sam toy --model vit_h" in err
     assert main(["--workspace", root, "masks", "toy", "img_002", "--strategy", "nope"]) == 2
-    assert "no sam-tiny-random+nope map" in capsys.readouterr().err
+    assert "unknown strategy or prompt kind 'nope'" in capsys.readouterr().err
     assert main(["--workspace", root, "masks", "toy", "img_002", "--format", "png"]) == 2
     assert "needs -o FILE" in capsys.readouterr().err
 

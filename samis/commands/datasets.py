@@ -44,6 +44,9 @@ def _add(args, workspace) -> int:
     print("splits: " + ", ".join(f"{name} {len(ids)}" for name, ids in splits.items()))
     for line in survey.describe():
         print(line)
+    skipped = dataset.describe_skipped()
+    if skipped:
+        print(skipped)
     return 0
 
 

@@ -51,8 +51,8 @@ def default_model(workspace, dataset_id: str) -> str:
 
 
 def _run(args, workspace) -> int:
-    from samis.imageio import write_bytes_atomic, write_text_atomic
     from samis.mask_explorer import explore_masks, explorer_document, fig4_figure
+    from samis.outputs import write_output
     from samis.figures import png_bytes
     from samis.tables.render import json_text
 
@@ -74,13 +74,13 @@ def _run(args, workspace) -> int:
     if args.format == "png":
         if not args.output:
             raise SamError("--format png needs -o FILE")
-        write_bytes_atomic(args.output, png_bytes(fig4_figure(explorer, how, seed=args.seed, panel=args.panel)))
+        write_output(args.output, png_bytes(fig4_figure(explorer, how, seed=args.seed, panel=args.panel)))
         print(f"wrote {args.output}: {explorer.model.label} masks of {args.image} ({len(explorer.mask_set)}), "
               f"chosen by {how}")
         return 0
     document = explorer_document(explorer, how)
     if args.output:
-        write_text_atomic(args.output, json_text(document))
+        write_output(args.output, json_text(document))
         print(f"wrote {args.output}")
     else:
         print_json(document)

@@ -50,7 +50,8 @@ def register(subparsers) -> None:
     parser.add_argument("--class-metric", default="maxFm", metavar="METRIC",
                         help="dataset metric of the per-class table in the html report (default: maxFm)")
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write to FILE (atomically) instead of standard output; '-' is standard output")
+                        help="write to FILE instead of standard output (a file atomically; a device or FIFO in place); "
+                             "'-' is standard output")
     parser.set_defaults(handler=_report)
 
 
@@ -94,9 +95,9 @@ def _report(args, workspace) -> int:
     else:
         text = table_text(table, args.format)
     if args.output and args.output != "-":
-        from samis.imageio import write_text_atomic
+        from samis.outputs import write_output
 
-        write_text_atomic(args.output, text)
+        write_output(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -18,7 +18,7 @@ from samis.demo import ensure_demo
 from samis.errors import SamisError
 from samis.workspace import Workspace
 
-from samis.dashboard import data, state, ui
+from samis.dashboard import data, hints, state, ui
 from samis.dashboard.access import read_only
 from samis.dashboard.colors import method_colors
 from samis.dashboard.ui import error as ui_error
@@ -56,14 +56,13 @@ class Context:
             state.stop()
         if dataset and self.dataset is None:
             if not self.datasets:
-                st.info("This workspace has no dataset yet. Open **Overview** to see how to add one.")
+                st.info(hints.no_dataset_here(self.read_only))
             state.stop()
         if methods and not self.methods:
             if self.all_methods:
                 st.info("Choose at least one method in the sidebar.")
             else:
-                st.info(f"Dataset {literal(self.dataset_id)} has no predictions yet: compute some on the **Run** page, "
-                        f"or import a folder of maps with `python -m samis predictions import {self.dataset_id} METHOD FOLDER`.")
+                st.info(hints.no_predictions(self.read_only, self.dataset_id))
             state.stop()
 
 

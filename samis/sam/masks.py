@@ -151,7 +151,8 @@ def read_resumable_provenance(path: str | Path) -> dict | None:
     except PermissionError:
         raise  # not damage: the caller names the file that cannot be read
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError) as error:
-        move_aside(path, str(error) if isinstance(error, _DamagedMaskFile) else error.__class__.__name__)
+        move_aside(path, str(error) if isinstance(error, _DamagedMaskFile) else error.__class__.__name__,
+                   then="computed again")
         return None
 
 
