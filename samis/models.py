@@ -94,6 +94,11 @@ class ModelSpec:
     encoder_shape: tuple[int, int] | None = None
     config: str | None = None
 
+    def __reduce__(self):
+        # sent to another process (a pool, a Ray worker) as its key: it arrives as the registry's own spec, so
+        # the family checks (``code is SAM2_FAMILY``) hold there too
+        return get_model, (self.key,)
+
     @property
     def family(self) -> str:
         """``sam``, ``sam2.1`` (official SAM 2.1 weights) or ``sam2`` (the test-size model: SAM 2 code, no

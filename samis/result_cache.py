@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -271,19 +272,49 @@ class PairStore:
             cache.save()
 
 
+def envelope_bytes(key: Any, result: Any) -> bytes:
+    """A result (an array or a number) and the content key it was made from, as one ``.npz`` file's bytes."""
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(json.dumps(key, sort_keys=True)), result=np.asarray(result))
+    return buffer.getvalue()
+
+
+def read_envelope(path: Path) -> tuple[Any, np.ndarray] | None:
+    """(content key, result) of a file written with :func:`envelope_bytes`; None when missing; a damaged
+    file is moved aside (and None returned)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["key"])), data["result"]
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        move_aside(path, error.__class__.__name__, then="computed again")
+        return None
+
+
+def _envelope_key(path: Path) -> Any:
+    stored = read_envelope(path)
+    return None if stored is None else stored[0]
+
+
 class FileStore:
     """The store of one file per image: ``<folder>/<image><suffix>``, written atomically.
+
+    By default each file holds the result with its content key (:func:`envelope_bytes`), so a new task
+    needs no file format of its own; a task with its own format passes both functions.
 
     Args:
         folder: where the files live.
         suffix: the file name's ending (``.npz``).
         key_of_file: the content key a stored file was made from, or None when it is missing or
             damaged (the function moves damaged files aside).
-        to_bytes: a unit's result -> the file's bytes.
+        to_bytes: (unit, result) -> the file's bytes.
     """
 
-    def __init__(self, folder: Path, suffix: str, key_of_file: Callable[[Path], Any],
-                 to_bytes: Callable[[Any], bytes] = lambda result: result):
+    def __init__(self, folder: Path, suffix: str = ".npz", key_of_file: Callable[[Path], Any] = _envelope_key,
+                 to_bytes: Callable[[Unit, Any], bytes] = lambda unit, result: envelope_bytes(unit.key, result)):
         self.folder, self.suffix, self.key_of_file, self.to_bytes = Path(folder), suffix, key_of_file, to_bytes
         if self.folder.is_dir():  # write_bytes_atomic's ".<name>.<random>.tmp": what a SIGKILL can leave
             for path in self.folder.glob(f".*{suffix}.*.tmp"):
@@ -296,7 +327,7 @@ class FileStore:
         return self.key_of_file(self.path(unit)) == unit.key
 
     def put(self, unit: Unit, result: Any) -> None:
-        write_bytes_atomic(self.path(unit), self.to_bytes(result))
+        write_bytes_atomic(self.path(unit), self.to_bytes(unit, result))
 
     def flush(self) -> None:
         """Nothing to do: every file is written when it is put."""

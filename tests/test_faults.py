@@ -21,6 +21,7 @@ from samis.cli import main
 from samis.datasets import register_dataset
 from samis.evaluation import evaluate
 from samis.store import import_predictions
+from samis.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,6 +155,11 @@ def test_sam_killed_at_a_mask_cache_write_resumes(workspace, make_folder_dataset
     cache = workspace.sam_cache_dir("sam-tiny-random", "toy")
     resumed = {p.name: p.read_bytes() for p in cache.glob("*.npz")}
     assert len(resumed) == 3 and not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+    # the resumed cache holds exactly what a run that was never killed writes
+    clean = Workspace(tmp_path / "clean")
+    register_dataset(clean, "toy", root, "folder")
+    assert main(["--workspace", str(clean.root), "sam", "toy", *fast, "--selection", "none"]) == 0
+    assert resumed == {p.name: p.read_bytes() for p in clean.sam_cache_dir("sam-tiny-random", "toy").glob("*.npz")}
 
 
 def test_demo_build_killed_midway_is_rebuilt_by_the_next_command(workspace, tmp_path, capsys):

@@ -101,3 +101,13 @@ def test_cli_flags_and_defaults_come_from_the_declaration_and_are_unchanged():
     params = get_model("hiera_t").params(vars(flags))
     assert params.pred_iou_thresh == 0.8 and params.crop_n_points_downscale_factor == 2
     assert get_model("vit_b").params(vars(parser.parse_args([]))) == AmgParams()
+
+
+def test_a_spec_sent_to_another_process_is_the_registrys_own():
+    """Pool processes and Ray workers get specs by pickling; the family checks compare by identity."""
+    import pickle
+
+    for key in ("tiny", "tiny-sam2", "vit_b", "hiera_l"):
+        spec = get_model(key)
+        copy = pickle.loads(pickle.dumps(spec))
+        assert copy is spec and copy.runs_on_sam2 == spec.runs_on_sam2

@@ -20,6 +20,7 @@ Ctrl-C (or any error) in the driver kills the actors; a Ray started for the run 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from collections import deque
@@ -34,7 +35,9 @@ MAX_ATTEMPTS = 3
 #: batches queued per worker at a time
 QUEUE_PER_WORKER = 2
 #: test hook: the first worker exits (os._exit, no cleanup) after computing this many items
-WORKER_EXIT_AFTER_ENV = "SAMIS_RAY_WORKER_EXIT_AFTER"
+_runs = itertools.count(1)
+#: Ray actor names: ``samis-<driver pid>-<run>-worker-<n>`` (``ray list actors`` shows which is which)
+WORKER_NAME = "samis-{pid}-{run}-worker-{number}"
 
 
 def _import_ray():
@@ -173,10 +176,8 @@ def worker_layout(ray, spec: EngineSpec, n_batches: int, uses_gpu: bool) -> tupl
 class _Worker:
     """One Ray actor: builds its compute function once, then works through batches."""
 
-    def __init__(self, factory: Callable, args: tuple, exit_after: int = 0):
+    def __init__(self, factory: Callable, args: tuple):
         self.error = None
-        self.exit_after = exit_after
-        self.done = 0
         try:
             self.compute = factory(*args)
         except SamisError as error:  # told to the driver by ready(): one line, not a dead actor
@@ -190,9 +191,6 @@ class _Worker:
         out = []
         for key, payload in batch:
             out.append((key, self.compute(payload)))
-            self.done += 1
-            if self.exit_after and self.done >= self.exit_after:
-                os._exit(1)  # test hook: die like a crashed worker, with the batch's results unsent
         return out
 
 
@@ -237,9 +235,10 @@ def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Seque
     with ray_session(spec) as ray:
         deaths = _death_errors(ray)
         workers, per_cpu, per_gpu = worker_layout(ray, spec, len(batches), uses_gpu)
-        remote = ray.remote(_Worker).options(num_cpus=per_cpu, num_gpus=per_gpu, max_restarts=0, max_task_retries=0)
-        exit_after = int(os.environ.get(WORKER_EXIT_AFTER_ENV, "0") or 0)
-        actors = [remote.remote(factory, args, exit_after if i == 0 else 0) for i in range(workers)]
+        remote, run = ray.remote(_Worker), next(_runs)
+        actors = [remote.options(num_cpus=per_cpu, num_gpus=per_gpu, max_restarts=0, max_task_retries=0,
+                                 name=WORKER_NAME.format(pid=os.getpid(), run=run, number=i + 1)).remote(factory, args)
+                  for i in range(workers)]
         try:
             try:
                 problems = [p for p in ray.get([a.ready.remote() for a in actors]) if p is not None]

@@ -235,7 +235,8 @@ class _MaskFiles(FileStore):
     """The mask cache as the runner's store: writes each image's file and the embeddings computed with it."""
 
     def __init__(self, folder: Path, key: dict, embedding_folder: Path, tell):
-        super().__init__(folder, ".npz", lambda path: _key_of(read_resumable_provenance(path), key))
+        super().__init__(folder, ".npz", lambda path: _key_of(read_resumable_provenance(path), key),
+                         lambda unit, data: data)
         self.embedding_folder, self.tell = embedding_folder, tell
 
     def put(self, unit: Unit, result) -> None:

@@ -8,7 +8,6 @@ are chosen first on the train split (:func:`samis.sam.selection_search.choose_pa
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +17,8 @@ from samis.datasets import Dataset, Sample, get_split
 from samis.errors import SamError
 from samis.imageio import ImageReadError
 from samis.methods import sam_method_id
-from samis.runs import ProgressCallback, ProgressTracker, Report
+from samis.runner import Task, Unit, run_task
+from samis.runs import ProgressCallback, Report
 from samis.sam.records import SelectionRecord, write_selection_record
 from samis.sam.selection import EXACT_MAX_MASKS, get_strategy, iou
 from samis.sam.selection_search import choose_parameters, read_cached_masks, selection_input
@@ -101,6 +101,64 @@ def selection_manifest(report: SelectionReport, split: str, label: str, provenan
     return manifest
 
 
+def read_selection_input(job: tuple[str, str, str, Sample, str, bool]):
+    """One image's cached masks and ground truth as a strategy takes them: ``job`` is (workspace root, dataset
+    id, model label, sample, strategy, whether it needs the ground truth). Returns (input, provenance, masks)."""
+    root, dataset_id, label, sample, strategy, required = job
+    mask_set, provenance = read_cached_masks(Workspace(root), dataset_id, label, sample)
+    gt = _read_gt(sample, strategy, required)
+    return selection_input(mask_set, gt, sample), provenance, mask_set.shape, len(mask_set), gt
+
+
+def selection_worker(strategy: str, parameters: dict):
+    """The per-image work, wherever it runs: ``compute(read input) -> (map, selection, provenance, resized,
+    masks, IoU or None)``."""
+    spec = get_strategy(strategy)
+
+    def compute(loaded):
+        item, provenance, mask_shape, n_masks, gt = loaded
+        selection = spec.select(item, parameters)
+        prediction = item.render(selection)
+        score = iou(prediction > 0, gt) if gt is not None else None
+        return prediction, selection, provenance, mask_shape != tuple(item.shape), n_masks, score
+
+    return compute
+
+
+class _SelectionMaps:
+    """The runner's store of a selection pass: every image is selected again (cheap, and parameters may have
+    changed); each map and its record are written when they come; the report adds up as they do."""
+
+    def __init__(self, workspace: Workspace, dataset_id: str, report: SelectionReport, heuristic_search: bool):
+        self.workspace, self.dataset_id, self.report = workspace, dataset_id, report
+        self.heuristic_search = heuristic_search
+        self.ious: list[float] = []
+        self.provenance: dict | None = None
+
+    def has(self, unit: Unit) -> bool:
+        return False
+
+    def put(self, unit: Unit, result) -> None:
+        prediction, selection, self.provenance, resized, n_masks, score = result
+        report = self.report
+        if resized:
+            report.resized.append(unit.id)
+        if self.heuristic_search:
+            report.oracle_exact += selection.details["exact_search"]
+            report.oracle_heuristic += not selection.details["exact_search"]
+        if score is not None:
+            self.ious.append(score)
+        write_prediction(self.workspace, self.dataset_id, report.method, unit.id, prediction)
+        fields = selection.record_fields()
+        fields["details"] = {**fields["details"], "resized_to_ground_truth": resized}
+        write_selection_record(self.workspace, self.dataset_id, SelectionRecord(
+            report.method, unit.id, report.strategy, "selection", n_masks=n_masks,
+            parameters={k: v for k, v in report.parameters.items() if k != "grid"}, **fields))
+
+    def flush(self) -> None:
+        """Nothing to do: each map and record is written when it is put."""
+
+
 def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, strategy: str, split: str = "all",
                         progress: ProgressCallback | None = None,
                         samples: list[Sample] | None = None) -> SelectionReport:
@@ -125,32 +183,16 @@ def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, stra
     method = sam_method_id(label, strategy)
     parameters = choose_parameters(workspace, dataset, label, strategy) if spec.grid else {}
     report = SelectionReport(method, strategy, len(samples), spec.needs_ground_truth, parameters)
-    tracker = ProgressTracker(progress, len(samples), method).start()
-    started = time.perf_counter()
-    ious = []
-    provenance = None
-    for sample in samples:
-        mask_set, provenance = read_cached_masks(workspace, dataset.id, label, sample)
-        gt = _read_gt(sample, strategy, spec.needs_ground_truth)
-        item = selection_input(mask_set, gt, sample)
-        if mask_set.shape != tuple(item.shape):
-            report.resized.append(sample.id)
-        selection = spec.select(item, parameters)
-        prediction = item.render(selection)
-        if spec.heuristic_search:
-            report.oracle_exact += selection.details["exact_search"]
-            report.oracle_heuristic += not selection.details["exact_search"]
-        if gt is not None:
-            ious.append(iou(prediction > 0, gt))
-        write_prediction(workspace, dataset.id, method, sample.id, prediction)
-        fields = selection.record_fields()
-        fields["details"] = {**fields["details"], "resized_to_ground_truth": sample.id in report.resized}
-        write_selection_record(workspace, dataset.id, SelectionRecord(
-            method, sample.id, strategy, "selection", n_masks=len(mask_set),
-            parameters={k: v for k, v in parameters.items() if k != "grid"}, **fields))
-        tracker.advance()
-    report.seconds = time.perf_counter() - started
-    report.mean_iou = float(np.mean(ious)) if ious else None
-    write_manifest(workspace, dataset.id, method, selection_manifest(report, split, label, provenance,
+    maps = _SelectionMaps(workspace, dataset.id, report, spec.heuristic_search)
+    units = [Unit(s.id, job=(str(workspace.root), dataset.id, label, s, strategy, spec.needs_ground_truth))
+             for s in samples]
+    # in this process: a pass reads each mask file once and is quick (a pool would copy every map back)
+    task = Task(method, read_selection_input, selection_worker, (strategy, parameters), in_process=True)
+    outcome = run_task(task, units, maps, progress=progress)
+    order = {s.id: i for i, s in enumerate(samples)}
+    report.resized.sort(key=order.__getitem__)
+    report.seconds = outcome.seconds
+    report.mean_iou = float(np.mean(maps.ious)) if maps.ious else None
+    write_manifest(workspace, dataset.id, method, selection_manifest(report, split, label, maps.provenance,
                                                                      spec.heuristic_search))
     return report
