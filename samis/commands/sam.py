@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
+from samis.counts import add_count_argument
 from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
@@ -35,7 +36,7 @@ def register(subparsers) -> None:
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
     add_engine_arguments(parser, gpus=True)
-    parser.add_argument("--workers", type=int, default=None,
+    add_count_argument(parser, "--workers", "workers", default=None,
                         help="with --engine ray: Ray workers, each loading the model once (default: one per GPU, "
                              "or one per CPU where there is no GPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a terminal)")
