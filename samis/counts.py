@@ -118,6 +118,13 @@ COUNTS: dict[str, Count] = {c.name: c for c in (
 )}
 
 
+def whole_number_or_text(text: str):
+    """An argparse ``type`` for an integer flag checked later: the whole number typed (``1e9`` is 1000000000),
+    else the text as typed (the check then names it in one line)."""
+    number = _whole_number(text)
+    return text if number is None else number
+
+
 def check_count(name: str, value, flag: str | None = None) -> int:
     """``value`` checked against the declared count ``name`` (see :data:`COUNTS`).
 
@@ -149,3 +156,6 @@ def check_count_arguments(args) -> None:
         value = getattr(args, dest, None)
         if value is not None:
             setattr(args, dest, check_count(count, value, flag))
+    for check, dest in getattr(args, "_declared_checks", None) or ():  # parameters declared elsewhere (SAM's)
+        if getattr(args, dest, None) is not None:
+            check(getattr(args, dest))

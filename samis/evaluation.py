@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
-from samis.errors import EvaluationError, MetricError
+from samis.errors import EvaluationError, MetricError, SamisError
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.result_cache import PairStore, RowCache, file_hash, ground_truth_keys
@@ -293,7 +293,10 @@ def on_one_generation(workspace: Workspace, dataset_id: str, methods: list[str],
     maps and again after the run. When an import (or another write of a manifest) replaced a method's maps
     in between, some maps were read from the old version and some from the new: the results computed in that
     pass are forgotten for the replaced methods (their cache rows might pair an old key with new content) and
-    the evaluation runs once more, on the new version. A second replacement is refused.
+    the evaluation runs once more, on the new version. A second replacement is refused. A pass that fails
+    (a map the replacement removed) while a method was replaced runs again too; results it computed were not
+    saved (the store saves at the end of a run, or every 30 s of a long one: those few rows keep an old key
+    with the new content until that map changes again).
 
     Args:
         run_once: one pass: returns (result, the :class:`samis.result_cache.PairStore` it filled, the units
@@ -305,7 +308,14 @@ def on_one_generation(workspace: Workspace, dataset_id: str, methods: list[str],
     changed: list[str] = []
     for _ in range(2):
         before = {method: method_generation(workspace, dataset_id, method) for method in methods}
-        result, store, computed = run_once()
+        try:
+            result, store, computed = run_once()
+        except SamisError:
+            # a map the replacement removed (or resized) fails its read: the answer is the next pass's
+            changed = [m for m in methods if method_generation(workspace, dataset_id, m) != before[m]]
+            if not changed:
+                raise
+            continue
         changed = [m for m in methods if method_generation(workspace, dataset_id, m) != before[m]]
         if not changed:
             return result

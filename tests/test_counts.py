@@ -101,3 +101,20 @@ def test_the_bootstrap_never_holds_more_than_one_chunk_of_resamples(monkeypatch)
     assert len(seen) == 30 and max(seen) <= 40 * 100  # 30 blocks of 100 resamples, never 3000 × 40 at once
     # the same resamples; the matrix product of a smaller block may round the last bit differently
     np.testing.assert_allclose(chunked.samples, whole.samples, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("flag, expected", [
+    ("--points-per-side", "error: points_per_side must lie in [1, 128] (--points-per-side), got 1000000000"),
+    ("--points-per-batch", "error: points_per_batch must lie in [1, 4096] (--points-per-batch), got 1000000000"),
+])
+def test_generator_counts_keep_their_declaration_and_answer_1e9_as_1000000000(tmp_path, capsys, flag, expected):
+    for typed in ("1000000000", "1e9"):
+        assert main(["--workspace", str(tmp_path / "ws"), "sam", "demo", flag, typed]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [expected] and captured.out == ""
+    assert not (tmp_path / "ws").exists()  # refused before the demo was built
+
+
+def test_the_masks_panel_is_a_declared_count(tmp_path, capsys):
+    assert main(["--workspace", str(tmp_path / "ws"), "masks", "demo", "img", "--panel", "1e9"]) == 2
+    assert capsys.readouterr().err.startswith("error: --panel must lie in [16, 4096] (got 1000000000)")

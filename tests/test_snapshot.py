@@ -3,6 +3,8 @@ run again on the new version (never a mix of both), and a second replacement is 
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,17 @@ def test_every_import_and_manifest_write_changes_the_generation(toy):
     second = method_generation(workspace, dataset.id, "m")
     assert second != first and method_generation(workspace, dataset.id, "m") == second
     assert method_generation(workspace, dataset.id, "absent") == "none"
+
+
+def test_a_replacement_that_removes_a_map_being_read_runs_again_on_the_new_version(toy, monkeypatch, tmp_path):
+    workspace, dataset, predictions = toy
+    clean = evaluate(workspace, dataset, ["new"], workers=1).methods["new"]
+    fewer = tmp_path / "fewer"
+    shutil.copytree(predictions["weak"], fewer)
+    last = clean.stems[-1]
+    for path in fewer.glob(f"{last}.*"):
+        path.unlink()  # the map read last in the first pass is gone once the import swapped
+    _import_during_reads(monkeypatch, evaluation_module, workspace, dataset, [fewer])
+    result = evaluate(workspace, dataset, ["m"], allow_missing=True, workers=1).methods["m"]
+    assert result.stems == clean.stems[:-1] and result.missing == [last]
+    assert np.array_equal(result.scalars, clean.scalars[:-1])
