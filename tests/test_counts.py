@@ -118,3 +118,12 @@ def test_generator_counts_keep_their_declaration_and_answer_1e9_as_1000000000(tm
 def test_the_masks_panel_is_a_declared_count(tmp_path, capsys):
     assert main(["--workspace", str(tmp_path / "ws"), "masks", "demo", "img", "--panel", "1e9"]) == 2
     assert capsys.readouterr().err.startswith("error: --panel must lie in [16, 4096] (got 1000000000)")
+
+
+def test_the_speed_report_checks_its_counts_before_timing_anything():
+    from samis.speed import speed_report
+
+    with pytest.raises(CountError, match=r"--runs must lie in \[1, 1000\] \(got 1000000000\)"):
+        speed_report(None, methods=["ft"], runs=10**9)
+    with pytest.raises(CountError, match=r"--warmup must be at least 0"):
+        speed_report(None, methods=["ft"], warmup=-1)
