@@ -40,8 +40,7 @@ method_b = state.bind(top[3].selectbox, "Method B", key="cases_b", url="method_b
 second = st.columns([1, 1, 2])
 margin = state.bind(second[0].number_input, "x (margin)", key="cases_x", url="margin", default=0.0,
                     parse=state.number_in(0.0, 1.0), dump=lambda v: f"{v:g}", min_value=0.0, max_value=1.0, step=0.01)
-worst_n = state.bind(second[1].number_input, "N (worst)", key="cases_n", url="worst_n", default=20,
-                     parse=state.number_in(1, 10000, int), min_value=1, max_value=10000, step=1)
+worst_n = state.count_input(second[1], "N (worst)", "worst_n", key="cases_n", url="worst_n", default=20)
 table = tables[metric]
 classes = sorted(table["class"].unique())
 chosen_classes = state.bind(second[2].multiselect, "Classes", key="cases_classes", url="classes", default=[],

@@ -27,8 +27,7 @@ if pick == "chosen":
     chosen = state.bind(left.multiselect, "Image ids", key="gal_images", url="images", default=[], options=ids,
                         max_selections=24)
 else:
-    rows = state.bind(left.number_input, "Rows", key="gal_rows", url="rows", default=min(3, len(ids)),
-                      parse=state.number_in(1, 24, int), min_value=1, max_value=24)
+    rows = state.count_input(left, "Rows", "gallery_rows", key="gal_rows", url="rows", default=min(3, len(ids)))
 if pick == "random":
     seed = state.bind(left.number_input, "Seed", key="gal_seed", url="seed", default=0,
                       parse=state.number_in(0, 2**31 - 1, int), min_value=0, step=1)

@@ -25,8 +25,7 @@ score = state.bind(top[1].radio, "ROC by", key="gp_score", url="score", default=
                    horizontal=True, format_func={"area": "flagged area", "max": "map maximum"}.get)
 grid_method = state.bind(top[2].selectbox, "False alarms of", key="gp_method", url="method", default=methods[0],
                          options=methods)
-worst_n = state.bind(top[3].number_input, "Worst N", key="gp_worst_n", url="worst_n", default=8,
-                     parse=state.number_in(1, 48, int), min_value=1, max_value=48, step=1)
+worst_n = state.count_input(top[3], "Worst N", "grid_images", key="gp_worst_n", url="worst_n", default=8)
 
 # -- one library call ------------------------------------------------------------------------------------
 result, missing_kind = None, None

@@ -8,6 +8,7 @@ import streamlit as st
 
 from samis.baselines import BASELINES
 from samis.baselines.run import compute_baseline
+from samis.counts import COUNTS
 from samis.dashboard import data, state, ui
 from samis.dashboard.paths import check_allowed
 from samis.dashboard.sidebar import page_context
@@ -44,7 +45,8 @@ def _engine_choice(gpus: bool) -> EngineSpec:
     cols = st.columns(3 if gpus else 2)
     address = cols[0].text_input("Ray address", key="run_ray_address", placeholder="empty: a local Ray on this machine",
                                  help="HOST:PORT printed by `ray start --head` on the head node")
-    workers = cols[1].number_input("Workers", 1, 4096, None, key="run_ray_workers", placeholder="one per GPU / CPU")
+    workers = cols[1].number_input("Workers", COUNTS["workers"].low, COUNTS["workers"].high, None, key="run_ray_workers",
+                                   placeholder="one per GPU / CPU", help=COUNTS["workers"].why)
     per_gpu = (cols[2].number_input("GPUs per worker", 0.0, 64.0, None, 0.25, key="run_ray_gpus",
                                     placeholder="1 with GPUs, else 0") if gpus else None)
     return EngineSpec("ray", address.strip() or None, int(workers) if workers else None, per_gpu)

@@ -38,8 +38,7 @@ else:
                         default=baseline_names, options=[*baseline_names, TINY_MODEL.label, TINY_SAM2_MODEL.label],
                         help=f"{TINY_MODEL.label} and {TINY_SAM2_MODEL.label} are test-size SAM / SAM 2 models with "
                              "random weights: their speed is not SAM's or SAM 2.1's")
-    runs = state.bind(cols[1].number_input, "Timed runs", key="speed_runs", url="runs", default=10,
-                      parse=state.number_in(1, 200, int), min_value=1, max_value=200)
+    runs = state.count_input(cols[1], "Timed runs", "speed_runs", key="speed_runs", url="runs", default=10)
     use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
                                    disabled=ctx.dataset is None)
     go_measure = st.button("Measure", type="primary", key="speed_go")

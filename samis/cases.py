@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from samis.counts import check_count
 from samis.methods import first_sam_method
 from samis.metrics import HIGHER_IS_BETTER, IMAGE_METRICS
 
@@ -132,6 +133,7 @@ class CaseQuery:
             raise ValueError(f"the margin must be a number, not {self.margin}")
         if self.value_range is not None and not all(math.isfinite(v) for v in self.value_range):
             raise ValueError(f"the value range must be two numbers, not {self.value_range}")
+        object.__setattr__(self, "worst_n", check_count("worst_n", self.worst_n, "worst N"))
 
 
 @dataclass

@@ -19,6 +19,7 @@ import warnings
 
 from samis import __version__
 from samis.commands._common import build_demo_if_empty, show_progress
+from samis.counts import check_count_arguments
 from samis.errors import SamisError, SamisWarning
 from samis.outputs import OutputWriteError
 from samis.workspace import Workspace
@@ -145,15 +146,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_counts(args) -> None:
-    """``--workers`` of every command, before anything runs: 0 or a negative count is refused, on any engine.
+    """Every count flag (``--workers``, ``--ci``, ``--b``, ``--runs`` …), before anything runs: each is checked
+    against its declared range (:data:`samis.counts.COUNTS`) and becomes an int; one line and exit code 2 otherwise.
 
     (The Ray engine checked its own count; the local process pool took 0 and -3 as "one process".)
     """
-    workers = getattr(args, "workers", None)
-    if workers is not None and workers < 1:
-        from samis.errors import EngineError
-
-        raise EngineError(f"--workers must be at least 1 (got {workers})")
+    check_count_arguments(args)
 
 
 def _run(args) -> int:

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
-from samis.errors import EvaluationError, MetricError
+from samis.errors import EvaluationError, MetricError, SamisError
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
 from samis.result_cache import PairStore, RowCache, file_hash, ground_truth_keys
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import ProgressCallback, Report, jsonable
-from samis.store import prediction_files, read_prediction
+from samis.store import method_generation, prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
 # 2: ground truth read by samis.imageio.read_mask (0/1, 16-bit and coloured masks were read as
@@ -250,6 +251,16 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
     engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
     samples = split_samples(workspace, dataset, split)
     methods = checked_methods(workspace, dataset, methods)
+    return on_one_generation(workspace, dataset.id, methods, lambda: _evaluate_once(
+        workspace, dataset, (split, samples), methods, allow_missing,
+        dict(workers=workers, progress=progress, engine=engine)))
+
+
+def _evaluate_once(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[str, list[Sample]], methods: list[str],
+                   allow_missing: bool, run_options: dict) -> tuple[EvaluationResult, PairStore, list]:
+    """One pass of :func:`evaluate` on ``split_and_samples`` (the split's name and samples): (the result, its store,
+    the units computed now)."""
+    split, samples = split_and_samples
     split_ids = [s.id for s in samples]
     maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
     gt_paths = {s.id: s.gt_path for s in samples}
@@ -262,7 +273,7 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
                             lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
     order = {stem: i for i, stem in enumerate(split_ids)}
     units.sort(key=lambda unit: order[unit.id])  # an image's pairs one after another: its mask is read once
-    outcome = run_task(SCORING, units, store, engine=engine, workers=workers, progress=progress)
+    outcome = run_task(SCORING, units, store, **run_options)
     save_gt_index()
     method_results = {}
     for method in methods:
@@ -270,8 +281,47 @@ def evaluate(workspace: Workspace, dataset: Dataset, methods: list[str] | None =
         stems = list(present)
         rows = store.caches[method].rows_for(stems)
         method_results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"], missing)
-    return EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples},
-                            computed=len(outcome.computed))
+    result = EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples},
+                              computed=len(outcome.computed))
+    return result, store, outcome.computed
+
+
+def on_one_generation(workspace: Workspace, dataset_id: str, methods: list[str], run_once: Callable[[], tuple]):
+    """Run an evaluation on one version of each method's maps.
+
+    Each method's generation (:func:`samis.store.method_generation`) is read before ``run_once`` lists its
+    maps and again after the run. When an import (or another write of a manifest) replaced a method's maps
+    in between, some maps were read from the old version and some from the new: the results computed in that
+    pass are forgotten for the replaced methods (their cache rows might pair an old key with new content) and
+    the evaluation runs once more, on the new version. A second replacement is refused. A pass that fails
+    (a map the replacement removed) while a method was replaced runs again too; results it computed were not
+    saved (the store saves at the end of a run, or every 30 s of a long one: those few rows keep an old key
+    with the new content until that map changes again).
+
+    Args:
+        run_once: one pass: returns (result, the :class:`samis.result_cache.PairStore` it filled, the units
+            it computed).
+
+    Raises:
+        EvaluationError: the maps of a method were replaced during both passes (one line naming the method).
+    """
+    changed: list[str] = []
+    for _ in range(2):
+        before = {method: method_generation(workspace, dataset_id, method) for method in methods}
+        try:
+            result, store, computed = run_once()
+        except SamisError:
+            # a map the replacement removed (or resized) fails its read: the answer is the next pass's
+            changed = [m for m in methods if method_generation(workspace, dataset_id, m) != before[m]]
+            if not changed:
+                raise
+            continue
+        changed = [m for m in methods if method_generation(workspace, dataset_id, m) != before[m]]
+        if not changed:
+            return result
+        store.forget([unit for unit in computed if unit.group in changed])
+    raise EvaluationError(f"the maps of method {changed[0]!r} of dataset {dataset_id!r} were replaced twice while "
+                          "they were evaluated (an import or a run writing them); evaluate again once it has finished")
 
 
 def cached_image_scores(workspace: Workspace, dataset_id: str, method: str, sample: Sample,

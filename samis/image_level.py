@@ -35,7 +35,7 @@ import pandas as pd
 
 from samis.datasets import Dataset, Sample
 from samis.errors import EvaluationError
-from samis.evaluation import checked_methods, maps_of_split, split_samples
+from samis.evaluation import checked_methods, maps_of_split, on_one_generation, split_samples
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import IMAGE_LEVEL_METRICS
 from samis.result_cache import PairStore, RowCache, ground_truth_keys, load_npz, save_npz
@@ -413,6 +413,18 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
     n_free = sum(empty.values())
     require_both_kinds(dataset.id, split, len(samples) - n_free, n_free)
     methods = checked_methods(workspace, dataset, methods)
+    facts = (gt_keys, shapes, empty)
+    return on_one_generation(workspace, dataset.id, methods, lambda: _image_level_once(
+        workspace, dataset, (split, samples), methods, (min_area, allow_missing, facts),
+        dict(workers=workers, progress=progress, engine=engine)))
+
+
+def _image_level_once(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[str, list[Sample]],
+                      methods: list[str], options: tuple, run_options: dict) -> tuple[ImageLevelResult, PairStore, list]:
+    """One pass of :func:`evaluate_image_level`: (the result, its store, the units computed now); ``options`` is
+    (min_area, allow_missing, (ground-truth keys, shapes, empty))."""
+    split, samples = split_and_samples
+    min_area, allow_missing, (gt_keys, shapes, empty) = options
     split_ids = [s.id for s in samples]
     class_of = {s.id: s.cls for s in samples}
     maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
@@ -424,7 +436,7 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
         units += store.plan(method, maps[method][0], gt_keys, lambda stem, path: (str(path), shapes[stem]))
     task = Task("image-level", read_map, image_level_worker, (min_area,), unit="image-method pairs",
                 batch_size=64, parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
-    outcome = run_task(task, units, store, engine=engine, workers=workers, progress=progress)
+    outcome = run_task(task, units, store, **run_options)
     results = {}
     for method in methods:
         present, missing = maps[method]
@@ -433,8 +445,9 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
         results[method] = ImageLevelMethod(
             method, stems, values[:, 0], values[:, 1], values[:, 2].astype(int),
             np.array([empty[s] for s in stems], dtype=bool), [class_of[s] for s in stems], missing)
-    return ImageLevelResult(dataset.id, split, min_area, results, class_of, [s for s in split_ids if empty[s]],
-                            computed=len(outcome.computed), notes=_empty_mask_notes(samples, empty))
+    result = ImageLevelResult(dataset.id, split, min_area, results, class_of, [s for s in split_ids if empty[s]],
+                              computed=len(outcome.computed), notes=_empty_mask_notes(samples, empty))
+    return result, store, outcome.computed
 
 
 def _empty_mask_notes(samples: list[Sample], empty: dict[str, bool]) -> list[str]:

@@ -214,6 +214,21 @@ class RowCache:
             self.arrays[name] = np.concatenate([self.arrays[name].reshape(-1, *shape)[keep].astype(float), new])
         self._new = {}
 
+    def drop(self, stems: list[str]) -> None:
+        """Forget the rows of these images (their results came from files that changed while they were read)."""
+        self._merge()
+        gone = set(stems) & set(self.index)
+        if not gone:
+            return
+        keep = [i for i, stem in enumerate(self.stems) if stem not in gone]
+        self.stems = [self.stems[i] for i in keep]
+        self.index = {stem: i for i, stem in enumerate(self.stems)}
+        self.pred_stat = self.pred_stat[keep]
+        self.pred_hash = [self.pred_hash[i] for i in keep]
+        self.gt_hash = [self.gt_hash[i] for i in keep]
+        self.arrays = {name: array[keep] for name, array in self.arrays.items()}
+        self.dirty = True
+
     def rows_for(self, stems: list[str]) -> dict[str, np.ndarray]:
         """Each value array's rows for these images, in this order."""
         self._merge()
@@ -266,6 +281,12 @@ class PairStore:
 
     def put(self, unit: Unit, result: Any) -> None:
         self.caches[unit.group].put(unit.id, self._stats[(unit.group, unit.id)], *unit.key, self.to_row(result))
+
+    def forget(self, units: list[Unit]) -> None:
+        """Drop the stored results of these units and save (see :func:`samis.evaluation.on_one_generation`)."""
+        for method, cache in self.caches.items():
+            cache.drop([unit.id for unit in units if unit.group == method])
+        self.flush()
 
     def flush(self) -> None:
         for cache in self.caches.values():

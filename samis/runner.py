@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from samis.counts import check_count
 from samis.engines import EngineSpec
 from samis.runs import ProgressCallback, ProgressTracker
 
@@ -149,6 +150,8 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
         EngineError when Ray work is lost; results stored before the error are kept.
     """
     engine = engine or EngineSpec()
+    if workers is not None:
+        check_count("workers", workers, "workers")  # a pool of a million processes is a typo
     todo, cached = [], []
     for unit in units:
         (cached if store.has(unit) else todo).append(unit)

@@ -24,20 +24,24 @@ Everything here works from the per-image results an evaluation already holds
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
+from samis.counts import COUNTS, CountError, check_count
 from samis.errors import StatsError
 from samis.metrics import CURVES, DATASET_METRICS, HIGHER_IS_BETTER, IMAGE_METRICS
 
 #: default number of bootstrap resamples
 DEFAULT_RESAMPLES = 1000
 #: fewest resamples accepted: below this the 2.5 % quantile rests on two or three values
-MIN_RESAMPLES = 100
+MIN_RESAMPLES = COUNTS["resamples"].low
+#: most resamples accepted (declared in samis.counts with why)
+MAX_RESAMPLES = COUNTS["resamples"].high
 #: the fixed default seed (same input, same seed → the same intervals, bit for bit)
 DEFAULT_SEED = 11
 CONFIDENCE = 0.95
@@ -54,19 +58,17 @@ _CURVE_METRICS = {"maxEm": ("em", np.max), "meanEm": ("em", np.mean), "maxFm": (
 
 
 # ---- input checks --------------------------------------------------------------------------------
-def check_resamples(value) -> int:
-    """The number of resamples as an int.
+def check_resamples(value, flag: str | None = None) -> int:
+    """The number of resamples as an int, in the declared range (:data:`samis.counts.COUNTS`: [100, 100000]).
 
     Raises:
-        StatsError: not a whole number, or fewer than :data:`MIN_RESAMPLES`.
+        StatsError: not a whole number, fewer than :data:`MIN_RESAMPLES` or more than :data:`MAX_RESAMPLES`
+            (one line naming ``flag`` when given).
     """
     try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise StatsError(f"the number of bootstrap resamples must be a whole number, not {str(value)!r}") from None
-    if number < MIN_RESAMPLES:
-        raise StatsError(f"the number of bootstrap resamples must be at least {MIN_RESAMPLES}, not {number}")
-    return number
+        return check_count("resamples", value, flag)
+    except CountError as error:
+        raise StatsError(str(error)) from None
 
 
 def check_seed(value) -> int:
@@ -117,7 +119,23 @@ def resample_indices(n: int, resamples: int, seed: int, strata: Sequence | None 
             its size. None or a single label: plain resampling of all images.
 
     Returns:
-        int64 matrix; row b holds the n indices of resample b (stratum by stratum).
+        int64 matrix; row b holds the n indices of resample b (stratum by stratum). It is the
+        concatenation of :func:`resample_chunks` (which :func:`bootstrap` uses, so its memory is bounded).
+    """
+    return np.concatenate(list(resample_chunks(n, resamples, seed, strata)), axis=0)
+
+
+#: index entries (resamples × images) drawn at once: 2²¹ int64 = 16 MiB, whatever B is
+CHUNK_ENTRIES = 1 << 21
+
+
+def resample_chunks(n: int, resamples: int, seed: int, strata: Sequence | None = None,
+                    chunk_entries: int = CHUNK_ENTRIES) -> Iterator[np.ndarray]:
+    """The rows of :func:`resample_indices`, a block of rows at a time (at most ``chunk_entries`` indices each).
+
+    The blocks are bit for bit the rows one big draw gives: each stratum draws from its own copy of the
+    generator, started where the one big draw would start it (a first pass advances the generator
+    through the earlier strata's draws, block by block, keeping nothing).
     """
     rng = np.random.default_rng(seed)
     if strata is None:
@@ -125,8 +143,22 @@ def resample_indices(n: int, resamples: int, seed: int, strata: Sequence | None 
     else:
         labels = np.asarray(list(strata), dtype=object)
         groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()), key=str)]
-    parts = [group[rng.integers(0, len(group), size=(resamples, len(group)))] for group in groups]
-    return np.concatenate(parts, axis=1)
+    rows = max(1, chunk_entries // max(1, n))
+    states = []
+    for g, group in enumerate(groups):
+        states.append(copy.deepcopy(rng.bit_generator.state))
+        if g < len(groups) - 1:  # where the next stratum's draws start
+            for start in range(0, resamples, rows):
+                rng.integers(0, len(group), size=(min(rows, resamples - start), len(group)))
+    generators = []
+    for state in states:
+        generator = np.random.default_rng()
+        generator.bit_generator.state = state
+        generators.append(generator)
+    for start in range(0, resamples, rows):
+        size = min(rows, resamples - start)
+        yield np.concatenate([group[gen.integers(0, len(group), size=(size, len(group)))]
+                              for group, gen in zip(groups, generators)], axis=1)
 
 
 def resample_weights(indices: np.ndarray, n: int) -> np.ndarray:
@@ -396,21 +428,24 @@ def bootstrap(evaluation, methods: Sequence[str] | None = None, metrics: Sequenc
     classes = [evaluation.image_classes.get(s, "") for s in common]
     n_strata = len(set(classes))
     stratified = stratify and n_strata > 1
-    indices = resample_indices(len(common), resamples, seed, classes if stratified else None)
-    weights = resample_weights(indices, len(common))
-    uniform = np.full((1, len(common)), 1.0 / len(common))
-    point, samples, per_image = [], [], {}
-    paired_cols = [IMAGE_METRICS.index(m) for m in PAIRED_METRICS]
+    columns = {}
     for name in names:
-        result = evaluation.methods[name]
-        position = {s: i for i, s in enumerate(result.stems)}
+        position = {s: i for i, s in enumerate(evaluation.methods[name].stems)}
         rows = [position[s] for s in common]
-        scalars, curves = result.scalars[rows], result.curves[rows]
-        point.append(weighted_metrics(uniform, scalars, curves, metrics)[0])
-        samples.append(weighted_metrics(weights, scalars, curves, metrics))
-        per_image[name] = np.asarray(scalars[:, paired_cols], dtype=np.float64)
-    return Bootstrap(evaluation.dataset, evaluation.split, tuple(names), metrics, common, np.stack(point),
-                     np.stack(samples), per_image, resamples, seed, n_strata if stratified else 1, notes=notes)
+        columns[name] = (evaluation.methods[name].scalars[rows], evaluation.methods[name].curves[rows])
+    uniform = np.full((1, len(common)), 1.0 / len(common))
+    point = np.stack([weighted_metrics(uniform, *columns[name], metrics)[0] for name in names])
+    samples = np.empty((len(names), resamples, len(metrics)))
+    start = 0  # one block of resamples at a time: memory is bounded by the block, not by B
+    for indices in resample_chunks(len(common), resamples, seed, classes if stratified else None):
+        weights = resample_weights(indices, len(common))
+        for m, name in enumerate(names):
+            samples[m, start:start + len(indices)] = weighted_metrics(weights, *columns[name], metrics)
+        start += len(indices)
+    paired_cols = [IMAGE_METRICS.index(m) for m in PAIRED_METRICS]
+    per_image = {name: np.asarray(columns[name][0][:, paired_cols], dtype=np.float64) for name in names}
+    return Bootstrap(evaluation.dataset, evaluation.split, tuple(names), metrics, common, point, samples,
+                     per_image, resamples, seed, n_strata if stratified else 1, notes=notes)
 
 
 # ---- paired comparison of two methods -----------------------------------------------------------------

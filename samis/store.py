@@ -3,6 +3,11 @@
 Every map is stored as 8-bit grayscale at ground-truth size. Writes are atomic: single maps go
 through a temp file + ``os.replace``; a whole import is built in a hidden temp folder and swapped
 in at the end, so a killed import leaves the previous predictions untouched.
+
+Every manifest write (an import, a baseline run, a SAM selection or prompt run) records a new
+``generation`` token; with the folder's identity it names one version of a method's maps
+(:func:`method_generation`), which an evaluation reads before and after its run to know that it
+read one version only.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,10 +106,34 @@ def read_manifest(workspace: Workspace, dataset_id: str, method: str) -> dict:
     return document
 
 
+def new_generation() -> str:
+    """A fresh generation token for a manifest (unique per write)."""
+    return uuid.uuid4().hex
+
+
+def method_generation(workspace: Workspace, dataset_id: str, method: str) -> str:
+    """Which version of a method's maps the store holds now: the folder's identity (an import swaps in a new
+    folder) and its manifest's ``generation`` token (a new one at every manifest write).
+
+    Cheap (one stat and one small read) and free of side effects: a damaged manifest counts as no token
+    (:func:`read_manifest` is the one that moves it aside). "none" when the method has no folder.
+    """
+    folder = workspace.method_dir(dataset_id, method)
+    try:
+        identity = os.stat(folder)
+    except FileNotFoundError:
+        return "none"
+    try:
+        token = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("generation", "")
+    except (OSError, ValueError, AttributeError):
+        token = ""
+    return f"{identity.st_dev}:{identity.st_ino}:{token}"
+
+
 def write_manifest(workspace: Workspace, dataset_id: str, method: str, manifest: dict) -> None:
-    """Replace a method's manifest atomically (adds samis version and time)."""
+    """Replace a method's manifest atomically (adds samis version, time and a new generation token)."""
     document = {"method": method, "dataset": dataset_id, "samis_version": __version__,
-                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **manifest}
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **manifest, "generation": new_generation()}
     write_text_atomic(workspace.method_dir(dataset_id, method) / MANIFEST, json.dumps(document, indent=1, default=str))
 
 
@@ -230,6 +260,7 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
             "samis_version": __version__,
             "method": method,
             "dataset": dataset.id,
+            "generation": new_generation(),  # the swap changes the folder too; the token says so in the file
         }
         try:
             write_text_atomic(staging / MANIFEST, json.dumps(manifest, indent=1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from samis.baselines import BASELINES, resolve_baselines
 from samis.baselines.run import compute_baseline
 from samis.commands._common import add_engine_arguments, engine_spec, print_json, progress_printer, show_progress
+from samis.counts import add_count_argument
 from samis.datasets import load_dataset
 from samis.engines import engine_session
 
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     parser.add_argument("dataset", help="registered dataset id")
     parser.add_argument("method", help="baseline name, a comma list (ft,hc) or 'all'")
     parser.add_argument("--split", default="all", help="split to compute (default: all)")
-    parser.add_argument("--workers", type=int, default=None,
+    add_count_argument(parser, "--workers", "workers", default=None,
                         help="processes (default: all cores); with --engine ray, Ray workers (default: the cluster's CPUs)")
     add_engine_arguments(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands._common import comma_list, print_json, progress_printer, show_progress
+from samis.counts import add_count_argument
 
 
 def register(subparsers) -> None:
@@ -20,7 +21,8 @@ def register(subparsers) -> None:
     parser.add_argument("--split", default="all", help="split (default: all)")
     parser.add_argument("--metrics", type=comma_list, metavar="M,…",
                         help="metrics (default: Sa,MAE,maxEm,meanEm,adpEm,Fw,maxFm,meanFm,adpFm,IoU,Dice)")
-    parser.add_argument("--b", dest="resamples", default="1000", metavar="B", help="bootstrap resamples (default 1000)")
+    add_count_argument(parser, "--b", "resamples", dest="resamples", default="1000", metavar="B",
+                       help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", default=None, metavar="N", help="seed of the bootstrap (default: a fixed seed)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=_compare)
@@ -33,7 +35,7 @@ def _compare(args, workspace) -> int:
     from samis.stats import DEFAULT_SEED, check_metrics, check_resamples, check_seed, compare_methods
 
     # every argument is checked before anything is scored
-    resamples = check_resamples(args.resamples)
+    resamples = check_resamples(args.resamples, "--b")
     seed = check_seed(args.seed) if args.seed is not None else DEFAULT_SEED
     metrics = check_metrics(args.metrics)
     if args.a == args.b:

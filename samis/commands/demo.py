@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from samis.commands._common import print_json, progress_printer, show_progress
+from samis.counts import add_count_argument
 from samis.demo import build_demo
 
 
@@ -12,7 +13,7 @@ def register(subparsers) -> None:
         description="Builds the 60-image demo dataset in <workspace>/generated/demo, registers it as 'demo', "
                     "computes ft, sr, hc, mbd and otsu on it and evaluates them. Existing work is reused.")
     parser.add_argument("--force", action="store_true", help="regenerate the images and recompute every map")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    add_count_argument(parser, "--workers", "workers", default=None, help="processes (default: all cores)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=_run)
 

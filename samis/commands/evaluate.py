@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
+from samis.counts import add_count_argument
 from samis.datasets import load_dataset
 from samis.metrics import DATASET_METRICS
 
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     parser.add_argument("--methods", help="comma-separated method names (default: every stored method)")
     parser.add_argument("--split", default="all", help="all, train, test, train-7:3, test-7:3 (default: all)")
     parser.add_argument("--allow-missing", action="store_true", help="score methods on the images they have maps for")
-    parser.add_argument("--workers", type=int, default=None,
+    add_count_argument(parser, "--workers", "workers", default=None,
                         help="processes (default: all cores); with --engine ray, Ray workers (default: the cluster's CPUs)")
     add_engine_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")

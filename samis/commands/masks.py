@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands._common import print_json
+from samis.counts import add_count_argument
 from samis.errors import SamError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
 
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=("png", "json"), default="json")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (png needs it; json default: stdout)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the mask colours")
-    parser.add_argument("--panel", type=int, default=256, help="long side of each figure panel in pixels")
+    add_count_argument(parser, "--panel", "panel", default=256, help="long side of each figure panel in pixels")
     parser.set_defaults(handler=_run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
+from samis.counts import add_count_argument
 from samis.errors import ReportError
 from samis.paper import PAPER_TABLES
 from samis.tables.columns import TABLE_METRICS
@@ -39,7 +40,7 @@ def register(subparsers) -> None:
                              "method's value (Table 6); default: the paper table's own, else larger")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score measured methods on the images they have instead of refusing")
-    parser.add_argument("--ci", nargs="?", const="1000", default=None, metavar="B",
+    add_count_argument(parser, "--ci", "resamples", nargs="?", const="1000", default=None, metavar="B",
                         help="add 95%% bootstrap intervals over images to measured rows (B resamples, default 1000; "
                              "stratified by defect class), and say whether each best value is significantly ahead")
     parser.add_argument("--seed", default=None, metavar="N",
@@ -69,7 +70,7 @@ def _report(args, workspace) -> int:
 
         if args.ci is None:
             raise ReportError("--seed sets the seed of the intervals: give --ci too")
-        resamples = check_resamples(args.ci)
+        resamples = check_resamples(args.ci, "--ci")
         seed = check_seed(args.seed) if args.seed is not None else DEFAULT_SEED
     extra = read_rows_csv(args.rows) if args.rows else None
     wants_measured = args.measured or (args.paper is None and args.table_id.lower() not in PAPER_TABLES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
+from samis.counts import add_count_argument, whole_number_or_text
 from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
@@ -29,13 +30,16 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"), help="bf16 autocast (CUDA only)")
     add_generator_arguments(parser)
+    # checked with the counts before anything runs (no demo built for a --points-per-side typo)
+    parser.set_defaults(_declared_checks=tuple((param.check, param.name) for param in GENERATOR_PARAMS
+                                               if param.kind is int))
     parser.add_argument("--selection", default="oracle",
                         help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
     add_engine_arguments(parser, gpus=True)
-    parser.add_argument("--workers", type=int, default=None,
+    add_count_argument(parser, "--workers", "workers", default=None,
                         help="with --engine ray: Ray workers, each loading the model once (default: one per GPU, "
                              "or one per CPU where there is no GPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a terminal)")
@@ -60,12 +64,13 @@ def _flag_options(param: GeneratorParam) -> dict:
         action = "store_false" if param.default else "store_true"
         return {"action": action, "default": None, "help": param.help}
     limits = f"{param.range_text()}"
+    kind = whole_number_or_text if param.kind is int else param.kind  # 1e9 and 1000000000: the same answer
     if param.same_default:
-        return {"type": param.kind, "default": param.default, "help": f"{param.help}; {limits} (default %(default)s)"}
+        return {"type": kind, "default": param.default, "help": f"{param.help}; {limits} (default %(default)s)"}
     if param.sam2_only:
-        return {"type": param.kind, "default": None,
+        return {"type": kind, "default": None,
                 "help": f"{param.help}; {limits} (default {param.default_for(True)})"}
-    return {"type": param.kind, "default": None,
+    return {"type": kind, "default": None,
             "help": f"{param.help}; {limits} (default {param.default_for(False)} for SAM, {param.default_for(True)} "
                     "for SAM 2.1: each generator's own)"}
 

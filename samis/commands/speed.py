@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from samis.commands._common import comma_list, progress_printer, show_progress, write_table
+from samis.counts import add_count_argument
 from samis.speed import parse_checkpoint_options, speed_report
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -19,13 +20,13 @@ def register(subparsers) -> None:
                         help="baseline names, sam-tiny-random, sam-vit_b, sam-vit_l, sam-vit_h, sam2-tiny-random, sam2.1-hiera_t … "
                              "sam2.1-hiera_l (default: every baseline, sam-tiny-random and SAM ViT-B/L/H)")
     parser.add_argument("--dataset", help="registered dataset whose first --images images are used")
-    parser.add_argument("--images", type=int, default=5, help="how many dataset images (default 5)")
+    add_count_argument(parser, "--images", "speed_images", default=5, help="how many dataset images (default 5)")
     parser.add_argument("--checkpoint", action="append", metavar="[TYPE=]PATH",
                         help="SAM or SAM 2.1 checkpoint to time (repeatable; the type is read from the file name or TYPE=, "
                              "e.g. hiera_l=PATH)")
     parser.add_argument("--device", default="auto", help="device for SAM: auto, cpu, cuda, cuda:1, mps")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
-    parser.add_argument("--runs", type=int, default=20, help="timed runs at most (default 20)")
+    add_count_argument(parser, "--warmup", "speed_warmup", default=3, help="untimed runs first (default 3)")
+    add_count_argument(parser, "--runs", "speed_runs", default=20, help="timed runs at most (default 20)")
     parser.add_argument("--time-budget", type=float, default=30.0, metavar="S",
                         help="stop timing a method after S seconds, at least 3 runs (default 30; 0 = no limit)")
     parser.add_argument("--no-paper", action="store_true", help="leave out Table 7's printed rows")

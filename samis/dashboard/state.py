@@ -260,3 +260,15 @@ def view_link(url_path: str) -> str:
     base = st.context.url or f"/{url_path}"
     query = urlencode(declared, safe=",:~")
     return base + (f"?{query}" if query else "")
+
+
+def count_input(column, label: str, count: str, *, key: str, url: str, default: int) -> int:
+    """A number input of a declared count (:data:`samis.counts.COUNTS`), bound to a URL parameter: the control
+    and the link accept the same range as the CLI flag and the library."""
+    from samis.counts import COUNTS
+
+    bound = COUNTS[count]
+    value = bind(column.number_input, label, key=key, url=url, default=default,
+                 parse=number_in(bound.low, bound.high, int), min_value=bound.low, max_value=bound.high, step=1,
+                 help=f"{bound.low} to {bound.high} ({bound.why})")
+    return int(value)

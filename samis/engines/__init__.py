@@ -17,6 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from samis.counts import CountError, check_count
 from samis.errors import EngineError
 
 ENGINES = ("local", "ray")
@@ -59,8 +60,11 @@ class EngineSpec:
             raise EngineError(f"--ray-address {self.address} needs --engine ray")
         if self.is_local and self.gpus_per_worker is not None:
             raise EngineError("--gpus-per-worker needs --engine ray")
-        if self.workers is not None and self.workers < 1:
-            raise EngineError(f"--workers must be at least 1 (got {self.workers})")
+        if self.workers is not None:
+            try:
+                check_count("workers", self.workers, "--workers")
+            except CountError as error:
+                raise EngineError(str(error)) from None
         if self.gpus_per_worker is not None and not 0 <= self.gpus_per_worker <= 64:
             raise EngineError(f"--gpus-per-worker must be between 0 and 64 (got {self.gpus_per_worker})")
         if self.address:

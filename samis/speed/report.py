@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from samis.counts import check_count
 from samis.datasets import load_dataset
 from samis.errors import ReportError
 from samis.imageio import read_rgb
@@ -231,7 +232,10 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
 
     Raises:
         ReportError: an unknown method; DatasetError/SamError pass through.
+        CountError: ``n_images``, ``warmup`` or ``runs`` outside its declared range (:data:`samis.counts.COUNTS`).
     """
+    n_images, warmup = check_count("speed_images", n_images, "--images"), check_count("speed_warmup", warmup, "--warmup")
+    runs = check_count("speed_runs", runs, "--runs")
     baselines, sam = split_speed_methods(methods, list(_baseline_registry()))
     for key, path in (checkpoints or {}).items():
         sam[key] = path
