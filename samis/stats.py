@@ -33,6 +33,7 @@ import numpy as np
 
 from samis.errors import StatsError
 from samis.metrics import CURVES, DATASET_METRICS, HIGHER_IS_BETTER, IMAGE_METRICS
+from samis.text_table import text_table
 
 #: default number of bootstrap resamples
 DEFAULT_RESAMPLES = 1000
@@ -451,8 +452,6 @@ class PairedComparison:
 
     def to_text(self) -> str:
         """An aligned table for a terminal."""
-        from samis.tables.render import text_table
-
         def number(value, places=4):
             return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{places}f}"
 

@@ -106,7 +106,7 @@ def _report(args, workspace) -> int:
 
 def _html(args, found, table) -> str:
     """The report as one HTML page, with the Compare link that shows the same table in the dashboard."""
-    from samis.dashboard.colors import method_colors
+    from samis.colors import method_colors
     from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
     from samis.metrics import DATASET_METRICS
 

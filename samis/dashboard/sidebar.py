@@ -20,7 +20,7 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, hints, state, ui
 from samis.dashboard.access import read_only
-from samis.dashboard.colors import method_colors
+from samis.colors import method_colors
 from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed

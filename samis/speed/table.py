@@ -10,7 +10,8 @@ from samis.paper import SPEED_DEVICE, load_speed_table
 from samis.speed.sam_accounting import OFFICIAL_CHECKPOINT_BYTES
 from samis.runs import ProgressCallback, ProgressTracker
 from samis.speed.timing import SpeedRow, SpeedSubject, measure_fps, protocol_text
-from samis.tables.render import csv_text, markdown_table, text_table
+from samis.tables.render import csv_text, markdown_table
+from samis.text_table import text_table
 
 @dataclass
 class SpeedTable:

@@ -30,9 +30,8 @@ from samis.paper import method_id, parse_printed_number, read_commented_csv
 from samis.methods import PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe
 from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
 from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
-from samis.tables.render import (
-    csv_text, latex_escape, latex_table, markdown_table, markdown_text, text_table,
-)
+from samis.tables.render import csv_text, latex_escape, latex_table, markdown_table, markdown_text
+from samis.text_table import text_table
 
 _ROW_FIELDS = {"method", "label", "source", "note", "upper_bound", "printed_name", "publication", "type",
                "printed_best", "split", "samis_version", "time", "n_images", "dataset"}
