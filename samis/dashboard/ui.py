@@ -14,6 +14,7 @@ from samis.dashboard import state
 from samis.dashboard.text import escaped, literal  # noqa: F401  (pages use them as ui.literal / ui.escaped)
 from samis.errors import SamisError
 from samis.runs import RunProgress
+from samis.html_report import Provenance, html_report_bytes
 
 
 def error(message: object) -> None:
@@ -109,6 +110,11 @@ def comparison_frame(table) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def show_scores(scores: dict[str, float], row_name: str) -> None:
+    """One row of scores (metric → value) under ``row_name``, three decimals."""
+    st.dataframe(pd.DataFrame([scores], index=[row_name]).style.format("{:.3f}"))
+
+
 def show_comparison(table, key: str | None = None) -> None:
     """Draw a comparison table with its notes (best ★, † upper bound, gap definition)."""
     frame = comparison_frame(table)
@@ -133,8 +139,6 @@ def download_view(url_path: str, title: str, sections: Callable[[], list], datas
         sections: makes the :class:`samis.html_report.HtmlSection` list.
         dataset, split, view: for the provenance footer.
     """
-    from samis.html_report import Provenance, html_report_bytes
-
     link = state.view_link(url_path)
 
     def build() -> bytes:
