@@ -74,7 +74,7 @@ points = []
 with ui.guard("accuracy"):
     scores = None
     if measured is not None and ctx.dataset is not None and ctx.all_methods:
-        scores = data.evaluation(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.all_methods), ctx.fingerprint).scores
+        scores = data.evaluation(ctx.scope(ctx.all_methods)).scores
     points = accuracy_speed_points(paper_rows, data.paper_table(accuracy_key), measured, scores)
 if not points:
     st.info("The chart needs methods with both a speed and an accuracy: the paper's rows for "

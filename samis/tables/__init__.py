@@ -23,7 +23,8 @@ _EXPORTS = {
     **dict.fromkeys(("ComparisonTable", "TableRow", "build_table", "measured_rows", "paper_rows", "read_rows_csv",
                      "row_keys"), "samis.tables.model"),
     "latex_escape": "samis.tables.render",
-    **dict.fromkeys(("ComparisonRows", "comparison_report", "comparison_rows", "paper_key"), "samis.tables.report"),
+    **dict.fromkeys(("ComparisonQuery", "ComparisonRows", "comparison_report", "comparison_rows", "comparison_rows_of",
+                     "paper_key"), "samis.tables.report"),
 }
 
 __all__ = sorted(_EXPORTS)
