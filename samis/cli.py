@@ -19,9 +19,10 @@ import warnings
 
 from samis import __version__
 from samis.commands._common import build_demo_if_empty, show_progress
-from samis.errors import SamisError, SamisWarning
+from samis.errors import EngineError, SamisError, SamisWarning
 from samis.outputs import OutputWriteError
 from samis.workspace import Workspace
+import samis.commands as commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $SAMIS_WORKSPACE or ./data)")
     parser.add_argument("--version", action="version", version=f"samis {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    import samis.commands as commands
-
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if module_info.name.startswith("_"):
             continue
@@ -151,8 +150,6 @@ def _check_counts(args) -> None:
     """
     workers = getattr(args, "workers", None)
     if workers is not None and workers < 1:
-        from samis.errors import EngineError
-
         raise EngineError(f"--workers must be at least 1 (got {workers})")
 
 

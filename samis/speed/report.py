@@ -35,6 +35,7 @@ SYNTHETIC_SIZE = (200, 200)
 def _baseline_registry() -> dict:
     """``samis.baselines.BASELINES``, looked up when called: the registry in ``sys.modules`` then is the
     one timed (tests swap in a fake one), and OpenCV stays off the import path of this module."""
+    # looked up when called: tests swap in a fake registry, and OpenCV stays off this module's import path
     from samis.baselines import BASELINES
 
     return BASELINES
@@ -116,10 +117,12 @@ def _sam2_parameter_row(key: str) -> SpeedRow:
 
     (Hiera calls ``Tensor.item()`` while it is built, which PyTorch's meta device cannot do.)
     """
+    # torch, hydra and sam2: only when a SAM 2 model's parameters are counted
     import torch
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    # sam2 is optional: only when a SAM 2 model's parameters are counted
     from samis.sam.sam2_backend import _import_sam2
 
     _import_sam2()  # initialises hydra with the package's configs
