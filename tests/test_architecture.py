@@ -44,10 +44,6 @@ MANY_PARAMETERS_ALLOWED: dict[str, str] = {
     # keyword options mirror a Streamlit widget call (one per page control); to be grouped into a
     # binding object (url, default, options, parse, dump) in its own change across every page
     "samis.dashboard.state:bind": "every page calls it; grouping its options is a change of its own",
-    # the timing protocol (warmup, runs, time budget) should become one frozen object shared with
-    # samis.speed.timing.measure_fps; the CLI, the Speed page and the benchmarks all pass it
-    "samis.speed.report:speed_report": "timing protocol to be grouped (CLI, Speed page, benchmarks)",
-    "samis.speed.table:speed_table": "timing protocol to be grouped (CLI, Speed page, benchmarks)",
     # the table's presentation (dataset, title, notes, decimals) should become one object; ~20 call
     # sites in tests and three in samis
     "samis.tables.model:build_table": "presentation options to be grouped (many call sites)",
