@@ -44,9 +44,6 @@ MANY_PARAMETERS_ALLOWED: dict[str, str] = {
     # keyword options mirror a Streamlit widget call (one per page control); to be grouped into a
     # binding object (url, default, options, parse, dump) in its own change across every page
     "samis.dashboard.state:bind": "every page calls it; grouping its options is a change of its own",
-    # the table's presentation (dataset, title, notes, decimals) should become one object; ~20 call
-    # sites in tests and three in samis
-    "samis.tables.model:build_table": "presentation options to be grouped (many call sites)",
 }
 
 # module -> reason (its function-local imports need no comment yet)

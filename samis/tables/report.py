@@ -12,7 +12,7 @@ from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
 from samis.paper import PAPER_TABLES, PaperTable, load_paper_table, method_id
 from samis.tables.columns import TABLE_METRICS, resolve_metrics
-from samis.tables.model import ComparisonTable, TableRow, build_table, measured_rows, paper_rows, row_keys
+from samis.tables.model import ComparisonTable, TableRow, add_uncertainty, build_table, measured_rows, paper_rows, row_keys
 
 
 def paper_key(workspace, dataset: str, split: str | None = None) -> str | None:
@@ -88,9 +88,12 @@ class ComparisonRows:
         """
         if with_gap:
             gap_method = gap_method or self.default_gap_method or PAPER_SAM
-        return build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
-                           gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
-                           dataset=dataset, title=title, notes=list(self.notes), bootstrap=bootstrap)
+        table = build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
+                            gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
+                            dataset=dataset, title=title, notes=list(self.notes))
+        if bootstrap is not None:
+            add_uncertainty(table, bootstrap)
+        return table
 
 
 @dataclass(frozen=True)
