@@ -134,7 +134,8 @@ class GridRow:
     captions: list[str] = field(default_factory=list)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def caption_font(size: int) -> ImageFont.ImageFont:
+    """Pillow's default font at ``size`` pixels (the fixed bitmap font where Pillow has no FreeType)."""
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
@@ -184,8 +185,8 @@ def compose_grid(columns: list[str], rows: list[GridRow], cell: int = 160, gap: 
     for row in rows:
         if len(row.cells) != len(columns):
             raise ValueError(f"row {row.label!r} has {len(row.cells)} cells for {len(columns)} columns")
-    font = _font(font_size)
-    small = _font(max(9, font_size - 3))
+    font = caption_font(font_size)
+    small = caption_font(max(9, font_size - 3))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     label_width = min(220, max(int(measure.textlength(r.label, font=font)) for r in rows) + 2 * gap)
     has_captions = any(any(r.captions) for r in rows)

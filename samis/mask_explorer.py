@@ -35,7 +35,7 @@ from samis.sam.records import SelectionRecord, read_selection_record
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace
 from samis.metrics import IMAGE_METRICS, score_image
-from samis.figures import _font
+from samis.figures import caption_font
 
 #: opacity of each mask in the all-masks overlay (SAM's demo notebook uses 0.35)
 MASK_ALPHA = 0.35
@@ -438,7 +438,7 @@ def fig4_figure(explorer: MaskExplorer, how: str, shown=None, seed: int = 0, pan
     ]
     canvas = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    font = _font(13)
+    font = caption_font(13)
     titles = list(FIG4_TITLES)
     titles[2] = f"chosen: {view.how}"
     for (x0, y0, x1, y1), picture, text in zip(boxes, panels, titles):
