@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from samis.speed import parse_checkpoint_options, speed_report  # noqa: E402
+from samis.speed import TimingProtocol, parse_checkpoint_options, speed_report  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 
@@ -32,8 +32,8 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     checkpoints = parse_checkpoint_options(args.checkpoint)
-    common = dict(checkpoints=checkpoints, device=args.device, warmup=args.warmup, runs=args.runs,
-                  time_budget_s=30.0)
+    common = dict(checkpoints=checkpoints, device=args.device,
+                  protocol=TimingProtocol(warmup=args.warmup, runs=args.runs, time_budget_s=30.0, n_images=5))
 
     tables = {"synthetic 200x200": speed_report(None, **common)}
     with tempfile.TemporaryDirectory() as folder:
@@ -44,7 +44,7 @@ def main() -> int:
         for dataset_id, name in (("sd900", "SD-saliency-900"), ("mt", "MT")):
             if (SHARED / name).exists():
                 register_dataset(workspace, dataset_id, SHARED / name, dataset_id)
-                tables[f"{dataset_id} first 5"] = speed_report(workspace, dataset=dataset_id, n_images=5,
+                tables[f"{dataset_id} first 5"] = speed_report(workspace, dataset=dataset_id,
                                                                include_paper=False, **common)
             else:
                 print(f"({name} not found under {SHARED}: skipped)")

@@ -16,7 +16,7 @@ methods = tuple(ctx.methods)
 
 tables = None
 with ui.guard("per-image results"):
-    tables = data.per_image_wide(ctx.root, ctx.dataset_id, ctx.split, methods, ctx.fingerprint)
+    tables = data.per_image_wide(ctx.scope(methods))
 if tables is None:
     state.stop()
 
@@ -82,8 +82,7 @@ if paired:
         st.info("A vs B needs two different methods: choose method B.")
     else:
         with ui.guard("A vs B"):
-            result = data.paired(ctx.root, ctx.dataset_id, ctx.split, methods, method_a, method_b,
-                                 tuple(selection.image_ids), ctx.fingerprint)
+            result = data.paired(ctx.scope(methods), method_a, method_b, tuple(selection.image_ids))
             st.dataframe(result.rows(), hide_index=True, key="cases_paired_table",
                          column_config={c: st.column_config.NumberColumn(c, format="%.4f")
                                         for c in ("A", "B", "A − B", "lo", "hi")})

@@ -30,8 +30,7 @@ if use_measured and not ctx.methods:
 
 found = None
 with ui.guard("scoring"):
-    found = data.comparison(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods) if use_measured else (),
-                            use_paper, use_measured, ctx.fingerprint)
+    found = data.comparison(ctx.scope(ctx.methods if use_measured else ()), use_paper, use_measured)
 if found is None:
     state.stop()
 evaluation = found.evaluation
@@ -67,7 +66,7 @@ uncertainty = state.bind(
 boot = None
 if uncertainty and evaluation is not None:
     with ui.guard("bootstrap intervals"):
-        boot = data.bootstrap(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods), ctx.fingerprint)
+        boot = data.bootstrap(ctx.scope())
 
 title = f"{ctx.dataset_id} / {ctx.split}" + (f" beside Table {found.paper_table.number}" if use_paper else "")
 table = None
@@ -99,8 +98,7 @@ if boot is not None:
     stats_metric = state.bind(st.selectbox, "Metric of the matrix and ranks", key="cmp_stats_metric",
                               url="stats_metric", default="maxFm", options=STAT_METRICS)
     with ui.guard("significance matrix and rank stability"):
-        ranks, matrix = data.uncertainty_figures(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods),
-                                                 stats_metric, dict(ctx.colors), ctx.fingerprint)
+        ranks, matrix = data.uncertainty_figures(ctx.scope(), stats_metric, dict(ctx.colors))
         left, right = st.columns(2)
         left.plotly_chart(matrix, key="significance_matrix")
         right.plotly_chart(ranks, key="rank_stability")
@@ -113,7 +111,7 @@ st.subheader("Per defect class")
 metric = state.bind(st.selectbox, "Metric", key="cmp_class_metric", url="class_metric", default="maxFm",
                     options=DATASET_METRICS)
 with ui.guard("per-class scores"):
-    frame = data.class_table(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods), metric, ctx.fingerprint)
+    frame = data.class_table(ctx.scope(), metric)
     better = better_direction(metric)
     styled = frame.style.format("{:.3f}", na_rep="–")
     styled = (styled.highlight_max(axis=0, props="font-weight: bold") if better == "higher"

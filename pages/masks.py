@@ -1,6 +1,5 @@
 """Masks: every cached SAM mask of one image, and what each selection made of it (the paper's Fig. 4)."""
 
-import pandas as pd
 import streamlit as st
 
 from samis.dashboard import data, hints, state, ui
@@ -110,7 +109,7 @@ if view is not None:
                 + f"masks used: {used or 'none'} · negated: {sorted(negated) or 'none'} · "
                 f"{record.score_name}: {score}" + (" (uses the ground truth)" if record.uses_ground_truth else ""))
     if view.metrics:
-        st.dataframe(pd.DataFrame([view.metrics], index=[view.method]).style.format("{:.3f}"))
+        ui.show_scores(view.metrics, view.method)
     st.download_button("Download the Fig. 4 figure (PNG)", pictures["figure"],
                        file_name=f"samis-masks-{ctx.dataset_id}-{image_id}-{strategy}.png".replace(":", "-"),
                        mime="image/png", key="masks_figure_download")
@@ -118,7 +117,7 @@ if view is not None:
 st.subheader("Masks in the cache")
 st.caption(f"{n} masks in the generator's order (best predicted IoU first) · {GT_NOTE} · "
            f"chosen by: ¬ marks a negated mask")
-table = explorer.table[explorer.table["mask"].isin(shown)] if len(shown) < n else explorer.table
+table = explorer.table_of(shown)
 st.dataframe(table, hide_index=True, key="masks_table", height=min(600, 35 * (len(table) + 1) + 3),
              column_config={c: st.column_config.NumberColumn(c, format="%.3f")
                             for c in ("predicted IoU", "stability", "area %", GT_COLUMN)})

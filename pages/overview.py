@@ -7,7 +7,7 @@ from samis.dashboard.coverage import coverage_matrix
 from samis.dashboard.sidebar import page_context
 from samis.paper import PAPER_TABLES
 from samis.methods import random_weight_methods, upper_bound_methods
-from samis.tables import comparison_rows
+from samis.tables import ComparisonQuery, comparison_rows
 
 ctx = page_context()
 st.title("samis — SAM on industrial surface defects")
@@ -66,7 +66,7 @@ choice = state.bind(st.selectbox, "Table", key="paper_table", url="table", defau
                     format_func=names.get)
 with ui.guard("paper table"):
     published = data.paper_table(choice)
-    table = comparison_rows(None, choice, paper=True).table(dataset=choice, title=published.caption)
+    table = comparison_rows(None, ComparisonQuery(choice, paper=True)).table(dataset=choice, title=published.caption)
     st.markdown(f"**{published.caption}**")
     ui.show_comparison(table, key="overview_paper_table")
     if published.printed_gap:

@@ -9,7 +9,7 @@ from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
 from samis.models import TINY_MODEL, TINY_SAM2_MODEL
 from samis.plots import accuracy_speed_figure
-from samis.speed import speed_report
+from samis.speed import TimingProtocol, speed_report
 from samis.speed.compare import ACCURACY_TABLES, accuracy_speed_points, speed_frame
 
 ctx = page_context()
@@ -45,8 +45,9 @@ else:
     if go_measure:
         with ui.guard("measuring speed"), st.status("Measuring…", expanded=True) as box:
             table = speed_report(ctx.workspace, methods=list(picked) or None,
-                                 dataset=ctx.dataset_id if use_dataset else None, n_images=5, warmup=3, runs=int(runs),
-                                 time_budget_s=20.0, include_paper=False, progress=ui.Progress())
+                                 dataset=ctx.dataset_id if use_dataset else None,
+                                 protocol=TimingProtocol(warmup=3, runs=int(runs), time_budget_s=20.0, n_images=5),
+                                 include_paper=False, progress=ui.Progress())
             _measurements()[(ctx.root, ctx.dataset_id if use_dataset else None)] = (table, time.strftime("%Y-%m-%d %H:%M"))
             box.update(label="measured", state="complete", expanded=False)
 measured, measured_at = _measurements().get((ctx.root, ctx.dataset_id if use_dataset else None), (None, None))
@@ -73,7 +74,7 @@ points = []
 with ui.guard("accuracy"):
     scores = None
     if measured is not None and ctx.dataset is not None and ctx.all_methods:
-        scores = data.evaluation(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.all_methods), ctx.fingerprint).scores
+        scores = data.evaluation(ctx.scope(ctx.all_methods)).scores
     points = accuracy_speed_points(paper_rows, data.paper_table(accuracy_key), measured, scores)
 if not points:
     st.info("The chart needs methods with both a speed and an accuracy: the paper's rows for "

@@ -23,6 +23,7 @@ from samis.counts import check_count_arguments
 from samis.errors import SamisError, SamisWarning
 from samis.outputs import OutputWriteError
 from samis.workspace import Workspace
+import samis.commands as commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $SAMIS_WORKSPACE or ./data)")
     parser.add_argument("--version", action="version", version=f"samis {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    import samis.commands as commands
-
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if module_info.name.startswith("_"):
             continue

@@ -28,12 +28,14 @@ import time
 from typing import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from samis.errors import DatasetError
 from samis.imageio import IMAGE_EXTENSIONS, ImageReadError, image_size, read_mask, write_text_atomic
 from samis.workspace import DatasetEntry, Workspace, validate_name
+from samis.metrics import MIN_IMAGE_SIDE
 
 LAYOUTS = ("sd900", "mt", "nrsd-mn", "folder")
 SPLIT_SEED = 20240101
@@ -356,8 +358,6 @@ def _survey_one(sample: Sample) -> tuple[str, str, tuple[int, int], tuple[int, i
 
 def _refuse_too_small(dataset: Dataset, rows) -> None:
     """One line for every image or mask under the metrics' smallest size (a 1 x 1 image scores E = 4.5e15)."""
-    from samis.metrics import MIN_IMAGE_SIDE
-
     smaller = [(sample_id, min(image_shape, mask_shape, key=min)) for sample_id, _, image_shape, mask_shape in rows]
     small = [(sample_id, shape) for sample_id, shape in smaller if min(shape) < MIN_IMAGE_SIDE]
     if small:
@@ -376,8 +376,6 @@ def survey_masks(dataset: Dataset, threads: int = 4) -> MaskSurvey:
         DatasetError: an image whose header cannot be read, or images or masks smaller than the metrics
             can score (:data:`samis.metrics.MIN_IMAGE_SIDE` in each dimension), counted and named.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         rows = list(pool.map(_survey_one, dataset.samples))

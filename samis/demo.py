@@ -369,6 +369,7 @@ def _workspace_lock(workspace: Workspace):
     """Hold an exclusive lock on the workspace while the demo is made (two dashboard sessions may start at once)."""
     workspace.root.mkdir(parents=True, exist_ok=True)
     try:
+        # fcntl exists only on POSIX
         import fcntl
     except ImportError:  # not on POSIX: no lock, the atomic renames still keep the files whole
         yield

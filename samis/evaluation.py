@@ -89,7 +89,8 @@ class EvaluationResult(Report):
         return {cls: {m: r.scores(stems) for m, r in self.methods.items()} for cls, stems in sorted(by_class.items())}
 
     def to_json_dict(self) -> dict:
-        """The ``evaluate --format json`` document."""
+        """The document ``evaluate --format json`` prints: dataset, split,
+        and each method's image count and dataset metrics."""
         methods = {}
         for name, result in self.methods.items():
             scores = result.scores()
@@ -101,7 +102,9 @@ class EvaluationResult(Report):
                 f"images, {self.computed} image-method pairs scored now, the rest from the cache")
 
     def as_dict(self) -> dict:
-        """The ``evaluate --format json`` document plus the image count and the pairs scored now."""
+        """This run as a report (:class:`samis.runs.Report`'s ``as_dict``, used when it is written inside
+        another JSON document): :meth:`to_json_dict` plus the number of images and of image-method pairs
+        scored now instead of read from the cache."""
         return jsonable({**self.to_json_dict(), "n_images": len(self.image_classes), "computed": self.computed})
 
     def per_image_frame(self) -> pd.DataFrame:

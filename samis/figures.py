@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from samis.imageio import read_rgb
+from samis.store import read_prediction
 
 #: RGB colour of each overlay class
 OVERLAY_COLORS = {"TP": (0, 200, 0), "FP": (230, 30, 30), "FN": (40, 110, 255)}
@@ -133,7 +134,8 @@ class GridRow:
     captions: list[str] = field(default_factory=list)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def caption_font(size: int) -> ImageFont.ImageFont:
+    """Pillow's default font at ``size`` pixels (the fixed bitmap font where Pillow has no FreeType)."""
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
@@ -183,8 +185,8 @@ def compose_grid(columns: list[str], rows: list[GridRow], cell: int = 160, gap: 
     for row in rows:
         if len(row.cells) != len(columns):
             raise ValueError(f"row {row.label!r} has {len(row.cells)} cells for {len(columns)} columns")
-    font = _font(font_size)
-    small = _font(max(9, font_size - 3))
+    font = caption_font(font_size)
+    small = caption_font(max(9, font_size - 3))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     label_width = min(220, max(int(measure.textlength(r.label, font=font)) for r in rows) + 2 * gap)
     has_captions = any(any(r.captions) for r in rows)
@@ -281,8 +283,6 @@ def image_cells(sample, predictions: dict[str, dict[str, Path]], methods: list[s
     Raises:
         ImageReadError, StoreError: a file cannot be read; ValueError: bad mode or threshold.
     """
-    from samis.store import read_prediction
-
     gt = sample.read_gt()
     image = _fit_to(read_rgb(sample.image_path), gt.shape)
     gray = image.mean(axis=2).round().astype(np.uint8)
@@ -317,8 +317,6 @@ def qualitative_figure(samples, predictions: dict[str, dict[str, Path]], methods
         ImageReadError: an image, ground truth or map cannot be read (names the file).
         ValueError: bad mode or threshold, no samples.
     """
-    from samis.store import read_prediction
-
     labels = labels or {}
     rows = []
     for sample in samples:
@@ -387,8 +385,8 @@ def false_alarm_figure(samples, predictions: dict[str, Path], method: str, min_a
     Raises:
         ValueError: no samples; ImageReadError, StoreError: a file cannot be read.
     """
+    # lazy: image_level imports pandas and the runner; only the false-alarm grid needs it
     from samis.image_level import flagged_regions
-    from samis.store import read_prediction
 
     samples = list(samples)
     if not samples:

@@ -27,8 +27,11 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
+from urllib.parse import urlencode
 
 from samis import __version__
+from samis.tables.columns import higher_is_better
+from samis.outputs import write_output
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -179,8 +182,6 @@ def frame_table(frame: "pd.DataFrame", *, index_name: str | None = None, best: "
 # ---- sections ---------------------------------------------------------------------------------------
 def comparison_section(table: "ComparisonTable", title: str | None = None) -> HtmlSection:
     """The comparison table: best value per column in bold, † upper bounds, the gap row last, notes below."""
-    from samis.tables.columns import higher_is_better
-
     head = "<th>Method</th><th>Source</th>" + "".join(
         f'<th class="number">{text(m)} {"↑" if higher_is_better(m) else "↓"}</th>' for m in table.metrics)
     body = []
@@ -205,6 +206,7 @@ def comparison_section(table: "ComparisonTable", title: str | None = None) -> Ht
 
 def per_class_section(frame: "pd.DataFrame", metric: str) -> HtmlSection:
     """Methods × defect classes of one dataset metric (:func:`samis.tables.per_class.per_class_table`), best in bold."""
+    # lazy: per-class tables import pandas; the report command imports this module at startup
     from samis.tables.per_class import better_direction
 
     better = better_direction(metric)
@@ -225,6 +227,7 @@ def _plain_text_figure(figure):
 
 def curves_section(figures: Sequence, title: str = "Curves", caption: str = "") -> HtmlSection:
     """Interactive plotly charts side by side (plotly.js itself is embedded once by the document)."""
+    # lazy: plotly loads slowly and only pages with charts need it
     import plotly.io as pio
 
     charts = [pio.to_html(_plain_text_figure(figure), include_plotlyjs=False, full_html=False,
@@ -244,6 +247,7 @@ def comparison_sections(table: "ComparisonTable", evaluation: "EvaluationResult 
         colors: method → colour of the curves.
         class_metric: the per-class table's dataset metric.
     """
+    # lazy: plots (plotly) and per-class tables (pandas), only for a page with charts
     from samis.plots import curve_figures
     from samis.tables.per_class import per_class_table
 
@@ -305,8 +309,6 @@ def image_cells_section(image_id: str, cells: Sequence[tuple[str, bytes | None, 
 
 def dashboard_link(page: str, **params: str | None) -> str:
     """A relative dashboard link, e.g. ``/compare?dataset=sd900&split=test`` (empty parameters left out)."""
-    from urllib.parse import urlencode
-
     query = urlencode({k: v for k, v in params.items() if v}, safe=",:")
     return f"/{page}" + (f"?{query}" if query else "")
 
@@ -334,6 +336,7 @@ def html_document(title: str, sections: Sequence[HtmlSection], provenance: Prove
     scripts = [body for section in sections for body in section.scripts]
     script = ""
     if any(section.plotly for section in sections):
+        # lazy: plotly loads slowly and only pages with charts need it
         from plotly.offline import get_plotlyjs
 
         scripts.append(get_plotlyjs())
@@ -359,7 +362,5 @@ def write_html_report(path: str | Path, title: str, sections: Sequence[HtmlSecti
         the path written.
     """
     path = Path(path)
-    from samis.outputs import write_output
-
     write_output(path, html_document(title, sections, provenance))
     return path

@@ -34,6 +34,8 @@ from samis.sam.masks import MaskSet, read_mask_set
 from samis.sam.records import SelectionRecord, read_selection_record
 from samis.store import prediction_files, read_prediction
 from samis.workspace import Workspace
+from samis.metrics import IMAGE_METRICS, score_image
+from samis.figures import caption_font
 
 #: opacity of each mask in the all-masks overlay (SAM's demo notebook uses 0.35)
 MASK_ALPHA = 0.35
@@ -119,6 +121,11 @@ class MaskExplorer:
     selections: list[SelectionView]
     notes: list[str] = field(default_factory=list)
 
+    def table_of(self, shown) -> pd.DataFrame:
+        """The rows of :attr:`table` for the masks numbered in ``shown`` (all of them when every mask is shown)."""
+        shown = list(shown)
+        return self.table[self.table["mask"].isin(shown)] if len(shown) < len(self.table) else self.table
+
     def selection(self, how: str) -> SelectionView:
         """The view of one strategy or prompt kind.
 
@@ -191,8 +198,6 @@ def mask_table(mask_set: MaskSet, gt: np.ndarray | None, selections: list[Select
 
 
 def _score(saliency: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    from samis.metrics import IMAGE_METRICS, score_image
-
     values = score_image(saliency, gt).scalars
     return {name: float(v) for name, v in zip(IMAGE_METRICS, values)}
 
@@ -417,8 +422,6 @@ def fig4_figure(explorer: MaskExplorer, how: str, shown=None, seed: int = 0, pan
     Raises:
         SamError: no map of that strategy for this image.
     """
-    from samis.figures import _font
-
     view = explorer.selection(how)
     shape = explorer.mask_set.shape
     size, boxes = fig4_layout(shape, panel)
@@ -435,7 +438,7 @@ def fig4_figure(explorer: MaskExplorer, how: str, shown=None, seed: int = 0, pan
     ]
     canvas = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    font = _font(13)
+    font = caption_font(13)
     titles = list(FIG4_TITLES)
     titles[2] = f"chosen: {view.how}"
     for (x0, y0, x1, y1), picture, text in zip(boxes, panels, titles):

@@ -20,7 +20,7 @@ import importlib
 from dataclasses import dataclass
 
 from samis.errors import SamError
-from samis.sam.params import AmgParams, Sam2AmgParams
+from samis.sam.params import AmgParams, Sam2AmgParams, params_for_model
 
 SAM_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 SAM_CHECKPOINTS_HELP = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
@@ -157,8 +157,6 @@ class ModelSpec:
     def params(self, values: dict | None = None) -> AmgParams:
         """This model's generator parameters: ``values`` over its family's defaults (see
         :func:`samis.sam.params.params_for_model`)."""
-        from samis.sam.params import params_for_model
-
         return params_for_model(self, values)
 
     def real_keys(self) -> tuple[str, ...]:

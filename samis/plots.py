@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from samis.metrics import thresholds
+from samis.metrics import HIGHER_IS_BETTER, thresholds
 
 FALLBACK_COLOR = "#888888"
 
@@ -120,8 +120,6 @@ def significance_matrix_figure(matrix) -> go.Figure:
         the figure; colour is the difference (blue: the row method is better), cells whose interval
         excludes 0 carry a ``*``.
     """
-    from samis.metrics import HIGHER_IS_BETTER
-
     sign = 1.0 if HIGHER_IS_BETTER.get(matrix.metric, True) else -1.0
     better = sign * matrix.diff  # > 0: the row method is better
     limit = float(np.nanmax(np.abs(better))) or 1.0

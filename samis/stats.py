@@ -35,6 +35,7 @@ import numpy as np
 from samis.counts import COUNTS, CountError, check_count
 from samis.errors import StatsError
 from samis.metrics import CURVES, DATASET_METRICS, HIGHER_IS_BETTER, IMAGE_METRICS
+from samis.text_table import text_table
 
 #: default number of bootstrap resamples
 DEFAULT_RESAMPLES = 1000
@@ -348,6 +349,7 @@ class Bootstrap:
 
     def ranks(self, metric: str) -> np.ndarray:
         """(M, B) rank of each method in each resample (1 = best; ties share the lowest rank)."""
+        # lazy: scipy.stats costs about 0.2 s, needed only for rank stability
         from scipy.stats import rankdata
 
         values = self.samples[:, :, self._k(metric)]
@@ -361,6 +363,7 @@ class Bootstrap:
 
     def point_ranks(self, metric: str) -> np.ndarray:
         """(M,) rank of each method on the images themselves."""
+        # lazy: scipy.stats costs about 0.2 s, needed only for rank stability
         from scipy.stats import rankdata
 
         values = self.point[:, self._k(metric)]
@@ -486,8 +489,6 @@ class PairedComparison:
 
     def to_text(self) -> str:
         """An aligned table for a terminal."""
-        from samis.tables.render import text_table
-
         def number(value, places=4):
             return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{places}f}"
 

@@ -206,16 +206,7 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
             unreadable map (unless ``skip_unreadable``), stems with several image files (unless
             ``prefer_ext`` picks one for each).
     """
-    validate_name("method", method)
-    source = Path(folder).expanduser()
-    if not source.exists():
-        raise StoreError(f"{source}: prediction folder does not exist")
-    if not source.is_dir():
-        raise StoreError(f"{source}: is a file, not a folder of saliency maps")
-    source = source.resolve()
-    destination = workspace.method_dir(dataset.id, method)
-    if source == destination.resolve():
-        raise StoreError(f"{source}: is already the stored folder of {method!r}")
+    source, destination = _import_folders(workspace, dataset, method, folder)
     files = _files_by_stem(source, prefer_ext)
     samples = dataset.by_id()
     report = ImportReport(dataset.id, method, source)
@@ -250,20 +241,8 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
                 report.matched += 1
             tracker.advance()  # unreadable files count as done too, so the last event says done == total
         report.missing = sorted(set(report.missing) | {n.rsplit(".", 1)[0] for n, _ in report.unreadable})
-        manifest = {
-            "source": "import",
-            "source_folder": str(source),
-            "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "counts": {"matched": report.matched, "missing": len(report.missing), "extra": len(report.extra),
-                       "unreadable": len(report.unreadable), "resized": report.resized},
-            "resize": "bilinear to ground-truth size" if report.resized else "none needed",
-            "samis_version": __version__,
-            "method": method,
-            "dataset": dataset.id,
-            "generation": new_generation(),  # the swap changes the folder too; the token says so in the file
-        }
         try:
-            write_text_atomic(staging / MANIFEST, json.dumps(manifest, indent=1))
+            write_text_atomic(staging / MANIFEST, json.dumps(_import_manifest(report), indent=1))
             _swap_in(staging, destination)
         except OSError as error:
             raise naming(error, destination) from None
@@ -272,6 +251,37 @@ def import_predictions(workspace: Workspace, dataset: Dataset, method: str, fold
         raise
     # results of the old maps are keyed by content, so a stale cache entry is simply never hit
     return report
+
+
+def _import_folders(workspace: Workspace, dataset: Dataset, method: str, folder: str | Path) -> tuple[Path, Path]:
+    """(the checked source folder, resolved; the method's store folder) of an import."""
+    validate_name("method", method)
+    source = Path(folder).expanduser()
+    if not source.exists():
+        raise StoreError(f"{source}: prediction folder does not exist")
+    if not source.is_dir():
+        raise StoreError(f"{source}: is a file, not a folder of saliency maps")
+    source = source.resolve()
+    destination = workspace.method_dir(dataset.id, method)
+    if source == destination.resolve():
+        raise StoreError(f"{source}: is already the stored folder of {method!r}")
+    return source, destination
+
+
+def _import_manifest(report: ImportReport) -> dict:
+    """The provenance of imported maps (``manifest.json``)."""
+    return {
+        "source": "import",
+        "source_folder": str(report.source),
+        "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": {"matched": report.matched, "missing": len(report.missing), "extra": len(report.extra),
+                   "unreadable": len(report.unreadable), "resized": report.resized},
+        "resize": "bilinear to ground-truth size" if report.resized else "none needed",
+        "samis_version": __version__,
+        "method": report.method,
+        "dataset": report.dataset,
+        "generation": new_generation(),  # the swap changes the folder too; the token says so in the file
+    }
 
 
 def _files_by_stem(source: Path, prefer_ext: list[str] | None) -> dict[str, Path]:

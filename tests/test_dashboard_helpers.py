@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from samis.dashboard.colors import PALETTE, method_colors
+from samis.colors import PALETTE, method_colors
 from samis.dashboard.coverage import coverage, coverage_matrix, dataset_statuses, workspace_fingerprint
 from samis.dashboard.paths import PathNotAllowedError, allowed_roots, check_allowed
 from samis.datasets import load_dataset, register_dataset

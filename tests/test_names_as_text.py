@@ -94,9 +94,9 @@ def test_a_bad_dataset_link_is_named_in_the_notice_as_text(hostile):
 
 
 def test_exports_show_planted_names_as_text(hostile):
-    from samis.tables import comparison_rows
+    from samis.tables import ComparisonQuery, comparison_rows
 
-    found = comparison_rows(hostile, HOSTILE_DATASET, measured=True)
+    found = comparison_rows(hostile, ComparisonQuery(HOSTILE_DATASET, measured=True))
     table = found.table(dataset=HOSTILE_DATASET, title=f"{HOSTILE_DATASET} <b>t</b>")
     markdown = table.to_markdown()
     assert HOSTILE_METHOD not in markdown and "m\\_x\\_:y\\_" in markdown  # no emphasis can start

@@ -12,7 +12,7 @@ import pytest
 from samis.cli import main
 from samis.errors import ReportError
 from samis.speed import (
-    SpeedSubject, baseline_subjects, explain_parameter_gap, measure_fps, parse_checkpoint_options,
+    SpeedSubject, TimingProtocol, baseline_subjects, explain_parameter_gap, measure_fps, parse_checkpoint_options,
     sam_parameter_breakdown, sam_subjects, speed_report, split_speed_methods, synthetic_image,
 )
 
@@ -215,7 +215,8 @@ def test_speed_report_on_dataset_images_with_table7(workspace, make_folder_datas
     monkeypatch.setitem(sys.modules, "samis.baselines", fake)
     root, _ = make_folder_dataset(n=4, shape=(30, 40))
     register_dataset(workspace, "toy", root)
-    table = speed_report(workspace, methods=["flat"], dataset="toy", n_images=2, warmup=1, runs=3)
+    table = speed_report(workspace, methods=["flat"], dataset="toy",
+                         protocol=TimingProtocol(warmup=1, runs=3, n_images=2))
     measured = [r for r in table.rows if r.source == "measured"]
     paper = [r for r in table.rows if r.source == "paper"]
     assert [r.method for r in measured] == ["flat"] and measured[0].image_size == "40x30"

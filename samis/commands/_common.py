@@ -8,6 +8,7 @@ from typing import Iterator
 
 from samis.runs import ProgressCallback, RunProgress
 from samis.tables.render import json_text
+from samis.engines import ENGINES, EngineSpec
 
 
 def comma_list(text: str | None) -> list[str] | None:
@@ -76,8 +77,6 @@ def progress_printer(enabled: bool, label: str = "") -> Iterator[ProgressCallbac
 
 def add_engine_arguments(parser, gpus: bool = False) -> None:
     """``--engine local|ray`` and ``--ray-address`` (and ``--gpus-per-worker`` for SAM); ray is imported only when used."""
-    from samis.engines import ENGINES
-
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="where the work runs: local (this machine, as always) or ray (Ray workers; the driver "
                              "reads and writes every file)")
@@ -93,8 +92,6 @@ def add_engine_arguments(parser, gpus: bool = False) -> None:
 def engine_spec(args):
     """The :class:`samis.engines.EngineSpec` the arguments ask for (checked by the library); ``--workers``
     counts Ray workers only with ``--engine ray`` (locally it is the process pool's size)."""
-    from samis.engines import EngineSpec
-
     workers = getattr(args, "workers", None) if args.engine == "ray" else None
     return EngineSpec(args.engine, args.ray_address, workers, getattr(args, "gpus_per_worker", None))
 
@@ -121,6 +118,7 @@ def build_demo_if_empty(workspace, progress: bool = False) -> None:
     """
     if workspace.registered_datasets():
         return
+    # lazy: the demo imports OpenCV and the baselines; only an empty workspace builds it
     from samis.demo import ensure_demo
 
     print(f"note: no dataset registered in {workspace.root}; building the synthetic demo dataset "

@@ -6,6 +6,9 @@ import sys
 
 from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.counts import add_count_argument
+from samis.datasets import load_dataset
+from samis.errors import StatsError
+from samis.stats import DEFAULT_SEED, check_metrics, check_resamples, check_seed, compare_methods
 
 
 def register(subparsers) -> None:
@@ -29,10 +32,8 @@ def register(subparsers) -> None:
 
 
 def _compare(args, workspace) -> int:
-    from samis.datasets import load_dataset
-    from samis.errors import StatsError
+    # lazy: the evaluation imports pandas, which the other commands' parsers do not need
     from samis.evaluation import evaluate
-    from samis.stats import DEFAULT_SEED, check_metrics, check_resamples, check_seed, compare_methods
 
     # every argument is checked before anything is scored
     resamples = check_resamples(args.resamples, "--b")

@@ -8,6 +8,8 @@ from samis.commands._common import add_engine_arguments, comma_list, engine_spec
 from samis.counts import add_count_argument
 from samis.datasets import load_dataset
 from samis.metrics import DATASET_METRICS
+from samis.errors import EvaluationError
+from samis.tables.image_level import ImageLevelTable
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
 
@@ -69,9 +71,8 @@ def _evaluate(args, workspace) -> int:
 
 
 def _image_level(args, workspace) -> int:
-    from samis.errors import EvaluationError
+    # lazy: image-level scoring imports pandas and OpenCV, which the other commands' parsers do not need
     from samis.image_level import check_min_area, evaluate_image_level
-    from samis.tables.image_level import ImageLevelTable
 
     if not args.image_level:
         raise EvaluationError("--min-area applies to --image-level only")

@@ -11,6 +11,9 @@ from samis.commands._common import print_json
 from samis.counts import add_count_argument
 from samis.errors import SamError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
+from samis.outputs import write_output
+from samis.figures import png_bytes
+from samis.tables.render import json_text
 
 
 def register(subparsers) -> None:
@@ -41,6 +44,7 @@ def default_model(workspace, dataset_id: str) -> str:
     Raises:
         SamError: no model has masks for the dataset (names the command that computes them).
     """
+    # lazy: the mask explorer imports pandas, which the other commands' parsers do not need
     from samis.mask_explorer import cached_models
 
     models = cached_models(workspace, dataset_id)
@@ -52,10 +56,8 @@ def default_model(workspace, dataset_id: str) -> str:
 
 
 def _run(args, workspace) -> int:
+    # lazy: the mask explorer imports pandas, which the other commands' parsers do not need
     from samis.mask_explorer import explore_masks, explorer_document, fig4_figure
-    from samis.outputs import write_output
-    from samis.figures import png_bytes
-    from samis.tables.render import json_text
 
     model = args.model or default_model(workspace, args.dataset)
     explorer = explore_masks(workspace, args.dataset, args.image, model, metrics=True)

@@ -10,6 +10,11 @@ from samis.errors import ReportError
 from samis.paper import PAPER_TABLES
 from samis.tables.columns import TABLE_METRICS
 from samis.tables.gap import GAP_DEFINITIONS
+from samis.stats import DEFAULT_SEED, bootstrap, check_resamples, check_seed
+from samis.outputs import write_output
+from samis.colors import method_colors
+from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
+from samis.metrics import DATASET_METRICS
 
 FORMATS = ("table", "json", "csv", "markdown", "latex", "html")
 
@@ -60,14 +65,12 @@ def _report(args, workspace) -> int:
     # lazy: the table model imports pandas and the report the evaluation; every other command
     # (and --help) builds this parser without them
     from samis.tables.model import read_rows_csv
-    from samis.tables.report import comparison_rows, report_table
+    from samis.tables.report import ComparisonQuery, comparison_rows, report_table
 
     if args.format == "html" and not args.output:
         raise ReportError("--format html writes a file: give -o FILE (or -o - for standard output)")
     resamples = seed = None
     if args.ci is not None or args.seed is not None:
-        from samis.stats import DEFAULT_SEED, check_resamples, check_seed
-
         if args.ci is None:
             raise ReportError("--seed sets the seed of the intervals: give --ci too")
         resamples = check_resamples(args.ci, "--ci")
@@ -77,15 +80,11 @@ def _report(args, workspace) -> int:
     if wants_measured:
         build_demo_if_empty(workspace, show_progress(args))
     with progress_printer(show_progress(args)) as progress:
-        found = comparison_rows(
-            workspace, args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
-            split=args.split, metrics=args.metrics, extra_rows=extra, allow_missing=args.allow_missing,
-            progress=progress,
-        )
+        query = ComparisonQuery(args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
+                                split=args.split, metrics=args.metrics, allow_missing=args.allow_missing)
+        found = comparison_rows(workspace, query, extra_rows=extra, progress=progress)
     boot = None
     if resamples is not None:
-        from samis.stats import bootstrap
-
         if found.evaluation is None:
             raise ReportError("--ci needs rows measured here (a registered dataset, or --measured)")
         boot = bootstrap(found.evaluation, resamples=resamples, seed=seed)
@@ -96,8 +95,6 @@ def _report(args, workspace) -> int:
     else:
         text = table_text(table, args.format)
     if args.output and args.output != "-":
-        from samis.outputs import write_output
-
         write_output(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
@@ -107,9 +104,6 @@ def _report(args, workspace) -> int:
 
 def _html(args, found, table) -> str:
     """The report as one HTML page, with the Compare link that shows the same table in the dashboard."""
-    from samis.dashboard.colors import method_colors
-    from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
-    from samis.metrics import DATASET_METRICS
 
     if args.class_metric not in DATASET_METRICS:
         raise ReportError(f"unknown --class-metric {args.class_metric!r} (choose from {', '.join(DATASET_METRICS)})")

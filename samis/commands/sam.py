@@ -11,6 +11,7 @@ from samis.errors import SamError
 from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
 from samis.models import MODEL_CHOICES, get_model
+from samis.sam.model_cache import ModelCache
 
 
 def register(subparsers) -> None:
@@ -76,8 +77,6 @@ def _flag_options(param: GeneratorParam) -> dict:
 
 
 def _run(args, workspace) -> int:
-    from samis.sam.model_cache import ModelCache
-
     with ModelCache().using():  # this run's models: loaded once for the masks and the prompts, freed at the end
         return _run_with_models(args, workspace)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from samis.commands._common import comma_list, progress_printer, show_progress, write_table
 from samis.counts import add_count_argument
-from samis.speed import parse_checkpoint_options, speed_report
+from samis.speed import TimingProtocol, parse_checkpoint_options, speed_report
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -37,10 +37,11 @@ def register(subparsers) -> None:
 def _speed(args, workspace) -> int:
     with progress_printer(show_progress(args)) as progress:
         table = speed_report(
-            workspace, methods=args.methods, dataset=args.dataset, n_images=args.images,
-            checkpoints=parse_checkpoint_options(args.checkpoint), device=args.device, warmup=args.warmup,
-            runs=args.runs, time_budget_s=args.time_budget or None, include_paper=not args.no_paper,
-            progress=progress,
+            workspace, methods=args.methods, dataset=args.dataset,
+            checkpoints=parse_checkpoint_options(args.checkpoint), device=args.device,
+            protocol=TimingProtocol(warmup=args.warmup, runs=args.runs, time_budget_s=args.time_budget or None,
+                                    n_images=args.images),
+            include_paper=not args.no_paper, progress=progress,
         )
     write_table(table, args.format)
     return 0

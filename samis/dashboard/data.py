@@ -17,6 +17,7 @@ changed. Nothing here computes a metric; the functions call :mod:`samis.evaluati
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,7 @@ import streamlit as st
 
 from samis.cases import per_image_tables
 from samis.tables.per_class import per_class_table
-from samis.tables.report import ComparisonRows, comparison_rows
+from samis.tables.report import ComparisonQuery, ComparisonRows, comparison_rows_of
 from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
@@ -40,6 +41,8 @@ from samis.workspace import Workspace
 from samis.dashboard import coverage as coverage_module
 from samis.dashboard import ui
 from samis.dashboard.jobs import JobBoard
+from samis.sam.model_cache import ModelCache, active_cache
+from samis.mask_explorer import all_masks_overlay, chosen_overlay, explore_masks, fig4_figure, resolve_model
 
 
 def fingerprint(root: str, dataset_id: str | None = None) -> str:
@@ -66,112 +69,106 @@ def _jobs() -> JobBoard:
     return JobBoard(keep=6)
 
 
-def evaluation(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> EvaluationResult:
+@dataclass(frozen=True)
+class Scope:
+    """What a page's scores are of: a workspace, a dataset, a split, the methods, and the workspace's
+    content key. Frozen and hashable: the cache key of every function below that reads the evaluation."""
+
+    root: str
+    dataset_id: str
+    split: str
+    methods: tuple[str, ...]
+    fingerprint: str
+
+
+def evaluation(scope: Scope) -> EvaluationResult:
     """Every requested method scored on the split (methods with missing maps scored on what they have).
 
     Scoring runs in the background (see :mod:`samis.dashboard.jobs`): the page shows its progress, and
     work done before a widget or page change is kept, not redone.
     """
     def work(progress):
-        workspace = Workspace(root)
-        return evaluate(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
-                        allow_missing=True, progress=progress)
+        workspace = Workspace(scope.root)
+        return evaluate(workspace, load_dataset(workspace, scope.dataset_id), methods=list(scope.methods),
+                        split=scope.split, allow_missing=True, progress=progress)
 
-    job = _jobs().get_or_start(("evaluation", root, dataset_id, split, tuple(methods), fingerprint), work)
-    return ui.wait_for(job, f"scoring {dataset_id}/{split}")
+    job = _jobs().get_or_start(("evaluation", scope), work)
+    return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
 
 
-def comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...], paper: bool, measured: bool,
-               fingerprint: str) -> ComparisonRows:
+def comparison(scope: Scope, paper: bool, measured: bool) -> ComparisonRows:
     """The comparison rows of the Compare page (the same function as ``report``), over the evaluation."""
-    result = evaluation(root, dataset_id, split, methods, fingerprint) if measured else None
-    return _comparison(root, dataset_id, split, methods, paper, measured, fingerprint, result)
+    result = evaluation(scope) if measured else None
+    return _comparison(scope, paper, measured, result)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def _comparison(root: str, dataset_id: str, split: str, methods: tuple[str, ...], paper: bool, measured: bool,
-                fingerprint: str, _result: EvaluationResult | None) -> ComparisonRows:
-    return comparison_rows(Workspace(root), dataset_id, paper=paper, measured=measured, split=split,
-                           allow_missing=True, evaluation=_result)
+def _comparison(scope: Scope, paper: bool, measured: bool, _result: EvaluationResult | None) -> ComparisonRows:
+    query = ComparisonQuery(scope.dataset_id, paper=paper, measured=measured, split=scope.split, allow_missing=True)
+    return comparison_rows_of(Workspace(scope.root), query, _result)
 
 
-def bootstrap(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
-              resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> stats.Bootstrap:
+def bootstrap(scope: Scope, resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> stats.Bootstrap:
     """Bootstrap of every method of the evaluation (see :func:`samis.stats.bootstrap`); read-only."""
-    return _bootstrap(root, dataset_id, split, methods, fingerprint, resamples, seed,
-                      evaluation(root, dataset_id, split, methods, fingerprint))
+    return _bootstrap(scope, resamples, seed, evaluation(scope))
 
 
 @st.cache_resource(show_spinner="Resampling the images (bootstrap)…", max_entries=6)
-def _bootstrap(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str, resamples: int,
-               seed: int, _result: EvaluationResult) -> stats.Bootstrap:
+def _bootstrap(scope: Scope, resamples: int, seed: int, _result: EvaluationResult) -> stats.Bootstrap:
     return stats.bootstrap(_result, resamples=resamples, seed=seed)
 
 
-def uncertainty_figures(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
-                        colors: dict, fingerprint: str):
+def uncertainty_figures(scope: Scope, metric: str, colors: dict):
     """(rank-stability figure, significance-matrix figure) of one metric over the bootstrap."""
-    return _uncertainty_figures(root, dataset_id, split, methods, metric, colors, fingerprint,
-                                bootstrap(root, dataset_id, split, methods, fingerprint))
+    return _uncertainty_figures(scope, metric, colors, bootstrap(scope))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _uncertainty_figures(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
-                         colors: dict, fingerprint: str, _boot: stats.Bootstrap):
+def _uncertainty_figures(scope: Scope, metric: str, colors: dict, _boot: stats.Bootstrap):
     return (rank_stability_figure(_boot, metric, colors),
             significance_matrix_figure(stats.significance_matrix(_boot, metric)))
 
 
-def paired(root: str, dataset_id: str, split: str, methods: tuple[str, ...], a: str, b: str,
-           images: tuple[str, ...], fingerprint: str) -> stats.PairedComparison:
+def paired(scope: Scope, a: str, b: str, images: tuple[str, ...]) -> stats.PairedComparison:
     """A vs B on the given images of the evaluation (see :func:`samis.stats.compare_methods`)."""
-    return _paired(root, dataset_id, split, methods, a, b, images, fingerprint,
-                   evaluation(root, dataset_id, split, methods, fingerprint))
+    return _paired(scope, a, b, images, evaluation(scope))
 
 
 @st.cache_data(show_spinner="Comparing A and B (bootstrap, Wilcoxon)…", max_entries=32)
-def _paired(root: str, dataset_id: str, split: str, methods: tuple[str, ...], a: str, b: str,
-            images: tuple[str, ...], fingerprint: str, _result: EvaluationResult) -> stats.PairedComparison:
+def _paired(scope: Scope, a: str, b: str, images: tuple[str, ...], _result: EvaluationResult) -> stats.PairedComparison:
     return stats.compare_methods(_result, a, b, images=list(images))
 
 
-def class_table(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str,
-                fingerprint: str) -> pd.DataFrame:
+def class_table(scope: Scope, metric: str) -> pd.DataFrame:
     """Methods × classes of one dataset metric (see :func:`samis.tables.per_class.per_class_table`)."""
-    return _class_table(root, dataset_id, split, methods, metric, fingerprint,
-                        evaluation(root, dataset_id, split, methods, fingerprint))
+    return _class_table(scope, metric, evaluation(scope))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _class_table(root: str, dataset_id: str, split: str, methods: tuple[str, ...], metric: str, fingerprint: str,
-                 _result: EvaluationResult) -> pd.DataFrame:
+def _class_table(scope: Scope, metric: str, _result: EvaluationResult) -> pd.DataFrame:
     return per_class_table(_result, metric)
 
 
-def per_image(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> pd.DataFrame:
+def per_image(scope: Scope) -> pd.DataFrame:
     """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS`."""
-    return _per_image(root, dataset_id, split, methods, fingerprint,
-                      evaluation(root, dataset_id, split, methods, fingerprint))
+    return _per_image(scope, evaluation(scope))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _per_image(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
-               _result: EvaluationResult) -> pd.DataFrame:
+def _per_image(scope: Scope, _result: EvaluationResult) -> pd.DataFrame:
     return _result.per_image_frame()
 
 
-def per_image_wide(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str) -> dict[str, pd.DataFrame]:
+def per_image_wide(scope: Scope) -> dict[str, pd.DataFrame]:
     """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map)."""
-    return _per_image_wide(root, dataset_id, split, methods, fingerprint,
-                           per_image(root, dataset_id, split, methods, fingerprint))
+    return _per_image_wide(scope, per_image(scope))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _per_image_wide(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
-                    _long: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    ids = split_ids(root, dataset_id, split, fingerprint)
-    by_id = dataset(root, dataset_id, fingerprint).by_id()
-    return per_image_tables(_long, ids, {i: by_id[i].cls for i in ids}, methods)
+def _per_image_wide(scope: Scope, _long: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    ids = split_ids(scope.root, scope.dataset_id, scope.split, scope.fingerprint)
+    by_id = dataset(scope.root, scope.dataset_id, scope.fingerprint).by_id()
+    return per_image_tables(_long, ids, {i: by_id[i].cls for i in ids}, scope.methods)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -262,8 +259,6 @@ def model_cache():
     """The server's one cache of loaded SAM models (bounded: 4 GiB of parameters; see
     :class:`samis.sam.model_cache.ModelCache`). Models a page run uses stay leased while it runs:
     ``with data.model_cache().using(): …`` around the run."""
-    from samis.sam.model_cache import ModelCache
-
     return ModelCache()
 
 
@@ -281,7 +276,6 @@ def loaded_model(model, checkpoint: str | None, device: str = "auto", hash_cache
     """
     # lazy: the engine imports torch and segment_anything, which only the Run page needs
     from samis.sam.engine import load_sam
-    from samis.sam.model_cache import active_cache
 
     if active_cache() is not model_cache():
         raise RuntimeError("data.loaded_model runs inside `with data.model_cache().using():`")
@@ -291,8 +285,6 @@ def loaded_model(model, checkpoint: str | None, device: str = "auto", hash_cache
 
 def mask_cache_key(root: str, dataset_id: str, image_id: str, model: str) -> str:
     """Size and mtime of an image's mask cache file (the workspace fingerprint does not cover the cache)."""
-    from samis.mask_explorer import resolve_model
-
     path = Workspace(root).sam_cache_dir(resolve_model(model).label, dataset_id) / f"{image_id}.npz"
     try:
         stat = path.stat()
@@ -304,8 +296,6 @@ def mask_cache_key(root: str, dataset_id: str, image_id: str, model: str) -> str
 @st.cache_resource(show_spinner="Reading the cached SAM masks…", max_entries=4)
 def mask_explorer(root: str, dataset_id: str, image_id: str, model: str, cache_key: str, fingerprint: str):
     """One image's :class:`samis.mask_explorer.MaskExplorer` (read-only: its masks are not copied per rerun)."""
-    from samis.mask_explorer import explore_masks
-
     return explore_masks(Workspace(root), dataset_id, image_id, model,
                          dataset=dataset(root, dataset_id, fingerprint))
 
@@ -314,8 +304,6 @@ def mask_explorer(root: str, dataset_id: str, image_id: str, model: str, cache_k
 def mask_pictures(root: str, dataset_id: str, image_id: str, model: str, how: str | None, shown: tuple[int, ...],
                   cache_key: str, fingerprint: str) -> dict[str, bytes]:
     """PNG bytes of the all-masks overlay, the chosen masks of ``how`` and the Fig. 4 figure."""
-    from samis.mask_explorer import all_masks_overlay, chosen_overlay, fig4_figure
-
     explorer = mask_explorer(root, dataset_id, image_id, model, cache_key, fingerprint)
     masks = explorer.mask_set.masks
     pictures = {"all": png_bytes(all_masks_overlay(explorer.image, masks, list(shown)))}

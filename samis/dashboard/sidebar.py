@@ -20,7 +20,7 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, hints, state, ui
 from samis.dashboard.access import read_only
-from samis.dashboard.colors import method_colors
+from samis.colors import method_colors
 from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
@@ -49,6 +49,11 @@ class Context:
     @property
     def root(self) -> str:
         return str(self.workspace.root) if self.workspace else ""
+
+    def scope(self, methods=None) -> data.Scope:
+        """The cache key of this context's scores: its dataset and split, ``methods`` (default: the selected ones)."""
+        chosen = self.methods if methods is None else methods
+        return data.Scope(self.root, self.dataset_id, self.split, tuple(chosen), self.fingerprint)
 
     def require(self, dataset: bool = True, methods: bool = False) -> None:
         """Stop the page (after the sidebar has said why) when what it needs is missing."""
@@ -93,10 +98,19 @@ def shared_sidebar() -> Context:
     """Draw the shared sidebar and return the chosen context (also stored for the page)."""
     roots = allowed_roots(_operator_roots())
     ctx = Context(roots=roots, read_only=read_only())
+    if _choose_workspace(ctx) and _choose_dataset(ctx):
+        _choose_split(ctx)
+        _choose_methods(ctx)
+        ctx.colors = method_colors(_every_method(ctx))
+    _store(ctx)
+    return ctx
+
+
+def _choose_workspace(ctx: Context) -> bool:
+    """The workspace and its registered datasets; False (said why) when there is no dataset to choose."""
+    roots = ctx.roots
     default_root = str(roots[0])
     bar = st.sidebar
-
-    # -- workspace ----------------------------------------------------------------------------
     if ctx.read_only:
         typed = default_root
         asked = state.url_value("workspace")
@@ -112,8 +126,7 @@ def shared_sidebar() -> Context:
         ctx.datasets = ctx.workspace.registered_datasets()
     except SamisError as error:
         ui_error(error)
-        _store(ctx)
-        return ctx
+        return False
     if not ctx.datasets and not ctx.read_only:
         _maybe_demo(ctx.workspace, is_default=path == roots[0])
         try:
@@ -122,13 +135,15 @@ def shared_sidebar() -> Context:
             ui_error(error)
     if not ctx.datasets:
         bar.info("No dataset registered in this workspace.")
-        _store(ctx)
-        return ctx
+        return False
+    return True
 
-    # -- dataset ------------------------------------------------------------------------------
+
+def _choose_dataset(ctx: Context) -> bool:
+    """The dataset (loaded) and its fingerprint; False (said why) when it cannot be opened."""
     ids = list(ctx.datasets)
     ctx.dataset_id = state.bind(
-        bar.selectbox, "Dataset", key="dataset", url="dataset", default=ids[0], options=ids, always_in_url=True,
+        st.sidebar.selectbox, "Dataset", key="dataset", url="dataset", default=ids[0], options=ids, always_in_url=True,
         rejected=lambda bad: st.warning(
             f"The link names dataset {literal(repr(bad))}, which is not registered in this workspace "
             f"(registered: {', '.join(literal(i) for i in ids)}); showing {literal(repr(ids[0]))}."))
@@ -138,18 +153,20 @@ def shared_sidebar() -> Context:
     except SamisError as error:
         st.error(f"Dataset {literal(repr(ctx.dataset_id))} cannot be opened: {literal(error)}. Register it again with "
                  f"`python -m samis datasets add {ctx.dataset_id} PATH --replace`, or choose another dataset.")
-        _store(ctx)
-        return ctx
+        return False
+    return True
 
-    # -- split --------------------------------------------------------------------------------
+
+def _choose_split(ctx: Context) -> None:
     splits = split_names(ctx.dataset)
     ctx.split = state.bind(
-        bar.selectbox, "Split", key="split", url="split", default="all", options=splits,
+        st.sidebar.selectbox, "Split", key="split", url="split", default="all", options=splits,
         rejected=lambda bad: st.warning(
             f"The link names split {literal(repr(bad))}, which {literal(repr(ctx.dataset_id))} does not have "
             f"(it has {', '.join(literal(x) for x in splits)}); showing 'all'."))
 
-    # -- methods ------------------------------------------------------------------------------
+
+def _choose_methods(ctx: Context) -> None:
     ctx.all_methods = ctx.workspace.prediction_methods(ctx.dataset_id)
     methods_key = f"methods::{ctx.dataset_id}"  # one selection per dataset: options differ
     kept = st.session_state.get(methods_key)
@@ -166,10 +183,14 @@ def shared_sidebar() -> Context:
                        f"(available: {', '.join(literal(m) for m in ctx.all_methods) or 'none'}).")
         return known if known or not unknown else None
 
-    ctx.methods = list(state.bind(bar.multiselect, "Methods", key=methods_key, url="methods",
+    ctx.methods = list(state.bind(st.sidebar.multiselect, "Methods", key=methods_key, url="methods",
                                   default=list(ctx.all_methods), options=ctx.all_methods, parse=parse_methods,
                                   rejected=lambda bad: None,  # parse_methods has said why
                                   help="methods with stored predictions for this dataset") or [])
+
+
+def _every_method(ctx: Context) -> set[str]:
+    """Every method the workspace and the paper know: colours stay the same whatever is selected."""
     everything = set(ctx.all_methods)
     for other in ctx.datasets:
         if other != ctx.dataset_id:
@@ -181,9 +202,7 @@ def shared_sidebar() -> Context:
         everything.update(r.method for r in data.paper_speed_rows())
     except SamisError:
         pass
-    ctx.colors = method_colors(everything)
-    _store(ctx)
-    return ctx
+    return everything
 
 
 def _store(ctx: Context) -> None:

@@ -26,10 +26,14 @@ rewritten with the new names after the first run.
 from __future__ import annotations
 
 import math
+from urllib.parse import urlencode
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
+
+from samis.counts import COUNTS
+from samis.dashboard.text import literal
 
 _DECLARED = "_samis_url_params"
 _KEPT = "_samis_kept_"
@@ -215,9 +219,7 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
         if rejected is not None:
             rejected(bad)
         else:
-            from samis.dashboard.ui import literal, notice
-
-            notice(f"The link's {literal(f'{url}={bad!r}')} cannot be used here; showing {literal(repr(default))}.")
+            st.info(f"The link's {literal(f'{url}={bad!r}')} cannot be used here; showing {literal(repr(default))}.")
     if options is not None:
         widget(label, options, key=key, **widget_args)
     else:
@@ -254,8 +256,6 @@ def view_link(url_path: str) -> str:
     page asks for its link after its last control. ``st.context.url`` (scheme, host, port, path; no
     query) is None outside a browser session; then the link is relative (``/compare?…``).
     """
-    from urllib.parse import urlencode
-
     declared = st.session_state.get(_DECLARED, {})
     base = st.context.url or f"/{url_path}"
     query = urlencode(declared, safe=",:~")
@@ -265,8 +265,6 @@ def view_link(url_path: str) -> str:
 def count_input(column, label: str, count: str, *, key: str, url: str, default: int) -> int:
     """A number input of a declared count (:data:`samis.counts.COUNTS`), bound to a URL parameter: the control
     and the link accept the same range as the CLI flag and the library."""
-    from samis.counts import COUNTS
-
     bound = COUNTS[count]
     value = bind(column.number_input, label, key=key, url=url, default=default,
                  parse=number_in(bound.low, bound.high, int), min_value=bound.low, max_value=bound.high, step=1,

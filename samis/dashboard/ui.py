@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import traceback
 from collections.abc import Callable
 
@@ -12,39 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from samis.dashboard import state
+from samis.dashboard.text import escaped, literal  # noqa: F401  (pages use them as ui.literal / ui.escaped)
 from samis.errors import SamisError
 from samis.runs import RunProgress
-
-
-# letters, digits, spaces, quotes and a few signs, and "_" only inside a word (never emphasis there)
-_PLAIN = re.compile(r"(?:[A-Za-z0-9 '\-.,/=]|(?<=[A-Za-z0-9])_(?=[A-Za-z0-9]))+")
-
-
-def literal(text: object) -> str:
-    """A name (from a link, a file, a user) as an inline code span: markdown shows it exactly as written.
-
-    A name of plain letters, digits and quotes is returned as it is. Inside a code span nothing is markup: no link, emphasis, HTML or colour directive. The fence is
-    longer than any run of backticks in the name (CommonMark's rule), so a backtick cannot close it.
-    """
-    text = " ".join(str(text).splitlines())
-    if _PLAIN.fullmatch(text):
-        return text  # nothing in it markdown could read as markup
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if not text.strip() or text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def escaped(text: object) -> str:
-    """Library text (notes, summaries) for markdown: every ASCII punctuation character backslash-escaped.
-
-    CommonMark shows an escaped character as itself, so the text reads unchanged, but a name inside
-    it can no longer become a link, emphasis or HTML.
-    """
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+from samis.html_report import Provenance, html_report_bytes
 
 
 def error(message: object) -> None:
@@ -140,6 +110,11 @@ def comparison_frame(table) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def show_scores(scores: dict[str, float], row_name: str) -> None:
+    """One row of scores (metric → value) under ``row_name``, three decimals."""
+    st.dataframe(pd.DataFrame([scores], index=[row_name]).style.format("{:.3f}"))
+
+
 def show_comparison(table, key: str | None = None) -> None:
     """Draw a comparison table with its notes (best ★, † upper bound, gap definition)."""
     frame = comparison_frame(table)
@@ -164,8 +139,6 @@ def download_view(url_path: str, title: str, sections: Callable[[], list], datas
         sections: makes the :class:`samis.html_report.HtmlSection` list.
         dataset, split, view: for the provenance footer.
     """
-    from samis.html_report import Provenance, html_report_bytes
-
     link = state.view_link(url_path)
 
     def build() -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from samis.errors import SamError
-from samis.checkpoint_download import file_md5
+from samis.file_hashes import file_md5
 from samis.models import (
     OFFICIAL_CHECKPOINTS,
     OFFICIAL_SAM2_CHECKPOINTS,

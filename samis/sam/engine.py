@@ -149,6 +149,7 @@ class LoadedSam:
             "device": device_name(self.device),
         }
         if self.spec.runs_on_sam2:
+            # sam2: only for a SAM 2 model
             from samis.sam.sam2_backend import sam2_version
 
             record["package"] = f"sam2 {sam2_version()}"
@@ -232,6 +233,7 @@ def _is_out_of_memory(error: BaseException) -> bool:
 def _mask_generator(loaded: LoadedSam, params: AmgParams, notify=None):
     """samis's generator for SAM; the official ``SAM2AutomaticMaskGenerator`` (wrapped) for SAM 2."""
     if loaded.spec.runs_on_sam2:
+        # sam2: only for a SAM 2 model
         from samis.sam.sam2_backend import Sam2MaskGenerator
 
         return Sam2MaskGenerator(loaded.model, params, notify)

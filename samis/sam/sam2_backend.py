@@ -26,6 +26,7 @@ from samis.errors import SamError
 from samis.models import TINY_SAM2_MODEL, ModelSpec
 from samis.sam.masks import MaskSet
 from samis.sam.params import Sam2AmgParams
+from samis.sam.checkpoints import load_state_dict
 
 TINY_SAM2_SEED = 20240502
 TINY_SAM2_IMAGE_SIZE = 256  # input side (SAM 2.1: 1024); 16x16 embedding, 64x64 low-res masks
@@ -74,6 +75,7 @@ def _import_sam2():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sam2 warns about torch.jit.script and its optional CUDA extension
+            # sam2 is optional: imported when a SAM 2 model is built, a one-line error when missing
             from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
             from sam2.build_sam import build_sam2
             from sam2.sam2_image_predictor import SAM2ImagePredictor
@@ -118,6 +120,7 @@ def _use_components_without_extension() -> None:
     """Let sam2's hole and sprinkle filling (``min_mask_region_area`` inside the generator) run where its
     CUDA kernel cannot (no extension, or tensors on the CPU), so a CPU run post-processes masks as a GPU
     run with the extension does, instead of skipping that step with a warning."""
+    # sam2 is optional: imported only when a SAM 2 model is built
     from sam2.utils import misc
 
     if getattr(misc.get_connected_components, "samis_fallback", False):
@@ -183,8 +186,6 @@ def build_sam2_network(spec: ModelSpec, path: Path | None):
     """
     if path is None:
         return build_tiny_sam2()
-    from samis.sam.checkpoints import load_state_dict
-
     state = load_state_dict(path, spec.key)
     try:
         return build_sam2_from_state(spec, state, path)

@@ -15,10 +15,11 @@ from samis.speed.sam_accounting import (
     OFFICIAL_CHECKPOINT_BYTES, SAM_TYPES, explain_parameter_gap, printed_sam_params, sam_parameter_breakdown,
 )
 from samis.speed.table import SpeedTable, paper_speed_rows, speed_table
-from samis.speed.timing import SpeedRow, SpeedSubject, cpu_name, measure_fps, protocol_text, size_text
+from samis.speed.timing import SpeedRow, SpeedSubject, TimingProtocol, cpu_name, measure_fps, protocol_text, size_text
 
 __all__ = [
     "OFFICIAL_CHECKPOINT_BYTES", "SAM_TYPES", "SYNTHETIC_SIZE", "TINY_SAM", "SpeedRow", "SpeedSubject", "SpeedTable",
+    "TimingProtocol",
     "baseline_subjects", "cpu_name", "dataset_images", "explain_parameter_gap", "measure_fps",
     "paper_speed_rows", "parse_checkpoint_options", "printed_sam_params", "protocol_text", "sam_parameter_breakdown",
     "sam_subjects", "size_text", "speed_report", "speed_table", "split_speed_methods", "synthetic_image",

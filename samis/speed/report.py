@@ -26,7 +26,7 @@ from samis.methods import sam_model_of
 from samis.models import SAM2_MODELS, SAM_MODELS, TINY_MODEL
 from samis.runs import ProgressCallback
 from samis.speed.table import SpeedTable, speed_table
-from samis.speed.timing import SpeedRow, SpeedSubject, cpu_name, size_text
+from samis.speed.timing import SpeedRow, SpeedSubject, TimingProtocol, cpu_name, size_text
 
 TINY_SAM = TINY_MODEL.label
 SYNTHETIC_SIZE = (200, 200)
@@ -36,6 +36,7 @@ SYNTHETIC_SIZE = (200, 200)
 def _baseline_registry() -> dict:
     """``samis.baselines.BASELINES``, looked up when called: the registry in ``sys.modules`` then is the
     one timed (tests swap in a fake one), and OpenCV stays off the import path of this module."""
+    # looked up when called: tests swap in a fake registry, and OpenCV stays off this module's import path
     from samis.baselines import BASELINES
 
     return BASELINES
@@ -117,10 +118,12 @@ def _sam2_parameter_row(key: str) -> SpeedRow:
 
     (Hiera calls ``Tensor.item()`` while it is built, which PyTorch's meta device cannot do.)
     """
+    # torch, hydra and sam2: only when a SAM 2 model's parameters are counted
     import torch
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    # sam2 is optional: only when a SAM 2 model's parameters are counted
     from samis.sam.sam2_backend import _import_sam2
 
     _import_sam2()  # initialises hydra with the package's configs
@@ -210,20 +213,20 @@ def split_speed_methods(methods: list[str] | None, baseline_names: list[str]) ->
             raise ReportError(f"unknown method {name!r} for the speed table (choose from {choices})")
     return baselines, sam
 
-def speed_report(workspace=None, methods: list[str] | None = None, dataset: str | None = None, n_images: int = 5,
-                 checkpoints: dict[str, str] | None = None, device: str = "auto", warmup: int = 3, runs: int = 20,
-                 time_budget_s: float | None = 30.0, include_paper: bool = True,
+def speed_report(workspace=None, methods: list[str] | None = None, dataset: str | None = None,
+                 checkpoints: dict[str, str] | None = None, device: str = "auto", *,
+                 protocol: TimingProtocol = TimingProtocol(), include_paper: bool = True,
                  progress: ProgressCallback | None = None) -> SpeedTable:
     """Everything samis can run here, timed on a dataset's images (or a synthetic one), beside Table 7.
 
     Args:
         workspace: the samis workspace (needed with ``dataset``).
         methods: ids (baselines, ``sam-tiny-random``, ``sam-vit_h``…); None = all.
-        dataset: registered dataset whose first ``n_images`` images are used; None = a synthetic 200×200 image.
-        n_images: how many of the dataset's images.
+        dataset: registered dataset whose first ``protocol.n_images`` images are used; None = a synthetic
+            200×200 image.
         checkpoints: SAM model type → checkpoint path; those types are timed (and added when not requested).
         device: for SAM (``auto`` = CUDA, then MPS, then CPU).
-        warmup, runs, time_budget_s: the protocol (see :func:`samis.speed.timing.measure_fps`).
+        protocol: images, warm-up, runs and time budget (see :class:`samis.speed.timing.TimingProtocol`).
         include_paper: add Table 7's printed rows.
         progress: optional callback (see :func:`samis.speed.table.speed_table`).
 
@@ -240,11 +243,10 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
     for key, path in (checkpoints or {}).items():
         sam[key] = path
     if dataset:
-        images, images_text = dataset_images(workspace, dataset, n_images)
+        images, images_text = dataset_images(workspace, dataset, protocol.n_images)
     else:
         images, images_text = [synthetic_image()], "one synthetic 200x200 image (seeded grey noise with a bright line)"
     subjects, notes = baseline_subjects(baselines) if baselines else ([], [])
     sam_list, param_rows, sam_notes = sam_subjects(sam, device) if sam else ([], [], [])
     return speed_table(subjects + sam_list, images, images_text, extra_rows=param_rows, notes=notes + sam_notes,
-                       warmup=warmup, runs=runs, time_budget_s=time_budget_s, include_paper=include_paper,
-                       progress=progress)
+                       protocol=protocol, include_paper=include_paper, progress=progress)

@@ -9,8 +9,9 @@ import numpy as np
 from samis.paper import SPEED_DEVICE, load_speed_table
 from samis.speed.sam_accounting import OFFICIAL_CHECKPOINT_BYTES
 from samis.runs import ProgressCallback, ProgressTracker
-from samis.speed.timing import SpeedRow, SpeedSubject, measure_fps, protocol_text
-from samis.tables.render import csv_text, markdown_table, text_table
+from samis.speed.timing import SpeedRow, SpeedSubject, TimingProtocol, measure_fps
+from samis.tables.render import csv_text, markdown_table
+from samis.text_table import text_table
 
 @dataclass
 class SpeedTable:
@@ -77,8 +78,8 @@ def paper_speed_rows() -> list[SpeedRow]:
             for r in load_speed_table()]
 
 def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_text: str, *,
-                extra_rows: list[SpeedRow] | None = None, notes: list[str] | None = None, warmup: int = 3,
-                runs: int = 20, time_budget_s: float | None = 30.0, include_paper: bool = True,
+                extra_rows: list[SpeedRow] | None = None, notes: list[str] | None = None,
+                protocol: TimingProtocol = TimingProtocol(), include_paper: bool = True,
                 progress: ProgressCallback | None = None) -> SpeedTable:
     """Time every subject and put the results beside Table 7.
 
@@ -88,7 +89,7 @@ def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_t
         images: uint8 RGB images; images_text says what they are.
         extra_rows: rows not timed (e.g. parameter counts of SAM models without a checkpoint).
         notes: lines to print under the table.
-        warmup, runs, time_budget_s: the protocol (see :func:`samis.speed.timing.measure_fps`).
+        protocol: warm-up, runs and time budget (see :func:`samis.speed.timing.measure_fps`).
         include_paper: add Table 7's printed rows.
         progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``speed``, unit methods,
             detail ``timing <label>``) before each subject is timed and after it.
@@ -100,7 +101,8 @@ def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_t
     tracker = ProgressTracker(progress, len(subjects), "speed", unit="methods").start()
     for subject in subjects:
         tracker.working_on(f"timing {subject.label}")
-        rows.append(measure_fps(subject, images, warmup=warmup, runs=runs, time_budget_s=time_budget_s))
+        rows.append(measure_fps(subject, images, warmup=protocol.warmup, runs=protocol.runs,
+                                time_budget_s=protocol.time_budget_s))
         tracker.advance()
     rows += list(extra_rows or [])
     notes = list(notes or [])
@@ -111,4 +113,4 @@ def speed_table(subjects: list[SpeedSubject], images: list[np.ndarray], images_t
         official_h = OFFICIAL_CHECKPOINT_BYTES["vit_h"] / 1e6
         notes.append(f"model size: the paper prints 1228.8 MB for SAM; the official ViT-H checkpoint is "
                      f"{official_h:.1f} MB (float32 weights)")
-    return SpeedTable(rows=rows, images=images_text, protocol=protocol_text(warmup, runs, time_budget_s), notes=notes)
+    return SpeedTable(rows=rows, images=images_text, protocol=protocol.text(), notes=notes)

@@ -135,6 +135,27 @@ def size_text(images: list[np.ndarray]) -> str:
     return text if first == last else f"{text}..{last[0]}x{last[1]}"
 
 
+@dataclass(frozen=True)
+class TimingProtocol:
+    """How a speed table is measured.
+
+    Attributes:
+        warmup: untimed runs first.
+        runs: timed runs at most.
+        time_budget_s: stop timing a subject after this many seconds, at least 3 runs (None: no limit).
+        n_images: how many of a dataset's images are timed (a synthetic image is one image).
+    """
+
+    warmup: int = 3
+    runs: int = 20
+    time_budget_s: float | None = 30.0
+    n_images: int = 5
+
+    def text(self) -> str:
+        """The protocol line printed under a speed table."""
+        return protocol_text(self.warmup, self.runs, self.time_budget_s)
+
+
 def protocol_text(warmup: int, runs: int, time_budget_s: float | None) -> str:
     """The protocol line printed under a speed table."""
     budget = f", stopped after {time_budget_s:g} s (at least 3 runs)" if time_budget_s else ""

@@ -20,10 +20,11 @@ _EXPORTS = {
                      "resolve_metrics"), "samis.tables.columns"),
     **dict.fromkeys(("GAP_DEFINITIONS", "GapRow", "compute_gap", "gap_definition_text", "gap_percent",
                      "round_half_up"), "samis.tables.gap"),
-    **dict.fromkeys(("ComparisonTable", "TableRow", "build_table", "measured_rows", "paper_rows", "read_rows_csv",
+    **dict.fromkeys(("ComparisonTable", "DECIMALS", "TableRow", "add_uncertainty", "build_table", "measured_rows", "paper_rows", "read_rows_csv",
                      "row_keys"), "samis.tables.model"),
     "latex_escape": "samis.tables.render",
-    **dict.fromkeys(("ComparisonRows", "comparison_report", "comparison_rows", "paper_key"), "samis.tables.report"),
+    **dict.fromkeys(("ComparisonQuery", "ComparisonRows", "comparison_report", "comparison_rows", "comparison_rows_of",
+                     "paper_key"), "samis.tables.report"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,8 @@ import math
 
 from samis.methods import UPPER_BOUND_NOTE, describe
 from samis.metrics import HIGHER_IS_BETTER, IMAGE_LEVEL_METRICS
-from samis.tables.render import (csv_text, latex_escape, latex_table, markdown_table, markdown_text, text_table)
+from samis.tables.render import csv_text, latex_escape, latex_table, markdown_table, markdown_text
+from samis.text_table import text_table
 
 #: column titles of the image-level metrics
 TITLES = {"false_alarm_rate": "false alarms", "miss_rate": "misses", "auroc_area": "AUROC area",

@@ -30,10 +30,11 @@ from samis.paper import method_id, parse_printed_number, read_commented_csv
 from samis.methods import PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe
 from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
 from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
-from samis.tables.render import (
-    csv_text, latex_escape, latex_table, markdown_table, markdown_text, text_table,
-)
+from samis.tables.render import csv_text, latex_escape, latex_table, markdown_table, markdown_text
+from samis.text_table import text_table
 
+#: places shown for values without printed text (as the paper prints them); best marks compare shown values
+DECIMALS = 3
 _ROW_FIELDS = {"method", "label", "source", "note", "upper_bound", "printed_name", "publication", "type",
                "printed_best", "split", "samis_version", "time", "n_images", "dataset"}
 
@@ -94,7 +95,7 @@ class ComparisonTable:
     gap: GapRow | None
     title: str = ""
     notes: list[str] = field(default_factory=list)
-    decimals: int = 3
+    decimals: int = DECIMALS
     #: row key → metric → (lo, hi): the bootstrap intervals of measured rows (empty: no uncertainty)
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     #: metric → ``sig.`` (best significantly ahead of the runner-up) or ``tied``; absent: not decidable
@@ -316,8 +317,7 @@ def _find_row(rows: list[TableRow], keys: list[str], method: str) -> str | None:
 
 def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str | None = "SAM",
                 gap_definition: str = "larger", require_gap: bool = False, dataset: str = "",
-                title: str = "", notes: list[str] | None = None, decimals: int = 3,
-                bootstrap=None) -> ComparisonTable:
+                title: str = "", notes: list[str] | None = None) -> ComparisonTable:
     """Build a comparison table from rows of any source.
 
     Args:
@@ -327,12 +327,10 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
         gap_definition: ``larger`` or ``reference`` (see :mod:`samis.tables.gap`).
         require_gap: raise when ``gap_method`` is not in the table (else the gap row is left out, with a note).
         dataset, title, notes: shown with the table.
-        decimals: places shown for values that have no printed text; best marks compare shown values.
-        bootstrap: a :class:`samis.stats.Bootstrap` of the measured rows' evaluation: adds intervals,
-            significance of the best marks and the gap row's interval (None: point values only).
 
     Returns:
-        the :class:`ComparisonTable`.
+        the :class:`ComparisonTable`: point values; :func:`add_uncertainty` adds intervals. Values without
+        printed text show :data:`DECIMALS` places, and best marks compare the shown values.
 
     Raises:
         ReportError: fewer than two rows, an unknown metric or gap definition, a duplicate row, or a
@@ -352,7 +350,7 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
          "upper_bound": [r.upper_bound for r in rows], "note": [r.note for r in rows]},
         index=pd.Index(keys, name="method"),
     )
-    best_mask = _best_mask(rows, keys, metrics, decimals)
+    best_mask = _best_mask(rows, keys, metrics, DECIMALS)
     gap = None
     if gap_method:
         key = _find_row(rows, keys, gap_method)
@@ -363,14 +361,20 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
         else:
             gap = compute_gap(rows, keys, metrics, key, gap_definition)
     table = ComparisonTable(dataset=dataset, metrics=metrics, rows=rows, keys=keys, frame=frame,
-                            best_mask=best_mask, gap=gap, title=title, notes=notes, decimals=decimals)
-    if bootstrap is not None:
-        _add_uncertainty(table, bootstrap)
+                            best_mask=best_mask, gap=gap, title=title, notes=notes, decimals=DECIMALS)
     return table
 
 
-def _add_uncertainty(table: ComparisonTable, boot) -> None:
-    """Intervals, best-mark verdicts and gap intervals of the rows measured in ``boot``."""
+def add_uncertainty(table: ComparisonTable, boot) -> None:
+    """Add intervals, best-mark verdicts and the gap row's interval to ``table``, in place.
+
+    Args:
+        table: from :func:`build_table`.
+        boot: a :class:`samis.stats.Bootstrap` of the evaluation behind the table's measured rows.
+
+    Raises:
+        ReportError: the table has no row measured in ``boot``.
+    """
     measured = {key: row.method for key, row in zip(table.keys, table.rows)
                 if row.source == "measured" and row.method in boot.methods}
     if not measured:

@@ -12,7 +12,7 @@ from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
 from samis.paper import PAPER_TABLES, PaperTable, load_paper_table, method_id
 from samis.tables.columns import TABLE_METRICS, resolve_metrics
-from samis.tables.model import ComparisonTable, TableRow, build_table, measured_rows, paper_rows, row_keys
+from samis.tables.model import ComparisonTable, TableRow, add_uncertainty, build_table, measured_rows, paper_rows, row_keys
 
 
 def paper_key(workspace, dataset: str, split: str | None = None) -> str | None:
@@ -88,53 +88,114 @@ class ComparisonRows:
         """
         if with_gap:
             gap_method = gap_method or self.default_gap_method or PAPER_SAM
-        return build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
-                           gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
-                           dataset=dataset, title=title, notes=list(self.notes), bootstrap=bootstrap)
+        table = build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
+                            gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
+                            dataset=dataset, title=title, notes=list(self.notes))
+        if bootstrap is not None:
+            add_uncertainty(table, bootstrap)
+        return table
 
 
-def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
-                    methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
-                    extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
-                    progress: ProgressCallback | None = None, evaluation: EvaluationResult | None = None) -> ComparisonRows:
-    """The rows of one dataset's comparison: the paper's, those measured here, or both.
+@dataclass(frozen=True)
+class ComparisonQuery:
+    """What one comparison compares: a dataset, which sources, which methods, on which split.
 
-    The CLI's ``report`` and the dashboard's Compare page both build their table from this, so they
-    cannot disagree.
+    Frozen and hashable, so the dashboard can key its caches with it.
 
-    Args:
-        workspace: the samis workspace (registered datasets and predictions), or None for paper rows only.
+    Attributes:
         dataset: a paper table id (``sd900``, ``mt``, ``nrsd-mn``, ``mt-7:3``) and/or a registered dataset id.
         paper, measured: which rows to include; when neither is given, every source that exists.
         methods: methods to keep (paper ids or printed names, store method names); None = all.
         split: split for measured rows (default ``all``; ``test-7:3`` for ``mt-7:3``); MT on the 7:3
             split is compared with Table 6.
         metrics: table metrics of the measured rows.
-        extra_rows: more rows, e.g. from :func:`read_rows_csv`.
         allow_missing: score measured methods on the images they have.
+    """
+
+    dataset: str
+    paper: bool | None = None
+    measured: bool | None = None
+    methods: tuple[str, ...] | None = None
+    split: str | None = None
+    metrics: tuple[str, ...] = TABLE_METRICS
+    allow_missing: bool = False
+
+    def __post_init__(self):
+        # lists from argparse or a page become tuples, so the query stays hashable
+        if self.methods is not None:
+            object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+
+
+def comparison_rows(workspace, query: ComparisonQuery | str, *, extra_rows: list[TableRow] | None = None,
+                    progress: ProgressCallback | None = None) -> ComparisonRows:
+    """The rows of one dataset's comparison: the paper's, those measured here (evaluated now), or both.
+
+    The CLI's ``report`` and the dashboard's Compare page both build their table from this (or from
+    :func:`comparison_rows_of`), so they cannot disagree.
+
+    Args:
+        workspace: the samis workspace (registered datasets and predictions), or None for paper rows only.
+        query: what to compare; a dataset id alone means every source that exists, all methods.
+        extra_rows: more rows, e.g. from :func:`read_rows_csv`.
         progress: optional callback for the evaluation (see :func:`samis.evaluation.evaluate`).
-        evaluation: scores already computed for this dataset and split (the dashboard's cache); None:
-            evaluate here.
 
     Raises:
         ReportError: no table for the dataset, or a requested method found nowhere. Errors of the
             evaluation pass through.
     """
-    metrics = resolve_metrics(metrics)
-    key = paper_key(workspace, dataset, split)
-    target = _measured_target(workspace, dataset, split)
+    query = ComparisonQuery(query) if isinstance(query, str) else query
+
+    def evaluate_here(dataset_id: str, split: str, pick: list[str] | None) -> EvaluationResult:
+        return evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick, split=split,
+                        allow_missing=query.allow_missing, progress=progress)
+
+    return _rows(workspace, query, extra_rows, evaluate_here)
+
+
+def comparison_rows_of(workspace, query: ComparisonQuery, evaluation: EvaluationResult | None,
+                       extra_rows: list[TableRow] | None = None) -> ComparisonRows:
+    """:func:`comparison_rows` over scores already computed for the query's dataset and split (the
+    dashboard's cache): nothing is evaluated here.
+
+    Args:
+        evaluation: the scores of the measured rows (None: the query asks for no measured rows).
+
+    Raises:
+        ReportError: as :func:`comparison_rows`, and when measured rows are asked for without scores.
+    """
+    def given(dataset_id: str, split: str, pick: list[str] | None) -> EvaluationResult:
+        if evaluation is None:
+            raise ReportError(f"no scores given for the measured rows of {dataset_id!r}")
+        return evaluation
+
+    return _rows(workspace, query, extra_rows, given)
+
+
+def _sources(workspace, query: ComparisonQuery) -> tuple[bool, bool, str | None, tuple[str, str] | None]:
+    """(paper?, measured?, paper table key, measured (dataset, split)) of a query, checked."""
+    key = paper_key(workspace, query.dataset, query.split)
+    target = _measured_target(workspace, query.dataset, query.split)
+    paper, measured = query.paper, query.measured
     if paper is None and measured is None:
         paper, measured = key is not None, target is not None
         if not paper and not measured:
-            raise ReportError(f"{dataset!r} is neither a paper table (sd900, mt, nrsd-mn, mt-7:3) nor a registered dataset")
+            raise ReportError(f"{query.dataset!r} is neither a paper table (sd900, mt, nrsd-mn, mt-7:3) nor a registered dataset")
     if paper and key is None:
-        raise ReportError(f"the paper has no table for {dataset!r} (it has sd900, mt, nrsd-mn and mt-7:3)")
+        raise ReportError(f"the paper has no table for {query.dataset!r} (it has sd900, mt, nrsd-mn and mt-7:3)")
     if measured and target is None:
-        raise ReportError(f"dataset {dataset!r} is not registered; add it with: python -m samis datasets add {dataset} PATH")
+        raise ReportError(f"dataset {query.dataset!r} is not registered; add it with: "
+                          f"python -m samis datasets add {query.dataset} PATH")
+    return bool(paper), bool(measured), key, target
 
+
+def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRows:
+    """The comparison rows of ``query``; ``scores(dataset_id, split, methods)`` gives the measured scores."""
+    metrics = resolve_metrics(query.metrics)
+    paper, measured, key, target = _sources(workspace, query)
     rows: list[TableRow] = []
     notes: list[str] = []
-    wanted = list(methods) if methods else None
+    wanted = list(query.methods) if query.methods else None
     found: set[str] = set()
     table = None
     result = None
@@ -151,8 +212,7 @@ def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measu
         available = workspace.prediction_methods(dataset_id)
         pick = None if wanted is None else [m for m in wanted if m in available]
         if pick is None or pick:
-            result = evaluation or evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick,
-                                            split=split_name, allow_missing=allow_missing, progress=progress)
+            result = scores(dataset_id, split_name, pick)
             scored = {m: s for m, s in result.scores.items() if s.get("n_images")}
             new = measured_rows(scored, dataset_id, result.split, metrics=metrics)
             rows += new
@@ -173,16 +233,13 @@ def comparison_rows(workspace, dataset: str, *, paper: bool | None = None, measu
                           gap_definition=PAPER_GAP_DEFINITIONS[table.number] if table is not None else "larger")
 
 
-def comparison_report(workspace, dataset: str, *, paper: bool | None = None, measured: bool | None = None,
-                      methods: list[str] | None = None, split: str | None = None, metrics=TABLE_METRICS,
-                      gap_method: str | None = None, gap_definition: str | None = None,
-                      extra_rows: list[TableRow] | None = None, allow_missing: bool = False,
+def comparison_report(workspace, query: ComparisonQuery | str, *, gap_method: str | None = None,
+                      gap_definition: str | None = None, extra_rows: list[TableRow] | None = None,
                       progress: ProgressCallback | None = None) -> ComparisonTable:
     """The comparison table for one dataset: :func:`comparison_rows` with a gap row.
 
     Args:
-        workspace, dataset, paper, measured, methods, split, metrics, extra_rows, allow_missing, progress:
-            as for :func:`comparison_rows`.
+        workspace, query, extra_rows, progress: as for :func:`comparison_rows`.
         gap_method: the method compared with the best other (default: the paper's SAM, else the first
             SAM method; an explicit one must exist).
         gap_definition: ``larger`` or ``reference`` (default: the paper table's own, else ``larger``).
@@ -194,9 +251,9 @@ def comparison_report(workspace, dataset: str, *, paper: bool | None = None, mea
         ReportError: no table for the dataset, a requested method found nowhere, bad metric, gap
             method or definition, or fewer than two rows. Errors of the evaluation pass through.
     """
-    found = comparison_rows(workspace, dataset, paper=paper, measured=measured, methods=methods, split=split,
-                            metrics=metrics, extra_rows=extra_rows, allow_missing=allow_missing, progress=progress)
-    return report_table(found, dataset, metrics, gap_method=gap_method, gap_definition=gap_definition)
+    query = ComparisonQuery(query) if isinstance(query, str) else query
+    found = comparison_rows(workspace, query, extra_rows=extra_rows, progress=progress)
+    return report_table(found, query.dataset, query.metrics, gap_method=gap_method, gap_definition=gap_definition)
 
 
 def report_table(found: ComparisonRows, dataset: str, metrics=TABLE_METRICS, *, gap_method: str | None = None,

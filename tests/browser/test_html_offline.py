@@ -54,7 +54,7 @@ def _check_offline(path: Path, profile: Path, charts: int, images: int) -> dict:
 
 def test_cli_report_with_gallery_and_cases_opens_offline(dashboard_workspace, tmp_path):
     from samis.cli import main
-    from samis.dashboard.colors import method_colors
+    from samis.colors import method_colors
     from samis.datasets import load_dataset
     from samis.figures import image_cells, png_bytes, qualitative_figure
     from samis.html_report import (Provenance, cases_section, comparison_sections, grid_section, image_cells_section,

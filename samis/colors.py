@@ -1,4 +1,5 @@
-"""One fixed colour per method, the same in every chart of the dashboard and in every export.
+"""One fixed colour per method, the same in every chart of the dashboard and in every export
+(the HTML report, the plots), so it sits below both.
 
 Colours come from a 20-colour qualitative palette chosen so that any two colours differ clearly
 (CIELAB distance at least 28, lightness between 25 and 82 so every line shows on a white page). Each
