@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -100,7 +101,6 @@ def flagged_regions(saliency: np.ndarray, min_area: int | None = None) -> np.nda
     Returns:
         (H, W) bool mask of the kept regions.
     """
-    import cv2  # OpenCV only where maps are scored
 
     min_area = default_min_area(saliency.shape) if min_area is None else int(min_area)
     binary = (np.asarray(saliency) >= REGION_THRESHOLD).astype(np.uint8)
@@ -117,8 +117,6 @@ def image_scores(saliency: np.ndarray, min_area: int | None = None) -> tuple[flo
         saliency: (H, W) uint8 map as stored (not min-max normalised).
         min_area: smallest region kept (None: :func:`default_min_area`).
     """
-    import cv2
-
     saliency = np.asarray(saliency)
     min_area = default_min_area(saliency.shape) if min_area is None else int(min_area)
     binary = (saliency >= REGION_THRESHOLD).astype(np.uint8)
@@ -383,7 +381,7 @@ def image_level_worker(min_area: int | None):
 # ---- the public entry point ----------------------------------------------------------------------
 def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
                          split: str = "all", min_area: int | None = None, allow_missing: bool = False,
-                         workers: int | None = None, progress: ProgressCallback | None = None,
+                         progress: ProgressCallback | None = None,
                          engine: EngineSpec | None = None) -> ImageLevelResult:
     """Image-level detection of every requested method: false alarms on defect-free images, ROC AUC, per class.
 
@@ -394,10 +392,10 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
         split: split name.
         min_area: smallest region kept, in pixels (None: ``ceil(0.001 × H × W)`` of each image).
         allow_missing: score methods on the images they have maps for instead of refusing.
-        workers: processes (default: all cores, at most 8).
         progress: optional callback, sent :class:`samis.runs.RunProgress` events (stage ``image-level``).
-        engine: where the scoring runs (default local: a process pool here); with Ray this process reads
-            every map and writes the cache, the workers score — the same values either way.
+        engine: where the scoring runs (default local: a process pool of ``engine.workers`` processes, by
+            default every core, at most 8); with Ray this process reads every map and writes the cache, the
+            workers score — the same values either way.
 
     Returns:
         an :class:`ImageLevelResult`.
@@ -416,7 +414,7 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
     facts = (gt_keys, shapes, empty)
     return on_one_generation(workspace, dataset.id, methods, lambda: _image_level_once(
         workspace, dataset, (split, samples), methods, (min_area, allow_missing, facts),
-        dict(workers=workers, progress=progress, engine=engine)))
+        dict(progress=progress, engine=engine)))
 
 
 def _image_level_once(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[str, list[Sample]],

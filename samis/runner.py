@@ -137,7 +137,8 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
         units: the units of the run, in the order results should be reported.
         store: says which units are done and keeps new results.
         engine: local (default) or Ray; check it with :func:`check_engine` before writing anything else.
-        workers: local processes (default :func:`default_workers`); Ray takes the engine's workers.
+        workers: local processes (default: the engine's workers, else :func:`default_workers`); Ray takes the
+            engine's workers.
         progress: optional callback, sent :class:`samis.runs.RunProgress` events.
         notify: told one-line notices (Ray workers started or lost).
         flush_every_s: seconds of work between two flushes of the store (and once at the end).
@@ -163,7 +164,7 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
         store.flush()
         return outcome
     if engine.is_local:
-        results = _run_local(task, todo, workers or default_workers(), tracker)
+        results = _run_local(task, todo, workers or engine.workers or default_workers(), tracker)
     else:
         results = _run_on_ray(task, todo, engine, tracker, notify)
     done: set[str] = set()
@@ -239,7 +240,5 @@ def _run_on_ray(task: Task, todo: list[Unit], engine: EngineSpec, tracker: Progr
 
     by_name = {unit.name: unit for unit in todo}
     items = [(unit.name, unit.job) for unit in todo]
-    for name, result in run_on_actors(engine, task.worker, task.worker_args, items, task.load,
-                                      batch_size=task.batch_size, uses_gpu=task.uses_gpu, on_ready=started,
-                                      notify=notify):
+    for name, result in run_on_actors(engine, task, items, on_ready=started, notify=notify):
         yield by_name[name], result

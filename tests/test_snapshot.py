@@ -10,6 +10,7 @@ import pytest
 
 import samis.evaluation as evaluation_module
 import samis.image_level as image_level_module
+from samis.engines import EngineSpec
 from samis.datasets import register_dataset
 from samis.errors import EvaluationError
 from samis.evaluation import evaluate, method_cache
@@ -69,13 +70,13 @@ def test_an_import_during_the_evaluation_gives_the_new_maps_scores_exactly(toy, 
     workspace, dataset, predictions = toy
     clean = evaluate(workspace, dataset, ["old", "new"], workers=1).methods
     state = _import_during_reads(monkeypatch, evaluation_module, workspace, dataset, [predictions["weak"]])
-    result = evaluate(workspace, dataset, ["m"], workers=1).methods["m"]
+    result = evaluate(workspace, dataset, ["m"], engine=EngineSpec(workers=1)).methods["m"]
     assert state["imports"] == []  # the import did happen mid-run
     assert np.array_equal(result.scalars, clean["new"].scalars) and np.array_equal(result.curves, clean["new"].curves)
     assert _scores(result) == _scores(clean["new"])  # not a mix of old and new maps
     monkeypatch.undo()
     assert _assert_cache_holds_the_current_maps(workspace, dataset, clean["new"]) == 16
-    again = evaluate(workspace, dataset, ["m"], workers=1)
+    again = evaluate(workspace, dataset, ["m"], engine=EngineSpec(workers=1))
     assert again.computed == 0 and _scores(again.methods["m"]) == _scores(clean["new"])
 
 
@@ -84,25 +85,25 @@ def test_two_imports_during_the_evaluation_are_refused_with_one_line(toy, monkey
     clean = evaluate(workspace, dataset, ["old"], workers=1).methods
     _import_during_reads(monkeypatch, evaluation_module, workspace, dataset, [predictions["weak"], predictions["good"]])
     with pytest.raises(EvaluationError) as refused:
-        evaluate(workspace, dataset, ["m"], workers=1)
+        evaluate(workspace, dataset, ["m"], engine=EngineSpec(workers=1))
     message = str(refused.value)
     assert "\n" not in message and "'m'" in message and "replaced twice" in message
     monkeypatch.undo()
     _assert_cache_holds_the_current_maps(workspace, dataset, clean["old"])  # the good maps are back in place
-    assert _scores(evaluate(workspace, dataset, ["m"], workers=1).methods["m"]) == _scores(clean["old"])
+    assert _scores(evaluate(workspace, dataset, ["m"], engine=EngineSpec(workers=1)).methods["m"]) == _scores(clean["old"])
 
 
 def test_image_level_evaluation_reads_one_version_too(toy, monkeypatch):
     workspace, dataset, predictions = toy
-    clean = evaluate_image_level(workspace, dataset, ["new"], workers=1).methods["new"]
+    clean = evaluate_image_level(workspace, dataset, ["new"], engine=EngineSpec(workers=1)).methods["new"]
     _import_during_reads(monkeypatch, image_level_module, workspace, dataset, [predictions["weak"]])
-    result = evaluate_image_level(workspace, dataset, ["m"], workers=1).methods["m"]
+    result = evaluate_image_level(workspace, dataset, ["m"], engine=EngineSpec(workers=1)).methods["m"]
     assert np.array_equal(result.area, clean.area) and np.array_equal(result.max_score, clean.max_score)
     monkeypatch.undo()
     import_predictions(workspace, dataset, "m", predictions["good"])  # maps not scored yet: the next run reads them
     _import_during_reads(monkeypatch, image_level_module, workspace, dataset, [predictions["weak"], predictions["good"]])
     with pytest.raises(EvaluationError, match="'m' .*replaced twice"):
-        evaluate_image_level(workspace, dataset, ["m"], workers=1)
+        evaluate_image_level(workspace, dataset, ["m"], engine=EngineSpec(workers=1))
 
 
 def test_every_import_and_manifest_write_changes_the_generation(toy):
@@ -117,7 +118,7 @@ def test_every_import_and_manifest_write_changes_the_generation(toy):
 
 def test_a_replacement_that_removes_a_map_being_read_runs_again_on_the_new_version(toy, monkeypatch, tmp_path):
     workspace, dataset, predictions = toy
-    clean = evaluate(workspace, dataset, ["new"], workers=1).methods["new"]
+    clean = evaluate(workspace, dataset, ["new"], engine=EngineSpec(workers=1)).methods["new"]
     fewer = tmp_path / "fewer"
     shutil.copytree(predictions["weak"], fewer)
     last = clean.stems[-1]

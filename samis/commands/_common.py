@@ -91,9 +91,9 @@ def add_engine_arguments(parser, gpus: bool = False) -> None:
 
 def engine_spec(args):
     """The :class:`samis.engines.EngineSpec` the arguments ask for (checked by the library); ``--workers``
-    counts Ray workers only with ``--engine ray`` (locally it is the process pool's size)."""
-    workers = getattr(args, "workers", None) if args.engine == "ray" else None
-    return EngineSpec(args.engine, args.ray_address, workers, getattr(args, "gpus_per_worker", None))
+    counts Ray workers with ``--engine ray``, the process pool's size with the local engine."""
+    return EngineSpec(args.engine, args.ray_address, getattr(args, "workers", None),
+                      getattr(args, "gpus_per_worker", None))
 
 
 def table_text(table, fmt: str) -> str:

@@ -81,7 +81,7 @@ def _image_level(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
     with progress_printer(show_progress(args)) as progress:
         result = evaluate_image_level(workspace, dataset, comma_list(args.methods), args.split, min_area,
-                                      args.allow_missing, args.workers, progress, engine=engine)
+                                      args.allow_missing, progress, engine=engine)
     for name, method_result in result.methods.items():
         if method_result.missing:
             print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "

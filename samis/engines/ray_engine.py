@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import threading
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from samis.engines import EngineSpec
+from samis.engines.spec import EngineSpec
 from samis.errors import EngineError, SamisError
 
 #: attempts per batch before the run stops naming its items (1 try + 2 retries on other workers)
@@ -42,7 +43,7 @@ WORKER_NAME = "samis-{pid}-{run}-worker-{number}"
 
 def _import_ray():
     try:
-        import ray
+        import ray  # ray (seconds to import) only when a run asks for it
     except ImportError:  # pragma: no cover - ray is in requirements.txt
         raise EngineError("--engine ray needs the ray package: pip install -r requirements.txt") from None
     return ray
@@ -115,8 +116,6 @@ def ray_session(spec: EngineSpec) -> Iterator[Any]:
 
 
 def _connect(ray, spec: EngineSpec) -> None:
-    import logging
-
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                    configure_logging=True)
     try:
@@ -206,20 +205,18 @@ def _name_items(keys: Sequence) -> str:
     return ", ".join(keys[:10]) + (f", … ({len(keys)} in all)" if len(keys) > 10 else "")
 
 
-def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Sequence[tuple[Any, Any]],
-                  load: Callable[[Any], Any], *, batch_size: int = 4, uses_gpu: bool = False,
+def run_on_actors(spec: EngineSpec, task, items: Sequence[tuple[Any, Any]], *,
                   on_ready: Callable[[int, float, float], None] | None = None,
                   notify: Callable[[str], None] | None = None) -> Iterator[tuple[Any, Any]]:
     """``(key, result)`` for every ``(key, job)`` in ``items``, computed on Ray workers, in the order batches finish.
 
     Args:
         spec: the engine spec (address, workers, GPUs per worker).
-        factory, args: ``factory(*args)`` runs once in each worker and returns ``compute(payload) -> result``;
-            both must be importable module-level objects (Ray sends them by name).
+        task: a :class:`samis.runner.Task`: ``task.worker(*task.worker_args)`` runs once in each worker and returns
+            ``compute(payload) -> result`` (module-level objects: Ray sends them by name); ``task.load(job) ->
+            payload`` runs in the driver just before the job is sent (reads the image); ``task.batch_size`` items
+            go to a worker at once; with ``task.uses_gpu`` workers may hold GPUs (see :func:`worker_layout`).
         items: ``(key, job)``; keys name the items in errors (image ids).
-        load: ``load(job) -> payload``, run in the driver just before the job is sent (reads the image).
-        batch_size: items per call to a worker.
-        uses_gpu: workers may hold GPUs (see :func:`worker_layout`).
         on_ready: called with (workers, CPUs, GPUs per worker) once every worker has started.
         notify: told in one line when a worker is lost and its items are sent again.
 
@@ -231,14 +228,14 @@ def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Seque
     items = list(items)
     if not items:
         return
-    batches = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+    batches = [items[i:i + task.batch_size] for i in range(0, len(items), task.batch_size)]
     with ray_session(spec) as ray:
         deaths = _death_errors(ray)
-        workers, per_cpu, per_gpu = worker_layout(ray, spec, len(batches), uses_gpu)
+        workers, per_cpu, per_gpu = worker_layout(ray, spec, len(batches), task.uses_gpu)
         remote, run = ray.remote(_Worker), next(_runs)
-        actors = [remote.options(num_cpus=per_cpu, num_gpus=per_gpu, max_restarts=0, max_task_retries=0,
-                                 name=WORKER_NAME.format(pid=os.getpid(), run=run, number=i + 1)).remote(factory, args)
-                  for i in range(workers)]
+        options = dict(num_cpus=per_cpu, num_gpus=per_gpu, max_restarts=0, max_task_retries=0)
+        actors = [remote.options(**options, name=WORKER_NAME.format(pid=os.getpid(), run=run, number=i + 1))
+                  .remote(task.worker, task.worker_args) for i in range(workers)]
         try:
             try:
                 problems = [p for p in ray.get([a.ready.remote() for a in actors]) if p is not None]
@@ -250,7 +247,7 @@ def run_on_actors(spec: EngineSpec, factory: Callable, args: tuple, items: Seque
                 raise problems[0]
             if on_ready:
                 on_ready(workers, per_cpu, per_gpu)
-            yield from _dispatch(ray, deaths, actors, batches, load, notify or (lambda message: None))
+            yield from _dispatch(ray, deaths, actors, batches, task.load, notify or (lambda message: None))
         finally:
             for actor in actors:
                 with contextlib.suppress(Exception):

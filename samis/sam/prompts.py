@@ -12,6 +12,7 @@ SAM 2.1 is prompted the same way through ``sam2``'s ``SAM2ImagePredictor`` (meth
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -158,6 +159,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     tracker = ProgressTracker(progress, len(samples), method).start()
     with loaded.lock:
         if loaded.spec.runs_on_sam2:
+            # sam2 (and its Hydra configs) only for a SAM 2.1 model
             from samis.sam.sam2_backend import image_predictor
 
             predictor = image_predictor(loaded.model)
@@ -190,8 +192,6 @@ def _set_image(predictor, image: np.ndarray) -> None:
     if isinstance(predictor, SamPredictor):
         predictor.set_image(image)
         return
-    import logging
-
     if not image.flags.writeable:
         image = image.copy()  # sam2's transforms hand the array to torch, which warns on read-only memory
     previous = logging.root.manager.disable

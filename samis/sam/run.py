@@ -27,11 +27,13 @@ from samis import __version__
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import DatasetError, SamError
 from samis.imageio import read_rgb, write_bytes_atomic
+from samis.file_hashes import md5_cache_file
 from samis.methods import PROMPT_KINDS
 from samis.result_cache import FileStore
 from samis.runner import EngineSpec, Task, Unit, check_engine, run_task
 from samis.runs import ProgressCallback, Report
 from samis.models import ModelSpec, get_model
+from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5 as md5_of
 from samis.sam.params import AmgParams, as_model_params
 from samis.sam.engine import SamEngine, load_sam, model_label, weights_seed
 from samis.sam.masks import encode_mask_set, read_resumable_provenance
@@ -67,8 +69,6 @@ class RunReport(Report):
 
 def hash_cache_file(workspace: Workspace) -> Path:
     """Where checkpoint MD5s are remembered (by path, size and mtime)."""
-    from samis.checkpoint_download import md5_cache_file
-
     return md5_cache_file(workspace)
 
 
@@ -309,8 +309,6 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str | Mo
     folder = workspace.sam_cache_dir(label, dataset.id)
     checkpoint_md5 = None
     if not random_weights:
-        from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5 as md5_of
-
         checkpoint = checkpoint_or_workspace_file(workspace, model, checkpoint, tell)
         checkpoint_md5 = md5_of(check_checkpoint_file(checkpoint, model), hash_cache_file(workspace))
     key = cache_key(model, checkpoint_md5, params)
