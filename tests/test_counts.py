@@ -121,9 +121,9 @@ def test_the_masks_panel_is_a_declared_count(tmp_path, capsys):
 
 
 def test_the_speed_report_checks_its_counts_before_timing_anything():
-    from samis.speed import speed_report
+    from samis.speed import TimingProtocol, speed_report
 
     with pytest.raises(CountError, match=r"--runs must lie in \[1, 1000\] \(got 1000000000\)"):
-        speed_report(None, methods=["ft"], runs=10**9)
+        speed_report(None, methods=["ft"], protocol=TimingProtocol(runs=10**9))
     with pytest.raises(CountError, match=r"--warmup must be at least 0"):
-        speed_report(None, methods=["ft"], warmup=-1)
+        speed_report(None, methods=["ft"], protocol=TimingProtocol(warmup=-1))
