@@ -460,14 +460,25 @@ class Exclusion:
         return f"left out {count} image{'s' if count != 1 else ''} tagged {tags} (tags by {whose})"
 
 
-def exclusion(store: ReviewStore, dataset: str, tags: list[str] | tuple[str, ...]) -> Exclusion:
-    """The images of ``dataset`` carrying any of ``tags`` (see :class:`Exclusion`)."""
+def exclusion(store: ReviewStore, dataset: str, tags: list[str] | tuple[str, ...],
+              within: set[str] | None = None) -> Exclusion:
+    """The images of ``dataset`` (of ``within``, when given) carrying any of ``tags`` (see :class:`Exclusion`)."""
     tags = tuple(check_tag(t) for t in tags)
     images: set[str] = set()
     by_author: dict[str, set[str]] = {}
     for tag in tags:
         for found in store.tags(dataset, tag=tag):
+            if within is not None and found.image not in within:
+                continue
             images.add(found.image)
             by_author.setdefault(found.author, set()).add(found.image)
     authors = tuple(sorted(((a, len(s)) for a, s in by_author.items()), key=lambda item: (-item[1], item[0])))
     return Exclusion(tags, frozenset(images), authors)
+
+
+def exclude_tagged(result, store: ReviewStore, tags: list[str] | tuple[str, ...]):
+    """An evaluation result (:class:`samis.evaluation.EvaluationResult`) less the images carrying any of
+    ``tags``; its ``left_out`` line says how many were left out and by whose tags. Intervals and tests
+    computed from the returned result use the same images as its scores."""
+    found = exclusion(store, result.dataset, tags, within=set(result.image_classes))
+    return result.without(found.images, found.describe())

@@ -9,7 +9,7 @@ from samis.commands._common import print_json
 from samis.datasets import load_dataset
 from samis.errors import SamisError
 from samis.outputs import write_output
-from samis.review import DEFAULT_TAGS, ReviewError, ReviewStore, check_author, default_author
+from samis.review import DEFAULT_TAGS, ReviewError, ReviewStore, check_author, default_author, exclude_tagged
 from samis.review_export import DEFAULT_THRESHOLD, EXPORT_FORMATS, ExportRequest, check_target, check_threshold, export_cases
 from samis.text_table import text_table
 
@@ -54,6 +54,24 @@ def register(subparsers) -> None:
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("-o", "--output", metavar="FILE", required=True, help="the file to write ('-': standard output)")
     export.set_defaults(handler=_export)
+
+
+def add_exclude_tag_argument(parser) -> None:
+    """``--exclude-tag TAG`` (repeatable) on a scoring command: images with the tag are left out of the scores."""
+    parser.add_argument("--exclude-tag", action="append", default=[], metavar="TAG", dest="exclude_tags",
+                        help="leave out images tagged TAG in the review store (e.g. 'gt error'; repeatable); "
+                             "the output says how many and by whose tags, intervals and tests use the same images")
+
+
+def left_out_tagged(args, workspace, result, say: bool = True):
+    """``result`` less the images tagged with ``--exclude-tag`` (unchanged without the flag); with ``say``, the
+    line saying what was left out goes to stderr too."""
+    if not getattr(args, "exclude_tags", None):
+        return result
+    result = exclude_tagged(result, ReviewStore(workspace.root, read_only=True), args.exclude_tags)
+    if say:
+        print(f"note: {result.left_out}", file=sys.stderr)
+    return result
 
 
 def _author(args) -> str:
