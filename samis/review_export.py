@@ -11,7 +11,8 @@ tags and notes as:
   fields (``samis_tags``, ``samis_notes``), which COCO readers ignore;
 - ``label-studio``: Label Studio tasks (JSON list): ``data.image``, the ground truth as a ``brushlabels``
   annotation and the method's mask as a prediction, both in Label Studio's brush RLE;
-- ``cvat``: CVAT for images 1.1 XML with ``<mask>`` shapes (CVAT's RLE over the mask's bounding box).
+- ``cvat``: CVAT for images 1.1 XML with ``<mask>`` shapes (CVAT's RLE over the mask's bounding box); it
+  carries masks only (tags and notes are in the csv / json exports), so CVAT imports it as it is.
 
 Empty masks (a defect-free image, a method that finds nothing) produce no shape: the tools have no
 empty mask. Image locations are ``--image-root`` joined with the image's file name, or the image's
@@ -216,7 +217,7 @@ def brush_rle(mask: np.ndarray) -> list[int]:
             length -= run
     stream = "".join(bits)
     stream += "0" * (-len(stream) % 8)
-    return list(int(stream[i:i + 8], 2).to_bytes(1, "big")[0] for i in range(0, len(stream), 8))
+    return [int(stream[i:i + 8], 2) for i in range(0, len(stream), 8)]
 
 
 def _brush_result(mask: np.ndarray, label: str, from_name: str) -> dict:
@@ -289,9 +290,6 @@ def _cvat(cases: list[Case], masks: list[tuple[np.ndarray, np.ndarray | None]], 
             ElementTree.SubElement(image, "mask", label=label, source=source, occluded="0", z_order="0",
                                    rle=", ".join(map(str, counts)), left=str(left), top=str(top),
                                    width=str(box_width), height=str(box_height))
-        tags = sorted({t["tag"] for t in case.tags})
-        if tags:
-            image.set("samis_tags", ", ".join(tags))  # extra attributes: CVAT ignores them, people read them
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
 
