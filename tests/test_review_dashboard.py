@@ -117,3 +117,17 @@ def test_damaged_store_is_moved_aside_and_the_page_says_where(reviewed):
     at = open_page("cases")
     assert any("moved aside" in w.value and "review.sqlite.damaged-" in w.value for w in at.warning)
     assert list(workspace.root.glob("review.sqlite.damaged-*"))
+
+
+def test_cases_html_report_carries_tags_and_notes_as_text(reviewed):
+    from samis.dashboard.review import Review, report_sections
+    from samis.html_report import Provenance, cases_section, html_document
+
+    _, store = reviewed
+    review = Review(store, "toy", True, store.tags("toy"), store.notes("toy"), [])
+    (section,) = report_sections(review, ["img_003", "img_005"])
+    assert "&lt;b&gt;html?&lt;/b&gt;" in section.body and "<b>html?" not in section.body
+    assert "gt error" in section.body and "boundary" in section.body and "bob" in section.body
+    assert report_sections(review, ["img_000"]) == []
+    page = html_document("Cases", [section], Provenance("toy", "all", "/cases?dataset=toy", view="Cases"))
+    assert "[link](http://example.org)" in page and 'href="http://example.org"' not in page

@@ -266,7 +266,8 @@ def gallery_set(root: str, dataset_id: str, split_ids: list[str], picked: list[s
     left = len(found.images) - len(images)
     st.caption(f"Review set {ui.literal(found.name)} by {ui.literal(found.author)}: {len(found.images)} images"
                + (f", {left} not in this split" if left else "")
-               + (f"; showing the first {GALLERY_SET_LIMIT}" if len(images) > GALLERY_SET_LIMIT else ""))
+               + (f"; showing the first {GALLERY_SET_LIMIT}" if len(images) > GALLERY_SET_LIMIT else "")
+               + " · the Images choice above waits while a set is shown")
     if found.description:
         st.text(found.description)
     return images[:GALLERY_SET_LIMIT]
