@@ -302,8 +302,8 @@ def export_cases(workspace: Workspace, dataset: Dataset, store: ReviewStore, req
     """
     if request.format not in EXPORT_FORMATS:
         raise ReviewError(f"unknown export format {request.format!r} (choose from {', '.join(EXPORT_FORMATS)})")
-    if request.method:
-        check_target(workspace, dataset, dataset.samples[0].id, request.method) if dataset.samples else None
+    if request.method and dataset.samples:
+        check_target(workspace, dataset, dataset.samples[0].id, request.method)
     check_threshold(request.threshold)
     cases = chosen_cases(workspace, dataset, store, request)
     if request.format == "csv":
