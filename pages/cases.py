@@ -4,6 +4,7 @@ import streamlit as st
 
 from samis.cases import CASE_FILTERS, CaseQuery, clamp_range, default_pair, filter_cases, image_values, value_span
 from samis.dashboard import data, state, ui
+from samis.dashboard import review as review_ui
 from samis.dashboard.sidebar import page_context
 from samis.html_report import cases_section, image_cells_section
 from samis.methods import describe
@@ -68,7 +69,11 @@ query = CaseQuery(method_a, metric, mode, method_b, float(margin), int(worst_n),
 selection = filter_cases(table, methods, query, defect_free=defect_free)
 for note in selection.notes:
     st.info(note)
-shown = selection.frame
+# -- review: tags, notes, review sets (samis.dashboard.review) --
+review = review_ui.open_review(ctx.root, ctx.dataset_id, ctx.read_only)
+who = review_ui.author(review)
+keep, review_words = review_ui.review_filters(review)
+shown = review_ui.with_tags(review_ui.keep_rows(selection.frame, keep), review)
 st.caption(f"{len(shown)} of {selection.total} images · {metric}: "
            f"{'higher' if selection.higher_is_better else 'lower'} is better · sorted by method A · select a row to "
            "open the image")
@@ -82,7 +87,7 @@ if paired:
         st.info("A vs B needs two different methods: choose method B.")
     else:
         with ui.guard("A vs B"):
-            result = data.paired(ctx.scope(methods), method_a, method_b, tuple(selection.image_ids))
+            result = data.paired(ctx.scope(methods), method_a, method_b, tuple(shown.index))
             st.dataframe(result.rows(), hide_index=True, key="cases_paired_table",
                          column_config={c: st.column_config.NumberColumn(c, format="%.4f")
                                         for c in ("A", "B", "A − B", "lo", "hi")})
@@ -92,11 +97,13 @@ if paired:
                 st.caption(ui.escaped(note))
 if describe(method_a).upper_bound:
     st.caption("† method A looks at the ground truth: an upper bound, not a deployable result.")
-numbers = [c for c in shown.columns if c != "class"]
+numbers = [c for c in shown.columns if c not in ("class", "tags")]
 picked_rows = st.dataframe(
     shown.reset_index().style.format("{:.3f}", subset=numbers, na_rep="–"), hide_index=True, key="cases_table",
     on_select="rerun", selection_mode="single-row", height=360,
 )
+review_ui.save_set(review, who, list(shown.index), f"{CASE_FILTERS[mode]} by {metric} of {method_a}"
+                   + (f"; {review_words}" if review_words else ""), {"dataset": ctx.dataset_id, "split": ctx.split})
 
 # -- the image named by the URL or the selection -----------------------------------------------------------
 ids = list(table.index)
@@ -114,7 +121,8 @@ def download(cells=None, values=None) -> None:
     def sections():
         found = [cases_section(shown, f"{len(shown)} of {selection.total} images · {metric} of method A "
                                       f"{method_a}" + (f" against method B {method_b}" if mode == "beats" else ""))]
-        return found + ([image_cells_section(image_id, cells, values)] if cells is not None else [])
+        return found + ([image_cells_section(image_id, cells, values)] if cells is not None else []) + \
+            review_ui.report_sections(review, list(shown.index))
 
     ui.download_view("cases", f"Cases: {ctx.dataset_id} / {ctx.split}", sections, ctx.dataset_id, ctx.split, "Cases")
 
@@ -126,6 +134,9 @@ if image_id is None or image_id not in ids:
 st.subheader(f"Image {ui.literal(image_id)}")
 sample = ctx.dataset.by_id()[image_id]
 st.caption(f"class {ui.literal(sample.cls)} · {ui.literal(sample.image_path.name)}")
+with st.expander("Tags and notes", expanded=True):
+    review_ui.show_image_review(review, image_id)
+    review_ui.review_form(review, who, image_id, methods)
 controls = st.columns([1, 3])
 overlay = state.bind(controls[0].toggle, "TP / FP / FN overlay", key="cases_overlay", url="overlay", default=False,
                      parse=lambda t: t == "1", dump=lambda v: "1" if v else None)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from samis.cases import GALLERY_PICKS, gallery_images
 from samis.dashboard import data, state, ui
+from samis.dashboard import review as review_ui
 from samis.dashboard.sidebar import page_context
 from samis.figures import MODES
 from samis.html_report import grid_section
@@ -40,6 +41,7 @@ cell = state.bind(right.select_slider, "Cell size (px)", key="gal_cell", url="ce
                   parse=lambda t: int(t) if int(t) in CELL_SIZES else None)
 
 image_ids = gallery_images(ids, {i: by_id[i].cls for i in ids}, pick, int(rows), seed=int(seed), chosen=chosen)
+image_ids = review_ui.gallery_set(ctx.root, ctx.dataset_id, ids, image_ids)  # a review set, when one is chosen
 if not image_ids:
     st.info("Choose images above.")
     state.stop()

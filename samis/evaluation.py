@@ -17,7 +17,7 @@ Work is spread over the CPU cores, one ground truth read per image for all metho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -76,10 +76,28 @@ class EvaluationResult(Report):
     methods: dict[str, MethodResult]
     image_classes: dict[str, str]  # image id -> defect class, for every image of the split
     computed: int = 0  # per-image evaluations done in this call (0 = all from cache)
+    left_out: str | None = None  # images left out after scoring, and why (see :meth:`without`)
 
     @property
     def scores(self) -> dict[str, dict]:
         return {name: result.scores() for name, result in self.methods.items()}
+
+    def without(self, images, note: str) -> "EvaluationResult":
+        """The same result over the split less ``images`` (e.g. those tagged ``gt error``): exactly what
+        scoring the split without them gives, since dataset scores are aggregated from per-image rows.
+
+        Args:
+            images: image ids to leave out (ids not in the split are ignored).
+            note: one line saying what was left out and why (kept as :attr:`left_out`).
+        """
+        drop = set(images)
+        methods = {}
+        for name, result in self.methods.items():
+            keep = [i for i, stem in enumerate(result.stems) if stem not in drop]
+            methods[name] = MethodResult(name, [result.stems[i] for i in keep], result.scalars[keep],
+                                         result.curves[keep], [s for s in result.missing if s not in drop])
+        classes = {stem: cls for stem, cls in self.image_classes.items() if stem not in drop}
+        return replace(self, methods=methods, image_classes=classes, left_out=note)
 
     def class_scores(self) -> dict[str, dict[str, dict]]:
         """``{class: {method: scores}}`` over the images of each defect class."""
@@ -95,7 +113,10 @@ class EvaluationResult(Report):
         for name, result in self.methods.items():
             scores = result.scores()
             methods[name] = {"n_images": scores["n_images"], **{m: scores[m] for m in DATASET_METRICS}}
-        return {"dataset": self.dataset, "split": self.split, "methods": methods}
+        document = {"dataset": self.dataset, "split": self.split, "methods": methods}
+        if self.left_out:
+            document["left_out"] = self.left_out
+        return document
 
     def summary(self) -> str:
         return (f"{self.dataset} / split {self.split}: {len(self.methods)} methods on {len(self.image_classes)} "

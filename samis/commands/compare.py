@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from samis.commands.review import add_exclude_tag_argument, left_out_tagged
 from samis.commands._common import comma_list, print_json, progress_printer, show_progress
 from samis.counts import add_count_argument
 from samis.datasets import load_dataset
@@ -28,6 +29,7 @@ def register(subparsers) -> None:
                        help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", default=None, metavar="N", help="seed of the bootstrap (default: a fixed seed)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_exclude_tag_argument(parser)
     parser.set_defaults(handler=_compare)
 
 
@@ -46,7 +48,10 @@ def _compare(args, workspace) -> int:
         # a method lacking maps is compared on the images both have; the result says so
         evaluation = evaluate(workspace, dataset, methods=[args.a, args.b], split=args.split, allow_missing=True,
                               progress=progress)
+    evaluation = left_out_tagged(args, workspace, evaluation, say=False)  # said with the notes below
     result = compare_methods(evaluation, args.a, args.b, metrics, resamples=resamples, seed=seed)
+    if evaluation.left_out:
+        result.notes.insert(0, evaluation.left_out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.format == "json":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from samis.commands.review import add_exclude_tag_argument, left_out_tagged
 from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
 from samis.counts import add_count_argument
 from samis.datasets import load_dataset
@@ -30,6 +31,7 @@ def register(subparsers) -> None:
     # checked by the library so a bad value is one 'error:' line with exit code 2, like every input error
     parser.add_argument("--min-area", default=None, metavar="N",
                         help="with --image-level: smallest region kept, in pixels (default: ceil(0.001*H*W))")
+    add_exclude_tag_argument(parser)
     parser.set_defaults(handler=_evaluate)
 
 
@@ -45,6 +47,7 @@ def _evaluate(args, workspace) -> int:
     with progress_printer(show_progress(args)) as progress:
         result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
                           progress, engine=engine)
+    result = left_out_tagged(args, workspace, result)
     for name, method_result in result.methods.items():
         if method_result.missing:
             print(f"note: {name} scored on {len(method_result.stems)} images; {len(method_result.missing)} "
@@ -66,6 +69,8 @@ def _evaluate(args, workspace) -> int:
         return 0
     n_images = len(result.image_classes)
     print(f"{dataset.id} / split {args.split} ({n_images} images)")
+    if result.left_out:
+        print(result.left_out)
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
@@ -76,6 +81,8 @@ def _image_level(args, workspace) -> int:
 
     if not args.image_level:
         raise EvaluationError("--min-area applies to --image-level only")
+    if args.exclude_tags:
+        raise EvaluationError("--exclude-tag applies to the segmentation scores; --image-level does not take it yet")
     min_area = check_min_area(args.min_area)
     engine = engine_spec(args).checked()
     dataset = load_dataset(workspace, args.dataset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from samis.commands.review import add_exclude_tag_argument
 from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
 from samis.counts import add_count_argument
 from samis.errors import ReportError
@@ -58,6 +59,7 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE instead of standard output (a file atomically; a device or FIFO in place); "
                              "'-' is standard output")
+    add_exclude_tag_argument(parser)
     parser.set_defaults(handler=_report)
 
 
@@ -81,7 +83,8 @@ def _report(args, workspace) -> int:
         build_demo_if_empty(workspace, show_progress(args))
     with progress_printer(show_progress(args)) as progress:
         query = ComparisonQuery(args.table_id, paper=args.paper, measured=args.measured, methods=args.methods,
-                                split=args.split, metrics=args.metrics, allow_missing=args.allow_missing)
+                                split=args.split, metrics=args.metrics, allow_missing=args.allow_missing,
+                                exclude_tags=args.exclude_tags)
         found = comparison_rows(workspace, query, extra_rows=extra, progress=progress)
     boot = None
     if resamples is not None:

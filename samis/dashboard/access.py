@@ -30,3 +30,18 @@ def read_only(environ: dict | None = None) -> bool:
         return _is_true(st.secrets.get("samis", {}).get("read_only", False))
     except Exception:  # noqa: BLE001 - no secrets file is the usual case
         return False
+
+
+REVIEW_VARIABLE = "SAMIS_REVIEW_ON_READ_ONLY"
+
+
+def review_on_read_only(environ: dict | None = None) -> bool:
+    """True when the operator lets a read-only server take tags and notes (then only the review store is
+    written): ``SAMIS_REVIEW_ON_READ_ONLY=1``, else ``review_on_read_only = true`` under ``[samis]`` in secrets."""
+    environ = os.environ if environ is None else environ
+    if _is_true(environ.get(REVIEW_VARIABLE, "")):
+        return True
+    try:
+        return _is_true(st.secrets.get("samis", {}).get("review_on_read_only", False))
+    except Exception:  # noqa: BLE001 - no secrets file is the usual case
+        return False

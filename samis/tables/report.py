@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from samis.datasets import load_dataset
 from samis.errors import ReportError
 from samis.evaluation import EvaluationResult, evaluate
+from samis.review import ReviewStore, exclude_tagged
 from samis.runs import ProgressCallback
 from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
@@ -110,6 +111,8 @@ class ComparisonQuery:
             split is compared with Table 6.
         metrics: table metrics of the measured rows.
         allow_missing: score measured methods on the images they have.
+        exclude_tags: leave out of the measured rows the images carrying any of these review tags
+            (:func:`samis.review.exclude_tagged`); the notes say how many and by whose tags.
     """
 
     dataset: str
@@ -119,8 +122,10 @@ class ComparisonQuery:
     split: str | None = None
     metrics: tuple[str, ...] = TABLE_METRICS
     allow_missing: bool = False
+    exclude_tags: tuple[str, ...] = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "exclude_tags", tuple(self.exclude_tags))
         # lists from argparse or a page become tuples, so the query stays hashable
         if self.methods is not None:
             object.__setattr__(self, "methods", tuple(self.methods))
@@ -147,8 +152,11 @@ def comparison_rows(workspace, query: ComparisonQuery | str, *, extra_rows: list
     query = ComparisonQuery(query) if isinstance(query, str) else query
 
     def evaluate_here(dataset_id: str, split: str, pick: list[str] | None) -> EvaluationResult:
-        return evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick, split=split,
-                        allow_missing=query.allow_missing, progress=progress)
+        result = evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick, split=split,
+                          allow_missing=query.allow_missing, progress=progress)
+        if query.exclude_tags:
+            result = exclude_tagged(result, ReviewStore(workspace.root, read_only=True), query.exclude_tags)
+        return result
 
     return _rows(workspace, query, extra_rows, evaluate_here)
 
@@ -220,6 +228,8 @@ def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRo
             images = sorted({r.details.get("n_images") for r in new if r.details.get("n_images") is not None})
             notes.append(f"measured rows: dataset {dataset_id!r}, split {result.split!r}"
                          + (f", {'/'.join(str(n) for n in images)} images" if images else ""))
+            if result.left_out:
+                notes.append(result.left_out)
     rows += list(extra_rows or [])
     found.update(r.method for r in extra_rows or [])
     if wanted:
