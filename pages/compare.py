@@ -54,7 +54,7 @@ for method, result in (evaluation.methods.items() if evaluation is not None else
         st.warning(f"{ui.literal(method)} has no map for {len(result.missing)} of {scored + len(result.missing)} "
                    f"images of {ui.literal(ctx.dataset_id + '/' + ctx.split)}: its scores use the {scored} images "
                    "it has.")
-if len(found.rows) < 2:
+if len([row for row in found.rows if not row.reference]) < 2:  # references alone compare nothing
     st.info("A comparison needs at least two methods: choose more in the sidebar, or show the paper's rows.")
     state.stop()
 

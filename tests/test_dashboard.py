@@ -102,8 +102,8 @@ def test_compare_best_marks_follow_the_numbers(study):
     table = at.dataframe[0].value.set_index("method")
     assert list(table.index[:2]) == ["good", "weak"]
     # good maps are closer to the ground truth: good is best on every metric, weak on none
-    assert all(str(v).startswith("★") for v in table.loc["good", ["Sa ↑", "MAE ↓", "Fw ↑", "Fm ↑"]])
-    assert not any(str(v).startswith("★") for v in table.loc["weak", ["Sa ↑", "MAE ↓", "Fw ↑", "Fm ↑"]])
+    assert all(str(v).startswith("★") for v in table.loc["good", ["Sa ↑", "MAE ↓", "Fw ↑", "Fm@max ↑"]])
+    assert not any(str(v).startswith("★") for v in table.loc["weak", ["Sa ↑", "MAE ↓", "Fw ↑", "Fm@max ↑"]])
 
 
 def test_cases_filters_and_url_names_the_image(study):
@@ -147,9 +147,10 @@ def test_gallery_modes_and_export(study):
     assert at.number_input(key="gal_rows").value == 2
     assert len(at.get("image")) == 1
     assert [b.label for b in at.get("download_button")] == ["Download the grid (PNG)", "Download this view (HTML)"]
-    assert any("2 images × 4 methods" in c for c in texts(at.caption))
+    # the random-weights run is not in the default method set (issue 20): 3 methods
+    assert any("2 images × 3 methods" in c for c in texts(at.caption))
     at.number_input(key="gal_rows").set_value(4).run()
-    assert any("4 images × 4 methods" in c for c in texts(at.caption))
+    assert any("4 images × 3 methods" in c for c in texts(at.caption))
 
 
 def test_sidebar_choices_survive_page_changes(study):
@@ -426,7 +427,7 @@ def test_paper_layout_without_predictions_shows_the_paper_table(workspace, tmp_p
     gap = table.iloc[-1]
     assert gap["method"] == "gap: SAM vs best other"
     # the printed row of Table 3: 24, 87, 25, 30, 29
-    assert [gap[c] for c in ("Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑")] == ["24%", "87%", "25%", "30%", "29%"]
+    assert [gap[c] for c in ("Sa ↑", "MAE ↓", "Em@max ↑", "Fw ↑", "Fm@max ↑")] == ["24%", "87%", "25%", "30%", "29%"]
 
 
 def test_url_names_read_as_words_and_old_links_still_open_the_view(study):

@@ -113,7 +113,7 @@ def test_latex_escape():
 def test_markdown_and_csv_exports():
     table = build_table(_rows())
     markdown = table.to_markdown().splitlines()
-    assert markdown[0] == "| Method | Source | Sa ↑ | MAE ↓ | Em ↑ | Fw ↑ | Fm ↑ |"
+    assert markdown[0] == "| Method | Source | Sa ↑ | MAE ↓ | Em@max ↑ | Fw ↑ | Fm@max ↑ |"
     assert markdown[2] == "| A | paper | **0.900** | **0.020** | **0.950** | **0.800** | 0.850 |"
     assert markdown[5].startswith("| *gap: SAM vs best other, % (larger)* | | 20% | 75% |")
     records = list(csv.DictReader(io.StringIO(table.to_csv())))

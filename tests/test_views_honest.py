@@ -70,12 +70,12 @@ def test_default_compare_blocks_references_and_no_random_weights(study):
     assert list(paper["source"][:-1]) == ["paper"] * 14
     gap = paper.iloc[-1]
     assert gap["method"] == "gap: SAM vs best other"
-    assert [gap[c] for c in ("Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑")] == ["24%", "87%", "25%", "30%", "29%"]
+    assert [gap[c] for c in ("Sa ↑", "MAE ↓", "Em@max ↑", "Fw ↑", "Fm@max ↑")] == ["24%", "87%", "25%", "30%", "29%"]
     # measured block: no random-weights row by default; both reference rows, never marked
     methods = list(measured["method"])
     assert not any(RANDOM in m for m in methods)
     assert {"ref:zeros (reference)", "ref:const128 (reference)"} <= set(methods)
-    for column in ("Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑"):
+    for column in ("Sa ↑", "MAE ↓", "Em@max ↑", "Fw ↑", "Fm@max ↑"):
         assert not any(m.startswith("ref:") for m in _marked(measured, column))
         # each block has its own best; Table 3's best Sa (0.9xx) is above every measured Sa, yet both are marked
         assert _marked(paper, column) and _marked(measured, column)
@@ -94,7 +94,7 @@ def test_paper_best_below_a_measured_row_still_marked_in_both_blocks(study):
     assert_clean(at)
     paper, measured = _frames(at)[:2]
     below = []
-    for column, higher in (("Sa ↑", True), ("MAE ↓", False), ("Em ↑", True), ("Fw ↑", True), ("Fm ↑", True)):
+    for column, higher in (("Sa ↑", True), ("MAE ↓", False), ("Em@max ↑", True), ("Fw ↑", True), ("Fm@max ↑", True)):
         value = lambda text: float(str(text).lstrip("★ ").split()[0])  # noqa: E731
         best_paper = value(paper.set_index("method").loc[_marked(paper, column)[0], column])
         measured_values = [value(v) for v in measured[column] if not str(v).endswith("%")]
@@ -111,7 +111,7 @@ def test_random_weights_stays_selectable_and_labelled_never_marked(study):
     measured = _frames(at)[0]
     label = f"{RANDOM} (random weights)"
     assert label in list(measured["method"])
-    for column in ("Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑"):
+    for column in ("Sa ↑", "MAE ↓", "Em@max ↑", "Fw ↑", "Fm@max ↑"):
         assert label not in _marked(measured, column)
     assert at.selectbox(key="cmp_gap").value != RANDOM
 

@@ -28,7 +28,8 @@ from samis import __version__
 from samis.errors import ReportError
 from samis.paper import method_id, parse_printed_number, read_commented_csv
 from samis.methods import PAPER_SAM, PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe, first_sam_method
-from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
+from samis.tables.columns import (EVALUATION_KEYS, TABLE_METRICS, higher_is_better, metric_label, resolve_metric,
+                                  resolve_metrics)
 from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
 from samis.tables.render import csv_text, latex_escape, latex_table, markdown_table, markdown_text
 from samis.text_table import text_table
@@ -190,7 +191,8 @@ class ComparisonTable:
         return f" ({self.verdicts[metric]})"
 
     def header(self, metric: str, arrow_up: str = "↑", arrow_down: str = "↓") -> str:
-        return f"{metric} {arrow_up if higher_is_better(metric) else arrow_down}"
+        """A column's title: the metric's label, which names an F's threshold (``Fm@max ↑``), and its arrow."""
+        return f"{metric_label(metric)} {arrow_up if higher_is_better(metric) else arrow_down}"
 
     def gap_cell(self, metric: str, gap: GapRow | None = None) -> str:
         """A gap row's text of one metric (default: :attr:`gap`): ``25%``, with its interval ``25% [18, 31]``
@@ -318,7 +320,7 @@ class ComparisonTable:
             caption += r". $^\dagger$ upper bound: uses the ground truth"
         if self.uncertainty:
             caption += ". " + self.uncertainty  # escaped with the whole caption below
-        header = ["Method", "Source", *(latex_escape(m) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
+        header = ["Method", "Source", *(latex_escape(metric_label(m)) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
                                         for m in self.metrics)]
         body, rules, previous = [], set(), None
         for key, row in self._ordered():
