@@ -9,6 +9,7 @@ from samis.metrics import DATASET_METRICS
 from samis.plots import curve_figures
 from samis.stats import STAT_METRICS
 from samis.tables import GAP_DEFINITIONS
+from samis.tables.columns import metric_label
 from samis.tables.per_class import better_direction
 
 ctx = page_context()
@@ -128,7 +129,7 @@ if boot is not None:
 # -- per class ------------------------------------------------------------------------------------
 st.subheader("Per defect class")
 metric = state.bind(st.selectbox, "Metric", key="cmp_class_metric", url="class_metric", default="maxFm",
-                    options=DATASET_METRICS)
+                    options=DATASET_METRICS, format_func=metric_label)
 with ui.guard("per-class scores"):
     frame = data.class_table(ctx.scope(), metric)
     better = better_direction(metric)
@@ -136,7 +137,7 @@ with ui.guard("per-class scores"):
     styled = (styled.highlight_max(axis=0, props="font-weight: bold") if better == "higher"
               else styled.highlight_min(axis=0, props="font-weight: bold"))
     st.dataframe(styled)
-    st.caption(f"{metric}: {better} is better; bold = best per class; (n) images per class.")
+    st.caption(f"{metric_label(metric)}: {better} is better; bold = best per class; (n) images per class.")
 
 # -- curves -----------------------------------------------------------------------------------------
 st.subheader("Curves")
