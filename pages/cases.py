@@ -2,13 +2,15 @@
 
 import streamlit as st
 
-from samis.cases import CASE_FILTERS, CaseQuery, clamp_range, default_pair, filter_cases, image_values, value_span
+from samis.cases import (CASE_FILTERS, CaseQuery, clamp_range, default_pair, filter_cases, image_values, outcome_selected,
+                         paired_rows, value_span)
 from samis.dashboard import data, state, ui
 from samis.dashboard import review as review_ui
 from samis.dashboard.sidebar import page_context
 from samis.html_report import cases_section, image_cells_section
 from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
+from samis.tables.columns import metric_label
 
 ctx = page_context()
 st.title("Cases")
@@ -31,7 +33,8 @@ def _not_chosen(role: str, fallback: str):
 # -- controls -----------------------------------------------------------------------------------------
 default_a, default_b = default_pair(methods)
 top = st.columns([1, 2, 1, 1])
-metric = state.bind(top[0].selectbox, "Metric", key="cases_metric", url="metric", default="Fw", options=IMAGE_METRICS)
+metric = state.bind(top[0].selectbox, "Metric", key="cases_metric", url="metric", default="Fw", options=IMAGE_METRICS,
+                    format_func=metric_label)
 mode = state.bind(top[1].selectbox, "Filter", key="cases_filter", url="filter", default="all", options=CASE_FILTERS,
                   format_func=CASE_FILTERS.get)
 method_a = state.bind(top[2].selectbox, "Method A", key="cases_a", url="method_a", default=default_a, options=methods,
@@ -50,7 +53,7 @@ span = value_span(table, methods)
 range_key = f"cases_range::{metric}"
 if range_key in st.session_state:
     st.session_state[range_key] = clamp_range(st.session_state[range_key], span)
-value_range = state.bind(st.slider, f"{metric} of method A between", key=range_key, url="range", default=span,
+value_range = state.bind(st.slider, f"{metric_label(metric)} of method A between", key=range_key, url="range", default=span,
                          parse=state.range_in(*span),
                          dump=lambda v: f"{v[0]:g}~{v[1]:g}", min_value=span[0], max_value=span[1], step=0.01)
 
@@ -74,7 +77,7 @@ review = review_ui.open_review(ctx.root, ctx.dataset_id, ctx.read_only)
 who = review_ui.author(review)
 keep, review_words = review_ui.review_filters(review)
 shown = review_ui.with_tags(review_ui.keep_rows(selection.frame, keep), review)
-st.caption(f"{len(shown)} of {selection.total} images · {metric}: "
+st.caption(f"{len(shown)} of {selection.total} images · {metric_label(metric)}: "
            f"{'higher' if selection.higher_is_better else 'lower'} is better · sorted by method A · select a row to "
            "open the image")
 st.text(f"method A: {method_a}" + (f" · method B: {method_b}" if mode == "beats" else ""))
@@ -86,15 +89,24 @@ if paired:
     if method_a == method_b:
         st.info("A vs B needs two different methods: choose method B.")
     else:
+        selected = outcome_selected(query, span)
+        if selected:
+            st.warning("The filter chose these images by method A's or B's scores: a paired test is not valid on an "
+                       "outcome-selected subset. The test on every image of the split is shown beside it.")
         with ui.guard("A vs B"):
-            result = data.paired(ctx.scope(methods), method_a, method_b, tuple(shown.index))
-            st.dataframe(result.rows(), hide_index=True, key="cases_paired_table",
-                         column_config={c: st.column_config.NumberColumn(c, format="%.4f")
-                                        for c in ("A", "B", "A − B", "lo", "hi")})
-            st.caption(f"A = {ui.literal(method_a)}, B = {ui.literal(method_b)}, {result.n_images} images · "
-                       + ui.escaped(result.description))
-            for note in result.notes:
-                st.caption(ui.escaped(note))
+            runs = [("images shown", tuple(shown.index), "cases_paired_table")]
+            if selected:
+                runs.append((f"the whole split ({selection.total} images)", tuple(table.index), "cases_paired_split"))
+            for column, (what, images, key) in zip(st.columns(len(runs)), runs):
+                result = data.paired(ctx.scope(methods), method_a, method_b, images)
+                rows, notes = paired_rows(result)
+                if selected:
+                    column.markdown(f"**{what}**")
+                column.dataframe(rows, hide_index=True, key=key)
+                column.caption(f"A = {ui.literal(method_a)}, B = {ui.literal(method_b)}, {result.n_images} images · "
+                               + ui.escaped(result.description))
+                for note in [*result.notes, *notes]:
+                    column.caption(ui.escaped(note))
 if describe(method_a).upper_bound:
     st.caption("† method A looks at the ground truth: an upper bound, not a deployable result.")
 numbers = [c for c in shown.columns if c not in ("class", "tags")]
@@ -152,12 +164,13 @@ with ui.guard(f"image {image_id}"):
         columns = st.columns(PER_ROW)
         for column, (title, png, caption) in zip(columns, cells[start:start + PER_ROW]):
             value = values.at[title, metric] if title in values.index else None
-            label = title + ("" if value is None or value != value else f" · {metric} {value:.3f}")
+            label = title + ("" if value is None or value != value else f" · {metric_label(metric)} {value:.3f}")
             if png is None:
                 column.text(f"{title}: no map")
             else:
                 column.image(png, caption=label + (f" · {caption}" if caption else ""))
-st.dataframe(values.style.format("{:.3f}", na_rep="no map"))
+st.dataframe(values.rename(columns=metric_label).style.format("{:.3f}", na_rep="no map"))
 download(cells, values)
 st.caption("Per-image values (pysodmetrics): Sa S-measure, MAE, Fw weighted F, adp* at the adaptive threshold, "
-           "max* the maximum over 256 thresholds, IoU and Dice at the adaptive threshold.")
+           "max* the maximum over 256 thresholds, IoU and Dice at the adaptive threshold (twice the map's mean); "
+           "IoU@N under a picture: at threshold N.")

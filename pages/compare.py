@@ -9,6 +9,7 @@ from samis.metrics import DATASET_METRICS
 from samis.plots import curve_figures
 from samis.stats import STAT_METRICS
 from samis.tables import GAP_DEFINITIONS
+from samis.tables.columns import metric_label
 from samis.tables.per_class import better_direction
 
 ctx = page_context()
@@ -19,7 +20,9 @@ paper_key = data.paper_key(ctx.root, ctx.dataset_id, ctx.split)
 sources = ["measured", "paper", "both"] if paper_key else ["measured"]
 default_source = ("both" if ctx.methods else "paper") if paper_key else "measured"
 source = state.bind(st.segmented_control, "Rows", key="cmp_source", url="source", default=default_source,
-                    options=sources, help="measured here, printed in the paper, or both in one table")
+                    options=sources, always_in_url=True,
+                    help="measured here, printed in the paper, or both: each source is its own block, never ranked "
+                         "with the other")
 if not paper_key:
     st.caption(f"The paper has no table for layout {ui.literal(repr(ctx.dataset.layout))}: only rows measured here "
                "are shown.")
@@ -28,9 +31,21 @@ use_paper = source in ("paper", "both") and paper_key is not None
 if use_measured and not ctx.methods:
     ctx.require(methods=True)
 
+switches = st.columns(2)
+references = state.bind(
+    switches[0].toggle, "Reference rows", key="cmp_references", url="references", default=True,
+    parse=lambda t: t == "1", dump=lambda v: "1" if v else "0", disabled=not use_measured,
+    help="ref:zeros (an all-zero map) and ref:const128 (every pixel 128), scored on the same images: a method "
+         "near them scores like a map that finds nothing")
+upper_bounds_compete = state.bind(
+    switches[1].toggle, "Upper bounds † take part in best marks", key="cmp_upper_bounds", url="upper_bounds",
+    default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
+    help="upper bounds look at the ground truth: by default they are shown, marked †, but not ranked")
+
 found = None
 with ui.guard("scoring"):
-    found = data.comparison(ctx.scope(ctx.methods if use_measured else ()), use_paper, use_measured)
+    found = data.comparison(ctx.scope(ctx.methods if use_measured else ()), use_paper, use_measured,
+                            bool(references and use_measured))
 if found is None:
     state.stop()
 evaluation = found.evaluation
@@ -40,7 +55,7 @@ for method, result in (evaluation.methods.items() if evaluation is not None else
         st.warning(f"{ui.literal(method)} has no map for {len(result.missing)} of {scored + len(result.missing)} "
                    f"images of {ui.literal(ctx.dataset_id + '/' + ctx.split)}: its scores use the {scored} images "
                    "it has.")
-if len(found.rows) < 2:
+if len([row for row in found.rows if not row.reference]) < 2:  # references alone compare nothing
     st.info("A comparison needs at least two methods: choose more in the sidebar, or show the paper's rows.")
     state.stop()
 
@@ -48,7 +63,7 @@ NO_GAP = "(none)"
 default_gap = found.default_gap_method or NO_GAP
 left, right = st.columns(2)
 gap_method = state.bind(
-    left.selectbox, "Gap row: compare", key="cmp_gap", url="gap_method", default=default_gap,
+    left.selectbox, "Gap row: compare", key="cmp_gap", url="gap_method", default=default_gap, always_in_url=True,
     options=[NO_GAP, *found.keys],
     rejected=lambda bad: ui.notice(f"The link asks for a gap row of {ui.literal(repr(bad))}, which is not in this "
                                    f"table; showing {ui.literal(repr(default_gap))}."),
@@ -64,15 +79,20 @@ uncertainty = state.bind(
     help="95 % bootstrap intervals over images for the measured rows, whether each best value is significantly "
          "ahead of the runner-up, the significance matrix and the rank stability")
 boot = None
-if uncertainty and evaluation is not None:
+scored = max((s.get("n_images") or 0 for s in evaluation.scores.values()), default=0) if evaluation else 0
+if uncertainty and evaluation is not None and scored < 2:
+    ui.notice(f"Uncertainty needs at least 2 images; split {ui.literal(repr(ctx.split))} of "
+              f"{ui.literal(ctx.dataset_id)} has {scored}: intervals are not shown.")
+elif uncertainty and evaluation is not None:
     with ui.guard("bootstrap intervals"):
         boot = data.bootstrap(ctx.scope())
 
 title = f"{ctx.dataset_id} / {ctx.split}" + (f" beside Table {found.paper_table.number}" if use_paper else "")
 table = None
 with ui.guard("comparison table"):
-    table = found.table(gap_method=gap_method, with_gap=gap_method != NO_GAP, gap_definition=gap_definition,
-                        dataset=ctx.dataset_id, title=title, bootstrap=boot)
+    table = found.table(gap_method="" if gap_method == NO_GAP else gap_method, gap_definition=gap_definition,
+                        dataset=ctx.dataset_id, title=title, bootstrap=boot,
+                        upper_bounds_compete=bool(upper_bounds_compete))
 if table is None:
     state.stop()
 st.subheader(ui.literal(title))
@@ -109,7 +129,7 @@ if boot is not None:
 # -- per class ------------------------------------------------------------------------------------
 st.subheader("Per defect class")
 metric = state.bind(st.selectbox, "Metric", key="cmp_class_metric", url="class_metric", default="maxFm",
-                    options=DATASET_METRICS)
+                    options=DATASET_METRICS, format_func=metric_label)
 with ui.guard("per-class scores"):
     frame = data.class_table(ctx.scope(), metric)
     better = better_direction(metric)
@@ -117,7 +137,7 @@ with ui.guard("per-class scores"):
     styled = (styled.highlight_max(axis=0, props="font-weight: bold") if better == "higher"
               else styled.highlight_min(axis=0, props="font-weight: bold"))
     st.dataframe(styled)
-    st.caption(f"{metric}: {better} is better; bold = best per class; (n) images per class.")
+    st.caption(f"{metric_label(metric)}: {better} is better; bold = best per class; (n) images per class.")
 
 # -- curves -----------------------------------------------------------------------------------------
 st.subheader("Curves")

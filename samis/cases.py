@@ -26,6 +26,8 @@ import pandas as pd
 from samis.counts import check_count
 from samis.methods import first_sam_method
 from samis.metrics import HIGHER_IS_BETTER, IMAGE_METRICS
+from samis.stats import format_p
+from samis.tables.columns import metric_label
 
 #: filter id → what it keeps
 CASE_FILTERS = {
@@ -61,6 +63,36 @@ def per_image_tables(per_image: pd.DataFrame, image_ids: Sequence[str], classes:
         wide.index.name = "image"
         tables[metric] = wide
     return tables
+
+
+def paired_rows(result) -> tuple[list[dict], list[str]]:
+    """A :class:`samis.stats.PairedComparison` as table rows of text (no None anywhere), and the footnotes.
+
+    Numbers have 4 places, p-values two significant digits in scientific notation (:func:`samis.stats.format_p`),
+    metrics their threshold label (``IoU@adaptive``); a missing cell is ``–`` and a footnote says why.
+    """
+    def number(value) -> str:
+        return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+    rows, untested = [], []
+    for metric, entry in result.metrics.items():
+        if entry.get("p_wilcoxon") is None:
+            untested.append(metric_label(metric))
+        lo, hi = entry["diff_ci"]
+        rows.append({"metric": metric_label(metric), "better": "higher" if HIGHER_IS_BETTER[metric] else "lower",
+                     "A": number(entry["a"]), "B": number(entry["b"]), "A − B": number(entry["diff"]),
+                     "lo": number(lo), "hi": number(hi), "p (Wilcoxon)": format_p(entry.get("p_wilcoxon")),
+                     "p (Holm)": format_p(entry.get("p_holm")), "verdict": entry["verdict"]})
+    notes = [f"p –: {', '.join(untested)} are dataset curves (the best of 256 thresholds over all images), with no "
+             "per-image value to test; their interval is the paired bootstrap's"] if untested else []
+    return rows, notes
+
+
+def outcome_selected(query: "CaseQuery", span: tuple[float, float] | None = None) -> bool:
+    """Whether a query keeps images by method A's or B's scores (``beats``, ``good``, ``worst``, a value range
+    narrower than ``span``): a paired test on such a subset is not valid (its rows were chosen by the outcome)."""
+    narrowed = query.value_range is not None and (span is None or tuple(query.value_range) != tuple(span))
+    return query.filter in ("beats", "good", "worst") or narrowed
 
 
 def default_pair(methods: Sequence[str]) -> tuple[str, str]:

@@ -267,7 +267,7 @@ def method_cell(image: np.ndarray, saliency: np.ndarray | None, gt: np.ndarray, 
         return _as_rgb(saliency), ""
     predicted = binarize(saliency, threshold)
     counts = error_counts(predicted, gt)
-    caption = f"IoU {counts.iou:.2f}"
+    caption = f"IoU@{threshold} {counts.iou:.2f}"  # the threshold is named: tables give IoU@adaptive
     if mode == "binary":
         return mask_rgb(predicted), caption
     return overlay_errors(image, predicted, gt), caption

@@ -35,6 +35,7 @@ import numpy as np
 from samis.counts import COUNTS, CountError, check_count
 from samis.errors import StatsError
 from samis.metrics import CURVES, DATASET_METRICS, HIGHER_IS_BETTER, IMAGE_METRICS
+from samis.tables.columns import metric_label
 from samis.text_table import text_table
 
 #: default number of bootstrap resamples
@@ -492,17 +493,24 @@ class PairedComparison:
         def number(value, places=4):
             return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{places}f}"
 
-        def pvalue(value):
-            return "–" if value is None else (f"{value:.2e}" if value < 1e-3 else f"{value:.4f}")
-
         header = ["metric", "A", "B", "A − B", "95% interval", "p Wilcoxon", "p Holm", "verdict"]
-        body = [[m, number(e["a"]), number(e["b"]), number(e["diff"], 4),
-                 f"[{number(e['diff_ci'][0])}, {number(e['diff_ci'][1])}]", pvalue(e.get("p_wilcoxon")),
-                 pvalue(e.get("p_holm")), e["verdict"]] for m, e in self.metrics.items()]
+        body = [[metric_label(m), number(e["a"]), number(e["b"]), number(e["diff"], 4),
+                 f"[{number(e['diff_ci'][0])}, {number(e['diff_ci'][1])}]", format_p(e.get("p_wilcoxon")),
+                 format_p(e.get("p_holm")), e["verdict"]] for m, e in self.metrics.items()]
         lines = [f"{self.dataset} / {self.split}: A = {self.a}, B = {self.b}, {self.n_images} images"]
         lines += text_table(header, body, right_columns=range(1, 7))
         lines += [self.description, *self.notes]
         return "\n".join(lines) + "\n"
+
+
+def format_p(value) -> str:
+    """A p-value as statisticians print it: scientific notation, two significant digits (``3.1e-12``);
+    ``< 1e-300`` below that; ``–`` when there is none (None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value < 1e-300:
+        return "< 1e-300"
+    return f"{value:.1e}"
 
 
 def _verdict(metric: str, a: str, b: str, lo: float, hi: float) -> str:

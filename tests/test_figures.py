@@ -55,9 +55,9 @@ def test_method_cell_modes():
     cell, caption = method_cell(image, saliency, gt, "maps", 128)
     assert cell.shape == (8, 8, 3) and caption == ""
     cell, caption = method_cell(image, saliency, gt, "binary", 128)
-    assert caption == "IoU 1.00" and cell[3, 3].tolist() == [255, 255, 255]
+    assert caption == "IoU@128 1.00" and cell[3, 3].tolist() == [255, 255, 255]
     cell, caption = method_cell(image, saliency, gt, "binary", 201)
-    assert caption == "IoU 0.00"
+    assert caption == "IoU@201 0.00"  # the threshold is named (issue 20)
     assert method_cell(image, None, gt, "overlay", 128) == (None, "")
     with pytest.raises(ValueError):
         method_cell(image, saliency, gt, "sparkles", 128)

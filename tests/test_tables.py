@@ -58,7 +58,7 @@ def test_gap_is_negative_when_the_gap_method_leads():
 
 
 def test_ties_are_all_marked_including_ties_at_shown_precision():
-    rows = _rows() + [TableRow("C", {"Sa": 0.8996, "MAE": 0.0204, "Em": 0.1, "Fw": 0.1, "Fm": 0.1})]
+    rows = _rows() + [TableRow("C", {"Sa": 0.8996, "MAE": 0.0204, "Em": 0.1, "Fw": 0.1, "Fm": 0.1}, source="paper")]
     table = build_table(rows)
     assert list(table.best_mask.index[table.best_mask["Sa"]]) == ["A", "B", "C"]  # 0.8996 shows as 0.900
     assert list(table.best_mask.index[table.best_mask["MAE"]]) == ["A", "C"]  # 0.0204 shows as 0.020
@@ -92,12 +92,15 @@ def test_latex_has_booktabs_bold_best_balanced_braces_one_row_per_method():
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert rule in lines
     body = lines[lines.index(r"\midrule") + 1:]
-    method_lines = [line for line in body[: body.index(r"\midrule")]]
+    # one line per method; a rule between the paper's block and the measured block
+    method_lines = [line for line in body if " & " in line and not line.startswith(r"\multicolumn")]
     assert len(method_lines) == len(rows)
     assert all(line.endswith(r"\\") and line.count("&") == 6 for line in method_lines)
     assert latex.count(r"\textbf{") == int(table.best_mask.values.sum())
     assert r"sam-vit\_h+oracle$^\dagger$" in latex
-    assert lines[lines.index(r"\bottomrule") - 1].startswith(r"\multicolumn{2}{l}{gap: SAM")
+    # the paper's block closes with its own gap row; the measured block (one upper bound) has none
+    gap_lines = [line for line in lines if line.startswith(r"\multicolumn{2}{l}{gap:")]
+    assert len(gap_lines) == 1 and gap_lines[0].startswith(r"\multicolumn{2}{l}{gap: SAM")
     assert r"Sa $\uparrow$" in latex and r"MAE $\downarrow$" in latex
     assert "20\\%" in latex
 
@@ -110,7 +113,7 @@ def test_latex_escape():
 def test_markdown_and_csv_exports():
     table = build_table(_rows())
     markdown = table.to_markdown().splitlines()
-    assert markdown[0] == "| Method | Source | Sa ↑ | MAE ↓ | Em ↑ | Fw ↑ | Fm ↑ |"
+    assert markdown[0] == "| Method | Source | Sa ↑ | MAE ↓ | Em@max ↑ | Fw ↑ | Fm@max ↑ |"
     assert markdown[2] == "| A | paper | **0.900** | **0.020** | **0.950** | **0.800** | 0.850 |"
     assert markdown[5].startswith("| *gap: SAM vs best other, % (larger)* | | 20% | 75% |")
     records = list(csv.DictReader(io.StringIO(table.to_csv())))
@@ -255,4 +258,57 @@ def test_paper_and_measured_rows_in_one_table(workspace, make_folder_dataset, ca
     # without flags: every source that exists
     assert main(["report", "sd900", "--format", "csv"]) == 0
     sources = [r["source"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
-    assert sources.count("paper") == 14 and sources.count("measured") == 1 and sources[-1] == "gap-larger"
+    # each source is its own block: the paper's gap row (its own SAM row) closes the paper's block
+    assert sources.count("paper") == 14 and sources.count("measured") == 1 and sources[14] == "gap-larger"
+
+
+# ---- issue 20: sources are never ranked together ---------------------------------------------------
+def test_each_source_is_its_own_block_with_its_own_best_marks_and_gap_row():
+    """The paper's best Sa (0.900) is below a measured row's (0.950): both blocks still mark their own best;
+    one ranking pass drawn as two blocks would mark only the measured row."""
+    measured = [TableRow("ft", {"Sa": 0.950, "MAE": 0.010, "Em": 0.5, "Fw": 0.5, "Fm": 0.5}),
+                TableRow("sam-vit_h+small-union", {"Sa": 0.500, "MAE": 0.050, "Em": 0.4, "Fw": 0.4, "Fm": 0.4})]
+    table = build_table(_rows() + measured, gap_method="sam-vit_h+small-union")
+    assert [s for s, _ in table.blocks()] == ["paper", "measured"]
+    assert list(table.best_mask.index[table.best_mask["Sa"]]) == ["A", "B", "ft"]
+    assert bool(table.best_mask.at["A", "MAE"]) and bool(table.best_mask.at["ft", "MAE"])
+    # the paper's gap row uses its own SAM row against the paper's rows only: 20 % as printed-style arithmetic
+    assert table.block_gap("paper").method == "SAM" and table.block_gap("paper").percent["Sa"] == 20
+    assert table.block_gap("measured").against["Sa"] == ["ft"]
+    assert table.gap.method == "sam-vit_h+small-union"
+    text = table.to_text()
+    assert text.count("gap: ") == 2
+
+
+def test_random_weights_reference_and_upper_bounds_never_take_a_best_mark():
+    rows = [TableRow("ft", {"Sa": 0.6}), TableRow("sam-tiny-random+small-union", {"Sa": 0.9}),
+            TableRow("ref:zeros", {"Sa": 0.95}, reference=True), TableRow("sam-vit_h+oracle", {"Sa": 0.99}, upper_bound=True)]
+    table = build_table(rows, ["Sa"], gap_method=None)
+    assert list(table.best_mask.index[table.best_mask["Sa"]]) == ["ft"]
+    assert "random weights" in table.to_text() and "(reference)" in table.to_markdown()
+    # the switch lets upper bounds take part
+    table.rank(upper_bounds_compete=True)
+    assert list(table.best_mask.index[table.best_mask["Sa"]]) == ["sam-vit_h+oracle"]
+
+
+def test_reference_rows_equal_plain_pysodmetrics(make_folder_dataset, workspace):
+    import numpy as np
+    import py_sod_metrics as sod
+
+    from samis.datasets import load_dataset, register_dataset
+    from samis.tables.references import reference_rows
+
+    root, _ = make_folder_dataset(n=4)
+    register_dataset(workspace, "toy", root, "folder")
+    samples = load_dataset(workspace, "toy").samples
+    rows = {r.method: r for r in reference_rows(samples, "toy", "all")}
+    assert set(rows) == {"ref:zeros", "ref:const128"} and all(r.reference for r in rows.values())
+    for method, level in (("ref:zeros", 0), ("ref:const128", 128)):
+        sm, mae, fm = sod.Smeasure(), sod.MAE(), sod.Fmeasure()
+        for sample in samples:
+            gt = sample.read_gt().astype(np.uint8) * 255
+            pred = np.full(gt.shape, level, np.uint8)
+            sm.step(pred, gt), mae.step(pred, gt), fm.step(pred, gt)
+        assert rows[method].values["Sa"] == pytest.approx(sm.get_results()["sm"], abs=1e-12)
+        assert rows[method].values["MAE"] == pytest.approx(mae.get_results()["mae"], abs=1e-12)
+        assert rows[method].values["Fm"] == pytest.approx(fm.get_results()["fm"]["curve"].max(), abs=1e-12)

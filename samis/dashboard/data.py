@@ -96,15 +96,18 @@ def evaluation(scope: Scope) -> EvaluationResult:
     return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
 
 
-def comparison(scope: Scope, paper: bool, measured: bool) -> ComparisonRows:
-    """The comparison rows of the Compare page (the same function as ``report``), over the evaluation."""
+def comparison(scope: Scope, paper: bool, measured: bool, references: bool = False) -> ComparisonRows:
+    """The comparison rows of the Compare page (the same function as ``report``), over the evaluation;
+    ``references``: with the reference rows (``ref:zeros``, ``ref:const128``) on the same split."""
     result = evaluation(scope) if measured else None
-    return _comparison(scope, paper, measured, result)
+    return _comparison(scope, paper, measured, references, result)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def _comparison(scope: Scope, paper: bool, measured: bool, _result: EvaluationResult | None) -> ComparisonRows:
-    query = ComparisonQuery(scope.dataset_id, paper=paper, measured=measured, split=scope.split, allow_missing=True)
+def _comparison(scope: Scope, paper: bool, measured: bool, references: bool,
+                _result: EvaluationResult | None) -> ComparisonRows:
+    query = ComparisonQuery(scope.dataset_id, paper=paper, measured=measured, split=scope.split, allow_missing=True,
+                            references=references)
     return comparison_rows_of(Workspace(scope.root), query, _result)
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 from samis.datasets import Dataset, split_names
 from samis.demo import ensure_demo
 from samis.errors import SamisError
+from samis.methods import random_weight_methods
 from samis.workspace import Workspace
 
 from samis.dashboard import data, hints, state, ui
@@ -159,11 +160,18 @@ def _choose_dataset(ctx: Context) -> bool:
 
 def _choose_split(ctx: Context) -> None:
     splits = split_names(ctx.dataset)
+    # a dataset with a paper table opens on the paper protocol's split (test), so its rows sit beside the paper's
+    protocol = "test" in splits and data.paper_key(ctx.root, ctx.dataset_id, "test") is not None
+    default = "test" if protocol else "all"
+    if default != "all" and not state.url_seeded("split") and st.query_params and state.url_value("split") is None:
+        # a link made before links named their split meant 'all': say which split is shown now
+        ui.notice(f"This link names no split; showing split {literal(repr(default))} (the paper's protocol). "
+                  "Choose 'all' in the sidebar for every image.")
     ctx.split = state.bind(
-        st.sidebar.selectbox, "Split", key="split", url="split", default="all", options=splits,
+        st.sidebar.selectbox, "Split", key="split", url="split", default=default, options=splits, always_in_url=True,
         rejected=lambda bad: st.warning(
             f"The link names split {literal(repr(bad))}, which {literal(repr(ctx.dataset_id))} does not have "
-            f"(it has {', '.join(literal(x) for x in splits)}); showing 'all'."))
+            f"(it has {', '.join(literal(x) for x in splits)}); showing {literal(repr(default))}."))
 
 
 def _choose_methods(ctx: Context) -> None:
@@ -183,8 +191,10 @@ def _choose_methods(ctx: Context) -> None:
                        f"(available: {', '.join(literal(m) for m in ctx.all_methods) or 'none'}).")
         return known if known or not unknown else None
 
+    # a random-weights model is never a result: selectable, but not in the default set
+    real = [m for m in ctx.all_methods if m not in random_weight_methods(ctx.all_methods)]
     ctx.methods = list(state.bind(st.sidebar.multiselect, "Methods", key=methods_key, url="methods",
-                                  default=list(ctx.all_methods), options=ctx.all_methods, parse=parse_methods,
+                                  default=real or list(ctx.all_methods), options=ctx.all_methods, parse=parse_methods,
                                   rejected=lambda bad: None,  # parse_methods has said why
                                   help="methods with stored predictions for this dataset") or [])
 

@@ -59,6 +59,11 @@ def url_value(name: str) -> str | None:
     return values[-1] if values else None
 
 
+def url_seeded(name: str) -> bool:
+    """Whether this session has already taken ``name`` from the link (a link seeds each control once)."""
+    return name in st.session_state.get(_SEEDED, set())
+
+
 def one_of(text: str, options: Sequence) -> Any:
     """The option a link's text names, or None.
 

@@ -90,23 +90,29 @@ def wait_for(job, label: str):
     return job.outcome()
 
 
-def comparison_frame(table) -> pd.DataFrame:
-    """A :class:`samis.tables.ComparisonTable` as a display frame: arrows in headers, best marked ★, gap row last."""
+def comparison_frame(table, source: str | None = None) -> pd.DataFrame:
+    """A :class:`samis.tables.ComparisonTable` (or one source's block of it) as a display frame: arrows in
+    headers, best marked ★ (per block), each block's gap row after it."""
     columns = {m: table.header(m) for m in table.metrics}
     rows = []
-    for key, row in zip(table.keys, table.rows):
-        entry = {"method": row.label + (" †" if row.upper_bound else ""), "source": row.source}
-        for m in table.metrics:
-            text = table.cell_ci(key, m)
-            entry[columns[m]] = f"★ {text}{table.verdict(key, m)}" if bool(table.best_mask.at[key, m]) else text
-        entry["note"] = row.note
-        rows.append(entry)
-    if table.gap is not None:
-        entry = {"method": f"gap: {table.gap.method} vs best other", "source": table.gap.definition}
-        for m in table.metrics:
-            entry[columns[m]] = table.gap_cell(m)
-        entry["note"] = "positive: the best other method is ahead"
-        rows.append(entry)
+    for block, keys in table.blocks():
+        if source is not None and block != source:
+            continue
+        for key in keys:
+            row = table.rows[table.keys.index(key)]
+            entry = {"method": row.shown_label(), "source": "reference" if row.reference else row.source}
+            for m in table.metrics:
+                text = table.cell_ci(key, m)
+                entry[columns[m]] = f"★ {text}{table.verdict(key, m)}" if bool(table.best_mask.at[key, m]) else text
+            entry["note"] = row.note
+            rows.append(entry)
+        gap = table.block_gap(block)
+        if gap is not None:
+            entry = {"method": f"gap: {gap.method} vs best other", "source": gap.definition}
+            for m in table.metrics:
+                entry[columns[m]] = table.gap_cell(m, gap)
+            entry["note"] = "positive: the best other method is ahead"
+            rows.append(entry)
     return pd.DataFrame(rows)
 
 
@@ -116,12 +122,19 @@ def show_scores(scores: dict[str, float], row_name: str) -> None:
 
 
 def show_comparison(table, key: str | None = None) -> None:
-    """Draw a comparison table with its notes (best ★, † upper bound, gap definition)."""
-    frame = comparison_frame(table)
-    # tall enough for every row: a comparison table is read whole, not scrolled
-    st.dataframe(frame, hide_index=True, key=key, height=35 * (len(frame) + 1) + 3,
-                 column_config={"note": st.column_config.TextColumn("note", width="medium")})
-    notes = ["★ best in column (ties all marked); arrows give the better direction"]
+    """Draw a comparison table, one labelled block per source (never ranked together), with its notes."""
+    blocks = table.blocks()
+    for index, (source, _) in enumerate(blocks):
+        frame = comparison_frame(table, source)
+        if len(blocks) > 1:
+            st.markdown(f"**{escaped(table.block_title(source))}**")
+        # tall enough for every row: a comparison table is read whole, not scrolled
+        st.dataframe(frame, hide_index=True, key=f"{key}_{source}" if key and index else key,
+                     height=35 * (len(frame) + 1) + 3,
+                     column_config={"note": st.column_config.TextColumn("note", width="medium")})
+    notes = ["★ best in column within its block (ties all marked; references, random-weights models"
+             + ("" if table.upper_bounds_compete else " and upper bounds †") + " are never marked); "
+             "arrows give the better direction"]
     notes += table.footnotes()
     st.caption("  \n".join(escaped(note) for note in notes))
 

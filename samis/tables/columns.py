@@ -16,6 +16,19 @@ EVALUATION_KEYS = {
 METRIC_ALIASES = {"maxEm": "Em", "maxFm": "Fm", "Mae": "MAE", "mae": "MAE", "Smeasure": "Sa", "S": "Sa"}
 
 
+#: metric → the label every view shows: an IoU, Dice or F value names its threshold (only labels: JSON keys,
+#: cache keys and URL values keep the metric's own name)
+METRIC_LABELS = {"IoU": "IoU@adaptive", "Dice": "Dice@adaptive", "adpFm": "Fm@adaptive", "adpEm": "Em@adaptive",
+                 "maxFm": "Fm@max", "meanFm": "Fm@mean", "Fm": "Fm@max", "maxEm": "Em@max", "meanEm": "Em@mean",
+                 "Em": "Em@max"}
+
+
+def metric_label(metric: str) -> str:
+    """The label of a metric in a caption, a table header or an export: ``IoU`` → ``IoU@adaptive``
+    (``@max`` / ``@mean``: over the 256 thresholds; ``@adaptive``: twice the map's mean, at most 255)."""
+    return METRIC_LABELS.get(metric, metric)
+
+
 def resolve_metric(name: str) -> str:
     """The table name of a metric (``maxEm`` → ``Em``).
 

@@ -36,6 +36,7 @@ class GapRow:
         percent: metric → rounded integer percent (None where it cannot be computed).
         exact: metric → unrounded percent.
         against: metric → row keys holding the best other value (ties: all of them).
+        source: the block (source) whose rows the gap compares.
     """
 
     method: str
@@ -43,6 +44,7 @@ class GapRow:
     percent: dict[str, int | None]
     exact: dict[str, float | None]
     against: dict[str, list[str]]
+    source: str = ""
 
     def label(self) -> str:
         return f"gap: {self.method} vs best other, % ({self.definition})"

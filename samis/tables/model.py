@@ -27,14 +27,18 @@ import pandas as pd
 from samis import __version__
 from samis.errors import ReportError
 from samis.paper import method_id, parse_printed_number, read_commented_csv
-from samis.methods import PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe
-from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_better, resolve_metric, resolve_metrics
+from samis.methods import PAPER_SAM, PAPER_SAM_NOTE, UPPER_BOUND_NOTE, describe, first_sam_method
+from samis.tables.columns import (EVALUATION_KEYS, TABLE_METRICS, higher_is_better, metric_label, resolve_metric,
+                                  resolve_metrics)
 from samis.tables.gap import GapRow, check_gap_definition, compute_gap, gap_definition_text
 from samis.tables.render import csv_text, latex_escape, latex_table, markdown_table, markdown_text
 from samis.text_table import text_table
 
 #: places shown for values without printed text (as the paper prints them); best marks compare shown values
 DECIMALS = 3
+#: the three sources, in the order their blocks are shown, and each block's title
+SOURCE_TITLES = {"paper": "printed in the paper (its own split and implementations)",
+                 "measured": "measured here", "file": "rows from a file (--rows)"}
 _ROW_FIELDS = {"method", "label", "source", "note", "upper_bound", "printed_name", "publication", "type",
                "printed_best", "split", "samis_version", "time", "n_images", "dataset"}
 
@@ -53,6 +57,7 @@ class TableRow:
             n_images for measured rows.
         upper_bound: True when the method looks at the ground truth.
         note: a short remark shown with the row.
+        reference: a trivial reference map (``ref:zeros``, ``ref:const128``): shown, never marked best.
     """
 
     method: str
@@ -63,10 +68,26 @@ class TableRow:
     details: dict = field(default_factory=dict)
     upper_bound: bool = False
     note: str = ""
+    reference: bool = False
 
     def __post_init__(self):
         if not self.label:
             self.label = self.method
+
+    @property
+    def random_weights(self) -> bool:
+        """True when the row's maps come from a model with random weights (never a result)."""
+        return describe(self.method).random_weights
+
+    def competes(self, upper_bounds_compete: bool = False) -> bool:
+        """Whether the row can take a best mark or be a gap row's "best other": not a reference, not random
+        weights, and not an upper bound unless ``upper_bounds_compete``."""
+        return not (self.reference or self.random_weights or (self.upper_bound and not upper_bounds_compete))
+
+    def shown_label(self) -> str:
+        """The label as every table shows it: † for an upper bound, what a reference or random-weights row is."""
+        tags = (" (reference)" if self.reference else "") + (" (random weights)" if self.random_weights else "")
+        return self.label + (" †" if self.upper_bound else "") + tags
 
 
 def _shown(value: float | None, printed: str | None, decimals: int) -> str:
@@ -104,6 +125,44 @@ class ComparisonTable:
     gap_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: the footnote of the intervals (B, seed, method, test); empty: no uncertainty
     uncertainty: str = ""
+    #: every block's gap row (``GapRow.source`` names the block); :attr:`gap` is the requested one's
+    gaps: list[GapRow] = field(default_factory=list)
+    #: whether upper bounds (†) take part in best marks
+    upper_bounds_compete: bool = False
+    #: the row key the gap row was asked for (None: asked for a row that is not here; "": no gap rows)
+    gap_key: str | None = ""
+    gap_definition: str = "larger"
+
+    def rank(self, upper_bounds_compete: bool = False) -> None:
+        """(Re)draw the best marks and the gap rows, per block, in place.
+
+        Args:
+            upper_bounds_compete: upper bounds (†) take part in best marks and in each gap row's "best other".
+        """
+        self.upper_bounds_compete = upper_bounds_compete
+        self.best_mask = _best_mask(self.rows, self.keys, self.metrics, self.decimals, upper_bounds_compete)
+        self.gaps, self.gap = [], None
+        if self.gap_key == "":
+            return
+        self.gaps = _block_gaps(self.rows, self.keys, self.metrics, self.gap_key, self.gap_definition,
+                                upper_bounds_compete)
+        self.gap = next((g for g in self.gaps if g.method == self.gap_key),
+                        self.gaps[0] if self.gaps and self.gap_key is not None else None)
+
+    def blocks(self) -> list[tuple[str, list[str]]]:
+        """(source, row keys) per block, in order: each source is ranked on its own, never with another."""
+        found: dict[str, list[str]] = {}
+        for key, row in zip(self.keys, self.rows):
+            found.setdefault(row.source, []).append(key)
+        return list(found.items())
+
+    def block_gap(self, source: str) -> GapRow | None:
+        """The gap row of one block, or None."""
+        return next((g for g in self.gaps if g.source == source), None)
+
+    def block_title(self, source: str) -> str:
+        """What a block's rows are: ``measured here``, ``printed in the paper …``."""
+        return SOURCE_TITLES.get(source, f"source {source}")
 
     # -- cells ---------------------------------------------------------------------------------
     def cell(self, key: str, metric: str) -> str:
@@ -127,21 +186,35 @@ class ComparisonTable:
         """`` (sig.)`` / `` (tied)`` after a best cell when the intervals decide it, else empty."""
         if not bool(self.best_mask.at[key, metric]) or metric not in self.verdicts:
             return ""
+        if self.rows[self.keys.index(key)].source != "measured":
+            return ""  # the intervals are of the measured block only
         return f" ({self.verdicts[metric]})"
 
     def header(self, metric: str, arrow_up: str = "↑", arrow_down: str = "↓") -> str:
-        return f"{metric} {arrow_up if higher_is_better(metric) else arrow_down}"
+        """A column's title: the metric's label, which names an F's threshold (``Fm@max ↑``), and its arrow."""
+        return f"{metric_label(metric)} {arrow_up if higher_is_better(metric) else arrow_down}"
 
-    def gap_cell(self, metric: str) -> str:
-        """The gap row's text of one metric: ``25%``, with its interval ``25% [18, 31]`` when there is one."""
-        return self._gap_cell(metric)
+    def gap_cell(self, metric: str, gap: GapRow | None = None) -> str:
+        """A gap row's text of one metric (default: :attr:`gap`): ``25%``, with its interval ``25% [18, 31]``
+        when there is one."""
+        return self._gap_cell(metric, gap)
 
-    def _gap_cell(self, metric: str) -> str:
-        value = self.gap.percent.get(metric) if self.gap else None
+    def _gap_cell(self, metric: str, gap: GapRow | None = None) -> str:
+        gap = gap or self.gap
+        value = gap.percent.get(metric) if gap else None
         if value is None:
             return "–"
-        bounds = self.gap_intervals.get(metric)
+        bounds = self.gap_intervals.get(metric) if gap is self.gap else None
         return f"{value}%" + ("" if bounds is None else f" [{bounds[0]:.0f}, {bounds[1]:.0f}]")
+
+    def _ordered(self):
+        """(key, row) per row, then ("gap", GapRow) after each block that has one: the order every export uses."""
+        for source, keys in self.blocks():
+            for key in keys:
+                yield key, self.rows[self.keys.index(key)]
+            gap = self.block_gap(source)
+            if gap is not None:
+                yield "gap", gap
 
     def _marked_cells(self, key: str, mark) -> list[str]:
         """One row's metric cells (with intervals), ``mark(text)`` applied where the cell is the column's best."""
@@ -149,8 +222,17 @@ class ComparisonTable:
                 for m in self.metrics]
 
     # -- documents -----------------------------------------------------------------------------
+    def _gap_document(self, gap: GapRow) -> dict:
+        entry = {"method": self.rows[self.keys.index(gap.method)].method, "source": gap.source,
+                 "against": gap.against, "definition": gap.definition}
+        entry.update({m: gap.percent.get(m) for m in self.metrics})
+        entry["exact"] = {m: gap.exact.get(m) for m in self.metrics}
+        if gap is self.gap and self.gap_intervals:
+            entry["ci"] = {m: list(v) for m, v in self.gap_intervals.items()}
+        return entry
+
     def to_json_document(self) -> dict:
-        """Plain dict: dataset, metrics, rows (values, best marks, provenance), gap, notes."""
+        """Plain dict: dataset, metrics, rows (values, best marks, provenance), gap rows, notes."""
         rows = []
         for key, row in zip(self.keys, self.rows):
             entry = {"method": row.method, "label": row.label, "source": row.source}
@@ -160,33 +242,33 @@ class ComparisonTable:
                     entry[f"{m}_ci"] = list(self.interval(key, m))
             entry["best"] = [m for m in self.metrics if bool(self.best_mask.at[key, m])]
             entry["upper_bound"] = row.upper_bound
+            entry["reference"] = row.reference
+            entry["random_weights"] = row.random_weights
             if row.note:
                 entry["note"] = row.note
             entry.update(row.details)
             rows.append(entry)
-        gap = None
-        if self.gap:
-            gap = {"method": self.rows[self.keys.index(self.gap.method)].method, "against": self.gap.against,
-                   "definition": self.gap.definition}
-            gap.update({m: self.gap.percent.get(m) for m in self.metrics})
-            gap["exact"] = {m: self.gap.exact.get(m) for m in self.metrics}
-            if self.gap_intervals:
-                gap["ci"] = {m: list(v) for m, v in self.gap_intervals.items()}
         document = {"dataset": self.dataset, "title": self.title, "metrics": list(self.metrics),
                     "higher_is_better": {m: higher_is_better(m) for m in self.metrics},
-                    "rows": rows, "gap": gap, "notes": list(self.notes)}
+                    "rows": rows, "gap": self._gap_document(self.gap) if self.gap else None,
+                    "gaps": [self._gap_document(g) for g in self.gaps],
+                    "upper_bounds_compete": self.upper_bounds_compete, "notes": list(self.notes)}
         if self.uncertainty:
             document["uncertainty"] = {"description": self.uncertainty, "best": dict(self.verdicts)}
         return document
 
     def to_csv(self) -> str:
-        """CSV text: one line per row (printed text for paper values, full precision otherwise), gap last."""
+        """CSV text: one line per row (printed text for paper values, full precision otherwise), each block's
+        gap row after the block."""
         extra = ("dataset", "split", "samis_version", "time", "n_images", "publication", "type")
         with_ci = bool(self.intervals)
         columns = [c for m in self.metrics for c in ((m, f"{m}_lo", f"{m}_hi") if with_ci else (m,))]
         header = ["method", "label", "source", *columns, "best", "upper_bound", "note", *extra]
         lines = []
-        for key, row in zip(self.keys, self.rows):
+        for key, row in self._ordered():
+            if key == "gap":
+                lines.append(self._csv_gap_line(row, with_ci, len(extra)))
+                continue
             values = []
             for m in self.metrics:
                 value = row.values.get(m)
@@ -199,24 +281,28 @@ class ComparisonTable:
                             for m in self.metrics if bool(self.best_mask.at[key, m]))
             lines.append([row.method, row.label, row.source, *values, best, str(row.upper_bound).lower(),
                           row.note, *[row.details.get(k, "") for k in extra]])
-        if self.gap:
-            gap_values = []
-            for m in self.metrics:
-                gap_values.append("" if self.gap.percent.get(m) is None else self.gap.percent[m])
-                if with_ci:
-                    bounds = self.gap_intervals.get(m)
-                    gap_values += ["", ""] if bounds is None else [repr(bounds[0]), repr(bounds[1])]
-            lines.append([f"gap:{self.gap.method}", self.gap.label(), f"gap-{self.gap.definition}", *gap_values,
-                          "", "", "", *[""] * len(extra)])
         return csv_text(header, lines)
 
+    def _csv_gap_line(self, gap: GapRow, with_ci: bool, n_extra: int) -> list:
+        values = []
+        for m in self.metrics:
+            values.append("" if gap.percent.get(m) is None else gap.percent[m])
+            if with_ci:
+                bounds = self.gap_intervals.get(m) if gap is self.gap else None
+                values += ["", ""] if bounds is None else [repr(bounds[0]), repr(bounds[1])]
+        return [f"gap:{gap.method}", gap.label(), f"gap-{gap.definition}", *values, "", "", gap.source,
+                *[""] * n_extra]
+
     def to_markdown(self) -> str:
-        """A GitHub Markdown table: best values in bold, arrows in the header, gap row last, notes below."""
-        body = [[markdown_text(row.label) + (" †" if row.upper_bound else ""), markdown_text(row.source),
-                 *self._marked_cells(key, lambda text: f"**{text}**")]
-                for key, row in zip(self.keys, self.rows)]
-        if self.gap:
-            body.append([f"*{markdown_text(self.gap.label())}*", "", *(self._gap_cell(m) for m in self.metrics)])
+        """A GitHub Markdown table: best values in bold (per block), arrows in the header, each block's gap row
+        after it, notes below."""
+        body = []
+        for key, row in self._ordered():
+            if key == "gap":
+                body.append([f"*{markdown_text(row.label())}*", "", *(self._gap_cell(m, row) for m in self.metrics)])
+            else:
+                body.append([markdown_text(row.shown_label()), markdown_text(row.source),
+                             *self._marked_cells(key, lambda text: f"**{text}**")])
         lines = [f"**{markdown_text(self.title)}**", ""] if self.title else []
         lines += markdown_table(["Method", "Source", *(self.header(m) for m in self.metrics)],
                                 "ll" + "r" * len(self.metrics), body)
@@ -227,43 +313,54 @@ class ComparisonTable:
         return "\n".join(lines) + "\n"
 
     def to_latex(self) -> str:
-        """A LaTeX ``table`` with booktabs rules: best values in ``\\textbf``, arrows in the header, gap row last."""
+        """A LaTeX ``table`` with booktabs rules: best values (per block) in ``\\textbf``, arrows in the header,
+        a rule between blocks, each block's gap row after it."""
         caption = self.title or f"Comparison on {self.dataset}"
         if any(row.upper_bound for row in self.rows):
             caption += r". $^\dagger$ upper bound: uses the ground truth"
         if self.uncertainty:
             caption += ". " + self.uncertainty  # escaped with the whole caption below
-        header = ["Method", "Source", *(latex_escape(m) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
+        header = ["Method", "Source", *(latex_escape(metric_label(m)) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
                                         for m in self.metrics)]
-        body = []
-        for key, row in zip(self.keys, self.rows):
+        body, rules, previous = [], set(), None
+        for key, row in self._ordered():
+            if key == "gap":
+                rules.add(len(body))
+                body.append([r"\multicolumn{2}{l}{" + latex_escape(row.label()) + "}",
+                             *(self._gap_cell(m, row).replace("%", r"\%").replace("–", "--") for m in self.metrics)])
+                continue
+            if previous is not None and row.source != previous:
+                rules.add(len(body))
+            previous = row.source
             cells = ["--" if text == "–" else text for text in (self.cell_ci(key, m) for m in self.metrics)]
             cells = [r"\textbf{" + text + "}" + self.verdict(key, m) if self.best_mask.at[key, m] else text
                      for text, m in zip(cells, self.metrics)]
-            body.append([latex_escape(row.label) + (r"$^\dagger$" if row.upper_bound else ""), latex_escape(row.source),
-                         *cells])
-        if self.gap:
-            body.append([r"\multicolumn{2}{l}{" + latex_escape(self.gap.label()) + "}",
-                         *(self._gap_cell(m).replace("%", r"\%").replace("–", "--") for m in self.metrics)])
+            tags = (" (reference)" if row.reference else "") + (" (random weights)" if row.random_weights else "")
+            body.append([latex_escape(row.label) + (r"$^\dagger$" if row.upper_bound else "") + latex_escape(tags),
+                         latex_escape(row.source), *cells])
         lines = latex_table(latex_escape(caption, keep_math=True), "ll" + "r" * len(self.metrics), header, body,
-                            rules_before={len(self.rows)} if self.gap else ())
+                            rules_before=rules)
         return "\n".join(lines) + "\n"
 
     def to_text(self) -> str:
-        """A plain aligned table for a terminal: ``*`` marks the best, gap row last, notes below."""
+        """A plain aligned table for a terminal: ``*`` marks the best per block, each block's gap row after it."""
         header = ["method", "source", *[self.header(m) for m in self.metrics]]
-        body = []
-        for key, row in zip(self.keys, self.rows):
+        body, rules, previous = [], set(), None
+        for key, row in self._ordered():
+            if key == "gap":
+                rules.add(len(body))
+                body.append([f"gap: {row.method} vs best other", row.definition,
+                             *[self._gap_cell(m, row) + " " for m in self.metrics]])
+                continue
+            if previous is not None and row.source != previous:
+                rules.add(len(body))
+            previous = row.source
             cells = [self.cell_ci(key, m) + ("*" + self.verdict(key, m) if self.best_mask.at[key, m] else " ")
                      for m in self.metrics]
-            body.append([row.label + (" †" if row.upper_bound else ""), row.source, *cells])
-        if self.gap:
-            body.append([f"gap: {self.gap.method} vs best", self.gap.definition,
-                         *[self._gap_cell(m) + " " for m in self.metrics]])
+            body.append([row.shown_label(), row.source, *cells])
         lines = [self.title] if self.title else []
-        lines += text_table(header, body, right_columns=range(2, len(header)),
-                            rules_before={len(self.rows)} if self.gap else ())
-        lines += ["* best in column (ties all marked)"] + self.footnotes()
+        lines += text_table(header, body, right_columns=range(2, len(header)), rules_before=rules)
+        lines += ["* best in column within its source (ties all marked)"] + self.footnotes()
         return "\n".join(lines) + "\n"
 
     def footnotes(self) -> list[str]:
@@ -290,20 +387,50 @@ def row_keys(rows: list[TableRow]) -> list[str]:
     return keys
 
 
-def _best_mask(rows: list[TableRow], keys: list[str], metrics, decimals: int) -> pd.DataFrame:
+def _best_mask(rows: list[TableRow], keys: list[str], metrics, decimals: int,
+               upper_bounds_compete: bool = False) -> pd.DataFrame:
+    """Best marks: per column and per source (a block is never ranked with another), among the rows that
+    compete (:meth:`TableRow.competes`); ties all marked."""
     mask = pd.DataFrame(False, index=keys, columns=list(metrics))
-    for m in metrics:
-        shown = {}
-        for key, row in zip(keys, rows):
-            text = _shown(row.values.get(m), row.printed.get(m), decimals)
-            if text != "–":
-                shown[key] = float(text)
-        if not shown:
-            continue
-        best = max(shown.values()) if higher_is_better(m) else min(shown.values())
-        for key, value in shown.items():
-            mask.at[key, m] = value == best
+    for source in dict.fromkeys(r.source for r in rows):
+        block = [(k, r) for k, r in zip(keys, rows) if r.source == source and r.competes(upper_bounds_compete)]
+        for m in metrics:
+            shown = {}
+            for key, row in block:
+                text = _shown(row.values.get(m), row.printed.get(m), decimals)
+                if text != "–":
+                    shown[key] = float(text)
+            if not shown:
+                continue
+            best = max(shown.values()) if higher_is_better(m) else min(shown.values())
+            for key, value in shown.items():
+                mask.at[key, m] = value == best
     return mask
+
+
+def _block_gaps(rows: list[TableRow], keys: list[str], metrics, chosen: str | None, definition: str,
+                upper_bounds_compete: bool) -> list[GapRow]:
+    """One gap row per block: the chosen row's block compares the chosen row; the paper's block its own SAM
+    row; another block its first SAM method with real weights. The best other is taken among the rows of
+    the same block that compete."""
+    gaps = []
+    for source in dict.fromkeys(r.source for r in rows):
+        block = [(k, r) for k, r in zip(keys, rows) if r.source == source]
+        block_keys = [k for k, _ in block]
+        if chosen in block_keys:
+            subject = chosen
+        else:
+            candidates = [r.method for _, r in block if not r.reference and not r.random_weights]
+            method = PAPER_SAM if source == "paper" and PAPER_SAM in candidates else first_sam_method(candidates)
+            subject = next((k for k, r in block if r.method == method), None)
+        if subject is None:
+            continue
+        kept = [(k, r) for k, r in block if k == subject or r.competes(upper_bounds_compete)]
+        gap = compute_gap([r for _, r in kept], [k for k, _ in kept], metrics, subject, definition)
+        gap.source = source
+        if subject == chosen or any(v is not None for v in gap.percent.values()):
+            gaps.append(gap)  # a block with nothing to compare its SAM row with gets no empty gap row
+    return gaps
 
 
 def _find_row(rows: list[TableRow], keys: list[str], method: str) -> str | None:
@@ -318,19 +445,22 @@ def _find_row(rows: list[TableRow], keys: list[str], method: str) -> str | None:
 def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str | None = "SAM",
                 gap_definition: str = "larger", require_gap: bool = False, dataset: str = "",
                 title: str = "", notes: list[str] | None = None) -> ComparisonTable:
-    """Build a comparison table from rows of any source.
+    """Build a comparison table from rows of any source, each source a block ranked on its own.
 
     Args:
-        rows: the rows, in display order.
+        rows: the rows; shown grouped by source (paper, measured, file), in order within a source.
         metrics: table metric names (aliases such as ``maxEm`` accepted).
-        gap_method: the row (key, method id or label) to compare with the best of the others; None: no gap row.
+        gap_method: the row (key, method id or label) to compare with the best of the others in its block;
+            the other blocks get their own gap row (the paper's: its SAM row); None: no gap rows.
         gap_definition: ``larger`` or ``reference`` (see :mod:`samis.tables.gap`).
         require_gap: raise when ``gap_method`` is not in the table (else the gap row is left out, with a note).
         dataset, title, notes: shown with the table.
 
     Returns:
         the :class:`ComparisonTable`: point values; :func:`add_uncertainty` adds intervals. Values without
-        printed text show :data:`DECIMALS` places, and best marks compare the shown values.
+        printed text show :data:`DECIMALS` places, and best marks compare the shown values, per block;
+        reference rows, random-weights rows and upper bounds are never marked (:meth:`ComparisonTable.rank`
+        lets upper bounds take part).
 
     Raises:
         ReportError: fewer than two rows, an unknown metric or gap definition, a duplicate row, or a
@@ -338,7 +468,8 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
     """
     metrics = resolve_metrics(metrics)
     check_gap_definition(gap_definition)
-    rows = list(rows)
+    order = list(dict.fromkeys(r.source for r in rows))
+    rows = sorted(rows, key=lambda r: order.index(r.source))  # stable: each source's rows stay in order
     if len(rows) < 2:
         only = f" (only {rows[0].label!r})" if rows else ""
         raise ReportError(f"a comparison table needs at least two methods; got {len(rows)}{only}")
@@ -350,18 +481,17 @@ def build_table(rows: list[TableRow], metrics=TABLE_METRICS, *, gap_method: str 
          "upper_bound": [r.upper_bound for r in rows], "note": [r.note for r in rows]},
         index=pd.Index(keys, name="method"),
     )
-    best_mask = _best_mask(rows, keys, metrics, DECIMALS)
-    gap = None
+    key = None
     if gap_method:
         key = _find_row(rows, keys, gap_method)
         if key is None and require_gap:
             raise ReportError(f"gap method {gap_method!r} is not in the table (methods: {', '.join(keys)})")
         if key is None:
-            notes.append(f"no gap row: the table has no {gap_method!r} row (choose one with --gap-method)")
-        else:
-            gap = compute_gap(rows, keys, metrics, key, gap_definition)
+            notes.append(f"no gap row for {gap_method!r}: the table has no such row (choose one with --gap-method)")
     table = ComparisonTable(dataset=dataset, metrics=metrics, rows=rows, keys=keys, frame=frame,
-                            best_mask=best_mask, gap=gap, title=title, notes=notes, decimals=DECIMALS)
+                            best_mask=pd.DataFrame(), gap=None, title=title, notes=notes, decimals=DECIMALS,
+                            gap_key=key if gap_method else "", gap_definition=gap_definition)
+    table.rank(upper_bounds_compete=False)
     return table
 
 
@@ -382,8 +512,11 @@ def add_uncertainty(table: ComparisonTable, boot) -> None:
     stat = {m: EVALUATION_KEYS[m] for m in table.metrics if EVALUATION_KEYS[m] in boot.metrics}
     found = boot.intervals()
     table.intervals = {key: {m: found[method][k] for m, k in stat.items()} for key, method in measured.items()}
+    competing = {key for key, row in zip(table.keys, table.rows)
+                 if row.source == "measured" and row.competes(table.upper_bounds_compete)}
     for m, k in stat.items():
-        shown = {key: float(table.cell(key, m)) for key in table.keys if table.cell(key, m) != "–"}
+        # the measured block is ranked on its own: its best against its runner-up
+        shown = {key: float(table.cell(key, m)) for key in table.keys if key in competing and table.cell(key, m) != "–"}
         best = [key for key in shown if table.best_mask.at[key, m]]
         others = {key: v for key, v in shown.items() if key not in best}
         if len(best) > 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from samis.datasets import load_dataset
+from samis.datasets import get_split, load_dataset
 from samis.errors import ReportError
 from samis.evaluation import EvaluationResult, evaluate
 from samis.review import ReviewStore, exclude_tagged
@@ -13,6 +13,7 @@ from samis.methods import PAPER_SAM, first_sam_method
 from samis.paper import GAP_DEFINITIONS as PAPER_GAP_DEFINITIONS
 from samis.paper import PAPER_TABLES, PaperTable, load_paper_table, method_id
 from samis.tables.columns import TABLE_METRICS, resolve_metrics
+from samis.tables.references import reference_rows
 from samis.tables.model import ComparisonTable, TableRow, add_uncertainty, build_table, measured_rows, paper_rows, row_keys
 
 
@@ -68,30 +69,35 @@ class ComparisonRows:
 
     @property
     def default_gap_method(self) -> str | None:
-        """The key of the row a gap row compares by default: the paper's SAM, else the first SAM method (None: no SAM row)."""
-        method = first_sam_method(r.method for r in self.rows)
+        """The key of the row a gap row compares by default: the first SAM method measured here with real weights,
+        else the paper's SAM (None: no such row). A random-weights model is never the default."""
+        usable = [r for r in self.rows if not r.reference and not r.random_weights]
+        method = (first_sam_method(r.method for r in usable if r.source == "measured")
+                  or first_sam_method(r.method for r in usable))
         return next((k for k, r in zip(self.keys, self.rows) if r.method == method), None)
 
     def table(self, metrics=TABLE_METRICS, *, gap_method: str | None = None, gap_definition: str | None = None,
-              require_gap: bool = False, with_gap: bool = True, dataset: str = "", title: str = "",
-              bootstrap=None) -> ComparisonTable:
+              require_gap: bool = False, dataset: str = "", title: str = "",
+              bootstrap=None, upper_bounds_compete: bool = False) -> ComparisonTable:
         """The comparison table of these rows.
 
         Args:
             metrics: the table's metrics.
             gap_method: the row the gap row compares (default: :attr:`default_gap_method`; without a SAM
-                row the table says it has no gap row).
+                row the table says it has no gap row); ``""``: no gap rows at all.
             gap_definition: ``larger`` or ``reference`` (default: :attr:`gap_definition`).
             require_gap: raise when ``gap_method`` is not a row.
-            with_gap: False: no gap row at all.
             dataset, title: shown with the table.
             bootstrap: a :class:`samis.stats.Bootstrap` of :attr:`evaluation`: intervals and significance.
+            upper_bounds_compete: upper bounds (†) take part in best marks (default: not).
         """
-        if with_gap:
+        if gap_method != "":
             gap_method = gap_method or self.default_gap_method or PAPER_SAM
-        table = build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method if with_gap else None,
+        table = build_table(self.rows, resolve_metrics(metrics), gap_method=gap_method or None,
                             gap_definition=gap_definition or self.gap_definition, require_gap=require_gap,
                             dataset=dataset, title=title, notes=list(self.notes))
+        if upper_bounds_compete:
+            table.rank(upper_bounds_compete=True)
         if bootstrap is not None:
             add_uncertainty(table, bootstrap)
         return table
@@ -113,6 +119,8 @@ class ComparisonQuery:
         allow_missing: score measured methods on the images they have.
         exclude_tags: leave out of the measured rows the images carrying any of these review tags
             (:func:`samis.review.exclude_tagged`); the notes say how many and by whose tags.
+        references: add the reference rows ``ref:zeros`` and ``ref:const128`` to the measured rows
+            (:mod:`samis.tables.references`), scored on the same split.
     """
 
     dataset: str
@@ -123,6 +131,7 @@ class ComparisonQuery:
     metrics: tuple[str, ...] = TABLE_METRICS
     allow_missing: bool = False
     exclude_tags: tuple[str, ...] = ()
+    references: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "exclude_tags", tuple(self.exclude_tags))
@@ -224,6 +233,8 @@ def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRo
             scored = {m: s for m, s in result.scores.items() if s.get("n_images")}
             new = measured_rows(scored, dataset_id, result.split, metrics=metrics)
             rows += new
+            if query.references and new:
+                rows += _reference_rows(workspace, dataset_id, result.split, metrics)
             found.update(pick or [])
             images = sorted({r.details.get("n_images") for r in new if r.details.get("n_images") is not None})
             notes.append(f"measured rows: dataset {dataset_id!r}, split {result.split!r}"
@@ -237,10 +248,17 @@ def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRo
         if lost:
             places = " or ".join(([f"Table {table.number}"] if table else []) + ([f"the store of {target[0]!r}"] if measured else []))
             raise ReportError(f"method {lost[0]!r} is not in {places or 'the table'}")
-    if paper and measured:
-        notes.append("paper and measured rows come from different splits and implementations: compare with care")
+    if len({r.source for r in rows}) > 1:
+        notes.append("each source is its own block, with its own best marks and gap row: paper rows come from the "
+                     "paper's split and implementations (different splits) and are never ranked with rows measured here")
     return ComparisonRows(rows=rows, notes=notes, paper_table=table, evaluation=result,
                           gap_definition=PAPER_GAP_DEFINITIONS[table.number] if table is not None else "larger")
+
+
+def _reference_rows(workspace, dataset_id: str, split: str, metrics) -> list[TableRow]:
+    """The reference rows of one dataset split (computed now from its ground truth)."""
+    samples = get_split(workspace, load_dataset(workspace, dataset_id), split)
+    return reference_rows(samples, dataset_id, split, metrics=metrics)
 
 
 def comparison_report(workspace, query: ComparisonQuery | str, *, gap_method: str | None = None,
