@@ -88,3 +88,17 @@ def test_compare_and_report_use_the_same_images(two_datasets, capsys):
     assert any("left out 3 images tagged 'gt error'" in note for note in report["notes"])
     text = main(["--workspace", ws, "report", "toy", "--exclude-tag", "gt error"])
     assert text == 0 and "left out 3 images" in capsys.readouterr().out
+
+
+def test_reference_rows_use_the_same_images(two_datasets):
+    """Reference rows beside scores that leave tagged images out are scored on the images kept."""
+    from samis.tables.report import ComparisonQuery, comparison_rows
+
+    def references(dataset, *tags):
+        found = comparison_rows(two_datasets, ComparisonQuery(dataset, measured=True, references=True,
+                                                              exclude_tags=tags))
+        return [(r.method, r.values, r.details.get("n_images")) for r in found.rows if r.reference]
+
+    excluded, dropped = references("toy", "gt error"), references("dropped")
+    assert excluded and excluded == dropped
+    assert references("toy") != dropped

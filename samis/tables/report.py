@@ -233,8 +233,9 @@ def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRo
             scored = {m: s for m, s in result.scores.items() if s.get("n_images")}
             new = measured_rows(scored, dataset_id, result.split, metrics=metrics)
             rows += new
-            if query.references and new:
-                rows += _reference_rows(workspace, dataset_id, result.split, metrics)
+            if query.references and new:  # on the images the scores use (less any left out by their tags)
+                rows += _reference_rows(workspace, dataset_id, result.split, metrics,
+                                        set(result.image_classes) if result.left_out else None)
             found.update(pick or [])
             images = sorted({r.details.get("n_images") for r in new if r.details.get("n_images") is not None})
             notes.append(f"measured rows: dataset {dataset_id!r}, split {result.split!r}"
@@ -255,9 +256,11 @@ def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRo
                           gap_definition=PAPER_GAP_DEFINITIONS[table.number] if table is not None else "larger")
 
 
-def _reference_rows(workspace, dataset_id: str, split: str, metrics) -> list[TableRow]:
-    """The reference rows of one dataset split (computed now from its ground truth)."""
+def _reference_rows(workspace, dataset_id: str, split: str, metrics, keep: set[str] | None = None) -> list[TableRow]:
+    """The reference rows of one dataset split (computed now from its ground truth); ``keep``: only these images."""
     samples = get_split(workspace, load_dataset(workspace, dataset_id), split)
+    if keep is not None:
+        samples = [s for s in samples if s.id in keep]
     return reference_rows(samples, dataset_id, split, metrics=metrics)
 
 
