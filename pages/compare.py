@@ -7,6 +7,7 @@ from samis.dashboard.sidebar import page_context
 from samis.html_report import comparison_sections
 from samis.metrics import DATASET_METRICS
 from samis.plots import curve_figures
+from samis.review import GT_ERROR_TAG
 from samis.stats import STAT_METRICS
 from samis.tables import GAP_DEFINITIONS
 from samis.tables.columns import metric_label
@@ -31,7 +32,7 @@ use_paper = source in ("paper", "both") and paper_key is not None
 if use_measured and not ctx.methods:
     ctx.require(methods=True)
 
-switches = st.columns(2)
+switches = st.columns(3)
 references = state.bind(
     switches[0].toggle, "Reference rows", key="cmp_references", url="references", default=True,
     parse=lambda t: t == "1", dump=lambda v: "1" if v else "0", disabled=not use_measured,
@@ -42,9 +43,29 @@ upper_bounds_compete = state.bind(
     default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
     help="upper bounds look at the ground truth: by default they are shown, marked †, but not ranked")
 
+exclude_gt = state.bind(
+    switches[2].toggle, f"Exclude images tagged `{GT_ERROR_TAG}`", key="cmp_exclude_gt", url="exclude_gt_error",
+    default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None, disabled=not use_measured,
+    help=f"leave out of the measured rows the images tagged {GT_ERROR_TAG!r} (bad ground truth) in the review store, "
+         "by anyone: scores, reference rows, intervals, tests, per-class scores, curves and every export use the "
+         "same images (as `--exclude-tag` does on the command line)")
+
+# the images tagged "gt error" are read from the review store on every rerun (uncached): a colleague's new tag
+# counts at once, and the left-out image ids are part of every cache key below (data.Scope)
+scope = ctx.scope()
+with ui.guard("review tags"):
+    if exclude_gt and use_measured:
+        scope, left_out = data.without_tagged(scope, (GT_ERROR_TAG,))
+        kept = len(data.split_ids(ctx.root, ctx.dataset_id, ctx.split, ctx.fingerprint)) - len(left_out.images)
+        said = left_out.describe()
+        ui.notice(ui.escaped(said[:1].upper() + said[1:]) + f": the measured rows, their intervals and tests, "
+                  f"the per-class scores, the curves and the exports use the other {kept} images of the split.")
+if exclude_gt and use_measured and not scope.exclude_tags:  # the store could not be read: said above
+    state.stop()
+
 found = None
 with ui.guard("scoring"):
-    found = data.comparison(ctx.scope(ctx.methods if use_measured else ()), use_paper, use_measured,
+    found = data.comparison(scope if use_measured else ctx.scope(()), use_paper, use_measured,
                             bool(references and use_measured))
 if found is None:
     state.stop()
@@ -85,7 +106,7 @@ if uncertainty and evaluation is not None and scored < 2:
               f"{ui.literal(ctx.dataset_id)} has {scored}: intervals are not shown.")
 elif uncertainty and evaluation is not None:
     with ui.guard("bootstrap intervals"):
-        boot = data.bootstrap(ctx.scope())
+        boot = data.bootstrap(scope)
 
 title = f"{ctx.dataset_id} / {ctx.split}" + (f" beside Table {found.paper_table.number}" if use_paper else "")
 table = None
@@ -118,7 +139,7 @@ if boot is not None:
     stats_metric = state.bind(st.selectbox, "Metric of the matrix and ranks", key="cmp_stats_metric",
                               url="stats_metric", default="maxFm", options=STAT_METRICS)
     with ui.guard("significance matrix and rank stability"):
-        ranks, matrix = data.uncertainty_figures(ctx.scope(), stats_metric, dict(ctx.colors))
+        ranks, matrix = data.uncertainty_figures(scope, stats_metric, dict(ctx.colors))
         left, right = st.columns(2)
         left.plotly_chart(matrix, key="significance_matrix")
         right.plotly_chart(ranks, key="rank_stability")
@@ -131,7 +152,7 @@ st.subheader("Per defect class")
 metric = state.bind(st.selectbox, "Metric", key="cmp_class_metric", url="class_metric", default="maxFm",
                     options=DATASET_METRICS, format_func=metric_label)
 with ui.guard("per-class scores"):
-    frame = data.class_table(ctx.scope(), metric)
+    frame = data.class_table(scope, metric)
     better = better_direction(metric)
     styled = frame.style.format("{:.3f}", na_rep="–")
     styled = (styled.highlight_max(axis=0, props="font-weight: bold") if better == "higher"

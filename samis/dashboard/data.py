@@ -17,7 +17,7 @@ changed. Nothing here computes a metric; the functions call :mod:`samis.evaluati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +34,8 @@ from samis.figures import false_alarm_figure, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
+from samis.review import Exclusion, ReviewStore
+from samis.review import exclusion as review_exclusion
 from samis import stats
 from samis.store import prediction_files
 from samis.workspace import Workspace
@@ -79,21 +81,54 @@ class Scope:
     split: str
     methods: tuple[str, ...]
     fingerprint: str
+    # images left out by their review tags (see :func:`without_tagged`): the tags, the sorted image ids and the
+    # line saying whose tags they were, so a colleague's new tag is a new key (never a stale cache)
+    exclude_tags: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    left_out: str = ""
+
+    def whole(self) -> "Scope":
+        """This scope over the whole split (no image left out by its tags)."""
+        return replace(self, exclude_tags=(), excluded=(), left_out="")
+
+
+def without_tagged(scope: Scope, tags: tuple[str, ...]) -> tuple[Scope, Exclusion]:
+    """``scope`` less the images of its split tagged with any of ``tags`` in the review store, and what was left
+    out (how many, by whose tags). Read on every rerun, uncached, so a colleague's new tag counts at once.
+
+    Raises:
+        ReviewError: a bad tag, or a review store that cannot be read (damaged, from a newer samis).
+    """
+    within = set(split_ids(scope.root, scope.dataset_id, scope.split, scope.fingerprint))
+    found = review_exclusion(ReviewStore(scope.root, read_only=True), scope.dataset_id, tags, within=within)
+    return replace(scope, exclude_tags=tuple(found.tags), excluded=tuple(sorted(found.images)),
+                   left_out=found.describe()), found
 
 
 def evaluation(scope: Scope) -> EvaluationResult:
-    """Every requested method scored on the split (methods with missing maps scored on what they have).
+    """Every requested method scored on the split (methods with missing maps scored on what they have), less
+    the images the scope leaves out by their tags (:meth:`EvaluationResult.without`).
 
     Scoring runs in the background (see :mod:`samis.dashboard.jobs`): the page shows its progress, and
-    work done before a widget or page change is kept, not redone.
+    work done before a widget or page change is kept, not redone. Leaving images out rescores nothing.
     """
-    def work(progress):
-        workspace = Workspace(scope.root)
-        return evaluate(workspace, load_dataset(workspace, scope.dataset_id), methods=list(scope.methods),
-                        split=scope.split, allow_missing=True, progress=progress)
+    whole = scope.whole()
 
-    job = _jobs().get_or_start(("evaluation", scope), work)
-    return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
+    def work(progress):
+        workspace = Workspace(whole.root)
+        return evaluate(workspace, load_dataset(workspace, whole.dataset_id), methods=list(whole.methods),
+                        split=whole.split, allow_missing=True, progress=progress)
+
+    job = _jobs().get_or_start(("evaluation", whole), work)
+    result = ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
+    if not scope.exclude_tags:
+        return result
+    return _without(scope, result)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _without(scope: Scope, _result: EvaluationResult) -> EvaluationResult:
+    return _result.without(scope.excluded, scope.left_out)
 
 
 def comparison(scope: Scope, paper: bool, measured: bool, references: bool = False) -> ComparisonRows:
@@ -107,7 +142,7 @@ def comparison(scope: Scope, paper: bool, measured: bool, references: bool = Fal
 def _comparison(scope: Scope, paper: bool, measured: bool, references: bool,
                 _result: EvaluationResult | None) -> ComparisonRows:
     query = ComparisonQuery(scope.dataset_id, paper=paper, measured=measured, split=scope.split, allow_missing=True,
-                            references=references)
+                            exclude_tags=scope.exclude_tags, references=references)
     return comparison_rows_of(Workspace(scope.root), query, _result)
 
 
