@@ -352,3 +352,88 @@ class FileStore:
 
     def flush(self) -> None:
         """Nothing to do: every file is written when it is put."""
+
+
+class RaggedRowCache:
+    """One method's cached per-image rows whose values have a varying first dimension (one row per region).
+
+    The same keys and interface as :class:`RowCache` (``known``, ``lookup``, ``touch``, ``put``, ``drop``,
+    ``rows_for``, ``save``), so a :class:`PairStore` runs over it unchanged. On disk each value ``name`` is
+    one array of all rows' entries stacked (``name``) and each row's length (``name_count``).
+
+    Args:
+        path: the ``.npz`` file.
+        values: name -> (dtype kinds, shape of one entry); a row holds any number of entries.
+        version: the cache version (files of another version are recomputed).
+        labels: constant arrays saved beside the rows.
+    """
+
+    def __init__(self, path: Path, values: dict[str, tuple[str, tuple]], version: int,
+                 labels: dict[str, np.ndarray] | None = None):
+        self.path, self.values, self.version, self.labels = Path(path), values, version, labels or {}
+        layout = {**KEY_LAYOUT, **{f"{name}_count": ("iu", ("n",)) for name in values}}
+        data = load_npz(self.path, layout, version)
+        self.rows: dict[str, tuple[tuple[int, int], str, str, dict[str, np.ndarray]]] = {}
+        if data is not None:
+            try:
+                self._read_rows(data)
+            except DamagedCache as error:
+                move_aside(self.path, str(error), then="computed again")
+                self.rows = {}
+        self.dirty = False
+
+    def _read_rows(self, data: dict) -> None:
+        split = {}
+        for name, (kinds, shape) in self.values.items():
+            array, counts = data.get(name), data[f"{name}_count"]
+            if array is None or array.dtype.kind not in kinds or array.shape[1:] != tuple(shape):
+                raise DamagedCache(f"'{name}' is missing or has the wrong layout")
+            if int(counts.sum()) != array.shape[0] or (counts < 0).any():
+                raise DamagedCache(f"'{name}_count' does not add up to the rows of '{name}'")
+            split[name] = np.split(array, np.cumsum(counts)[:-1]) if len(counts) else []
+        stats = data["pred_stat"].astype(np.int64).reshape(-1, 2).tolist()
+        for i, stem in enumerate(data["stems"].tolist()):
+            self.rows[stem] = ((stats[i][0], stats[i][1]), str(data["pred_hash"][i]), str(data["gt_hash"][i]),
+                               {name: split[name][i] for name in self.values})
+
+    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
+        return {stem: (row[0], row[1]) for stem, row in self.rows.items()}
+
+    def lookup(self, stem: str) -> tuple[str, str] | None:
+        row = self.rows.get(stem)
+        return None if row is None else (row[1], row[2])
+
+    def touch(self, stem: str, stat: tuple[int, int]) -> None:
+        self.rows[stem] = (tuple(stat), *self.rows[stem][1:])
+        self.dirty = True
+
+    def put(self, stem: str, stat, pred_hash: str, gt_hash: str, values: dict[str, np.ndarray]) -> None:
+        entries = {name: np.asarray(values[name]).reshape(-1, *shape) for name, (_, shape) in self.values.items()}
+        self.rows[stem] = (tuple(stat), pred_hash, gt_hash, entries)
+        self.dirty = True
+
+    def drop(self, stems: list[str]) -> None:
+        for stem in stems:
+            if self.rows.pop(stem, None) is not None:
+                self.dirty = True
+
+    def rows_for(self, stems: list[str]) -> dict[str, list[np.ndarray]]:
+        """Each value's entries for these images, in this order (one array per image)."""
+        return {name: [self.rows[s][3][name] for s in stems] for name in self.values}
+
+    def save(self) -> None:
+        """Write the file atomically (only when something changed)."""
+        if not self.dirty:
+            return
+        stems = sorted(self.rows)
+        rows = [self.rows[s] for s in stems]
+        arrays = {}
+        for name, (_, shape) in self.values.items():
+            parts = [row[3][name] for row in rows]
+            arrays[name] = np.concatenate(parts) if parts else np.empty((0, *shape), np.int64)
+            arrays[f"{name}_count"] = np.array([len(p) for p in parts], np.int64)
+        save_npz(self.path, self.version, stems=np.array(stems, dtype=str),
+                 pred_stat=np.array([row[0] for row in rows], np.int64).reshape(-1, 2),
+                 pred_hash=np.array([row[1] for row in rows], dtype=str),
+                 gt_hash=np.array([row[2] for row in rows], dtype=str), **arrays, **self.labels)
+        self.dirty = False
