@@ -290,3 +290,49 @@ def test_aupro_equals_a_brute_force_reference_on_200_real_images(mt_study):
     assert len(chosen) == 200
     for limit in (0.3, 0.05):
         assert abs(values[f"aupro/{limit:g}"][0] - reference[limit]) < 1e-9
+
+
+# ---- the command line ------------------------------------------------------------------------------------
+def _cli(workspace, capsys, *args):
+    from samis.cli import main
+
+    code = main(["--workspace", str(workspace.root), "evaluate", "hand", "--pixel-level", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_prints_the_issue_json_shape(tmp_path, workspace, capsys):
+    import json
+
+    _hand_dataset(tmp_path, workspace, {"half": _half_found(), "free": _flagged_free(), "tie": _tie_at_limit()})
+    code, out, err = _cli(workspace, capsys, "--split", "all", "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert list(document) == ["dataset", "split", "calibration_split", "calibration_overlap", "methods"]
+    assert document["calibration_overlap"] is True and "overlaps" in err  # train is part of all
+    m = document["methods"]["m"]
+    assert list(m) == ["pixel_auroc", "pixel_ap", "pixel_f1_max", "aupro", "operating_point", "by_size"]
+    assert list(m["aupro"]) == ["0.3", "0.05"]
+    assert list(m["operating_point"]) == ["budget", "threshold", "pixel_fpr", "precision", "recall", "f1", "iou",
+                                          "mean_image_iou", "pro", "image_false_alarm_rate", "miss_rate"]
+    assert list(m["by_size"]) == ["[0,0.1)", "[0.1,1)", "[1,10)", "[10,100]"]
+    assert list(m["by_size"]["[10,100]"]) == ["n_regions", "mean_overlap", "found"]
+    code, out, _ = _cli(workspace, capsys, "--split", "all", "--calibration-split", "all", "--ci", "200",
+                        "--format", "json")
+    m = json.loads(out)["methods"]["m"]
+    assert "calibration_overlap" in json.loads(out)  # the same split: it overlaps
+    assert len(m["pixel_auroc_ci"]) == 2 and "0.05_ci" in m["aupro"] and "miss_rate_ci" in m["operating_point"]
+    for fmt in ("table", "csv", "md", "latex"):
+        code, out, _ = _cli(workspace, capsys, "--split", "all", "--format", fmt)
+        assert code == 0 and "AUPRO" in out or "aupro" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--budget", "0"), "--budget"), (("--budget", "1.2"), "--budget"), (("--size-edges", "1,0.5"), "increasing"),
+    (("--size-edges=-1,2",), "--size-edges"), (("--calibration-split", "nope"), "calibration split"),
+    (("--calibrate", "image"), "needs defect-free images"), (("--fpr-limit", "0"), "--fpr-limit")])
+def test_cli_bad_input_is_one_line_and_nothing_is_written(tmp_path, workspace, capsys, args, message):
+    _hand_dataset(tmp_path, workspace, {"half": _half_found(), "tie": _tie_at_limit()})
+    code, out, err = _cli(workspace, capsys, "--split", "all", *args)
+    assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+    assert not (workspace.results_dir("hand") / "pixel_level").exists()
