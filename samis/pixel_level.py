@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from samis.datasets import Dataset, Sample
 from samis.errors import DatasetError, EvaluationError
@@ -552,6 +553,45 @@ class PixelLevelResult(Report):
         return (f"{self.dataset} / split {self.split}: {len(self.methods)} methods on {len(self.image_classes)} images, "
                 f"thresholds calibrated on split {self.calibration_split} ({self.options.calibrate} budget "
                 f"{self.options.budget:g}), {self.computed} image-method pairs scored now, the rest from the cache")
+
+    def scores_frame(self) -> pd.DataFrame:
+        """Methods × (pooled metrics, AUPRO at each limit, threshold, the operating point's values)."""
+        limits = [f"aupro/{limit:g}" for limit in self.options.fpr_limits]
+        names = ["pixel_auroc", "pixel_ap", "pixel_f1_max", *limits, *(f"operating_point/{k}" for k in OPERATING_POINT)]
+        rows = []
+        for method, m in self.methods.items():
+            row = {"method": method, "n_images": len(m.histograms.stems), "threshold": m.threshold}
+            row.update({name.replace("operating_point/", "").replace("aupro/", "aupro@"): m.values[name] for name in names})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def by_size_frame(self) -> pd.DataFrame:
+        """Long table: one row per (method, size bin) with n_regions, mean_overlap and found."""
+        rows = []
+        for method, m in self.methods.items():
+            for key in size_bin_keys(self.options.size_edges):
+                rows.append({"method": method, "size": key,
+                             **{k: m.values[f"by_size/{key}/{k}"] for k in BY_SIZE}})
+        return pd.DataFrame(rows, columns=["method", "size", *BY_SIZE])
+
+    def curves(self) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """method → ``{"roc": (FPR, TPR), "pro": (FPR, PRO)}``, pooled over the split (t = 256 … 0)."""
+        return {method: {"roc": m.histograms.roc_curve(), "pro": m.histograms.pro_curve()}
+                for method, m in self.methods.items()}
+
+    def per_image_iou_frame(self) -> pd.DataFrame:
+        """One row per (image, method): the image's IoU at the method's operating threshold (defect images;
+        a defect-free image reads 1 when nothing is flagged, else 0) and whether it is flagged."""
+        frames = []
+        for method, m in self.methods.items():
+            h, t = m.histograms, m.threshold
+            tp, fp = at_or_above(h.positive)[:, t], at_or_above(h.negative)[:, t]
+            union = h.positive.sum(axis=1) + fp
+            iou = np.divide(tp, union, out=(fp == 0).astype(np.float64), where=union > 0)
+            frames.append(pd.DataFrame({"image": h.stems, "method": method, "defect_free": h.free, "iou_at_t": iou,
+                                        "flagged": (tp + fp) >= h.min_areas(self.options.min_area)}))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["image", "method", "defect_free", "iou_at_t", "flagged"])
 
     def paired_difference(self, a: str, b: str, resamples: int = 1000, seed: int = DEFAULT_SEED) -> dict[str, dict]:
         """A − B of every value, with a 95 % interval from the same resamples (over the images both have).
