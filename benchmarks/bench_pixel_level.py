@@ -85,13 +85,17 @@ def prepare(workspace_dir: Path | None) -> tuple[Workspace, object, bool]:
     return workspace, load_dataset(workspace, "mt"), temporary
 
 
-def timed(call):
-    start = time.perf_counter()
+CPU = {}  # measurement → CPU seconds of this process (the machine may be shared: wall time includes waiting)
+
+
+def timed(call, name: str = ""):
+    start, cpu = time.perf_counter(), time.process_time()
     value = call()
+    CPU[name] = time.process_time() - cpu
     return value, time.perf_counter() - start
 
 
-def plain_loop(workspace: Workspace, dataset, method: str) -> tuple[dict, float]:
+def plain_loop(workspace: Workspace, dataset, method: str) -> tuple[dict, float, float]:
     """AUROC and AUPRO of one method by flagging every pixel at every threshold (maps read first, not timed)."""
     from scipy import ndimage  # only here: the reference labels regions itself
 
@@ -104,7 +108,7 @@ def plain_loop(workspace: Workspace, dataset, method: str) -> tuple[dict, float]
         regions += [np.flatnonzero(labels.ravel() == k) + sum(m.size for m in maps[:-1]) for k in range(1, count + 1)]
         masks.append(gt.ravel())
     values, defect = np.concatenate(maps), np.concatenate(masks)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     n_pos, n_neg = int(defect.sum()), int((~defect).sum())
     tpr, fpr, pro = [], [], []
     for t in range(256, -1, -1):
@@ -116,7 +120,7 @@ def plain_loop(workspace: Workspace, dataset, method: str) -> tuple[dict, float]
     fpr_a, tpr_a, pro_a = np.array(fpr), np.array(tpr), np.array(pro)
     auroc = float(np.sum(np.diff(fpr_a) * (tpr_a[1:] + tpr_a[:-1]) / 2))
     out = {"pixel_auroc": auroc, "aupro/0.3": float(area_to_limit(fpr_a, pro_a, 0.3))}
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, time.process_time() - cpu
 
 
 def anomalib_aupro(workspace: Workspace, dataset, method: str, python: str) -> tuple[dict | None, str]:
@@ -164,18 +168,18 @@ def run(workspace: Workspace, dataset, args) -> None:
           f"{os.cpu_count()} cores, workers {args.workers or 'default'}")
     for method in METHODS:
         (results / f"{method}.npz").unlink(missing_ok=True)
-    _, saliency_s = timed(lambda: evaluate(workspace, dataset, METHODS, "all", workers=args.workers))
+    _, saliency_s = timed(lambda: evaluate(workspace, dataset, METHODS, "all", workers=args.workers), "saliency")
     shutil.rmtree(results / "pixel_level", ignore_errors=True)
-    cold, cold_s = timed(lambda: evaluate_pixel_level(workspace, dataset, METHODS, "all", options, args.workers))
-    warm, warm_s = timed(lambda: evaluate_pixel_level(workspace, dataset, METHODS, "all", options, args.workers))
+    cold, cold_s = timed(lambda: evaluate_pixel_level(workspace, dataset, METHODS, "all", options, args.workers), "cold")
+    warm, warm_s = timed(lambda: evaluate_pixel_level(workspace, dataset, METHODS, "all", options, args.workers), "warm")
 
     def resample_all():
         for m in warm.methods.values():
             bootstrap_values([feature_table(m.histograms, m.threshold, options)], [m.threshold], 1000, 11,
                              m.histograms.classes)
 
-    _, boot_s = timed(resample_all)
-    reference, plain_s = plain_loop(workspace, dataset, "ft")
+    _, boot_s = timed(resample_all, "bootstrap")
+    reference, plain_s, plain_cpu = plain_loop(workspace, dataset, "ft")
     ours = warm.methods["ft"].values
     worst = max(abs(reference[k] - ours[k]) for k in reference)
     rows = [("saliency evaluate, cold (yardstick)", saliency_s, ""),
@@ -185,9 +189,11 @@ def run(workspace: Workspace, dataset, args) -> None:
             ("bootstrap B = 1000, 5 methods, all values", boot_s, "target < 5 s"),
             ("plain per-threshold loop, 1 method (ft)", plain_s,
              f"x5 methods ~ {5 * plain_s:.0f} s; largest difference in AUROC, AUPRO@0.3: {worst:.1e}")]
-    print(f"{'measurement':46s} {'seconds':>9s}  note")
-    for name, seconds, note in rows:
-        print(f"{name:46s} {seconds:9.3f}  {note}")
+    cpu = [CPU["saliency"], CPU["cold"], CPU["warm"], CPU["bootstrap"], plain_cpu]
+    print(f"{'measurement':46s} {'wall s':>9s} {'CPU s':>8s}  note (CPU: this process; pool workers not counted)")
+    for (name, seconds, note), used in zip(rows, cpu):
+        print(f"{name:46s} {seconds:9.3f} {used:8.3f}  {note}")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     anomalib, why = anomalib_aupro(workspace, dataset, "ft", args.anomalib_python)
     if anomalib is None:
         print(why)

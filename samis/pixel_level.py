@@ -315,7 +315,7 @@ class PixelHistograms:
         """Per image: the flagged pixel count that flags it (at least 1)."""
         if min_area is not None:
             return np.full(len(self.stems), max(1, int(min_area)))
-        return np.array([max(1, -(-int(p) // 1000)) for p in self.pixels], dtype=np.int64)
+        return np.maximum(1, -(-self.pixels // 1000))  # default_min_area: ceil(0.001·H·W), in integers
 
     def region_overlaps(self) -> np.ndarray:
         """(R, 257): each region's flagged share at t = 0…256."""
@@ -357,7 +357,7 @@ def feature_table(histograms: PixelHistograms, threshold: int, options: PixelLev
     overlap_sum = np.zeros((n, LEVELS + 1))
     np.add.at(overlap_sum, h.region_image, overlaps)
     n_regions = np.bincount(h.region_image, minlength=n).astype(np.float64)
-    tp, fp = at_or_above(h.positive)[:, t], at_or_above(h.negative)[:, t]
+    tp, fp = h.positive[:, t:].sum(axis=1).astype(np.float64), h.negative[:, t:].sum(axis=1).astype(np.float64)
     defect_pixels = h.positive.sum(axis=1).astype(np.float64)
     free = h.free
     flagged = (tp + fp) >= h.min_areas(options.min_area)

@@ -336,3 +336,27 @@ def test_cli_bad_input_is_one_line_and_nothing_is_written(tmp_path, workspace, c
     code, out, err = _cli(workspace, capsys, "--split", "all", *args)
     assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
     assert not (workspace.results_dir("hand") / "pixel_level").exists()
+
+
+def test_ragged_row_cache_round_trip_drop_and_damage(tmp_path):
+    from samis.result_cache import RaggedRowCache
+
+    values = {"hist": ("iu", (4,)), "regions": ("iu", (4,))}
+    cache = RaggedRowCache(tmp_path / "m.npz", values, 1)
+    cache.put("a", (1, 2), "ha", "ga", {"hist": np.arange(8).reshape(2, 4), "regions": np.zeros((0, 4))})
+    cache.put("b", (3, 4), "hb", "gb", {"hist": np.ones((2, 4)), "regions": np.full((3, 4), 7)})
+    cache.save()
+    again = RaggedRowCache(tmp_path / "m.npz", values, 1)
+    assert again.lookup("b") == ("hb", "gb") and again.known()["a"] == ((1, 2), "ha")
+    rows = again.rows_for(["b", "a"])
+    assert rows["regions"][0].shape == (3, 4) and rows["regions"][1].shape == (0, 4)
+    assert rows["hist"][1].tolist() == np.arange(8).reshape(2, 4).tolist()
+    again.drop(["b"])
+    again.save()
+    assert RaggedRowCache(tmp_path / "m.npz", values, 1).lookup("b") is None
+    data = dict(np.load(tmp_path / "m.npz"))
+    data["regions_count"] = data["regions_count"] + 5  # counts that do not add up: damaged, moved aside
+    np.savez(tmp_path / "m.npz", **data)
+    with pytest.warns(Warning, match="damaged"):
+        assert RaggedRowCache(tmp_path / "m.npz", values, 1).lookup("a") is None
+    assert not (tmp_path / "m.npz").exists()
