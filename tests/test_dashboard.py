@@ -669,3 +669,14 @@ def test_inspection_page_table_curves_by_size_and_url(parts):
     at.number_input(key="insp_budget").set_value(0.2).run()
     assert_clean(at)
     assert at.query_params["budget"] in ("0.2", ["0.2"])
+
+
+def test_compare_offers_the_inspection_metric_set(parts):
+    at = open_page("compare", {"dataset": "parts", "metric_set": "both"})
+    assert_clean(at)
+    records = at.dataframe[0].value
+    assert {"Sa", "pixel AUROC", "AUPRO@0.3"} <= set(records.columns)
+    at.segmented_control(key="cmp_metric_set").set_value("inspection").run()
+    assert_clean(at)
+    assert "Sa" not in set(at.dataframe[0].value.columns)
+    assert at.query_params["metric_set"] in ("inspection", ["inspection"])

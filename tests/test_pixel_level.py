@@ -360,3 +360,27 @@ def test_ragged_row_cache_round_trip_drop_and_damage(tmp_path):
     with pytest.warns(Warning, match="damaged"):
         assert RaggedRowCache(tmp_path / "m.npz", values, 1).lookup("a") is None
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_metric_sets_put_saliency_and_inspection_side_by_side(tmp_path, workspace):
+    from samis.evaluation import evaluate
+    from samis.tables.metric_sets import METRIC_SETS, MetricSetTable
+
+    images = {"half": _half_found(), "free": _flagged_free(), "tie": _tie_at_limit()}
+    dataset = _hand_dataset(tmp_path, workspace, images)
+    inspection = _evaluate(workspace, dataset)
+    saliency = evaluate(workspace, dataset, split="all").scores
+    assert METRIC_SETS == ("paper (saliency)", "inspection", "both")
+    paper = MetricSetTable("paper (saliency)", saliency, title="t")
+    assert paper.header() == ["method", "Sa ↑", "MAE ↓", "Em ↑", "Fw ↑", "Fm ↑"]
+    only = MetricSetTable("inspection", None, inspection, title="t")
+    assert only.header()[1:4] == ["pixel AUROC ↑", "pixel AP ↑", "pixel F1-max ↑"]
+    both = MetricSetTable("both", saliency, inspection, title="t")
+    assert len(both.header()) == 1 + 5 + len(only.columns)
+    record = both.records()[0]
+    assert record["pixel AUROC"] == inspection.methods["m"].values["pixel_auroc"]
+    assert record["Sa"] == saliency["m"]["Sa"]
+    for text in (both.to_text(), both.to_csv(), both.to_markdown(), both.to_latex()):
+        assert "AUROC" in text or "auroc" in text
+    with pytest.raises(ValueError, match="metric set"):
+        MetricSetTable("all of them", saliency, inspection)
