@@ -37,6 +37,7 @@ PAGES = [
     st.Page(HERE / "pages" / "cases.py", title="Cases", icon=":material/search:", url_path="cases"),
     st.Page(HERE / "pages" / "masks.py", title="Masks", icon=":material/layers:", url_path="masks"),
     st.Page(HERE / "pages" / "good_parts.py", title="Good parts", icon=":material/verified:", url_path="good_parts"),
+    st.Page(HERE / "pages" / "inspection.py", title="Inspection", icon=":material/troubleshoot:", url_path="inspection"),
 ]
 
 page = st.navigation(PAGES)

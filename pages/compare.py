@@ -6,16 +6,46 @@ from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
 from samis.html_report import comparison_sections
 from samis.metrics import DATASET_METRICS
+from samis.pixel_level import PixelLevelOptions
 from samis.plots import curve_figures
 from samis.review import GT_ERROR_TAG
 from samis.stats import STAT_METRICS
 from samis.tables import GAP_DEFINITIONS
 from samis.tables.columns import metric_label
+from samis.tables.metric_sets import METRIC_SETS, MetricSetTable
 from samis.tables.per_class import better_direction
 
 ctx = page_context()
 st.title("Compare")
 ctx.require(dataset=True)
+
+metric_set = state.bind(st.segmented_control, "Metrics", key="cmp_metric_set", url="metric_set",
+                        default=METRIC_SETS[0], options=METRIC_SETS,
+                        help="the paper's saliency metrics, the inspection metrics (pixel AUROC, AP, F1-max, AUPRO, "
+                             "the operating point; see the Inspection view), or both on the same maps")
+if metric_set != METRIC_SETS[0]:
+    ctx.require(methods=True)
+    metric_table = None
+    with ui.guard("inspection metrics"):
+        inspection = data.pixel_level(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods), PixelLevelOptions(),
+                                      ctx.fingerprint)
+        saliency = data.evaluation(ctx.scope()).scores if metric_set == "both" else None
+        metric_table = MetricSetTable(metric_set, saliency, inspection, title=f"{ctx.dataset_id} / {ctx.split}: "
+                                      f"{metric_set} metrics, thresholds set on split {inspection.calibration_split}")
+    if metric_table is None:
+        state.stop()
+    st.subheader(ui.literal(metric_table.title))
+    for note in inspection.notes:
+        st.warning(ui.escaped(note))
+    st.dataframe(metric_table.records(), hide_index=True)
+    for note in metric_table.notes():
+        st.caption(ui.escaped(note))
+    cols = st.columns(3)
+    stem = f"samis-{ctx.dataset_id}-{ctx.split}-{metric_set.split()[0]}".replace(":", "-")
+    cols[0].download_button("CSV", metric_table.to_csv(), file_name=f"{stem}.csv", mime="text/csv")
+    cols[1].download_button("Markdown", metric_table.to_markdown(), file_name=f"{stem}.md", mime="text/markdown")
+    cols[2].download_button("LaTeX", metric_table.to_latex(), file_name=f"{stem}.tex", mime="text/x-tex")
+    state.stop()
 
 paper_key = data.paper_key(ctx.root, ctx.dataset_id, ctx.split)
 sources = ["measured", "paper", "both"] if paper_key else ["measured"]

@@ -178,3 +178,53 @@ def per_class_rate_figure(frame, colors: Mapping[str, str], metric: str = "fpr_a
     figure.update_layout(barmode="group", title=title, xaxis_title="defect class", yaxis_title=metric,
                          yaxis_range=[0, 1.02], height=400, legend_title="method")
     return figure
+
+
+def pixel_roc_figure(curves: Mapping[str, dict], colors: Mapping[str, str],
+                     aucs: Mapping[str, float] | None = None) -> go.Figure:
+    """Pooled pixel ROC curves, one per method (``curves``: :meth:`samis.pixel_level.PixelLevelResult.curves`)."""
+    figure = go.Figure()
+    for method, both in curves.items():
+        fpr, tpr = both["roc"]
+        auc = (aucs or {}).get(method)
+        name = method if auc is None or auc != auc else f"{method} (AUROC {auc:.3f})"
+        figure.add_trace(go.Scatter(x=np.asarray(fpr), y=np.asarray(tpr), mode="lines", name=name,
+                                    line={"color": colors.get(method, FALLBACK_COLOR)}))
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", showlegend=False,
+                                line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
+    figure.update_layout(title="Pixel ROC (pooled over every pixel of the split)", xaxis_title="pixel FPR",
+                         yaxis_title="defect pixels found (TPR)", xaxis_range=[0, 1], yaxis_range=[0, 1.02],
+                         height=420, legend_title="method")
+    return figure
+
+
+def pro_figure(curves: Mapping[str, dict], colors: Mapping[str, str], limit: float,
+               aupros: Mapping[str, float] | None = None) -> go.Figure:
+    """PRO curves (mean region overlap against pixel FPR) up to a little past ``limit``, which is drawn."""
+    figure = go.Figure()
+    for method, both in curves.items():
+        fpr, pro = (np.asarray(a) for a in both["pro"])
+        keep = fpr <= min(1.0, limit * 1.2)
+        value = (aupros or {}).get(method)
+        name = method if value is None or value != value else f"{method} (AUPRO@{limit:g} {value:.3f})"
+        figure.add_trace(go.Scatter(x=fpr[keep], y=pro[keep], mode="lines", name=name,
+                                    line={"color": colors.get(method, FALLBACK_COLOR)}))
+    figure.add_vline(x=limit, line={"color": "#888888", "dash": "dash"})
+    figure.update_layout(title=f"PRO curve (AUPRO integrates it up to FPR {limit:g})", xaxis_title="pixel FPR",
+                         yaxis_title="mean overlap per defect region (PRO)", xaxis_range=[0, min(1.0, limit * 1.2)],
+                         yaxis_range=[0, 1.02], height=420, legend_title="method")
+    return figure
+
+
+def by_size_figure(frame, colors: Mapping[str, str], value: str = "found") -> go.Figure:
+    """Grouped bars per region size bin and method (``frame``: :meth:`samis.pixel_level.PixelLevelResult.by_size_frame`)."""
+    figure = go.Figure()
+    for method, rows in frame.groupby("method", sort=False):
+        figure.add_trace(go.Bar(x=list(rows["size"]), y=list(rows[value]), name=method,
+                                marker_color=colors.get(method, FALLBACK_COLOR),
+                                customdata=list(rows["n_regions"]), hovertemplate="%{x}: %{y:.3f} (%{customdata} regions)"))
+    title = {"found": "Share of regions found (overlap ≥ 0.5) at the operating point",
+             "mean_overlap": "Mean region overlap at the operating point"}.get(value, value)
+    figure.update_layout(barmode="group", title=title, xaxis_title="region area, % of the image", yaxis_range=[0, 1.02],
+                         height=400, legend_title="method")
+    return figure

@@ -352,3 +352,127 @@ class FileStore:
 
     def flush(self) -> None:
         """Nothing to do: every file is written when it is put."""
+
+
+class RaggedRowCache:
+    """One method's cached per-image rows whose values have a varying first dimension (one entry per region).
+
+    The same keys and interface as :class:`RowCache` (``known``, ``lookup``, ``touch``, ``put``, ``drop``,
+    ``rows_for``, ``save``), so a :class:`PairStore` runs over it unchanged. On disk (and in memory) each value
+    ``name`` is one array of every row's entries stacked (``name``) and each row's number of entries
+    (``name_count``); rows are sliced out of it, never copied one by one.
+
+    Args:
+        path: the ``.npz`` file.
+        values: name -> (dtype kinds, shape of one entry); a row holds any number of entries.
+        version: the cache version (files of another version are recomputed).
+        labels: constant arrays saved beside the rows.
+    """
+
+    def __init__(self, path: Path, values: dict[str, tuple[str, tuple]], version: int,
+                 labels: dict[str, np.ndarray] | None = None):
+        self.path, self.values, self.version, self.labels = Path(path), values, version, labels or {}
+        layout = {**KEY_LAYOUT, **{f"{name}_count": ("iu", ("n",)) for name in values}}
+        data = load_npz(self.path, layout, version)
+        if data is not None:
+            try:
+                self._check(data)
+            except DamagedCache as error:
+                move_aside(self.path, str(error), then="computed again")
+                data = None
+        if data is None:
+            data = {**{name: np.empty((0,) * len(shape)) for name, (_, shape) in KEY_LAYOUT.items()},
+                    "pred_stat": np.empty((0, 2), np.int64),
+                    **{name: np.empty((0, *shape), np.int64) for name, (_, shape) in values.items()},
+                    **{f"{name}_count": np.empty(0, np.int64) for name in values}}
+        self.stems: list[str] = data["stems"].tolist()
+        self.index = {stem: i for i, stem in enumerate(self.stems)}
+        self.pred_stat = data["pred_stat"].astype(np.int64).reshape(-1, 2)
+        self.pred_hash: list[str] = data["pred_hash"].tolist()
+        self.gt_hash: list[str] = data["gt_hash"].tolist()
+        self.arrays = {name: data[name] for name in values}
+        self.starts = {name: np.concatenate([[0], np.cumsum(data[f"{name}_count"])]).astype(np.int64) for name in values}
+        self.dirty = False
+        self._new: dict[str, tuple] = {}
+
+    def _check(self, data: dict) -> None:
+        for name, (kinds, shape) in self.values.items():
+            array, counts = data.get(name), data[f"{name}_count"]
+            if array is None or array.dtype.kind not in kinds or array.shape[1:] != tuple(shape):
+                raise DamagedCache(f"'{name}' is missing or has the wrong layout")
+            if (counts < 0).any() or int(counts.sum()) != array.shape[0]:
+                raise DamagedCache(f"'{name}_count' does not add up to the rows of '{name}'")
+
+    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
+        """``{image: ((size, mtime), map hash)}`` of the rows, for :func:`content_keys`."""
+        self._merge()
+        stats = self.pred_stat.tolist()
+        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
+
+    def lookup(self, stem: str) -> tuple[str, str] | None:
+        if stem in self._new:
+            return self._new[stem][1], self._new[stem][2]
+        i = self.index.get(stem)
+        return None if i is None else (self.pred_hash[i], self.gt_hash[i])
+
+    def touch(self, stem: str, stat: tuple[int, int]) -> None:
+        """Same content under a new file stat: remember the stat so the file is not hashed again."""
+        self._merge()
+        self.pred_stat[self.index[stem]] = stat
+        self.dirty = True
+
+    def put(self, stem: str, stat, pred_hash: str, gt_hash: str, values: dict[str, np.ndarray]) -> None:
+        entries = {name: np.asarray(values[name]).reshape(-1, *shape) for name, (_, shape) in self.values.items()}
+        self._new[stem] = (tuple(stat), pred_hash, gt_hash, entries)
+        self.dirty = True
+
+    def _keep_rows(self, keep: list[int], extra: list[tuple[str, tuple]]) -> None:
+        """Keep rows ``keep`` (indexes) and append ``extra`` (stem, row) rows."""
+        for name in self.values:
+            starts = self.starts[name]
+            counts = np.diff(starts)[keep] if keep else np.zeros(0, np.int64)
+            entries = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in keep]) if keep else np.zeros(0, np.int64)
+            parts = [self.arrays[name][entries.astype(np.int64)], *(row[3][name] for _, row in extra)]
+            self.arrays[name] = np.concatenate(parts).astype(np.int64)
+            counts = np.concatenate([counts, [len(row[3][name]) for _, row in extra]]).astype(np.int64)
+            self.starts[name] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.stems = [self.stems[i] for i in keep] + [stem for stem, _ in extra]
+        self.index = {stem: i for i, stem in enumerate(self.stems)}
+        self.pred_stat = np.concatenate([self.pred_stat[keep],
+                                         np.array([row[0] for _, row in extra], np.int64).reshape(-1, 2)])
+        self.pred_hash = [self.pred_hash[i] for i in keep] + [row[1] for _, row in extra]
+        self.gt_hash = [self.gt_hash[i] for i in keep] + [row[2] for _, row in extra]
+
+    def _merge(self) -> None:
+        if self._new:
+            new, self._new = self._new, {}
+            self._keep_rows([i for i, stem in enumerate(self.stems) if stem not in new], list(new.items()))
+
+    def drop(self, stems: list[str]) -> None:
+        """Forget the rows of these images (their results came from files that changed while they were read)."""
+        self._merge()
+        gone = set(stems) & set(self.index)
+        if gone:
+            self._keep_rows([i for i, stem in enumerate(self.stems) if stem not in gone], [])
+            self.dirty = True
+
+    def rows_for(self, stems: list[str]) -> dict[str, list[np.ndarray]]:
+        """Each value's entries for these images, in this order (one array per image, views of the stack)."""
+        self._merge()
+        rows = [self.index[s] for s in stems]
+        out = {}
+        for name in self.values:
+            array, starts = self.arrays[name], self.starts[name].tolist()
+            out[name] = [array[starts[i]:starts[i + 1]] for i in rows]
+        return out
+
+    def save(self) -> None:
+        """Write the file atomically (only when something changed)."""
+        if not self.dirty:
+            return
+        self._merge()
+        counts = {f"{name}_count": np.diff(self.starts[name]) for name in self.values}
+        save_npz(self.path, self.version, stems=np.array(self.stems, dtype=str), pred_stat=self.pred_stat,
+                 pred_hash=np.array(self.pred_hash, dtype=str), gt_hash=np.array(self.gt_hash, dtype=str),
+                 **self.arrays, **counts, **self.labels)
+        self.dirty = False

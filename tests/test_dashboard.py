@@ -15,7 +15,7 @@ from samis.store import write_prediction
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
-PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "masks", "good_parts"]
+PAGES = ["overview", "run", "compare", "speed", "gallery", "cases", "masks", "good_parts", "inspection"]
 TIMEOUT = 60
 
 
@@ -650,3 +650,35 @@ def test_run_page_engine_choice_refuses_an_unreachable_ray_address(study, monkey
     assert_clean(at)
     assert not [w for w in at.text_input if w.key == "run_ray_address"]
     assert not [b for b in at.button if b.key == "bl_go"]
+
+
+# ---- inspection -------------------------------------------------------------------------------------
+def test_inspection_page_table_curves_by_size_and_url(parts):
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    at = open_page("inspection", {"dataset": "parts", "budget": "0.05", "calibration_split": "all", "fpr_limit": "0.05"})
+    assert_clean(at)
+    assert at.number_input(key="insp_budget").value == pytest.approx(0.05)
+    expected = evaluate_pixel_level(parts, load_dataset(parts, "parts"), split="all", options=PixelLevelOptions(
+        budget=0.05, calibration_split="all")).to_json_dict()["methods"]
+    table = at.dataframe[0].value
+    assert list(table.index) == ["good", "weak"]
+    for method in ("good", "weak"):
+        assert table.loc[method, "pixel_auroc"] == pytest.approx(expected[method]["pixel_auroc"])
+        assert table.loc[method, "threshold"] == expected[method]["operating_point"]["threshold"]
+    assert len(at.get("plotly_chart")) == 3  # ROC, PRO, by size
+    assert any("overlaps" in str(w.value) for w in at.warning)  # calibration all = evaluated all
+    at.number_input(key="insp_budget").set_value(0.2).run()
+    assert_clean(at)
+    assert at.query_params["budget"] in ("0.2", ["0.2"])
+
+
+def test_compare_offers_the_inspection_metric_set(parts):
+    at = open_page("compare", {"dataset": "parts", "metric_set": "both"})
+    assert_clean(at)
+    records = at.dataframe[0].value
+    assert {"Sa", "pixel AUROC", "AUPRO@0.3"} <= set(records.columns)
+    at.segmented_control(key="cmp_metric_set").set_value("inspection").run()
+    assert_clean(at)
+    assert "Sa" not in set(at.dataframe[0].value.columns)
+    assert at.query_params["metric_set"] in ("inspection", ["inspection"])

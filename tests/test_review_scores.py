@@ -102,3 +102,12 @@ def test_reference_rows_use_the_same_images(two_datasets):
     excluded, dropped = references("toy", "gt error"), references("dropped")
     assert excluded and excluded == dropped
     assert references("toy") != dropped
+
+
+def test_pixel_level_refuses_exclude_tag_in_one_line(tmp_path, capsys):
+    from samis.cli import main
+
+    code = main(["--workspace", str(tmp_path / "ws"), "evaluate", "demo", "--pixel-level", "--exclude-tag", "gt error"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "error: --exclude-tag applies to the segmentation scores; --pixel-level does not take it yet"

@@ -32,6 +32,7 @@ from samis.evaluation import EvaluationResult, evaluate
 from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
+from samis.pixel_level import PixelLevelOptions, PixelLevelResult, evaluate_pixel_level
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
 from samis.review import Exclusion, ReviewStore
@@ -252,6 +253,15 @@ def image_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     workspace = Workspace(root)
     return evaluate_image_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
                                 min_area=min_area, allow_missing=True)
+
+
+@st.cache_resource(show_spinner="Scoring inspection metrics (cached per image; only new maps are read)…", max_entries=6)
+def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...], options: PixelLevelOptions,
+                fingerprint: str) -> PixelLevelResult:
+    """Inspection metrics (see :func:`samis.pixel_level.evaluate_pixel_level`); read-only."""
+    workspace = Workspace(root)
+    return evaluate_pixel_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
+                                options=replace(options, allow_missing=True))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
