@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from samis.errors import SamisError
+
 # picked greedily (largest smallest CIELAB distance) from Trubetskoy's 20, Kelly's 22, Tableau 10 and plotly's
 # Dark24, keeping lightness in [25, 82]: the nearest pair is 28.5 apart (tests/test_dashboard_helpers.py)
 PALETTE = (
@@ -48,3 +50,37 @@ def method_colors(methods: Iterable[str]) -> dict[str, str]:
         taken.add(slot)
         colors[name] = PALETTE[slot]
     return colors
+
+
+def workspace_methods(workspace) -> set[str]:
+    """Every method a workspace and the paper know: each registered dataset's prediction folders and the
+    methods of the paper's Table 7. A dataset or table that cannot be read adds nothing (its own page
+    says why).
+
+    Args:
+        workspace: a :class:`samis.workspace.Workspace`.
+    """
+    # lazy: the paper's tables read CSV files; this module is imported by every chart
+    from samis.paper import load_speed_table
+
+    every: set[str] = set()
+    try:
+        datasets = workspace.registered_datasets()
+    except SamisError:
+        datasets = []
+    for dataset in datasets:
+        try:
+            every.update(workspace.prediction_methods(dataset))
+        except SamisError:
+            pass
+    try:
+        every.update(row.method for row in load_speed_table())
+    except SamisError:
+        pass
+    return every
+
+
+def workspace_colors(workspace, also: Iterable[str] = ()) -> dict[str, str]:
+    """:func:`method_colors` of :func:`workspace_methods` (plus ``also``): the colours the dashboard and
+    every export of this workspace use, whatever a view selects."""
+    return method_colors(workspace_methods(workspace) | set(also))

@@ -12,7 +12,7 @@ from samis.tables.columns import TABLE_METRICS
 from samis.tables.gap import GAP_DEFINITIONS
 from samis.stats import DEFAULT_SEED, bootstrap, check_resamples, check_seed
 from samis.outputs import write_output
-from samis.colors import method_colors
+from samis.colors import workspace_colors
 from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
 from samis.metrics import DATASET_METRICS
 
@@ -91,7 +91,7 @@ def _report(args, workspace) -> int:
     table = report_table(found, args.table_id, args.metrics, gap_method=args.gap_method,
                          gap_definition=args.gap_definition, bootstrap=boot)
     if args.format == "html":
-        text = _html(args, found, table)
+        text = _html(args, found, table, boot, workspace)
     else:
         text = table_text(table, args.format)
     if args.output and args.output != "-":
@@ -102,8 +102,13 @@ def _report(args, workspace) -> int:
     return 0
 
 
-def _html(args, found, table) -> str:
-    """The report as one HTML page, with the Compare link that shows the same table in the dashboard."""
+def _html(args, found, table, boot, workspace) -> str:
+    """The report as one HTML page, with the Compare link that shows the same table in the dashboard.
+
+    With ``--ci`` (``boot``) it carries what Compare shows with Uncertainty on: each measured cell's
+    interval, the best marks' sig./tied, the significance matrix and the rank stability of
+    ``--class-metric``; colours are the dashboard's (:func:`samis.colors.workspace_colors`).
+    """
 
     if args.class_metric not in DATASET_METRICS:
         raise ReportError(f"unknown --class-metric {args.class_metric!r} (choose from {', '.join(DATASET_METRICS)})")
@@ -113,8 +118,8 @@ def _html(args, found, table) -> str:
         "paper" if evaluation is None else "measured")
     link = dashboard_link("compare", dataset=args.table_id, split=split, source=source,
                           methods=",".join(args.methods) if args.methods else None, gap_method=args.gap_method,
-                          gap_definition=args.gap_definition)
-    colors = method_colors(evaluation.scores) if evaluation is not None else {}
-    sections = comparison_sections(table, evaluation, colors, args.class_metric)
+                          gap_definition=args.gap_definition, uncertainty="1" if boot is not None else None)
+    colors = workspace_colors(workspace, evaluation.scores) if evaluation is not None else {}
+    sections = comparison_sections(table, evaluation, colors, args.class_metric, boot=boot)
     return html_document(table.title or f"{args.table_id}: comparison", sections,
                          Provenance(args.table_id, split, link, view="samis report"))

@@ -20,7 +20,7 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, hints, state, ui
 from samis.dashboard.access import read_only
-from samis.colors import method_colors
+from samis.colors import method_colors, workspace_methods
 from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
@@ -190,19 +190,9 @@ def _choose_methods(ctx: Context) -> None:
 
 
 def _every_method(ctx: Context) -> set[str]:
-    """Every method the workspace and the paper know: colours stay the same whatever is selected."""
-    everything = set(ctx.all_methods)
-    for other in ctx.datasets:
-        if other != ctx.dataset_id:
-            try:
-                everything.update(ctx.workspace.prediction_methods(other))
-            except SamisError:
-                pass
-    try:
-        everything.update(r.method for r in data.paper_speed_rows())
-    except SamisError:
-        pass
-    return everything
+    """Every method the workspace and the paper know: colours stay the same whatever is selected, and the
+    same as the CLI's exports (:func:`samis.colors.workspace_methods`)."""
+    return workspace_methods(ctx.workspace) | set(ctx.all_methods)
 
 
 def _store(ctx: Context) -> None:
