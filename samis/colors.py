@@ -2,7 +2,7 @@
 (the HTML report, the plots), so it sits below both.
 
 Colours come from a 20-colour qualitative palette chosen so that any two colours differ clearly
-(CIELAB distance at least 28, lightness between 25 and 82 so every line shows on a white page). Each
+(CIEDE2000 difference at least 20, CIELAB lightness between 30 and 80 so every line shows on a white page). Each
 method has a preferred slot given by a hash of its name, so a method keeps its colour whatever else
 is selected; when two methods of the same set want one slot, the one first in name order keeps it
 and the other takes the next free slot. Up to 20 methods therefore always get 20 different colours.
@@ -17,11 +17,13 @@ from collections.abc import Iterable
 
 from samis.errors import SamisError
 
-# picked greedily (largest smallest CIELAB distance) from Trubetskoy's 20, Kelly's 22, Tableau 10 and plotly's
-# Dark24, keeping lightness in [25, 82]: the nearest pair is 28.5 apart (tests/test_dashboard_helpers.py)
+# picked greedily (largest smallest CIEDE2000 difference) from an sRGB grid with CIELAB lightness in [30, 80],
+# then the closest pair improved by swaps: every pair is at least 21 apart in CIEDE2000 (Sharma et al. 2005;
+# tests/test_dashboard_helpers.py), so any 12 or 20 methods in one chart read as different colours (the former
+# palette passed a CIE76 test yet showed #4363D8 and #1F77B4, 11.9 apart in CIEDE2000, as "both blue")
 PALETTE = (
-    "#E6194B", "#4363D8", "#1CA71C", "#17BECF", "#F6A600", "#654522", "#DA16FF", "#E377C2", "#808000", "#F99379",
-    "#008856", "#1F77B4", "#A9A9A9", "#800000", "#FB0D0D", "#911EB4", "#DCBEFF", "#8DB600", "#875692", "#B3446C",
+    "#E6194B", "#4363D8", "#A5D200", "#4B4B0F", "#00D2E1", "#FFA51E", "#FFA5FF", "#878787", "#870078", "#005A5A",
+    "#964B0F", "#00964B", "#96B4FF", "#D21EFF", "#4B4B5A", "#96872D", "#FFA596", "#A5C3A5", "#B47896", "#FF4B00",
 )
 
 
