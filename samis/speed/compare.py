@@ -79,3 +79,24 @@ def accuracy_speed_points(paper: list[PaperSpeedRow], accuracy_table: PaperTable
         if r.fps and score and score.get("n_images"):
             points.append(AccuracySpeedPoint(r.method, r.label, r.fps, score[measured_metric], r.params_m, "measured"))
     return points
+
+
+def points_left_out(measured: SpeedTable | None, scores: Mapping[str, dict] | None, dataset: str | None) -> list[str]:
+    """Why each method measured here is not on the accuracy-against-speed chart (one line each).
+
+    Args:
+        measured: the speed table measured here.
+        scores: method → dataset scores measured here on ``dataset`` (None: nothing scored).
+        dataset: the dataset (and split) shown, for the lines.
+    """
+    lines = []
+    where = f"on {dataset}" if dataset else "(no dataset chosen)"
+    for r in measured.rows if measured is not None else ():
+        if r.source == "paper":
+            continue
+        score = (scores or {}).get(r.method)
+        if not r.fps:
+            lines.append(f"{r.label}: not timed here (no frames per second)")
+        elif not score or not score.get("n_images"):
+            lines.append(f"{r.label}: no maps {where}, so no accuracy to plot")
+    return lines
