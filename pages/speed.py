@@ -8,7 +8,8 @@ from samis.dashboard.sidebar import page_context
 from samis.models import TINY_MODEL, TINY_SAM2_MODEL
 from samis.plots import accuracy_speed_figure
 from samis.speed import TimingProtocol, speed_report
-from samis.speed.compare import ACCURACY_TABLES, accuracy_speed_points, points_left_out, speed_frame
+from samis.speed.compare import (ACCURACY_TABLES, accuracy_speed_points, points_left_out, speed_display_frame,
+                                 speed_frame)
 from samis.speed.records import save_speed_record, speed_records
 
 ctx = page_context()
@@ -58,8 +59,8 @@ measured_at = record.shown_time if record is not None else None
 # -- the table ---------------------------------------------------------------------------------------------------
 frame = speed_frame(measured, measured_at, paper_rows)
 if len(frame):
-    st.dataframe(frame.style.format({"params (M)": "{:.1f}", "size (MB)": "{:.1f}", "FPS": "{:.1f}",
-                                     "ms median": "{:.2f}"}, na_rep="–"), hide_index=True)
+    st.dataframe(speed_display_frame(frame), hide_index=True)
+    st.caption("– : not applicable or not printed (a baseline has no weights file; Table 7 gives no median ms)")
 if record is not None:
     st.caption(f"Measured {ui.escaped(record.shown_time)} on {ui.escaped(record.device or 'this machine')} "
                f"(saved in the workspace: speed/{ui.escaped(record.path.name)}). Images: {ui.escaped(measured.images)}. "

@@ -42,12 +42,15 @@ def axis_title(metric: str) -> str:
 
 
 def legend_below(figure: go.Figure, entries: int, height: int) -> go.Figure:
-    """Put the legend under the chart in rows of :data:`_LEGEND_PER_ROW` and grow the chart to hold it,
+    """Put the legend under the chart in rows of up to :data:`_LEGEND_PER_ROW` (fewer for long names) and grow
+    the chart to hold it,
     so twelve or twenty long method names are all shown (a legend beside the plot is cut off)."""
-    rows = max(1, math.ceil(entries / _LEGEND_PER_ROW))
+    longest = max((len(trace.name or "") for trace in figure.data), default=0)
+    per_row = max(1, min(_LEGEND_PER_ROW, 96 // max(longest, 1)))  # long names get wider columns, never cut
+    rows = max(1, math.ceil(entries / per_row))
     extra = 24 * rows + 40
     figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.14, "xanchor": "left", "x": 0,
-                                 "entrywidth": 1 / _LEGEND_PER_ROW, "entrywidthmode": "fraction"},
+                                 "entrywidth": 1 / per_row, "entrywidthmode": "fraction"},
                          height=height + extra, margin={"b": extra + 40})
     return figure
 

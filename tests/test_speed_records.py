@@ -46,6 +46,8 @@ def test_speed_page_lists_saved_measurements_after_a_restart_and_read_only(study
         table = at.dataframe[0].value
         measured = table[table["source"].str.startswith("measured")]
         assert list(measured["method"]) == ["Otsu threshold"]
+        # no null cell: paper rows have no median ms, a baseline no weights file
+        assert not table.isna().any().any() and "None" not in table.astype(str).to_numpy()
         captions = [c.replace("\\", "") for c in texts(at.caption)]  # markdown escapes shown as the text reads
         assert any("Measured" in c and "cpu (test, 2 cores)" in c for c in captions)
         # otsu has no maps on toy here: the chart says why it is not on it

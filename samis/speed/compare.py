@@ -16,6 +16,7 @@ from samis.speed.table import SpeedTable
 
 #: the paper tables whose accuracy can stand beside Table 7's speed
 ACCURACY_TABLES = {"sd900": "Table 3 (SD-saliency-900)", "mt": "Table 4 (MT)", "nrsd-mn": "Table 5 (NRSD-MN)"}
+MISSING = "–"
 SPEED_COLUMNS = ("method", "source", "device", "params (M)", "size (MB)", "FPS", "ms median", "ms IQR", "image size",
                  "note")
 
@@ -54,6 +55,16 @@ def speed_frame(measured: SpeedTable | None, measured_at: str | None, paper: lis
     numbers = ["params (M)", "size (MB)", "FPS", "ms median"]
     frame[numbers] = frame[numbers].astype(float)
     return frame
+
+
+def speed_display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`speed_frame` as text for a table: numbers with their places, a missing value as ``–`` (never
+    ``None``): a baseline has no weights file, the paper printed no median ms."""
+    places = {"params (M)": 1, "size (MB)": 1, "FPS": 1, "ms median": 2}
+    shown = frame.astype(object).copy()
+    for column, decimals in places.items():
+        shown[column] = [MISSING if value != value else f"{value:.{decimals}f}" for value in frame[column]]
+    return shown.fillna(MISSING).replace("", MISSING)
 
 
 def accuracy_speed_points(paper: list[PaperSpeedRow], accuracy_table: PaperTable, measured: SpeedTable | None = None,
