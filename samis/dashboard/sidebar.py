@@ -20,6 +20,9 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, hints, state, ui
 from samis.dashboard.access import read_only
+
+#: the Overview page's file, for links from pages made in code
+OVERVIEW_PATH = "pages/overview.py"
 from samis.colors import method_colors, workspace_methods
 from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
@@ -209,3 +212,26 @@ def page_context() -> Context:
     run_entry_script()
 
 
+
+
+READ_ONLY_BANNER = ("This server is read-only: it shows results and changes nothing (no runs, imports or speed "
+                    "measurements). Ask its operator to add data.")
+
+
+def read_only_banner() -> None:
+    """On a read-only server, a banner at the top of every page (the grey notes alone were easy to miss)."""
+    if read_only():
+        st.info(READ_ONLY_BANNER, icon=":material/lock:")
+
+
+def read_only_page(title: str):
+    """The page a read-only server shows at a write page's address (``/run``): it says why, and where to go."""
+
+    def page() -> None:
+        st.title(title)
+        st.warning(f"This server is read-only: the {title} page (computing SAM masks and baselines, importing "
+                   "predictions) is switched off here. The results are on the other pages.",
+                   icon=":material/lock:")
+        st.page_link(OVERVIEW_PATH, label="Open the Overview", icon=":material/home:")
+
+    return page
