@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
+from samis.commands._common import format_name, build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
 from samis.counts import add_count_argument
 from samis.errors import ReportError
 from samis.paper import PAPER_TABLES
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
                              "stratified by defect class), and say whether each best value is significantly ahead")
     parser.add_argument("--seed", default=None, metavar="N",
                         help="seed of the bootstrap (default: samis.stats.DEFAULT_SEED; same seed, same intervals)")
-    parser.add_argument("--format", choices=FORMATS, default="table",
+    parser.add_argument("--format", choices=FORMATS, type=format_name, default="table",
                         help="html: one self-contained file (table, per-class scores and interactive curves when "
                              "rows were measured, provenance); needs -o")
     parser.add_argument("--class-metric", default="maxFm", metavar="METRIC",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from samis.commands._common import comma_list, progress_printer, show_progress, write_table
+from samis.commands._common import format_name, comma_list, progress_printer, show_progress, write_table
 from samis.counts import add_count_argument
 from samis.speed import TimingProtocol, parse_checkpoint_options, speed_report
 from samis.speed.records import save_speed_record
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     parser.add_argument("--no-save", action="store_true",
                         help="do not save the measurement in the workspace (default: saved atomically under "
                              "speed/<dataset or synthetic>.json with device and date, listed by the dashboard's Speed page)")
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--format", choices=FORMATS, type=format_name, default="table")
     parser.set_defaults(handler=_speed)
 
 
