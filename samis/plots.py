@@ -46,7 +46,9 @@ def legend_below(figure: go.Figure, entries: int, height: int) -> go.Figure:
     the chart to hold it,
     so twelve or twenty long method names are all shown (a legend beside the plot is cut off)."""
     longest = max((len(trace.name or "") for trace in figure.data), default=0)
-    per_row = max(1, min(_LEGEND_PER_ROW, 96 // max(longest, 1)))  # long names get wider columns, never cut
+    # a half-page chart holds about 60 characters a row (each entry also has its swatch): long names get
+    # wider columns, never cut or drawn over each other
+    per_row = max(1, min(_LEGEND_PER_ROW, 60 // (longest + 6)))
     rows = max(1, math.ceil(entries / per_row))
     extra = 24 * rows + 40
     figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.14, "xanchor": "left", "x": 0,

@@ -47,3 +47,13 @@ def test_a_legend_of_twenty_methods_sits_under_the_chart_with_room_for_every_row
     assert figure.layout.legend.orientation == "h"
     assert figure.layout.height >= 460 + 24 * 5  # five rows of four entries
     assert log_ticks([0.3, 80]) == [0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+
+
+def test_long_legend_names_get_columns_wide_enough_for_a_half_page_chart():
+    from samis.plots import curve_figures
+
+    curves = {"precision": [1.0] * 256, "recall": [0.5] * 256, "fm": [0.4] * 256}
+    scores = {name: {"curves": curves} for name in ("good", "sam-tiny-random+oracle", "weak")}
+    pr, _ = curve_figures(scores, {})
+    width = pr.layout.legend.entrywidth
+    assert width * 60 >= len("sam-tiny-random+oracle") + 6  # a column holds the longest name and its swatch
