@@ -15,7 +15,7 @@ import streamlit as st
 
 from samis.dashboard import state
 from samis.dashboard.access import read_only
-from samis.dashboard.sidebar import shared_sidebar
+from samis.dashboard.sidebar import read_only_banner, read_only_page, shared_sidebar
 from samis.dashboard.streamlit_compat import leave_old_multipage_mode
 
 HERE = Path(__file__).resolve().parent
@@ -25,12 +25,18 @@ leave_old_multipage_mode()
 st.set_page_config(page_title="samis — SAM on industrial surface defects", page_icon=":material/search:", layout="wide")
 
 OVERVIEW = st.Page(HERE / "pages" / "overview.py", title="Overview", icon=":material/home:", url_path="overview")
+READ_ONLY = read_only()
+#: pages that change the workspace: on a read-only server their address shows why they are not there
+WRITE_PAGES = {"run": "Run"}
 PAGES = [
     # "/" is a hidden page that opens the Overview at its own address (/overview), so every page has one
     HOME := st.Page(lambda: None, title="samis", url_path="home", default=True, visibility="hidden"),
     OVERVIEW,
-    *([] if read_only() else [st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:",
-                                      url_path="run")]),  # a read-only server runs nothing
+    *([] if READ_ONLY else [st.Page(HERE / "pages" / "run.py", title="Run", icon=":material/play_arrow:",
+                                    url_path="run")]),  # a read-only server runs nothing
+    # ... and a link to it says so instead of silently opening the Overview
+    *([st.Page(read_only_page(title), title=title, url_path=path, visibility="hidden")
+       for path, title in WRITE_PAGES.items()] if READ_ONLY else []),
     st.Page(HERE / "pages" / "compare.py", title="Compare", icon=":material/table_chart:", url_path="compare"),
     st.Page(HERE / "pages" / "speed.py", title="Speed", icon=":material/speed:", url_path="speed"),
     st.Page(HERE / "pages" / "gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
@@ -45,6 +51,7 @@ if page is HOME:
     st.switch_page(OVERVIEW, query_params=st.query_params.to_dict())  # the link's parameters come along
 state.begin_run()
 try:
+    read_only_banner()
     shared_sidebar()
     page.run()
 finally:

@@ -155,8 +155,11 @@ cols[1].download_button("Markdown", table.to_markdown(), file_name=f"{stem}.md",
 cols[2].download_button("LaTeX", table.to_latex(), file_name=f"{stem}.tex", mime="text/x-tex")
 
 def download(metric: str | None = None) -> None:
+    # with Uncertainty on, the file carries the intervals, sig./tied and both uncertainty charts too
+    chosen = st.session_state.get("cmp_stats_metric")  # read here: the file is built on another thread
     ui.download_view("compare", f"Compare: {title}", lambda: comparison_sections(
-        table, evaluation, ctx.colors, metric or "maxFm"), ctx.dataset_id, ctx.split, "Compare")
+        table, evaluation, ctx.colors, metric or "maxFm", boot=boot, stats_metric=chosen),
+        ctx.dataset_id, ctx.split, "Compare")
 
 
 if evaluation is None:

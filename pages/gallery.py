@@ -6,7 +6,7 @@ from samis.cases import GALLERY_PICKS, gallery_images
 from samis.dashboard import data, state, ui
 from samis.dashboard import review as review_ui
 from samis.dashboard.sidebar import page_context
-from samis.figures import MODES
+from samis.figures import MODES, OVERLAY_LEGEND
 from samis.html_report import grid_section
 from samis.methods import upper_bound_methods
 
@@ -18,7 +18,7 @@ methods = tuple(ctx.methods)
 ids = data.split_ids(ctx.root, ctx.dataset_id, ctx.split, ctx.fingerprint)
 by_id = ctx.dataset.by_id()
 SHOW = {"maps": "saliency maps", "binary": "maps binarised at the threshold",
-        "overlay": "overlay: TP green, FP red, FN blue"}
+        "overlay": "overlay: TP blue, FP vermilion, FN yellow"}
 
 left, middle, right = st.columns(3)
 pick = state.bind(left.radio, "Images", key="gal_pick", url="images_by", default="first", options=GALLERY_PICKS,
@@ -53,7 +53,7 @@ with ui.guard("drawing the grid"):
     st.image(png)
     st.caption(f"{ui.literal(ctx.dataset_id + '/' + ctx.split)}: {len(image_ids)} images × {len(methods)} methods"
                + (f" · threshold {threshold}" if mode != "maps" else "")
-               + (" · green: true positive, red: false positive, blue: false negative" if mode == "overlay" else ""))
+               + (f" · {OVERLAY_LEGEND} (colour-blind safe)" if mode == "overlay" else ""))
     if upper:
         st.caption(f"† {', '.join(ui.literal(m) for m in upper)}: upper bounds, they look at the ground truth.")
     st.download_button("Download the grid (PNG)", png, file_name=f"samis-grid-{ctx.dataset_id}.png".replace(":", "-"),

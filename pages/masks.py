@@ -4,7 +4,8 @@ import streamlit as st
 
 from samis.dashboard import data, hints, state, ui
 from samis.dashboard.sidebar import page_context
-from samis.mask_explorer import GT_COLUMN, GT_NOTE, cached_images, cached_models, compute_command, resolve_model
+from samis.mask_explorer import (GT_COLUMN, GT_NOTE, cached_images, cached_models, compute_command, resolve_model,
+                                 selection_command)
 from samis.methods import sam_model_of
 from samis.models import RUNNABLE_MODELS, SAM_MODELS
 
@@ -59,7 +60,10 @@ if strategies:
     strategy = state.bind(top[2].selectbox, "Selection", key=f"masks_strategy::{model}", url="strategy",
                           default="oracle" if "oracle" in strategies else strategies[0], options=strategies)
 else:
-    top[2].info(f"No selection written from these masks yet: run {ui.literal(f'python -m samis sam {ctx.dataset_id} --model {found.key}')}.")
+    # the masks are shown below: this is a hint, not an empty page; the command keeps these masks' thresholds
+    top[2].caption("No selection written from these masks yet: "
+                   f"{ui.literal(selection_command(ctx.dataset_id, found, explorer.provenance.get('params')))} "
+                   "writes the oracle's.")
 n = len(explorer.mask_set)
 everything = list(range(n))
 

@@ -6,6 +6,7 @@ from samis.dashboard import data, hints, state, ui
 from samis.dashboard.coverage import coverage_matrix
 from samis.dashboard.sidebar import page_context
 from samis.paper import PAPER_TABLES
+from samis.metric_card import metric_card, pysodmetrics_version
 from samis.methods import random_weight_methods, upper_bound_methods
 from samis.tables import ComparisonQuery, comparison_rows
 
@@ -76,6 +77,11 @@ with ui.guard("paper Table 7"):
     with st.expander("Table 7 — model size, parameters and speed (RTX 3080)"):
         st.dataframe([{"method": r.printed_name, "model (MB)": r.model_mb, "params (M)": r.params_m, "FPS": r.fps}
                       for r in speed], hide_index=True)
+
+st.subheader("Metric card", anchor="metric-card")
+st.caption(f"How each metric is computed here (pysodmetrics {pysodmetrics_version()}); the same card as "
+           "`python -m samis metrics --format md`.")
+st.table([{"metric": name, "convention": text} for name, text in metric_card()])
 
 if ctx.read_only:
     st.caption("This server is read-only: its operator adds datasets and predictions from the command line.")

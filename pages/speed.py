@@ -1,7 +1,5 @@
 """Speed: frames per second measured here beside the paper's Table 7, and accuracy against speed."""
 
-import time
-
 import streamlit as st
 
 from samis.baselines import BASELINES
@@ -10,16 +8,12 @@ from samis.dashboard.sidebar import page_context
 from samis.models import TINY_MODEL, TINY_SAM2_MODEL
 from samis.plots import accuracy_speed_figure
 from samis.speed import TimingProtocol, speed_report
-from samis.speed.compare import ACCURACY_TABLES, accuracy_speed_points, speed_frame
+from samis.speed.compare import (ACCURACY_TABLES, accuracy_speed_points, points_left_out, speed_display_frame,
+                                 speed_frame)
+from samis.speed.records import save_speed_record, speed_records
 
 ctx = page_context()
 st.title("Speed")
-
-
-@st.cache_resource
-def _measurements() -> dict:
-    """The last speed table measured per (workspace, dataset), shared by every session of this server."""
-    return {}
 
 
 paper_rows = []
@@ -48,18 +42,29 @@ else:
                                  dataset=ctx.dataset_id if use_dataset else None,
                                  protocol=TimingProtocol(warmup=3, runs=int(runs), time_budget_s=20.0, n_images=5),
                                  include_paper=False, progress=ui.Progress())
-            _measurements()[(ctx.root, ctx.dataset_id if use_dataset else None)] = (table, time.strftime("%Y-%m-%d %H:%M"))
-            box.update(label="measured", state="complete", expanded=False)
-measured, measured_at = _measurements().get((ctx.root, ctx.dataset_id if use_dataset else None), (None, None))
+            saved = save_speed_record(ctx.workspace, table, ctx.dataset_id if use_dataset else None)
+            box.update(label=f"measured and saved ({saved.shown_time})", state="complete", expanded=False)
+
+# -- saved measurements (the CLI's `speed` writes the same records) ------------------------------------------
+records, problems = {}, []
+with ui.guard("saved speed measurements"):
+    records, problems = speed_records(ctx.workspace)
+for problem in problems:
+    st.warning(f"{ui.escaped(problem)}: left out of the table; measure again to replace it.")
+wanted = ctx.dataset_id if use_dataset else None
+record = records.get(wanted) or (records.get(None) if ctx.read_only or ctx.dataset is None else None)
+measured = record.table if record is not None else None
+measured_at = record.shown_time if record is not None else None
 
 # -- the table ---------------------------------------------------------------------------------------------------
 frame = speed_frame(measured, measured_at, paper_rows)
 if len(frame):
-    st.dataframe(frame.style.format({"params (M)": "{:.1f}", "size (MB)": "{:.1f}", "FPS": "{:.1f}",
-                                     "ms median": "{:.2f}"}, na_rep="–"), hide_index=True)
-if measured is not None:
-    st.caption(f"Images: {measured.images}. Protocol: {measured.protocol}"
-               + "".join(f"  \n{n}" for n in measured.notes))
+    st.dataframe(speed_display_frame(frame), hide_index=True)
+    st.caption("– : not applicable or not printed (a baseline has no weights file; Table 7 gives no median ms)")
+if record is not None:
+    st.caption(f"Measured {ui.escaped(record.shown_time)} on {ui.escaped(record.device or 'this machine')} "
+               f"(saved in the workspace: speed/{ui.escaped(record.path.name)}). Images: {ui.escaped(measured.images)}. "
+               f"Protocol: {ui.escaped(measured.protocol)}" + "".join(f"  \n{ui.escaped(n)}" for n in measured.notes))
 elif not ctx.read_only:
     st.info("Nothing measured on this machine yet: choose methods and press **Measure**.")
 
@@ -76,6 +81,9 @@ with ui.guard("accuracy"):
     if measured is not None and ctx.dataset is not None and ctx.all_methods:
         scores = data.evaluation(ctx.scope(ctx.all_methods)).scores
     points = accuracy_speed_points(paper_rows, data.paper_table(accuracy_key), measured, scores)
+left_out = points_left_out(measured, scores, f"{ctx.dataset_id}/{ctx.split}" if ctx.dataset is not None else None)
+if left_out:
+    st.caption("Measured here but not on the chart: " + "; ".join(ui.escaped(line) for line in left_out))
 if not points:
     st.info("The chart needs methods with both a speed and an accuracy: the paper's rows for "
             "sd900 / mt / nrsd-mn datasets, or methods measured above that have predictions on this dataset.")

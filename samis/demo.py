@@ -2,11 +2,13 @@
 
 On a fresh machine (no dataset, no SAM checkpoint) samis still shows a working study: the first
 time the dashboard or the CLI finds no registered dataset, :func:`ensure_demo` generates this
-dataset, registers it as ``demo``, computes the five built-in baselines on it and evaluates them.
+dataset, registers it as ``demo``, computes the five built-in baselines on it and evaluates them,
+caches the test-size SAM's masks (random weights, thresholds that keep masks) on the first test image
+of each class, and times the baselines (a speed record), so every dashboard page has content.
 
 The generator is deterministic (fixed seed, numpy + OpenCV only; each image has its own seeded
-generator, so the bytes do not depend on order or machine). 60 grayscale 200x200 images, 20 per
-class, modelled on SD-saliency-900:
+generator, so the bytes do not depend on order or machine). 60 grayscale 200x200 defect images, 20
+per class, modelled on SD-saliency-900, and 12 defect-free ones (class ``undamaged``, empty masks):
 
 - surfaces: brushed steel (streaks along the rolling direction, banding) or tiles (grout lines,
   per-tile shading, mottling), with an illumination gradient, vignetting and sensor noise, at
@@ -47,6 +49,16 @@ GENERATOR_VERSION = 1
 SIZE = 200
 CLASSES = ("scratch", "inclusion", "patch")
 IMAGES_PER_CLASS = 20
+#: the class of the defect-free images (empty masks), so the Good parts page has both kinds; the name
+#: sorts after the defect classes, so the split draws of the 60 defect images are those of the demo
+#: without it (the folder layout draws classes in name order from one generator)
+FREE_CLASS = "undamaged"
+FREE_IMAGES = 12
+#: the test-size SAM (random weights) on the first test image of each defect class, with thresholds that
+#: keep its masks (its predicted IoU and stability are near zero, so SAM's defaults, 0.88 and 0.95, keep
+#: none); three images and a 4x4 point grid keep the first open of the dashboard under 30 s on 2 cores
+DEMO_SAM_PARAMS = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0}
+DEMO_SAM_SPLIT = "test"
 
 
 # ---- surfaces ----------------------------------------------------------------------------------
@@ -187,6 +199,8 @@ def generate_image(index: int, cls: str, stem: str) -> DemoImage:
     kinds = [cls] * (1 if rng.random() < 0.55 else int(rng.integers(2, 4)))
     if rng.random() < 0.2:
         kinds.append(str(rng.choice([c for c in CLASSES if c != cls])))
+    if cls == FREE_CLASS:
+        kinds = []  # the same surfaces, nothing changed: an empty mask
     mask = np.zeros((SIZE, SIZE), bool)
     defective = surface
     for kind in kinds:
@@ -205,12 +219,14 @@ def demo_plan() -> list[tuple[int, str, str]]:
     for class_index, cls in enumerate(CLASSES):
         for number in range(1, IMAGES_PER_CLASS + 1):
             plan.append((class_index * IMAGES_PER_CLASS + number - 1, cls, f"{cls}_{number:02d}"))
+    for number in range(1, FREE_IMAGES + 1):
+        plan.append((len(CLASSES) * IMAGES_PER_CLASS + number - 1, FREE_CLASS, f"{FREE_CLASS}_{number:02d}"))
     return plan
 
 
 def _generator_record() -> dict:
     return {"generator": "samis.demo", "version": GENERATOR_VERSION, "seed": SEED, "size": SIZE,
-            "classes": list(CLASSES), "images_per_class": IMAGES_PER_CLASS}
+            "classes": list(CLASSES), "images_per_class": IMAGES_PER_CLASS, "defect_free": FREE_IMAGES}
 
 
 def demo_folder(workspace: Workspace) -> Path:
@@ -295,6 +311,9 @@ class DemoReport(Report):
     evaluate_seconds: float
     total_seconds: float
     scores: dict[str, dict] = field(default_factory=dict)
+    #: seconds of the test-size SAM's masks and of the speed measurement (0: not made)
+    sam_seconds: float = 0.0
+    speed_seconds: float = 0.0
 
     def summary(self) -> str:
         return f"demo dataset {DEMO_ID!r}: {self.n_images} images at {self.folder}"
@@ -303,6 +322,8 @@ class DemoReport(Report):
         lines = [f"  generated in {self.generate_seconds:.1f} s",
                  "  baselines: " + ", ".join(f"{m} {s:.1f} s" for m, s in self.baseline_seconds.items()),
                  f"  evaluated in {self.evaluate_seconds:.1f} s",
+                 f"  test-size SAM masks (random weights) in {self.sam_seconds:.1f} s, "
+                 f"baseline speed measured in {self.speed_seconds:.1f} s",
                  f"  total {self.total_seconds:.1f} s"]
         for method, scores in self.scores.items():
             lines.append(f"  {method:<5} Sa {scores['Sa']:.3f}  MAE {scores['MAE']:.3f}  maxEm {scores['maxEm']:.3f}  "
@@ -357,11 +378,56 @@ def build_demo(workspace: Workspace, force: bool = False, progress: ProgressCall
     computed = time.perf_counter()
     result = evaluate(workspace, dataset, methods=methods, split="all", workers=workers,
                       progress=staged(progress, "evaluate"))
+    evaluated = time.perf_counter()
+    sam_seconds = demo_sam_masks(workspace, dataset, force, progress)
+    speed_seconds = demo_speed(workspace, dataset, methods, progress)
     register_dataset(workspace, DEMO_ID, folder, "folder", replace=True)
     finished = time.perf_counter()
     scores = {m: {k: v for k, v in s.items() if k != "curves"} for m, s in result.scores.items()}
-    return DemoReport(folder, len(dataset), generated - started, baseline_seconds, finished - computed,
-                      finished - started, scores)
+    return DemoReport(folder, len(dataset), generated - started, baseline_seconds, evaluated - computed,
+                      finished - started, scores, sam_seconds, speed_seconds)
+
+
+def demo_sam_masks(workspace: Workspace, dataset, force: bool = False, progress: ProgressCallback | None = None) -> float:
+    """Cache the test-size SAM's masks (random weights) on the first test image of each defect class, with
+    :data:`DEMO_SAM_PARAMS`, so the Masks page has something to show; returns the seconds it took (cached
+    images are reused)."""
+    # lazy: SAM imports torch, which only the demo's mask step needs
+    from samis.datasets import get_split
+    from samis.sam.params import AmgParams
+    from samis.sam.run import run_sam_over_dataset
+
+    firsts: dict[str, object] = {}
+    for sample in get_split(workspace, dataset, DEMO_SAM_SPLIT):
+        if sample.cls != FREE_CLASS:
+            firsts.setdefault(sample.cls, sample)
+
+    started = time.perf_counter()
+    folder = workspace.sam_cache_dir("sam-tiny-random", DEMO_ID)
+    if force and folder.is_dir():
+        shutil.rmtree(folder)
+    run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**DEMO_SAM_PARAMS), split=DEMO_SAM_SPLIT,
+                         device="cpu", progress=staged(progress, "test-size SAM masks"), samples=list(firsts.values()))
+    return time.perf_counter() - started
+
+
+def demo_speed(workspace: Workspace, dataset, methods: list[str], progress: ProgressCallback | None = None) -> float:
+    """Time the built-in baselines on the demo's first three images and save the record (Speed page);
+    returns the seconds it took."""
+    # lazy: the speed package imports the paper's tables and the baselines, only the demo's last step needs them
+    from samis.imageio import read_rgb
+    from samis.speed import TimingProtocol, baseline_subjects, size_text, speed_table
+    from samis.speed.records import save_speed_record
+
+    started = time.perf_counter()
+    images = [read_rgb(s.image_path) for s in dataset.samples[:3]]
+    subjects, notes = baseline_subjects(methods)
+    table = speed_table(subjects, images, f"the first {len(images)} images of dataset {DEMO_ID!r} at their own size "
+                                          f"({size_text(images)})", notes=notes,
+                        protocol=TimingProtocol(warmup=1, runs=5, time_budget_s=1.0, n_images=3), include_paper=False,
+                        progress=staged(progress, "speed"))
+    save_speed_record(workspace, table, DEMO_ID)
+    return time.perf_counter() - started
 
 
 @contextlib.contextmanager

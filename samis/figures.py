@@ -7,15 +7,21 @@ Conventions:
 
 - a saliency map is the stored 8-bit map (0..255); "binarised at threshold t" means ``map >= t``,
   with ``t`` in 1..255 (``t = 0`` would mark every pixel);
-- overlay colours: true positives green, false positives red, false negatives blue
-  (:data:`OVERLAY_COLORS`), blended over the grey image so the surface stays visible;
+- overlay colours (:data:`OVERLAY_SCHEMES`): by default colour-blind safe (Okabe–Ito): true positives
+  blue, false positives vermilion, false negatives yellow, which stay apart under deuteranopia,
+  protanopia and tritanopia; the older red / green / blue scheme is ``scheme="red-green"``. Blended
+  over the grey image so the surface stays visible;
+- text drawn into a picture keeps to the glyphs of the font (:func:`drawable_text`): a character the
+  font lacks becomes an ASCII stand-in (``–`` → ``-``), never a missing-glyph box;
 - a grid has one row per image and one column per kind (image | ground truth | each method); every
   cell is letterboxed into a square of ``cell`` pixels so images of any size line up.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +31,18 @@ from PIL import Image, ImageDraw, ImageFont
 from samis.imageio import read_rgb
 from samis.store import read_prediction
 
-#: RGB colour of each overlay class
-OVERLAY_COLORS = {"TP": (0, 200, 0), "FP": (230, 30, 30), "FN": (40, 110, 255)}
+#: RGB colour of each overlay class, per scheme; the default keeps the three classes at least 20 apart
+#: (CIEDE2000) for normal vision and under simulated deuteranopia, protanopia and tritanopia
+#: (tests/test_figures.py); red / green was 11.5 apart under deuteranopia
+OVERLAY_SCHEMES = {
+    "colour-blind safe": {"TP": (0, 114, 178), "FP": (213, 94, 0), "FN": (240, 228, 66)},
+    "red-green": {"TP": (0, 200, 0), "FP": (230, 30, 30), "FN": (40, 110, 255)},
+}
+DEFAULT_OVERLAY_SCHEME = "colour-blind safe"
+#: the default scheme's colours
+OVERLAY_COLORS = OVERLAY_SCHEMES[DEFAULT_OVERLAY_SCHEME]
+#: the default scheme in words, for captions
+OVERLAY_LEGEND = "blue: true positive, vermilion: false positive, yellow: false negative"
 #: how much of the overlay colour covers the image where a class is drawn
 OVERLAY_ALPHA = 0.6
 _BACKGROUND = (255, 255, 255)
@@ -83,7 +99,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def overlay_errors(image: np.ndarray, predicted: np.ndarray, gt: np.ndarray,
-                   alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+                   alpha: float = OVERLAY_ALPHA, scheme: str = DEFAULT_OVERLAY_SCHEME) -> np.ndarray:
     """Colour true positives, false positives and false negatives over an image.
 
     Args:
@@ -91,9 +107,10 @@ def overlay_errors(image: np.ndarray, predicted: np.ndarray, gt: np.ndarray,
         predicted: boolean prediction (H, W).
         gt: boolean ground truth (H, W).
         alpha: opacity of the colours.
+        scheme: a key of :data:`OVERLAY_SCHEMES`.
 
     Returns:
-        uint8 RGB (H, W, 3): the image in grey with TP green, FP red and FN blue.
+        uint8 RGB (H, W, 3): the image in grey with TP, FP and FN in the scheme's colours.
 
     Raises:
         ValueError: sizes differ.
@@ -107,7 +124,7 @@ def overlay_errors(image: np.ndarray, predicted: np.ndarray, gt: np.ndarray,
     grey = rgb.astype(np.float32).mean(axis=2, keepdims=True).repeat(3, axis=2)
     out = grey.copy()
     for name, mask in (("TP", predicted & gt), ("FP", predicted & ~gt), ("FN", ~predicted & gt)):
-        colour = np.array(OVERLAY_COLORS[name], dtype=np.float32)
+        colour = np.array(OVERLAY_SCHEMES[scheme][name], dtype=np.float32)
         out[mask] = (1 - alpha) * grey[mask] + alpha * colour
     return out.round().clip(0, 255).astype(np.uint8)
 
@@ -134,6 +151,7 @@ class GridRow:
     captions: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=16)
 def caption_font(size: int) -> ImageFont.ImageFont:
     """Pillow's default font at ``size`` pixels (the fixed bitmap font where Pillow has no FreeType)."""
     try:
@@ -154,12 +172,49 @@ def _letterbox(cell: np.ndarray, size: int) -> Image.Image:
     return canvas
 
 
+#: ASCII stand-ins for characters samis writes that Pillow's default font has no glyph for
+_STAND_INS = {"–": "-", "—": "-", "−": "-", "†": "+", "½": "1/2", "×": "x", "≥": ">=", "≤": "<=", "µ": "u",
+              "…": "...", "·": "|", "‰": "/1000", "★": "*", "→": "->", "β": "b", "²": "2"}
+
+
+def _glyph(font, char: str) -> tuple:
+    mask = font.getmask(char)
+    return mask.size, bytes(mask)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_glyph(font, char: str) -> bool:
+    if char.isspace():
+        return True
+    try:
+        return _glyph(font, char) != _glyph(font, "\uffff")
+    except (UnicodeError, ValueError, OSError):  # the bitmap font reads Latin-1 only
+        return False
+
+
+def drawable_text(text: str, font) -> str:
+    """``text`` with each character ``font`` has no glyph for replaced by an ASCII stand-in (``–`` → ``-``,
+    accents dropped), so a picture never shows a missing-glyph box (``1?4`` for ``1–4``)."""
+    out = []
+    for char in text:
+        if _has_glyph(font, char):
+            out.append(char)
+            continue
+        stand_in = _STAND_INS.get(char)
+        if stand_in is None:
+            stand_in = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii") or "_"
+        out.append(stand_in if all(_has_glyph(font, c) for c in stand_in) else "_")
+    return "".join(out)
+
+
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    text = drawable_text(text, font)
     if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(text + "…", font=font) > width:
+    ellipsis = drawable_text("…", font)
+    while text and draw.textlength(text + ellipsis, font=font) > width:
         text = text[:-1]
-    return text + "…"
+    return text + ellipsis
 
 
 def compose_grid(columns: list[str], rows: list[GridRow], cell: int = 160, gap: int = 4,
@@ -188,7 +243,7 @@ def compose_grid(columns: list[str], rows: list[GridRow], cell: int = 160, gap: 
     font = caption_font(font_size)
     small = caption_font(max(9, font_size - 3))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label_width = min(220, max(int(measure.textlength(r.label, font=font)) for r in rows) + 2 * gap)
+    label_width = min(220, max(int(measure.textlength(drawable_text(r.label, font), font=font)) for r in rows) + 2 * gap)
     has_captions = any(any(r.captions) for r in rows)
     caption_height = (font_size + 2) if has_captions else 0
     header_height = font_size + 2 * gap + 2

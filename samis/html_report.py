@@ -10,8 +10,9 @@ Build a report from sections, one function per kind of content, then write it::
     sections = comparison_sections(table, evaluation, colors)
     write_html_report("report.html", "sd900 / test", sections, Provenance("sd900", "test", "/compare?dataset=sd900"))
 
-- :func:`comparison_section`, :func:`per_class_section`, :func:`curves_section`: the Compare view
-  (:func:`comparison_sections` makes all three from a table and its evaluation);
+- :func:`comparison_section`, :func:`uncertainty_section`, :func:`per_class_section`, :func:`curves_section`:
+  the Compare view (:func:`comparison_sections` makes them from a table, its evaluation and its bootstrap:
+  intervals, sig./tied marks, the significance matrix and the rank stability, as the page shows them);
 - :func:`grid_section`: a qualitative grid (PNG) and the images and methods it shows;
 - :func:`cases_section`, :func:`image_cells_section`: the filtered cases and one image's cells.
 """
@@ -68,6 +69,7 @@ table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { font-weight: bold; }
+.ci { color: #555; font-weight: normal; white-space: nowrap; } .verdict { font-size: .8em; color: #333; }
 tr.gap td { font-style: italic; border-top: 2px solid #888; }
 .note, figcaption, footer { color: #555; font-size: .85em; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; } .charts > div { flex: 1 1 600px; min-width: 0; }
@@ -180,8 +182,25 @@ def frame_table(frame: "pd.DataFrame", *, index_name: str | None = None, best: "
 
 
 # ---- sections ---------------------------------------------------------------------------------------
+def _comparison_cell(table: "ComparisonTable", key: str, metric: str) -> str:
+    """One measured or printed cell: the value, its interval (``[lo, hi]``) and the best mark's verdict."""
+    best = bool(table.best_mask.at[key, metric])
+    value = table.cell(key, metric)
+    markup = text(value)
+    bounds = table.interval(key, metric)
+    if bounds is not None and value != MISSING:
+        low, high = (f"{b:.{table.decimals}f}" for b in bounds)
+        markup += f' <span class="ci">[{text(low)}, {text(high)}]</span>'
+    verdict = table.verdict(key, metric).strip(" ()")
+    if best and verdict:
+        markup += f' <span class="verdict">{text(verdict)}</span>'
+    return f'<td class="{"number best" if best else "number"}">{markup}</td>'
+
+
 def comparison_section(table: "ComparisonTable", title: str | None = None) -> HtmlSection:
-    """The comparison table: best value per column in bold, † upper bounds, the gap row last, notes below."""
+    """The comparison table as the page shows it: best value per column in bold, each measured cell's
+    interval and the best mark's ``sig.`` / ``tied`` when the table has uncertainty, † upper bounds, the gap
+    row (with its interval) last, notes below."""
     head = "<th>Method</th><th>Source</th>" + "".join(
         f'<th class="number">{text(m)} {"↑" if higher_is_better(m) else "↓"}</th>' for m in table.metrics)
     body = []
@@ -189,19 +208,36 @@ def comparison_section(table: "ComparisonTable", title: str | None = None) -> Ht
         label = row.label + (" †" if row.upper_bound else "")
         note = f' <span class="note">({text(row.note)})</span>' if row.note else ""
         cells = [f"<td>{text(label)}{note}</td>", f"<td>{text(row.source)}</td>"]
-        for metric in table.metrics:
-            klass = "number best" if bool(table.best_mask.at[key, metric]) else "number"
-            cells.append(f'<td class="{klass}">{text(table.cell(key, metric))}</td>')
+        cells += [_comparison_cell(table, key, metric) for metric in table.metrics]
         body.append("<tr>" + "".join(cells) + "</tr>")
     if table.gap:
         cells = [f'<td colspan="2">{text(table.gap.label())}</td>']
-        percents = [table.gap.percent.get(m) for m in table.metrics]
-        cells += [f'<td class="number">{MISSING if p is None else text(f"{p}%")}</td>' for p in percents]
+        cells += [f'<td class="number">{text(table.gap_cell(m))}</td>' for m in table.metrics]
         body.append('<tr class="gap">' + "".join(cells) + "</tr>")
     notes = ["bold: best in column (ties all marked); arrows give the better direction", *table.footnotes()]
     markup = (f'<table class="comparison"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
               + _notes(notes))
     return HtmlSection(title if title is not None else (table.title or f"Comparison on {table.dataset}"), markup)
+
+
+def uncertainty_section(boot, metric: str, colors: Mapping[str, str] | None = None) -> HtmlSection:
+    """The significance matrix and the rank stability of one metric, as the Compare page draws them.
+
+    Args:
+        boot: a :class:`samis.stats.Bootstrap`.
+        metric: one of ``boot.metrics`` (another name falls back to the first of them).
+        colors: method → colour (:func:`samis.colors.method_colors`).
+    """
+    # lazy: the bootstrap's matrix needs numpy and the charts plotly; only a report with --ci draws them
+    from samis.plots import rank_stability_figure, significance_matrix_figure
+    from samis.stats import significance_matrix
+
+    metric = metric if metric in boot.metrics else boot.metrics[0]
+    figures = (significance_matrix_figure(significance_matrix(boot, metric)),
+               rank_stability_figure(boot, metric, colors or {}))
+    section = curves_section(figures, f"Uncertainty: {metric}", boot.description())
+    notes = _notes(list(boot.notes))
+    return HtmlSection(section.title, section.body + notes, plotly=True, scripts=section.scripts)
 
 
 def per_class_section(frame: "pd.DataFrame", metric: str) -> HtmlSection:
@@ -238,20 +274,26 @@ def curves_section(figures: Sequence, title: str = "Curves", caption: str = "") 
 
 
 def comparison_sections(table: "ComparisonTable", evaluation: "EvaluationResult | None" = None,
-                        colors: Mapping[str, str] | None = None, class_metric: str = "maxFm") -> list[HtmlSection]:
-    """The Compare view: the table, then (when rows were measured) per-class scores and the PR / F-measure curves.
+                        colors: Mapping[str, str] | None = None, class_metric: str = "maxFm", *,
+                        boot=None, stats_metric: str | None = None) -> list[HtmlSection]:
+    """The Compare view: the table, the uncertainty charts (with ``boot``), then (when rows were measured)
+    per-class scores and the PR / F-measure curves.
 
     Args:
-        table: the comparison table.
+        table: the comparison table (with intervals when built with the bootstrap).
         evaluation: the evaluation behind its measured rows (None: the table alone).
-        colors: method → colour of the curves.
+        colors: method → colour of the curves (:func:`samis.colors.method_colors`, as the dashboard's).
         class_metric: the per-class table's dataset metric.
+        boot: the :class:`samis.stats.Bootstrap` behind the table's intervals (None: no uncertainty shown).
+        stats_metric: the metric of the significance matrix and rank stability (default: ``class_metric``).
     """
     # lazy: plots (plotly) and per-class tables (pandas), only for a page with charts
     from samis.plots import curve_figures
     from samis.tables.per_class import per_class_table
 
     sections = [comparison_section(table)]
+    if boot is not None:
+        sections.append(uncertainty_section(boot, stats_metric or class_metric, colors))
     if evaluation is not None and evaluation.scores:
         sections.append(per_class_section(per_class_table(evaluation, class_metric), class_metric))
         sections.append(curves_section(curve_figures(evaluation.scores, colors or {}), "Curves",

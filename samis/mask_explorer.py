@@ -75,6 +75,23 @@ def resolve_model(text: str) -> ModelSpec:
     return model
 
 
+def selection_command(dataset_id: str, model: ModelSpec, params: dict | None) -> str:
+    """The command that writes a selection from cached masks: the flags of every parameter the masks were
+    made with that differs from the generator's default, so the run reuses the cache instead of making
+    other masks (a random-weights model keeps none at SAM's default thresholds)."""
+    # lazy: the parameter schema is needed only for this hint
+    from samis.sam.params import GENERATOR_PARAMS
+
+    flags = []
+    for param in GENERATOR_PARAMS:
+        value = (params or {}).get(param.name)
+        if value is None or param.sam2_only:
+            continue
+        if value != param.default_for(False):
+            flags.append(f"{param.cli_flag} {value:g}" if isinstance(value, float) else f"{param.cli_flag} {value}")
+    return f"python -m samis sam {dataset_id} --model {model.key} " + " ".join([*flags, "--selection oracle"])
+
+
 def compute_command(dataset_id: str, model: ModelSpec) -> str:
     """The command that computes a model's masks for a dataset."""
     checkpoint = f" --checkpoint {model.checkpoint}" if model.checkpoint else ""

@@ -18,7 +18,54 @@ import plotly.graph_objects as go
 
 from samis.metrics import HIGHER_IS_BETTER, thresholds
 
-FALLBACK_COLOR = "#888888"
+FALLBACK_COLOR = "#000000"  # not in the palette (its grey is #878787)
+#: legend entries per row when a legend sits under a chart (a long legend beside a chart is cut off)
+_LEGEND_PER_ROW = 4
+#: largest marker diameter on the accuracy-against-speed chart (the biggest model gets it)
+_MAX_MARKER = 40
+#: axis titles in words for metric names (no raw names such as ``fpr_at_tpr95`` on an axis)
+AXIS_TITLES = {
+    "fpr_at_tpr95": "false-alarm rate needed to find 95 % of defect images",
+    "false_alarm_rate": "share of defect-free images flagged",
+    "miss_rate": "share of defect images missed",
+    "auroc_area": "image-level AUROC (flagged area)",
+    "auroc_max": "image-level AUROC (map maximum)",
+    "maxFm": "max F-measure (β² = 0.3)", "meanFm": "mean F-measure (β² = 0.3)", "adpFm": "adaptive F-measure",
+    "maxEm": "max E-measure", "meanEm": "mean E-measure", "adpEm": "adaptive E-measure",
+    "Sa": "S-measure (α = 0.5)", "MAE": "mean absolute error", "Fw": "weighted F-measure",
+}
+
+
+def axis_title(metric: str) -> str:
+    """A metric's axis title in words (the name itself when it has none)."""
+    return AXIS_TITLES.get(metric, metric)
+
+
+def legend_below(figure: go.Figure, entries: int, height: int) -> go.Figure:
+    """Put the legend under the chart in rows of up to :data:`_LEGEND_PER_ROW` (fewer for long names) and grow
+    the chart to hold it,
+    so twelve or twenty long method names are all shown (a legend beside the plot is cut off)."""
+    longest = max((len(trace.name or "") for trace in figure.data), default=0)
+    # a half-page chart holds about 60 characters a row (each entry also has its swatch): long names get
+    # wider columns, never cut or drawn over each other
+    per_row = max(1, min(_LEGEND_PER_ROW, 60 // (longest + 6)))
+    rows = max(1, math.ceil(entries / per_row))
+    extra = 24 * rows + 40
+    figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.14, "xanchor": "left", "x": 0,
+                                 "entrywidth": 1 / per_row, "entrywidthmode": "fraction"},
+                         height=height + extra, margin={"b": extra + 40})
+    return figure
+
+
+def log_ticks(values) -> list[float]:
+    """Clean tick values for a log axis spanning ``values``: 1, 2, 5 × powers of ten."""
+    positive = [float(v) for v in values if v and v > 0]
+    if not positive:
+        return []
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    ticks = [m * 10 ** e for e in range(low, high + 1) for m in (1, 2, 5)]
+    inside = [t for t in ticks if min(positive) / 2 <= t <= max(positive) * 2]
+    return inside or ticks
 
 
 def curve_figures(scores: Mapping[str, dict], colors: Mapping[str, str]) -> tuple[go.Figure, go.Figure]:
@@ -43,37 +90,43 @@ def curve_figures(scores: Mapping[str, dict], colors: Mapping[str, str]) -> tupl
                                 name=method, line=line))
         fm.add_trace(go.Scatter(x=axis, y=np.asarray(curves["fm"]), mode="lines", name=method, line=line))
     pr.update_layout(title="Precision–recall (256 thresholds)", xaxis_title="recall", yaxis_title="precision",
-                     xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=420, legend_title="method")
+                     xaxis_range=[0, 1], yaxis_range=[0, 1.02], legend_title="method")
     fm.update_layout(title="F-measure (β² = 0.3) against threshold", xaxis_title="threshold (0–255)",
-                     yaxis_title="F-measure", yaxis_range=[0, 1.02], height=420, legend_title="method")
-    return pr, fm
+                     yaxis_title="F-measure (β² = 0.3)", yaxis_range=[0, 1.02], legend_title="method")
+    return legend_below(pr, len(pr.data), 420), legend_below(fm, len(fm.data), 420)
 
 
 def accuracy_speed_figure(points, colors: Mapping[str, str], accuracy_title: str = "max F-measure (Fm)") -> go.Figure:
-    """Accuracy against FPS (log axis): paper points as circles, measured ones as diamonds.
+    """Accuracy against FPS (log axis, ticks at 1, 2, 5 × 10^k): paper points as circles, measured ones as
+    diamonds, one legend entry per method (names in the legend and on hover, never drawn over other points).
 
     Args:
         points: :class:`samis.speed.compare.AccuracySpeedPoint` items.
         colors: method → colour.
         accuracy_title: the y axis title.
+
+    Returns:
+        the figure; marker diameter grows with √params up to :data:`_MAX_MARKER` px, so the largest
+        model (SAM ViT-H) no longer covers the chart.
     """
     figure = go.Figure()
-    for source, symbol in (("paper", "circle"), ("measured", "diamond")):
-        part = [p for p in points if p.source == source]
-        if not part:
-            continue
+    largest = max([p.params_m or 0.0 for p in points] + [1e-9])
+    for point in points:
+        symbol = "circle" if point.source == "paper" else "diamond"
+        size = 9 + (_MAX_MARKER - 9) * math.sqrt(max(point.params_m or 0.0, 0.0) / largest)
         figure.add_trace(go.Scatter(
-            x=[p.fps for p in part], y=[p.accuracy for p in part], mode="markers+text",
-            text=[p.label for p in part], textposition="top center", name=source,
-            marker={"symbol": symbol, "color": [colors.get(p.method, FALLBACK_COLOR) for p in part],
-                    # area grows with the parameters; methods without weights get a small fixed marker
-                    "size": [8 + 4 * math.sqrt(max(p.params_m or 0.0, 0.0)) for p in part], "sizemode": "diameter",
-                    "line": {"width": 1, "color": "#333"}},
-            hovertemplate="%{text}<br>%{x:.2f} FPS<br>%{y:.3f}<extra></extra>",
+            x=[point.fps], y=[point.accuracy], mode="markers", name=f"{point.label} ({point.source})",
+            legendgroup=point.source, text=[point.label],
+            marker={"symbol": symbol, "color": colors.get(point.method, FALLBACK_COLOR), "size": size,
+                    "opacity": 0.85, "line": {"width": 1, "color": "#333"}},
+            hovertemplate=(f"%{{text}} ({point.source})<br>%{{x:.2f}} frames per second<br>"
+                           f"{accuracy_title} %{{y:.3f}}<extra></extra>"),
         ))
-    figure.update_layout(xaxis_type="log", xaxis_title="frames per second (log)", yaxis_title=accuracy_title,
-                         height=480, legend_title="source")
-    return figure
+    ticks = log_ticks([p.fps for p in points])
+    figure.update_layout(xaxis={"type": "log", "title": "frames per second (log scale)", "tickvals": ticks,
+                                "ticktext": [f"{t:g}" for t in ticks]},
+                         yaxis_title=accuracy_title, legend_title="method (source)")
+    return legend_below(figure, len(points), 460)
 
 
 def rank_stability_figure(boot, metric: str, colors: Mapping[str, str]) -> go.Figure:
@@ -133,6 +186,7 @@ def significance_matrix_figure(matrix) -> go.Figure:
                        "%{customdata[2]:.4f}]<br>p = %{customdata[3]:.2g} (" + matrix.test + ")<extra></extra>"),
     ))
     figure.update_layout(title=f"{matrix.metric}: row − column (* interval excludes 0)", yaxis_autorange="reversed",
+                         xaxis_title="column method", yaxis_title="row method",
                          height=120 + 34 * len(matrix.methods))
     return figure
 
@@ -157,9 +211,9 @@ def roc_figure(curves: Mapping[str, tuple], colors: Mapping[str, str], score: st
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", showlegend=False,
                                 line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
     figure.update_layout(title=f"Image-level ROC by the {score} score (defect vs defect-free)",
-                         xaxis_title="false-alarm rate on defect-free images", yaxis_title="defect images found",
-                         xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=440, legend_title="method")
-    return figure
+                         xaxis_title="false-alarm rate on defect-free images", yaxis_title="share of defect images found",
+                         xaxis_range=[0, 1], yaxis_range=[0, 1.02], legend_title="method")
+    return legend_below(figure, len(curves), 440)
 
 
 def per_class_rate_figure(frame, colors: Mapping[str, str], metric: str = "fpr_at_tpr95",
@@ -169,15 +223,15 @@ def per_class_rate_figure(frame, colors: Mapping[str, str], metric: str = "fpr_a
     Args:
         frame: :meth:`samis.image_level.ImageLevelResult.per_class_frame` (``method``, ``class`` and the metrics).
         colors: method → colour.
-        metric: the column to draw.
+        metric: the column to draw (its axis title in words: :func:`axis_title`).
     """
     figure = go.Figure()
     for method, part in frame.groupby("method", sort=False):
         figure.add_trace(go.Bar(x=list(part["class"]), y=list(part[metric]), name=str(method),
                                 marker_color=colors.get(method, FALLBACK_COLOR)))
-    figure.update_layout(barmode="group", title=title, xaxis_title="defect class", yaxis_title=metric,
-                         yaxis_range=[0, 1.02], height=400, legend_title="method")
-    return figure
+    figure.update_layout(barmode="group", title=title, xaxis_title="defect class", yaxis_title=axis_title(metric),
+                         yaxis_range=[0, 1.02], legend_title="method")
+    return legend_below(figure, len(figure.data), 400)
 
 
 def pixel_roc_figure(curves: Mapping[str, dict], colors: Mapping[str, str],
@@ -194,8 +248,8 @@ def pixel_roc_figure(curves: Mapping[str, dict], colors: Mapping[str, str],
                                 line={"color": "#bbbbbb", "dash": "dot"}, hoverinfo="skip"))
     figure.update_layout(title="Pixel ROC (pooled over every pixel of the split)", xaxis_title="pixel FPR",
                          yaxis_title="defect pixels found (TPR)", xaxis_range=[0, 1], yaxis_range=[0, 1.02],
-                         height=420, legend_title="method")
-    return figure
+                         legend_title="method")
+    return legend_below(figure, len(figure.data), 420)
 
 
 def pro_figure(curves: Mapping[str, dict], colors: Mapping[str, str], limit: float,
@@ -212,8 +266,8 @@ def pro_figure(curves: Mapping[str, dict], colors: Mapping[str, str], limit: flo
     figure.add_vline(x=limit, line={"color": "#888888", "dash": "dash"})
     figure.update_layout(title=f"PRO curve (AUPRO integrates it up to FPR {limit:g})", xaxis_title="pixel FPR",
                          yaxis_title="mean overlap per defect region (PRO)", xaxis_range=[0, min(1.0, limit * 1.2)],
-                         yaxis_range=[0, 1.02], height=420, legend_title="method")
-    return figure
+                         yaxis_range=[0, 1.02], legend_title="method")
+    return legend_below(figure, len(figure.data), 420)
 
 
 def by_size_figure(frame, colors: Mapping[str, str], value: str = "found") -> go.Figure:
@@ -226,5 +280,5 @@ def by_size_figure(frame, colors: Mapping[str, str], value: str = "found") -> go
     title = {"found": "Share of regions found (overlap ≥ 0.5) at the operating point",
              "mean_overlap": "Mean region overlap at the operating point"}.get(value, value)
     figure.update_layout(barmode="group", title=title, xaxis_title="region area, % of the image", yaxis_range=[0, 1.02],
-                         height=400, legend_title="method")
-    return figure
+                         legend_title="method")
+    return legend_below(figure, len(figure.data), 400)

@@ -109,7 +109,7 @@ def test_empty_workspace_gets_the_demo_on_first_listing(workspace, capsys):
     assert run("datasets", "list", "--format", "json", workspace=workspace) == 0
     listing = json.loads(capsys.readouterr().out)
     demo = listing["datasets"][0]
-    assert demo["id"] == "demo" and demo["n_images"] == 60
+    assert demo["id"] == "demo" and demo["n_images"] == 72  # 60 defect, 12 defect-free
     assert demo["methods"] == ["ft", "hc", "mbd", "otsu", "sr"]
     # the second time nothing is rebuilt
     assert run("datasets", "list", workspace=workspace) == 0
@@ -119,7 +119,7 @@ def test_empty_workspace_gets_the_demo_on_first_listing(workspace, capsys):
 def test_naming_the_demo_dataset_builds_it_on_an_empty_workspace(workspace, capsys):
     assert run("evaluate", "demo", "--methods", "ft,otsu", "--format", "json", workspace=workspace) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["methods"]["ft"]["n_images"] == 60
+    assert document["methods"]["ft"]["n_images"] == 72
     assert document["methods"]["ft"]["Sa"] > document["methods"]["otsu"]["Sa"]
 
 

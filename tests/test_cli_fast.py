@@ -129,3 +129,13 @@ def test_the_probe_sees_torch_when_a_command_imports_it(study):
     assert _probe(call, workspace.root) == ["torch", "segment_anything"]
     call = "from samis.engines.ray_engine import _import_ray\n_import_ray()\ncode = 0"
     assert _probe(call, workspace.root) == ["ray"]  # imported by the Ray engine only, when a run uses it
+
+
+def test_md_and_markdown_are_one_format_name_everywhere():
+    """Issue 20, item 12: `markdown` and `md` are accepted wherever a command writes Markdown."""
+    from samis.cli import build_parser
+
+    parser = build_parser()
+    for command in (["evaluate", "toy"], ["report", "sd900"], ["speed"], ["metrics"]):
+        for name in ("md", "markdown", "MD", "Markdown"):
+            assert parser.parse_args([*command, "--format", name]).format == "markdown", (command, name)

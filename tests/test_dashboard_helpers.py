@@ -137,18 +137,39 @@ def test_dashboard_loaded_model_lives_in_the_servers_one_model_cache():
 
 
 def test_palette_colours_are_far_apart_and_visible_on_white():
+    """Issue 20, item 7: every pair at least 20 apart in CIEDE2000 (Sharma et al. 2005, written out in
+    tests/ciede2000.py; skimage only cross-checks it), lightness that shows on white."""
     import itertools
 
-    import cv2
+    from skimage.color import deltaE_ciede2000
 
-    def lab(hex_colour):
-        rgb = np.array([[[int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8)
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(float)[0, 0] * [100 / 255, 1, 1] - [0, 128, 128]
+    from ciede2000 import hex_distance, hex_to_lab
 
     assert len(PALETTE) >= 20 and len(set(PALETTE)) == len(PALETTE)
-    points = [lab(c) for c in PALETTE]
-    assert min(np.linalg.norm(a - b) for a, b in itertools.combinations(points, 2)) > 28
-    assert all(25 <= p[0] <= 82 for p in points)
+    distances = {(a, b): hex_distance(a, b) for a, b in itertools.combinations(PALETTE, 2)}
+    closest = min(distances, key=distances.get)
+    assert distances[closest] >= 20, f"{closest} are {distances[closest]:.1f} apart"
+    a, b = closest
+    assert abs(deltaE_ciede2000(np.array(hex_to_lab(a)), np.array(hex_to_lab(b))) - distances[closest]) < 1e-6
+    assert all(30 <= hex_to_lab(c)[0] <= 82 for c in PALETTE)
+
+
+def test_a_twelve_method_page_shows_twelve_clearly_different_colours():
+    """The issue's page: SD-saliency-900's 12 published maps (BC and MCITF were both blue, MIL and WMR cyan,
+    FT and SMD red); the colours are chosen among every method the workspace knows, as the sidebar does."""
+    import itertools
+
+    from ciede2000 import hex_distance
+
+    shown = ["2LSG", "BC", "DSC", "FT", "HC", "JUD", "MCITF", "MIL", "RCRR", "SLSM", "SMD", "WMR"]
+    known = [*shown, "ft", "sr", "hc", "mbd", "otsu", "SAM", "sam-tiny+best-single"]
+    colors = method_colors(known)
+    pairs = {(a, b): hex_distance(colors[a], colors[b]) for a, b in itertools.combinations(shown, 2)}
+    closest = min(pairs, key=pairs.get)
+    assert pairs[closest] >= 20, f"{closest}: {colors[closest[0]]} and {colors[closest[1]]}, {pairs[closest]:.1f} apart"
+
+
+def test_twenty_methods_get_twenty_colours():
     # twenty methods (five of them SAM variants, as a study has) all get different colours
     methods = [f"sam-vit_h+{s}" for s in ("oracle", "best-single", "inside-gt", "small-union", "contrast")]
     methods += ["ft", "sr", "hc", "mbd", "otsu", "2LSG", "BC", "DSC", "FT", "HC", "JUD", "MCITF", "MIL", "RCRR", "SLSM"]

@@ -24,17 +24,39 @@ def _folder_digest(folder) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_plan_has_sixty_images_in_three_classes():
+def test_plan_has_sixty_defect_images_in_three_classes_and_twelve_defect_free():
     plan = demo.demo_plan()
-    assert len(plan) == 60 and len({stem for _, _, stem in plan}) == 60
+    assert len(plan) == 72 and len({stem for _, _, stem in plan}) == 72
     assert [cls for _, cls, _ in plan].count("scratch") == 20
-    assert {cls for _, cls, _ in plan} == {"scratch", "inclusion", "patch"}
+    assert {cls for _, cls, _ in plan} == {"scratch", "inclusion", "patch", demo.FREE_CLASS}
+    assert [cls for _, cls, _ in plan].count(demo.FREE_CLASS) == demo.FREE_IMAGES == 12
+
+
+def test_defect_free_images_have_empty_masks_and_leave_the_defect_split_alone(tmp_path):
+    """Issue 20, item 9: the demo has defect-free images (Good parts has content); adding them moves no
+    defect image between train and test."""
+    from dataclasses import replace
+
+    from samis.datasets import make_splits
+
+    for index, cls, stem in demo.demo_plan():
+        if cls == demo.FREE_CLASS:
+            item = demo.generate_image(index, cls, stem)
+            assert not item.mask.any() and np.array_equal(item.image, item.clean) and item.defects == []
+    demo.write_demo(tmp_path / "d")
+    dataset = register_dataset(Workspace(tmp_path / "ws"), "d", tmp_path / "d", "folder")
+    defects_only = replace(dataset, samples=[s for s in dataset.samples if s.cls != demo.FREE_CLASS])
+    with_free, without = make_splits(dataset), make_splits(defects_only)
+    assert [i for i in with_free["test"] if not i.startswith(demo.FREE_CLASS)] == without["test"]
+    assert any(i.startswith(demo.FREE_CLASS) for i in with_free["test"])
 
 
 def test_generation_is_deterministic_and_masks_are_exact():
     kinds = set()
     several = 0
     for index, cls, stem in demo.demo_plan():
+        if cls == demo.FREE_CLASS:
+            continue
         item = demo.generate_image(index, cls, stem)
         again = demo.generate_image(index, cls, stem)
         assert np.array_equal(item.image, again.image) and np.array_equal(item.mask, again.mask)
@@ -54,6 +76,8 @@ def test_defects_have_their_kind_of_contrast():
     """Scratches are bright, inclusions dark, patches faint: checked against the defect-free twin."""
     contrast = {"scratch": [], "inclusion": [], "patch": []}
     for index, cls, stem in demo.demo_plan():
+        if cls == demo.FREE_CLASS:
+            continue
         item = demo.generate_image(index, cls, stem)
         if len(item.defects) == 1:
             difference = item.image.astype(float) - item.clean.astype(float)
@@ -68,15 +92,15 @@ def test_written_dataset_is_byte_identical_and_loads(tmp_path):
     demo.write_demo(tmp_path / "b")
     digest = _folder_digest(tmp_path / "a")
     assert digest == _folder_digest(tmp_path / "b")
-    assert len([k for k in digest if k.startswith("images/")]) == 60
+    assert len([k for k in digest if k.startswith("images/")]) == 72
     assert demo.demo_is_complete(tmp_path / "a")
     first = demo.generate_image(*demo.demo_plan()[0])
     np.testing.assert_array_equal(read_gray(tmp_path / "a" / "images" / "scratch_01.png"), first.image)
     np.testing.assert_array_equal(read_gray(tmp_path / "a" / "masks" / "scratch_01.png") > 128, first.mask)
     workspace = Workspace(tmp_path / "ws")
     dataset = register_dataset(workspace, "d", tmp_path / "a", "folder")
-    assert dataset.class_counts() == {"inclusion": 20, "patch": 20, "scratch": 20}
-    assert len(get_split(workspace, dataset, "test")) == 24 and len(get_split(workspace, dataset, "train")) == 36
+    assert dataset.class_counts() == {"inclusion": 20, "patch": 20, "scratch": 20, demo.FREE_CLASS: 12}
+    assert len(get_split(workspace, dataset, "test")) == 29 and len(get_split(workspace, dataset, "train")) == 43
 
 
 def test_killed_generation_leaves_no_half_demo(workspace, monkeypatch):
@@ -130,12 +154,24 @@ def test_ensure_demo_builds_the_whole_study(demo_workspace):
         assert all(a <= b for (a, _), (b, _) in zip(counts, counts[1:])), stage
     assert list(workspace.registered_datasets()) == ["demo"]
     dataset = load_dataset(workspace, "demo")
-    assert len(dataset) == 60
+    assert len(dataset) == 72
     for method in BASELINES:
-        assert len(prediction_files(workspace, "demo", method)) == 60
+        assert len(prediction_files(workspace, "demo", method)) == 72
         assert read_manifest(workspace, "demo", method)["source"] == "baseline"
         assert (workspace.results_dir("demo") / f"{method}.npz").exists()  # evaluated and cached
-    assert {s for s, _, _ in stages} >= {"generate", "baseline ft", "baseline mbd", "evaluate"}
+    assert {s for s, _, _ in stages} >= {"generate", "baseline ft", "baseline mbd", "evaluate", "test-size SAM masks"}
+    # every page has content: cached masks of the test-size SAM (thresholds that keep masks), a speed record
+    from samis.mask_explorer import cached_images, cached_models
+    from samis.sam.masks import read_resumable_provenance
+    from samis.speed.records import speed_records
+
+    assert cached_models(workspace, "demo") == ["sam-tiny-random"]
+    images = cached_images(workspace, "demo", "sam-tiny-random")
+    assert len(images) == 3 and all(
+        read_resumable_provenance(workspace.sam_cache_dir("sam-tiny-random", "demo") / f"{i}.npz")["n_masks"] > 0
+        for i in images)
+    records, problems = speed_records(workspace)
+    assert not problems and {r.method for r in records["demo"].table.rows} == set(BASELINES)
     assert demo.ensure_demo(workspace) is False  # there is a dataset now
 
 
@@ -185,8 +221,12 @@ PINNED_TOLERANCE = 1e-5
 def test_demo_scores_are_real(demo_workspace):
     from samis.evaluation import evaluate
 
+    from dataclasses import replace
+
     workspace, *_ = demo_workspace
+    # the pins are over the 60 defect images (the twelve defect-free ones came later)
     dataset = load_dataset(workspace, "demo")
+    dataset = replace(dataset, samples=[s for s in dataset.samples if s.cls != demo.FREE_CLASS])
     result = evaluate(workspace, dataset, methods=list(BASELINES), split="all")
     for method in BASELINES:
         scores = result.scores[method]
@@ -228,11 +268,22 @@ def test_cli_demo_reuses_then_forces(demo_workspace, capsys):
     stamp = (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns
     assert main(["--workspace", str(workspace.root), "demo", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n_images"] == 60 and set(report["scores"]) == set(BASELINES)
+    assert report["n_images"] == 72 and set(report["scores"]) == set(BASELINES)
     # complete demo reused, nothing regenerated: the same files, not rewritten
     assert _folder_digest(demo.demo_folder(workspace)) == digest
     assert (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns == stamp
     assert main(["--workspace", str(workspace.root), "demo", "--force"]) == 0
     out = capsys.readouterr().out
-    assert "demo dataset 'demo': 60 images" in out and "total" in out
+    assert "demo dataset 'demo': 72 images" in out and "total" in out
     assert (demo.demo_folder(workspace) / "images" / "scratch_01.png").stat().st_mtime_ns != stamp
+
+
+def test_tiny_sam_with_default_thresholds_says_why_it_kept_no_mask(workspace, make_folder_dataset, capsys):
+    """Issue 20, item 9: `sam --model tiny` without thresholds keeps 0 masks; it says why and which flags keep them."""
+    root, _ = make_folder_dataset(n=2)
+    register_dataset(workspace, "toy", root, "folder")
+    assert main(["--workspace", str(workspace.root), "sam", "toy", "--model", "tiny", "--selection", "none",
+                 "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "0 masks kept" in err and "random weights" in err
+    assert "--pred-iou-thresh 0 --stability-score-thresh 0" in err

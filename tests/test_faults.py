@@ -169,4 +169,4 @@ def test_demo_build_killed_midway_is_rebuilt_by_the_next_command(workspace, tmp_
     assert main(["--workspace", str(workspace.root), "evaluate", "demo", "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert sorted(document["methods"]) == ["ft", "hc", "mbd", "otsu", "sr"]
-    assert all(m["n_images"] == 60 for m in document["methods"].values())
+    assert all(m["n_images"] == 72 for m in document["methods"].values())

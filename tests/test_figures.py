@@ -97,3 +97,64 @@ def test_qualitative_figure_from_a_workspace(workspace, make_folder_dataset):
     tinted = ((pixels[..., 1].astype(int) - pixels[..., 0]) > 60).sum()
     assert tinted > 0  # true positives drawn in green
 
+
+
+# Machado et al. (2009) full-severity simulation matrices, on linear sRGB
+_CVD = {
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]],
+}
+
+
+def _seen_as(rgb, vision):
+    def linear(c):
+        c = c / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    def encoded(c):
+        c = min(max(c, 0.0), 1.0)
+        return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+    values = np.array([linear(c) for c in rgb])
+    if vision != "normal":
+        values = np.array(_CVD[vision]) @ values
+    return "#" + "".join(f"{round(encoded(c) * 255):02X}" for c in values)
+
+
+def test_default_overlay_is_not_red_green_and_stays_apart_for_colour_blind_readers():
+    """Issue 20, item 7: TP / FP / FN at least 20 apart (CIEDE2000) for normal vision and under simulated
+    deuteranopia, protanopia and tritanopia (red / green was 11.5 apart under deuteranopia)."""
+    import itertools
+
+    from ciede2000 import hex_distance
+
+    from samis.figures import OVERLAY_SCHEMES
+
+    for vision in ("normal", *_CVD):
+        seen = {name: _seen_as(rgb, vision) for name, rgb in OVERLAY_COLORS.items()}
+        for a, b in itertools.combinations(seen, 2):
+            assert hex_distance(seen[a], seen[b]) >= 20, (vision, a, b)
+    assert "red-green" in OVERLAY_SCHEMES  # the older scheme stays available
+    out = overlay_errors(np.zeros((1, 1), np.uint8), np.ones((1, 1), bool), np.ones((1, 1), bool), alpha=1.0,
+                         scheme="red-green")
+    assert tuple(out[0, 0]) == OVERLAY_SCHEMES["red-green"]["TP"]
+
+
+def test_grid_labels_never_show_a_missing_glyph():
+    """Good parts' rows read '1?4': the default font has no en dash. Text drawn into a picture keeps to
+    the font's glyphs."""
+    from samis.figures import caption_font, drawable_text
+
+    font = caption_font(14)
+    missing = font.getmask("\uffff")
+    missing = (missing.size, bytes(missing))
+    for label in ("1–4", "image · 0.25 %", "SAM †", "β² = 0.3", "≥ 128", "Ünïcödé"):
+        shown = drawable_text(label, font)
+        for char in shown:
+            mask = font.getmask(char)
+            assert char.isspace() or (mask.size, bytes(mask)) != missing, (label, shown, char)
+    assert drawable_text("1–4", font) == "1-4"
+    grid = compose_grid(["a"], [GridRow("1–4", [np.zeros((8, 8), np.uint8)])], cell=40)
+    reference = compose_grid(["a"], [GridRow("1-4", [np.zeros((8, 8), np.uint8)])], cell=40)
+    assert np.array_equal(np.asarray(grid), np.asarray(reference))

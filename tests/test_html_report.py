@@ -165,3 +165,54 @@ def test_report_command_writes_html(workspace, make_folder_dataset, tmp_path, ca
     csv = tmp_path / "t.csv"
     assert main(["report", "sd900", "--paper", "--format", "csv", "-o", str(csv)]) == 0
     assert csv.read_text().startswith("method,label,source")
+
+
+def test_report_html_with_ci_carries_what_compare_shows(workspace, make_folder_dataset, tmp_path):
+    """Issue 20, item 6: every measured cell has its interval, the best marks say sig./tied, and the
+    significance matrix and rank stability are drawn, in the dashboard's colours."""
+    import json
+    import re
+
+    from samis.colors import workspace_colors
+    from samis.datasets import register_dataset
+    from samis.store import import_predictions
+
+    root, preds = make_folder_dataset(n=12)
+    dataset = register_dataset(workspace, "toy", root)
+    for method, folder in preds.items():
+        import_predictions(workspace, dataset, method, folder)
+    out, js = tmp_path / "toy.html", tmp_path / "toy.json"
+    args = ["--workspace", str(workspace.root), "report", "toy", "--measured", "--gap-method", "weak", "--ci", "200"]
+    assert main([*args, "--format", "html", "-o", str(out)]) == 0
+    assert main([*args, "--format", "json", "-o", str(js)]) == 0
+    document = out.read_text()
+    parsed = json.loads(js.read_text())
+    rows, metrics = parsed["rows"], parsed["metrics"]
+    measured_cells = sum(1 for r in rows for m in metrics if r.get(m) is not None)
+    assert measured_cells == len(rows) * len(metrics) > 0
+    table = document.split('<table class="comparison">')[1].split("</table>")[0]
+    intervals = re.findall(r'<span class="ci">\[(-?[\d.]+), (-?[\d.]+)\]</span>', table)
+    assert len(intervals) == measured_cells
+    assert all(float(lo) <= float(hi) for lo, hi in intervals)
+    assert re.search(r'<span class="verdict">(sig\.|tied)</span>', table)
+    assert "<h2>Uncertainty: maxFm</h2>" in document
+    assert "rank (1 = best)" in document and "row − column" in document
+    assert "uncertainty=1" in document  # the footer's link opens Compare with Uncertainty on
+    for method, color in workspace_colors(workspace).items():
+        if method in preds:
+            assert color.lower() in document.lower()
+
+
+def test_report_html_without_ci_has_no_intervals(workspace, make_folder_dataset, tmp_path):
+    from samis.datasets import register_dataset
+    from samis.store import import_predictions
+
+    root, preds = make_folder_dataset(n=6)
+    dataset = register_dataset(workspace, "toy", root)
+    for method, folder in preds.items():
+        import_predictions(workspace, dataset, method, folder)
+    out = tmp_path / "toy.html"
+    assert main(["--workspace", str(workspace.root), "report", "toy", "--measured", "--format", "html",
+                 "-o", str(out)]) == 0
+    document = out.read_text()
+    assert 'class="ci"' not in document and "Uncertainty" not in document

@@ -31,3 +31,17 @@ def test_every_hint_mentions_the_run_page_only_where_it_exists(read_only):
         assert all("operator" in line for line in said), said
     else:
         assert all("**Run**" in line for line in said[2:]), said  # predictions and masks can be computed there
+
+
+@pytest.mark.parametrize("page", ["overview", "compare", "speed", "gallery", "cases", "masks", "good_parts"])
+def test_a_read_only_banner_on_every_page(make_study, monkeypatch, page):
+    """Issue 20, item 10: the banner, not only small grey text."""
+    from samis.dashboard.sidebar import READ_ONLY_BANNER
+
+    make_study(6)
+    monkeypatch.setenv("SAMIS_READ_ONLY", "1")
+    at = open_page(page)
+    assert_clean(at)
+    assert READ_ONLY_BANNER in texts(at.info)
+    monkeypatch.setenv("SAMIS_READ_ONLY", "")
+    assert READ_ONLY_BANNER not in texts(open_page(page).info)

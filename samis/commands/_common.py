@@ -96,6 +96,15 @@ def engine_spec(args):
                       getattr(args, "gpus_per_worker", None))
 
 
+#: other names of an output format, accepted wherever a command takes --format
+FORMAT_ALIASES = {"md": "markdown"}
+
+
+def format_name(value: str) -> str:
+    """``--format``'s type: ``md`` and ``markdown`` are one format (argparse then checks the choices)."""
+    return FORMAT_ALIASES.get(value.lower(), value.lower())
+
+
 def table_text(table, fmt: str) -> str:
     """A table object (``samis.tables.ComparisonTable`` or a speed table) as text in the chosen format."""
     # looked up only for the chosen format: a speed table has no to_latex

@@ -10,7 +10,7 @@ from samis.demo import build_demo
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="generate the synthetic demo dataset, compute the five baselines on it and evaluate them",
-        description="Builds the 60-image demo dataset in <workspace>/generated/demo, registers it as 'demo', "
+        description="Builds the demo dataset (60 defect and 12 defect-free images) in <workspace>/generated/demo, registers it as 'demo', "
                     "computes ft, sr, hc, mbd and otsu on it and evaluates them. Existing work is reused.")
     parser.add_argument("--force", action="store_true", help="regenerate the images and recompute every map")
     add_count_argument(parser, "--workers", "workers", default=None, help="processes (default: all cores)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands.review import add_exclude_tag_argument, left_out_tagged
-from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
+from samis.commands._common import format_name, add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
 from samis.counts import add_count_argument
 from samis.datasets import load_dataset
 from samis.metrics import DATASET_METRICS
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     add_count_argument(parser, "--workers", "workers", default=None,
                         help="processes (default: all cores); with --engine ray, Ray workers (default: the cluster's CPUs)")
     add_engine_arguments(parser)
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--format", choices=FORMATS, type=format_name, default="table")
     parser.add_argument("--image-level", action="store_true",
                         help="good parts: false alarms on defect-free images (empty ground truth), miss rate, "
                              "image-level AUROC and FPR at 95%% TPR, per defect class")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from samis.commands.review import add_exclude_tag_argument
-from samis.commands._common import build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
+from samis.commands._common import format_name, build_demo_if_empty, comma_list, progress_printer, show_progress, table_text
 from samis.counts import add_count_argument
 from samis.errors import ReportError
 from samis.paper import PAPER_TABLES
@@ -13,7 +13,7 @@ from samis.tables.columns import TABLE_METRICS
 from samis.tables.gap import GAP_DEFINITIONS
 from samis.stats import DEFAULT_SEED, bootstrap, check_resamples, check_seed
 from samis.outputs import write_output
-from samis.colors import method_colors
+from samis.colors import workspace_colors
 from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
 from samis.metrics import DATASET_METRICS
 
@@ -51,7 +51,7 @@ def register(subparsers) -> None:
                              "stratified by defect class), and say whether each best value is significantly ahead")
     parser.add_argument("--seed", default=None, metavar="N",
                         help="seed of the bootstrap (default: samis.stats.DEFAULT_SEED; same seed, same intervals)")
-    parser.add_argument("--format", choices=FORMATS, default="table",
+    parser.add_argument("--format", choices=FORMATS, type=format_name, default="table",
                         help="html: one self-contained file (table, per-class scores and interactive curves when "
                              "rows were measured, provenance); needs -o")
     parser.add_argument("--class-metric", default="maxFm", metavar="METRIC",
@@ -94,7 +94,7 @@ def _report(args, workspace) -> int:
     table = report_table(found, args.table_id, args.metrics, gap_method=args.gap_method,
                          gap_definition=args.gap_definition, bootstrap=boot)
     if args.format == "html":
-        text = _html(args, found, table)
+        text = _html(args, found, table, boot, workspace)
     else:
         text = table_text(table, args.format)
     if args.output and args.output != "-":
@@ -105,8 +105,13 @@ def _report(args, workspace) -> int:
     return 0
 
 
-def _html(args, found, table) -> str:
-    """The report as one HTML page, with the Compare link that shows the same table in the dashboard."""
+def _html(args, found, table, boot, workspace) -> str:
+    """The report as one HTML page, with the Compare link that shows the same table in the dashboard.
+
+    With ``--ci`` (``boot``) it carries what Compare shows with Uncertainty on: each measured cell's
+    interval, the best marks' sig./tied, the significance matrix and the rank stability of
+    ``--class-metric``; colours are the dashboard's (:func:`samis.colors.workspace_colors`).
+    """
 
     if args.class_metric not in DATASET_METRICS:
         raise ReportError(f"unknown --class-metric {args.class_metric!r} (choose from {', '.join(DATASET_METRICS)})")
@@ -116,8 +121,8 @@ def _html(args, found, table) -> str:
         "paper" if evaluation is None else "measured")
     link = dashboard_link("compare", dataset=args.table_id, split=split, source=source,
                           methods=",".join(args.methods) if args.methods else None, gap_method=args.gap_method,
-                          gap_definition=args.gap_definition)
-    colors = method_colors(evaluation.scores) if evaluation is not None else {}
-    sections = comparison_sections(table, evaluation, colors, args.class_metric)
+                          gap_definition=args.gap_definition, uncertainty="1" if boot is not None else None)
+    colors = workspace_colors(workspace, evaluation.scores) if evaluation is not None else {}
+    sections = comparison_sections(table, evaluation, colors, args.class_metric, boot=boot)
     return html_document(table.title or f"{args.table_id}: comparison", sections,
                          Provenance(args.table_id, split, link, view="samis report"))

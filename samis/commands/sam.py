@@ -76,6 +76,30 @@ def _flag_options(param: GeneratorParam) -> dict:
                     "for SAM 2.1: each generator's own)"}
 
 
+def _masks_kept(report) -> int | None:
+    """How many masks the run's cache files of this split hold together (None: not known)."""
+    from samis.sam.masks import read_resumable_provenance  # numpy zip reading: only after a run
+
+    total = 0
+    for image_id in [*report.computed, *report.skipped]:
+        provenance = read_resumable_provenance(report.cache_dir / f"{image_id}.npz") if report.cache_dir else None
+        if provenance is None or not isinstance(provenance.get("n_masks"), int):
+            return None
+        total += provenance["n_masks"]
+    return total
+
+
+def _zero_masks_note(model, params) -> str:
+    """Why a run kept no mask, and the flags that keep masks."""
+    thresholds = {p.name: p for p in GENERATOR_PARAMS if p.name in ("pred_iou_thresh", "stability_score_thresh")}
+    values = ", ".join(f"{p.cli_flag} {getattr(params, name, '?')}" for name, p in thresholds.items())
+    reason = (f"{model.label} has random weights, so its predicted IoU and stability scores are near 0 and "
+              if model.random_weights else "")
+    flags = " ".join(f"{p.cli_flag} 0" for p in thresholds.values())
+    return (f"0 masks kept: {reason}every mask fell below the thresholds ({values}). Masks are kept with lower "
+            f"thresholds, e.g. {flags} (then run the selection again).")
+
+
 def _run(args, workspace) -> int:
     with ModelCache().using():  # this run's models: loaded once for the masks and the prompts, freed at the end
         return _run_with_models(args, workspace)
@@ -111,6 +135,11 @@ def _run_with_models(args, workspace) -> int:
                         "images_per_second": report.images_per_second, "cache_dir": str(report.cache_dir),
                         "notices": report.notices},
                 "selection": [], "prompts": []}
+    kept = _masks_kept(report)
+    if kept == 0:
+        why = _zero_masks_note(model, params)
+        document["run"]["notices"] = [*report.notices, why]
+        print(f"note: {why}", file=sys.stderr)
     if args.format == "table":
         print(report.describe())
         if model.random_weights:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from samis.commands._common import comma_list, progress_printer, show_progress, write_table
+import sys
+
+from samis.commands._common import format_name, comma_list, progress_printer, show_progress, write_table
 from samis.counts import add_count_argument
 from samis.speed import TimingProtocol, parse_checkpoint_options, speed_report
+from samis.speed.records import save_speed_record
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -30,7 +33,10 @@ def register(subparsers) -> None:
     parser.add_argument("--time-budget", type=float, default=30.0, metavar="S",
                         help="stop timing a method after S seconds, at least 3 runs (default 30; 0 = no limit)")
     parser.add_argument("--no-paper", action="store_true", help="leave out Table 7's printed rows")
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--no-save", action="store_true",
+                        help="do not save the measurement in the workspace (default: saved atomically under "
+                             "speed/<dataset or synthetic>.json with device and date, listed by the dashboard's Speed page)")
+    parser.add_argument("--format", choices=FORMATS, type=format_name, default="table")
     parser.set_defaults(handler=_speed)
 
 
@@ -44,4 +50,7 @@ def _speed(args, workspace) -> int:
             include_paper=not args.no_paper, progress=progress,
         )
     write_table(table, args.format)
+    if not args.no_save and any(row.source != "paper" for row in table.rows):
+        record = save_speed_record(workspace, table, args.dataset)
+        print(f"saved the measurement to {record.path}", file=sys.stderr)
     return 0

@@ -21,7 +21,10 @@ from samis.workspace import Workspace
 
 from samis.dashboard import data, hints, state, ui
 from samis.dashboard.access import read_only
-from samis.colors import method_colors
+
+#: the Overview page's file, for links from pages made in code
+OVERVIEW_PATH = "pages/overview.py"
+from samis.colors import method_colors, workspace_methods
 from samis.dashboard.ui import error as ui_error
 from samis.dashboard.ui import literal
 from samis.dashboard.paths import allowed_roots, check_allowed
@@ -200,19 +203,9 @@ def _choose_methods(ctx: Context) -> None:
 
 
 def _every_method(ctx: Context) -> set[str]:
-    """Every method the workspace and the paper know: colours stay the same whatever is selected."""
-    everything = set(ctx.all_methods)
-    for other in ctx.datasets:
-        if other != ctx.dataset_id:
-            try:
-                everything.update(ctx.workspace.prediction_methods(other))
-            except SamisError:
-                pass
-    try:
-        everything.update(r.method for r in data.paper_speed_rows())
-    except SamisError:
-        pass
-    return everything
+    """Every method the workspace and the paper know: colours stay the same whatever is selected, and the
+    same as the CLI's exports (:func:`samis.colors.workspace_methods`)."""
+    return workspace_methods(ctx.workspace) | set(ctx.all_methods)
 
 
 def _store(ctx: Context) -> None:
@@ -229,3 +222,26 @@ def page_context() -> Context:
     run_entry_script()
 
 
+
+
+READ_ONLY_BANNER = ("This server is read-only: it shows results and changes nothing (no runs, imports or speed "
+                    "measurements). Ask its operator to add data.")
+
+
+def read_only_banner() -> None:
+    """On a read-only server, a banner at the top of every page (the grey notes alone were easy to miss)."""
+    if read_only():
+        st.info(READ_ONLY_BANNER, icon=":material/lock:")
+
+
+def read_only_page(title: str):
+    """The page a read-only server shows at a write page's address (``/run``): it says why, and where to go."""
+
+    def page() -> None:
+        st.title(title)
+        st.warning(f"This server is read-only: the {title} page (computing SAM masks and baselines, importing "
+                   "predictions) is switched off here. The results are on the other pages.",
+                   icon=":material/lock:")
+        st.page_link(OVERVIEW_PATH, label="Open the Overview", icon=":material/home:")
+
+    return page

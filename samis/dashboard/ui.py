@@ -15,6 +15,7 @@ from samis.dashboard.text import escaped, literal  # noqa: F401  (pages use them
 from samis.errors import SamisError
 from samis.runs import RunProgress
 from samis.html_report import Provenance, html_report_bytes
+from samis.metric_card import CARD_LINK
 
 
 def error(message: object) -> None:
@@ -136,7 +137,8 @@ def show_comparison(table, key: str | None = None) -> None:
              + ("" if table.upper_bounds_compete else " and upper bounds †") + " are never marked); "
              "arrows give the better direction"]
     notes += table.footnotes()
-    st.caption("  \n".join(escaped(note) for note in notes))
+    st.caption("  \n".join(escaped(note) for note in notes)
+               + f"  \nHow each metric is computed: [the metric card]({CARD_LINK})")
 
 
 def download_view(url_path: str, title: str, sections: Callable[[], list], dataset: str, split: str,

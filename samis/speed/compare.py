@@ -16,6 +16,7 @@ from samis.speed.table import SpeedTable
 
 #: the paper tables whose accuracy can stand beside Table 7's speed
 ACCURACY_TABLES = {"sd900": "Table 3 (SD-saliency-900)", "mt": "Table 4 (MT)", "nrsd-mn": "Table 5 (NRSD-MN)"}
+MISSING = "–"
 SPEED_COLUMNS = ("method", "source", "device", "params (M)", "size (MB)", "FPS", "ms median", "ms IQR", "image size",
                  "note")
 
@@ -56,6 +57,16 @@ def speed_frame(measured: SpeedTable | None, measured_at: str | None, paper: lis
     return frame
 
 
+def speed_display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`speed_frame` as text for a table: numbers with their places, a missing value as ``–`` (never
+    ``None``): a baseline has no weights file, the paper printed no median ms."""
+    places = {"params (M)": 1, "size (MB)": 1, "FPS": 1, "ms median": 2}
+    shown = frame.astype(object).copy()
+    for column, decimals in places.items():
+        shown[column] = [MISSING if value != value else f"{value:.{decimals}f}" for value in frame[column]]
+    return shown.fillna(MISSING).replace("", MISSING)
+
+
 def accuracy_speed_points(paper: list[PaperSpeedRow], accuracy_table: PaperTable, measured: SpeedTable | None = None,
                           scores: Mapping[str, dict] | None = None, paper_metric: str = "Fm",
                           measured_metric: str = "maxFm") -> list[AccuracySpeedPoint]:
@@ -79,3 +90,24 @@ def accuracy_speed_points(paper: list[PaperSpeedRow], accuracy_table: PaperTable
         if r.fps and score and score.get("n_images"):
             points.append(AccuracySpeedPoint(r.method, r.label, r.fps, score[measured_metric], r.params_m, "measured"))
     return points
+
+
+def points_left_out(measured: SpeedTable | None, scores: Mapping[str, dict] | None, dataset: str | None) -> list[str]:
+    """Why each method measured here is not on the accuracy-against-speed chart (one line each).
+
+    Args:
+        measured: the speed table measured here.
+        scores: method → dataset scores measured here on ``dataset`` (None: nothing scored).
+        dataset: the dataset (and split) shown, for the lines.
+    """
+    lines = []
+    where = f"on {dataset}" if dataset else "(no dataset chosen)"
+    for r in measured.rows if measured is not None else ():
+        if r.source == "paper":
+            continue
+        score = (scores or {}).get(r.method)
+        if not r.fps:
+            lines.append(f"{r.label}: not timed here (no frames per second)")
+        elif not score or not score.get("n_images"):
+            lines.append(f"{r.label}: no maps {where}, so no accuracy to plot")
+    return lines

@@ -11,6 +11,8 @@ config on the meta device. The test-size SAM 2 (``sam2-tiny-random``) is timed, 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import os
 
 import numpy as np
@@ -237,8 +239,10 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
         ReportError: an unknown method; DatasetError/SamError pass through.
         CountError: ``n_images``, ``warmup`` or ``runs`` outside its declared range (:data:`samis.counts.COUNTS`).
     """
-    n_images, warmup = check_count("speed_images", n_images, "--images"), check_count("speed_warmup", warmup, "--warmup")
-    runs = check_count("speed_runs", runs, "--runs")
+    # the merge of TimingProtocol with the declared counts left the old parameter names here (every call failed)
+    protocol = replace(protocol, n_images=check_count("speed_images", protocol.n_images, "--images"),
+                       warmup=check_count("speed_warmup", protocol.warmup, "--warmup"),
+                       runs=check_count("speed_runs", protocol.runs, "--runs"))
     baselines, sam = split_speed_methods(methods, list(_baseline_registry()))
     for key, path in (checkpoints or {}).items():
         sam[key] = path
