@@ -199,21 +199,22 @@ def _comparison_cell(table: "ComparisonTable", key: str, metric: str) -> str:
 
 def comparison_section(table: "ComparisonTable", title: str | None = None) -> HtmlSection:
     """The comparison table as the page shows it: best value per column in bold, each measured cell's
-    interval and the best mark's ``sig.`` / ``tied`` when the table has uncertainty, † upper bounds, the gap
-    row (with its interval) last, notes below."""
+    interval and the best mark's ``sig.`` / ``tied`` when the table has uncertainty, † upper bounds, each
+    source's gap row after its block (the requested one with its interval), notes below."""
     head = "<th>Method</th><th>Source</th>" + "".join(
         f'<th class="number">{text(m)} {"↑" if higher_is_better(m) else "↓"}</th>' for m in table.metrics)
     body = []
-    for key, row in zip(table.keys, table.rows):
+    for key, row in table.ordered_rows():  # each source's block, then its own gap row
+        if key == "gap":
+            cells = [f'<td colspan="2">{text(row.label())}</td>']
+            cells += [f'<td class="number">{text(table.gap_cell(m, row))}</td>' for m in table.metrics]
+            body.append('<tr class="gap">' + "".join(cells) + "</tr>")
+            continue
         label = row.label + (" †" if row.upper_bound else "")
         note = f' <span class="note">({text(row.note)})</span>' if row.note else ""
         cells = [f"<td>{text(label)}{note}</td>", f"<td>{text(row.source)}</td>"]
         cells += [_comparison_cell(table, key, metric) for metric in table.metrics]
         body.append("<tr>" + "".join(cells) + "</tr>")
-    if table.gap:
-        cells = [f'<td colspan="2">{text(table.gap.label())}</td>']
-        cells += [f'<td class="number">{text(table.gap_cell(m))}</td>' for m in table.metrics]
-        body.append('<tr class="gap">' + "".join(cells) + "</tr>")
     notes = ["bold: best in column (ties all marked); arrows give the better direction", *table.footnotes()]
     markup = (f'<table class="comparison"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
               + _notes(notes))

@@ -278,6 +278,12 @@ def test_each_source_is_its_own_block_with_its_own_best_marks_and_gap_row():
     assert table.gap.method == "sam-vit_h+small-union"
     text = table.to_text()
     assert text.count("gap: ") == 2
+    # the HTML export draws both blocks' gap rows too, each after its block, in the order of the other exports
+    from samis.html_report import comparison_section
+
+    markup = comparison_section(table).body
+    assert markup.count('<tr class="gap">') == 2
+    assert markup.index("B</td>") < markup.index('<tr class="gap">') < markup.index("ft</td>")
 
 
 def test_random_weights_reference_and_upper_bounds_never_take_a_best_mark():

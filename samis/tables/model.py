@@ -207,7 +207,7 @@ class ComparisonTable:
         bounds = self.gap_intervals.get(metric) if gap is self.gap else None
         return f"{value}%" + ("" if bounds is None else f" [{bounds[0]:.0f}, {bounds[1]:.0f}]")
 
-    def _ordered(self):
+    def ordered_rows(self):
         """(key, row) per row, then ("gap", GapRow) after each block that has one: the order every export uses."""
         for source, keys in self.blocks():
             for key in keys:
@@ -265,7 +265,7 @@ class ComparisonTable:
         columns = [c for m in self.metrics for c in ((m, f"{m}_lo", f"{m}_hi") if with_ci else (m,))]
         header = ["method", "label", "source", *columns, "best", "upper_bound", "note", *extra]
         lines = []
-        for key, row in self._ordered():
+        for key, row in self.ordered_rows():
             if key == "gap":
                 lines.append(self._csv_gap_line(row, with_ci, len(extra)))
                 continue
@@ -297,7 +297,7 @@ class ComparisonTable:
         """A GitHub Markdown table: best values in bold (per block), arrows in the header, each block's gap row
         after it, notes below."""
         body = []
-        for key, row in self._ordered():
+        for key, row in self.ordered_rows():
             if key == "gap":
                 body.append([f"*{markdown_text(row.label())}*", "", *(self._gap_cell(m, row) for m in self.metrics)])
             else:
@@ -323,7 +323,7 @@ class ComparisonTable:
         header = ["Method", "Source", *(latex_escape(metric_label(m)) + (r" $\uparrow$" if higher_is_better(m) else r" $\downarrow$")
                                         for m in self.metrics)]
         body, rules, previous = [], set(), None
-        for key, row in self._ordered():
+        for key, row in self.ordered_rows():
             if key == "gap":
                 rules.add(len(body))
                 body.append([r"\multicolumn{2}{l}{" + latex_escape(row.label()) + "}",
@@ -346,7 +346,7 @@ class ComparisonTable:
         """A plain aligned table for a terminal: ``*`` marks the best per block, each block's gap row after it."""
         header = ["method", "source", *[self.header(m) for m in self.metrics]]
         body, rules, previous = [], set(), None
-        for key, row in self._ordered():
+        for key, row in self.ordered_rows():
             if key == "gap":
                 rules.add(len(body))
                 body.append([f"gap: {row.method} vs best other", row.definition,
