@@ -710,6 +710,24 @@ def test_inspection_page_table_curves_by_size_and_url(parts):
     assert at.query_params["budget"] in ("0.2", ["0.2"])
 
 
+def test_inspection_page_draws_the_worst_missed_regions(parts):
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    at = open_page("inspection", {"dataset": "parts", "region_method": "weak", "regions_n": "3"})
+    assert_clean(at)
+    assert at.selectbox(key="insp_region_method").value == "weak"
+    expected = evaluate_pixel_level(parts, load_dataset(parts, "parts"), split="all",
+                                    options=PixelLevelOptions()).worst_regions("weak", 3)
+    images = at.get("image")
+    assert len(images) == 3
+    captions = [c for c in texts(at.caption) if "covers least" in c]
+    assert captions and "weak" in captions[0]
+    at.number_input(key="insp_regions_n").set_value(2).run()
+    assert_clean(at)
+    assert at.query_params["regions_n"] in ("2", ["2"])
+    assert len(expected) == 3
+
+
 def test_compare_offers_the_inspection_metric_set(parts):
     at = open_page("compare", {"dataset": "parts", "metric_set": "both"})
     assert_clean(at)
