@@ -436,3 +436,37 @@ def test_worst_regions_are_the_lowest_overlap_ones_largest_first(tmp_path, works
     with pytest.raises(ValueError, match="regions"):
         region_mask(gt, 4)
     assert FLAGGED_FILL != REGION_OUTLINE
+
+
+def test_report_metric_set_inspection_prints_the_evaluate_values(tmp_path, workspace, capsys):
+    import json
+
+    from samis.cli import main
+
+    _hand_dataset(tmp_path, workspace, {"half": _half_found(), "free": _flagged_free(), "tie": _tie_at_limit()})
+    _, out, _ = _cli(workspace, capsys, "--split", "all", "--format", "json")
+    expected = json.loads(out)["methods"]["m"]
+
+    def report(*args):
+        code = main(["--workspace", str(workspace.root), "report", "hand", "--split", "all", *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    document = json.loads(report("--metric-set", "inspection", "--format", "json"))
+    values = document["methods"]["m"]
+    assert values["pixel_auroc"] == expected["pixel_auroc"] and values["aupro@0.3"] == expected["aupro"]["0.3"]
+    assert values["aupro@0.05"] == expected["aupro"]["0.05"] and values["f1"] == expected["operating_point"]["f1"]
+    assert "Sa" not in values and document["split"] == "all" and document["calibration_split"] == "train"
+    text = report("--metric-set", "inspection")
+    assert f"{expected['pixel_auroc']:.3f}" in text and f"{expected['aupro']['0.3']:.3f}" in text
+    assert "pixel AUROC" in text
+    both = json.loads(report("--metric-set", "both", "--format", "json"))
+    assert {"Sa", "pixel_auroc"} <= set(both["methods"]["m"])
+    for fmt, marker in (("csv", "pixel_auroc"), ("markdown", "pixel AUROC"), ("latex", r"\begin{table")):
+        assert marker in report("--metric-set", "inspection", "--format", fmt)
+    html = report("--metric-set", "both", "--format", "html", "-o", "-")
+    assert "<table" in html and "pixel AUROC" in html and "metric_set=both" in html
+    # the default stays the paper's comparison table (which wants two methods here)
+    assert main(["--workspace", str(workspace.root), "report", "hand", "--split", "all"]) == 2
+    assert "at least two methods" in capsys.readouterr().err
