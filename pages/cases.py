@@ -2,14 +2,18 @@
 
 import streamlit as st
 
-from samis.cases import (CASE_FILTERS, CaseQuery, clamp_range, default_pair, filter_cases, image_values, outcome_selected,
-                         paired_rows, value_span)
+from samis.cases import (CASE_FILTERS, OPERATING_POINT_IOU, CaseQuery, clamp_range, default_pair, filter_cases,
+                         image_values, operating_point_label, operating_point_table, outcome_selected, paired_rows,
+                         value_span)
 from samis.dashboard import data, state, ui
 from samis.dashboard import review as review_ui
 from samis.dashboard.sidebar import page_context
+from samis.datasets import split_names
+from samis.errors import SamisError
 from samis.html_report import cases_section, image_cells_section
 from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
+from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions
 from samis.tables.columns import metric_label
 
 ctx = page_context()
@@ -23,6 +27,25 @@ with ui.guard("per-image results"):
 if tables is None:
     state.stop()
 
+# -- IoU at the operating point: the inspection metrics' default calibration (pixel FPR ≤ 1 % on train) --
+op_result, op_why = None, None
+if DEFAULT_CALIBRATION_SPLIT not in split_names(ctx.dataset):
+    op_why = f"the dataset has no {DEFAULT_CALIBRATION_SPLIT!r} split to calibrate the threshold on"
+else:
+    try:
+        op_result = data.pixel_level(ctx.root, ctx.dataset_id, ctx.split, methods, PixelLevelOptions(), ctx.fingerprint)
+    except (SamisError, OSError, ValueError) as problem:
+        op_why = str(problem)
+if op_result is not None:
+    fw_table = tables["Fw"]
+    tables = {**tables, OPERATING_POINT_IOU: operating_point_table(op_result, list(fw_table.index),
+                                                                   fw_table["class"].to_dict(), methods)}
+
+
+def label(name: str, method: str | None = None) -> str:
+    """A metric's label; IoU at the operating point names method A's threshold and its calibration."""
+    return operating_point_label(op_result, method) if name == OPERATING_POINT_IOU else metric_label(name)
+
 
 def _not_chosen(role: str, fallback: str):
     return lambda text: ui.notice(f"The link names method {ui.literal(repr(text))} as method {role}, but it is not "
@@ -33,14 +56,22 @@ def _not_chosen(role: str, fallback: str):
 # -- controls -----------------------------------------------------------------------------------------
 default_a, default_b = default_pair(methods)
 top = st.columns([1, 2, 1, 1])
-metric = state.bind(top[0].selectbox, "Metric", key="cases_metric", url="metric", default="Fw", options=IMAGE_METRICS,
-                    format_func=metric_label)
+metric = state.bind(top[0].selectbox, "Metric", key="cases_metric", url="metric", default="Fw",
+                    options=(*IMAGE_METRICS, *([OPERATING_POINT_IOU] if op_result is not None else [])),
+                    format_func=label)
 mode = state.bind(top[1].selectbox, "Filter", key="cases_filter", url="filter", default="all", options=CASE_FILTERS,
                   format_func=CASE_FILTERS.get)
 method_a = state.bind(top[2].selectbox, "Method A", key="cases_a", url="method_a", default=default_a, options=methods,
                       rejected=_not_chosen("A", default_a))
 method_b = state.bind(top[3].selectbox, "Method B", key="cases_b", url="method_b", default=default_b, options=methods,
                       rejected=_not_chosen("B", default_b))
+if op_why is not None:
+    st.caption(f"IoU at the operating point is not offered: {ui.escaped(op_why)}")
+elif metric == OPERATING_POINT_IOU:
+    st.caption(ui.escaped("thresholds (flag score ≥ t, set per method on split " + op_result.calibration_split + "): "
+                          + ", ".join(f"{m} t={r.threshold}" for m, r in op_result.methods.items())
+                          + "; a defect-free image reads 1 when nothing is flagged, else 0"
+                          + "".join(f"; {note}" for note in op_result.notes)))
 second = st.columns([1, 1, 2])
 margin = state.bind(second[0].number_input, "x (margin)", key="cases_x", url="margin", default=0.0,
                     parse=state.number_in(0.0, 1.0), dump=lambda v: f"{v:g}", min_value=0.0, max_value=1.0, step=0.01)
@@ -53,7 +84,7 @@ span = value_span(table, methods)
 range_key = f"cases_range::{metric}"
 if range_key in st.session_state:
     st.session_state[range_key] = clamp_range(st.session_state[range_key], span)
-value_range = state.bind(st.slider, f"{metric_label(metric)} of method A between", key=range_key, url="range", default=span,
+value_range = state.bind(st.slider, f"{label(metric, method_a)} of method A between", key=range_key, url="range", default=span,
                          parse=state.range_in(*span),
                          dump=lambda v: f"{v[0]:g}~{v[1]:g}", min_value=span[0], max_value=span[1], step=0.01)
 
@@ -77,7 +108,7 @@ review = review_ui.open_review(ctx.root, ctx.dataset_id, ctx.read_only)
 who = review_ui.author(review)
 keep, review_words = review_ui.review_filters(review)
 shown = review_ui.with_tags(review_ui.keep_rows(selection.frame, keep), review)
-st.caption(f"{len(shown)} of {selection.total} images · {metric_label(metric)}: "
+st.caption(f"{len(shown)} of {selection.total} images · {ui.escaped(label(metric, method_a))}: "
            f"{'higher' if selection.higher_is_better else 'lower'} is better · sorted by method A · select a row to "
            "open the image")
 st.text(f"method A: {method_a}" + (f" · method B: {method_b}" if mode == "beats" else ""))
@@ -164,12 +195,12 @@ with ui.guard(f"image {image_id}"):
         columns = st.columns(PER_ROW)
         for column, (title, png, caption) in zip(columns, cells[start:start + PER_ROW]):
             value = values.at[title, metric] if title in values.index else None
-            label = title + ("" if value is None or value != value else f" · {metric_label(metric)} {value:.3f}")
+            shown_label = title + ("" if value is None or value != value else f" · {label(metric, title)} {value:.3f}")
             if png is None:
                 column.text(f"{title}: no map")
             else:
-                column.image(png, caption=label + (f" · {caption}" if caption else ""))
-st.dataframe(values.rename(columns=metric_label).style.format("{:.3f}", na_rep="no map"))
+                column.image(png, caption=shown_label + (f" · {caption}" if caption else ""))
+st.dataframe(values.rename(columns=label).style.format("{:.3f}", na_rep="no map"))
 download(cells, values)
 st.caption("Per-image values (pysodmetrics): Sa S-measure, MAE, Fw weighted F, adp* at the adaptive threshold, "
            "max* the maximum over 256 thresholds, IoU and Dice at the adaptive threshold (twice the map's mean); "

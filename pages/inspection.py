@@ -73,6 +73,31 @@ st.subheader("By defect size")
 st.plotly_chart(by_size_figure(result.by_size_frame(), ctx.colors, size_value), key="insp_by_size")
 st.caption("ground-truth regions (8-connected) by area in % of their image; found: overlap ≥ 0.5 at the threshold")
 
+st.subheader("Worst missed regions")
+picks = st.columns([2, 1])
+region_method = state.bind(picks[0].selectbox, "Method", key="insp_region_method", url="region_method",
+                           default=next(iter(result.methods)), options=list(result.methods))
+regions_n = state.count_input(picks[1], "Regions", "grid_images", key="insp_regions_n", url="regions_n", default=8)
+worst = result.worst_regions(region_method, int(regions_n))
+chosen = result.methods[region_method]
+if worst.empty:
+    st.info(f"{ui.literal(region_method)} is scored on no image with a defect region.")
+else:
+    pngs = None
+    with ui.guard("worst missed regions"):
+        pngs = data.missed_region_pngs(ctx.root, ctx.dataset_id, region_method,
+                                       tuple(zip(worst["image"], (int(r) for r in worst["region"]))),
+                                       int(chosen.threshold), ctx.fingerprint)
+    PER_ROW = 4
+    for start in range(0, len(pngs or []), PER_ROW):
+        for column, png, row in zip(st.columns(PER_ROW), pngs[start:start + PER_ROW],
+                                    worst.iloc[start:start + PER_ROW].itertuples()):
+            column.image(png, caption=f"{row.image} · region {row.region + 1} · {int(row.area)} px "
+                                      f"({row.share:.2f} % of the image) · overlap {row.overlap:.2f}")
+    st.caption(f"the {len(worst)} ground-truth regions (8-connected) {ui.literal(region_method)} covers least at its "
+               f"threshold t = {chosen.threshold} (lowest overlap first, the largest first among equal); orange "
+               "outline: the region; blue: pixels the method flags (score ≥ t)")
+
 exports = st.columns(4)
 name = f"samis-inspection-{ctx.dataset_id}-{ctx.split}".replace(":", "-")
 exports[0].download_button("CSV", table.to_csv(), file_name=f"{name}.csv", mime="text/csv")

@@ -36,6 +36,11 @@ CASE_FILTERS = {
     "good": "good cases: A beats the best other method by at least x",
     "worst": "worst N of method A",
 }
+#: the Cases metric read from the inspection metrics: each image's IoU at its method's calibrated operating
+#: threshold (:meth:`samis.pixel_level.PixelLevelResult.per_image_iou_frame`)
+OPERATING_POINT_IOU = "IoU@op"
+#: every metric a case query can sort by
+CASE_METRICS = (*IMAGE_METRICS, OPERATING_POINT_IOU)
 #: gallery pick id → how images are chosen
 GALLERY_PICKS = {"first": "first of each class", "random": "random (seeded)", "chosen": "chosen images"}
 
@@ -63,6 +68,48 @@ def per_image_tables(per_image: pd.DataFrame, image_ids: Sequence[str], classes:
         wide.index.name = "image"
         tables[metric] = wide
     return tables
+
+
+def case_higher_is_better(metric: str) -> bool:
+    """The direction of a Cases metric (IoU at the operating point: higher is better)."""
+    return True if metric == OPERATING_POINT_IOU else HIGHER_IS_BETTER[metric]
+
+
+def operating_point_table(result, image_ids: Sequence[str], classes: Mapping[str, str],
+                          methods: Sequence[str]) -> pd.DataFrame:
+    """The :data:`OPERATING_POINT_IOU` table, shaped like one of :func:`per_image_tables`.
+
+    Args:
+        result: a :class:`samis.pixel_level.PixelLevelResult` of the same split.
+        image_ids, classes, methods: as :func:`per_image_tables` (NaN where a method has no map).
+
+    Returns:
+        frame indexed by image id: ``class`` then each method's per-image IoU at its operating threshold.
+    """
+    frame = result.per_image_iou_frame()
+    wide = frame.pivot(index="image", columns="method", values="iou_at_t").reindex(
+        index=list(image_ids), columns=list(methods)).astype(float)
+    wide.columns.name = None
+    wide.insert(0, "class", [classes[i] for i in image_ids])
+    wide.index.name = "image"
+    return wide
+
+
+def operating_point_label(result, method: str | None = None) -> str:
+    """The label of :data:`OPERATING_POINT_IOU`: ``IoU@op (t=154, train, FPR≤1%)``.
+
+    Args:
+        result: the :class:`samis.pixel_level.PixelLevelResult` the values come from.
+        method: whose threshold to name; None: the one threshold all methods share, else "t per method".
+    """
+    thresholds = {name: m.threshold for name, m in result.methods.items()}
+    if method in thresholds:
+        t_text = f"t={thresholds[method]}"
+    else:
+        t_text = f"t={next(iter(thresholds.values()))}" if len(set(thresholds.values())) == 1 else "t per method"
+    share = f"{100 * result.options.budget:g}%"
+    rule = f"FPR≤{share}" if result.options.calibrate == "pixel" else f"good parts flagged≤{share}"
+    return f"IoU@op ({t_text}, {result.calibration_split}, {rule})"
 
 
 def paired_rows(result) -> tuple[list[dict], list[str]]:
@@ -134,7 +181,7 @@ class CaseQuery:
 
     Attributes:
         method_a: the method the view is about (sort order, range, "worst").
-        metric: an image metric of :data:`samis.metrics.IMAGE_METRICS`.
+        metric: an image metric of :data:`samis.metrics.IMAGE_METRICS`, or :data:`OPERATING_POINT_IOU`.
         filter: a key of :data:`CASE_FILTERS`.
         method_b: the method A is compared with by ``beats``.
         margin: how far ahead A must be for ``beats`` and ``good`` (in the metric's units).
@@ -157,8 +204,8 @@ class CaseQuery:
     defect_free_only: bool = False
 
     def __post_init__(self):
-        if self.metric not in IMAGE_METRICS:
-            raise ValueError(f"unknown image metric {self.metric!r} (choose from {', '.join(IMAGE_METRICS)})")
+        if self.metric not in CASE_METRICS:
+            raise ValueError(f"unknown image metric {self.metric!r} (choose from {', '.join(CASE_METRICS)})")
         if self.filter not in CASE_FILTERS:
             raise ValueError(f"unknown case filter {self.filter!r} (choose from {', '.join(CASE_FILTERS)})")
         if not math.isfinite(self.margin):
@@ -215,7 +262,7 @@ def filter_cases(table: pd.DataFrame, methods: Sequence[str], query: CaseQuery,
     for role, method in (("A", query.method_a), ("B", query.method_b)):
         if method is not None and method not in methods:
             raise ValueError(f"method {role} {method!r} is not among the methods shown ({', '.join(methods)})")
-    higher = HIGHER_IS_BETTER[query.metric]
+    higher = case_higher_is_better(query.metric)
     sign = 1.0 if higher else -1.0
     a = table[query.method_a]
     keep = pd.Series(True, index=table.index)
@@ -249,9 +296,10 @@ def filter_cases(table: pd.DataFrame, methods: Sequence[str], query: CaseQuery,
 
     kept = table.loc[keep, ["class", *methods]]
     if query.filter == "worst":
-        kept = kept.sort_values(query.method_a, ascending=higher, na_position="first").head(max(0, query.worst_n))
+        kept = kept.sort_values(query.method_a, ascending=higher, na_position="first",
+                                  kind="stable").head(max(0, query.worst_n))
     else:
-        kept = kept.sort_values(query.method_a, ascending=not higher, na_position="last")
+        kept = kept.sort_values(query.method_a, ascending=not higher, na_position="last", kind="stable")
     if margin_column is not None:
         kept.insert(1, margin_column, (sign * (a - reference)).loc[kept.index])
     return CaseSelection(frame=kept, total=len(table), higher_is_better=higher, margin_column=margin_column,

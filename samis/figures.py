@@ -464,3 +464,75 @@ def false_alarm_figure(samples, predictions: dict[str, Path], method: str, min_a
         label = f"{start + 1}–{start + len(cells)}" if len(cells) > 1 else f"{start + 1}"
         rows.append(GridRow(label, cells + [np.full((8, 8, 3), 255, np.uint8)] * missing, texts + [""] * missing))
     return compose_grid([f"{method}: largest area first" if j == 0 else "" for j in range(columns)], rows, cell=cell)
+
+
+# ---- inspection: the worst missed regions ----------------------------------------------------------
+#: outline of a ground-truth region and fill of a method's flagged pixels (Okabe-Ito orange and blue:
+#: told apart with any colour-vision deficiency)
+REGION_OUTLINE = (230, 159, 0)
+FLAGGED_FILL = (0, 114, 178)
+
+
+def region_mask(gt: np.ndarray, region: int) -> np.ndarray:
+    """The ``region``-th 8-connected region of a ground truth (OpenCV's label order, as the inspection
+    histograms of :func:`samis.pixel_level.image_histograms` count them).
+
+    Raises:
+        ValueError: the ground truth has no such region.
+    """
+    import cv2  # OpenCV only where regions are labelled
+
+    count, labels = cv2.connectedComponents(np.asarray(gt, dtype=np.uint8), connectivity=8)
+    if not 0 <= int(region) < count - 1:
+        raise ValueError(f"the ground truth has {count - 1} regions, not a region {region}")
+    return labels == int(region) + 1
+
+
+def missed_region_crop(image: np.ndarray, gt: np.ndarray, saliency: np.ndarray, region: int, threshold: int,
+                       side: int = 200, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """A crop around one ground-truth region: the image in grey, the method's flagged pixels (``saliency ≥
+    threshold``) filled in blue, the region outlined in orange.
+
+    Args:
+        image: uint8 grey or RGB image of the ground truth's size.
+        gt: (H, W) bool ground truth.
+        saliency: the method's stored uint8 map (H, W).
+        region: the region's index (see :func:`region_mask`).
+        threshold: the operating threshold, 0…256 (256 flags nothing).
+        side: the crop is enlarged (nearest neighbour) until its longer side is at least this many pixels.
+
+    Raises:
+        ValueError: sizes differ, or no such region.
+    """
+    mask = region_mask(gt, region)
+    rgb = _as_rgb(image)
+    if rgb.shape[:2] != mask.shape or np.shape(saliency) != mask.shape:
+        raise ValueError(f"image {rgb.shape[:2]}, map {np.shape(saliency)} and ground truth {mask.shape} differ in size")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    pad = max(8, (max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1) // 2)
+    top, bottom = max(0, rows[0] - pad), min(mask.shape[0], rows[-1] + pad + 1)
+    left, right = max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + pad + 1)
+    scale = max(1, -(-side // max(bottom - top, right - left)))
+    def grow(a):  # noqa: E306 - nearest-neighbour enlargement keeps pixels and edges crisp
+        return np.repeat(np.repeat(a[top:bottom, left:right], scale, axis=0), scale, axis=1)
+    grey = grow(rgb).astype(np.float32).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    flagged, inside = grow(np.asarray(saliency) >= int(threshold)), grow(mask)
+    out = grey.copy()
+    out[flagged] = (1 - alpha) * grey[flagged] + alpha * np.array(FLAGGED_FILL, np.float32)
+    padded = np.pad(inside, 1)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    edge = inside & ~interior
+    edge = edge | np.pad(edge, ((1, 0), (1, 0)))[:-1, :-1]  # two pixels wide
+    out[edge] = REGION_OUTLINE
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def missed_region_picture(sample, prediction: Path, region: int, threshold: int, side: int = 200) -> np.ndarray:
+    """:func:`missed_region_crop` of one region of a dataset image, read from its files.
+
+    Raises:
+        ImageReadError, StoreError: a file cannot be read; ValueError: no such region.
+    """
+    gt = sample.read_gt()
+    image = _fit_to(read_rgb(sample.image_path), gt.shape)
+    return missed_region_crop(image, gt, read_prediction(prediction, gt.shape), region, threshold, side=side)

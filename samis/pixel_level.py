@@ -593,6 +593,37 @@ class PixelLevelResult(Report):
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["image", "method", "defect_free", "iou_at_t", "flagged"])
 
+    def worst_regions(self, method: str, n: int = 8) -> pd.DataFrame:
+        """The ground-truth regions one method misses most at its operating threshold.
+
+        Args:
+            method: an evaluated method.
+            n: how many regions (at most all of them).
+
+        Returns:
+            up to ``n`` rows, lowest overlap first and, among equal overlaps, the largest area first (then split
+            order): ``image``, ``region`` (its index among the image's 8-connected regions, in the order OpenCV
+            labels them, as :func:`image_histograms`), ``area`` (pixels), ``share`` (% of the image) and
+            ``overlap`` (its flagged share at the threshold).
+
+        Raises:
+            EvaluationError: an unknown method.
+        """
+        if method not in self.methods:
+            raise EvaluationError(f"method {method!r} was not evaluated here ({', '.join(self.methods)})")
+        m = self.methods[method]
+        h = m.histograms
+        columns = ["image", "region", "area", "share", "overlap"]
+        if not len(h.regions):
+            return pd.DataFrame(columns=columns)
+        overlap = h.region_overlaps()[:, m.threshold]
+        area = h.regions.sum(axis=1)
+        local = np.arange(len(h.regions)) - np.searchsorted(h.region_image, h.region_image, side="left")
+        order = np.lexsort((-area, overlap))[:max(0, int(n))]  # the last key sorts first
+        return pd.DataFrame({"image": [h.stems[i] for i in h.region_image[order]], "region": local[order],
+                             "area": area[order], "share": h.region_shares()[order], "overlap": overlap[order]},
+                            columns=columns).reset_index(drop=True)
+
     def paired_difference(self, a: str, b: str, resamples: int = 1000, seed: int = DEFAULT_SEED) -> dict[str, dict]:
         """A − B of every value, with a 95 % interval from the same resamples (over the images both have).
 

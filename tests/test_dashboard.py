@@ -603,6 +603,43 @@ def test_cases_defect_free_only(parts):
     assert len(at.dataframe[0].value) == 12
 
 
+def test_cases_sort_by_iou_at_the_operating_point(parts):
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    at = open_page("cases", {"dataset": "parts", "metric": "IoU@op", "method_a": "weak"})
+    assert_clean(at)
+    assert at.selectbox(key="cases_metric").value == "IoU@op"
+    result = evaluate_pixel_level(parts, load_dataset(parts, "parts"), split="all", options=PixelLevelOptions())
+    t = result.methods["weak"].threshold
+    assert f"IoU@op (t={t}, train, FPR≤1%)" in at.slider(key="cases_range::IoU@op").label
+    frame = result.per_image_iou_frame()
+    expected = frame[frame["method"] == "weak"].sort_values("iou_at_t", ascending=False, kind="stable")
+    table = at.dataframe[0].value
+    assert list(table["image"]) == list(expected["image"])
+    assert list(table["weak"]) == pytest.approx(list(expected["iou_at_t"]))
+    assert at.query_params["metric"] in ("IoU@op", ["IoU@op"])
+    # chosen by hand, it lands in the URL like any other metric
+    at.selectbox(key="cases_metric").select("Fw").run()
+    at.selectbox(key="cases_metric").select("IoU@op").run()
+    assert_clean(at)
+    assert at.query_params["metric"] in ("IoU@op", ["IoU@op"])
+
+
+def test_cases_without_an_operating_point_says_why(parts, monkeypatch):
+    from samis.dashboard import data
+    from samis.errors import EvaluationError
+
+    def refuse(*args, **kwargs):
+        raise EvaluationError("calibration split: no images in split 'train'")
+
+    monkeypatch.setattr(data, "evaluate_pixel_level", refuse)
+    at = open_page("cases", {"dataset": "parts"})
+    assert_clean(at)
+    assert "IoU@op" not in at.selectbox(key="cases_metric").options
+    assert any("IoU at the operating point is not offered" in c and "no images in split" in c
+               for c in texts(at.caption))
+
+
 def test_run_sam_offers_the_download_of_a_missing_checkpoint(bare_toy, monkeypatch, serve_bytes):
     """The button fetches through the library (a local server standing in as the mirror); a file that is not
     the official one is refused in one line and leaves nothing behind."""
@@ -671,6 +708,24 @@ def test_inspection_page_table_curves_by_size_and_url(parts):
     at.number_input(key="insp_budget").set_value(0.2).run()
     assert_clean(at)
     assert at.query_params["budget"] in ("0.2", ["0.2"])
+
+
+def test_inspection_page_draws_the_worst_missed_regions(parts):
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    at = open_page("inspection", {"dataset": "parts", "region_method": "weak", "regions_n": "3"})
+    assert_clean(at)
+    assert at.selectbox(key="insp_region_method").value == "weak"
+    expected = evaluate_pixel_level(parts, load_dataset(parts, "parts"), split="all",
+                                    options=PixelLevelOptions()).worst_regions("weak", 3)
+    images = at.get("image")
+    assert len(images) == 3
+    captions = [c for c in texts(at.caption) if "covers least" in c]
+    assert captions and "weak" in captions[0]
+    at.number_input(key="insp_regions_n").set_value(2).run()
+    assert_clean(at)
+    assert at.query_params["regions_n"] in ("2", ["2"])
+    assert len(expected) == 3
 
 
 def test_compare_offers_the_inspection_metric_set(parts):

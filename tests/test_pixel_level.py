@@ -384,3 +384,89 @@ def test_metric_sets_put_saliency_and_inspection_side_by_side(tmp_path, workspac
         assert "AUROC" in text or "auroc" in text
     with pytest.raises(ValueError, match="metric set"):
         MetricSetTable("all of them", saliency, inspection)
+
+
+# ---- the worst missed regions (Inspection page) -----------------------------------------------------------
+def _three_regions():
+    """Three regions: A (3×3) half-flagged-ish, B (2×2) missed, C (1×3) missed; a 4th (1×1) fully found."""
+    gt = np.zeros(SHAPE, bool)
+    saliency = np.zeros(SHAPE, np.uint8)
+    gt[0:3, 0:3] = True
+    saliency[0, 0:3] = 200  # A: 3 of 9
+    gt[5:7, 5:7] = True  # B: 4 px, nothing flagged
+    gt[9, 0:3] = True  # C: 3 px, nothing flagged
+    gt[0, 9] = True
+    saliency[0, 9] = 255  # D: found
+    return gt, saliency
+
+
+def test_worst_regions_are_the_lowest_overlap_ones_largest_first(tmp_path, workspace):
+    import cv2
+
+    from samis.figures import FLAGGED_FILL, REGION_OUTLINE, missed_region_crop, region_mask
+
+    other_gt, other_map = _half_found()
+    dataset = _hand_dataset(tmp_path, workspace, {"a": _three_regions(), "b": (other_gt, other_map)})
+    result = _evaluate(workspace, dataset)
+    t = result.methods["m"].threshold
+    brute = []  # from the definition: every 8-connected region, its flagged share at t
+    for sample in dataset.samples:
+        gt = sample.read_gt()
+        saliency = np.asarray(Image.open(tmp_path / "hand-maps" / f"{sample.id}.png"))
+        count, labels = cv2.connectedComponents(gt.astype(np.uint8), connectivity=8)
+        for k in range(1, count):
+            region = labels == k
+            brute.append((float((saliency[region] >= t).mean()), -int(region.sum()), sample.id, k - 1))
+    brute.sort(key=lambda r: (r[0], r[1]))
+    worst = result.worst_regions("m", 3)
+    assert list(zip(worst["image"], worst["region"])) == [(r[2], r[3]) for r in brute[:3]]
+    assert list(worst["overlap"]) == pytest.approx([r[0] for r in brute[:3]])
+    assert list(worst["area"]) == [4, 3, 9]  # B and C both missed: the larger first; then A at 1/3
+    assert list(worst["overlap"]) == pytest.approx([0.0, 0.0, 1 / 3])
+    assert len(result.worst_regions("m", 99)) == 5 and result.worst_regions("m", 0).empty
+    with pytest.raises(EvaluationError, match="not evaluated"):
+        result.worst_regions("nope")
+    # the crop: the region outlined in orange, the flagged pixels in blue
+    gt, saliency = _three_regions()
+    crop = missed_region_crop(np.full(SHAPE, 100, np.uint8), gt, saliency, 0, t, side=40)
+    colours = {tuple(c) for c in crop.reshape(-1, 3)}
+    assert REGION_OUTLINE in colours
+    assert any(c[2] > c[0] + 20 for c in colours)  # blue-tinted fill where flagged
+    assert region_mask(gt, 2).sum() == 4  # OpenCV labels in raster order: A, D, B, C
+    with pytest.raises(ValueError, match="regions"):
+        region_mask(gt, 4)
+    assert FLAGGED_FILL != REGION_OUTLINE
+
+
+def test_report_metric_set_inspection_prints_the_evaluate_values(tmp_path, workspace, capsys):
+    import json
+
+    from samis.cli import main
+
+    _hand_dataset(tmp_path, workspace, {"half": _half_found(), "free": _flagged_free(), "tie": _tie_at_limit()})
+    _, out, _ = _cli(workspace, capsys, "--split", "all", "--format", "json")
+    expected = json.loads(out)["methods"]["m"]
+
+    def report(*args):
+        code = main(["--workspace", str(workspace.root), "report", "hand", "--split", "all", *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    document = json.loads(report("--metric-set", "inspection", "--format", "json"))
+    values = document["methods"]["m"]
+    assert values["pixel_auroc"] == expected["pixel_auroc"] and values["aupro@0.3"] == expected["aupro"]["0.3"]
+    assert values["aupro@0.05"] == expected["aupro"]["0.05"] and values["f1"] == expected["operating_point"]["f1"]
+    assert "Sa" not in values and document["split"] == "all" and document["calibration_split"] == "train"
+    text = report("--metric-set", "inspection")
+    assert f"{expected['pixel_auroc']:.3f}" in text and f"{expected['aupro']['0.3']:.3f}" in text
+    assert "pixel AUROC" in text
+    both = json.loads(report("--metric-set", "both", "--format", "json"))
+    assert {"Sa", "pixel_auroc"} <= set(both["methods"]["m"])
+    for fmt, marker in (("csv", "pixel_auroc"), ("markdown", "pixel AUROC"), ("latex", r"\begin{table")):
+        assert marker in report("--metric-set", "inspection", "--format", fmt)
+    html = report("--metric-set", "both", "--format", "html", "-o", "-")
+    assert "<table" in html and "pixel AUROC" in html and "metric_set=both" in html
+    # the default stays the paper's comparison table (which wants two methods here)
+    assert main(["--workspace", str(workspace.root), "report", "hand", "--split", "all"]) == 2
+    assert "at least two methods" in capsys.readouterr().err

@@ -60,6 +60,10 @@ def register(subparsers) -> None:
                         help="write to FILE instead of standard output (a file atomically; a device or FIFO in place); "
                              "'-' is standard output")
     add_exclude_tag_argument(parser)
+    parser.add_argument("--metric-set", choices=("paper", "inspection", "both"), default="paper",
+                        help="paper: the table above (default); inspection / both: the Compare page's Metrics table "
+                             "(pixel AUROC, AP, F1-max, AUPRO, the operating point set on train; both adds the "
+                             "saliency metrics) of a registered dataset on --split (default test), in any --format")
     parser.set_defaults(handler=_report)
 
 
@@ -71,6 +75,8 @@ def _report(args, workspace) -> int:
 
     if args.format == "html" and not args.output:
         raise ReportError("--format html writes a file: give -o FILE (or -o - for standard output)")
+    if args.metric_set != "paper":
+        return _metric_set_report(args, workspace)
     resamples = seed = None
     if args.ci is not None or args.seed is not None:
         if args.ci is None:
@@ -97,6 +103,24 @@ def _report(args, workspace) -> int:
         text = _html(args, found, table, boot, workspace)
     else:
         text = table_text(table, args.format)
+    if args.output and args.output != "-":
+        write_output(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _metric_set_report(args, workspace) -> int:
+    """``--metric-set inspection|both``: measured rows only, on --split (default test)."""
+    from samis.tables.metric_sets import metric_set_text  # lazy: it evaluates
+
+    if args.paper or args.rows or args.ci is not None or args.exclude_tags:
+        raise ReportError(f"--metric-set {args.metric_set} shows the rows measured here: it takes no --paper, --rows, "
+                          "--ci or --exclude-tag")
+    with progress_printer(show_progress(args)) as progress:
+        text = metric_set_text(workspace, args.table_id, args.metric_set, args.format, args.split or "test",
+                               args.methods, args.allow_missing, progress)
     if args.output and args.output != "-":
         write_output(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

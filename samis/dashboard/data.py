@@ -30,7 +30,7 @@ from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
 from samis.figures import image_cells as cells_of
-from samis.figures import false_alarm_figure, png_bytes, qualitative_figure
+from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
 from samis.pixel_level import PixelLevelOptions, PixelLevelResult, evaluate_pixel_level
 from samis.paper import load_paper_table, load_speed_table
@@ -282,6 +282,16 @@ def false_alarm_png(root: str, dataset_id: str, method: str, image_ids: tuple[st
     figure = false_alarm_figure([by_id[i] for i in image_ids], paths, method, min_area, cell=cell,
                                 areas=dict(zip(image_ids, areas)))
     return png_bytes(figure)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def missed_region_pngs(root: str, dataset_id: str, method: str, picks: tuple[tuple[str, int], ...], threshold: int,
+                       fingerprint: str) -> list[bytes]:
+    """Crops of ground-truth regions with one method's flagged pixels (see :func:`samis.figures.missed_region_crop`);
+    ``picks`` are (image id, region index) pairs."""
+    by_id = dataset(root, dataset_id, fingerprint).by_id()
+    paths = prediction_paths(root, dataset_id, (method,), fingerprint)[method]
+    return [png_bytes(missed_region_picture(by_id[image], paths[image], region, threshold)) for image, region in picks]
 
 
 @st.cache_data(show_spinner=False)

@@ -16,6 +16,9 @@ from samis.tables.columns import EVALUATION_KEYS, TABLE_METRICS, higher_is_bette
 from samis.tables.render import csv_text, latex_escape, latex_table, markdown_table, markdown_text
 from samis.text_table import text_table
 
+#: ``report --metric-set`` words → the sets' names
+CLI_METRIC_SETS = {"paper": "paper (saliency)", "inspection": "inspection", "both": "both"}
+
 #: the sets a comparison offers, in the order a control shows them
 METRIC_SETS = ("paper (saliency)", "inspection", "both")
 #: inspection columns: PixelLevelResult.scores_frame names → (title, higher is better)
@@ -129,6 +132,66 @@ class MetricSetTable:
         caption = latex_escape(" ".join([self.title, *self.notes()]))
         return "\n".join(latex_table(caption, "l" + "r" * len(self.columns), [_latex_header(h) for h in self.header()],
                                      rows)) + "\n"
+
+
+    def to_json_document(self) -> dict:
+        """The table as JSON: columns (key, title, direction), each method's values, the best of each column."""
+        return {"title": self.title, "metric_set": self.metric_set,
+                "columns": [{"key": k, "title": t, "higher_is_better": h} for k, t, h in self.columns],
+                "methods": {m: {"upper_bound": m in self.upper, **{k: v.get(k) for k, _, _ in self.columns}}
+                            for m, v in self.values.items()},
+                "best": {k: sorted(ms) for k, ms in self.best.items()}, "notes": self.notes()}
+
+    def html_section(self):
+        """The table as one section of an HTML report (best of each column in bold)."""
+        # lazy: the HTML report module is only needed for --format html
+        from samis.html_report import HtmlSection, frame_table, text
+        import pandas as pd  # pandas only for the HTML table
+
+        frame = pd.DataFrame(self.records()).set_index("method")
+        best = pd.DataFrame({title: [m in self.best.get(key, ()) for m in self.values] for key, title, _ in self.columns},
+                            index=frame.index)
+        notes = "".join(f"<li>{text(line)}</li>" for line in ["bold: best of the column", *self.notes()])
+        return HtmlSection(self.title, frame_table(frame, best=best) + f'<ul class="note">{notes}</ul>')
+
+
+def metric_set_text(workspace, dataset_id: str, metric_set: str, fmt: str, split: str = "test",
+                    methods: list[str] | None = None, allow_missing: bool = False, progress=None) -> str:
+    """``report DATASET --metric-set …``: the Compare page's "Metrics" table of a registered dataset, as text.
+
+    Args:
+        workspace: the workspace.
+        dataset_id: a registered dataset.
+        metric_set: a key of :data:`CLI_METRIC_SETS` or one of :data:`METRIC_SETS`.
+        fmt: ``table``, ``csv``, ``markdown``, ``latex``, ``json`` or ``html``.
+        split: the evaluated split (the inspection threshold is set on ``train``, as ``evaluate --pixel-level``).
+        methods, allow_missing, progress: as :func:`samis.evaluation.evaluate`.
+    """
+    # lazy: evaluations import the runner; only this report needs them
+    from samis.datasets import load_dataset
+    from samis.evaluation import evaluate
+    from samis.html_report import Provenance, dashboard_link, html_document
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+    from samis.tables.render import json_text
+
+    name = check_metric_set(CLI_METRIC_SETS.get(metric_set, metric_set))
+    dataset = load_dataset(workspace, dataset_id)
+    options = PixelLevelOptions(allow_missing=allow_missing)
+    inspection = evaluate_pixel_level(workspace, dataset, methods, split, options, progress=progress)
+    saliency = None
+    if name == "both":
+        saliency = evaluate(workspace, dataset, methods=methods, split=split, allow_missing=allow_missing,
+                            progress=progress).scores
+    table = MetricSetTable(name, saliency, inspection, title=f"{dataset_id} / {split}: {name} metrics, thresholds set "
+                                                             f"on split {inspection.calibration_split}")
+    if fmt == "html":
+        link = dashboard_link("compare", dataset=dataset_id, split=split, metric_set=name)
+        return html_document(table.title, [table.html_section()], Provenance(dataset_id, split, link, "samis report"))
+    if fmt == "json":
+        return json_text({**table.to_json_document(), "dataset": dataset_id, "split": split,
+                          "calibration_split": inspection.calibration_split, "inspection_notes": inspection.notes})
+    writers = {"csv": table.to_csv, "markdown": table.to_markdown, "latex": table.to_latex}
+    return writers.get(fmt, table.to_text)()
 
 
 def _latex_header(text: str) -> str:
