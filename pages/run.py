@@ -136,7 +136,8 @@ def _generator_params(model: ModelSpec) -> dict:
              else "Automatic mask generator parameters (SAM's defaults, as in the paper)")
     with st.expander(title):
         cols = st.columns(3)
-        offered = [p for p in GENERATOR_PARAMS if sam2 or not p.sam2_only]
+        hq = "hq_token_only" in model.params_class.__dataclass_fields__
+        offered = [p for p in GENERATOR_PARAMS if (sam2 or not p.sam2_only) and (hq or not p.hq_only)]
         values = {p.name: _param_control(cols[i % 3], p, p.default_for(sam2)) for i, p in enumerate(offered)}
         values["keep_embeddings"] = model.supports_embedding_cache and st.checkbox(
             "Keep image embeddings", key="amg_keep_emb",
