@@ -216,22 +216,25 @@ class ModelSpec:
         return tuple(m.key for m in RUNNABLE_MODELS.values() if m.code is self.code and not m.random_weights)
 
 
-def _sam(key: str, title: str, checkpoint: str, size: int, shape: tuple[int, int]) -> ModelSpec:
+def _sam(key: str, title: str, checkpoint: str, size: int, shape: tuple[int, int], params_m: float) -> ModelSpec:
     return ModelSpec(key, f"sam-{key}", title, SAM_FAMILY, checkpoint=checkpoint, checkpoint_bytes=size,
-                     approx_bytes=size, encoder_shape=shape)
+                     approx_bytes=size, encoder_shape=shape, params_m=params_m)
 
 
-def _sam2(key: str, title: str, checkpoint: str, approx: int, config: str, shape: tuple[int, int]) -> ModelSpec:
+def _sam2(key: str, title: str, checkpoint: str, approx: int, config: str, shape: tuple[int, int],
+          params_m: float) -> ModelSpec:
     return ModelSpec(key, f"sam2.1-{key}", title, SAM2_FAMILY, checkpoint=checkpoint, approx_bytes=approx,
-                     encoder_shape=shape, config=config)
+                     encoder_shape=shape, config=config, params_m=params_m)
 
 
+# parameter counts: SAM's from segment_anything's builders on the meta device; SAM 2.1's from sam2's README;
+# the test-size models' counted on their seeded builds (tests/test_model_families.py checks each)
 TINY_MODEL = ModelSpec("tiny", "sam-tiny-random", "test-size SAM, random weights (not SAM)", SAM_FAMILY,
-                       random_weights=True)
+                       random_weights=True, params_m=0.34)
 SAM_MODELS: dict[str, ModelSpec] = {
-    "vit_h": _sam("vit_h", "SAM ViT-H", "sam_vit_h_4b8939.pth", 2_564_550_879, (1280, 32)),
-    "vit_l": _sam("vit_l", "SAM ViT-L", "sam_vit_l_0b3195.pth", 1_249_524_607, (1024, 24)),
-    "vit_b": _sam("vit_b", "SAM ViT-B", "sam_vit_b_01ec64.pth", 375_042_383, (768, 12)),
+    "vit_h": _sam("vit_h", "SAM ViT-H", "sam_vit_h_4b8939.pth", 2_564_550_879, (1280, 32), 641.1),
+    "vit_l": _sam("vit_l", "SAM ViT-L", "sam_vit_l_0b3195.pth", 1_249_524_607, (1024, 24), 312.3),
+    "vit_b": _sam("vit_b", "SAM ViT-B", "sam_vit_b_01ec64.pth", 375_042_383, (768, 12), 93.7),
     "tiny": TINY_MODEL,
 }
 #: the real SAM types (each with an official checkpoint), largest first
@@ -245,17 +248,18 @@ OFFICIAL_CHECKPOINTS = {m.checkpoint: m for m in SAM_MODELS.values() if m.checkp
 # (checked against sam2 1.1.0: t 96/[1,2,7,2], s 96/[1,2,11,2], b+ 112/Hiera's default [2,3,16,3], l 144/[2,6,36,4])
 SAM2_MODELS: dict[str, ModelSpec] = {
     "hiera_t": _sam2("hiera_t", "SAM 2.1 Hiera-T", "sam2.1_hiera_tiny.pt", 149_000_000,
-                     "configs/sam2.1/sam2.1_hiera_t.yaml", (96, 12)),
+                     "configs/sam2.1/sam2.1_hiera_t.yaml", (96, 12), 38.9),
     "hiera_s": _sam2("hiera_s", "SAM 2.1 Hiera-S", "sam2.1_hiera_small.pt", 176_000_000,
-                     "configs/sam2.1/sam2.1_hiera_s.yaml", (96, 16)),
+                     "configs/sam2.1/sam2.1_hiera_s.yaml", (96, 16), 46.0),
     "hiera_b+": _sam2("hiera_b+", "SAM 2.1 Hiera-B+", "sam2.1_hiera_base_plus.pt", 309_000_000,
-                      "configs/sam2.1/sam2.1_hiera_b+.yaml", (112, 24)),
+                      "configs/sam2.1/sam2.1_hiera_b+.yaml", (112, 24), 80.8),
     "hiera_l": _sam2("hiera_l", "SAM 2.1 Hiera-L", "sam2.1_hiera_large.pt", 857_000_000,
-                     "configs/sam2.1/sam2.1_hiera_l.yaml", (144, 48)),
+                     "configs/sam2.1/sam2.1_hiera_l.yaml", (144, 48), 224.4),
 }
 #: the test-size SAM 2 (random weights): hiera_t's config with every size shrunk (see samis.sam.sam2_backend)
 TINY_SAM2_MODEL = ModelSpec("tiny-sam2", "sam2-tiny-random", "test-size SAM 2, random weights (not SAM 2.1)",
-                            SAM2_FAMILY, random_weights=True, config="configs/sam2.1/sam2.1_hiera_t.yaml")
+                            SAM2_FAMILY, random_weights=True, config="configs/sam2.1/sam2.1_hiera_t.yaml",
+                            params_m=1.33)
 #: SAM 2.1 official file name → its model
 OFFICIAL_SAM2_CHECKPOINTS = {m.checkpoint: m for m in SAM2_MODELS.values()}
 
@@ -280,7 +284,7 @@ HQ_MODELS: dict[str, ModelSpec] = {m.key: m for m in (
     _hq("b", 379_227_328, (768, 12), 94.8))}
 #: the test-size HQ-SAM (random weights): segment_anything_hq's modules at tiny sizes (samis.sam.hq_backend)
 TINY_HQ_MODEL = ModelSpec("tiny-hq", "hq-sam-tiny-random", "test-size HQ-SAM, random weights (not HQ-SAM)",
-                          HQ_FAMILY, random_weights=True)
+                          HQ_FAMILY, random_weights=True, params_m=0.37)
 # EfficientViT-SAM: efficientsam 1.0.0's create_efficientvit_sam_model names; sizes and parameter counts from the
 # package's constructors on the meta device (float32), as for HQ-SAM
 EVIT_MODELS: dict[str, ModelSpec] = {m.key: m for m in (
@@ -289,7 +293,7 @@ EVIT_MODELS: dict[str, ModelSpec] = {m.key: m for m in (
 #: the test-size EfficientViT-SAM (random weights): efficientsam's modules at tiny sizes (samis.sam.evit_backend)
 TINY_EVIT_MODEL = ModelSpec("tiny-evit", "efficientvit-sam-tiny-random",
                             "test-size EfficientViT-SAM, random weights (not EfficientViT-SAM)", EVIT_FAMILY,
-                            random_weights=True)
+                            random_weights=True, params_m=0.27)
 
 #: every model ``--model`` runs, by key: SAM (largest first, test-size), then SAM 2 (test-size, smallest first),
 #: then HQ-SAM and EfficientViT-SAM (test-size first)

@@ -322,7 +322,8 @@ def test_speed_rows_for_the_test_size_models_and_untimed_real_ones(key):
 
     subjects, rows, _ = sam_subjects({key: None, "hq_vit_b": None, "evit_l0": None}, device="cpu")
     (subject,) = subjects
-    assert subject.method == NEW_TINY[key] and 0.1 < subject.params_m < 1.0 and "random weights" in subject.label
+    assert subject.method == NEW_TINY[key] and "random weights" in subject.label
+    assert round(subject.params_m, 2) == get_model(key).params_m  # the registry's count is the built model's
     assert [(r.method, r.params_m) for r in rows] == [("hq-sam-vit_b", 94.8), ("efficientvit-sam-l0", 34.8)]
     rng = np.random.default_rng(0)
     image = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
@@ -362,3 +363,46 @@ def test_runnable_models_cover_every_family():
     families = {m.family for m in RUNNABLE_MODELS.values()}
     assert families == {"sam", "sam2", "sam2.1", "hq-sam", "efficientvit-sam"}
     assert set(SAM2_MODELS) < set(RUNNABLE_MODELS)
+
+
+# ---- the family table ------------------------------------------------------------------------------------------
+
+def test_family_table_rows_deployable_first_with_params():
+    from samis.tables.family import UPPER_BOUND_MARK, family_table
+
+    scores = {"hq-sam-tiny-random+contrast": {"Sa": 0.4, "MAE": 0.2, "maxEm": 0.5, "Fw": 0.1, "maxFm": 0.3},
+              "sam-tiny-random+oracle": {"Sa": 0.6, "MAE": 0.1, "maxEm": 0.7, "Fw": 0.3, "maxFm": 0.5},
+              "efficientvit-sam-tiny-random+small-union": {"Sa": 0.5, "MAE": 0.3, "maxEm": 0.4, "Fw": 0.2,
+                                                           "maxFm": 0.4},
+              "ft": {"Sa": 0.9}}
+    table = family_table("toy", "all", scores, fps={"hq-sam-tiny-random": 12.5})
+    assert [r.method for r in table.rows] == ["efficientvit-sam-tiny-random+small-union",
+                                              "hq-sam-tiny-random+contrast", "sam-tiny-random+oracle"]
+    assert [r.upper_bound for r in table.rows] == [False, False, True]
+    assert [r.params_m for r in table.rows] == [0.27, 0.37, 0.34] and table.rows[1].fps == 12.5
+    assert table.rows[0].family == "EfficientViT-SAM" and "random weights" in table.rows[0].note
+    text = table.to_text()
+    assert f"sam-tiny-random+oracle {UPPER_BOUND_MARK}" in text and "EfficientSAM" not in text
+    assert "best deployable: Sa efficientvit-sam-tiny-random+small-union, MAE hq-sam-tiny-random+contrast" in text
+    document = table.to_json_document()
+    assert document["rows"][2]["upper_bound"] is True and document["rows"][1]["fps"] == 12.5
+
+
+def test_cli_family_report_and_bad_input(workspace, make_folder_dataset, capsys):
+    root, _ = make_folder_dataset(n=2)
+    register_dataset(workspace, "toy", root, "folder")
+    code, out, err = _main(workspace, capsys, "report", "toy", "--family")
+    assert code == 2 and "no maps of SAM-family models" in err and len(err.strip().splitlines()) == 1
+    for key in NEW_TINY:
+        code, out, err = _main(workspace, capsys, "sam", "toy", "--model", key, *FAST, "--device", "cpu",
+                               "--selection", "contrast,oracle", "--format", "json")
+        assert code == 0, err
+    code, out, err = _main(workspace, capsys, "report", "toy", "--family", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert [(r["family"], r["mode"], r["upper_bound"]) for r in rows] == [
+        ("EfficientViT-SAM", "contrast", False), ("HQ-SAM", "contrast", False),
+        ("EfficientViT-SAM", "oracle", True), ("HQ-SAM", "oracle", True)]
+    assert all(r["scores"]["Sa"] is not None and r["params_m"] for r in rows)
+    code, out, err = _main(workspace, capsys, "report", "toy", "--family", "--format", "latex")
+    assert code == 2 and "--family writes table, json, csv or markdown" in err

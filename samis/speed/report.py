@@ -11,6 +11,8 @@ config on the meta device. The test-size SAM 2 (``sam2-tiny-random``) is timed, 
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 
 import numpy as np
@@ -92,7 +94,7 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
         if model is not None and model.random_weights:  # every family's test-size model: timed, labelled
             subjects.append(engine.sam_speed_subject(key, None, device))
             continue
-        if model is not None and model.params_m is not None:  # HQ-SAM, EfficientViT-SAM
+        if model is not None and model.code.backend and not model.runs_on_sam2:  # HQ-SAM, EfficientViT-SAM
             subjects.append(engine.sam_speed_subject(key, checkpoint, device)) if checkpoint \
                 else rows.append(_declared_parameter_row(model))
             continue
@@ -250,8 +252,9 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
         ReportError: an unknown method; DatasetError/SamError pass through.
         CountError: ``n_images``, ``warmup`` or ``runs`` outside its declared range (:data:`samis.counts.COUNTS`).
     """
-    n_images, warmup = check_count("speed_images", n_images, "--images"), check_count("speed_warmup", warmup, "--warmup")
-    runs = check_count("speed_runs", runs, "--runs")
+    protocol = dataclasses.replace(protocol, n_images=check_count("speed_images", protocol.n_images, "--images"),
+                                   warmup=check_count("speed_warmup", protocol.warmup, "--warmup"),
+                                   runs=check_count("speed_runs", protocol.runs, "--runs"))
     baselines, sam = split_speed_methods(methods, list(_baseline_registry()))
     for key, path in (checkpoints or {}).items():
         sam[key] = path
