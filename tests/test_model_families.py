@@ -238,6 +238,11 @@ def test_tiny_model_whole_path_and_resume(workspace, make_folder_dataset, capsys
         folder = workspace.method_dir("toy", f"{label}+{how}")
         assert sorted(p.stem for p in folder.glob("*.png")) == ["img_000", "img_001", "img_002"], how
         assert read_manifest(workspace, "toy", f"{label}+{how}")["model"] == label
+    from samis.mask_explorer import cached_models, explore_masks
+
+    assert cached_models(workspace, "toy") == [label]  # the Masks page's model list
+    assert {v.how for v in explore_masks(workspace, "toy", "img_001", key).selections} == {"oracle", "contrast", "box",
+                                                                                           "point"}
     code, out, err = _main(workspace, capsys, "evaluate", "toy", "--methods", f"{label}+oracle,{label}+contrast")
     assert code == 0, err
     code, out, err = _main(workspace, capsys, "report", "toy", "--methods", f"{label}+oracle,{label}+contrast")
