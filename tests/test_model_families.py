@@ -421,3 +421,15 @@ def test_cli_family_report_and_bad_input(workspace, make_folder_dataset, capsys)
     assert all(r["scores"]["Sa"] is not None and r["params_m"] for r in rows)
     code, out, err = _main(workspace, capsys, "report", "toy", "--family", "--format", "latex")
     assert code == 2 and "--family writes table, json, csv or markdown" in err
+
+
+@pytest.mark.parametrize("key, family", [("tiny-hq", "HQ-SAM"), ("tiny-evit", "EfficientViT-SAM")])
+def test_cache_embeddings_is_refused_in_one_line_and_writes_nothing(workspace, make_folder_dataset, capsys, key,
+                                                                     family):
+    root, _ = make_folder_dataset(n=1)
+    register_dataset(workspace, "toy", root, "folder")
+    code, out, err = _main(workspace, capsys, "sam", "toy", "--model", key, *FAST, "--device", "cpu",
+                           "--cache-embeddings")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--cache-embeddings is for SAM models only; {family} ({key})" in err
+    assert not workspace.sam_cache_dir(NEW_TINY[key], "toy").exists()
