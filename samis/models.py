@@ -85,8 +85,8 @@ SAM2_FAMILY = ModelFamily("sam2", "SAM 2.1", "sam2", "samis.sam.sam2_backend:bui
                           key_marker="image_encoder.trunk.patch_embed.proj.weight")
 HQ_FAMILY = ModelFamily("hq-sam", "HQ-SAM", "segment_anything_hq", "samis.sam.hq_backend:build_hq_network",
                         HqAmgParams, "segment_anything_hq.SamAutomaticMaskGenerator", HQ_DOWNLOAD_BASE, (".pth",),
-                        backend="samis.sam.hq_backend", licence="Apache-2.0 (code: segment-anything-hq 0.3, MIT "
-                        "per its package metadata)", source="https://github.com/SysCV/sam-hq",
+                        backend="samis.sam.hq_backend", licence="Apache-2.0 (the SysCV/sam-hq repository); the "
+                        "segment-anything-hq 0.3 wheel's metadata says MIT", source="https://github.com/SysCV/sam-hq",
                         key_marker="mask_decoder.hf_token.weight")
 EVIT_FAMILY = ModelFamily("efficientvit-sam", "EfficientViT-SAM", "efficientsam",
                           "samis.sam.evit_backend:build_evit_network", AmgParams,
