@@ -1,8 +1,9 @@
-"""GPU check: images per second of automatic mask generation, SAM ViT-B/L/H and SAM 2.1 Hiera-L, bf16 and fp32.
+"""GPU check: images per second of automatic mask generation, SAM ViT-B/L/H, SAM 2.1 Hiera-L, HQ-SAM ViT-B/H and
+EfficientViT-SAM L0/XL1, bf16 and fp32.
 
 Run by ``benchmarks/gpu_check.sh`` (which installs the requirements first) or alone:
 
-    python benchmarks/bench_gpu.py                          # CUDA: vit_b, vit_l, vit_h, hiera_l; bf16 and fp32
+    python benchmarks/bench_gpu.py                          # CUDA: every family (DEFAULT_MODELS); bf16 and fp32
     python benchmarks/bench_gpu.py --device cpu --quick     # dry path here: test-size models, 2 images, fp32
 
 Weights are random (seeded) and every threshold is 0 (``pred_iou_thresh`` = ``stability_score_thresh``
@@ -32,14 +33,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from samis.imageio import read_rgb  # noqa: E402
-from samis.models import SAM2_MODELS, get_model  # noqa: E402
+from samis.models import EVIT_MODELS, HQ_MODELS, SAM2_MODELS, get_model  # noqa: E402
 from samis.sam.engine import LoadedSam, SamEngine, device_name, resolve_device  # noqa: E402
 from samis.sam.masks import MaskSet  # noqa: E402
-from samis.sam.params import AmgParams, Sam2AmgParams  # noqa: E402
+from samis.sam.params import AmgParams  # noqa: E402
 
 DEFAULT_IMAGES = REPO.parent / "shared" / "datasets" / "SD-saliency-900" / "Source Images"
 #: in --quick mode the test-size models stand in for the real architectures (same code paths)
-QUICK_STAND_IN = {"vit_b": "tiny", "vit_l": "tiny", "vit_h": "tiny", "hiera_l": "tiny-sam2"}
+QUICK_STAND_IN = {"vit_b": "tiny", "vit_l": "tiny", "vit_h": "tiny", "hiera_l": "tiny-sam2",
+                  **{key: "tiny-hq" for key in HQ_MODELS}, **{key: "tiny-evit" for key in EVIT_MODELS}}
+#: every family: SAM, SAM 2.1, HQ-SAM (smallest and largest), EfficientViT-SAM (fastest and largest)
+DEFAULT_MODELS = "vit_b,vit_l,vit_h,hiera_l,hq_vit_b,hq_vit_h,evit_l0,evit_xl1"
 
 
 def load_images(folder: Path | None, count: int) -> tuple[list[np.ndarray], str]:
@@ -77,6 +81,10 @@ def random_model(model_type: str, device: torch.device) -> LoadedSam:
         from samis.sam.sam2_backend import build_tiny_sam2
 
         model = build_tiny_sam2()
+    elif model_type in ("tiny-hq", "tiny-evit"):
+        model = get_model(model_type).loader()(get_model(model_type), None)
+    elif model_type in HQ_MODELS or model_type in EVIT_MODELS:
+        model = package_network(model_type, device)
     elif model_type in SAM2_MODELS:
         from samis.sam.sam2_backend import _import_sam2
 
@@ -88,10 +96,25 @@ def random_model(model_type: str, device: torch.device) -> LoadedSam:
 
         with torch.device(device):  # initialise on the GPU: seconds instead of a minute for ViT-H on the CPU
             model = sam_model_registry[model_type](checkpoint=None)
-    label = {"tiny": "sam-tiny-random", "tiny-sam2": "sam2-tiny-random"}.get(
-        model_type, f"{'sam2.1' if model_type in SAM2_MODELS else 'sam'}-{model_type} (random weights)")
+    spec = get_model(model_type)
+    label = spec.label if spec.random_weights else f"{spec.label} (random weights)"
     spec = dataclasses.replace(get_model(model_type), label=label)  # a label that says "random weights"
     return LoadedSam(model.to(device).eval(), spec, None, None, device)
+
+
+def package_network(model_type: str, device: torch.device):
+    """A real HQ-SAM or EfficientViT-SAM variant from its package's own builder, random weights, on ``device``."""
+    spec = get_model(model_type)
+    with torch.device(device):
+        if model_type in HQ_MODELS:
+            # segment_anything_hq: only when an HQ-SAM model is timed
+            from samis.sam.hq_backend import _package
+
+            return _package()[0].sam_model_registry[spec.config](checkpoint=None)
+        # efficientsam: only when an EfficientViT-SAM model is timed
+        from samis.sam.evit_shapes import import_package
+
+        return import_package()[0].create_efficientvit_sam_model(spec.config, pretrained=False)
 
 
 def stock_generate(loaded: LoadedSam, params: AmgParams, dtype: str):
@@ -163,7 +186,7 @@ def run_config(loaded: LoadedSam, generator: str, dtype: str, params: AmgParams,
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--models", default="vit_b,vit_l,vit_h,hiera_l")
+    parser.add_argument("--models", default=DEFAULT_MODELS)
     parser.add_argument("--dtypes", default=None, help="bf16,fp32 on CUDA (default); fp32 elsewhere")
     parser.add_argument("--images", type=int, default=20, help="timed images per configuration (default 20)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed images first (default 2)")
@@ -202,7 +225,7 @@ def main(argv=None) -> int:
     for model_type in args.models.split(","):
         run_type = QUICK_STAND_IN.get(model_type, model_type) if args.quick else model_type
         if run_type not in [p[0] for p in plan]:
-            plan.append((run_type, len(dtypes) * (1 if run_type in SAM2_MODELS or run_type == "tiny-sam2" else 2)))
+            plan.append((run_type, len(dtypes) * (2 if get_model(run_type).code.backend is None else 1)))
     configs_left = sum(n for _, n in plan)
 
     def budget() -> float:
@@ -232,15 +255,17 @@ def main(argv=None) -> int:
         sam2 = loaded.spec.runs_on_sam2
         base = dict(points_per_side=args.points_per_side, points_per_batch=args.points_per_batch,
                     pred_iou_thresh=0.0, stability_score_thresh=0.0)
-        params = Sam2AmgParams(**base) if sam2 else AmgParams(**base)
-        generators = ["sam2-official"] if sam2 else ["engine", "stock"]
+        params = loaded.spec.params_class(**base)
+        # SAM: samis's engine and the stock generator; the other families: their package's own generator
+        generators = ["engine", "stock"] if loaded.spec.code.backend is None else [
+            "sam2-official" if sam2 else "pkg-official"]
         for dtype in dtypes:
             for generator in generators:
                 if args.deadline_s and time.perf_counter() - started > args.deadline_s:
                     rows.append((loaded.label, generator, dtype, {"error": "skipped: time budget spent"}))
                     continue
                 try:
-                    result = run_config(loaded, "engine" if generator == "sam2-official" else generator, dtype,
+                    result = run_config(loaded, "engine" if generator.endswith("-official") else generator, dtype,
                                         params, images, args.warmup, budget(), sync)
                 except Exception as error:
                     first = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check, ready to run on a machine with an NVIDIA GPU and nothing of samis installed:
-#   bash benchmarks/gpu_check.sh                        # install, then time vit_b/vit_l/vit_h and hiera_l
+#   bash benchmarks/gpu_check.sh                        # install, then time every family (SAM, SAM 2.1, HQ-SAM, EfficientViT-SAM)
 #   bash benchmarks/gpu_check.sh --device cpu --quick   # the CPU dry path (test-size models, 2 images)
 # It installs requirements.txt, then prints, within 8 minutes in all, the images per second of
 # automatic mask generation on 200x200 SD-saliency-900 images (random weights, thresholds 0, bf16

@@ -15,7 +15,7 @@ from samis.dashboard.sidebar import page_context
 from samis.engines import ENGINES, EngineSpec, engine_session
 from samis.errors import SamisError
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES, sam_method_id
-from samis.models import MODEL_CHOICES, SAM_CHECKPOINTS_HELP, ModelSpec, get_model
+from samis.models import MODEL_CHOICES, RUNNABLE_MODELS, SAM_CHECKPOINTS_HELP, ModelSpec, get_model
 from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
 from samis.workspace import validate_name
 
@@ -60,6 +60,13 @@ def _done(message: str) -> None:
 # -- SAM ---------------------------------------------------------------------------------------------------------
 def _checkpoint_help(model: ModelSpec) -> str:
     folder = ui.literal(str(ctx.workspace.checkpoints_dir))
+    if model.code.backend and not model.runs_on_sam2:  # HQ-SAM, EfficientViT-SAM: the registry's facts
+        tiny = next(m.key for m in RUNNABLE_MODELS.values() if m.code is model.code and m.random_weights)
+        return (f"{model.title} needs its checkpoint **{model.checkpoint}**. Put it in {folder} (the picker lists "
+                f"`.pt` and `.pth` files there), or type its path if it lies inside the allowed folders. It comes "
+                f"from {model.url} ({model.code.source}; hash {model.code.hash_status}). Without a checkpoint, "
+                f"`{tiny}` runs the test-size {model.family_title} with random weights — it exercises the pipeline, "
+                f"its numbers are not {model.family_title}'s.")
     if model.runs_on_sam2:
         return (f"{model.title} needs its checkpoint **{model.checkpoint}**. Put it in "
                 f"{folder} (the picker lists `.pt` and `.pth` files there), or "
@@ -136,7 +143,8 @@ def _generator_params(model: ModelSpec) -> dict:
              else "Automatic mask generator parameters (SAM's defaults, as in the paper)")
     with st.expander(title):
         cols = st.columns(3)
-        offered = [p for p in GENERATOR_PARAMS if sam2 or not p.sam2_only]
+        hq = "hq_token_only" in model.params_class.__dataclass_fields__
+        offered = [p for p in GENERATOR_PARAMS if (sam2 or not p.sam2_only) and (hq or not p.hq_only)]
         values = {p.name: _param_control(cols[i % 3], p, p.default_for(sam2)) for i, p in enumerate(offered)}
         values["keep_embeddings"] = model.supports_embedding_cache and st.checkbox(
             "Keep image embeddings", key="amg_keep_emb",

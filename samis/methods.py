@@ -82,7 +82,8 @@ class MethodInfo:
         """The remark every table and view shows with this method ("" for a plain method)."""
         notes = []
         if self.random_weights:
-            notes.append(RANDOM_WEIGHTS_SAM2_NOTE if self.model.runs_on_sam2 else RANDOM_WEIGHTS_NOTE)
+            notes.append(self.model.random_weights_note if self.model.code.backend and not self.model.runs_on_sam2
+                         else RANDOM_WEIGHTS_SAM2_NOTE if self.model.runs_on_sam2 else RANDOM_WEIGHTS_NOTE)
         if self.uses_ground_truth:
             notes.append(UPPER_BOUND_NOTE)
         return "; ".join(notes)

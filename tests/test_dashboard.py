@@ -358,6 +358,39 @@ def test_run_sam_tiny_sam2_writes_masks_and_maps(bare_toy):
     assert at.selectbox(key="masks_strategy::sam2-tiny-random").value == "oracle"
 
 
+@pytest.mark.parametrize("key, label, family", [("tiny-hq", "hq-sam-tiny-random", "HQ-SAM"),
+                                               ("tiny-evit", "efficientvit-sam-tiny-random", "EfficientViT-SAM")])
+def test_run_page_runs_each_familys_test_size_model_and_the_masks_page_shows_it(bare_toy, key, label, family):
+    """HQ-SAM and EfficientViT-SAM from the registry: the picker, their parameters, their masks labelled."""
+    pytest.importorskip("segment_anything_hq")
+    pytest.importorskip("efficientsam")
+    at = open_page("run")
+    at.selectbox(key="sam_model").select(key).run()
+    assert_clean(at)
+    assert bool([c for c in at.checkbox if c.key == "amg_hq_token_only"]) == (key == "tiny-hq")
+    assert not [c for c in at.checkbox if c.key == "amg_use_m2m"]  # SAM 2.1's parameters are not offered
+    at.number_input(key="amg_points_per_side").set_value(4).run()
+    at.number_input(key="amg_pred_iou_thresh").set_value(0.0).run()
+    at.number_input(key="amg_stability_score_thresh").set_value(0.0).run()
+    at.multiselect(key="sam_strategies").set_value(["oracle"]).run()
+    at.button(key="sam_go").click().run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert set(bare_toy.prediction_methods("toy")) == {f"{label}+oracle"}
+    at = open_page("masks", {"dataset": "toy"})
+    assert_clean(at)
+    assert at.selectbox(key="masks_model").value == label
+    assert any(f"nothing about {family}" in w for w in texts(at.warning)), texts(at.warning)
+
+
+def test_run_page_explains_an_hq_sam_checkpoint(bare_toy):
+    at = open_page("run")
+    at.selectbox(key="sam_model").select("hq_vit_b").run()
+    assert_clean(at)
+    info = " ".join(texts(at.info))
+    assert "sam_hq_vit_b.pth" in info and "tiny-hq" in info and "not published" in info
+
+
 def test_run_sam2_explains_a_missing_checkpoint(bare_toy):
     at = open_page("run")
     at.selectbox(key="sam_model").select("hiera_l").run()

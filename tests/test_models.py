@@ -26,7 +26,8 @@ def test_get_model_resolves_a_key_once_and_refuses_an_unknown_one_in_one_line():
     assert str(error.value) == f"unknown SAM model 'vit_x'; choose one of {', '.join(MODEL_CHOICES)}"
     assert find_model("sam2.1-hiera_l") is get_model("hiera_l") and find_model("nope") is None
     assert list(RUNNABLE_MODELS) == ["vit_h", "vit_l", "vit_b", "tiny", "tiny-sam2", "hiera_t", "hiera_s", "hiera_b+",
-                                     "hiera_l"]
+                                     "hiera_l", "tiny-hq", "hq_vit_h", "hq_vit_l", "hq_vit_b", "tiny-evit", "evit_l0",
+                                     "evit_l1", "evit_l2", "evit_xl0", "evit_xl1"]
 
 
 def test_a_spec_says_what_its_family_does():
@@ -61,7 +62,7 @@ def test_the_cache_key_of_default_parameters_is_todays_literal_dict():
 
 def test_every_parameter_is_declared_once_with_a_range():
     names = [p.name for p in GENERATOR_PARAMS]
-    assert names == [*AmgParams().as_dict(), "mask_threshold", "use_m2m", "multimask_output"]
+    assert names == [*AmgParams().as_dict(), "mask_threshold", "use_m2m", "multimask_output", "hq_token_only"]
     counts = {p.name: p.high for p in GENERATOR_PARAMS if p.kind is int and p.name != "min_mask_region_area"}
     assert counts == {"points_per_side": 128, "points_per_batch": 4096, "crop_n_layers": 4,
                       "crop_n_points_downscale_factor": 8}  # counts have an upper bound

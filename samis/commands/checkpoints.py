@@ -1,4 +1,5 @@
-"""``checkpoints list|download|verify`` — the official SAM and SAM 2.1 checkpoints: what exists, fetch, check.
+"""``checkpoints list|download|verify`` — the official checkpoints of every family (SAM, SAM 2.1, HQ-SAM,
+EfficientViT-SAM): what exists, fetch, check.
 
 ``list`` and ``download`` import no torch; ``verify`` (and the download of a model without a published
 hash) loads the weights to tell their model type.
@@ -21,7 +22,8 @@ from samis.models import checkpoint_catalogue
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "checkpoints", help="official SAM / SAM 2.1 checkpoints: list, download (resumable, checked), verify",
+        "checkpoints", help="official SAM, SAM 2.1, HQ-SAM and EfficientViT-SAM checkpoints: list, download "
+                            "(resumable, checked), verify",
         description=f"Checkpoints live in <workspace>/checkpoints/. {MIRROR_VARIABLE}=http://host/path/ replaces "
                     "the official base URL.")
     actions = parser.add_subparsers(dest="action", metavar="<action>", required=True)

@@ -56,6 +56,13 @@ def register(subparsers) -> None:
                              "rows were measured, provenance); needs -o")
     parser.add_argument("--class-metric", default="maxFm", metavar="METRIC",
                         help="dataset metric of the per-class table in the html report (default: maxFm)")
+    parser.add_argument("--family", action="store_true",
+                        help="the SAM-family table: every model and mode with maps on DATASET (SAM, SAM 2.1, HQ-SAM, "
+                             "EfficientViT-SAM, test-size ones labelled), deployable rows apart from upper bounds (†), "
+                             "parameters and FPS (table, json, csv or markdown)")
+    parser.add_argument("--speed", action="store_true",
+                        help="with --family: time each model here on the dataset's images for the FPS column")
+    parser.add_argument("--device", default="auto", help="with --family --speed: where the models are timed")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE instead of standard output (a file atomically; a device or FIFO in place); "
                              "'-' is standard output")
@@ -73,6 +80,10 @@ def _report(args, workspace) -> int:
     from samis.tables.model import read_rows_csv
     from samis.tables.report import ComparisonQuery, comparison_rows, report_table
 
+    if args.family:
+        return _family_report(args, workspace)
+    if args.speed:
+        raise ReportError("--speed fills the FPS column of the family table: give --family too")
     if args.format == "html" and not args.output:
         raise ReportError("--format html writes a file: give -o FILE (or -o - for standard output)")
     if args.metric_set != "paper":
@@ -150,3 +161,45 @@ def _html(args, found, table, boot, workspace) -> str:
     sections = comparison_sections(table, evaluation, colors, args.class_metric, boot=boot)
     return html_document(table.title or f"{args.table_id}: comparison", sections,
                          Provenance(args.table_id, split, link, view="samis report"))
+
+
+def _family_report(args, workspace) -> int:
+    """``report DATASET --family``: evaluate every SAM-family method with maps, then the family table."""
+    # lazy: evaluation (numpy, pandas) and the speed report (torch, only with --speed)
+    from samis.datasets import load_dataset
+    from samis.evaluation import evaluate
+    from samis.tables.family import family_methods, family_table
+
+    if args.format not in ("table", "json", "csv", "markdown"):
+        raise ReportError(f"--family writes table, json, csv or markdown, not {args.format}")
+    if args.paper or args.rows or args.ci is not None:
+        raise ReportError("--family shows the rows measured here: drop --paper, --rows and --ci")
+    dataset = load_dataset(workspace, args.table_id)
+    methods = family_methods(args.methods or workspace.prediction_methods(dataset.id))
+    if not methods:
+        raise ReportError(f"dataset {dataset.id!r} has no maps of SAM-family models; run `python -m samis sam "
+                          f"{dataset.id} --model …` first")
+    split = args.split or "all"
+    with progress_printer(show_progress(args)) as progress:
+        evaluation = evaluate(workspace, dataset, methods, split, allow_missing=args.allow_missing,
+                              progress=progress)
+    fps = _family_fps(workspace, dataset.id, methods, args.device) if args.speed else None
+    table = family_table(dataset.id, split, evaluation.scores, args.metrics, fps)
+    text = table_text(table, args.format)
+    if args.output and args.output != "-":
+        write_output(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _family_fps(workspace, dataset_id: str, methods: list[str], device: str) -> dict[str, float]:
+    """Model label → FPS, timed here on the dataset's images (models without weights here stay untimed)."""
+    # torch: only when the family table is timed
+    from samis.methods import describe
+    from samis.speed import speed_report
+
+    labels = sorted({describe(m).model.label for m in methods})
+    speed = speed_report(workspace, labels, dataset_id, device=device, include_paper=False)
+    return {row.method: row.fps for row in speed.rows if row.fps is not None}

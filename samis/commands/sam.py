@@ -55,8 +55,9 @@ def add_generator_arguments(parser) -> None:
     SAM 2.1 has) defaults to None, the model's own default, and says each family's in its help.
     """
     sam2_group = parser.add_argument_group("SAM 2.1 only (SAM2AutomaticMaskGenerator)")
+    hq_group = parser.add_argument_group("HQ-SAM only (segment_anything_hq)")
     for param in GENERATOR_PARAMS:
-        group = sam2_group if param.sam2_only else parser
+        group = sam2_group if param.sam2_only else hq_group if param.hq_only else parser
         group.add_argument(param.cli_flag, dest=param.name, **_flag_options(param))
 
 
@@ -66,7 +67,7 @@ def _flag_options(param: GeneratorParam) -> dict:
         return {"action": action, "default": None, "help": param.help}
     limits = f"{param.range_text()}"
     kind = whole_number_or_text if param.kind is int else param.kind  # 1e9 and 1000000000: the same answer
-    if param.same_default:
+    if param.same_default and not param.hq_only:
         return {"type": kind, "default": param.default, "help": f"{param.help}; {limits} (default %(default)s)"}
     if param.sam2_only:
         return {"type": kind, "default": None,

@@ -13,16 +13,23 @@ import torch
 from samis.errors import SamError
 from samis.file_hashes import file_md5
 from samis.models import (
+    EVIT_FAMILY,
+    EVIT_MODELS,
+    HQ_FAMILY,
+    HQ_MODELS,
     OFFICIAL_CHECKPOINTS,
-    OFFICIAL_SAM2_CHECKPOINTS,
+    OFFICIAL_FILES,
+    RUNNABLE_MODELS,
+    SAM2_FAMILY,
     SAM2_MODELS,
     SAM_CHECKPOINTS_HELP,
+    SAM_FAMILY,
     SAM_MODELS,
     SAM_TYPES,
 )
 
-#: every model type that takes a checkpoint: SAM's, then SAM 2.1's
-MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS)
+#: every model type that takes a checkpoint: SAM's, SAM 2.1's, HQ-SAM's, EfficientViT-SAM's
+MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS) + tuple(HQ_MODELS) + tuple(EVIT_MODELS)
 #: an official SAM 2.1 file smaller than this share of its approximate size is cut short
 SAM2_MIN_SIZE_SHARE = 0.9
 
@@ -45,8 +52,8 @@ def check_checkpoint_file(path: str | os.PathLike, model_type) -> Path:
                        "'tiny' or 'tiny-sam2'")
     path = Path(path).expanduser()
     if not path.exists():
-        if model_type in SAM2_MODELS:
-            raise SamError(f"{path}: SAM 2.1 checkpoint not found (download {_official_name(model_type)} with "
+        if model_type not in SAM_MODELS:
+            raise SamError(f"{path}: {RUNNABLE_MODELS[model_type].family_title} checkpoint not found (download {_official_name(model_type)} with "
                            f"`python -m samis checkpoints download {model_type}`)")
         raise SamError(f"{path}: SAM checkpoint not found (download {_official_name(model_type)} "
                        f"from {SAM_CHECKPOINTS_HELP})")
@@ -55,11 +62,11 @@ def check_checkpoint_file(path: str | os.PathLike, model_type) -> Path:
     if not os.access(path, os.R_OK):
         raise SamError(f"{path}: SAM checkpoint is not readable (permission denied)")
     size = path.stat().st_size
-    official = OFFICIAL_CHECKPOINTS.get(path.name) or OFFICIAL_SAM2_CHECKPOINTS.get(path.name)
+    official = OFFICIAL_FILES.get(path.name)
     if official and official.key != model_type:
         raise SamError(f"{path}: this is the official {official.key} checkpoint, but --model {model_type} was "
                        f"given; use --model {official.key}")
-    if official and official.key in SAM2_MODELS:
+    if official and not official.checkpoint_bytes:
         if size < SAM2_MIN_SIZE_SHARE * official.approx_bytes:
             raise SamError(f"{path}: {size:,} bytes but the official {path.name} has about "
                            f"{official.approx_bytes / 1e6:.0f} MB: the download is truncated; download it again")
@@ -75,37 +82,70 @@ def check_checkpoint_file(path: str | os.PathLike, model_type) -> Path:
 
 
 def _official_name(model_type: str) -> str:
-    model = SAM_MODELS.get(model_type) or SAM2_MODELS.get(model_type)
+    model = RUNNABLE_MODELS.get(model_type)
     return (model.checkpoint if model else None) or "a SAM checkpoint"
 
 
 def load_state_dict(path: Path, model_type: str) -> dict:
-    """Read a checkpoint's state dict onto the CPU (tensors only: ``weights_only=True``).
+    """Read a checkpoint's state dict onto the CPU (tensors only: ``weights_only=True``), checking its family
+    and variant before any weights are loaded.
 
     Args:
-        model_type: a SAM type (``vit_h`` …) or a SAM 2.1 one (``hiera_l`` …).
+        model_type: a model key with a checkpoint (``vit_h``, ``hiera_l``, ``hq_vit_b``, ``evit_l0`` …).
 
     Raises:
-        SamError: not a PyTorch file, truncated, not a state dict, or of another model type (one line).
+        SamError: not a PyTorch file, truncated, not a state dict, of another family or of another variant
+            (one line naming the file, what it holds and the ``--model`` to use).
     """
     state = _read_state(path)
-    detected_sam, detected_sam2 = detect_model_type(state), detect_sam2_model_type(state)
-    if model_type in SAM2_MODELS:
-        if detected_sam:
-            raise SamError(f"{path}: a SAM {detected_sam} checkpoint, not SAM 2.1 {model_type}; use --model {detected_sam}")
-        if detected_sam2 is None:
-            raise SamError(f"{path}: not a SAM 2.1 checkpoint (no image_encoder.trunk of a Hiera-T/S/B+/L)")
-        if detected_sam2 != model_type:
-            raise SamError(f"{path}: this checkpoint holds a SAM 2.1 {detected_sam2} model, not {model_type}; "
-                           f"use --model {detected_sam2}")
-        return state
-    if detected_sam is None and detected_sam2:
-        raise SamError(f"{path}: a SAM 2.1 {detected_sam2} checkpoint, not SAM {model_type}; use --model {detected_sam2}")
-    if detected_sam is None:
-        raise SamError(f"{path}: not a SAM checkpoint (no image_encoder.pos_embed / patch_embed of a ViT-B/L/H)")
-    if detected_sam != model_type:
-        raise SamError(f"{path}: this checkpoint holds a SAM {detected_sam} model, not {model_type}; use --model {detected_sam}")
+    check_family(state, RUNNABLE_MODELS[model_type], path)
     return state
+
+
+def check_family(state: dict, model, where) -> None:
+    """Refuse a state dict (or a key → shape map) of another family or variant than ``model``'s.
+
+    Raises:
+        SamError: one line: ``WHERE: a SAM vit_b checkpoint, not HQ-SAM hq_vit_b; use --model vit_b``.
+    """
+    family, detected = detect_family(state)
+    wanted = model.code
+    if family is None:
+        raise SamError(f"{where}: not a {wanted.title} checkpoint (no {_marker_text(wanted)}; weights of no model "
+                       "samis knows)")
+    if family is not wanted:
+        use = f"; use --model {detected}" if detected else ""
+        raise SamError(f"{where}: a {family.title} {detected or ''} checkpoint, not {wanted.title} {model.key}{use}"
+                       .replace("  ", " "))
+    if detected is None:
+        raise SamError(f"{where}: a {family.title} checkpoint of no variant samis knows, not {model.key}")
+    if detected != model.key:
+        raise SamError(f"{where}: this checkpoint holds a {family.title} {detected} model, not {model.key}; "
+                       f"use --model {detected}")
+
+
+def _marker_text(family) -> str:
+    return {SAM_FAMILY: "image_encoder.pos_embed / patch_embed of a ViT-B/L/H",
+            SAM2_FAMILY: "image_encoder.trunk of a Hiera-T/S/B+/L",
+            HQ_FAMILY: "mask_decoder.hf_token (HQ output token) beside a ViT-B/L/H",
+            EVIT_FAMILY: "image_encoder.backbone of an EfficientViT"}[family]
+
+
+def detect_family(state: dict):
+    """The family and model key of a state dict or key → shape map: ``(HQ_FAMILY, "hq_vit_b")``; ``(None, None)``
+    for weights of no family samis knows; the key is None where the family is known but no variant fits."""
+    if HQ_FAMILY.key_marker in state:
+        sam_type = _vit_type(state)
+        return HQ_FAMILY, (f"hq_{sam_type}" if sam_type else None)
+    if SAM2_FAMILY.key_marker in state:
+        return SAM2_FAMILY, detect_sam2_model_type(state)
+    if any(key.startswith(EVIT_FAMILY.key_marker) for key in state):
+        # efficientsam: only for an EfficientViT-SAM-shaped file (its variants are built on the meta device)
+        from samis.sam.evit_shapes import detect_evit_variant
+
+        return EVIT_FAMILY, detect_evit_variant(state)
+    sam_type = _vit_type(state)
+    return (SAM_FAMILY, sam_type) if sam_type else (None, None)
 
 
 def _read_state(path: Path) -> dict:
@@ -134,9 +174,10 @@ def identify_weights(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     state = _read_state(path)
-    detected = detect_model_type(state) or detect_sam2_model_type(state)
+    _, detected = detect_family(state)
     if detected is None:
-        raise SamError(f"{path}: neither a SAM nor a SAM 2.1 checkpoint (no image encoder of a known shape)")
+        raise SamError(f"{path}: not a checkpoint of SAM, SAM 2.1, HQ-SAM or EfficientViT-SAM (no image encoder of a "
+                       "known shape)")
     return detected
 
 
@@ -170,7 +211,15 @@ def _what_file_is(path: Path) -> str:
 
 
 def detect_model_type(state: dict) -> str | None:
-    """The SAM type a state dict belongs to, from its encoder width and number of blocks (None if not SAM)."""
+    """The SAM type a state dict belongs to, from its encoder width and number of blocks (None if not SAM: an
+    HQ-SAM file, with its HQ output token, is not SAM)."""
+    if HQ_FAMILY.key_marker in state:
+        return None
+    return _vit_type(state)
+
+
+def _vit_type(state: dict) -> str | None:
+    """``vit_b`` / ``vit_l`` / ``vit_h`` from a SAM-style ViT encoder's width and depth (SAM's and HQ-SAM's)."""
     pos = state.get("image_encoder.pos_embed")
     patch = state.get("image_encoder.patch_embed.proj.weight")
     width = pos.shape[-1] if pos is not None else (patch.shape[0] if patch is not None else None)

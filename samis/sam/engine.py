@@ -16,6 +16,7 @@ callers see one interface and the spec's family decides which generator runs.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
 from samis.errors import SamError
-from samis.models import ModelSpec, get_model
+from samis.models import SAM_FAMILY, ModelSpec, get_model
 from samis.sam.amg import FastMaskGenerator
 from samis.sam.checkpoints import (
     check_checkpoint_file,
@@ -94,11 +95,15 @@ def weights_seed(model: str | ModelSpec) -> int | None:
     spec = get_model(model)
     if not spec.random_weights:
         return None
-    if spec.runs_on_sam2:
-        from samis.sam.sam2_backend import TINY_SAM2_SEED  # sam2: only for a SAM 2 model
-
-        return TINY_SAM2_SEED
+    if spec.code.backend:
+        return family_backend(spec).weights_seed()
     return TINY_SEED
+
+
+def family_backend(spec: ModelSpec):
+    """The module running a family through its own package (``samis.sam.sam2_backend`` …), imported on first use:
+    each family's package (sam2, segment_anything_hq, efficientsam) loads only when one of its models runs."""
+    return importlib.import_module(spec.code.backend)
 
 
 @dataclass
@@ -148,11 +153,8 @@ class LoadedSam:
             "weights": weights,
             "device": device_name(self.device),
         }
-        if self.spec.runs_on_sam2:
-            # sam2: only for a SAM 2 model
-            from samis.sam.sam2_backend import sam2_version
-
-            record["package"] = f"sam2 {sam2_version()}"
+        if self.spec.code.backend:
+            record["package"] = family_backend(self.spec).package_version()
             record["generator"] = self.spec.code.generator
         return record
 
@@ -231,12 +233,9 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 
 def _mask_generator(loaded: LoadedSam, params: AmgParams, notify=None):
-    """samis's generator for SAM; the official ``SAM2AutomaticMaskGenerator`` (wrapped) for SAM 2."""
-    if loaded.spec.runs_on_sam2:
-        # sam2: only for a SAM 2 model
-        from samis.sam.sam2_backend import Sam2MaskGenerator
-
-        return Sam2MaskGenerator(loaded.model, params, notify)
+    """samis's generator for SAM; the family's own (wrapped) for the others (``SAM2AutomaticMaskGenerator`` …)."""
+    if loaded.spec.code.backend:
+        return family_backend(loaded.spec).mask_generator(loaded.model, params, notify)
     return FastMaskGenerator(loaded.model, params)
 
 
@@ -308,12 +307,13 @@ def sam_speed_subject(model: str | ModelSpec, checkpoint: str | None, device: st
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
     if spec.random_weights:
         family = spec.family_title
-        short = "SAM 2" if spec.runs_on_sam2 else "SAM"
+        short = "SAM 2" if spec.runs_on_sam2 else ("SAM" if spec.code is SAM_FAMILY else family)
         note = f"test-size {short}, random weights: speed and code paths only, not {family}'s accuracy"
-        label = f"{spec.label}: test-size {'SAM 2' if spec.runs_on_sam2 else 'model'}, random weights (not {family})"
+        what = "SAM 2" if spec.runs_on_sam2 else ("model" if spec.code is SAM_FAMILY else family)
+        label = f"{spec.label}: test-size {what}, random weights (not {family})"
     else:
         note = f"checkpoint {loaded.checkpoint.name}"
-        label = spec.title if spec.runs_on_sam2 else f"SAM {spec.key.replace('_', '-').upper()}"
+        label = f"SAM {spec.key.replace('_', '-').upper()}" if spec.code is SAM_FAMILY else spec.title
     generator = "sam2 SAM2AutomaticMaskGenerator" if spec.runs_on_sam2 else spec.code.generator
     return SpeedSubject(
         method=loaded.label,

@@ -43,6 +43,7 @@ class GeneratorParam:
             the mask cache's key.
         flag: the CLI flag, where it is not ``--`` + the name with dashes (``--single-mask`` sets
             ``multimask_output`` to False).
+        hq_only: only HQ-SAM's generator has it (``hq_token_only``).
     """
 
     name: str
@@ -56,6 +57,7 @@ class GeneratorParam:
     step: float | None = None
     in_result_key: bool = True
     flag: str | None = None
+    hq_only: bool = False
 
     @property
     def cli_flag(self) -> str:
@@ -118,10 +120,14 @@ GENERATOR_PARAMS: tuple[GeneratorParam, ...] = (
     GeneratorParam("use_m2m", bool, False, "one refinement step, each mask fed back as a prompt", sam2_only=True),
     GeneratorParam("multimask_output", bool, True, "three masks per point (--single-mask: one)", sam2_only=True,
                    flag="--single-mask"),
+    GeneratorParam("hq_token_only", bool, False, "HQ-SAM: the HQ output token's mask alone (default: HQ + SAM's mask)",
+                   hq_only=True),
 )
 PARAMS_BY_NAME = {p.name: p for p in GENERATOR_PARAMS}
 #: the parameters only SAM 2's generator has
 SAM2_ONLY_PARAMS = tuple(p.name for p in GENERATOR_PARAMS if p.sam2_only)
+#: the parameters only HQ-SAM's generator has
+HQ_ONLY_PARAMS = tuple(p.name for p in GENERATOR_PARAMS if p.hq_only)
 
 
 class _GeneratorParamsBase:
@@ -144,7 +150,7 @@ class _GeneratorParamsBase:
 
 
 def _params_class(name: str, sam2: bool, bases: tuple, doc: str):
-    own = [p for p in GENERATOR_PARAMS if sam2 or not p.sam2_only]
+    own = [p for p in GENERATOR_PARAMS if (sam2 or not p.sam2_only) and not p.hq_only]
     if sam2:  # the subclass declares only what differs from SAM's (a changed default, a new parameter)
         own = [p for p in own if p.sam2_only or not p.same_default]
     fields = [(p.name, p.kind, dataclasses.field(default=p.default_for(sam2))) for p in own]
@@ -176,6 +182,14 @@ Sam2AmgParams = _params_class(
     "that with its optional CUDA extension, samis with OpenCV where the extension cannot run.")
 
 
+HqAmgParams = dataclasses.make_dataclass(
+    "HqAmgParams", [(p.name, p.kind, dataclasses.field(default=p.default)) for p in GENERATOR_PARAMS if p.hq_only],
+    bases=(AmgParams,), frozen=True)
+HqAmgParams.__module__, HqAmgParams.__qualname__ = __name__, "HqAmgParams"
+HqAmgParams.__doc__ = ("HQ-SAM's ``SamAutomaticMaskGenerator`` parameters: SAM's, and ``hq_token_only`` (the HQ token's "
+                       "mask alone, passed to its predictor).")
+
+
 def params_for_model(model, values: dict | None = None) -> AmgParams:
     """The generator parameters of a model: given values over its family's defaults.
 
@@ -190,9 +204,17 @@ def params_for_model(model, values: dict | None = None) -> AmgParams:
     schema = model.params_class
     extra = [name for name in SAM2_ONLY_PARAMS if name in given and not issubclass(schema, Sam2AmgParams)]
     if extra:
-        raise SamError(f"{extra[0]} is a SAM 2.1 generator parameter; SAM's generator has none (drop it or "
-                       "choose a SAM 2.1 model)")
+        raise SamError(f"{extra[0]} is a SAM 2.1 generator parameter; {_title(model)}'s generator has none (drop it "
+                       "or choose a SAM 2.1 model)")
+    extra = [name for name in HQ_ONLY_PARAMS if name in given and not issubclass(schema, HqAmgParams)]
+    if extra:
+        raise SamError(f"{extra[0]} is an HQ-SAM generator parameter; {_title(model)}'s generator has none (drop it "
+                       "or choose an HQ-SAM model)")
     return schema(**given)
+
+
+def _title(model) -> str:
+    return getattr(getattr(model, "code", None), "title", "this model")
 
 
 def as_model_params(model, params: AmgParams | None) -> AmgParams:
@@ -202,7 +224,8 @@ def as_model_params(model, params: AmgParams | None) -> AmgParams:
         return schema()
     if type(params) is schema:
         return params
+    values = {k: v for k, v in params.as_dict().items() if k not in HQ_ONLY_PARAMS or issubclass(schema, HqAmgParams)}
     if issubclass(schema, Sam2AmgParams):
-        return Sam2AmgParams(**params.as_dict())
-    return params_for_model(model, {k: v for k, v in params.as_dict().items()
+        return Sam2AmgParams(**values)
+    return params_for_model(model, {k: v for k, v in values.items()
                                     if k not in SAM2_ONLY_PARAMS or v != PARAMS_BY_NAME[k].default})

@@ -27,7 +27,7 @@ from samis.errors import DatasetError, SamError
 from samis.imageio import ImageReadError, read_rgb
 from samis.methods import sam_method_id
 from samis.runs import ProgressCallback, ProgressTracker, Report
-from samis.sam.engine import LoadedSam
+from samis.sam.engine import LoadedSam, family_backend
 from samis.sam.records import SelectionRecord, write_selection_record
 from samis.sam.selection import union_of_masks
 from samis.store import write_manifest, write_prediction
@@ -95,12 +95,13 @@ PROMPT_KINDS = tuple(PROMPTS)
 def prompted_mask(predictor, gt: np.ndarray, kind: str) -> np.ndarray:
     """Union of SAM's masks for the GT components of one image (``predictor`` has the image set).
 
-    ``predictor`` is a ``SamPredictor`` or, for SAM 2, a ``SAM2ImagePredictor``.
+    ``predictor`` is a ``SamPredictor`` (SAM, and HQ-SAM's and EfficientViT-SAM's predictors, which have its
+    interface) or, for SAM 2, a ``SAM2ImagePredictor``.
     """
     boxes, points = component_prompts(gt)
     if len(boxes) == 0:
         return np.zeros(gt.shape, bool)
-    prompts = PROMPTS if isinstance(predictor, SamPredictor) else SAM2_PROMPTS
+    prompts = SAM2_PROMPTS if type(predictor).__name__ == "SAM2ImagePredictor" else PROMPTS
     with torch.inference_mode():
         masks = prompts[kind](predictor, boxes, points).cpu().numpy()
     return union_of_masks(masks, gt.shape)
@@ -151,6 +152,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     """
     if kind not in PROMPT_KINDS:
         raise SamError(f"unknown prompt kind {kind!r}; choose from {', '.join(PROMPT_KINDS)}")
+    loaded.spec.check_mode(kind)
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}")
@@ -158,11 +160,8 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     started = time.perf_counter()
     tracker = ProgressTracker(progress, len(samples), method).start()
     with loaded.lock:
-        if loaded.spec.runs_on_sam2:
-            # sam2 (and its Hydra configs) only for a SAM 2.1 model
-            from samis.sam.sam2_backend import image_predictor
-
-            predictor = image_predictor(loaded.model)
+        if loaded.spec.code.backend:  # the family's own predictor (sam2, segment_anything_hq, efficientsam)
+            predictor = family_backend(loaded.spec).image_predictor(loaded.model)
         else:
             predictor = SamPredictor(loaded.model)
         for sample in samples:
@@ -179,7 +178,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
             write_prediction(workspace, dataset.id, method, sample.id, mask)
             write_selection_record(workspace, dataset.id, prompt_record(method, sample.id, kind, prompt_gt))
             tracker.advance()
-        predictor.reset_predictor() if loaded.spec.runs_on_sam2 else predictor.reset_image()
+        predictor.reset_predictor() if hasattr(predictor, "reset_predictor") else predictor.reset_image()
     write_manifest(workspace, dataset.id, method, {
         "source": "sam-prompted", "prompt": kind, "upper_bound": True,
         "note": "prompts come from the ground-truth components: an upper bound, not a practical result",

@@ -305,7 +305,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str | Mo
         raise SamError(f"--model {model.key} is a test-size model with random weights and takes no checkpoint "
                        f"(got {checkpoint}); drop --checkpoint or choose {', '.join(others)} or {last}")
     if cache_embeddings and not model.supports_embedding_cache:
-        raise SamError("--cache-embeddings is for SAM models only; SAM 2.1 runs the official generator")
+        raise SamError(f"--cache-embeddings is for SAM models only; {model.family_title} ({model.key}) runs its own "
+                       "package's generator")
     folder = workspace.sam_cache_dir(label, dataset.id)
     checkpoint_md5 = None
     if not random_weights:

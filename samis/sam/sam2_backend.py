@@ -269,3 +269,18 @@ class Sam2MaskGenerator:
             elif not issubclass(warning.category, FutureWarning):  # torch.jit.script's deprecation inside sam2
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         return MaskSet.from_stock(records, image.shape[:2])
+
+
+def mask_generator(model, params: Sam2AmgParams, notify=None) -> Sam2MaskGenerator:
+    """The family's automatic mask generator (what :mod:`samis.sam.engine` asks every backend for)."""
+    return Sam2MaskGenerator(model, params, notify)
+
+
+def package_version() -> str:
+    """``sam2 1.1.0``: the package that ran the model, for provenance."""
+    return f"sam2 {sam2_version()}"
+
+
+def weights_seed() -> int:
+    """The seed of the test-size SAM 2's random weights."""
+    return TINY_SAM2_SEED

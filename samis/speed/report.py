@@ -11,7 +11,7 @@ config on the meta device. The test-size SAM 2 (``sam2-tiny-random``) is timed, 
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
 
 import os
 
@@ -25,7 +25,7 @@ from samis.speed.sam_accounting import (
     OFFICIAL_CHECKPOINT_BYTES, SAM_TYPES, explain_parameter_gap, printed_sam_params, sam_parameter_breakdown,
 )
 from samis.methods import sam_model_of
-from samis.models import SAM2_MODELS, SAM_MODELS, TINY_MODEL
+from samis.models import SAM2_MODELS, SAM_MODELS, TINY_MODEL, find_model
 from samis.runs import ProgressCallback
 from samis.speed.table import SpeedTable, speed_table
 from samis.speed.timing import SpeedRow, SpeedSubject, TimingProtocol, cpu_name, size_text
@@ -90,8 +90,13 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
     notes: list[str] = []
     printed_sam = printed_sam_params()
     for key, checkpoint in requests.items():
-        if key in ("tiny", "tiny-sam2"):
+        model = find_model(key)
+        if model is not None and model.random_weights:  # every family's test-size model: timed, labelled
             subjects.append(engine.sam_speed_subject(key, None, device))
+            continue
+        if model is not None and model.code.backend and not model.runs_on_sam2:  # HQ-SAM, EfficientViT-SAM
+            subjects.append(engine.sam_speed_subject(key, checkpoint, device)) if checkpoint \
+                else rows.append(_declared_parameter_row(model))
             continue
         if key in SAM2_MODELS:
             if checkpoint:
@@ -114,6 +119,14 @@ def sam_subjects(requests: dict[str, str | None], device: str = "auto") -> tuple
         if key == "vit_h" and printed_sam is not None:
             notes.append("SAM ViT-H parameters: " + explain_parameter_gap(breakdown, printed_sam))
     return subjects, rows, notes
+
+def _declared_parameter_row(model) -> SpeedRow:
+    """A model's parameters as the registry declares them (counted from its package's constructor on the meta
+    device, see tests/test_model_families.py), untimed."""
+    return SpeedRow(method=model.label, label=f"{model.title}, built without weights", source="measured",
+                    device="none (parameters of the package's constructor, no weights)", params_m=model.params_m,
+                    note=f"not timed: no checkpoint given (the weights are about {model.approx_bytes / 1e6:.0f} MB)")
+
 
 def _sam2_parameter_row(key: str) -> SpeedRow:
     """A SAM 2.1 model's parameters, built from the ``sam2`` package's config with random weights on the CPU.
@@ -239,10 +252,9 @@ def speed_report(workspace=None, methods: list[str] | None = None, dataset: str 
         ReportError: an unknown method; DatasetError/SamError pass through.
         CountError: ``n_images``, ``warmup`` or ``runs`` outside its declared range (:data:`samis.counts.COUNTS`).
     """
-    # the merge of TimingProtocol with the declared counts left the old parameter names here (every call failed)
-    protocol = replace(protocol, n_images=check_count("speed_images", protocol.n_images, "--images"),
-                       warmup=check_count("speed_warmup", protocol.warmup, "--warmup"),
-                       runs=check_count("speed_runs", protocol.runs, "--runs"))
+    protocol = dataclasses.replace(protocol, n_images=check_count("speed_images", protocol.n_images, "--images"),
+                                   warmup=check_count("speed_warmup", protocol.warmup, "--warmup"),
+                                   runs=check_count("speed_runs", protocol.runs, "--runs"))
     baselines, sam = split_speed_methods(methods, list(_baseline_registry()))
     for key, path in (checkpoints or {}).items():
         sam[key] = path
