@@ -2,7 +2,7 @@
 
 Streamlit decides on the first connection whether the app is an old-style ``pages/`` app (see
 samis/dashboard/streamlit_compat.py); a colleague's first click on a shared link must still open the
-page it names, with the shared sidebar and the seven pages' titles in the navigation, and no
+page it names, with the shared sidebar and the pages' titles in the navigation, and no
 "Page not found" dialog. One server start per link proves it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from helpers import By, chromium, streamlit_server, texts, wait_for_page
 
-TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks", "Good parts"]
+TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks", "Good parts", "Inspection"]
 LINKS = [
     ("/", "samis — SAM on industrial surface defects", "/overview"),
     ("/overview?dataset=toy&split=test", "samis — SAM on industrial surface defects", "/overview"),
@@ -21,6 +21,7 @@ LINKS = [
     ("/gallery?dataset=toy&mode=overlay", "Gallery", "/gallery"),
     ("/cases?dataset=toy&filter=good&image=img_002", "Cases", "/cases"),
     ("/good_parts?dataset=toy&score=max", "Good parts", "/good_parts"),
+    ("/inspection?dataset=toy&budget=0.05", "Inspection", "/inspection"),
 ]
 
 
@@ -42,7 +43,7 @@ def test_a_link_opens_its_page_as_the_first_request_of_a_fresh_server(study, tmp
             assert texts(driver, "h1")[:1] == [title]
             links = texts(driver, '[data-testid="stSidebarNavLink"]')
             assert [t for t in TITLES if any(text.endswith(t) for text in links)] == TITLES, links
-            assert len(links) == len(TITLES), links  # no file names beside the seven pages
+            assert len(links) == len(TITLES), links  # no file names beside the pages
             assert driver.current_url.split("?")[0].endswith(path), driver.current_url
             if "dataset=toy" in link:
                 assert "dataset=toy" in driver.current_url
