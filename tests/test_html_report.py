@@ -196,7 +196,8 @@ def test_report_html_with_ci_carries_what_compare_shows(workspace, make_folder_d
     assert all(float(lo) <= float(hi) for lo, hi in intervals)
     assert re.search(r'<span class="verdict">(sig\.|tied)</span>', table)
     assert "<h2>Uncertainty: maxFm</h2>" in document
-    assert "rank (1 = best)" in document and "row − column" in document
+    # the chart titles are in plotly's JSON: "−" is written as is, or as \u2212 where plotly has no orjson
+    assert "rank (1 = best)" in document and ("row − column" in document or "row \\u2212 column" in document)
     assert "uncertainty=1" in document  # the footer's link opens Compare with Uncertainty on
     for method, color in workspace_colors(workspace).items():
         if method in preds:

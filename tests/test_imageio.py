@@ -172,8 +172,9 @@ def test_rgba_map_with_saliency_in_alpha_over_black_is_the_alpha_channel(tmp_pat
 
 
 def test_constant_maps_keep_their_value_as_the_readme_says():
-    """README: a constant map is not min-max scaled: all-0 stays 0, all-255 stays 1.0, all-100 stays 100/255."""
-    readme = (__import__("pathlib").Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    """docs/metrics.md (moved there from the README): a constant map is not min-max scaled: all-0 stays 0,
+    all-255 stays 1.0, all-100 stays 100/255."""
+    readme = (__import__("pathlib").Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text(encoding="utf-8")
     assert "an all-255 map stays 1.0" in readme and "becomes all zeros" not in readme
     gt = np.zeros(SHAPE, np.uint8)
     for value, expected in ((0, 0.0), (255, 1.0), (100, 100 / 255)):

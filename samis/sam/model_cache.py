@@ -134,8 +134,14 @@ class ModelCache:
             yield self
         finally:
             _ACTIVE.reset(token)
-            for key in leased:
-                self.release(key)
+            # every lease ends first, then the cache shrinks once, least recently used first (releasing one by
+            # one in set order would evict whichever happened to be released first)
+            with self._lock:
+                for key in leased:
+                    entry = self._entries.get(key)
+                    if entry is not None and entry.leases > 0:
+                        entry.leases -= 1
+                self._trim()
 
     def clear(self) -> None:
         """Drop every model not leased."""
