@@ -114,6 +114,11 @@ def _report(args, workspace) -> int:
         text = _html(args, found, table, boot, workspace)
     else:
         text = table_text(table, args.format)
+    return _emit(args, text)
+
+
+def _emit(args, text: str) -> int:
+    """Write the report to ``-o FILE`` (saying so on stderr) or to standard output."""
     if args.output and args.output != "-":
         write_output(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -132,12 +137,7 @@ def _metric_set_report(args, workspace) -> int:
     with progress_printer(show_progress(args)) as progress:
         text = metric_set_text(workspace, args.table_id, args.metric_set, args.format, args.split or "test",
                                args.methods, args.allow_missing, progress)
-    if args.output and args.output != "-":
-        write_output(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _emit(args, text)
 
 
 def _html(args, found, table, boot, workspace) -> str:
@@ -186,12 +186,7 @@ def _family_report(args, workspace) -> int:
     fps = _family_fps(workspace, dataset.id, methods, args.device) if args.speed else None
     table = family_table(dataset.id, split, evaluation.scores, args.metrics, fps)
     text = table_text(table, args.format)
-    if args.output and args.output != "-":
-        write_output(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _emit(args, text)
 
 
 def _family_fps(workspace, dataset_id: str, methods: list[str], device: str) -> dict[str, float]:
