@@ -204,14 +204,19 @@ class RowCache:
         keep = [i for i, stem in enumerate(self.stems) if stem not in self._new]
         new_stems = list(self._new)
         rows = [self._new[s] for s in new_stems]
-        self.stems = [self.stems[i] for i in keep] + new_stems
+        stems = [self.stems[i] for i in keep] + new_stems
+        # rows sorted by image id: the file is the same whichever engine computed it, in whatever order
+        # results came back and whenever a flush fell
+        order = sorted(range(len(stems)), key=stems.__getitem__)
+        self.stems = [stems[i] for i in order]
         self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = np.concatenate([self.pred_stat[keep], np.array([r[0] for r in rows], np.int64).reshape(-1, 2)])
-        self.pred_hash = [self.pred_hash[i] for i in keep] + [r[1] for r in rows]
-        self.gt_hash = [self.gt_hash[i] for i in keep] + [r[2] for r in rows]
+        self.pred_stat = np.concatenate([self.pred_stat[keep],
+                                         np.array([r[0] for r in rows], np.int64).reshape(-1, 2)])[order]
+        self.pred_hash = [([self.pred_hash[i] for i in keep] + [r[1] for r in rows])[i] for i in order]
+        self.gt_hash = [([self.gt_hash[i] for i in keep] + [r[2] for r in rows])[i] for i in order]
         for name, (_, shape) in self.values.items():
             new = np.array([r[3][name] for r in rows], dtype=float).reshape(-1, *shape)
-            self.arrays[name] = np.concatenate([self.arrays[name].reshape(-1, *shape)[keep].astype(float), new])
+            self.arrays[name] = np.concatenate([self.arrays[name].reshape(-1, *shape)[keep].astype(float), new])[order]
         self._new = {}
 
     def drop(self, stems: list[str]) -> None:
@@ -447,6 +452,10 @@ class RaggedRowCache:
         if self._new:
             new, self._new = self._new, {}
             self._keep_rows([i for i, stem in enumerate(self.stems) if stem not in new], list(new.items()))
+            # rows sorted by image id, as RowCache keeps them: the same file from every engine
+            order = sorted(range(len(self.stems)), key=self.stems.__getitem__)
+            if order != list(range(len(self.stems))):
+                self._keep_rows(order, [])
 
     def drop(self, stems: list[str]) -> None:
         """Forget the rows of these images (their results came from files that changed while they were read)."""
