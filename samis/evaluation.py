@@ -291,12 +291,8 @@ def _evaluate_once(workspace: Workspace, dataset: Dataset, split_and_samples: tu
     gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset.id), gt_paths)
     store = PairStore({method: method_cache(workspace, dataset.id, method) for method in methods},
                       lambda result: {"scalars": result[0], "curves": result[1]})
-    units = []
-    for method in methods:
-        units += store.plan(method, maps[method][0], gt_keys,
-                            lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
-    order = {stem: i for i, stem in enumerate(split_ids)}
-    units.sort(key=lambda unit: order[unit.id])  # an image's pairs one after another: its mask is read once
+    units = store.plan_images({method: maps[method][0] for method in methods}, gt_keys, split_ids,
+                              lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
     outcome = run_task(SCORING, units, store, **run_options)
     save_gt_index()
     method_results = {}

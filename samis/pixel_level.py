@@ -725,12 +725,8 @@ def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, metho
     maps = {m: maps_of_split(workspace, dataset, split, m, union_ids, options.allow_missing) for m in methods}
     store = PairStore({m: RaggedRowCache(cache_path(workspace, dataset.id, m), _VALUES, CACHE_VERSION)
                        for m in methods}, lambda result: {"hist": result[0], "regions": result[1]})
-    units = []
-    for method in methods:
-        units += store.plan(method, maps[method][0], gt_keys,
-                            lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
-    order = {stem: i for i, stem in enumerate(union_ids)}
-    units.sort(key=lambda unit: order[unit.id])  # an image's pairs one after another: its mask is read once
+    units = store.plan_images({m: maps[m][0] for m in methods}, gt_keys, union_ids,
+                              lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
     outcome = run_task(PIXEL_LEVEL, units, store, **run_options)
     split_ids = [s.id for s in samples]
     results = {}

@@ -281,6 +281,14 @@ class PairStore:
             units.append(unit)
         return units
 
+    def plan_images(self, maps: dict[str, dict[str, Path]], gt_keys: dict[str, str], image_order: list[str],
+                    job_of: Callable[[str, Path], Any]) -> list[Unit]:
+        """The units of every method (``maps``: method -> image -> map file), in ``image_order`` with an image's
+        pairs one after another, so a task reads each ground truth once for all of its methods."""
+        units = [unit for method, present in maps.items() for unit in self.plan(method, present, gt_keys, job_of)]
+        order = {stem: i for i, stem in enumerate(image_order)}
+        return sorted(units, key=lambda unit: order[unit.id])
+
     def has(self, unit: Unit) -> bool:
         return self.caches[unit.group].lookup(unit.id) == unit.key
 
