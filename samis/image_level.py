@@ -39,7 +39,7 @@ from samis.errors import EvaluationError
 from samis.evaluation import checked_methods, maps_of_split, on_one_generation, split_samples
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import IMAGE_LEVEL_METRICS
-from samis.result_cache import PairStore, RowCache, ground_truth_keys, load_npz, save_npz
+from samis.result_cache import PairStore, RowCache, ground_truth_keys, read_table, write_table
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import ProgressCallback, Report, jsonable
 from samis.store import prediction_files, read_prediction
@@ -317,21 +317,13 @@ def ground_truth_facts(workspace: Workspace, dataset: Dataset, samples: list[Sam
     """
     keys, save_index = ground_truth_keys(workspace.results_dir(dataset.id), {s.id: s.gt_path for s in samples})
     path = workspace.results_dir(dataset.id) / _SUBDIR / _GT_TABLE
-    data = load_npz(path, _GT_LAYOUT, CACHE_VERSION)
-    known = {}
-    if data is not None:
-        for i, stem in enumerate(data["stems"].tolist()):
-            known[stem] = (str(data["hash"][i]), (int(data["shape"][i, 0]), int(data["shape"][i, 1])), bool(data["empty"][i]))
+    known = read_table(path, _GT_LAYOUT, CACHE_VERSION)  # id -> (hash, (H, W), empty)
     todo = [(s.id, str(s.gt_path)) for s in samples if known.get(s.id, ("",))[0] != keys[s.id]]
     for stem, shape, empty in map(_read_gt_facts, todo):
         known[stem] = (keys[stem], shape, empty)
     save_index()
     if todo:
-        stems = sorted(known)
-        save_npz(path, CACHE_VERSION, stems=np.array(stems, dtype=str),
-                 hash=np.array([known[s][0] for s in stems], dtype=str),
-                 shape=np.array([known[s][1] for s in stems], dtype=np.int64).reshape(-1, 2),
-                 empty=np.array([known[s][2] for s in stems], dtype=bool))
+        write_table(path, CACHE_VERSION, _GT_LAYOUT, known)
     ids = [s.id for s in samples]
     return keys, {i: known[i][1] for i in ids}, {i: known[i][2] for i in ids}
 
@@ -429,9 +421,8 @@ def _image_level_once(workspace: Workspace, dataset: Dataset, split_and_samples:
     store = PairStore({method: RowCache(cache_path(workspace, dataset.id, method, min_area), _VALUES, CACHE_VERSION,
                                         {"value_names": np.array(VALUES)}) for method in methods},
                       lambda values: {"values": np.array(values, dtype=float)})
-    units = []
-    for method in methods:
-        units += store.plan(method, maps[method][0], gt_keys, lambda stem, path: (str(path), shapes[stem]))
+    units = store.plan_images({method: maps[method][0] for method in methods}, gt_keys, split_ids,
+                              lambda stem, path: (str(path), shapes[stem]))
     task = Task("image-level", read_map, image_level_worker, (min_area,), unit="image-method pairs",
                 batch_size=64, parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
     outcome = run_task(task, units, store, **run_options)

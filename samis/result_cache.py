@@ -2,12 +2,13 @@
 
 - Content keys: a file's key is a hash of its bytes; a file whose (size, mtime) is unchanged keeps
   its known hash unread, as git's index does (:func:`content_keys`, :func:`ground_truth_keys`).
-- ``.npz`` files: :func:`load_npz` reads a cache file and checks its layout; a file that cannot be
-  read or holds something else is moved aside (:func:`samis.recovery.move_aside`) and recomputed.
+- ``.npz`` files: :func:`load_npz` reads a cache file and checks its layout (:func:`read_table` and
+  :func:`write_table` for a table of one row per image); a file that cannot be read or holds something
+  else is moved aside (:func:`samis.recovery.move_aside`) and recomputed.
 - :class:`RowCache`: one method's per-image rows in one ``.npz`` (image ids, the map's file stat and
-  hash, the ground truth's hash, value arrays).
+  hash, the ground truth's hash, value arrays of one entry per image or, ragged, of any number).
 - :class:`PairStore`: the :class:`samis.runner.UnitStore` of (method, image) pairs over one
-  :class:`RowCache` per method (evaluation, image-level evaluation).
+  :class:`RowCache` per method (evaluation, image-level and pixel-level evaluation).
 - :class:`FileStore`: the :class:`samis.runner.UnitStore` of one file per image (SAM's mask cache).
 
 Stores answer through three calls (``has``, ``put``, ``flush``), so a columnar store can take their
@@ -73,42 +74,35 @@ class DamagedCache(Exception):
 
 
 def check_layout(data: dict, layout: dict) -> None:
-    """Raise :class:`DamagedCache` unless every array of ``layout`` (name -> (dtype kinds, shape with
-    ``"n"`` for the row count)) is there with the right kind and shape."""
-    rows = None
+    """Raise :class:`DamagedCache` unless every array of ``layout`` (name -> (dtype kinds, shape)) is there with
+    the right kind and shape; a size given as a name (``"n"``: the row count) is any size, the same wherever the
+    name recurs."""
+    sizes: dict[str, int] = {}
     for name, (kinds, shape) in layout.items():
         if name not in data:
             raise DamagedCache(f"no '{name}' array")
         array = data[name]
         if array.dtype.kind not in kinds or array.ndim != len(shape):
             raise DamagedCache(f"'{name}' is {array.dtype} {array.shape}")
-        rows = array.shape[0] if rows is None else rows
-        expected = tuple(rows if size == "n" else size for size in shape)
+        expected = tuple(sizes.setdefault(size, n) if isinstance(size, str) else size
+                         for size, n in zip(shape, array.shape))
         if array.shape != expected:
             raise DamagedCache(f"'{name}' has shape {array.shape}, expected {expected}")
-    if "stems" in layout and len(set(data["stems"].tolist())) != rows:
+    if "stems" in layout and len(set(data["stems"].tolist())) != sizes["n"]:
         raise DamagedCache("an image id occurs twice")
 
 
-def load_npz(path: Path, layout: dict, version: int) -> dict | None:
-    """A cache file's arrays, or None when it must be computed (again).
-
-    A missing file or one of another cache version is simply recomputed; a file that cannot be read
-    or does not match ``layout`` is moved aside (see :func:`samis.recovery.move_aside`) first, so it
-    never blocks a command and nothing is lost.
+def _read_npz(path: Path, read: Callable[[Any], Any]) -> Any:
+    """``read(the file's arrays)``; None when the file is missing; a file that cannot be read or that ``read``
+    finds damaged (:class:`DamagedCache`, a missing array) is moved aside (see :func:`samis.recovery.move_aside`)
+    and None returned, so it never blocks a command and nothing is lost.
 
     Raises:
         PermissionError: the file cannot be read (not damage: the caller names it).
     """
     try:
         with np.load(path, allow_pickle=False) as data:
-            if "version" not in data.files:
-                raise DamagedCache("no version")
-            if int(data["version"]) != version:
-                return None
-            arrays = {k: data[k] for k in data.files}
-        check_layout(arrays, layout)
-        return arrays
+            return read(data)
     except FileNotFoundError:
         return None
     except PermissionError:
@@ -119,11 +113,55 @@ def load_npz(path: Path, layout: dict, version: int) -> dict | None:
         return None
 
 
+def load_npz(path: Path, layout: dict, version: int, check: Callable[[dict], None] | None = None) -> dict | None:
+    """A cache file's arrays, or None when it must be computed (again): missing, of another cache version, or
+    damaged (it cannot be read, does not match ``layout``, or ``check`` raises :class:`DamagedCache`), in which
+    case it is moved aside first (see :func:`_read_npz`).
+
+    Raises:
+        PermissionError: the file cannot be read (not damage: the caller names it).
+    """
+    def read(data) -> dict | None:
+        if "version" not in data.files:
+            raise DamagedCache("no version")
+        if int(data["version"]) != version:
+            return None
+        arrays = {k: data[k] for k in data.files}
+        check_layout(arrays, layout)
+        if check is not None:
+            check(arrays)
+        return arrays
+
+    return _read_npz(path, read)
+
+
 def save_npz(path: Path, version: int, **arrays) -> None:
     """Write arrays (and ``version``) as one ``.npz``, atomically."""
     buffer = io.BytesIO()
     np.savez(buffer, version=np.array(version), **arrays)
     write_bytes_atomic(path, buffer.getvalue())
+
+
+def _dtype(kinds: str) -> type:
+    return {"U": str, "b": bool}.get(kinds, float if "f" in kinds else np.int64)
+
+
+def read_table(path: Path, layout: dict, version: int) -> dict[str, tuple]:
+    """``{image id: (its value in each column of layout after "stems")}`` of a file :func:`write_table` wrote
+    (rows of two values as tuples); empty when the file is missing, of another version, or damaged (moved aside)."""
+    data = load_npz(path, layout, version)
+    if data is None:
+        return {}
+    columns = [[tuple(v) if isinstance(v, list) else v for v in data[name].tolist()] for name in list(layout)[1:]]
+    return {stem: tuple(column[i] for column in columns) for i, stem in enumerate(data["stems"].tolist())}
+
+
+def write_table(path: Path, version: int, layout: dict, rows: dict[str, tuple]) -> None:
+    """Write ``rows`` (as :func:`read_table` returns them) sorted by image id, atomically."""
+    stems = sorted(rows)
+    columns = {name: np.array([rows[stem][i] for stem in stems], _dtype(kinds)).reshape(-1, *shape[1:])
+               for i, (name, (kinds, shape)) in enumerate(list(layout.items())[1:])}
+    save_npz(path, version, stems=np.array(stems, dtype=str), **columns)
 
 
 def ground_truth_keys(results_dir: Path, paths: dict[str, Path]) -> tuple[dict[str, str], Callable[[], None]]:
@@ -133,20 +171,13 @@ def ground_truth_keys(results_dir: Path, paths: dict[str, Path]) -> tuple[dict[s
     unchanged mask is not read again.
     """
     index_path = Path(results_dir) / _GT_INDEX
-    data = load_npz(index_path, _GT_INDEX_LAYOUT, _GT_INDEX_VERSION)
-    known = {}
-    if data is not None:
-        for i, stem in enumerate(data["stems"].tolist()):
-            known[stem] = ((int(data["stat"][i, 0]), int(data["stat"][i, 1])), str(data["hash"][i]))
+    known = read_table(index_path, _GT_INDEX_LAYOUT, _GT_INDEX_VERSION)
     keys, stats = content_keys(paths, known)
 
     def save() -> None:
-        if any(known.get(stem) != (stats[stem], keys[stem]) for stem in keys):
-            merged = {**known, **{stem: (stats[stem], keys[stem]) for stem in keys}}
-            stems = sorted(merged)
-            save_npz(index_path, _GT_INDEX_VERSION, stems=np.array(stems, dtype=str),
-                     stat=np.array([merged[s][0] for s in stems], dtype=np.int64).reshape(-1, 2),
-                     hash=np.array([merged[s][1] for s in stems], dtype=str))
+        current = {stem: (stats[stem], keys[stem]) for stem in keys}
+        if any(known.get(stem) != row for stem, row in current.items()):
+            write_table(index_path, _GT_INDEX_VERSION, _GT_INDEX_LAYOUT, {**known, **current})
 
     return keys, save
 
@@ -155,100 +186,107 @@ def ground_truth_keys(results_dir: Path, paths: dict[str, Path]) -> tuple[dict[s
 class RowCache:
     """One method's cached per-image rows: image id, the map's stat and hash, the ground truth's hash, values.
 
+    Each value ``name`` of a row is an array of entries of one shape: exactly one entry (on disk: one array with
+    a row per image), or with ``ragged`` any number (one per region; on disk every row's entries stacked, and
+    ``name_count`` the number of each row's). Rows are written sorted by image id: the file is the same whichever
+    engine computed it, in whatever order results came back and whenever a flush fell.
+
     Args:
         path: the ``.npz`` file.
-        values: value arrays: name -> (dtype kinds, shape of one row).
+        values: value arrays: name -> (dtype kinds, shape of one entry).
         version: the cache version (files of another version are recomputed).
         labels: constant arrays saved beside the rows (the names of the values' columns).
+        ragged: rows hold any number of entries.
     """
 
     def __init__(self, path: Path, values: dict[str, tuple[str, tuple]], version: int,
-                 labels: dict[str, np.ndarray] | None = None):
+                 labels: dict[str, np.ndarray] | None = None, ragged: bool = False):
         self.path, self.values, self.version, self.labels = Path(path), values, version, labels or {}
-        layout = {**KEY_LAYOUT, **{name: (kinds, ("n", *shape)) for name, (kinds, shape) in values.items()}}
-        data = load_npz(self.path, layout, version)
-        if data is None:
-            data = {name: np.empty((0, *shape[1:]), np.int64 if "i" in kinds else float if "f" in kinds else str)
-                    for name, (kinds, shape) in layout.items()}
-        self.stems: list[str] = data["stems"].tolist()
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = data["pred_stat"].astype(np.int64).reshape(-1, 2)
-        self.pred_hash: list[str] = data["pred_hash"].tolist()
-        self.gt_hash: list[str] = data["gt_hash"].tolist()
-        self.arrays = {name: data[name] for name in values}
-        self.dirty = False
-        self._new: dict[str, tuple] = {}
+        self.ragged, self.dirty = ragged, False
+        #: image id -> ((size, mtime) of the map, map hash, ground-truth hash, {value name: entries})
+        self.rows: dict[str, tuple] = {}
+        layout = {**KEY_LAYOUT, **{name: (kinds, (f"{name} entries" if ragged else "n", *shape))
+                                   for name, (kinds, shape) in values.items()},
+                  **{f"{name}_count": ("iu", ("n",)) for name in values if ragged}}
+        data = load_npz(self.path, layout, version, self._check_counts)
+        if data is not None:
+            entries = {name: np.split(data[name], np.cumsum(self._counts(data, name))[:-1]) for name in values}
+            keys = zip(data["stems"].tolist(), data["pred_stat"].tolist(), data["pred_hash"].tolist(),
+                       data["gt_hash"].tolist())
+            for i, (stem, stat, pred_hash, gt_hash) in enumerate(keys):
+                self.rows[stem] = (tuple(stat), pred_hash, gt_hash, {name: entries[name][i] for name in values})
+
+    def _counts(self, data: dict, name: str) -> np.ndarray:
+        return data[f"{name}_count"] if self.ragged else np.ones(len(data["stems"]), np.int64)
+
+    def _check_counts(self, data: dict) -> None:
+        for name in self.values:
+            counts = self._counts(data, name)
+            if (counts < 0).any() or int(counts.sum()) != len(data[name]):
+                raise DamagedCache(f"'{name}_count' does not add up to the rows of '{name}'")
+
+    @property
+    def stems(self) -> list[str]:
+        """The image ids of the rows, sorted."""
+        return sorted(self.rows)
 
     def known(self) -> dict[str, tuple[tuple[int, int], str]]:
         """``{image: ((size, mtime), map hash)}`` of the rows, for :func:`content_keys`."""
-        stats = self.pred_stat.tolist()
-        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
+        return {stem: row[:2] for stem, row in self.rows.items()}
 
     def lookup(self, stem: str) -> tuple[str, str] | None:
         """(map hash, ground-truth hash) the row of ``stem`` was computed from, or None."""
-        i = self.index.get(stem)
-        return None if i is None else (self.pred_hash[i], self.gt_hash[i])
+        row = self.rows.get(stem)
+        return None if row is None else row[1:3]
 
     def touch(self, stem: str, stat: tuple[int, int]) -> None:
-        """Same content under a new file stat: remember the stat so the file is not hashed again."""
-        self.pred_stat[self.index[stem]] = stat
-        self.dirty = True
+        """The map of ``stem`` has its row's content: remember its stat, so an unchanged file is not hashed again."""
+        if self.rows[stem][0] != tuple(stat):
+            self.rows[stem] = (tuple(stat), *self.rows[stem][1:])
+            self.dirty = True
 
     def put(self, stem: str, stat, pred_hash: str, gt_hash: str, values: dict[str, np.ndarray]) -> None:
-        self._new[stem] = (stat, pred_hash, gt_hash, values)
+        entries = {name: np.asarray(values[name], _dtype(kinds)).reshape(-1, *shape)
+                   for name, (kinds, shape) in self.values.items()}
+        self.rows[stem] = (tuple(stat), pred_hash, gt_hash, entries)
         self.dirty = True
-
-    def _merge(self) -> None:
-        if not self._new:
-            return
-        keep = [i for i, stem in enumerate(self.stems) if stem not in self._new]
-        new_stems = list(self._new)
-        rows = [self._new[s] for s in new_stems]
-        stems = [self.stems[i] for i in keep] + new_stems
-        # rows sorted by image id: the file is the same whichever engine computed it, in whatever order
-        # results came back and whenever a flush fell
-        order = sorted(range(len(stems)), key=stems.__getitem__)
-        self.stems = [stems[i] for i in order]
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = np.concatenate([self.pred_stat[keep],
-                                         np.array([r[0] for r in rows], np.int64).reshape(-1, 2)])[order]
-        self.pred_hash = [([self.pred_hash[i] for i in keep] + [r[1] for r in rows])[i] for i in order]
-        self.gt_hash = [([self.gt_hash[i] for i in keep] + [r[2] for r in rows])[i] for i in order]
-        for name, (_, shape) in self.values.items():
-            new = np.array([r[3][name] for r in rows], dtype=float).reshape(-1, *shape)
-            self.arrays[name] = np.concatenate([self.arrays[name].reshape(-1, *shape)[keep].astype(float), new])[order]
-        self._new = {}
 
     def drop(self, stems: list[str]) -> None:
         """Forget the rows of these images (their results came from files that changed while they were read)."""
-        self._merge()
-        gone = set(stems) & set(self.index)
-        if not gone:
-            return
-        keep = [i for i, stem in enumerate(self.stems) if stem not in gone]
-        self.stems = [self.stems[i] for i in keep]
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = self.pred_stat[keep]
-        self.pred_hash = [self.pred_hash[i] for i in keep]
-        self.gt_hash = [self.gt_hash[i] for i in keep]
-        self.arrays = {name: array[keep] for name, array in self.arrays.items()}
-        self.dirty = True
+        for stem in set(stems) & set(self.rows):
+            del self.rows[stem]
+            self.dirty = True
 
-    def rows_for(self, stems: list[str]) -> dict[str, np.ndarray]:
-        """Each value array's rows for these images, in this order."""
-        self._merge()
-        rows = [self.index[s] for s in stems]
-        return {name: array[rows] for name, array in self.arrays.items()}
+    def rows_for(self, stems: list[str]) -> dict[str, np.ndarray | list[np.ndarray]]:
+        """Each value's rows for these images, in this order: one array, or (ragged) each image's entries."""
+        return {name: self._entries(name, stems, joined=not self.ragged) for name in self.values}
+
+    def _entries(self, name: str, stems: list[str], joined: bool) -> np.ndarray | list[np.ndarray]:
+        kinds, shape = self.values[name]
+        entries = [self.rows[stem][3][name] for stem in stems]
+        return np.concatenate([np.empty((0, *shape), _dtype(kinds)), *entries]) if joined else entries
 
     def save(self) -> None:
         """Write the file atomically (only when something changed)."""
         if not self.dirty:
             return
-        self._merge()
-        save_npz(self.path, self.version, stems=np.array(self.stems, dtype=str), pred_stat=self.pred_stat,
-                 pred_hash=np.array(self.pred_hash, dtype=str), gt_hash=np.array(self.gt_hash, dtype=str),
-                 **self.arrays, **self.labels)
+        stems = self.stems
+        counts = {f"{name}_count": np.array([len(e) for e in self._entries(name, stems, False)], np.int64)
+                  for name in self.values if self.ragged}
+        save_npz(self.path, self.version, stems=np.array(stems, dtype=str),
+                 pred_stat=np.array([self.rows[s][0] for s in stems], np.int64).reshape(-1, 2),
+                 pred_hash=np.array([self.rows[s][1] for s in stems], dtype=str),
+                 gt_hash=np.array([self.rows[s][2] for s in stems], dtype=str),
+                 **{name: self._entries(name, stems, True) for name in self.values}, **counts, **self.labels)
         self.dirty = False
+
+
+class RaggedRowCache(RowCache):
+    """A :class:`RowCache` whose rows hold any number of entries (``ragged=True``)."""
+
+    def __init__(self, path: Path, values: dict[str, tuple[str, tuple]], version: int,
+                 labels: dict[str, np.ndarray] | None = None):
+        super().__init__(path, values, version, labels, ragged=True)
 
 
 class PairStore:
@@ -263,29 +301,20 @@ class PairStore:
         self.caches, self.to_row = caches, to_row
         self._stats: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def plan(self, method: str, present: dict[str, Path], gt_keys: dict[str, str],
-             job_of: Callable[[str, Path], Any]) -> list[Unit]:
-        """The units of one method's images (``present``: image -> map file), keyed by both files' content.
-
-        A cached row whose map kept its content under a new stat is touched (not recomputed).
-        """
-        cache = self.caches[method]
-        known = cache.known()
-        pred_keys, pred_stats = content_keys(present, known)
-        units = []
-        for stem, path in present.items():
-            unit = Unit(stem, (pred_keys[stem], gt_keys[stem]), job_of(stem, path), group=method)
-            self._stats[(method, stem)] = pred_stats[stem]
-            if cache.lookup(stem) == unit.key and known[stem][0] != pred_stats[stem]:
-                cache.touch(stem, pred_stats[stem])
-            units.append(unit)
-        return units
-
     def plan_images(self, maps: dict[str, dict[str, Path]], gt_keys: dict[str, str], image_order: list[str],
                     job_of: Callable[[str, Path], Any]) -> list[Unit]:
-        """The units of every method (``maps``: method -> image -> map file), in ``image_order`` with an image's
-        pairs one after another, so a task reads each ground truth once for all of its methods."""
-        units = [unit for method, present in maps.items() for unit in self.plan(method, present, gt_keys, job_of)]
+        """The units of every method (``maps``: method -> image -> map file), keyed by both files' content, in
+        ``image_order`` with an image's pairs one after another, so a task reads each ground truth once for all of
+        its methods. A cached row whose map kept its content under a new stat is touched (not recomputed)."""
+        units = []
+        for method, present in maps.items():
+            cache = self.caches[method]
+            pred_keys, pred_stats = content_keys(present, cache.known())
+            for stem, path in present.items():
+                units.append(Unit(stem, (pred_keys[stem], gt_keys[stem]), job_of(stem, path), group=method))
+                self._stats[(method, stem)] = pred_stats[stem]
+                if cache.lookup(stem) == units[-1].key:
+                    cache.touch(stem, pred_stats[stem])
         order = {stem: i for i, stem in enumerate(image_order)}
         return sorted(units, key=lambda unit: order[unit.id])
 
@@ -316,16 +345,7 @@ def envelope_bytes(key: Any, result: Any) -> bytes:
 def read_envelope(path: Path) -> tuple[Any, np.ndarray] | None:
     """(content key, result) of a file written with :func:`envelope_bytes`; None when missing; a damaged
     file is moved aside (and None returned)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["key"])), data["result"]
-    except FileNotFoundError:
-        return None
-    except PermissionError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        move_aside(path, error.__class__.__name__, then="computed again")
-        return None
+    return _read_npz(path, lambda data: (json.loads(str(data["key"])), data["result"]))
 
 
 def _envelope_key(path: Path) -> Any:
@@ -367,129 +387,3 @@ class FileStore:
         """Nothing to do: every file is written when it is put."""
 
 
-class RaggedRowCache:
-    """One method's cached per-image rows whose values have a varying first dimension (one entry per region).
-
-    The same keys and interface as :class:`RowCache` (``known``, ``lookup``, ``touch``, ``put``, ``drop``,
-    ``rows_for``, ``save``), so a :class:`PairStore` runs over it unchanged. On disk (and in memory) each value
-    ``name`` is one array of every row's entries stacked (``name``) and each row's number of entries
-    (``name_count``); rows are sliced out of it, never copied one by one.
-
-    Args:
-        path: the ``.npz`` file.
-        values: name -> (dtype kinds, shape of one entry); a row holds any number of entries.
-        version: the cache version (files of another version are recomputed).
-        labels: constant arrays saved beside the rows.
-    """
-
-    def __init__(self, path: Path, values: dict[str, tuple[str, tuple]], version: int,
-                 labels: dict[str, np.ndarray] | None = None):
-        self.path, self.values, self.version, self.labels = Path(path), values, version, labels or {}
-        layout = {**KEY_LAYOUT, **{f"{name}_count": ("iu", ("n",)) for name in values}}
-        data = load_npz(self.path, layout, version)
-        if data is not None:
-            try:
-                self._check(data)
-            except DamagedCache as error:
-                move_aside(self.path, str(error), then="computed again")
-                data = None
-        if data is None:
-            data = {**{name: np.empty((0,) * len(shape)) for name, (_, shape) in KEY_LAYOUT.items()},
-                    "pred_stat": np.empty((0, 2), np.int64),
-                    **{name: np.empty((0, *shape), np.int64) for name, (_, shape) in values.items()},
-                    **{f"{name}_count": np.empty(0, np.int64) for name in values}}
-        self.stems: list[str] = data["stems"].tolist()
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = data["pred_stat"].astype(np.int64).reshape(-1, 2)
-        self.pred_hash: list[str] = data["pred_hash"].tolist()
-        self.gt_hash: list[str] = data["gt_hash"].tolist()
-        self.arrays = {name: data[name] for name in values}
-        self.starts = {name: np.concatenate([[0], np.cumsum(data[f"{name}_count"])]).astype(np.int64) for name in values}
-        self.dirty = False
-        self._new: dict[str, tuple] = {}
-
-    def _check(self, data: dict) -> None:
-        for name, (kinds, shape) in self.values.items():
-            array, counts = data.get(name), data[f"{name}_count"]
-            if array is None or array.dtype.kind not in kinds or array.shape[1:] != tuple(shape):
-                raise DamagedCache(f"'{name}' is missing or has the wrong layout")
-            if (counts < 0).any() or int(counts.sum()) != array.shape[0]:
-                raise DamagedCache(f"'{name}_count' does not add up to the rows of '{name}'")
-
-    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
-        """``{image: ((size, mtime), map hash)}`` of the rows, for :func:`content_keys`."""
-        self._merge()
-        stats = self.pred_stat.tolist()
-        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
-
-    def lookup(self, stem: str) -> tuple[str, str] | None:
-        if stem in self._new:
-            return self._new[stem][1], self._new[stem][2]
-        i = self.index.get(stem)
-        return None if i is None else (self.pred_hash[i], self.gt_hash[i])
-
-    def touch(self, stem: str, stat: tuple[int, int]) -> None:
-        """Same content under a new file stat: remember the stat so the file is not hashed again."""
-        self._merge()
-        self.pred_stat[self.index[stem]] = stat
-        self.dirty = True
-
-    def put(self, stem: str, stat, pred_hash: str, gt_hash: str, values: dict[str, np.ndarray]) -> None:
-        entries = {name: np.asarray(values[name]).reshape(-1, *shape) for name, (_, shape) in self.values.items()}
-        self._new[stem] = (tuple(stat), pred_hash, gt_hash, entries)
-        self.dirty = True
-
-    def _keep_rows(self, keep: list[int], extra: list[tuple[str, tuple]]) -> None:
-        """Keep rows ``keep`` (indexes) and append ``extra`` (stem, row) rows."""
-        for name in self.values:
-            starts = self.starts[name]
-            counts = np.diff(starts)[keep] if keep else np.zeros(0, np.int64)
-            entries = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in keep]) if keep else np.zeros(0, np.int64)
-            parts = [self.arrays[name][entries.astype(np.int64)], *(row[3][name] for _, row in extra)]
-            self.arrays[name] = np.concatenate(parts).astype(np.int64)
-            counts = np.concatenate([counts, [len(row[3][name]) for _, row in extra]]).astype(np.int64)
-            self.starts[name] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.stems = [self.stems[i] for i in keep] + [stem for stem, _ in extra]
-        self.index = {stem: i for i, stem in enumerate(self.stems)}
-        self.pred_stat = np.concatenate([self.pred_stat[keep],
-                                         np.array([row[0] for _, row in extra], np.int64).reshape(-1, 2)])
-        self.pred_hash = [self.pred_hash[i] for i in keep] + [row[1] for _, row in extra]
-        self.gt_hash = [self.gt_hash[i] for i in keep] + [row[2] for _, row in extra]
-
-    def _merge(self) -> None:
-        if self._new:
-            new, self._new = self._new, {}
-            self._keep_rows([i for i, stem in enumerate(self.stems) if stem not in new], list(new.items()))
-            # rows sorted by image id, as RowCache keeps them: the same file from every engine
-            order = sorted(range(len(self.stems)), key=self.stems.__getitem__)
-            if order != list(range(len(self.stems))):
-                self._keep_rows(order, [])
-
-    def drop(self, stems: list[str]) -> None:
-        """Forget the rows of these images (their results came from files that changed while they were read)."""
-        self._merge()
-        gone = set(stems) & set(self.index)
-        if gone:
-            self._keep_rows([i for i, stem in enumerate(self.stems) if stem not in gone], [])
-            self.dirty = True
-
-    def rows_for(self, stems: list[str]) -> dict[str, list[np.ndarray]]:
-        """Each value's entries for these images, in this order (one array per image, views of the stack)."""
-        self._merge()
-        rows = [self.index[s] for s in stems]
-        out = {}
-        for name in self.values:
-            array, starts = self.arrays[name], self.starts[name].tolist()
-            out[name] = [array[starts[i]:starts[i + 1]] for i in rows]
-        return out
-
-    def save(self) -> None:
-        """Write the file atomically (only when something changed)."""
-        if not self.dirty:
-            return
-        self._merge()
-        counts = {f"{name}_count": np.diff(self.starts[name]) for name in self.values}
-        save_npz(self.path, self.version, stems=np.array(self.stems, dtype=str), pred_stat=self.pred_stat,
-                 pred_hash=np.array(self.pred_hash, dtype=str), gt_hash=np.array(self.gt_hash, dtype=str),
-                 **self.arrays, **counts, **self.labels)
-        self.dirty = False
