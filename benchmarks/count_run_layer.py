@@ -45,7 +45,7 @@ AFTER = {
     "samis/baselines/run.py": {"_provenance", "_reusable", "baseline_map", "read_image_and_size", "baseline_worker",
                                "_BaselineMaps", "compute_baseline"},
     "samis/sam/run.py": {"cache_key", "_stored_embeddings", "_embedding_callables", "mask_file_bytes", "sam_worker",
-                         "read_sam_input", "_MaskFiles", "_key_of", "run_sam_over_dataset", "cached_stems"},
+                         "read_sam_input", "_MaskFiles", "_key_of", "SamRun", "run_sam_over_dataset", "cached_stems"},
     "samis/sam/select_run.py": {"_read_gt", "read_selection_input", "selection_worker", "_SelectionMaps",
                                 "select_over_dataset"},
     "samis/sam/selection_search.py": {"fit_masks", "read_cached_masks", "gray_at", "selection_input"},

@@ -61,10 +61,12 @@ metric = state.bind(top[0].selectbox, "Metric", key="cases_metric", url="metric"
                     format_func=label)
 mode = state.bind(top[1].selectbox, "Filter", key="cases_filter", url="filter", default="all", options=CASE_FILTERS,
                   format_func=CASE_FILTERS.get)
-method_a = state.bind(top[2].selectbox, "Method A", key="cases_a", url="method_a", default=default_a, options=methods,
-                      rejected=_not_chosen("A", default_a))
-method_b = state.bind(top[3].selectbox, "Method B", key="cases_b", url="method_b", default=default_b, options=methods,
-                      rejected=_not_chosen("B", default_b))
+method_a = state.bind(top[2].selectbox, "Method A", key="cases_a",
+                      url=state.UrlParam("method_a", rejected=_not_chosen("A", default_a)), default=default_a,
+                      options=methods)
+method_b = state.bind(top[3].selectbox, "Method B", key="cases_b",
+                      url=state.UrlParam("method_b", rejected=_not_chosen("B", default_b)), default=default_b,
+                      options=methods)
 if op_why is not None:
     st.caption(f"IoU at the operating point is not offered: {ui.escaped(op_why)}")
 elif metric == OPERATING_POINT_IOU:
@@ -73,8 +75,9 @@ elif metric == OPERATING_POINT_IOU:
                           + "; a defect-free image reads 1 when nothing is flagged, else 0"
                           + "".join(f"; {note}" for note in op_result.notes)))
 second = st.columns([1, 1, 2])
-margin = state.bind(second[0].number_input, "x (margin)", key="cases_x", url="margin", default=0.0,
-                    parse=state.number_in(0.0, 1.0), dump=lambda v: f"{v:g}", min_value=0.0, max_value=1.0, step=0.01)
+margin = state.bind(second[0].number_input, "x (margin)", key="cases_x",
+                    url=state.UrlParam("margin", parse=state.number_in(0.0, 1.0), dump=lambda v: f"{v:g}"),
+                    default=0.0, min_value=0.0, max_value=1.0, step=0.01)
 worst_n = state.count_input(second[1], "N (worst)", "worst_n", key="cases_n", url="worst_n", default=20)
 table = tables[metric]
 classes = sorted(table["class"].unique())
@@ -84,12 +87,13 @@ span = value_span(table, methods)
 range_key = f"cases_range::{metric}"
 if range_key in st.session_state:
     st.session_state[range_key] = clamp_range(st.session_state[range_key], span)
-value_range = state.bind(st.slider, f"{label(metric, method_a)} of method A between", key=range_key, url="range", default=span,
-                         parse=state.range_in(*span),
-                         dump=lambda v: f"{v[0]:g}~{v[1]:g}", min_value=span[0], max_value=span[1], step=0.01)
+value_range = state.bind(st.slider, f"{label(metric, method_a)} of method A between", key=range_key,
+                         url=state.UrlParam("range", parse=state.range_in(*span), dump=lambda v: f"{v[0]:g}~{v[1]:g}"),
+                         default=span, min_value=span[0], max_value=span[1], step=0.01)
 
-defect_free_only = state.bind(st.toggle, "defect-free only", key="cases_defect_free", url="defect_free",
-                              default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
+defect_free_only = state.bind(st.toggle, "defect-free only", key="cases_defect_free",
+                              url=state.flag("defect_free"),
+                              default=False,
                               help="only images whose ground truth is empty (good parts): what each method flags there "
                                    "is a false alarm")
 defect_free = None
@@ -112,8 +116,9 @@ st.caption(f"{len(shown)} of {selection.total} images · {ui.escaped(label(metri
            f"{'higher' if selection.higher_is_better else 'lower'} is better · sorted by method A · select a row to "
            "open the image")
 st.text(f"method A: {method_a}" + (f" · method B: {method_b}" if mode == "beats" else ""))
-paired = state.bind(st.toggle, "A vs B", key="cases_paired", url="paired", default=False,
-                    parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
+paired = state.bind(st.toggle, "A vs B", key="cases_paired",
+                    url=state.flag("paired"),
+                    default=False,
                     help="method A against method B on the images shown: differences with 95 % paired-bootstrap "
                          "intervals and Wilcoxon signed-rank p-values (Holm-corrected)")
 if paired:
@@ -181,10 +186,12 @@ with st.expander("Tags and notes", expanded=True):
     review_ui.show_image_review(review, image_id)
     review_ui.review_form(review, who, image_id, methods)
 controls = st.columns([1, 3])
-overlay = state.bind(controls[0].toggle, "TP / FP / FN overlay", key="cases_overlay", url="overlay", default=False,
-                     parse=lambda t: t == "1", dump=lambda v: "1" if v else None)
-threshold = state.bind(controls[1].slider, "threshold", key="cases_t", url="threshold", default=128,
-                       parse=state.number_in(1, 255, int), min_value=1, max_value=255, disabled=not overlay)
+overlay = state.bind(controls[0].toggle, "TP / FP / FN overlay", key="cases_overlay",
+                     url=state.flag("overlay"),
+                     default=False)
+threshold = state.bind(controls[1].slider, "threshold", key="cases_t",
+                       url=state.UrlParam("threshold", parse=state.number_in(1, 255, int)), default=128, min_value=1,
+                       max_value=255, disabled=not overlay)
 PER_ROW = 7
 values = image_values(tables, image_id, methods)
 cells = None

@@ -50,8 +50,8 @@ if metric_set != METRIC_SETS[0]:
 paper_key = data.paper_key(ctx.root, ctx.dataset_id, ctx.split)
 sources = ["measured", "paper", "both"] if paper_key else ["measured"]
 default_source = ("both" if ctx.methods else "paper") if paper_key else "measured"
-source = state.bind(st.segmented_control, "Rows", key="cmp_source", url="source", default=default_source,
-                    options=sources, always_in_url=True,
+source = state.bind(st.segmented_control, "Rows", key="cmp_source", url=state.UrlParam("source", always=True),
+                    default=default_source, options=sources,
                     help="measured here, printed in the paper, or both: each source is its own block, never ranked "
                          "with the other")
 if not paper_key:
@@ -64,18 +64,18 @@ if use_measured and not ctx.methods:
 
 switches = st.columns(3)
 references = state.bind(
-    switches[0].toggle, "Reference rows", key="cmp_references", url="references", default=True,
-    parse=lambda t: t == "1", dump=lambda v: "1" if v else "0", disabled=not use_measured,
+    switches[0].toggle, "Reference rows", key="cmp_references", default=True, disabled=not use_measured,
+    url=state.UrlParam("references", parse=lambda t: t == "1", dump=lambda v: "1" if v else "0"),
     help="ref:zeros (an all-zero map) and ref:const128 (every pixel 128), scored on the same images: a method "
          "near them scores like a map that finds nothing")
 upper_bounds_compete = state.bind(
-    switches[1].toggle, "Upper bounds † take part in best marks", key="cmp_upper_bounds", url="upper_bounds",
-    default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None,
+    switches[1].toggle, "Upper bounds † take part in best marks", key="cmp_upper_bounds",
+    url=state.flag("upper_bounds"), default=False,
     help="upper bounds look at the ground truth: by default they are shown, marked †, but not ranked")
 
 exclude_gt = state.bind(
-    switches[2].toggle, f"Exclude images tagged `{GT_ERROR_TAG}`", key="cmp_exclude_gt", url="exclude_gt_error",
-    default=False, parse=lambda t: t == "1", dump=lambda v: "1" if v else None, disabled=not use_measured,
+    switches[2].toggle, f"Exclude images tagged `{GT_ERROR_TAG}`", key="cmp_exclude_gt",
+    url=state.flag("exclude_gt_error"), default=False, disabled=not use_measured,
     help=f"leave out of the measured rows the images tagged {GT_ERROR_TAG!r} (bad ground truth) in the review store, "
          "by anyone: scores, reference rows, intervals, tests, per-class scores, curves and every export use the "
          "same images (as `--exclude-tag` does on the command line)")
@@ -114,10 +114,10 @@ NO_GAP = "(none)"
 default_gap = found.default_gap_method or NO_GAP
 left, right = st.columns(2)
 gap_method = state.bind(
-    left.selectbox, "Gap row: compare", key="cmp_gap", url="gap_method", default=default_gap, always_in_url=True,
-    options=[NO_GAP, *found.keys],
-    rejected=lambda bad: ui.notice(f"The link asks for a gap row of {ui.literal(repr(bad))}, which is not in this "
-                                   f"table; showing {ui.literal(repr(default_gap))}."),
+    left.selectbox, "Gap row: compare", key="cmp_gap", default=default_gap, options=[NO_GAP, *found.keys],
+    url=state.UrlParam("gap_method", always=True, rejected=lambda bad: ui.notice(
+        f"The link asks for a gap row of {ui.literal(repr(bad))}, which is not in this table; showing "
+        f"{ui.literal(repr(default_gap))}.")),
     help="the gap row gives, per metric, how far the best other method is ahead of this one")
 gap_definition = state.bind(
     right.radio, "Gap definition", key="cmp_gapdef", url="gap_definition", default=found.gap_definition,
@@ -125,8 +125,8 @@ gap_definition = state.bind(
     format_func={"larger": "larger (Tables 3–5)", "reference": "reference (Table 6)"}.get)
 
 uncertainty = state.bind(
-    st.toggle, "Uncertainty", key="cmp_uncertainty", url="uncertainty", default=False,
-    parse=lambda t: t == "1", dump=lambda v: "1" if v else None, disabled=evaluation is None,
+    st.toggle, "Uncertainty", key="cmp_uncertainty", url=state.flag("uncertainty"), default=False,
+    disabled=evaluation is None,
     help="95 % bootstrap intervals over images for the measured rows, whether each best value is significantly "
          "ahead of the runner-up, the significance matrix and the rank stability")
 boot = None

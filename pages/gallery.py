@@ -30,15 +30,18 @@ if pick == "chosen":
 else:
     rows = state.count_input(left, "Rows", "gallery_rows", key="gal_rows", url="rows", default=min(3, len(ids)))
 if pick == "random":
-    seed = state.bind(left.number_input, "Seed", key="gal_seed", url="seed", default=0,
-                      parse=state.number_in(0, 2**31 - 1, int), min_value=0, step=1)
+    seed = state.bind(left.number_input, "Seed", key="gal_seed",
+                      url=state.UrlParam("seed", parse=state.number_in(0, 2**31 - 1, int)), default=0, min_value=0,
+                      step=1)
 mode = state.bind(middle.radio, "Show", key="gal_mode", url="mode", default="maps", options=MODES,
                   format_func=SHOW.get)
-threshold = state.bind(right.slider, "Threshold (for binary and overlay)", key="gal_t", url="threshold", default=128,
-                       parse=state.number_in(1, 255, int), min_value=1, max_value=255, disabled=mode == "maps")
+threshold = state.bind(right.slider, "Threshold (for binary and overlay)", key="gal_t",
+                       url=state.UrlParam("threshold", parse=state.number_in(1, 255, int)), default=128, min_value=1,
+                       max_value=255, disabled=mode == "maps")
 CELL_SIZES = (96, 128, 160, 200, 256, 320)
-cell = state.bind(right.select_slider, "Cell size (px)", key="gal_cell", url="cell", default=160, options=CELL_SIZES,
-                  parse=lambda t: int(t) if int(t) in CELL_SIZES else None)
+cell = state.bind(right.select_slider, "Cell size (px)", key="gal_cell",
+                  url=state.UrlParam("cell", parse=lambda t: int(t) if int(t) in CELL_SIZES else None), default=160,
+                  options=CELL_SIZES)
 
 image_ids = gallery_images(ids, {i: by_id[i].cls for i in ids}, pick, int(rows), seed=int(seed), chosen=chosen)
 image_ids = review_ui.gallery_set(ctx.root, ctx.dataset_id, ids, image_ids)  # a review set, when one is chosen

@@ -17,8 +17,9 @@ methods = tuple(ctx.methods)
 
 # -- controls -----------------------------------------------------------------------------------------
 top = st.columns([1, 1, 1, 1])
-min_area = state.bind(top[0].number_input, "Min region area (px; 0 = default)", key="gp_min_area", url="min_area",
-                      default=0, parse=state.number_in(0, 10**8, int), min_value=0, max_value=10**8, step=1,
+min_area = state.bind(top[0].number_input, "Min region area (px; 0 = default)", key="gp_min_area",
+                      url=state.UrlParam("min_area", parse=state.number_in(0, 10**8, int)), default=0, min_value=0,
+                      max_value=10**8, step=1,
                       help=f"regions of the map at >= 128, 8-connected, of at least this many pixels count; "
                            f"0 uses {DEFAULT_MIN_AREA_RULE} of each image")
 score = state.bind(top[1].radio, "ROC by", key="gp_score", url="score", default="area", options=("area", "max"),

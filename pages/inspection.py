@@ -24,13 +24,14 @@ calibration_split = state.bind(top[0].selectbox, "Calibration split", key="insp_
 calibrate = state.bind(top[1].radio, "Calibrate on", key="insp_calibrate", url="calibrate", default="pixel",
                        options=CALIBRATIONS, horizontal=True,
                        format_func={"pixel": "pixel FPR", "image": "defect-free images"}.get)
-budget = state.bind(top[2].number_input, "Budget (share)", key="insp_budget", url="budget", default=DEFAULT_BUDGET,
-                    parse=state.number_in(0.0001, 0.5), min_value=0.0001, max_value=0.5, step=0.005, format="%.4f",
+budget = state.bind(top[2].number_input, "Budget (share)", key="insp_budget", default=DEFAULT_BUDGET,
+                    url=state.UrlParam("budget", parse=state.number_in(0.0001, 0.5)), min_value=0.0001, max_value=0.5,
+                    step=0.005, format="%.4f",
                     help="the largest pixel FPR (or share of defect-free images flagged) allowed on the calibration "
                          "split; the threshold is the smallest one within it")
-limit = state.bind(top[3].radio, "AUPRO limit", key="insp_limit", url="fpr_limit", default=DEFAULT_FPR_LIMITS[0],
-                   options=DEFAULT_FPR_LIMITS, parse=lambda t: float(t) if float(t) in DEFAULT_FPR_LIMITS else None,
-                   horizontal=True)
+limit_url = state.UrlParam("fpr_limit", parse=lambda t: float(t) if float(t) in DEFAULT_FPR_LIMITS else None)
+limit = state.bind(top[3].radio, "AUPRO limit", key="insp_limit", url=limit_url, default=DEFAULT_FPR_LIMITS[0],
+                   options=DEFAULT_FPR_LIMITS, horizontal=True)
 size_value = state.bind(top[4].radio, "By size", key="insp_size", url="size_value", default="found",
                         options=("found", "mean_overlap"), horizontal=True,
                         format_func={"found": "found", "mean_overlap": "mean overlap"}.get)

@@ -28,9 +28,11 @@ def _fallback(what: str, fallback: str):
 
 
 top = st.columns([1, 1, 1])
-model = state.bind(top[0].selectbox, "Model", key="masks_model", url="model", default=models[0], options=models,
-                   format_func=lambda m: f"{m} ({titles.get(m, m)})", rejected=_fallback("model", models[0]),
-                   parse=lambda t: next((m for m in models if getattr(sam_model_of(t), 'label', None) == m), None))
+model_url = state.UrlParam(
+    "model", rejected=_fallback("model", models[0]),
+    parse=lambda t: next((m for m in models if getattr(sam_model_of(t), 'label', None) == m), None))
+model = state.bind(top[0].selectbox, "Model", key="masks_model", url=model_url, default=models[0], options=models,
+                   format_func=lambda m: f"{m} ({titles.get(m, m)})")
 found = resolve_model(model)
 if found.random_weights:
     st.warning(f"{ui.literal(found.label)} is a test-size model with random weights: its masks test the pipeline, "
@@ -42,8 +44,8 @@ if not images:
     ui.notice(f"No image of {ui.literal(ctx.dataset_id)} has {ui.literal(model)} masks; compute them with "
               f"{ui.literal(compute_command(ctx.dataset_id, found))}.")
     state.stop()
-image_id = state.bind(top[1].selectbox, "Image", key="masks_image", url="image", default=images[0], options=images,
-                      rejected=_fallback("image", images[0]))
+image_id = state.bind(top[1].selectbox, "Image", key="masks_image", default=images[0], options=images,
+                      url=state.UrlParam("image", rejected=_fallback("image", images[0])))
 
 cache_key = data.mask_cache_key(ctx.root, ctx.dataset_id, image_id, model)
 explorer = None
@@ -74,8 +76,8 @@ def _parse_shown(text: str):
 
 
 shown = state.bind(st.multiselect, f"Shown masks ({n} cached; remove any to hide it)", key=f"masks_shown::{model}::{image_id}",
-                   url="shown", default=everything, options=everything, parse=_parse_shown,
-                   dump=lambda v: ",".join(str(i) for i in v), placeholder="no mask shown")
+                   url=state.UrlParam("shown", parse=_parse_shown, dump=lambda v: ",".join(str(i) for i in v)),
+                   default=everything, options=everything, placeholder="no mask shown")
 
 pictures = None
 with ui.guard("drawing the masks"):

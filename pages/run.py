@@ -183,15 +183,14 @@ def _sam_tab() -> None:
 
 def _run_sam(model: ModelSpec, params, checkpoint, device: str, keep_embeddings: bool, chosen: list[str],
              engine: EngineSpec) -> None:
-    from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
+    from samis.sam.run import SamRun, run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
     with st.status(f"SAM {model.key} on {ctx.dataset_id}/{ctx.split} ({ui.literal(engine.describe())})",
                    expanded=True) as box:
         if engine.is_local:  # Ray workers load their own model
             data.loaded_model(model, checkpoint, device, _hash_cache())
-        report = run_sam_over_dataset(ctx.workspace, ctx.dataset, model, params, split=ctx.split,
-                                      progress=ui.Progress(), checkpoint=checkpoint, device=device,
-                                      cache_embeddings=keep_embeddings,
+        run = SamRun(model, params, checkpoint=checkpoint, device=device, cache_embeddings=keep_embeddings)
+        report = run_sam_over_dataset(ctx.workspace, ctx.dataset, run, split=ctx.split, progress=ui.Progress(),
                                       notify=lambda message: st.warning(ui.literal(message)), engine=engine)
         st.markdown(ui.literal(report.summary()))
         for how in chosen:

@@ -395,7 +395,7 @@ def demo_sam_masks(workspace: Workspace, dataset, force: bool = False, progress:
     # lazy: SAM imports torch, which only the demo's mask step needs
     from samis.datasets import get_split
     from samis.sam.params import AmgParams
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
 
     firsts: dict[str, object] = {}
     for sample in get_split(workspace, dataset, DEMO_SAM_SPLIT):
@@ -406,8 +406,9 @@ def demo_sam_masks(workspace: Workspace, dataset, force: bool = False, progress:
     folder = workspace.sam_cache_dir("sam-tiny-random", DEMO_ID)
     if force and folder.is_dir():
         shutil.rmtree(folder)
-    run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**DEMO_SAM_PARAMS), split=DEMO_SAM_SPLIT,
-                         device="cpu", progress=staged(progress, "test-size SAM masks"), samples=list(firsts.values()))
+    run_sam_over_dataset(workspace, dataset, SamRun("tiny", AmgParams(**DEMO_SAM_PARAMS), device="cpu"),
+                         split=DEMO_SAM_SPLIT, progress=staged(progress, "test-size SAM masks"),
+                         samples=list(firsts.values()))
     return time.perf_counter() - started
 
 

@@ -129,7 +129,7 @@ def tiny_sam_oracle_maps(tmp_path_factory):
         if n not in made:
             from samis.datasets import register_dataset
             from samis.sam.params import AmgParams
-            from samis.sam.run import run_sam_over_dataset
+            from samis.sam.run import SamRun, run_sam_over_dataset
             from samis.sam.select_run import select_over_dataset
             from samis.workspace import Workspace
 
@@ -137,7 +137,7 @@ def tiny_sam_oracle_maps(tmp_path_factory):
             root, _ = write_folder_dataset(base, n=n)
             workspace = Workspace(base / "workspace")
             dataset = register_dataset(workspace, "toy", root)
-            run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY_SAM_TEST_PARAMS), device="cpu")
+            run_sam_over_dataset(workspace, dataset, SamRun("tiny", AmgParams(**TINY_SAM_TEST_PARAMS), device="cpu"))
             select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle")
             made[n] = workspace.method_dir("toy", "sam-tiny-random+oracle")
         return made[n]
@@ -203,7 +203,7 @@ def tiny_sam_all_methods(tmp_path_factory):
     from samis.sam.engine import load_sam
     from samis.sam.params import AmgParams
     from samis.sam.prompts import run_prompted_over_dataset
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
     from samis.sam.select_run import select_over_dataset
     from samis.sam.selection import STRATEGIES
     from samis.workspace import Workspace
@@ -212,7 +212,7 @@ def tiny_sam_all_methods(tmp_path_factory):
     root, _ = write_folder_dataset(base, n=6)
     workspace = Workspace(base / "workspace")
     dataset = register_dataset(workspace, "toy", root)
-    run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY_SAM_TEST_PARAMS), device="cpu")
+    run_sam_over_dataset(workspace, dataset, SamRun("tiny", AmgParams(**TINY_SAM_TEST_PARAMS), device="cpu"))
     for strategy in STRATEGIES:
         select_over_dataset(workspace, dataset, "sam-tiny-random", strategy)
     loaded = load_sam("tiny", device="cpu")

@@ -36,14 +36,7 @@ MAX_PUBLIC_PARAMETERS = 8
 LONG_FUNCTIONS_ALLOWED: dict[str, str] = {}
 
 # "module:qualified.function" -> reason
-MANY_PARAMETERS_ALLOWED: dict[str, str] = {
-    # model, its parameters, checkpoint, device, dtype, embedding cache, split or samples, engine, batch size,
-    # progress and notices: 28 callers pass them by keyword; grouping them (a SamRun object) is a change of its own
-    "samis.sam.run:run_sam_over_dataset": "28 call sites pass its options by keyword; to be grouped in its own change",
-    # keyword options mirror a Streamlit widget call (one per page control); to be grouped into a
-    # binding object (url, default, options, parse, dump) in its own change across every page
-    "samis.dashboard.state:bind": "every page calls it; grouping its options is a change of its own",
-}
+MANY_PARAMETERS_ALLOWED: dict[str, str] = {}
 
 # module -> reason (its function-local imports need no comment yet)
 UNCOMMENTED_LOCAL_IMPORTS_ALLOWED: dict[str, str] = {}

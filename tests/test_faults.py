@@ -143,9 +143,9 @@ def test_sam_killed_at_a_mask_cache_write_resumes(workspace, make_folder_dataset
     fast = ["--model", "tiny", "--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0",
             "--box-nms-thresh", "1.0", "--no-progress"]
     sam = ("from samis.datasets import load_dataset; from samis.sam.amg import AmgParams; "
-           "from samis.sam.run import run_sam_over_dataset; "
-           "run_sam_over_dataset(W, load_dataset(W, 'toy'), 'tiny', AmgParams(points_per_side=4, pred_iou_thresh=0.0, "
-           "stability_score_thresh=0.0, box_nms_thresh=1.0), device='cpu')")
+           "from samis.sam.run import SamRun, run_sam_over_dataset; "
+           "run_sam_over_dataset(W, load_dataset(W, 'toy'), SamRun('tiny', AmgParams(points_per_side=4, "
+           "pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0), device='cpu'))")
     code, _ = _killed_run(tmp_path, workspace, 2, sam)  # while writing the second image's masks
     assert code == -9
     assert main(["--workspace", str(workspace.root), "sam", "toy", *fast, "--selection", "oracle",

@@ -267,17 +267,17 @@ def replace(*args, **kwargs):
 os.replace = replace
 from samis.datasets import load_dataset
 from samis.models import get_model
-from samis.sam.run import run_sam_over_dataset
+from samis.sam.run import SamRun, run_sam_over_dataset
 from samis.workspace import Workspace
 W = Workspace(sys.argv[1])
-run_sam_over_dataset(W, load_dataset(W, "toy"), sys.argv[2], get_model(sys.argv[2]).params(%r), device="cpu")
+run_sam_over_dataset(W, load_dataset(W, "toy"), SamRun(sys.argv[2], get_model(sys.argv[2]).params(%r), device="cpu"))
 """ % FAST_PARAMS
 
 
 @pytest.mark.parametrize("key", list(NEW_TINY))
 def test_a_killed_run_resumes_with_the_same_bytes(workspace, make_folder_dataset, tmp_path, key):
     from samis.datasets import load_dataset
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
     from samis.workspace import Workspace
 
     root, _ = make_folder_dataset(n=3)
@@ -290,12 +290,12 @@ def test_a_killed_run_resumes_with_the_same_bytes(workspace, make_folder_dataset
     cache = workspace.sam_cache_dir(NEW_TINY[key], "toy")
     assert len(list(cache.glob("*.npz"))) == 1  # whole files only (the killed write left a hidden temp file)
     params = get_model(key).params(FAST_PARAMS)
-    report = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), key, params, device="cpu")
+    report = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), SamRun(key, params, device="cpu"))
     assert (len(report.computed), len(report.skipped)) == (2, 1)
     assert len(list(cache.glob("*.npz"))) == 3
     fresh = Workspace(tmp_path / "fresh")
     register_dataset(fresh, "toy", root, "folder")
-    run_sam_over_dataset(fresh, load_dataset(fresh, "toy"), key, params, device="cpu")
+    run_sam_over_dataset(fresh, load_dataset(fresh, "toy"), SamRun(key, params, device="cpu"))
     for path in sorted(cache.glob("*.npz")):
         resumed, _ = _read(path)
         uninterrupted, _ = _read(fresh.sam_cache_dir(NEW_TINY[key], "toy") / path.name)
@@ -310,14 +310,14 @@ def _read(path):
 
 def test_hq_token_only_changes_the_cache_key(workspace, make_folder_dataset):
     from samis.datasets import load_dataset
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
 
     root, _ = make_folder_dataset(n=1)
     dataset = register_dataset(workspace, "toy", root, "folder")
     model = get_model("tiny-hq")
-    first = run_sam_over_dataset(workspace, dataset, model, model.params(FAST_PARAMS), device="cpu")
-    again = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), model,
-                                 model.params({**FAST_PARAMS, "hq_token_only": True}), device="cpu")
+    first = run_sam_over_dataset(workspace, dataset, SamRun(model, model.params(FAST_PARAMS), device="cpu"))
+    again = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"),
+                                 SamRun(model, model.params({**FAST_PARAMS, "hq_token_only": True}), device="cpu"))
     assert (len(first.computed), len(again.computed)) == (1, 1)
 
 
@@ -341,7 +341,7 @@ def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer
     ray = pytest.importorskip("ray")
     from samis.datasets import load_dataset
     from samis.engines import EngineSpec
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
     from samis.workspace import Workspace
 
     root, _ = folder_dataset_writer(tmp_path, n=4)
@@ -349,13 +349,13 @@ def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer
     local, remote = Workspace(tmp_path / "local"), Workspace(tmp_path / "ray")
     for workspace in (local, remote):
         register_dataset(workspace, "toy", root)
-    run_sam_over_dataset(local, load_dataset(local, "toy"), key, params, device="cpu")
+    run_sam_over_dataset(local, load_dataset(local, "toy"), SamRun(key, params, device="cpu"))
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                                                   os.environ.get("PYTHONPATH")]))}})
     try:
-        run_sam_over_dataset(remote, load_dataset(remote, "toy"), key, params, device="cpu",
-                             engine=EngineSpec("ray", workers=2), batch_size=2)
+        run_sam_over_dataset(remote, load_dataset(remote, "toy"), SamRun(key, params, device="cpu", batch_size=2),
+                             engine=EngineSpec("ray", workers=2))
     finally:
         ray.shutdown()
     label = NEW_TINY[key]

@@ -292,7 +292,7 @@ def local_tiny_run(tmp_path_factory, folder_dataset_writer):
     """The test-size SAM on 8 toy images run locally, its oracle maps and its scores: (dataset root, workspace, json)."""
     from samis.evaluation import evaluate
     from samis.sam.params import AmgParams
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
     from samis.sam.select_run import select_over_dataset
     from samis.workspace import Workspace
 
@@ -300,7 +300,7 @@ def local_tiny_run(tmp_path_factory, folder_dataset_writer):
     root, _ = folder_dataset_writer(base, n=8)
     workspace = Workspace(base / "workspace")
     dataset = register_dataset(workspace, "toy", root)
-    run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY), device="cpu")
+    run_sam_over_dataset(workspace, dataset, SamRun("tiny", AmgParams(**TINY), device="cpu"))
     select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle")
     scores = evaluate(workspace, dataset, ["sam-tiny-random+oracle"]).to_json_dict()
     return root, workspace, scores
@@ -309,12 +309,13 @@ def local_tiny_run(tmp_path_factory, folder_dataset_writer):
 def _ray_tiny(workspace, root, **options):
     from samis.datasets import load_dataset
     from samis.sam.params import AmgParams
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
 
     if "toy" not in workspace.registered_datasets():
         register_dataset(workspace, "toy", root)
-    return run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), "tiny", AmgParams(**TINY), device="cpu",
-                                engine=EngineSpec("ray", workers=2), batch_size=2, **options)
+    return run_sam_over_dataset(workspace, load_dataset(workspace, "toy"),
+                                SamRun("tiny", AmgParams(**TINY), device="cpu", batch_size=2),
+                                engine=EngineSpec("ray", workers=2), **options)
 
 
 def _masks(workspace) -> dict[str, bytes]:
@@ -372,7 +373,7 @@ def test_the_embedding_cache_works_on_ray_as_it_does_locally(ray_cluster, tmp_pa
 
     from samis.datasets import load_dataset
     from samis.sam.params import AmgParams
-    from samis.sam.run import embedding_bytes, embedding_from_bytes, run_sam_over_dataset
+    from samis.sam.run import SamRun, embedding_bytes, embedding_from_bytes, run_sam_over_dataset
     from samis.workspace import Workspace
 
     root, _ = make_folder_dataset(n=6, shape=(96, 128))
@@ -384,8 +385,8 @@ def test_the_embedding_cache_works_on_ray_as_it_does_locally(ray_cluster, tmp_pa
         workspace = workspaces[name]
         known = "toy" in workspace.registered_datasets()
         dataset = load_dataset(workspace, "toy") if known else register_dataset(workspace, "toy", root)
-        return run_sam_over_dataset(workspace, dataset, "tiny", params, device="cpu", engine=engines[name],
-                                    batch_size=2, **options)
+        run = SamRun("tiny", params, device="cpu", batch_size=2, **options)
+        return run_sam_over_dataset(workspace, dataset, run, engine=engines[name])
 
     for name in engines:
         assert len(run(name, first, cache_embeddings=True).computed) == 6
@@ -444,7 +445,7 @@ def test_a_worker_that_dies_mid_run_loses_and_duplicates_nothing(ray_cluster, lo
 def test_work_left_when_every_worker_died_is_named(ray_cluster, local_tiny_run, tmp_path):
     from samis.datasets import load_dataset
     from samis.sam.params import AmgParams
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
     from samis.workspace import Workspace
 
     root, _, _ = local_tiny_run
@@ -452,8 +453,9 @@ def test_work_left_when_every_worker_died_is_named(ray_cluster, local_tiny_run, 
     workspace = Workspace(tmp_path / "workspace")
     register_dataset(workspace, "toy", root)
     with pytest.raises(EngineError) as error:
-        run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), "tiny", AmgParams(**TINY), device="cpu",
-                             engine=EngineSpec("ray", workers=1), batch_size=2, progress=progress)
+        run_sam_over_dataset(workspace, load_dataset(workspace, "toy"),
+                             SamRun("tiny", AmgParams(**TINY), device="cpu", batch_size=2),
+                             engine=EngineSpec("ray", workers=1), progress=progress)
     assert len(killed) == 1
     message = str(error.value)
     assert "\n" not in message and message.startswith("every Ray worker died (1 started); ")
@@ -586,7 +588,7 @@ def test_sam2_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, tmp_path,
     pytest.importorskip("sam2")
     from samis.datasets import load_dataset
     from samis.sam.params import Sam2AmgParams
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
     from samis.workspace import Workspace
 
     params = Sam2AmgParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=0.9)
@@ -595,8 +597,9 @@ def test_sam2_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, tmp_path,
     for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
         workspace = Workspace(tmp_path / name)
         register_dataset(workspace, "toy", root)
-        report = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"), "tiny-sam2", params, device="cpu",
-                                      engine=engine, **({"batch_size": 1} if engine else {}))
+        report = run_sam_over_dataset(workspace, load_dataset(workspace, "toy"),
+                                      SamRun("tiny-sam2", params, device="cpu", batch_size=1 if engine else 4),
+                                      engine=engine)
         assert len(report.computed) == 4
         trees.append(_tree(workspace.sam_cache_dir("sam2-tiny-random", "toy")))
     assert len(trees[0]) == 4 and trees[0] == trees[1]

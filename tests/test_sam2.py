@@ -420,15 +420,15 @@ def test_hole_filling_runs_on_the_cpu_without_a_warning(recwarn):
 
 
 def test_a_sam2_run_with_min_mask_region_area_has_no_notice(workspace, make_folder_dataset, recwarn):
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
 
     root, _ = make_folder_dataset(n=2)
     dataset = register_dataset(workspace, "toy", root, "folder")
     params = Sam2AmgParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, min_mask_region_area=5)
-    report = run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu")
+    report = run_sam_over_dataset(workspace, dataset, SamRun("tiny-sam2", params, device="cpu"))
     assert len(report.computed) == 2 and report.notices == []
     assert not [w for w in recwarn if "Skipping the post-processing" in str(w.message)]
-    assert len(run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu").skipped) == 2
+    assert len(run_sam_over_dataset(workspace, dataset, SamRun("tiny-sam2", params, device="cpu")).skipped) == 2
     # masks cached before the hole filling ran on the CPU (their key lacks it) are computed again
     assert params.result_key()["hole_filling"] == "8-connected"
     assert "hole_filling" not in Sam2AmgParams().result_key()  # min_mask_region_area 0: no filling, key as before
@@ -439,4 +439,4 @@ def test_a_sam2_run_with_min_mask_region_area_has_no_notice(workspace, make_fold
         del provenance["params"]["hole_filling"]
         arrays["provenance"] = np.array(json.dumps(provenance))
         np.savez(path, **arrays)
-    assert len(run_sam_over_dataset(workspace, dataset, "tiny-sam2", params, device="cpu").computed) == 2
+    assert len(run_sam_over_dataset(workspace, dataset, SamRun("tiny-sam2", params, device="cpu")).computed) == 2

@@ -16,7 +16,7 @@ from samis.datasets import register_dataset
 from samis.errors import DatasetError, SamError
 from samis.sam.params import AmgParams
 from samis.sam.masks import read_mask_set
-from samis.sam.run import cached_stems, run_sam_over_dataset
+from samis.sam.run import SamRun, cached_stems, run_sam_over_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0", "--box-nms-thresh", "1.0"]
@@ -108,7 +108,7 @@ def test_killed_run_resumes_without_redoing_images(workspace, tmp_path, capsys):
 def test_library_run_progress_params_and_damaged_files(workspace, tmp_path):
     dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
     calls = []
-    report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS,
+    report = run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS),
                                   progress=lambda event: calls.append((event.done, event.total, event.eta_s)))
     assert len(report.computed) == 3 and calls[0] == (0, 3, None) and calls[-1][:2] == (3, 3)
     assert all(eta is None or eta >= 0 for _, _, eta in calls)
@@ -122,22 +122,24 @@ def test_library_run_progress_params_and_damaged_files(workspace, tmp_path):
     from samis.errors import SamisWarning
 
     with pytest.warns(SamisWarning, match="moved aside"):
-        report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+        report = run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS))
     assert report.computed == [dataset.samples[1].id] and len(report.skipped) == 2
     # other thresholds change the masks: everything is redone
-    report = run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(points_per_side=3, pred_iou_thresh=0.0,
-                                                                         stability_score_thresh=0.0, box_nms_thresh=1.0))
+    report = run_sam_over_dataset(workspace, dataset,
+                                  SamRun("tiny", AmgParams(points_per_side=3, pred_iou_thresh=0.0,
+                                                           stability_score_thresh=0.0, box_nms_thresh=1.0)))
     assert len(report.computed) == 3
     # the prompt batch does not change masks: nothing to redo
-    report = run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(points_per_side=3, points_per_batch=5,
+    report = run_sam_over_dataset(workspace, dataset,
+                                  SamRun("tiny", AmgParams(points_per_side=3, points_per_batch=5,
                                                                          pred_iou_thresh=0.0, stability_score_thresh=0.0,
-                                                                         box_nms_thresh=1.0))
+                                                                         box_nms_thresh=1.0)))
     assert len(report.computed) == 0
 
 
 def test_embedding_cache_skips_the_encoder(workspace, tmp_path, monkeypatch):
     dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
-    run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS, cache_embeddings=True)
+    run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS, cache_embeddings=True))
     assert len(list((workspace.sam_cache_dir("sam-tiny-random", "mt3") / "embeddings").glob("*.npz"))) == 3
     from samis.sam.amg import FastMaskGenerator
 
@@ -146,7 +148,7 @@ def test_embedding_cache_skips_the_encoder(workspace, tmp_path, monkeypatch):
 
     monkeypatch.setattr(FastMaskGenerator, "encode", no_encoder)
     other = AmgParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=0.99)
-    report = run_sam_over_dataset(workspace, dataset, "tiny", other, cache_embeddings=True)
+    report = run_sam_over_dataset(workspace, dataset, SamRun("tiny", other, cache_embeddings=True))
     assert len(report.computed) == 3
     monkeypatch.undo()
     fresh_ws_masks = read_mask_set(report.cache_dir / f"{dataset.samples[0].id}.npz")[0]
@@ -171,12 +173,12 @@ def test_odd_images_and_empty_split(workspace, tmp_path):
         gt[2:5, 2:6] = 255
         Image.fromarray(gt).save(root / "masks" / f"{name}.png")
     dataset = register_dataset(workspace, "odd", root, "folder")
-    report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    report = run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS))
     assert len(report.computed) == 3
     with pytest.raises(DatasetError, match="no images in split 'test'"):
-        run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS, split="test", samples=[])
+        run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS), split="test", samples=[])
     with pytest.raises(SamError, match="needs --checkpoint"):
-        run_sam_over_dataset(workspace, dataset, "vit_b", FAST_PARAMS)
+        run_sam_over_dataset(workspace, dataset, SamRun("vit_b", FAST_PARAMS))
 
 
 def test_cli_errors_are_one_line(workspace, tmp_path, capsys):
@@ -204,7 +206,7 @@ def test_damaged_mask_cache_is_recomputed_on_resume(workspace, tmp_path):
     from samis.sam.select_run import select_over_dataset
 
     dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
-    report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    report = run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS))
     first, second = (report.cache_dir / f"{s.id}.npz" for s in dataset.samples[:2])
     # its provenance still reads, but the masks are gone: the old check skipped it and selection failed later
     with zipfile.ZipFile(first) as archive:
@@ -218,7 +220,7 @@ def test_damaged_mask_cache_is_recomputed_on_resume(workspace, tmp_path):
     data[len(data) // 3] ^= 0xFF
     second.write_bytes(bytes(data))
     with pytest.warns(SamisWarning, match="damaged"):
-        report = run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+        report = run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS))
     assert sorted(report.computed) == sorted(s.id for s in dataset.samples[:2]) and len(report.skipped) == 1
     assert len(list(report.cache_dir.glob("*.damaged-*"))) == 2 and len(cached_stems(workspace, "mt3", "sam-tiny-random")) == 3
     assert select_over_dataset(workspace, dataset, "sam-tiny-random", "oracle").images == 3
@@ -226,9 +228,10 @@ def test_damaged_mask_cache_is_recomputed_on_resume(workspace, tmp_path):
 
 def test_tiny_with_a_checkpoint_is_refused_even_when_cached(workspace, tmp_path, capsys):
     dataset = register_dataset(workspace, "mt3", _three_images(tmp_path), "folder")
-    run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS)
+    run_sam_over_dataset(workspace, dataset, SamRun("tiny", FAST_PARAMS))
     with pytest.raises(SamError, match="takes no checkpoint"):
-        run_sam_over_dataset(workspace, dataset, "tiny", FAST_PARAMS, checkpoint=str(tmp_path / "missing.pth"))
+        run_sam_over_dataset(workspace, dataset,
+                             SamRun("tiny", FAST_PARAMS, checkpoint=str(tmp_path / "missing.pth")))
     code, _, err = _main(workspace, capsys, "sam", "mt3", "--model", "tiny", *FAST, "--checkpoint", "nowhere.pth",
                          "--selection", "none")
     assert code == 2 and err.count("\n") == 1 and "nowhere.pth" in err

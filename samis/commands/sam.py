@@ -107,7 +107,7 @@ def _run(args, workspace) -> int:
 
 
 def _run_with_models(args, workspace) -> int:
-    from samis.sam.run import run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
+    from samis.sam.run import SamRun, run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
     strategies = comma_list(args.selection) or []
     strategies = [] if strategies == ["none"] else strategies
@@ -126,9 +126,9 @@ def _run_with_models(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
     with progress_printer(show) as progress:
-        report = run_sam_over_dataset(workspace, dataset, model, params, split=args.split, progress=progress,
-                                      checkpoint=args.checkpoint, device=args.device,
-                                      cache_embeddings=args.cache_embeddings, dtype=args.dtype,
+        run = SamRun(model, params, checkpoint=args.checkpoint, device=args.device, dtype=args.dtype,
+                     cache_embeddings=args.cache_embeddings)
+        report = run_sam_over_dataset(workspace, dataset, run, split=args.split, progress=progress,
                                       notify=lambda message: print(f"note: {message}", file=sys.stderr),
                                       engine=engine)
     document = {"run": {"dataset": report.dataset, "model": report.model, "split": report.split,

@@ -96,13 +96,13 @@ def review_filters(review: Review) -> tuple[set[str] | None, str]:
     authors = sorted({t.author for t in review.tags} | {n.author for n in review.notes})
     by = state.bind(columns[1].selectbox, "Tagged by", key="review_by", url="tagged_by", default=ANYONE,
                     options=[ANYONE, *authors])
-    has_notes = state.bind(columns[2].toggle, "has notes", key="review_has_notes", url="has_notes", default=False,
-                           parse=lambda t: t == "1", dump=lambda v: "1" if v else None)
+    has_notes = state.bind(columns[2].toggle, "has notes", key="review_has_notes", url=state.flag("has_notes"),
+                           default=False)
     names = [s.name for s in review.sets]
-    chosen_set = state.bind(columns[3].selectbox, "Review set", key="review_set", url="review_set", default=NO_SET,
-                            options=[NO_SET, *names],
-                            rejected=lambda t: ui.notice(f"The link names review set {ui.literal(repr(t))}, which "
-                                                         f"{ui.literal(review.dataset)} does not have."))
+    chosen_set = state.bind(columns[3].selectbox, "Review set", key="review_set", default=NO_SET,
+                            options=[NO_SET, *names], url=state.UrlParam("review_set", rejected=lambda t: ui.notice(
+                                f"The link names review set {ui.literal(repr(t))}, which {ui.literal(review.dataset)} "
+                                "does not have.")))
     keep: set[str] | None = None
     words = []
     if tags:
@@ -254,10 +254,10 @@ def gallery_set(root: str, dataset_id: str, split_ids: list[str], picked: list[s
     if not sets:
         return picked
     names = [s.name for s in sets]
-    chosen = state.bind(st.selectbox, "Review set", key="gal_review_set", url="review_set", default=NO_SET,
-                        options=[NO_SET, *names],
-                        rejected=lambda t: ui.notice(f"The link names review set {ui.literal(repr(t))}, which "
-                                                     f"{ui.literal(dataset_id)} does not have."))
+    chosen = state.bind(st.selectbox, "Review set", key="gal_review_set", default=NO_SET,
+                        options=[NO_SET, *names], url=state.UrlParam("review_set", rejected=lambda t: ui.notice(
+                            f"The link names review set {ui.literal(repr(t))}, which {ui.literal(dataset_id)} does "
+                            "not have.")))
     if chosen == NO_SET:
         return picked
     found = next(s for s in sets if s.name == chosen)

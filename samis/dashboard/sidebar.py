@@ -147,10 +147,10 @@ def _choose_dataset(ctx: Context) -> bool:
     """The dataset (loaded) and its fingerprint; False (said why) when it cannot be opened."""
     ids = list(ctx.datasets)
     ctx.dataset_id = state.bind(
-        st.sidebar.selectbox, "Dataset", key="dataset", url="dataset", default=ids[0], options=ids, always_in_url=True,
-        rejected=lambda bad: st.warning(
+        st.sidebar.selectbox, "Dataset", key="dataset", default=ids[0], options=ids,
+        url=state.UrlParam("dataset", always=True, rejected=lambda bad: st.warning(
             f"The link names dataset {literal(repr(bad))}, which is not registered in this workspace "
-            f"(registered: {', '.join(literal(i) for i in ids)}); showing {literal(repr(ids[0]))}."))
+            f"(registered: {', '.join(literal(i) for i in ids)}); showing {literal(repr(ids[0]))}.")))
     ctx.fingerprint = data.fingerprint(ctx.root, ctx.dataset_id)
     try:
         ctx.dataset = data.dataset(ctx.root, ctx.dataset_id, ctx.fingerprint)
@@ -171,10 +171,10 @@ def _choose_split(ctx: Context) -> None:
         ui.notice(f"This link names no split; showing split {literal(repr(default))} (the paper's protocol). "
                   "Choose 'all' in the sidebar for every image.")
     ctx.split = state.bind(
-        st.sidebar.selectbox, "Split", key="split", url="split", default=default, options=splits, always_in_url=True,
-        rejected=lambda bad: st.warning(
+        st.sidebar.selectbox, "Split", key="split", default=default, options=splits,
+        url=state.UrlParam("split", always=True, rejected=lambda bad: st.warning(
             f"The link names split {literal(repr(bad))}, which {literal(repr(ctx.dataset_id))} does not have "
-            f"(it has {', '.join(literal(x) for x in splits)}); showing {literal(repr(default))}."))
+            f"(it has {', '.join(literal(x) for x in splits)}); showing {literal(repr(default))}.")))
 
 
 def _choose_methods(ctx: Context) -> None:
@@ -196,9 +196,10 @@ def _choose_methods(ctx: Context) -> None:
 
     # a random-weights model is never a result: selectable, but not in the default set
     real = [m for m in ctx.all_methods if m not in random_weight_methods(ctx.all_methods)]
-    ctx.methods = list(state.bind(st.sidebar.multiselect, "Methods", key=methods_key, url="methods",
-                                  default=real or list(ctx.all_methods), options=ctx.all_methods, parse=parse_methods,
-                                  rejected=lambda bad: None,  # parse_methods has said why
+    # an unusable link value: parse_methods has said why
+    methods_url = state.UrlParam("methods", parse=parse_methods, rejected=lambda bad: None)
+    ctx.methods = list(state.bind(st.sidebar.multiselect, "Methods", key=methods_key, url=methods_url,
+                                  default=real or list(ctx.all_methods), options=ctx.all_methods,
                                   help="methods with stored predictions for this dataset") or [])
 
 

@@ -26,6 +26,7 @@ rewritten with the new names after the first run.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from urllib.parse import urlencode
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -180,10 +181,33 @@ def finish_run() -> None:
         st.query_params.from_dict(declared)
 
 
-def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = None, default: Any = None,
-         options: Sequence | None = None, parse: Callable[[str], Any] | None = None,
-         dump: Callable[[Any], str | None] | None = None, rejected: Callable[[str], None] | None = None,
-         always_in_url: bool = False, **widget_args) -> Any:
+@dataclass(frozen=True)
+class UrlParam:
+    """How a widget's value travels in the link (see :func:`bind`).
+
+    Attributes:
+        name: the URL parameter (None: kept in the session only).
+        parse: link text → value; returns None or raises ValueError for a value the page cannot use.
+            Default: the text itself, checked against the widget's ``options`` (a comma list for ``multiselect``).
+        dump: value → link text (default ``str``; ``",".join`` for ``multiselect``).
+        rejected: called with an unusable link value (default: a notice naming it and the default).
+        always: put the value in the URL even when it is the default (a link names its dataset).
+    """
+
+    name: str | None
+    parse: Callable[[str], Any] | None = None
+    dump: Callable[[Any], str | None] | None = None
+    rejected: Callable[[str], None] | None = None
+    always: bool = False
+
+
+def flag(name: str) -> UrlParam:
+    """A yes/no value in the link: ``name=1`` when on, left out when off."""
+    return UrlParam(name, parse=lambda t: t == "1", dump=lambda v: "1" if v else None)
+
+
+def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | UrlParam | None = None, default: Any = None,
+         options: Sequence | None = None, **widget_args) -> Any:
     """Draw a widget bound to a URL parameter and return its value.
 
     The widget starts from the value kept in this session, else the link's, else ``default``; after
@@ -194,20 +218,18 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
             ``slider`` …).
         label: the widget's label.
         key: the widget key.
-        url: the URL parameter (None: kept in the session only).
+        url: the URL parameter's name, or a :class:`UrlParam` saying how the value is read from and written to
+            the link (None: kept in the session only).
         default: the value when neither the session nor the link gives one.
         options: the choices of a choice widget (passed as its second argument); a kept value that is
             no longer among them is dropped, and a link's value must be one of them.
-        parse: link text → value; returns None or raises ValueError for a value the page cannot use.
-            Default: the text itself, checked against ``options`` (a comma list for ``multiselect``).
-        dump: value → link text (default ``str``; ``",".join`` for ``multiselect``).
-        rejected: called with an unusable link value (default: a notice naming it and the default).
-        always_in_url: put the value in the URL even when it is the default (a link names its dataset).
         **widget_args: passed to the widget.
 
     Returns:
         the widget's value (``default`` when a choice widget holds none).
     """
+    link = url if isinstance(url, UrlParam) else UrlParam(url)
+    url, parse, dump = link.name, link.parse, link.dump
     multi = getattr(widget, "__name__", "") == "multiselect"
     if options is not None:
         options = list(options)
@@ -221,15 +243,15 @@ def bind(widget: Callable[..., Any], label: str, *, key: str, url: str | None = 
         dump = ",".join
     _, bad = seed(key, default, url, parse=parse)
     if bad is not None:
-        if rejected is not None:
-            rejected(bad)
+        if link.rejected is not None:
+            link.rejected(bad)
         else:
             st.info(f"The link's {literal(f'{url}={bad!r}')} cannot be used here; showing {literal(repr(default))}.")
     if options is not None:
         widget(label, options, key=key, **widget_args)
     else:
         widget(label, key=key, **widget_args)
-    value = publish(key, url, dump=dump, default=None if always_in_url else default)
+    value = publish(key, url, dump=dump, default=None if link.always else default)
     return default if value is None and options is not None and not multi else value
 
 
@@ -271,7 +293,7 @@ def count_input(column, label: str, count: str, *, key: str, url: str, default: 
     """A number input of a declared count (:data:`samis.counts.COUNTS`), bound to a URL parameter: the control
     and the link accept the same range as the CLI flag and the library."""
     bound = COUNTS[count]
-    value = bind(column.number_input, label, key=key, url=url, default=default,
-                 parse=number_in(bound.low, bound.high, int), min_value=bound.low, max_value=bound.high, step=1,
+    value = bind(column.number_input, label, key=key, url=UrlParam(url, parse=number_in(bound.low, bound.high, int)),
+                 default=default, min_value=bound.low, max_value=bound.high, step=1,
                  help=f"{bound.low} to {bound.high} ({bound.why})")
     return int(value)

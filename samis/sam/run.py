@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -188,9 +188,8 @@ def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings
     return encode_mask_set(mask_set, provenance), len(mask_set)
 
 
-def sam_worker(model: str | ModelSpec, checkpoint: str | None, device: str, params: AmgParams, dtype: str,
-               checkpoint_md5: str | None, hash_cache: str | None = None):
-    """The per-image work, wherever it runs: loads the model once; ``compute((image, base, embedding)) -> (bytes,
+def sam_worker(run: SamRun, checkpoint_md5: str | None, hash_cache: str | None = None):
+    """The per-image work, wherever it runs: loads ``run.model`` once; ``compute((image, base, embedding)) -> (bytes,
     notices, new embeddings)``. ``embedding`` is None (no embedding cache) or ``(tag, {crop: bytes})``, the
     cached embeddings the driver read; the embeddings computed instead come back as ``{crop: bytes}``.
     ``hash_cache``: the workspace's file of checkpoint MD5s (a local run; a Ray worker hashes the file itself).
@@ -198,12 +197,12 @@ def sam_worker(model: str | ModelSpec, checkpoint: str | None, device: str, para
     Raises:
         SamError: the model cannot load here, or the checkpoint at this path differs from the driver's.
     """
-    loaded = load_sam(model, checkpoint, device, Path(hash_cache) if hash_cache else None)
+    loaded = load_sam(run.model, run.checkpoint, run.device, Path(hash_cache) if hash_cache else None)
     if loaded.checkpoint_md5 != checkpoint_md5:
-        raise SamError(f"{checkpoint}: this worker's file has MD5 {loaded.checkpoint_md5}, the driver's {checkpoint_md5}; "
-                       "put the same checkpoint at this path on every machine")
+        raise SamError(f"{run.checkpoint}: this worker's file has MD5 {loaded.checkpoint_md5}, the driver's "
+                       f"{checkpoint_md5}; put the same checkpoint at this path on every machine")
     notices: list[str] = []
-    engine = SamEngine(loaded, params, dtype=dtype, notify=notices.append)
+    engine = SamEngine(loaded, run.params, dtype=run.dtype, notify=notices.append)
 
     def compute(payload):
         image, base, embedding = payload
@@ -253,28 +252,44 @@ def _key_of(provenance: dict | None, key: dict) -> dict | None:
     return None if provenance is None else {k: provenance.get(k) for k in key}
 
 
-def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str | ModelSpec, params: AmgParams | None = None,
-                         split: str = "all", progress: ProgressCallback | None = None, checkpoint: str | None = None,
-                         device: str = "auto", cache_embeddings: bool = False, dtype: str = "fp32", notify=None,
-                         samples: list[Sample] | None = None, engine: EngineSpec | None = None,
-                         batch_size: int = 4) -> RunReport:
-    """Generate and cache SAM's masks for every image of a split that is not cached yet.
+@dataclass(frozen=True)
+class SamRun:
+    """What a SAM run over a dataset computes, and how (see :func:`run_sam_over_dataset`).
 
-    Args:
-        model: ``tiny``, ``vit_h``, ``vit_l``, ``vit_b``; ``tiny-sam2``, ``hiera_t`` … ``hiera_l`` (SAM 2.1).
+    Attributes:
+        model: ``tiny``, ``vit_h``, ``vit_l``, ``vit_b``; ``tiny-sam2``, ``hiera_t`` … ``hiera_l`` (SAM 2.1); a
+            model spec or its key.
         params: generator parameters (default: the model family's; see :func:`samis.sam.params.as_model_params`).
-        split: split name (see :func:`samis.datasets.split_names`).
-        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``<label> masks``) once
-            at the start and after each image; cached images count as done, not toward the rate.
         checkpoint, device, dtype: see :func:`samis.sam.engine.load_sam` and :class:`SamEngine`; no checkpoint:
             the workspace's official file (:func:`checkpoint_or_workspace_file`).
         cache_embeddings: also keep image embeddings so later runs with other thresholds skip the encoder
-            (on Ray, this process keeps them and sends them along).
-        notify: callable receiving one-line notices (out-of-memory retries, the Ray workers started).
+            (on Ray, the driver keeps them and sends them along).
+        batch_size: images per call to a Ray worker.
+    """
+
+    model: str | ModelSpec
+    params: AmgParams | None = None
+    checkpoint: str | None = None
+    device: str = "auto"
+    dtype: str = "fp32"
+    cache_embeddings: bool = False
+    batch_size: int = 4
+
+
+def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, run: SamRun, split: str = "all", *,
+                         samples: list[Sample] | None = None, engine: EngineSpec | None = None,
+                         progress: ProgressCallback | None = None, notify=None) -> RunReport:
+    """Generate and cache SAM's masks for every image of a split that is not cached yet.
+
+    Args:
+        run: the model, its parameters and how it runs (:class:`SamRun`).
+        split: split name (see :func:`samis.datasets.split_names`).
         samples: run on these samples instead of the split.
         engine: where the masks are computed (default local, in this process); with Ray, this process
             reads the images and writes the cache files, workers only compute (see :mod:`samis.engines`).
-        batch_size: images per call to a Ray worker.
+        progress: optional callback, sent a :class:`samis.runs.RunProgress` (stage ``<label> masks``) once
+            at the start and after each image; cached images count as done, not toward the rate.
+        notify: callable receiving one-line notices (out-of-memory retries, the Ray workers started).
 
     Returns:
         a :class:`RunReport`.
@@ -284,10 +299,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str | Mo
         SamError: checkpoint, device or image problems (the cache is left as it was).
         EngineError: the Ray cluster cannot be reached, or images were lost with their workers (named).
     """
-    model = get_model(model)  # unknown model: one line before anything else
-    label = model.label
-    params = as_model_params(model, params)
-    engine_spec = check_engine(engine)  # an unreachable cluster is refused before anything is written
+    model = get_model(run.model)  # unknown model: one line before anything else
+    engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
     notices: list[str] = []
 
     def tell(message: str) -> None:
@@ -298,32 +311,30 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, model: str | Mo
     samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}; nothing for SAM to do")
-    random_weights = model.random_weights
-    if random_weights and checkpoint:
+    if model.random_weights and run.checkpoint:
         # checked before the cache: a fully cached run would otherwise never look at the path
         *others, last = model.real_keys()
         raise SamError(f"--model {model.key} is a test-size model with random weights and takes no checkpoint "
-                       f"(got {checkpoint}); drop --checkpoint or choose {', '.join(others)} or {last}")
-    if cache_embeddings and not model.supports_embedding_cache:
+                       f"(got {run.checkpoint}); drop --checkpoint or choose {', '.join(others)} or {last}")
+    if run.cache_embeddings and not model.supports_embedding_cache:
         raise SamError(f"--cache-embeddings is for SAM models only; {model.family_title} ({model.key}) runs its own "
                        "package's generator")
-    folder = workspace.sam_cache_dir(label, dataset.id)
-    checkpoint_md5 = None
-    if not random_weights:
-        checkpoint = checkpoint_or_workspace_file(workspace, model, checkpoint, tell)
-        checkpoint_md5 = md5_of(check_checkpoint_file(checkpoint, model), hash_cache_file(workspace))
-    key = cache_key(model, checkpoint_md5, params)
-    embedding_folder, tag = folder / "embeddings", _embedding_tag(label, checkpoint_md5, params)
+    run, checkpoint_md5 = replace(run, model=model, params=as_model_params(model, run.params)), None
+    if not model.random_weights:
+        run = replace(run, checkpoint=checkpoint_or_workspace_file(workspace, model, run.checkpoint, tell))
+        checkpoint_md5 = md5_of(check_checkpoint_file(run.checkpoint, model), hash_cache_file(workspace))
+    key = cache_key(model, checkpoint_md5, run.params)
+    folder = workspace.sam_cache_dir(model.label, dataset.id)
+    embedding_folder, tag = folder / "embeddings", _embedding_tag(model.label, checkpoint_md5, run.params)
     # no clock in the file: the same inputs give the same bytes on every engine (the mtime says when)
     units = [Unit(s.id, key, (str(s.image_path), {**key, "image": str(s.image_path), "samis_version": __version__},
-                              (str(embedding_folder), s.id, tag) if cache_embeddings else None)) for s in samples]
-    hash_cache = str(hash_cache_file(workspace)) if engine_spec.is_local else None  # a worker's disk may differ
-    task = Task(f"{label} masks", read_sam_input, sam_worker,
-                (model, checkpoint, device, params, dtype, checkpoint_md5, hash_cache),
-                batch_size=batch_size, in_process=True, uses_gpu=True)
-    outcome = run_task(task, units, _MaskFiles(folder, key, embedding_folder, tell), engine=engine_spec,
+                              (str(embedding_folder), s.id, tag) if run.cache_embeddings else None)) for s in samples]
+    hash_cache = str(hash_cache_file(workspace)) if engine.is_local else None  # a worker's disk may differ
+    task = Task(f"{model.label} masks", read_sam_input, sam_worker, (run, checkpoint_md5, hash_cache),
+                batch_size=run.batch_size, in_process=True, uses_gpu=True)
+    outcome = run_task(task, units, _MaskFiles(folder, key, embedding_folder, tell), engine=engine,
                        progress=progress, notify=tell)
-    return RunReport(dataset.id, label, split, len(samples), [u.id for u in outcome.computed],
+    return RunReport(dataset.id, model.label, split, len(samples), [u.id for u in outcome.computed],
                      [u.id for u in outcome.cached], outcome.seconds, notices, folder)
 
 
