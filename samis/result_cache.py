@@ -29,7 +29,7 @@ import numpy as np
 from samis.errors import EvaluationError
 from samis.imageio import write_bytes_atomic
 from samis.recovery import move_aside
-from samis.runner import Unit
+from samis.runner import Unit, UnitStore
 
 _GT_INDEX = "_ground_truth_index.npz"
 _GT_INDEX_LAYOUT = {"stems": ("U", ("n",)), "stat": ("iu", ("n", 2)), "hash": ("U", ("n",))}
@@ -353,10 +353,10 @@ def _envelope_key(path: Path) -> Any:
     return None if stored is None else stored[0]
 
 
-class FileStore:
+class FileStore(UnitStore):
     """The store of one file per image: ``<folder>/<image><suffix>``, written atomically.
 
-    By default each file holds the result with its content key (:func:`envelope_bytes`), so a new task
+    Every file is written when it is put (nothing to flush). By default each file holds the result with its content key (:func:`envelope_bytes`), so a new task
     needs no file format of its own; a task with its own format passes both functions.
 
     Args:
@@ -382,8 +382,5 @@ class FileStore:
 
     def put(self, unit: Unit, result: Any) -> None:
         write_bytes_atomic(self.path(unit), self.to_bytes(unit, result))
-
-    def flush(self) -> None:
-        """Nothing to do: every file is written when it is put."""
 
 

@@ -77,16 +77,20 @@ class Unit:
 
 
 class UnitStore(Protocol):
-    """Where a task's results live (a cache of files, rows of a table, the prediction store)."""
+    """Where a task's results live (a cache of files, rows of a table, the prediction store).
+
+    A store may subclass this for its defaults: no unit is stored yet (every unit is computed), and each
+    result is written when it is put (nothing to flush)."""
 
     def has(self, unit: Unit) -> bool:
-        """A current result for this unit is stored (made from the same content key)."""
+        """A current result for this unit is stored (made from the same content key); by default none is."""
+        return False
 
     def put(self, unit: Unit, result: Any) -> None:
         """Keep one unit's result (written now, or at the next :meth:`flush`)."""
 
     def flush(self) -> None:
-        """Write what :meth:`put` kept in memory, atomically."""
+        """Write what :meth:`put` kept in memory, atomically (by default nothing: each result is written when put)."""
 
 
 @dataclass(frozen=True)
@@ -156,9 +160,8 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
     todo, cached = [], []
     for unit in units:
         (cached if store.has(unit) else todo).append(unit)
-    total = len(units) if task.count_cached else len(todo)
-    tracker = ProgressTracker(progress, total, task.stage, unit=task.unit,
-                              done=len(cached) if task.count_cached else 0).start()
+    counted = len(cached) if task.count_cached else 0  # stored units count as done, or are left out of the total
+    tracker = ProgressTracker(progress, counted + len(todo), task.stage, unit=task.unit, done=counted).start()
     outcome = RunOutcome(cached=cached)
     if not todo:
         store.flush()
@@ -184,14 +187,13 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
 
 
 # ---- local: this process or a pool of processes ----------------------------------------------------------
-_compute_here: Callable | None = None  # a pool process's compute function, built once by _start_process
-_load_here: Callable | None = None
+_task_here: tuple[Task, Callable] | None = None  # a pool process's task and compute function (see _start_process)
 
 
-def _start_process(worker: Callable, worker_args: tuple, load: Callable) -> None:
-    global _compute_here, _load_here
+def _start_process(task: Task) -> None:
+    global _task_here
     _exit_with_parent()
-    _compute_here, _load_here = worker(*worker_args), load
+    _task_here = task, task.worker(*task.worker_args)
 
 
 def _exit_with_parent() -> None:
@@ -208,7 +210,8 @@ def _exit_with_parent() -> None:
 
 
 def _compute_chunk(jobs: list) -> list:
-    return [_compute_here(_load_here(job)) for job in jobs]
+    task, compute = _task_here
+    return [compute(task.load(job)) for job in jobs]
 
 
 def _run_local(task: Task, todo: list[Unit], workers: int, tracker: ProgressTracker) -> Iterator[tuple[Unit, Any]]:
@@ -223,7 +226,7 @@ def _run_local(task: Task, todo: list[Unit], workers: int, tracker: ProgressTrac
     # fork: workers inherit the imported modules, so they start in milliseconds
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_process,
-                             initargs=(task.worker, task.worker_args, task.load)) as pool:
+                             initargs=(task,)) as pool:
         for chunk, results in zip(chunks, pool.map(_compute_chunk, [[u.job for u in c] for c in chunks])):
             yield from zip(chunk, results)
 
@@ -239,6 +242,5 @@ def _run_on_ray(task: Task, todo: list[Unit], engine: EngineSpec, tracker: Progr
         tracker.restart_clock()  # starting workers and loading models is not work on units
 
     by_name = {unit.name: unit for unit in todo}
-    items = [(unit.name, unit.job) for unit in todo]
-    for name, result in run_on_actors(engine, task, items, on_ready=started, notify=notify):
+    for name, result in run_on_actors(engine, task, [(u.name, u.job) for u in todo], on_ready=started, notify=notify):
         yield by_name[name], result

@@ -12,13 +12,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from samis.baselines import ALGORITHM_VERSION, Baseline, get_baseline
 from samis.datasets import Dataset, Sample, get_split, load_dataset
 from samis.errors import StoreError
 from samis.imageio import image_size, read_rgb
-from samis.runner import EngineSpec, Task, Unit, check_engine, run_task
+from samis.runner import EngineSpec, Task, Unit, UnitStore, check_engine, run_task
 from samis.runs import ProgressCallback, Report
 from samis.store import delete_method, prediction_files, read_manifest, resize_map, to_uint8_map, write_manifest, write_prediction
 from samis.workspace import Workspace
@@ -102,14 +101,14 @@ def baseline_worker(method: str):
     return lambda payload: baseline_map(method, *payload)
 
 
-class _BaselineMaps:
+class _BaselineMaps(UnitStore):
     """The prediction store as the runner's store of a baseline's maps: a unit is done when its map is
-    stored; the manifest says "computing" before the first map is written (on Ray: once workers run)."""
+    stored; the manifest says "computing" (``computing``) before the first map is written (on Ray: once workers
+    run)."""
 
-    def __init__(self, workspace: Workspace, dataset_id: str, method: str, stored: set[str],
-                 mark_computing: Callable[[], None]):
+    def __init__(self, workspace: Workspace, dataset_id: str, method: str, stored: set[str], computing: dict):
         self.workspace, self.dataset_id, self.method, self.stored = workspace, dataset_id, method, stored
-        self.mark_computing = mark_computing
+        self.computing: dict | None = computing
         self.compute_seconds = 0.0
         self.resized: set[str] = set()
 
@@ -117,17 +116,14 @@ class _BaselineMaps:
         return unit.id in self.stored
 
     def put(self, unit: Unit, result) -> None:
-        if self.mark_computing is not None:
-            self.mark_computing()
-            self.mark_computing = None
+        if self.computing is not None:
+            write_manifest(self.workspace, self.dataset_id, self.method, self.computing)
+            self.computing = None
         saliency, seconds, was_resized = result
         write_prediction(self.workspace, self.dataset_id, self.method, unit.id, saliency)
         self.compute_seconds += seconds
         if was_resized:
             self.resized.add(unit.id)
-
-    def flush(self) -> None:
-        """Nothing to do: each map is written when it is put."""
 
 
 def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, split: str = "all",
@@ -162,15 +158,12 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         dataset = load_dataset(workspace, dataset)
     samples: list[Sample] = get_split(workspace, dataset, split)
     provenance = _provenance(baseline)
-    folder = workspace.method_dir(dataset.id, baseline.name)
-
     manifest = read_manifest(workspace, dataset.id, baseline.name)
     stored = prediction_files(workspace, dataset.id, baseline.name)
     if (stored or manifest) and manifest.get("source") != "baseline":
-        raise StoreError(
-            f"{folder} holds maps that are not samis's {baseline.name!r} baseline "
-            f"(source: {manifest.get('source', 'unknown')}); move or delete that folder first"
-        )
+        raise StoreError(f"{workspace.method_dir(dataset.id, baseline.name)} holds maps that are not samis's "
+                         f"{baseline.name!r} baseline (source: {manifest.get('source', 'unknown')}); move or delete "
+                         "that folder first")
     splits_done: list[str] = []
     if manifest and not _reusable(manifest, provenance):
         # made by another version of the algorithm: those maps would mix two methods
@@ -178,22 +171,16 @@ def compute_baseline(workspace: Workspace, dataset: Dataset | str, method: str, 
         stored = {}
     elif manifest:
         splits_done = list(manifest.get("splits", []))
-
-    def mark_computing() -> None:
-        write_manifest(workspace, dataset.id, baseline.name,
-                       {**provenance, "status": f"computing split {split}", "splits": splits_done})
-
-    maps = _BaselineMaps(workspace, dataset.id, baseline.name, set(stored), mark_computing)
-    task = Task(baseline.name, read_image_and_size, baseline_worker, (baseline.name,), batch_size=16,
-                parallel_min=PARALLEL_MIN_IMAGES)
+    maps = _BaselineMaps(workspace, dataset.id, baseline.name, set(stored),
+                         {**provenance, "status": f"computing split {split}", "splits": splits_done})
+    task = Task(baseline.name, read_image_and_size, baseline_worker, (baseline.name,), parallel_min=PARALLEL_MIN_IMAGES)
     units = [Unit(s.id, job=(str(s.image_path), str(s.gt_path))) for s in samples]
     outcome = run_task(task, units, maps, engine=engine, workers=workers, progress=progress)
     resized = [unit.id for unit in outcome.computed if unit.id in maps.resized]
-    splits_done = sorted(set(splits_done) | {split})
-    n_stored = len(prediction_files(workspace, dataset.id, baseline.name))
     run = BaselineRun(dataset.id, baseline.name, split, len(samples), len(outcome.computed), len(outcome.cached),
                       time.perf_counter() - started, maps.compute_seconds, resized)
     write_manifest(workspace, dataset.id, baseline.name,
-                   {**provenance, "status": "complete", "splits": splits_done, "maps": n_stored,
-                    "last_run": run.as_dict(), "dataset_root": str(Path(dataset.root))})
+                   {**provenance, "status": "complete", "splits": sorted(set(splits_done) | {split}),
+                    "maps": len(prediction_files(workspace, dataset.id, baseline.name)), "last_run": run.as_dict(),
+                    "dataset_root": str(Path(dataset.root))})
     return run

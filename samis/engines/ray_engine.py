@@ -24,7 +24,7 @@ import itertools
 import logging
 import os
 import threading
-from collections import deque
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -35,7 +35,7 @@ from samis.errors import EngineError, SamisError
 MAX_ATTEMPTS = 3
 #: batches queued per worker at a time
 QUEUE_PER_WORKER = 2
-#: test hook: the first worker exits (os._exit, no cleanup) after computing this many items
+#: numbers the runs of this process (in the workers' names)
 _runs = itertools.count(1)
 #: Ray actor names: ``samis-<driver pid>-<run>-worker-<n>`` (``ray list actors`` shows which is which)
 WORKER_NAME = "samis-{pid}-{run}-worker-{number}"
@@ -173,7 +173,7 @@ def worker_layout(ray, spec: EngineSpec, n_batches: int, uses_gpu: bool) -> tupl
 
 
 class _Worker:
-    """One Ray actor: builds its compute function once, then works through batches."""
+    """One Ray actor: builds its compute function once, then computes batches of ``(key, payload)``."""
 
     def __init__(self, factory: Callable, args: tuple):
         self.error = None
@@ -187,10 +187,7 @@ class _Worker:
         return self.error
 
     def run(self, batch: list) -> list:
-        out = []
-        for key, payload in batch:
-            out.append((key, self.compute(payload)))
-        return out
+        return [(key, self.compute(payload)) for key, payload in batch]
 
 
 def _death_errors(ray) -> tuple:
@@ -258,24 +255,23 @@ def _dispatch(ray, deaths: tuple, actors: list, batches: list, load: Callable,
               notify: Callable[[str], None]) -> Iterator[tuple[Any, Any]]:
     queue = deque(range(len(batches)))
     attempts = [0] * len(batches)
-    alive = {i: actor for i, actor in enumerate(actors)}
-    busy = {i: 0 for i in alive}
+    alive = dict(enumerate(actors))
     in_flight: dict = {}  # object ref -> (worker index, batch index)
     while queue or in_flight:
-        for worker in sorted(alive, key=lambda w: busy[w]):
+        busy = Counter(worker for worker, _ in in_flight.values())
+        for worker in sorted(alive, key=busy.__getitem__):
             while queue and busy[worker] < QUEUE_PER_WORKER:
                 index = queue.popleft()
-                payload = [(key, load(job)) for key, job in batches[index]]
-                in_flight[alive[worker].run.remote(payload)] = (worker, index)
+                batch = [(key, load(job)) for key, job in batches[index]]
+                in_flight[alive[worker].run.remote(batch)] = (worker, index)
                 busy[worker] += 1
         if not in_flight:
             left = [key for index in queue for key, _ in batches[index]]
-            items = "item" if len(left) == 1 else "items"
-            raise EngineError(f"every Ray worker died ({len(actors)} started); {len(left)} {items} not done: "
-                              f"{_name_items(left)} (finished ones are kept: run again to resume)")
+            raise EngineError(f"every Ray worker died ({len(actors)} started); {len(left)} item"
+                              f"{'' if len(left) == 1 else 's'} not done: {_name_items(left)} (finished ones are "
+                              "kept: run again to resume)")
         (ref,), _ = ray.wait(list(in_flight), num_returns=1)
         worker, index = in_flight.pop(ref)
-        busy[worker] -= 1
         try:
             results = ray.get(ref)
         except deaths:
@@ -292,9 +288,8 @@ def _dispatch(ray, deaths: tuple, actors: list, batches: list, load: Callable,
             queue.appendleft(index)
             continue
         except ray.exceptions.RayTaskError as error:
-            cause = getattr(error, "cause", None)
-            if isinstance(cause, SamisError):
-                raise cause from None
+            if isinstance(getattr(error, "cause", None), SamisError):
+                raise error.cause from None
             raise
         yield from results
 

@@ -12,6 +12,7 @@ second run with other thresholds skips the encoder.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import json
@@ -106,29 +107,15 @@ def _embedding_path(folder: Path, stem: str, crop_index: int) -> Path:
     return folder / f"{stem}.{crop_index}.npz"
 
 
-def _stored_embeddings(folder: Path, stem: str) -> dict[int, bytes]:
-    """The cached embedding files of one image, by crop index, as bytes (what a Ray worker is sent)."""
-    found = {}
-    for path in folder.glob(f"{glob.escape(stem)}.*.npz") if folder.is_dir() else ():
-        index = path.name[len(stem) + 1:-len(".npz")]
-        if index.isdigit():
-            try:
-                found[int(index)] = path.read_bytes()
-            except OSError:
-                continue
-    return found
-
-
-def _embedding_callables(read: Callable[[int], bytes | None], write: Callable[[int, bytes], None], tag: str):
-    """(load, save) callables of the embedding cache for one image over a byte store (files here, a dict on
-    a Ray worker): ``read(crop) -> bytes or None`` and ``write(crop, bytes)``."""
+def _embedding_callables(cached: dict[int, bytes], new: dict[int, bytes], tag: str):
+    """(load, save) callables of the embedding cache for one image (see :meth:`SamEngine.generate`): ``load`` reads
+    ``cached`` (the bytes the driver read, by crop), ``save`` puts the bytes of a computed one into ``new``."""
 
     def load(crop_index: int):
-        data = read(crop_index)
-        return None if data is None else embedding_from_bytes(data, tag)
+        return embedding_from_bytes(cached[crop_index], tag) if crop_index in cached else None
 
     def save(crop_index: int, features: torch.Tensor, input_size) -> None:
-        write(crop_index, embedding_bytes(features, input_size, tag))
+        new[crop_index] = embedding_bytes(features, input_size, tag)
 
     return load, save
 
@@ -152,14 +139,6 @@ def checkpoint_or_workspace_file(workspace: Workspace, model: str | ModelSpec, c
     if notify is not None:
         notify(f"checkpoint {path} (the workspace's; --checkpoint names another)")
     return str(path)
-
-
-def cached_stems(workspace: Workspace, dataset_id: str, label: str) -> dict[str, Path]:
-    """Mask cache files of a model on a dataset, by stem."""
-    folder = workspace.sam_cache_dir(label, dataset_id)
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in folder.glob("*.npz") if not p.name.startswith(".")}
 
 
 def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings=None,
@@ -210,7 +189,7 @@ def sam_worker(run: SamRun, checkpoint_md5: str | None, hash_cache: str | None =
         load = save = None
         if embedding is not None:  # (tag, cached bytes by crop): what the driver holds; new ones go back to it
             tag, cached = embedding
-            load, save = _embedding_callables(cached.get, new.__setitem__, tag)
+            load, save = _embedding_callables(cached, new, tag)
         data, _ = mask_file_bytes(engine, image, base, embeddings=load, on_embedding=save)
         told = notices[:]
         notices.clear()
@@ -221,13 +200,19 @@ def sam_worker(run: SamRun, checkpoint_md5: str | None, hash_cache: str | None =
 
 def read_sam_input(job: tuple[str, dict, tuple[str, str, str] | None]):
     """What :func:`sam_worker`'s compute takes for one image: ``job`` is (image path, provenance base, the
-    embedding cache's (folder, image id, tag) or None); cached embeddings are read as bytes."""
+    embedding cache's (folder, image id, tag) or None); the image's cached embeddings (``<id>.<crop>.npz``) are
+    read as bytes, by crop (what a Ray worker is sent)."""
     image_path, base, embedding_cache = job
-    embedding = None
-    if embedding_cache is not None:
-        folder, stem, tag = embedding_cache
-        embedding = (tag, _stored_embeddings(Path(folder), stem))
-    return read_rgb(image_path), base, embedding
+    if embedding_cache is None:
+        return read_rgb(image_path), base, None
+    folder, stem, tag = embedding_cache
+    stored = {}
+    for path in Path(folder).glob(f"{glob.escape(stem)}.*.npz"):
+        index = path.name[len(stem) + 1:-len(".npz")]
+        if index.isdigit():
+            with contextlib.suppress(OSError):
+                stored[int(index)] = path.read_bytes()
+    return read_rgb(image_path), base, (tag, stored)
 
 
 class _MaskFiles(FileStore):

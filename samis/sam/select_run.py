@@ -17,7 +17,7 @@ from samis.datasets import Dataset, Sample, get_split
 from samis.errors import SamError
 from samis.imageio import ImageReadError
 from samis.methods import sam_method_id
-from samis.runner import Task, Unit, run_task
+from samis.runner import Task, Unit, UnitStore, run_task
 from samis.runs import ProgressCallback, Report
 from samis.sam.records import SelectionRecord, write_selection_record
 from samis.sam.selection import EXACT_MAX_MASKS, get_strategy, iou
@@ -125,7 +125,7 @@ def selection_worker(strategy: str, parameters: dict):
     return compute
 
 
-class _SelectionMaps:
+class _SelectionMaps(UnitStore):
     """The runner's store of a selection pass: every image is selected again (cheap, and parameters may have
     changed); each map and its record are written when they come; the report adds up as they do."""
 
@@ -134,9 +134,6 @@ class _SelectionMaps:
         self.heuristic_search = heuristic_search
         self.ious: list[float] = []
         self.provenance: dict | None = None
-
-    def has(self, unit: Unit) -> bool:
-        return False
 
     def put(self, unit: Unit, result) -> None:
         prediction, selection, self.provenance, resized, n_masks, score = result
@@ -155,8 +152,6 @@ class _SelectionMaps:
             report.method, unit.id, report.strategy, "selection", n_masks=n_masks,
             parameters={k: v for k, v in report.parameters.items() if k != "grid"}, **fields))
 
-    def flush(self) -> None:
-        """Nothing to do: each map and record is written when it is put."""
 
 
 def select_over_dataset(workspace: Workspace, dataset: Dataset, label: str, strategy: str, split: str = "all",
