@@ -403,9 +403,8 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
     n_free = sum(empty.values())
     require_both_kinds(dataset.id, split, len(samples) - n_free, n_free)
     methods = checked_methods(workspace, dataset, methods)
-    facts = (gt_keys, shapes, empty)
     return on_one_generation(workspace, dataset.id, methods, lambda: _image_level_once(
-        workspace, dataset, (split, samples), methods, (min_area, allow_missing, facts),
+        workspace, dataset, (split, samples), methods, (min_area, allow_missing, (gt_keys, shapes, empty)),
         dict(progress=progress, engine=engine)))
 
 
