@@ -356,8 +356,9 @@ def _envelope_key(path: Path) -> Any:
 class FileStore(UnitStore):
     """The store of one file per image: ``<folder>/<image><suffix>``, written atomically.
 
-    Every file is written when it is put (nothing to flush). By default each file holds the result with its content key (:func:`envelope_bytes`), so a new task
-    needs no file format of its own; a task with its own format passes both functions.
+    Every file is written when it is put (nothing to flush). By default each file holds the result with its
+    content key (:func:`envelope_bytes`), so a new task needs no file format of its own; a task with its own
+    format passes both functions.
 
     Args:
         folder: where the files live.
