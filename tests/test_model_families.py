@@ -396,6 +396,41 @@ def test_family_table_rows_deployable_first_with_params():
     assert document["rows"][2]["upper_bound"] is True and document["rows"][1]["fps"] == 12.5
 
 
+def test_pareto_front_keeps_the_deployable_rows_nothing_beats():
+    from samis.tables.family import FamilyRow, pareto_front
+
+    def row(method, fps, fm, upper=False):
+        return FamilyRow(method, "F", method, "contrast", upper, {"Fm": fm}, 1.0, fps)
+
+    rows = [row("slow-best", 1.0, 0.9), row("fast-worse", 10.0, 0.5), row("beaten", 5.0, 0.4),
+            row("mid", 5.0, 0.7), row("bound", 100.0, 0.99, upper=True), row("untimed", None, 0.95)]
+    assert [r.method for r in pareto_front(rows, "Fm")] == ["fast-worse", "mid", "slow-best"]
+    mae = [FamilyRow("a", "F", "a", "m", False, {"MAE": 0.1}, 1.0, 1.0),
+           FamilyRow("b", "F", "b", "m", False, {"MAE": 0.2}, 1.0, 0.5)]
+    assert [r.method for r in pareto_front(mae, "MAE")] == ["a"]  # lower is better: b is beaten on both
+
+
+def test_family_chart_plots_results_only_and_marks_upper_bounds():
+    from samis.plots import family_pareto_figure
+    from samis.tables.family import FamilyRow, FamilyTable
+
+    rows = [FamilyRow("sam-vit_b+contrast", "SAM", "SAM ViT-B", "contrast", False, {"Fm": 0.5}, 93.7, 2.0),
+            FamilyRow("efficientvit-sam-l0+contrast", "EfficientViT-SAM", "l0", "contrast", False, {"Fm": 0.4}, 34.8,
+                      20.0),
+            FamilyRow("sam-vit_b+oracle", "SAM", "SAM ViT-B", "oracle", True, {"Fm": 0.8}, 93.7, 2.0),
+            FamilyRow("sam-tiny-random+contrast", "SAM", "tiny", "contrast", False, {"Fm": 0.9}, 0.34, 50.0,
+                      random_weights=True)]
+    table = FamilyTable("toy", "all", ("Fm",), rows)
+    figure = family_pareto_figure(table)
+    names = [t.name for t in figure.data]
+    assert "sam-tiny-random+contrast" not in names and "sam-vit_b+oracle †" in names
+    front = next(t for t in figure.data if t.name.startswith("Pareto front"))
+    assert list(front.x) == [20.0, 2.0] and list(front.y) == [0.4, 0.5]  # the upper bound is not on it
+    demo = family_pareto_figure(table, demo=True)
+    assert "sam-tiny-random+contrast" in [t.name for t in demo.data] and "test-size demo" in demo.layout.title.text
+    assert family_pareto_figure(FamilyTable("toy", "all", ("Fm",), rows[3:])) is None
+
+
 def test_cli_family_report_and_bad_input(workspace, make_folder_dataset, capsys):
     root, _ = make_folder_dataset(n=2)
     register_dataset(workspace, "toy", root, "folder")
@@ -412,8 +447,23 @@ def test_cli_family_report_and_bad_input(workspace, make_folder_dataset, capsys)
         ("EfficientViT-SAM", "contrast", False), ("HQ-SAM", "contrast", False),
         ("EfficientViT-SAM", "oracle", True), ("HQ-SAM", "oracle", True)]
     assert all(r["scores"]["Sa"] is not None and r["params_m"] for r in rows)
+    # the inspection columns are samis.pixel_level's numbers; every value sits inside its bootstrap interval
+    from samis.datasets import load_dataset
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    direct = evaluate_pixel_level(workspace, load_dataset(workspace, "toy"), [r["method"] for r in rows], "all",
+                                  PixelLevelOptions())
+    for row in rows:
+        assert row["inspection"]["pixel AUROC"] == direct.methods[row["method"]].values["pixel_auroc"]
+        assert row["inspection"]["AUPRO@0.3"] == direct.methods[row["method"]].values["aupro/0.3"]
+        for metric, (low, high) in [*row["intervals"].items(), *row["inspection_intervals"].items()]:
+            value = row["scores"].get(metric, row["inspection"].get(metric))
+            assert low - 1e-9 <= value <= high + 1e-9, (row["method"], metric)
+        assert row["fps"] is None and row["peak_mb"] is None  # nothing timed: shown as —, never 0
+    code, out, err = _main(workspace, capsys, "report", "toy", "--family", "--ci", "200", "--seed", "3")
+    assert code == 0 and "B = 200, seed 3" in out and "pixel AUROC" in out and "peak MB" in out
     code, out, err = _main(workspace, capsys, "report", "toy", "--family", "--format", "latex")
-    assert code == 2 and "--family writes table, json, csv or markdown" in err
+    assert code == 2 and "--family writes table, json, csv, markdown or html" in err
 
 
 @pytest.mark.parametrize("key, family", [("tiny-hq", "HQ-SAM"), ("tiny-evit", "EfficientViT-SAM")])
