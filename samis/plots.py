@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from samis.metrics import HIGHER_IS_BETTER, thresholds
+from samis.tables.columns import EVALUATION_KEYS
 from samis.tables.family import UPPER_BOUND_MARK, pareto_front
 
 FALLBACK_COLOR = "#000000"  # not in the palette (its grey is #878787)
@@ -307,7 +308,7 @@ def family_pareto_figure(table, metric: str = "Fm", colors: Mapping[str, str] | 
     figure = go.Figure()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     families = list(dict.fromkeys(r.family for r in rows))
-    title = axis_title(metric)
+    title = axis_title(EVALUATION_KEYS.get(metric, metric))
     for row in rows:
         name = f"{row.method} {UPPER_BOUND_MARK}" if row.upper_bound else row.method
         color = (colors or {}).get(row.method) or palette[families.index(row.family) % len(palette)]

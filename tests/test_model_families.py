@@ -476,3 +476,20 @@ def test_cache_embeddings_is_refused_in_one_line_and_writes_nothing(workspace, m
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"--cache-embeddings is for SAM models only; {family} ({key})" in err
     assert not workspace.sam_cache_dir(NEW_TINY[key], "toy").exists()
+
+
+def test_compare_page_sam_family_preset(make_study):
+    """The Compare page's "SAM family" preset (a link with preset=family): the family table with intervals and
+    inspection columns; the test-size model's row is an upper bound with random weights, so nothing is plotted."""
+    from tests.test_dashboard import assert_clean, open_page, texts
+
+    make_study(12)
+    at = open_page("compare", {"dataset": "toy", "preset": "family"})
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table["method"]) == ["sam-tiny-random+oracle †"]
+    assert {"pixel AUROC", "AUPRO@0.3", "params (M)", "FPS", "peak MB"} <= set(table.columns)
+    assert "(" in table["Sa"][0] and table["FPS"][0] == "—"  # point (interval); not timed: a dash, not 0
+    captions = texts(at.caption)
+    assert any("bootstrap interval" in c for c in captions) and any("pixel AUROC" in c for c in captions)
+    assert any("Nothing to plot" in i for i in texts(at.info))

@@ -131,6 +131,10 @@ class FamilyTable:
         lines += text_table(self.header(), cells, right, rules)
         return "\n".join(lines + [f"note: {n}" for n in self.notes]) + "\n"
 
+    def records(self) -> list[dict]:
+        """One dict per row, header → shown cell (a dashboard table)."""
+        return [dict(zip(self.header(), self._cells(row))) for row in self.rows]
+
     def to_csv(self) -> str:
         return csv_text(["upper_bound", *self.header()],
                         [[str(row.upper_bound).lower(), *self._cells(row)] for row in self.rows])
