@@ -33,15 +33,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from samis.imageio import read_rgb  # noqa: E402
-from samis.models import EVIT_MODELS, HQ_MODELS, SAM2_MODELS, get_model  # noqa: E402
+from samis.models import EVIT_MODELS, HQ_MODELS, RUNNABLE_MODELS, SAM2_MODELS, get_model  # noqa: E402
 from samis.sam.engine import LoadedSam, SamEngine, device_name, resolve_device  # noqa: E402
 from samis.sam.masks import MaskSet  # noqa: E402
 from samis.sam.params import AmgParams  # noqa: E402
 
 DEFAULT_IMAGES = REPO.parent / "shared" / "datasets" / "SD-saliency-900" / "Source Images"
-#: in --quick mode the test-size models stand in for the real architectures (same code paths)
-QUICK_STAND_IN = {"vit_b": "tiny", "vit_l": "tiny", "vit_h": "tiny", "hiera_l": "tiny-sam2",
-                  **{key: "tiny-hq" for key in HQ_MODELS}, **{key: "tiny-evit" for key in EVIT_MODELS}}
+#: in --quick mode each family's test-size model stands in for its real architectures (same code paths); from the
+#: registry, so a family added there has its stand-in here
+QUICK_STAND_IN = {m.key: next(t.key for t in RUNNABLE_MODELS.values() if t.code is m.code and t.random_weights)
+                  for m in RUNNABLE_MODELS.values() if not m.random_weights}
 #: every family: SAM, SAM 2.1, HQ-SAM (smallest and largest), EfficientViT-SAM (fastest and largest)
 DEFAULT_MODELS = "vit_b,vit_l,vit_h,hiera_l,hq_vit_b,hq_vit_h,evit_l0,evit_xl1"
 
@@ -81,7 +82,7 @@ def random_model(model_type: str, device: torch.device) -> LoadedSam:
         from samis.sam.sam2_backend import build_tiny_sam2
 
         model = build_tiny_sam2()
-    elif model_type in ("tiny-hq", "tiny-evit"):
+    elif get_model(model_type).random_weights:  # any other family's test-size model, through its own loader
         model = get_model(model_type).loader()(get_model(model_type), None)
     elif model_type in HQ_MODELS or model_type in EVIT_MODELS:
         model = package_network(model_type, device)

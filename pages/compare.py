@@ -7,7 +7,7 @@ from samis.dashboard.sidebar import page_context
 from samis.html_report import comparison_sections
 from samis.metrics import DATASET_METRICS
 from samis.pixel_level import PixelLevelOptions
-from samis.plots import curve_figures
+from samis.plots import curve_figures, family_pareto_figure
 from samis.review import GT_ERROR_TAG
 from samis.stats import STAT_METRICS
 from samis.tables import GAP_DEFINITIONS
@@ -18,6 +18,44 @@ from samis.tables.per_class import better_direction
 ctx = page_context()
 st.title("Compare")
 ctx.require(dataset=True)
+
+family_preset = state.bind(
+    st.toggle, "Preset: SAM family", key="cmp_family", url="preset", default=False,
+    parse=lambda t: t == "family" or None, dump=lambda v: "family" if v else None,
+    help="every model and mode of the model registry with maps on this dataset (SAM, SAM 2.1, HQ-SAM, "
+         "EfficientViT-SAM): saliency and inspection metrics with bootstrap intervals, parameters, FPS and peak "
+         "memory from the dataset's speed record, and accuracy against speed with the Pareto front "
+         "(`samis report DATASET --family`)")
+if family_preset:
+    family_table = None
+    with ui.guard("SAM family"):
+        speed_stamp = data.speed_stamp(ctx.root, ctx.dataset_id)
+        family_table = data.family(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.all_methods), ctx.fingerprint,
+                                   speed_stamp)
+    if family_table is None:
+        st.info("No maps of SAM-family models on this dataset yet: run one on the Run page "
+                "(or `python -m samis sam DATASET --model …`).")
+        state.stop()
+    st.subheader(ui.literal(f"{ctx.dataset_id} / {ctx.split}: the SAM family"))
+    st.caption("Deployable rows first; † rows looked at the ground truth (upper bounds, not results). "
+               "Values: point (95 % bootstrap interval).")
+    st.dataframe(family_table.records(), hide_index=True)
+    for note in family_table.notes:
+        st.caption(ui.escaped(note))
+    demo = st.toggle("Plot test-size models (a demo of the code path, random weights)", key="cmp_family_demo",
+                     value=False, help="test-size models have random weights: never results, only a labelled demo")
+    chart = family_pareto_figure(family_table, "Fm", ctx.colors, demo=demo)
+    if chart is None:
+        st.info("Nothing to plot: no model with real weights has both maps here and an FPS in the dataset's speed "
+                "record (time them on the Speed page or with `python -m samis speed`).")
+    else:
+        st.plotly_chart(chart, key="family_pareto")
+    cols = st.columns(3)
+    stem = f"samis-{ctx.dataset_id}-{ctx.split}-family".replace(":", "-")
+    cols[0].download_button("CSV", family_table.to_csv(), file_name=f"{stem}.csv", mime="text/csv")
+    cols[1].download_button("Markdown", family_table.to_markdown(), file_name=f"{stem}.md", mime="text/markdown")
+    cols[2].download_button("JSON", family_table.to_json(), file_name=f"{stem}.json", mime="application/json")
+    state.stop()
 
 metric_set = state.bind(st.segmented_control, "Metrics", key="cmp_metric_set", url="metric_set",
                         default=METRIC_SETS[0], options=METRIC_SETS,

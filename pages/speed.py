@@ -5,8 +5,8 @@ import streamlit as st
 from samis.baselines import BASELINES
 from samis.dashboard import data, state, ui
 from samis.dashboard.sidebar import page_context
-from samis.models import TINY_MODEL, TINY_SAM2_MODEL
-from samis.plots import accuracy_speed_figure
+from samis.models import RUNNABLE_MODELS
+from samis.plots import accuracy_speed_figure, family_pareto_figure
 from samis.speed import TimingProtocol, speed_report
 from samis.speed.compare import (ACCURACY_TABLES, accuracy_speed_points, points_left_out, speed_display_frame,
                                  speed_frame)
@@ -28,10 +28,11 @@ if ctx.read_only:
 else:
     st.markdown("**Measure on this machine** (batch 1, warm-up runs then timed runs; median and spread)")
     cols = st.columns([3, 1, 1])
+    test_size = [m.label for m in RUNNABLE_MODELS.values() if m.random_weights]
     picked = state.bind(cols[0].multiselect, "Methods to time", key="speed_methods", url="speed_methods",
-                        default=baseline_names, options=[*baseline_names, TINY_MODEL.label, TINY_SAM2_MODEL.label],
-                        help=f"{TINY_MODEL.label} and {TINY_SAM2_MODEL.label} are test-size SAM / SAM 2 models with "
-                             "random weights: their speed is not SAM's or SAM 2.1's")
+                        default=baseline_names, options=[*baseline_names, *test_size],
+                        help=f"{', '.join(test_size)} are the registry's test-size models (one per family) with "
+                             "random weights: their speed is not their family's")
     runs = state.count_input(cols[1], "Timed runs", "speed_runs", key="speed_runs", url="runs", default=10)
     use_dataset = cols[2].checkbox("Use the dataset's images", value=ctx.dataset is not None,
                                    disabled=ctx.dataset is None)
@@ -93,3 +94,27 @@ else:
                f"the Fm of {accuracy_key}'s table; measured points: FPS here with maxFm on "
                f"{ui.literal(f'{ctx.dataset_id}/{ctx.split}')}. Different devices: compare the shapes, not the "
                "absolute FPS.")
+
+# -- the SAM family: accuracy against speed, with the Pareto front ---------------------------------------------
+if ctx.dataset is not None:
+    st.subheader("SAM family: accuracy against speed")
+    family_table = None
+    with ui.guard("SAM family"):
+        family_table = data.family(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.all_methods), ctx.fingerprint,
+                                   data.speed_stamp(ctx.root, ctx.dataset_id))
+    if family_table is None:
+        st.info("No maps of SAM-family models on this dataset yet: nothing to put against speed.")
+    else:
+        demo = st.toggle("Plot test-size models (a demo of the code path, random weights)", key="speed_family_demo",
+                         value=False, help="test-size models have random weights: never results, only a labelled demo")
+        chart = family_pareto_figure(family_table, "Fm", ctx.colors, demo=demo)
+        if chart is None:
+            st.info("No model has both maps on this dataset and an FPS in its saved speed record"
+                    + ("" if demo else " (test-size models are left out unless plotted as a demo)")
+                    + ": time them above with “Use the dataset's images”.")
+        else:
+            st.plotly_chart(chart, key="family_pareto")
+            st.caption("One point per model and mode: FPS from this dataset's speed record, maxFm measured here on "
+                       f"{ui.literal(f'{ctx.dataset_id}/{ctx.split}')}. The dotted line joins the Pareto front of the "
+                       "deployable rows; † upper bounds (open markers) used the ground truth and are never on it. "
+                       "The Compare page's SAM family preset has the whole table.")

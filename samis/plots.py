@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from samis.metrics import HIGHER_IS_BETTER, thresholds
+from samis.tables.columns import EVALUATION_KEYS
+from samis.tables.family import UPPER_BOUND_MARK, pareto_front
 
 FALLBACK_COLOR = "#000000"  # not in the palette (its grey is #878787)
 #: legend entries per row when a legend sits under a chart (a long legend beside a chart is cut off)
@@ -282,3 +284,49 @@ def by_size_figure(frame, colors: Mapping[str, str], value: str = "found") -> go
     figure.update_layout(barmode="group", title=title, xaxis_title="region area, % of the image", yaxis_range=[0, 1.02],
                          legend_title="method")
     return legend_below(figure, len(figure.data), 400)
+
+
+def family_pareto_figure(table, metric: str = "Fm", colors: Mapping[str, str] | None = None,
+                         demo: bool = False) -> go.Figure | None:
+    """The family's accuracy against speed: one point per (model, mode) with an FPS, the Pareto front drawn.
+
+    Args:
+        table: a :class:`samis.tables.family.FamilyTable`.
+        metric: the table metric on the y axis (``Fm``: max F).
+        colors: method → colour (default: one per family).
+        demo: plot the test-size random-weights models too, as a labelled demo of the code path (never as
+            results: the title says so). Without it they are left out.
+
+    Returns:
+        the figure, or None where no row has both an FPS and ``metric``. Upper bounds († rows) are drawn as open
+        markers named with †, and never take part in the front (:func:`samis.tables.family.pareto_front`).
+    """
+    rows = [r for r in table.rows if r.fps is not None and r.scores.get(metric) is not None
+            and (demo or not r.random_weights)]
+    if not rows:
+        return None
+    figure = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    families = list(dict.fromkeys(r.family for r in rows))
+    title = axis_title(EVALUATION_KEYS.get(metric, metric))
+    for row in rows:
+        name = f"{row.method} {UPPER_BOUND_MARK}" if row.upper_bound else row.method
+        color = (colors or {}).get(row.method) or palette[families.index(row.family) % len(palette)]
+        figure.add_trace(go.Scatter(
+            x=[row.fps], y=[row.scores[metric]], mode="markers", name=name, legendgroup=row.family, text=[name],
+            marker={"symbol": "circle-open" if row.upper_bound else "circle", "size": 11, "color": color,
+                    "line": {"width": 2 if row.upper_bound else 1, "color": color if row.upper_bound else "#333"}},
+            hovertemplate=f"%{{text}} ({row.family})<br>%{{x:.2f}} frames per second<br>{title} %{{y:.3f}}<extra></extra>"))
+    front = pareto_front(rows, metric)
+    if front:
+        figure.add_trace(go.Scatter(x=[r.fps for r in front], y=[r.scores[metric] for r in front], mode="lines",
+                                    name="Pareto front (deployable)", line={"color": "#444", "dash": "dot"},
+                                    hoverinfo="skip"))
+    ticks = log_ticks([r.fps for r in rows])
+    heading = f"{table.dataset} ({table.split}): {title} against speed"
+    if demo and any(r.random_weights for r in rows):
+        heading += " — test-size demo: random weights, not any family's accuracy"
+    figure.update_layout(title=heading, xaxis={"type": "log", "title": "frames per second (log scale)",
+                                               "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]},
+                         yaxis_title=title, legend_title="model+mode")
+    return legend_below(figure, len(rows) + 1, 460)

@@ -112,3 +112,79 @@ def test_a_spec_sent_to_another_process_is_the_registrys_own():
         spec = get_model(key)
         copy = pickle.loads(pickle.dumps(spec))
         assert copy is spec and copy.runs_on_sam2 == spec.runs_on_sam2
+
+
+# ---- adding a family is one module -------------------------------------------------------------------------
+
+TOY_FAMILY_MODULE = '''
+"""A toy family declared by tests/test_models.py: one module, no other edit."""
+from samis.families.base import ModelFamily, ModelSpec, register
+from samis.sam.params import AmgParams
+
+TOY_FAMILY = ModelFamily("toy-sam", "Toy-SAM", "toy_sam", "toy_sam:build", AmgParams, "toy generator",
+                         "https://example.org/toy/", (".pt",), backend="toy_sam", prompt_modes=("automatic",),
+                         licence="MIT", source="https://example.org/toy", key_marker="toy_encoder.",
+                         marker_text="toy_encoder of a Toy", detector="toy_sam:detect", order=90)
+register(TOY_FAMILY, [
+    ModelSpec("tiny-toy", "toy-sam-tiny-random", "test-size Toy-SAM, random weights (not Toy-SAM)", TOY_FAMILY,
+              random_weights=True, params_m=0.1),
+    ModelSpec("toy_b", "toy-sam-b", "Toy-SAM B", TOY_FAMILY, checkpoint="toy_sam_b.pt", approx_bytes=12_000_000,
+              params_m=3.0),
+])
+'''
+
+TOY_CHECKS = '''
+import contextlib, io, json, sys
+import samis.families
+samis.families.__path__.append(sys.argv[1])
+from samis.cli import main
+from samis.models import FAMILIES, MODEL_CHOICES, checkpoint_catalogue, get_model
+from samis.tables.family import family_table
+
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    main(["--workspace", sys.argv[2], "checkpoints", "list", "--format", "json"])
+listed = [c["model"] for c in json.loads(out.getvalue())["checkpoints"]]
+scores = {"toy-sam-b+contrast": {"Sa": 0.5, "MAE": 0.1, "maxEm": 0.6, "Fw": 0.4, "maxFm": 0.5},
+          "toy-sam-tiny-random+oracle": {"Sa": 0.7, "MAE": 0.05, "maxEm": 0.8, "Fw": 0.6, "maxFm": 0.7}}
+rows = [(r.method, r.family, r.mode, r.upper_bound, r.params_m) for r in family_table("d", "test", scores).rows]
+err = io.StringIO()
+with contextlib.redirect_stderr(err):
+    with contextlib.suppress(SystemExit):
+        main(["--workspace", sys.argv[2], "sam", "nodata", "--model", "toy_b"])
+print(json.dumps({"families": [f.name for f in FAMILIES], "choices": list(MODEL_CHOICES), "listed": listed,
+                  "url": checkpoint_catalogue()["toy_b"].url, "rows": rows, "title": get_model("tiny-toy").title,
+                  "sam_error": err.getvalue().strip().splitlines()[-1:]}))
+'''
+
+
+def test_a_new_family_module_appears_everywhere_the_registry_is_listed(tmp_path):
+    """A family module dropped into samis.families (here: a toy, through the package's path) is a --model choice,
+    a checkpoint in ``checkpoints list``, a row of the family table, with no other edit."""
+    import json
+
+    extra = tmp_path / "families"
+    extra.mkdir()
+    (extra / "toy_sam.py").write_text(TOY_FAMILY_MODULE, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", TOY_CHECKS, str(extra), str(tmp_path / "ws")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["families"] == ["sam", "sam2", "hq-sam", "efficientvit-sam", "toy-sam"]
+    assert found["choices"][-2:] == ["tiny-toy", "toy_b"] and found["choices"][:-2] == list(MODEL_CHOICES)
+    assert found["listed"][-1] == "toy_b" and found["url"] == "https://example.org/toy/toy_sam_b.pt"
+    assert found["rows"] == [["toy-sam-b+contrast", "Toy-SAM", "contrast", False, 3.0],
+                             ["toy-sam-tiny-random+oracle", "Toy-SAM", "oracle", True, 0.1]]
+    assert found["title"].startswith("test-size Toy-SAM, random weights")
+    # ``sam --model toy_b`` passes the choices and stops at the next thing wrong (no dataset here)
+    assert found["sam_error"] and found["sam_error"][0].startswith("error: unknown dataset 'nodata'"), found["sam_error"]
+
+
+def test_a_family_registers_once_with_a_test_size_model():
+    from samis.families.base import ModelFamily, register
+
+    lonely = ModelFamily("lonely", "Lonely", "lonely", "x:y", AmgParams, "g", "https://example.org/", (".pt",))
+    with pytest.raises(SamError, match="Lonely declares no test-size model with random weights"):
+        register(lonely, [ModelSpec("lonely_b", "lonely-b", "Lonely B", lonely, checkpoint="l.pt")])
+    with pytest.raises(SamError, match="declares vit_b, which another family has"):
+        register(lonely, [ModelSpec("vit_b", "lonely-vit_b", "Lonely", lonely, random_weights=True)])

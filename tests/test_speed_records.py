@@ -71,3 +71,32 @@ def test_a_damaged_speed_record_is_named_and_the_page_stays_whole(study):
     assert any("toy.json" in w for w in warnings) and any("other.json" in w for w in warnings)
     assert "SAM" in list(at.dataframe[0].value["method"])  # Table 7 still there
     assert at.get("plotly_chart")
+
+
+def test_peak_memory_is_measured_saved_and_missing_in_old_records_shows_a_dash(workspace):
+    """measure_fps records the peak memory of the runs; a record saved before it did reads back as not measured."""
+    import numpy as np
+
+    from samis.speed.timing import MEMORY_CPU, SpeedSubject, measure_fps
+
+    held = []
+
+    def grows(image):  # 64 MB touched per call, freed after
+        block = np.ones((8, 1024, 1024), dtype=np.float64)
+        held.append(float(block[0, 0, 0]))
+
+    row = measure_fps(SpeedSubject("grows", "grows", 0.0, None, grows, "cpu"), [np.zeros((4, 4, 3), np.uint8)],
+                      warmup=1, runs=3)
+    assert row.memory == MEMORY_CPU and 60 < row.peak_mb < 200, row.peak_mb  # 8·1024² float64 = 67.1 MB
+    saved = save_speed_record(workspace, SpeedTable([row], "one image", "batch 1"), None)
+    assert read_speed_record(saved.path).table.rows[0].peak_mb == row.peak_mb
+    document = json.loads(saved.path.read_text())
+    for entry in document["rows"]:
+        del entry["peak_mb"], entry["memory"]
+    saved.path.write_text(json.dumps(document))
+    old = read_speed_record(saved.path).table
+    assert old.rows[0].peak_mb is None
+    text = old.to_text()
+    header, first = text.splitlines()[0], text.splitlines()[2]
+    assert "peak MB" in header and first.split()[-3] == "–"  # not 0
+    assert "peak MB –: not measured" in text

@@ -14,10 +14,20 @@ from samis.tables.gap import GAP_DEFINITIONS
 from samis.stats import DEFAULT_SEED, bootstrap, check_resamples, check_seed
 from samis.outputs import write_output
 from samis.colors import workspace_colors
-from samis.html_report import Provenance, comparison_sections, dashboard_link, html_document
+from samis.html_report import (
+    HtmlSection,
+    Provenance,
+    comparison_sections,
+    curves_section,
+    dashboard_link,
+    html_document,
+    text,
+)
 from samis.metrics import DATASET_METRICS
 
 FORMATS = ("table", "json", "csv", "markdown", "latex", "html")
+#: bootstrap B of the family table's intervals unless --ci says otherwise
+DEFAULT_FAMILY_RESAMPLES = 1000
 
 
 def register(subparsers) -> None:
@@ -58,10 +68,13 @@ def register(subparsers) -> None:
                         help="dataset metric of the per-class table in the html report (default: maxFm)")
     parser.add_argument("--family", action="store_true",
                         help="the SAM-family table: every model and mode with maps on DATASET (SAM, SAM 2.1, HQ-SAM, "
-                             "EfficientViT-SAM, test-size ones labelled), deployable rows apart from upper bounds (†), "
-                             "parameters and FPS (table, json, csv or markdown)")
+                             "EfficientViT-SAM, test-size ones labelled), deployable rows apart from upper bounds (†): "
+                             "saliency and inspection metrics (pixel AUROC, AUPRO@0.3) with 95%% bootstrap intervals "
+                             "(--ci B, default 1000), parameters, FPS and peak memory from the dataset's speed record "
+                             "(table, json, csv, markdown; html adds the accuracy-against-speed chart)")
     parser.add_argument("--speed", action="store_true",
-                        help="with --family: time each model here on the dataset's images for the FPS column")
+                        help="with --family: time each model here on the dataset's images for the FPS and peak memory "
+                             "columns (default: the dataset's saved speed record)")
     parser.add_argument("--device", default="auto", help="with --family --speed: where the models are timed")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE instead of standard output (a file atomically; a device or FIFO in place); "
@@ -164,37 +177,71 @@ def _html(args, found, table, boot, workspace) -> str:
 
 
 def _family_report(args, workspace) -> int:
-    """``report DATASET --family``: evaluate every SAM-family method with maps, then the family table."""
+    """``report DATASET --family``: every SAM-family method with maps: saliency and inspection metrics with
+    bootstrap intervals, and speed (the saved record, or timed now with ``--speed``)."""
     # lazy: evaluation (numpy, pandas) and the speed report (torch, only with --speed)
     from samis.datasets import load_dataset
-    from samis.evaluation import evaluate
-    from samis.tables.family import family_methods, family_table
+    from samis.family_report import FamilyQuery, measure_family
+    from samis.tables.family import family_methods
 
-    if args.format not in ("table", "json", "csv", "markdown"):
-        raise ReportError(f"--family writes table, json, csv or markdown, not {args.format}")
-    if args.paper or args.rows or args.ci is not None:
-        raise ReportError("--family shows the rows measured here: drop --paper, --rows and --ci")
+    if args.format not in ("table", "json", "csv", "markdown", "html"):
+        raise ReportError(f"--family writes table, json, csv, markdown or html, not {args.format}")
+    if args.format == "html" and not args.output:
+        raise ReportError("--format html writes a file: give -o FILE (or -o - for standard output)")
+    if args.paper or args.rows:
+        raise ReportError("--family shows the rows measured here: drop --paper and --rows")
+    if args.seed is not None and args.ci is None:
+        raise ReportError("--seed sets the seed of the intervals: give --ci too")
+    resamples = check_resamples(args.ci, "--ci") if args.ci is not None else DEFAULT_FAMILY_RESAMPLES
+    seed = check_seed(args.seed) if args.seed is not None else DEFAULT_SEED
     dataset = load_dataset(workspace, args.table_id)
     methods = family_methods(args.methods or workspace.prediction_methods(dataset.id))
     if not methods:
         raise ReportError(f"dataset {dataset.id!r} has no maps of SAM-family models; run `python -m samis sam "
                           f"{dataset.id} --model …` first")
-    split = args.split or "all"
+    speed = _family_speed(workspace, dataset.id, methods, args.device) if args.speed else None
+    query = FamilyQuery(tuple(methods), args.split or "all", tuple(args.metrics), resamples, seed, args.allow_missing)
     with progress_printer(show_progress(args)) as progress:
-        evaluation = evaluate(workspace, dataset, methods, split, allow_missing=args.allow_missing,
-                              progress=progress)
-    fps = _family_fps(workspace, dataset.id, methods, args.device) if args.speed else None
-    table = family_table(dataset.id, split, evaluation.scores, args.metrics, fps)
-    text = table_text(table, args.format)
-    return _emit(args, text)
+        table = measure_family(workspace, dataset, query, speed, progress)
+    if args.format == "html":
+        return _emit(args, _family_html(table))
+    return _emit(args, table_text(table, args.format))
 
 
-def _family_fps(workspace, dataset_id: str, methods: list[str], device: str) -> dict[str, float]:
-    """Model label → FPS, timed here on the dataset's images (models without weights here stay untimed)."""
+def _family_html(table) -> str:
+    """The family table and its accuracy-against-speed chart (Pareto front) as one HTML page."""
+    from samis.plots import family_pareto_figure  # lazy: plotly, only for an html report
+
+    rows = "".join("<tr>" + "".join(f"<td>{text(c)}</td>" for c in table._cells(r)) + "</tr>" for r in table.rows)
+    head = "".join(f"<th>{text(h)}</th>" for h in table.header())
+    notes = "".join(f"<li>{text(n)}</li>" for n in table.notes)
+    section = HtmlSection("SAM family", f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+                                        f"<ul>{notes}</ul>")
+    sections = [section]
+    figure = family_pareto_figure(table, "Fm")
+    if figure is not None:
+        sections.append(curves_section([figure], "Accuracy against speed",
+                                       "one point per model and mode with an FPS; the dotted line joins the Pareto "
+                                       "front of the deployable rows; † upper bounds are open markers, never on the "
+                                       "front; test-size random-weights models are left out (not results)"))
+    else:
+        sections.append(HtmlSection("Accuracy against speed", "<p>No model with real weights has both an FPS and "
+                                    "maps here: nothing to plot (test-size random-weights models are not results; "
+                                    "time the models with <code>samis speed</code> or <code>--speed</code>).</p>"))
+    link = dashboard_link("compare", dataset=table.dataset, split=table.split, preset="family")
+    return html_document(f"{table.dataset}: the SAM family", sections,
+                         Provenance(table.dataset, table.split, link, view="samis report --family"))
+
+
+def _family_speed(workspace, dataset_id: str, methods: list[str], device: str) -> dict:
+    """Model label → speed (FPS, peak memory), timed here on the dataset's images (models without weights here
+    stay untimed)."""
     # torch: only when the family table is timed
     from samis.methods import describe
     from samis.speed import speed_report
+    from samis.tables.family import ModelSpeed
 
     labels = sorted({describe(m).model.label for m in methods})
     speed = speed_report(workspace, labels, dataset_id, device=device, include_paper=False)
-    return {row.method: row.fps for row in speed.rows if row.fps is not None}
+    return {row.method: ModelSpeed(row.fps, row.peak_mb, row.memory, row.device) for row in speed.rows
+            if row.fps is not None}

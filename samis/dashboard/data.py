@@ -29,6 +29,9 @@ from samis.tables.report import ComparisonQuery, ComparisonRows, comparison_rows
 from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
+from samis.family_report import FamilyQuery, measure_family
+from samis.speed.records import record_path
+from samis.tables.family import FamilyTable, family_methods
 from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
@@ -262,6 +265,27 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     workspace = Workspace(root)
     return evaluate_pixel_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
                                 options=replace(options, allow_missing=True))
+
+
+def speed_stamp(root: str, dataset_id: str) -> str:
+    """When the dataset's speed record was last written ("" where there is none): part of the family cache key."""
+    path = record_path(Workspace(root), dataset_id)
+    return str(path.stat().st_mtime_ns) if path.is_file() else ""
+
+
+@st.cache_resource(show_spinner="Measuring the SAM family (scores, inspection metrics, bootstrap intervals)…",
+                   max_entries=6)
+def family(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str,
+           speed_stamp: str = "") -> FamilyTable | None:
+    """The family table (:func:`samis.family_report.measure_family`) of the registry models' methods among
+    ``methods``, with the dataset's saved speed record (``speed_stamp``: its time, so a new record is read); None
+    where no method is a registry model's. Read-only."""
+    chosen = family_methods(methods)
+    if not chosen:
+        return None
+    workspace = Workspace(root)
+    return measure_family(workspace, load_dataset(workspace, dataset_id),
+                          FamilyQuery(tuple(chosen), split, allow_missing=True))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -1,6 +1,7 @@
 """SAM checkpoints: check a file before loading it, identify its model type, hash it once.
 
-The facts of the official files (names, sizes, MD5 prefixes, encoder shapes) live in :mod:`samis.models`.
+The facts of the official files (names, sizes, MD5 prefixes, encoder shapes) and each family's checkpoint
+marker and variant detector live in its module of :mod:`samis.families`.
 """
 
 from __future__ import annotations
@@ -13,23 +14,20 @@ import torch
 from samis.errors import SamError
 from samis.file_hashes import file_md5
 from samis.models import (
-    EVIT_FAMILY,
-    EVIT_MODELS,
+    FAMILIES,
     HQ_FAMILY,
-    HQ_MODELS,
-    OFFICIAL_CHECKPOINTS,
     OFFICIAL_FILES,
     RUNNABLE_MODELS,
-    SAM2_FAMILY,
     SAM2_MODELS,
     SAM_CHECKPOINTS_HELP,
-    SAM_FAMILY,
     SAM_MODELS,
     SAM_TYPES,
 )
 
-#: every model type that takes a checkpoint: SAM's, SAM 2.1's, HQ-SAM's, EfficientViT-SAM's
-MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS) + tuple(HQ_MODELS) + tuple(EVIT_MODELS)
+#: every model type that takes a checkpoint, every registered family (SAM's, SAM 2.1's, HQ-SAM's, …)
+MODEL_TYPES = tuple(m.key for m in RUNNABLE_MODELS.values() if m.checkpoint)
+#: the test-size models (no checkpoint), for messages
+TEST_SIZE_TYPES = tuple(m.key for m in RUNNABLE_MODELS.values() if m.random_weights)
 #: an official SAM 2.1 file smaller than this share of its approximate size is cut short
 SAM2_MIN_SIZE_SHARE = 0.9
 
@@ -48,8 +46,8 @@ def check_checkpoint_file(path: str | os.PathLike, model_type) -> Path:
     """
     model_type = getattr(model_type, "key", model_type)
     if model_type not in MODEL_TYPES:
-        raise SamError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}, "
-                       "'tiny' or 'tiny-sam2'")
+        raise SamError(f"unknown SAM model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)} "
+                       f"(or a test-size model without a checkpoint: {', '.join(TEST_SIZE_TYPES)})")
     path = Path(path).expanduser()
     if not path.exists():
         if model_type not in SAM_MODELS:
@@ -111,7 +109,7 @@ def check_family(state: dict, model, where) -> None:
     family, detected = detect_family(state)
     wanted = model.code
     if family is None:
-        raise SamError(f"{where}: not a {wanted.title} checkpoint (no {_marker_text(wanted)}; weights of no model "
+        raise SamError(f"{where}: not a {wanted.title} checkpoint (no {wanted.marker_text}; weights of no model "
                        "samis knows)")
     if family is not wanted:
         use = f"; use --model {detected}" if detected else ""
@@ -124,28 +122,20 @@ def check_family(state: dict, model, where) -> None:
                        f"use --model {detected}")
 
 
-def _marker_text(family) -> str:
-    return {SAM_FAMILY: "image_encoder.pos_embed / patch_embed of a ViT-B/L/H",
-            SAM2_FAMILY: "image_encoder.trunk of a Hiera-T/S/B+/L",
-            HQ_FAMILY: "mask_decoder.hf_token (HQ output token) beside a ViT-B/L/H",
-            EVIT_FAMILY: "image_encoder.backbone of an EfficientViT"}[family]
-
-
 def detect_family(state: dict):
     """The family and model key of a state dict or key → shape map: ``(HQ_FAMILY, "hq_vit_b")``; ``(None, None)``
-    for weights of no family samis knows; the key is None where the family is known but no variant fits."""
-    if HQ_FAMILY.key_marker in state:
-        sam_type = _vit_type(state)
-        return HQ_FAMILY, (f"hq_{sam_type}" if sam_type else None)
-    if SAM2_FAMILY.key_marker in state:
-        return SAM2_FAMILY, detect_sam2_model_type(state)
-    if any(key.startswith(EVIT_FAMILY.key_marker) for key in state):
-        # efficientsam: only for an EfficientViT-SAM-shaped file (its variants are built on the meta device)
-        from samis.sam.evit_shapes import detect_evit_variant
+    for weights of no family samis knows; the key is None where the family is known but no variant fits.
 
-        return EVIT_FAMILY, detect_evit_variant(state)
-    sam_type = _vit_type(state)
-    return (SAM_FAMILY, sam_type) if sam_type else (None, None)
+    Every registered family whose key marker the state has is a candidate; a family that another candidate
+    refines (SAM, whose keys an HQ-SAM file holds too) gives way to it.
+    """
+    found = [family for family in FAMILIES if family.key_marker and family.has_marker(state)]
+    refined = {family.refines for family in found}
+    found = [family for family in found if family.name not in refined]
+    if not found:
+        return None, None
+    family = found[0]
+    return family, family.detect_variant(state)
 
 
 def _read_state(path: Path) -> dict:
@@ -176,7 +166,7 @@ def identify_weights(path: str | os.PathLike) -> str:
     state = _read_state(path)
     _, detected = detect_family(state)
     if detected is None:
-        raise SamError(f"{path}: not a checkpoint of SAM, SAM 2.1, HQ-SAM or EfficientViT-SAM (no image encoder of a "
+        raise SamError(f"{path}: not a checkpoint of {', '.join(f.title for f in FAMILIES)} (no image encoder of a "
                        "known shape)")
     return detected
 
@@ -208,6 +198,12 @@ def _what_file_is(path: Path) -> str:
     except UnicodeDecodeError:
         return "truncated, damaged or another kind of file"
     return "a text file, not model weights"
+
+
+def detect_hq_model_type(state: dict) -> str | None:
+    """The HQ-SAM model of a state dict (``hq_vit_b`` …), from its SAM-style ViT encoder (None if none fits)."""
+    sam_type = _vit_type(state)
+    return f"hq_{sam_type}" if sam_type else None
 
 
 def detect_model_type(state: dict) -> str | None:
@@ -247,8 +243,9 @@ def check_official_hash(path: Path, md5: str) -> None:
     Raises:
         SamError: the file's MD5 does not start with the digits in its official name.
     """
-    if path.name in OFFICIAL_CHECKPOINTS:
-        expected = OFFICIAL_CHECKPOINTS[path.name].md5_prefix
+    official = OFFICIAL_FILES.get(path.name)
+    expected = official.md5_prefix if official else None
+    if expected:
         if not md5.startswith(expected):
             raise SamError(f"{path}: MD5 {md5[:6]}… does not match the official {path.name} (starts {expected}); "
                            "the file is damaged or not the official one; download it again")

@@ -305,6 +305,10 @@ def sam_speed_subject(model: str | ModelSpec, checkpoint: str | None, device: st
     spec = loaded.spec
     engine = SamEngine(loaded, as_model_params(spec, None))
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
+    cuda_memory = None
+    if loaded.device.type == "cuda":
+        device = loaded.device
+        cuda_memory = (lambda: torch.cuda.reset_peak_memory_stats(device), lambda: torch.cuda.max_memory_allocated(device))
     if spec.random_weights:
         family = spec.family_title
         short = "SAM 2" if spec.runs_on_sam2 else ("SAM" if spec.code is SAM_FAMILY else family)
@@ -323,5 +327,6 @@ def sam_speed_subject(model: str | ModelSpec, checkpoint: str | None, device: st
         run=engine.generate,
         device=device_name(loaded.device),
         synchronize=synchronize,
+        cuda_memory=cuda_memory,
         note=note + f"; automatic mask generation, 32x32 points, {generator}",
     )

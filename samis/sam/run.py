@@ -167,15 +167,18 @@ def mask_file_bytes(engine: SamEngine, image: np.ndarray, base: dict, embeddings
     return encode_mask_set(mask_set, provenance), len(mask_set)
 
 
-def sam_worker(run: SamRun, checkpoint_md5: str | None, hash_cache: str | None = None):
+def sam_worker(run: SamRun, checkpoint_md5: str | None, hash_cache: str | None = None, threads: int | None = None):
     """The per-image work, wherever it runs: loads ``run.model`` once; ``compute((image, base, embedding)) -> (bytes,
     notices, new embeddings)``. ``embedding`` is None (no embedding cache) or ``(tag, {crop: bytes})``, the
     cached embeddings the driver read; the embeddings computed instead come back as ``{crop: bytes}``.
     ``hash_cache``: the workspace's file of checkpoint MD5s (a local run; a Ray worker hashes the file itself).
+    ``threads``: torch's CPU threads, the driver's (:func:`same_threads`), so a Ray worker (one thread by
+    default) sums a convolution in the same order as a local run and writes the same bytes.
 
     Raises:
         SamError: the model cannot load here, or the checkpoint at this path differs from the driver's.
     """
+    same_threads(threads)
     loaded = load_sam(run.model, run.checkpoint, run.device, Path(hash_cache) if hash_cache else None)
     if loaded.checkpoint_md5 != checkpoint_md5:
         raise SamError(f"{run.checkpoint}: this worker's file has MD5 {loaded.checkpoint_md5}, the driver's "
@@ -196,6 +199,14 @@ def sam_worker(run: SamRun, checkpoint_md5: str | None, hash_cache: str | None =
         return data, told, new
 
     return compute
+
+
+def same_threads(threads: int | None) -> None:
+    """Run torch on ``threads`` CPU threads (None: as it is). A CPU kernel splits its sums by thread count
+    (EfficientViT-SAM's convolutions: the last float32 bits of its predicted IoUs moved with it), so every worker
+    of one run uses the driver's count."""
+    if threads and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def read_sam_input(job: tuple[str, dict, tuple[str, str, str] | None]):
@@ -315,7 +326,8 @@ def run_sam_over_dataset(workspace: Workspace, dataset: Dataset, run: SamRun, sp
     units = [Unit(s.id, key, (str(s.image_path), {**key, "image": str(s.image_path), "samis_version": __version__},
                               (str(embedding_folder), s.id, tag) if run.cache_embeddings else None)) for s in samples]
     hash_cache = str(hash_cache_file(workspace)) if engine.is_local else None  # a worker's disk may differ
-    task = Task(f"{model.label} masks", read_sam_input, sam_worker, (run, checkpoint_md5, hash_cache),
+    task = Task(f"{model.label} masks", read_sam_input, sam_worker,
+                (run, checkpoint_md5, hash_cache, torch.get_num_threads()),
                 batch_size=run.batch_size, in_process=True, uses_gpu=True)
     outcome = run_task(task, units, _MaskFiles(folder, key, embedding_folder, tell), engine=engine,
                        progress=progress, notify=tell)

@@ -17,8 +17,8 @@ from samis.speed.table import SpeedTable
 #: the paper tables whose accuracy can stand beside Table 7's speed
 ACCURACY_TABLES = {"sd900": "Table 3 (SD-saliency-900)", "mt": "Table 4 (MT)", "nrsd-mn": "Table 5 (NRSD-MN)"}
 MISSING = "–"
-SPEED_COLUMNS = ("method", "source", "device", "params (M)", "size (MB)", "FPS", "ms median", "ms IQR", "image size",
-                 "note")
+SPEED_COLUMNS = ("method", "source", "device", "params (M)", "size (MB)", "FPS", "ms median", "ms IQR", "peak MB",
+                 "image size", "note")
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,23 @@ def speed_frame(measured: SpeedTable | None, measured_at: str | None, paper: lis
     for r in measured.rows if measured is not None else ():
         rows.append({"method": r.label, "source": f"measured {measured_at or ''}".strip(), "device": r.device,
                      "params (M)": r.params_m, "size (MB)": r.size_mb, "FPS": r.fps, "ms median": r.ms_median,
-                     "ms IQR": "" if r.ms_q1 is None else f"{r.ms_q1:.1f}–{r.ms_q3:.1f}",
+                     "ms IQR": "" if r.ms_q1 is None else f"{r.ms_q1:.1f}–{r.ms_q3:.1f}", "peak MB": r.peak_mb,
                      "image size": r.image_size, "note": r.note})
     for r in paper:
         rows.append({"method": r.printed_name, "source": "paper (Table 7)", "device": SPEED_DEVICE,
                      "params (M)": r.params_m, "size (MB)": r.model_mb, "FPS": r.fps, "ms median": None,
-                     "ms IQR": "", "image size": "", "note": ""})
+                     "ms IQR": "", "peak MB": None, "image size": "", "note": ""})
     frame = pd.DataFrame(rows, columns=list(SPEED_COLUMNS))
-    numbers = ["params (M)", "size (MB)", "FPS", "ms median"]
+    numbers = ["params (M)", "size (MB)", "FPS", "ms median", "peak MB"]
     frame[numbers] = frame[numbers].astype(float)
     return frame
 
 
 def speed_display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`speed_frame` as text for a table: numbers with their places, a missing value as ``–`` (never
-    ``None``): a baseline has no weights file, the paper printed no median ms."""
-    places = {"params (M)": 1, "size (MB)": 1, "FPS": 1, "ms median": 2}
+    ``None``): a baseline has no weights file, the paper printed no median ms, a record saved before samis measured
+    memory has no peak."""
+    places = {"params (M)": 1, "size (MB)": 1, "FPS": 1, "ms median": 2, "peak MB": 1}
     shown = frame.astype(object).copy()
     for column, decimals in places.items():
         shown[column] = [MISSING if value != value else f"{value:.{decimals}f}" for value in frame[column]]

@@ -29,7 +29,7 @@ from samis.workspace import validate_name
 
 FORMAT = "samis-speed/1"
 SYNTHETIC = "synthetic"
-_NUMBERS = ("params_m", "size_mb", "fps", "ms_median", "ms_q1", "ms_q3", "ms_min", "ms_max")
+_NUMBERS = ("params_m", "size_mb", "fps", "ms_median", "ms_q1", "ms_q3", "ms_min", "ms_max", "peak_mb")
 
 
 class SpeedRecordError(SamisError):

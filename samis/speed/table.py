@@ -9,9 +9,15 @@ import numpy as np
 from samis.paper import SPEED_DEVICE, load_speed_table
 from samis.speed.sam_accounting import OFFICIAL_CHECKPOINT_BYTES
 from samis.runs import ProgressCallback, ProgressTracker
-from samis.speed.timing import SpeedRow, SpeedSubject, TimingProtocol, measure_fps
+from samis.speed.timing import MEMORY_CPU, MEMORY_CUDA, SpeedRow, SpeedSubject, TimingProtocol, measure_fps
 from samis.tables.render import csv_text, markdown_table
 from samis.text_table import text_table
+
+#: what each kind of peak memory is, for the table's notes
+MEMORY_TEXT = {MEMORY_CUDA: "torch.cuda.max_memory_allocated over warm-up and timed runs (weights included)",
+               MEMORY_CPU: "rise of the process's peak resident set over warm-up and timed runs (weights loaded "
+                           "before are not counted)"}
+
 
 @dataclass
 class SpeedTable:
@@ -23,11 +29,11 @@ class SpeedTable:
     notes: list[str] = field(default_factory=list)
 
     COLUMNS = ("method", "label", "source", "device", "params_m", "size_mb", "fps", "ms_median", "ms_q1",
-               "ms_q3", "ms_min", "ms_max", "runs", "warmup", "image_size", "note")
+               "ms_q3", "ms_min", "ms_max", "runs", "warmup", "image_size", "note", "peak_mb", "memory")
     HEADER = ("method", "source", "device", "params (M)", "size (MB)", "FPS", "ms median", "ms IQR (min–max)",
-              "runs", "image")
-    #: Markdown alignment: numbers (params … ms IQR) to the right, text to the left
-    ALIGNMENTS = "lllrrrrrll"
+              "peak MB", "runs", "image")
+    #: Markdown alignment: numbers (params … peak MB) to the right, text to the left
+    ALIGNMENTS = "lllrrrrrrll"
 
     def to_json_document(self) -> dict:
         """Plain dict: images, protocol, notes and every row with all of :attr:`COLUMNS`."""
@@ -51,7 +57,7 @@ class SpeedTable:
                      (("params_m", 1), ("size_mb", 1), ("fps", fps_places))}
             name = r.label if r.source == "paper" else r.method
             out.append([name, r.source, r.device, shown["params_m"], shown["size_mb"], shown["fps"],
-                        num(r.ms_median, 1), spread, str(r.runs) if r.runs else "", r.image_size])
+                        num(r.ms_median, 1), spread, num(r.peak_mb, 1), str(r.runs) if r.runs else "", r.image_size])
         return out
 
     def to_markdown(self) -> str:
@@ -62,12 +68,16 @@ class SpeedTable:
 
     def to_text(self) -> str:
         """A plain aligned table for a terminal, then the images, the protocol and the notes."""
-        lines = text_table(self.HEADER, self._display(), right_columns=range(3, 9))
+        lines = text_table(self.HEADER, self._display(), right_columns=range(3, 10))
         lines += [f"images: {self.images}", f"protocol: {self.protocol}"] + self._row_notes() + self.notes
         return "\n".join(lines) + "\n"
 
     def _row_notes(self) -> list[str]:
-        return [(r.label if r.label.startswith(r.method) else f"{r.method}: {r.label}") + (f" — {r.note}" if r.note else "")
+        kinds = sorted({r.memory for r in self.rows if r.peak_mb is not None})
+        memory = [f"peak MB: {MEMORY_TEXT.get(k, k)}" for k in kinds]
+        if any(r.source == "measured" and r.peak_mb is None for r in self.rows):
+            memory.append("peak MB –: not measured (a record saved before samis measured memory)")
+        return memory + [(r.label if r.label.startswith(r.method) else f"{r.method}: {r.label}") + (f" — {r.note}" if r.note else "")
                 for r in self.rows if r.source == "measured"]
 
 def paper_speed_rows() -> list[SpeedRow]:

@@ -8,7 +8,11 @@ Protocol of :func:`measure_fps` (printed with every table, see :func:`protocol_t
 - on a GPU the subject's ``synchronize`` (``torch.cuda.synchronize``) is called before starting and
   before stopping each timer, so queued kernels are inside the measured time;
 - the report gives the median time (FPS = 1000 / median ms), the interquartile range and min / max;
-- a ``time_budget_s`` stops the timed runs early (at least ``min_runs``) for very slow subjects.
+- a ``time_budget_s`` stops the timed runs early (at least ``min_runs``) for very slow subjects;
+- peak memory over the warm-up and timed runs: on a GPU ``torch.cuda.max_memory_allocated`` (reset first:
+  weights, activations and the allocator's blocks the subject holds); on the CPU the rise of the process's
+  peak resident set (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``; elsewhere sampled with psutil)
+  above its resident set before the warm-up: what running the subject added to memory already held.
 
 This module knows nothing of SAM or the baselines: :mod:`samis.sam.engine` imports it to describe its
 model as a :class:`SpeedSubject`, and :mod:`samis.speed.report` gathers the subjects.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -39,6 +44,7 @@ class SpeedSubject:
     device: str  # "cpu", "cuda:0 (NVIDIA …)", …
     synchronize: Callable[[], None] | None = None  # e.g. torch.cuda.synchronize
     note: str = ""  # e.g. "random weights — speed only, not SAM's accuracy"
+    cuda_memory: tuple[Callable[[], None], Callable[[], int]] | None = None  # (reset peak, peak bytes) on a GPU
 
 
 @dataclass
@@ -62,6 +68,82 @@ class SpeedRow:
     image_size: str = ""  # "200x200" or "200x200..1024x1024"
     note: str = ""
     printed: dict = field(default_factory=dict)  # paper rows: the cells as printed
+    peak_mb: float | None = None  # peak memory of the runs (None: not measured, e.g. a record made before it was)
+    memory: str = ""  # what peak_mb is: MEMORY_CUDA or MEMORY_CPU
+
+
+#: what a GPU row's ``peak_mb`` measures
+MEMORY_CUDA = "cuda max allocated"
+#: what a CPU row's ``peak_mb`` measures
+MEMORY_CPU = "cpu peak rss rise"
+
+
+class PeakMemory:
+    """Peak memory over a stretch of work, in MB: ``with PeakMemory(subject) as peak: …``, then ``peak.mb``.
+
+    On a GPU (the subject gives ``cuda_memory``) the allocator's peak; on the CPU the process's peak resident set
+    above its resident set at the start (Linux: ``VmHWM`` reset through ``/proc/self/clear_refs``; elsewhere a
+    psutil sampler every 2 ms; None where neither is available).
+    """
+
+    def __init__(self, subject: SpeedSubject):
+        self.cuda = subject.cuda_memory
+        self.kind = MEMORY_CUDA if self.cuda else MEMORY_CPU
+        self.mb: float | None = None
+        self._start = 0
+        self._sampler: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._sampled = 0
+
+    def __enter__(self) -> "PeakMemory":
+        if self.cuda:
+            self.cuda[0]()
+            return self
+        self._start = _status_kb("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+                handle.write("5")  # the peak resident set starts again from the resident set now
+        except OSError:
+            self._start = 0
+            self._sample()
+        return self
+
+    def _sample(self) -> None:
+        try:
+            import psutil  # optional: only where /proc/self/clear_refs cannot reset the peak (macOS, Windows)
+        except ImportError:
+            return
+        process = psutil.Process()
+        self._start = process.memory_info().rss // 1024
+
+        def sample() -> None:
+            while not self._stop.wait(0.002):
+                self._sampled = max(self._sampled, process.memory_info().rss // 1024)
+
+        self._sampler = threading.Thread(target=sample, name="samis-peak-memory", daemon=True)
+        self._sampler.start()
+
+    def __exit__(self, *exc) -> None:
+        if self.cuda:
+            self.mb = self.cuda[1]() / 1e6
+        elif self._sampler is not None:
+            self._stop.set()
+            self._sampler.join()
+            self.mb = max(0, self._sampled - self._start) * 1024 / 1e6
+        elif self._start:
+            self.mb = max(0, _status_kb("VmHWM") - self._start) * 1024 / 1e6
+
+
+def _status_kb(field_name: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (0 where there is none)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def cpu_name() -> str:
@@ -102,9 +184,26 @@ def measure_fps(subject: SpeedSubject, images: list[np.ndarray], warmup: int = 3
     if runs < 1:
         raise ReportError(f"runs must be at least 1 (got {runs})")
     sync = subject.synchronize or (lambda: None)
-    for i in range(max(0, warmup)):
-        subject.run(images[i % len(images)])
-    sync()
+    with PeakMemory(subject) as peak:
+        for i in range(max(0, warmup)):
+            subject.run(images[i % len(images)])
+        sync()
+        times_ms = _timed_runs(subject, images, runs, time_budget_s, min_runs)
+    ms = np.asarray(times_ms)
+    median = float(np.median(ms))
+    return SpeedRow(
+        method=subject.method, label=subject.label, source="measured", device=subject.device,
+        params_m=subject.params_m, size_mb=subject.size_mb, fps=1000.0 / median if median > 0 else None,
+        ms_median=median, ms_q1=float(np.percentile(ms, 25)), ms_q3=float(np.percentile(ms, 75)),
+        ms_min=float(ms.min()), ms_max=float(ms.max()), runs=len(times_ms), warmup=max(0, warmup),
+        image_size=size_text(images), note=subject.note, peak_mb=peak.mb, memory=peak.kind if peak.mb is not None else "",
+    )
+
+
+def _timed_runs(subject: SpeedSubject, images: list[np.ndarray], runs: int, time_budget_s: float | None,
+                min_runs: int) -> list[float]:
+    """Milliseconds of each timed run (synchronised around each on a GPU)."""
+    sync = subject.synchronize or (lambda: None)
     times_ms: list[float] = []
     started = time.perf_counter()
     for i in range(runs):
@@ -116,15 +215,7 @@ def measure_fps(subject: SpeedSubject, images: list[np.ndarray], warmup: int = 3
         times_ms.append((time.perf_counter() - t0) * 1000.0)
         if time_budget_s is not None and len(times_ms) >= min_runs and time.perf_counter() - started > time_budget_s:
             break
-    ms = np.asarray(times_ms)
-    median = float(np.median(ms))
-    return SpeedRow(
-        method=subject.method, label=subject.label, source="measured", device=subject.device,
-        params_m=subject.params_m, size_mb=subject.size_mb, fps=1000.0 / median if median > 0 else None,
-        ms_median=median, ms_q1=float(np.percentile(ms, 25)), ms_q3=float(np.percentile(ms, 75)),
-        ms_min=float(ms.min()), ms_max=float(ms.max()), runs=len(times_ms), warmup=max(0, warmup),
-        image_size=size_text(images), note=subject.note,
-    )
+    return times_ms
 
 
 def size_text(images: list[np.ndarray]) -> str:
