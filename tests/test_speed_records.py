@@ -79,15 +79,19 @@ def test_peak_memory_is_measured_saved_and_missing_in_old_records_shows_a_dash(w
 
     from samis.speed.timing import MEMORY_CPU, SpeedSubject, measure_fps
 
-    held = []
+    import mmap
 
-    def grows(image):  # 64 MB touched per call, freed after
-        block = np.ones((8, 1024, 1024), dtype=np.float64)
-        held.append(float(block[0, 0, 0]))
+    size = 64 * 1024 * 1024
+
+    def grows(image):  # 64 MiB of fresh pages touched per call, unmapped after (no allocator cache can reuse them)
+        block = mmap.mmap(-1, size)
+        for offset in range(0, size, mmap.PAGESIZE):
+            block[offset] = 1
+        block.close()
 
     row = measure_fps(SpeedSubject("grows", "grows", 0.0, None, grows, "cpu"), [np.zeros((4, 4, 3), np.uint8)],
                       warmup=1, runs=3)
-    assert row.memory == MEMORY_CPU and 60 < row.peak_mb < 200, row.peak_mb  # 8·1024² float64 = 67.1 MB
+    assert row.memory == MEMORY_CPU and 60 < row.peak_mb < 200, row.peak_mb  # 64 MiB = 67.1 MB
     saved = save_speed_record(workspace, SpeedTable([row], "one image", "batch 1"), None)
     assert read_speed_record(saved.path).table.rows[0].peak_mb == row.peak_mb
     document = json.loads(saved.path.read_text())
