@@ -58,6 +58,16 @@ class PredictorAdapter:
         best = int(np.argmax(scores)) if multimask and len(scores) > 1 else 0
         return masks[best] > 0, logits[best:best + 1].astype(np.float32)
 
+    def predict_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """The union of the single-mask answers to each box (K, 4) ``x0, y0, x1, y1``; (H, W) bool (none: empty)."""
+        union = None
+        with torch.inference_mode():
+            for box in np.asarray(boxes, np.float32).reshape(-1, 4):
+                masks, _, _ = self.predictor.predict(box=box, multimask_output=False, **self.extra)
+                mask = _numpy(masks)[0] > 0
+                union = mask if union is None else union | mask
+        return union
+
     def reset(self) -> None:
         """Forget the image (the predictor's own reset)."""
         reset = getattr(self.predictor, "reset_predictor", None) or getattr(self.predictor, "reset_image", None)
@@ -88,12 +98,17 @@ ADAPTERS = {"sam": _sam_adapter, "hq-sam": _hq_adapter, "sam2": _backend_adapter
             "efficientvit-sam": _backend_adapter}
 
 
+def check_promptable(spec: ModelSpec, mode: str = "point", where: str = "clicks") -> None:
+    """Raises SamError (one line) for a model that cannot take ``mode`` prompts here (no such mode, or no adapter)."""
+    spec.check_mode(mode, where)
+    if spec.code.name not in ADAPTERS:
+        raise SamError(f"{where}: {spec.family_title} ({spec.key}) has no interactive predictor in samis yet; "
+                       f"families with one: {', '.join(ADAPTERS)}")
+
+
 def check_clickable(spec: ModelSpec) -> None:
     """Raises SamError (one line) for a model that cannot take point prompts (no adapter, or no point mode)."""
-    spec.check_mode("point", "clicks")
-    if spec.code.name not in ADAPTERS:
-        raise SamError(f"clicks: {spec.family_title} ({spec.key}) has no interactive predictor in samis yet; "
-                       f"models with clicks: families {', '.join(ADAPTERS)}")
+    check_promptable(spec, "point", "clicks")
 
 
 def interactive_adapter(loaded: LoadedSam) -> PredictorAdapter:
