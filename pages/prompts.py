@@ -43,7 +43,7 @@ if randoms:
     st.warning(", ".join(ui.literal(run.label) for run in randoms) + ": test-size models with random weights — "
                "their clicks test the pipeline and say nothing about the model's accuracy (dotted lines).")
 if results:
-    figure = views.miou_figure(results, ctx.colors)
+    figure = views.miou_figure(results)
     st.plotly_chart(figure, key="pr_miou")
     caption = (f"{ctx.dataset_id}/{ctx.split}: mean IoU after k clicks; bands: 95 % percentile bootstrap intervals "
                "(1000 resamples within defect classes). Defect-free images are skipped (counted in the table).")
@@ -84,11 +84,15 @@ if not box:
             f"(ground-truth boxes moved at random, upper bounds) or "
             f"{ui.literal('… --prompts box --prompt-source METHOD')} (boxes of another method's maps, no ground truth).")
 else:
+    random_boxes = views.random_weight_box_models(box)
+    if random_boxes:
+        st.warning(", ".join(ui.literal(label) for label in random_boxes) + ": test-size models with random weights — "
+                   "their box maps test the pipeline and say nothing about the model's accuracy.")
     with ui.guard("scoring the box methods"):
         evaluation = data.evaluation(ctx.scope(box))
         points = views.jitter_points(evaluation)
         if points:
-            jitter = views.jitter_figure(points, ctx.colors)
+            jitter = views.jitter_figure(points)
             st.plotly_chart(jitter, key="pr_jitter")
             jitter_caption = ("Mean IoU (at the adaptive threshold, as the evaluation scores every method) against the "
                               "box jitter P: each side of each ground-truth box moved by a uniform draw in ±P % of the "

@@ -20,6 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from samis.colors import method_colors
 from samis.datasets import Dataset
 from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
@@ -84,17 +85,19 @@ def legend_name(run: StoredClicks) -> str:
     return run.name + (" (random weights)" if run.random_weights else "")
 
 
-def miou_figure(results: dict[StoredClicks, ClickResult], colors: dict[str, str], resamples: int = 1000) -> go.Figure:
-    """mIoU after k clicks per run, its 95 % bootstrap interval as a band."""
+def miou_figure(results: dict[StoredClicks, ClickResult], resamples: int = 1000) -> go.Figure:
+    """mIoU after k clicks per run, its 95 % bootstrap interval as a band (one fixed colour per run name)."""
     figure = go.Figure()
+    colors = method_colors(run.name for run in results)
     for run, result in results.items():
-        color = colors.get(run.label, "#4363D8")
+        color = colors[run.name]
         ks = list(range(1, result.max_clicks + 1))
         low, high = zip(*result.miou_interval(resamples))
         figure.add_trace(go.Scatter(x=ks + ks[::-1], y=list(high) + list(low)[::-1], fill="toself", fillcolor=color,
                                     opacity=0.18, line={"width": 0}, hoverinfo="skip", showlegend=False))
         figure.add_trace(go.Scatter(x=ks, y=result.miou_at(), mode="lines+markers", name=legend_name(run),
-                                    line={"color": color, "dash": "dot" if run.random_weights else "solid"}))
+                                    line={"color": color, "dash": "dot" if run.random_weights else "solid"},
+                                    showlegend=True))
     figure.update_layout(xaxis_title="clicks", yaxis_title="mean IoU after k clicks", yaxis_range=[0, 1],
                          height=380, margin={"l": 50, "r": 10, "t": 20, "b": 40})
     return figure
@@ -165,7 +168,7 @@ def _mean_iou(result) -> float:
 def box_rows(evaluation, methods: list[str]) -> list[dict]:
     """One row per box method (and each prompt source): how its prompts were made, † or not, its mean IoU and maxFm."""
     rows = []
-    for method in methods:
+    for method in sorted(methods, key=_box_order):
         if method not in evaluation.methods:
             continue
         info, result = describe(method), evaluation.methods[method]
@@ -184,6 +187,19 @@ def box_rows(evaluation, methods: list[str]) -> list[dict]:
     return rows
 
 
+def _box_order(method: str) -> tuple:
+    """Sources and ground-truth-free rows first, then the plain boxes, then the jitters by P and seed."""
+    info = describe(method)
+    if info.box_jitter is not None:
+        return (2, info.model.label if info.model else "", info.box_jitter, info.jitter_seed or 0, method)
+    return (0 if info.prompt != "box" or info.prompt_source else 1, "", 0.0, 0, method)
+
+
+def random_weight_box_models(methods: list[str]) -> list[str]:
+    """The model labels with random weights among the box methods (their rows test the pipeline only)."""
+    return sorted({describe(m).model.label for m in methods if describe(m).random_weights and describe(m).model})
+
+
 def jitter_points(evaluation) -> dict[str, list[tuple[float, float, float, float]]]:
     """Per model label: ``(P, mean IoU over seeds, lowest seed, highest seed)`` sorted by P."""
     by_model: dict[str, dict[float, list[float]]] = {}
@@ -196,15 +212,16 @@ def jitter_points(evaluation) -> dict[str, list[tuple[float, float, float, float
             for label, steps in sorted(by_model.items())}
 
 
-def jitter_figure(points: dict[str, list[tuple[float, float, float, float]]], colors: dict[str, str]) -> go.Figure:
+def jitter_figure(points: dict[str, list[tuple[float, float, float, float]]]) -> go.Figure:
     """Mean IoU against the box jitter P per model; the bars span the seeds' lowest and highest mean IoU."""
     figure = go.Figure()
+    colors = method_colors(points)
     for label, rows in points.items():
         model = find_model(label)
         name = label + (" (random weights)" if model and model.random_weights else "") + " †"
         p, mean, low, high = (list(v) for v in zip(*rows))
         figure.add_trace(go.Scatter(x=p, y=mean, mode="lines+markers", name=name,
-                                    line={"color": colors.get(label, "#4363D8")},
+                                    line={"color": colors[label]}, showlegend=True,
                                     error_y={"type": "data", "symmetric": False,
                                              "array": [h - m for h, m in zip(high, mean)],
                                              "arrayminus": [m - lo for m, lo in zip(mean, low)]}))
