@@ -154,3 +154,16 @@ def test_bad_box_protocol_input_is_one_line_and_writes_nothing(workspace, toy, c
 def test_box_protocol_flags_need_prompts_box(workspace, toy, capsys):
     code, _, err = _main(workspace, capsys, "sam", "toy", "--model", "tiny", "--box-jitter", "5")
     assert code == 2 and "--prompts box" in err
+
+
+def test_box_protocol_alone_runs_no_automatic_masks(workspace, toy, capsys):
+    import json
+
+    code, out, err = _main(workspace, capsys, "sam", "toy", "--model", "tiny", "--device", "cpu", "--selection", "none",
+                           "--prompts", "box", "--box-jitter", "0,20", "--seed", "3", "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert [b["method"] for b in document["boxes"]] == ["sam-tiny-random+box:jitter=0:seed=3",
+                                                        "sam-tiny-random+box:jitter=20:seed=3"]
+    assert all(b["upper_bound"] and b["images"] == 5 for b in document["boxes"])
+    assert not workspace.sam_cache_dir("sam-tiny-random", "toy").exists()  # no automatic masks were made
