@@ -42,6 +42,7 @@ PAGES = [
     st.Page(HERE / "pages" / "gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
     st.Page(HERE / "pages" / "cases.py", title="Cases", icon=":material/search:", url_path="cases"),
     st.Page(HERE / "pages" / "masks.py", title="Masks", icon=":material/layers:", url_path="masks"),
+    st.Page(HERE / "pages" / "prompts.py", title="Prompts", icon=":material/ads_click:", url_path="prompts"),
     st.Page(HERE / "pages" / "good_parts.py", title="Good parts", icon=":material/verified:", url_path="good_parts"),
     st.Page(HERE / "pages" / "inspection.py", title="Inspection", icon=":material/troubleshoot:", url_path="inspection"),
 ]

@@ -9,6 +9,11 @@ A method id is the name a method's maps carry in the prediction store (and a row
   ``hiera_l``), e.g. ``sam2.1-hiera_l+oracle``; ``sam2-tiny-random+…`` is the test-size SAM 2 (random
   weights). A model label is matched whole, so ``sam2.1-hiera_b++box`` reads as model ``hiera_b+``;
 - ``sam-<model>+<prompt>``: SAM prompted from the ground truth (``box``, ``point``);
+- ``sam-<model>+box:jitter=<P>:seed=<N>``: ground-truth boxes with each side moved at random by up to P % (an
+  upper bound still: the boxes come from the ground truth);
+- ``sam-<model>+box:from=<source>``: boxes of the regions of another method's maps, no ground truth: a deployable
+  row when the source is one. The source id is the whole rest of the id, ``+`` included, and is read before
+  anything else (``sam-vit_b+box:from=sam-vit_b+small-union`` has source ``sam-vit_b+small-union``, no strategy);
 - ``sam-<model>``: the model alone (speed rows);
 - a built-in baseline (``ft``, ``sr``, ``hc``, ``mbd``, ``otsu``);
 - anything else: maps imported from elsewhere (``MCITF``, the paper's ids such as ``SCRN``); the
@@ -41,6 +46,9 @@ RANDOM_WEIGHTS_NOTE = "test-size SAM with random weights: not SAM's accuracy"
 RANDOM_WEIGHTS_SAM2_NOTE = "test-size SAM 2 with random weights: not SAM 2.1's accuracy"
 
 _SAM_PREFIX = "sam-"
+#: how a box-protocol id's prompt part starts (see the module docstring)
+BOX_SOURCE_PREFIX = "box:from="
+BOX_JITTER_PREFIX = "box:jitter="
 # a strategy may carry a variant after one of these (``oracle-10``, ``contrast:ring=5``)
 _VARIANT_SEPARATORS = ("-", "_", ":", "=")
 
@@ -58,7 +66,9 @@ class MethodInfo:
         strategy: the selection strategy (``oracle`` …) when the id names one.
         prompt: the prompt kind (``box``, ``point``) when the id names one.
         uses_ground_truth: the maps were made looking at the ground truth: an upper bound.
-        random_weights: the maps come from a test-size model with random weights.
+        random_weights: the maps come from a test-size model with random weights (or their prompts do).
+        prompt_source: the method whose maps gave the box prompts (``box:from=…``), else None.
+        box_jitter, jitter_seed: the box jitter in percent and its seed (``box:jitter=…:seed=…``), else None.
     """
 
     id: str
@@ -68,6 +78,9 @@ class MethodInfo:
     prompt: str | None = None
     uses_ground_truth: bool = False
     random_weights: bool = False
+    prompt_source: str | None = None
+    box_jitter: float | None = None
+    jitter_seed: int | None = None
 
     @property
     def is_sam(self) -> bool:
@@ -86,6 +99,9 @@ class MethodInfo:
                          else RANDOM_WEIGHTS_SAM2_NOTE if self.model.runs_on_sam2 else RANDOM_WEIGHTS_NOTE)
         if self.uses_ground_truth:
             notes.append(UPPER_BOUND_NOTE)
+        if self.prompt_source:
+            notes.append(f"box prompts from the maps of {self.prompt_source}"
+                         + ("" if self.uses_ground_truth else ", no ground truth"))
         return "; ".join(notes)
 
 
@@ -115,6 +131,8 @@ def describe(method: str) -> MethodInfo:
             how = method[len(model.label) + 1:]
         else:
             how = method.partition("+")[2]
+        if how.startswith(BOX_SOURCE_PREFIX) or how.startswith(BOX_JITTER_PREFIX):
+            return _describe_box(method, model, how)
         strategy = _variant_of(how, SELECTION_STRATEGIES) if how else None
         prompt = _variant_of(how, PROMPT_KINDS) if how and strategy is None else None
         uses_gt = (SELECTION_STRATEGIES[strategy] if strategy else False) or (PROMPT_KINDS[prompt] if prompt else False)
@@ -124,6 +142,37 @@ def describe(method: str) -> MethodInfo:
     from samis.baselines import BASELINES  # OpenCV: only when a non-SAM id is asked about
 
     return MethodInfo(method, "baseline" if method in BASELINES else "imported")
+
+
+def _describe_box(method: str, model: ModelSpec | None, how: str) -> MethodInfo:
+    """A box-protocol id: ``box:from=<source>`` (the rest of the id, whole) or ``box:jitter=<P>:seed=<N>``."""
+    random = bool(model and model.random_weights)
+    if how.startswith(BOX_SOURCE_PREFIX):
+        source = how[len(BOX_SOURCE_PREFIX):]
+        origin = describe(source) if source else MethodInfo(source, "imported")
+        return MethodInfo(method, "sam", model=model, prompt="box", uses_ground_truth=origin.uses_ground_truth,
+                          random_weights=random or origin.random_weights, prompt_source=source)
+    fields = dict(part.partition("=")[::2] for part in how[len("box:"):].split(":"))
+    try:
+        jitter, seed = float(fields.get("jitter", "")), int(fields.get("seed", "0"))
+    except ValueError:
+        jitter, seed = None, None
+    return MethodInfo(method, "sam", model=model, prompt="box", uses_ground_truth=True, random_weights=random,
+                      box_jitter=jitter, jitter_seed=seed)
+
+
+def box_method_id(model: str, *, jitter: float | None = None, seed: int = 0, source: str | None = None) -> str:
+    """The id of box-prompted maps with a jitter (``sam-vit_b+box:jitter=10:seed=0``) or a prompt source
+    (``sam-vit_b+box:from=ft``).
+
+    Raises:
+        ValueError: unknown model, or both or neither of jitter and source.
+    """
+    if (jitter is None) == (source is None):
+        raise ValueError("a box method id has a jitter or a prompt source, not both")
+    if source is not None:
+        return f"{sam_method_id(model, 'box')[:-len('box')]}{BOX_SOURCE_PREFIX}{source}"
+    return f"{sam_method_id(model, 'box')}:jitter={jitter:g}:seed={int(seed)}"
 
 
 def _model_of_id(method: str) -> ModelSpec | None:

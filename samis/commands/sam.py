@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from samis.commands._boxes import add_box_arguments, box_runs, run_boxes
 from samis.commands._common import add_engine_arguments, comma_list, engine_spec, print_json, progress_printer, show_progress
 from samis.counts import add_count_argument, whole_number_or_text
 from samis.datasets import load_dataset
@@ -37,6 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--selection", default="oracle",
                         help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
     parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
+    add_box_arguments(parser)
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
     add_engine_arguments(parser, gpus=True)
@@ -122,9 +124,17 @@ def _run_with_models(args, workspace) -> int:
     params = model.params({param.name: getattr(args, param.name) for param in GENERATOR_PARAMS})
     if args.engine == "local" and args.workers is not None:
         raise SamError("--workers applies to --engine ray (a local SAM run is one process)")
+    boxes = box_runs(args, model)  # the box protocol's flags, checked with the others
     engine = engine_spec(args).checked()  # before anything is read or written
     dataset = load_dataset(workspace, args.dataset)
     show = show_progress(args)
+    if boxes is not None:
+        prompts = [p for p in prompts if p != "box"]  # box means the protocol's methods in this run
+        if not strategies and not prompts:  # nothing needs the automatic masks
+            reports = run_boxes(workspace, dataset, boxes, args, show, engine)
+            if args.format == "json":
+                print_json({"run": None, "selection": [], "prompts": [], "boxes": [r.as_dict() for r in reports]})
+            return 0
     with progress_printer(show) as progress:
         run = SamRun(model, params, checkpoint=args.checkpoint, device=args.device, dtype=args.dtype,
                      cache_embeddings=args.cache_embeddings)
@@ -159,6 +169,8 @@ def _run_with_models(args, workspace) -> int:
                                           "parameters": written.parameters, "seconds": written.seconds})
         if args.format == "table":
             print(written.describe())
+    if boxes is not None:
+        document["boxes"] = [r.as_dict() for r in run_boxes(workspace, dataset, boxes, args, show, engine)]
     if args.format == "json":
         print_json(document)
     return 0

@@ -170,7 +170,7 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
             except (ImageReadError, OSError) as error:
                 raise SamError(f"{kind} prompts come from the ground truth, but image {sample.id} has none readable ({error})") from None
             image = read_rgb(sample.image_path)
-            _set_image(predictor, image)
+            set_image(predictor, image)
             prompt_gt = gt if gt.shape == image.shape[:2] else _nearest(gt, image.shape[:2])
             mask = prompted_mask(predictor, prompt_gt, kind)
             if mask.shape != gt.shape:
@@ -187,7 +187,8 @@ def run_prompted_over_dataset(workspace: Workspace, dataset: Dataset, loaded: Lo
     return PromptReport(method, len(samples), time.perf_counter() - started)
 
 
-def _set_image(predictor, image: np.ndarray) -> None:
+def set_image(predictor, image: np.ndarray) -> None:
+    """``predictor.set_image(image)``: any family's predictor (SAM 2's without its INFO log for every image)."""
     if isinstance(predictor, SamPredictor):
         predictor.set_image(image)
         return
