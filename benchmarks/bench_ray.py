@@ -67,7 +67,7 @@ def main() -> int:
         print(f"needs {SD900}", file=sys.stderr)
         return 2
     from samis.sam.params import AmgParams
-    from samis.sam.run import run_sam_over_dataset
+    from samis.sam.run import SamRun, run_sam_over_dataset
 
     base = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     rows = []
@@ -91,7 +91,7 @@ def main() -> int:
             samples = get_split(workspace, dataset, "all")[:: 900 // args.sam_images][:args.sam_images]
             ready = {}
             started = time.perf_counter()
-            run_sam_over_dataset(workspace, dataset, "tiny", AmgParams(**TINY), device="cpu", samples=samples,
+            run_sam_over_dataset(workspace, dataset, SamRun("tiny", AmgParams(**TINY), device="cpu"), samples=samples,
                                  engine=engine_spec,
                                  notify=lambda message: ready.setdefault("t", time.perf_counter()))
             timings[engine] = time.perf_counter() - started

@@ -20,8 +20,8 @@ st.title("Compare")
 ctx.require(dataset=True)
 
 family_preset = state.bind(
-    st.toggle, "Preset: SAM family", key="cmp_family", url="preset", default=False,
-    parse=lambda t: t == "family" or None, dump=lambda v: "family" if v else None,
+    st.toggle, "Preset: SAM family", key="cmp_family", default=False,
+    url=state.UrlParam("preset", parse=lambda t: t == "family" or None, dump=lambda v: "family" if v else None),
     help="every model and mode of the model registry with maps on this dataset (SAM, SAM 2.1, HQ-SAM, "
          "EfficientViT-SAM): saliency and inspection metrics with bootstrap intervals, parameters, FPS and peak "
          "memory from the dataset's speed record, and accuracy against speed with the Pareto front "
