@@ -304,6 +304,7 @@ def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[
     store, the units computed now), the shape :func:`on_one_generation` runs. Reads no curve from the store."""
     split, samples = split_and_samples
     split_ids = [s.id for s in samples]
+    versions = {method: trust_token(workspace, dataset, method) for method in methods}  # before the maps are listed
     maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
     gt_paths = {s.id: s.gt_path for s in samples}
     gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset.id), gt_paths)
@@ -313,7 +314,41 @@ def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[
                               lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
     outcome = run_task(SCORING, units, store, **run_options)
     save_gt_index()
+    for method in methods:
+        cache = store.caches[method]
+        if set(cache.images()) <= set(maps[method][0]):  # every stored row was checked in this pass
+            cache.set_generation(versions[method])  # (an import since the token was read: another token)
+    store.flush()
     return (store, maps), store, outcome.computed
+
+
+def trust_token(workspace: Workspace, dataset: Dataset, method: str) -> str:
+    """The version of a method's maps and of the dataset a store's rows were checked against: the maps'
+    generation (:func:`samis.store.method_generation`, new at every import) and the dataset's folder."""
+    return f"{method_generation(workspace, dataset.id, method)}|{dataset.root}"
+
+
+def evaluate_trusting_generation(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
+                                 split: str = "all", allow_missing: bool = False,
+                                 progress: ProgressCallback | None = None) -> EvaluationResult:
+    """:func:`evaluate` for views (dashboard pages, ``report``): when every method's stored rows were checked
+    against the maps the method holds now (the same :func:`trust_token`) and cover every image of the split,
+    they are used as they are, without a look at any map or mask file; otherwise :func:`evaluate` runs.
+
+    What it trusts: maps change only through samis (an import gives them a new generation) and the dataset's
+    masks are not edited in place. ``evaluate`` itself checks every file's stat.
+    """
+    samples = split_samples(workspace, dataset, split)
+    methods = checked_methods(workspace, dataset, methods)
+    results = {}
+    for method in methods:
+        cache = method_cache(workspace, dataset.id, method)
+        stems = [s.id for s in samples if s.id in cache.index]
+        if cache.generation != trust_token(workspace, dataset, method) or len(stems) != len(samples):
+            return evaluate(workspace, dataset, methods, split, allow_missing, progress=progress)
+        rows = cache.rows_for(stems)
+        results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"])
+    return EvaluationResult(dataset.id, split, results, {s.id: s.cls for s in samples})
 
 
 def on_one_generation(workspace: Workspace, dataset_id: str, methods: list[str], run_once: Callable[[], tuple]):

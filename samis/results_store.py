@@ -12,7 +12,8 @@
   averaged from them differs from pysodmetrics' float64 by less than 1e-7 (the tests hold it to 1e-6);
 - provenance in the schema's metadata: ``samis.format`` (:data:`STORE_FORMAT`, the layout of this
   file), ``samis.cache_version`` (the meaning of the values: another version is computed again),
-  ``samis.version`` (the samis that wrote it) and the metric and curve names.
+  ``samis.version`` (the samis that wrote it), the metric and curve names, and ``samis.generation``
+  (the version of the maps every row was last checked against, which pages trust).
 
 :class:`ParquetRowCache` is a drop-in row cache for :class:`samis.result_cache.PairStore` (the runner's
 ``UnitStore`` of (method, image) pairs): it answers ``known``, ``lookup``, ``touch``, ``put``, ``drop``,
@@ -169,6 +170,8 @@ class ParquetRowCache:
         self.dirty = False
         self._new: dict[str, tuple] = {}
         self._file: pq.ParquetFile | None = None
+        #: the version of the maps (and dataset) every row was last checked against (see :meth:`set_generation`)
+        self.generation = ""
         self._set_rows([], np.zeros((0, 2), np.int64), [], [], np.empty((0, len(self.names))),
                        np.empty((0, len(self.curve_names), 256), np.float32))
         if not self._load() and legacy is not None and Path(legacy).exists() and not self.path.exists():
@@ -208,6 +211,7 @@ class ParquetRowCache:
                 return False
             self._file = pq.ParquetFile(self.path, memory_map=True)
             _check_table(self._file.schema_arrow, self.schema)
+            self.generation = (self._file.schema_arrow.metadata or {}).get(b"samis.generation", b"").decode()
             table = self._file.read(columns=[*KEY_COLUMNS, *self.names])
             if table.column("image").null_count or len(set(table.column("image").to_pylist())) != table.num_rows:
                 raise DamagedStore("an image id is empty or occurs twice")
@@ -297,6 +301,11 @@ class ParquetRowCache:
             self._keep([i for i, stem in enumerate(self.stems) if stem not in gone], [])
             self.dirty = True
 
+    def images(self) -> list[str]:
+        """The images that have a row, sorted."""
+        self._merge()
+        return list(self.stems)
+
     def rows_for(self, stems: list[str], curves: bool = True) -> dict[str, np.ndarray]:
         """``scalars`` (N, metrics) float64 and (unless ``curves`` is False: nothing is decompressed then)
         ``curves`` (N, curves, 256) float32 of these images, in this order."""
@@ -312,7 +321,16 @@ class ParquetRowCache:
         columns += [pa.array(self.scalars[:, i]) for i in range(len(self.names))]
         columns += [pa.FixedSizeListArray.from_arrays(pa.array(self.curves[:, i, :].reshape(-1)), 256)
                     for i in range(len(self.curve_names))]
-        return pa.Table.from_arrays(columns, schema=self.schema)
+        return pa.Table.from_arrays(columns, schema=self.schema.with_metadata(
+            {**self.schema.metadata, b"samis.generation": self.generation.encode()}))
+
+    def set_generation(self, generation: str) -> None:
+        """Record that every row was checked against (or computed from) this version of the maps: a reader that
+        finds the same version may trust the rows without checking a file (see
+        :func:`samis.evaluation.evaluate_trusting_generation`). Set it only after a whole, successful check."""
+        if generation != self.generation:
+            self.generation = generation
+            self.dirty = True
 
     def save(self) -> None:
         """Write the file atomically (only when something changed).

@@ -20,6 +20,7 @@ from reference import pysodmetrics_scores
 
 import samis.evaluation as evaluation
 import samis.imageio as imageio
+import samis.result_cache as result_cache
 from samis.cli import main
 from samis.datasets import register_dataset
 from samis.errors import EvaluationError, SamisWarning
@@ -33,9 +34,19 @@ from samis.store import import_predictions
 CURVE_METRICS = ("maxEm", "meanEm", "maxFm", "meanFm")
 
 
+class _OldRowCache(RowCache):
+    """The ``.npz`` row cache, with the two calls evaluation makes of a store now (no trust token: never trusted)."""
+
+    def images(self) -> list[str]:
+        return list(self.stems)
+
+    def set_generation(self, generation: str) -> None:
+        pass
+
+
 def _old_method_cache(workspace, dataset_id, method):
     """The ``.npz`` row cache evaluation wrote before the results store (the code it replaced, as it was)."""
-    return RowCache(workspace.results_dir(dataset_id) / f"{method}.npz",
+    return _OldRowCache(workspace.results_dir(dataset_id) / f"{method}.npz",
                     {"scalars": ("f", (len(IMAGE_METRICS),)), "curves": ("f", (4, 256))}, evaluation.CACHE_VERSION,
                     {"metric_names": np.array(IMAGE_METRICS), "curve_names": np.array(["precision", "recall", "fm", "em"])})
 
@@ -261,3 +272,32 @@ def test_export_bad_input_is_one_line_and_writes_nothing(workspace, toy, tmp_pat
     assert code == 2 and err.count("\n") == 1 and "old.parquet: permission denied" in err, err
     assert previous.read_bytes() == b"an earlier export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.parquet", "sock"]  # no temp file, no part of a file
+
+
+def _no_file_checks(monkeypatch) -> None:
+    """Fail the test if anything stats or hashes a map or mask (the trusted path looks at none)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a file was checked")
+
+    monkeypatch.setattr(result_cache, "content_keys", refuse)
+    monkeypatch.setattr(evaluation, "run_task", refuse)
+
+
+def test_views_trust_a_store_checked_against_the_maps_held_now(workspace, toy, monkeypatch, tmp_path):
+    dataset, preds = toy
+    checked = evaluation.evaluate(workspace, dataset, workers=1)
+    with monkeypatch.context() as patch:
+        _no_file_checks(patch)
+        trusted = evaluation.evaluate_trusting_generation(workspace, dataset, split="test")
+        assert evaluation.evaluate_trusting_generation(workspace, dataset).to_json_dict() == checked.to_json_dict()
+    assert trusted.to_json_dict() == evaluation.evaluate(workspace, dataset, split="test", workers=1).to_json_dict()
+    # new maps for "good" (an import: a new generation): the test split alone is checked, so the train rows of
+    # "good" are not trusted on "all" (they were scored from the old maps)
+    import_predictions(workspace, dataset, "good", preds["weak"])
+    evaluation.evaluate(workspace, dataset, split="test", workers=1)
+    whole = evaluation.evaluate_trusting_generation(workspace, dataset)
+    assert whole.computed > 0  # fell back to evaluate, which scored the train images of the new maps
+    assert np.array_equal(whole.methods["good"].scalars, whole.methods["weak"].scalars)  # same maps, same rows
+    with monkeypatch.context() as patch:
+        _no_file_checks(patch)
+        assert evaluation.evaluate_trusting_generation(workspace, dataset).to_json_dict() == whole.to_json_dict()

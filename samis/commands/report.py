@@ -167,7 +167,7 @@ def _family_report(args, workspace) -> int:
     """``report DATASET --family``: evaluate every SAM-family method with maps, then the family table."""
     # lazy: evaluation (numpy, pandas) and the speed report (torch, only with --speed)
     from samis.datasets import load_dataset
-    from samis.evaluation import evaluate
+    from samis.evaluation import evaluate_trusting_generation
     from samis.tables.family import family_methods, family_table
 
     if args.format not in ("table", "json", "csv", "markdown"):
@@ -181,8 +181,8 @@ def _family_report(args, workspace) -> int:
                           f"{dataset.id} --model …` first")
     split = args.split or "all"
     with progress_printer(show_progress(args)) as progress:
-        evaluation = evaluate(workspace, dataset, methods, split, allow_missing=args.allow_missing,
-                              progress=progress)
+        evaluation = evaluate_trusting_generation(workspace, dataset, methods, split, allow_missing=args.allow_missing,
+                                                  progress=progress)
     fps = _family_fps(workspace, dataset.id, methods, args.device) if args.speed else None
     table = family_table(dataset.id, split, evaluation.scores, args.metrics, fps)
     text = table_text(table, args.format)
