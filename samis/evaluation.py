@@ -312,14 +312,39 @@ def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[
                       lambda result: {"scalars": result[0], "curves": result[1]})
     units = store.plan_images({method: maps[method][0] for method in methods}, gt_keys, split_ids,
                               lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
-    outcome = run_task(SCORING, units, store, **run_options)
+
+    def checked() -> None:  # every unit is stored: record the token, written by the run's last flush
+        for method in methods:
+            cache = store.caches[method]
+            if set(cache.images()) <= set(maps[method][0]):  # every stored row was checked in this pass
+                cache.set_generation(versions[method])  # (an import since the token was read: another token)
+
+    outcome = run_task(SCORING, units, _OnceComplete(store, units, checked), **run_options)
     save_gt_index()
-    for method in methods:
-        cache = store.caches[method]
-        if set(cache.images()) <= set(maps[method][0]):  # every stored row was checked in this pass
-            cache.set_generation(versions[method])  # (an import since the token was read: another token)
-    store.flush()
     return (store, maps), store, outcome.computed
+
+
+class _OnceComplete:
+    """A :class:`samis.runner.UnitStore` over ``store`` that calls ``complete()`` once every unit of ``units`` is
+    stored (at once when all are), before the runner's last flush: a run that stops early never calls it."""
+
+    def __init__(self, store: PairStore, units: list, complete: Callable[[], None]):
+        self.store, self.complete = store, complete
+        self.left = sum(1 for unit in units if not store.has(unit))
+        if not self.left:
+            complete()
+
+    def has(self, unit) -> bool:
+        return self.store.has(unit)
+
+    def put(self, unit, result) -> None:
+        self.store.put(unit, result)
+        self.left -= 1
+        if self.left == 0:
+            self.complete()
+
+    def flush(self) -> None:
+        self.store.flush()
 
 
 def trust_token(workspace: Workspace, dataset: Dataset, method: str) -> str:

@@ -168,6 +168,7 @@ class ParquetRowCache:
         self.path, self.names, self.curve_names, self.version = Path(path), tuple(scalars), tuple(curves), version
         self.schema = schema(self.names, self.curve_names, version)
         self.dirty = False
+        self._token_only = False  # only the trust token changed since the last write (see save)
         self._new: dict[str, tuple] = {}
         self._file: pq.ParquetFile | None = None
         #: the version of the maps (and dataset) every row was last checked against (see :meth:`set_generation`)
@@ -267,11 +268,11 @@ class ParquetRowCache:
         """Same content under a new file stat: remember the stat so the file is not hashed again."""
         self._merge()
         self.pred_stat[self.index[stem]] = stat
-        self.dirty = True
+        self.dirty, self._token_only = True, False
 
     def put(self, stem: str, stat, pred_hash: str, gt_hash: str, values: dict[str, np.ndarray]) -> None:
         self._new[stem] = (tuple(stat), pred_hash, gt_hash, values)
-        self.dirty = True
+        self.dirty, self._token_only = True, False
 
     def _keep(self, keep: list[int], extra: list[tuple[str, tuple]]) -> None:
         """Keep rows ``keep`` (indexes) and append ``extra`` (stem, row) rows."""
@@ -299,7 +300,7 @@ class ParquetRowCache:
         gone = set(stems) & set(self.index)
         if gone:
             self._keep([i for i, stem in enumerate(self.stems) if stem not in gone], [])
-            self.dirty = True
+            self.dirty, self._token_only = True, False
 
     def images(self) -> list[str]:
         """The images that have a row, sorted."""
@@ -330,6 +331,7 @@ class ParquetRowCache:
         :func:`samis.evaluation.evaluate_trusting_generation`). Set it only after a whole, successful check."""
         if generation != self.generation:
             self.generation = generation
+            self._token_only = not self.dirty
             self.dirty = True
 
     def save(self) -> None:
@@ -350,5 +352,11 @@ class ParquetRowCache:
         # zstd, no dictionary for the floats and hashes (it falls back page by page): half the bytes of the
         # default on SD-saliency-900, and as fast to read
         pq.write_table(self.table(), sink, row_group_size=ROW_GROUP, compression="zstd", use_dictionary=["image"])
-        write_bytes_atomic(self.path, sink.getvalue().to_pybytes())
-        self.dirty = False
+        try:
+            write_bytes_atomic(self.path, sink.getvalue().to_pybytes())
+        except OSError:
+            if not self._token_only:
+                raise
+            # only the trust token changed, in a workspace that cannot be written (a read-only server): the rows
+            # are as they were, and views check the files as before
+        self.dirty = self._token_only = False

@@ -301,3 +301,19 @@ def test_views_trust_a_store_checked_against_the_maps_held_now(workspace, toy, m
     with monkeypatch.context() as patch:
         _no_file_checks(patch)
         assert evaluation.evaluate_trusting_generation(workspace, dataset).to_json_dict() == whole.to_json_dict()
+
+
+def test_a_read_only_workspace_still_evaluates_when_only_the_trust_token_would_change(workspace, toy, monkeypatch):
+    dataset, _ = toy
+    clean = evaluation.evaluate(workspace, dataset, workers=1)
+    path = workspace.results_dir("toy") / "good.parquet"
+    table = pq.read_table(path)  # a store from before trust tokens: same rows, no token
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"samis.generation": b""}), path)
+    written = path.read_bytes()
+
+    def read_only(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(results_store, "write_bytes_atomic", read_only)
+    again = evaluation.evaluate(workspace, dataset, workers=1)
+    assert again.computed == 0 and again.to_json_dict() == clean.to_json_dict() and path.read_bytes() == written
