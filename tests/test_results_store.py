@@ -317,3 +317,22 @@ def test_a_read_only_workspace_still_evaluates_when_only_the_trust_token_would_c
     monkeypatch.setattr(results_store, "write_bytes_atomic", read_only)
     again = evaluation.evaluate(workspace, dataset, workers=1)
     assert again.computed == 0 and again.to_json_dict() == clean.to_json_dict() and path.read_bytes() == written
+
+
+def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace, toy, capsys):
+    """Curves are read on first use, after the keys and values: a damaged curve column met then is moved aside
+    and named in one line, and the next run scores the method again."""
+    dataset, _ = toy
+    clean = evaluation.evaluate(workspace, dataset, workers=1)
+    path = workspace.results_dir("toy") / "good.parquet"
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    fm = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "fm.list.element")
+    data = bytearray(path.read_bytes())
+    start = fm.data_page_offset + 40  # inside the compressed page, past its header
+    data[start:start + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    code, out, err = _cli(workspace, capsys, "evaluate", "toy", "--format", "json")
+    assert code == 2 and out == "" and err.count("error: ") == 1 and "good.parquet: damaged" in err, err
+    assert not path.exists() and len(list(path.parent.glob("good.parquet.damaged-*"))) == 1
+    again = evaluation.evaluate(workspace, dataset, workers=1)
+    assert again.computed == 14 and again.to_json_dict() == clean.to_json_dict()
