@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -135,7 +134,7 @@ def main() -> int:
             result = evaluate(workspace, dataset, methods, "all", engine=spec if engine == "ray" else None)
             timings[f"eval-{engine}"] = time.perf_counter() - started
             outputs[engine] = (result.to_json_dict(),
-                               {name: np.load(workspace.results_dir("sd900") / f"{name}.npz")["scalars"].tobytes()
+                               {name: (workspace.results_dir("sd900") / f"{name}.parquet").read_bytes()
                                 for name in methods})
             print(f"  evaluate {engine}: {timings[f'eval-{engine}']:.1f} s ({result.computed} pairs)", flush=True)
         pairs = len(methods) * 900

@@ -1,7 +1,8 @@
 """Score methods on a dataset split, with a content-keyed cache of per-image results.
 
 ``evaluate(workspace, dataset, methods, split)`` scores every requested method on every image
-of the split. Per-image values and curves are cached in ``results/<dataset>/<method>.npz``, keyed
+of the split. Per-image values and curves are stored in ``results/<dataset>/<method>.parquet``
+(:mod:`samis.results_store`), keyed
 by a hash of the prediction file and of the ground-truth file, so:
 
 - evaluating again after no change reads the cache only (file stats decide whether a file must be
@@ -28,7 +29,8 @@ from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError, MetricError, SamisError
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
-from samis.result_cache import PairStore, RowCache, file_hash, ground_truth_keys
+from samis.result_cache import PairStore, file_hash, ground_truth_keys
+from samis.results_store import SUFFIX, ParquetRowCache
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import ProgressCallback, Report, jsonable
 from samis.store import method_generation, prediction_files, read_prediction
@@ -38,8 +40,6 @@ from samis.workspace import Workspace, validate_name
 # empty before); the key hashes the mask file, not the rule, so results of version 1 are dropped
 CACHE_VERSION = 2
 _PARALLEL_MIN_TASKS = 48
-#: per-image values of the cache: name -> (dtype kinds, shape of one row)
-_VALUES = {"scalars": ("f", (len(IMAGE_METRICS),)), "curves": ("f", (len(CURVES), 256))}
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -194,10 +194,12 @@ SCORING = Task("evaluate", read_pair, scoring_worker, unit="image-method pairs",
                parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
 
 
-def method_cache(workspace: Workspace, dataset_id: str, method: str) -> RowCache:
-    """One method's cached per-image values and curves (``results/<dataset>/<method>.npz``)."""
-    return RowCache(workspace.results_dir(dataset_id) / f"{validate_name('method', method)}.npz", _VALUES,
-                    CACHE_VERSION, {"metric_names": np.array(IMAGE_METRICS), "curve_names": np.array(CURVES)})
+def method_cache(workspace: Workspace, dataset_id: str, method: str) -> ParquetRowCache:
+    """One method's stored per-image values and curves (``results/<dataset>/<method>.parquet``, see
+    :mod:`samis.results_store`); an old ``<method>.npz`` cache is migrated on first use."""
+    folder = workspace.results_dir(dataset_id)
+    name = validate_name("method", method)
+    return ParquetRowCache(folder / f"{name}{SUFFIX}", IMAGE_METRICS, CURVES, CACHE_VERSION, legacy=folder / f"{name}.npz")
 
 
 def checked_methods(workspace: Workspace, dataset: Dataset, methods: list[str] | None) -> list[str]:
@@ -285,7 +287,24 @@ def _evaluate_once(workspace: Workspace, dataset: Dataset, split_and_samples: tu
     """One pass of :func:`evaluate` on ``split_and_samples`` (the split's name and samples): (the result, its store,
     the units computed now)."""
     split, samples = split_and_samples
+    (store, maps), _, computed = fill_store(workspace, dataset, split_and_samples, methods, allow_missing, run_options)
+    method_results = {}
+    for method in methods:
+        present, missing = maps[method]
+        stems = list(present)
+        rows = store.caches[method].rows_for(stems)
+        method_results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"], missing)
+    result = EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples}, computed=len(computed))
+    return result, store, computed
+
+
+def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[str, list[Sample]], methods: list[str],
+               allow_missing: bool, run_options: dict) -> tuple[tuple[PairStore, dict], PairStore, list]:
+    """Score what the store lacks for ``split_and_samples``: ((the store, each method's (maps, missing ids)), the
+    store, the units computed now), the shape :func:`on_one_generation` runs. Reads no curve from the store."""
+    split, samples = split_and_samples
     split_ids = [s.id for s in samples]
+    versions = {method: trust_token(workspace, dataset, method) for method in methods}  # before the maps are listed
     maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
     gt_paths = {s.id: s.gt_path for s in samples}
     gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset.id), gt_paths)
@@ -293,17 +312,68 @@ def _evaluate_once(workspace: Workspace, dataset: Dataset, split_and_samples: tu
                       lambda result: {"scalars": result[0], "curves": result[1]})
     units = store.plan_images({method: maps[method][0] for method in methods}, gt_keys, split_ids,
                               lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
-    outcome = run_task(SCORING, units, store, **run_options)
+
+    def checked() -> None:  # every unit is stored: record the token, written by the run's last flush
+        for method in methods:
+            cache = store.caches[method]
+            if set(cache.images()) <= set(maps[method][0]):  # every stored row was checked in this pass
+                cache.set_generation(versions[method])  # (an import since the token was read: another token)
+
+    outcome = run_task(SCORING, units, _OnceComplete(store, units, checked), **run_options)
     save_gt_index()
-    method_results = {}
+    return (store, maps), store, outcome.computed
+
+
+class _OnceComplete:
+    """A :class:`samis.runner.UnitStore` over ``store`` that calls ``complete()`` once every unit of ``units`` is
+    stored (at once when all are), before the runner's last flush: a run that stops early never calls it."""
+
+    def __init__(self, store: PairStore, units: list, complete: Callable[[], None]):
+        self.store, self.complete = store, complete
+        self.left = sum(1 for unit in units if not store.has(unit))
+        if not self.left:
+            complete()
+
+    def has(self, unit) -> bool:
+        return self.store.has(unit)
+
+    def put(self, unit, result) -> None:
+        self.store.put(unit, result)
+        self.left -= 1
+        if self.left == 0:
+            self.complete()
+
+    def flush(self) -> None:
+        self.store.flush()
+
+
+def trust_token(workspace: Workspace, dataset: Dataset, method: str) -> str:
+    """The version of a method's maps and of the dataset a store's rows were checked against: the maps'
+    generation (:func:`samis.store.method_generation`, new at every import) and the dataset's folder."""
+    return f"{method_generation(workspace, dataset.id, method)}|{dataset.root}"
+
+
+def evaluate_trusting_generation(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
+                                 split: str = "all", allow_missing: bool = False,
+                                 progress: ProgressCallback | None = None) -> EvaluationResult:
+    """:func:`evaluate` for views (dashboard pages, ``report``): when every method's stored rows were checked
+    against the maps the method holds now (the same :func:`trust_token`) and cover every image of the split,
+    they are used as they are, without a look at any map or mask file; otherwise :func:`evaluate` runs.
+
+    What it trusts: maps change only through samis (an import gives them a new generation) and the dataset's
+    masks are not edited in place. ``evaluate`` itself checks every file's stat.
+    """
+    samples = split_samples(workspace, dataset, split)
+    methods = checked_methods(workspace, dataset, methods)
+    results = {}
     for method in methods:
-        present, missing = maps[method]
-        stems = list(present)
-        rows = store.caches[method].rows_for(stems)
-        method_results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"], missing)
-    result = EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples},
-                              computed=len(outcome.computed))
-    return result, store, outcome.computed
+        cache = method_cache(workspace, dataset.id, method)
+        stems = [s.id for s in samples if s.id in cache.index]
+        if cache.generation != trust_token(workspace, dataset, method) or len(stems) != len(samples):
+            return evaluate(workspace, dataset, methods, split, allow_missing, progress=progress)
+        rows = cache.rows_for(stems)
+        results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"])
+    return EvaluationResult(dataset.id, split, results, {s.id: s.cls for s in samples})
 
 
 def on_one_generation(workspace: Workspace, dataset_id: str, methods: list[str], run_once: Callable[[], tuple]):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from samis.datasets import Dataset
 from samis.errors import DatasetError, EvaluationError, StatsError
-from samis.evaluation import evaluate
+from samis.evaluation import evaluate_trusting_generation
 from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
 from samis.runs import ProgressCallback
 from samis.speed.records import speed_records
@@ -59,8 +59,8 @@ def measure_family(workspace: Workspace, dataset: Dataset, query: FamilyQuery = 
     methods = family_methods(list(query.methods) if query.methods is not None
                              else workspace.prediction_methods(dataset.id))
     metrics = resolve_metrics(query.metrics)
-    evaluation = evaluate(workspace, dataset, methods, query.split, allow_missing=query.allow_missing,
-                          progress=progress)
+    evaluation = evaluate_trusting_generation(workspace, dataset, methods, query.split,
+                                              allow_missing=query.allow_missing, progress=progress)
     measures = FamilyMeasures()
     if query.resamples is not None and methods:
         _saliency_intervals(evaluation, methods, metrics, query, measures)

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from samis.errors import EvaluationError
+from samis.file_stats import bulk_stats
 from samis.imageio import write_bytes_atomic
 from samis.recovery import move_aside
 from samis.runner import Unit, UnitStore
@@ -57,9 +58,10 @@ def content_keys(paths: dict[str, Path], known: dict[str, tuple[tuple[int, int],
         EvaluationError: a file disappeared since it was listed.
     """
     keys, stats = {}, {}
+    listed = bulk_stats(paths)  # one folder scan per folder; files it did not see are stat-ed one by one
     for stem, path in paths.items():
         try:
-            stat = stat_key(path)
+            stat = listed.get(stem) or stat_key(path)
         except FileNotFoundError:
             raise EvaluationError(f"{path}: file not found (it disappeared during evaluation)") from None
         cached = known.get(stem)

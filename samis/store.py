@@ -149,8 +149,8 @@ def delete_method(workspace: Workspace, dataset_id: str, method: str) -> None:
     folder = workspace.method_dir(dataset_id, method)
     if folder.is_dir():
         shutil.rmtree(folder)
-    cached = workspace.results_dir(dataset_id) / f"{method}.npz"
-    cached.unlink(missing_ok=True)
+    for suffix in (".parquet", ".npz"):  # the results store, and a cache of before it (see samis.results_store)
+        (workspace.results_dir(dataset_id) / f"{method}{suffix}").unlink(missing_ok=True)
 
 
 @dataclass

@@ -10,7 +10,7 @@ Layout::
     splits/<dataset>.json                         frozen split membership
     predictions/<dataset>/<method>/<stem>.png     8-bit maps at ground-truth size + manifest.json
     cache/sam/<model>/<dataset>/<stem>.npz        raw SAM masks (see samis.sam)
-    results/<dataset>/<method>.npz                per-image metrics and curves, keyed by content
+    results/<dataset>/<method>.parquet            per-image metrics and curves, keyed by content
 """
 
 from __future__ import annotations

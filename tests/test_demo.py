@@ -158,7 +158,7 @@ def test_ensure_demo_builds_the_whole_study(demo_workspace):
     for method in BASELINES:
         assert len(prediction_files(workspace, "demo", method)) == 72
         assert read_manifest(workspace, "demo", method)["source"] == "baseline"
-        assert (workspace.results_dir("demo") / f"{method}.npz").exists()  # evaluated and cached
+        assert (workspace.results_dir("demo") / f"{method}.parquet").exists()  # evaluated and cached
     assert {s for s, _, _ in stages} >= {"generate", "baseline ft", "baseline mbd", "evaluate", "test-size SAM masks"}
     # every page has content: cached masks of the test-size SAM (thresholds that keep masks), a speed record
     from samis.mask_explorer import cached_images, cached_models
@@ -213,7 +213,8 @@ DEMO_SCORES = {
 #: conversions) rounded to 8 bits, whose last bits differ between builds of numpy and OpenCV: sr's scores
 #: moved by up to 2.6e-7 from one machine to another (Sa by 1.5e-8). A real change is far above this:
 #: sr's Gaussian sigma 2.5 -> 2.49 moves MAE by 4.1e-4 and Sa by 1.5e-4.
-#: samis's own scoring is held to 1e-12 against the reference on the same maps (below), on any machine.
+#: samis's own scoring is held to 1e-12 against the reference on the same maps (below), on any machine; the
+#: metrics read from the curves (max/mean E and F) to 1e-7, since the results store keeps curves in float32.
 PINNED_TOLERANCE = 1e-5
 
 
@@ -237,7 +238,8 @@ def test_demo_scores_are_real(demo_workspace):
                                      for s in dataset.samples])
         assert plain["n_images"] == 60
         for metric in DEMO_SCORES[method]:
-            assert abs(scores[metric] - plain[metric]) <= 1e-12, (method, metric, scores[metric], plain[metric])
+            tolerance = 1e-7 if metric in ("maxEm", "meanEm", "maxFm", "meanFm") else 1e-12
+            assert abs(scores[metric] - plain[metric]) <= tolerance, (method, metric, scores[metric], plain[metric])
     # the real methods beat the naive threshold on the demo's faint, textured defects
     assert all(result.scores[m]["maxFm"] > result.scores["otsu"]["maxFm"] for m in ("ft", "hc", "mbd"))
     off = {(method, metric): result.scores[method][metric] - value

@@ -14,6 +14,9 @@ from samis.evaluation import evaluate
 from samis.metrics import DATASET_METRICS
 from samis.store import import_predictions
 
+#: dataset metrics read from the per-image curves, which the results store keeps in float32
+CURVE_METRICS = ("maxEm", "meanEm", "maxFm", "meanFm")
+
 
 @pytest.fixture
 def toy(workspace, make_folder_dataset):
@@ -34,7 +37,9 @@ def test_scores_equal_plain_loop_on_every_split(workspace, toy):
             ours = result.to_json_dict()["methods"][method]
             assert ours["n_images"] == plain["n_images"]
             for name in DATASET_METRICS:
-                assert ours[name] == pytest.approx(plain[name], abs=1e-10), (split, method, name)
+                # curve metrics come from float32 curves (the results store): within 2^-24 of pysodmetrics'
+                tolerance = 1e-7 if name in CURVE_METRICS else 1e-10
+                assert ours[name] == pytest.approx(plain[name], abs=tolerance), (split, method, name)
 
 
 def test_parallel_and_serial_agree_exactly(workspace, toy):
@@ -42,7 +47,7 @@ def test_parallel_and_serial_agree_exactly(workspace, toy):
     parallel = evaluate(workspace, dataset, workers=2)
     assert parallel.computed == 60
     for method_result in parallel.methods.values():
-        (workspace.results_dir("toy") / f"{method_result.method}.npz").unlink()
+        (workspace.results_dir("toy") / f"{method_result.method}.parquet").unlink()
     serial = evaluate(workspace, dataset, workers=1)
     for method in parallel.methods:
         assert np.array_equal(parallel.methods[method].scalars, serial.methods[method].scalars)

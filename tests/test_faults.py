@@ -127,7 +127,7 @@ def test_evaluate_killed_at_every_cache_write_then_scores_equal_a_clean_run(work
     results = workspace.results_dir("toy")
     shutil.rmtree(results)
     code, total = _killed_run(tmp_path, workspace, 0, EVALUATE)
-    assert code == 0 and total == 3  # the ground-truth index, then good.npz and weak.npz
+    assert code == 0 and total == 3  # the ground-truth index, then good.parquet and weak.parquet
     for kill_at in range(1, total + 1):
         shutil.rmtree(results)
         code, _ = _killed_run(tmp_path, workspace, kill_at, EVALUATE)

@@ -47,14 +47,20 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _results(folder: Path) -> dict:
-    """The evaluation caches' arrays, less the file stats (size, mtime) that differ between any two workspaces."""
+    """The evaluation caches' arrays and the results store's columns, less the file stats (size, mtime) and the
+    trust token (it names the workspace's folders) that differ between any two workspaces."""
     import numpy as np
+    import pyarrow.parquet as pq
 
     out = {}
     for path in sorted(folder.glob("*.npz")):
         with np.load(path) as data:
             out[path.name] = {k: data[k].tobytes() + str(data[k].dtype).encode() for k in data.files
                               if k not in ("pred_stat", "stat")}
+    for path in sorted(folder.glob("*.parquet")):
+        table = pq.read_table(path)
+        out[path.name] = {name: table.column(name).to_pylist() for name in table.column_names
+                          if name not in ("pred_size", "pred_mtime_ns")}
     return out
 
 
@@ -346,7 +352,7 @@ def test_sam_on_ray_writes_the_same_bytes_as_a_local_run(ray_cluster, local_tiny
     scores = evaluate(workspace, dataset, ["sam-tiny-random+oracle"], engine=EngineSpec("ray", workers=2))
     assert scores.to_json_dict() == local_scores
     assert _results(workspace.results_dir("toy")) == _results(local.results_dir("toy"))
-    assert len(_results(local.results_dir("toy"))["sam-tiny-random+oracle.npz"]) == 8
+    assert len(_results(local.results_dir("toy"))["sam-tiny-random+oracle.parquet"]["image"]) == 8
     # resumable: what is cached is not sent again
     for stem in ("img_002", "img_005"):
         (workspace.sam_cache_dir("sam-tiny-random", "toy") / f"{stem}.npz").unlink()

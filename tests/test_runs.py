@@ -158,6 +158,7 @@ def _reports(workspace, toy) -> list[Report]:
     from samis.evaluation import evaluate
     from samis.image_level import ImageLevelMethod, ImageLevelResult
     from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+    from samis.results_export import export_results
     from samis.sam.prompts import PromptReport
     from samis.sam.run import RunReport
     from samis.sam.select_run import SelectionReport
@@ -169,8 +170,9 @@ def _reports(workspace, toy) -> list[Report]:
     evaluation = evaluate(workspace, dataset, ["good", "otsu"], workers=1)
     pixel_level = evaluate_pixel_level(workspace, dataset, ["good"], "all", PixelLevelOptions(calibration_split="all"),
                                        workers=1)
+    exported = export_results(workspace, dataset, workspace.root / "rows.csv", "csv", ["good", "otsu"])
     return [
-        imported, baseline, evaluation, pixel_level,
+        imported, baseline, evaluation, pixel_level, exported,
         RunReport("toy", "sam-tiny-random", "all", 6, computed=["a", "b"], skipped=["c"], seconds=0.5,
                   cache_dir=Path("/tmp/cache")),
         SelectionReport("sam-tiny-random+contrast", "contrast", 6, False,
@@ -192,6 +194,7 @@ def _reports(workspace, toy) -> list[Report]:
 def test_every_report_has_one_line_summary_and_a_json_dict(workspace, toy):
     import samis.baselines.run  # noqa: F401 - every module defining a report is imported by _reports
     import samis.pixel_level  # noqa: F401
+    import samis.results_export  # noqa: F401
     reports = _reports(workspace, toy)
     assert {type(r) for r in reports} == set(_all_subclasses(Report)), "a report class without a test instance"
     for report in reports:

@@ -9,6 +9,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from samis.cli import main
@@ -51,15 +53,22 @@ def _foreign_npz() -> bytes:
     return buffer.getvalue()
 
 
+def _foreign_parquet() -> bytes:
+    sink = pa.BufferOutputStream()  # a Parquet file, but not samis's (no provenance, other columns)
+    pq.write_table(pa.table({"image": ["x", "y"], "score": [0.1, 0.2]}), sink)
+    return sink.getvalue().to_pybytes()
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign", "empty"])
 @pytest.mark.parametrize("target", ["results", "gt_index"])
 def test_damaged_cache_is_moved_aside_and_recomputed(study, damage, target):
     workspace, dataset, clean = study
     folder = workspace.results_dir("toy")
-    path = folder / ("good.npz" if target == "results" else "_ground_truth_index.npz")
+    path = folder / ("good.parquet" if target == "results" else "_ground_truth_index.npz")
     whole = path.read_bytes()
+    foreign = _foreign_parquet() if target == "results" else _foreign_npz()
     path.write_bytes({"truncated": whole[: len(whole) // 2], "garbage": b"not a zip at all",
-                      "foreign": _foreign_npz(), "empty": b""}[damage])
+                      "foreign": foreign, "empty": b""}[damage])
     with pytest.warns(SamisWarning, match="damaged.*moved aside"):
         result = evaluate(workspace, dataset, workers=1)
     _same_scores(result.scores, clean)
@@ -74,11 +83,11 @@ def test_damaged_cache_is_moved_aside_and_recomputed(study, damage, target):
 
 def test_cli_says_one_warning_line_and_succeeds(study, capsys):
     workspace, _, _ = study
-    (workspace.results_dir("toy") / "weak.npz").write_bytes(b"PK\x03\x04 cut")
+    (workspace.results_dir("toy") / "weak.parquet").write_bytes(b"PAR1 cut")
     code, out, err = _cli(workspace, capsys, "evaluate", "toy", "--format", "json")
     assert code == 0 and json.loads(out)["methods"]["weak"]["n_images"] == 6
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning: ") and "weak.npz" in lines[0], err
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "weak.parquet" in lines[0], err
 
 
 def test_damaged_manifest_is_moved_aside_and_a_foreign_one_refused(study, capsys):
@@ -165,7 +174,7 @@ def test_errors_of_atomic_writes_name_the_real_file(study, monkeypatch, capsys):
     assert caught.value.filename == str(workspace.root / "note.txt")
     for args in (("evaluate", "toy", "--methods", "good"),  # writes nothing new: cached
                  ("predictions", "import", "toy", "other", dataset.root / "masks")):
-        (workspace.results_dir("toy") / "good.npz").unlink(missing_ok=True)
+        (workspace.results_dir("toy") / "good.parquet").unlink(missing_ok=True)
         code, _, err = _cli(workspace, capsys, *args)
         assert code == 2 and ".tmp" not in err and ".import-" not in err and err.count("\n") == 1, err
         assert "permission denied" in err

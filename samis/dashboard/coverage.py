@@ -16,6 +16,7 @@ import pandas as pd
 
 from samis.datasets import load_dataset
 from samis.errors import SamisError
+from samis.results_store import SUFFIX, ArrowException, read_rows
 from samis.store import MANIFEST, prediction_files, read_manifest
 from samis.workspace import Workspace
 
@@ -73,9 +74,15 @@ def dataset_statuses(workspace: Workspace) -> list[DatasetStatus]:
 
 
 def _scored_stems(workspace: Workspace, dataset_id: str, method: str) -> set[str]:
-    path = workspace.results_dir(dataset_id) / f"{method}.npz"
+    """Images with a stored evaluation row: the ``image`` column of the results store only (read-only;
+    a cache of before the store, not migrated yet, is read as it is)."""
+    folder = workspace.results_dir(dataset_id)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        return set(read_rows(folder / f"{method}{SUFFIX}").column("image").to_pylist())
+    except (OSError, ArrowException):
+        pass
+    try:
+        with np.load(folder / f"{method}.npz", allow_pickle=False) as data:
             return set(data["stems"].tolist())
     except (OSError, KeyError, ValueError, EOFError):
         return set()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from samis.datasets import get_split, load_dataset
 from samis.errors import ReportError
-from samis.evaluation import EvaluationResult, evaluate
+from samis.evaluation import EvaluationResult, evaluate_trusting_generation
 from samis.review import ReviewStore, exclude_tagged
 from samis.runs import ProgressCallback
 from samis.methods import PAPER_SAM, first_sam_method
@@ -161,8 +161,9 @@ def comparison_rows(workspace, query: ComparisonQuery | str, *, extra_rows: list
     query = ComparisonQuery(query) if isinstance(query, str) else query
 
     def evaluate_here(dataset_id: str, split: str, pick: list[str] | None) -> EvaluationResult:
-        result = evaluate(workspace, load_dataset(workspace, dataset_id), methods=pick, split=split,
-                          allow_missing=query.allow_missing, progress=progress)
+        # a report trusts a store checked against the maps it holds now (see evaluate_trusting_generation)
+        result = evaluate_trusting_generation(workspace, load_dataset(workspace, dataset_id), methods=pick,
+                                              split=split, allow_missing=query.allow_missing, progress=progress)
         if query.exclude_tags:
             result = exclude_tagged(result, ReviewStore(workspace.root, read_only=True), query.exclude_tags)
         return result

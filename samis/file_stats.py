@@ -1,0 +1,44 @@
+"""File stats in bulk: one ``os.scandir`` pass per folder instead of one ``stat`` call (and one path object)
+per file, for the warm paths that check whether thousands of files changed (see
+:func:`samis.result_cache.content_keys`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _folder_stats(folder: str) -> dict[str, tuple[int, int]]:
+    """``{file name: (size, mtime_ns)}`` of the regular files (links followed) in one folder; {} if it is gone."""
+    stats = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    stat = entry.stat()
+                except OSError:  # removed since the listing, or a dangling link: the caller stats it itself
+                    continue
+                stats[entry.name] = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return {}
+    return stats
+
+
+def bulk_stats(paths: dict[str, Path]) -> dict[str, tuple[int, int]]:
+    """``{key: (size, mtime_ns)}`` of the files in ``paths`` that were found, one folder scan per folder.
+
+    Keys whose file is not in its folder's listing are left out (the caller stats them one by one, and a
+    missing file is named there). Worth it for many files per folder: a folder with one wanted file is
+    still scanned whole, so callers pass the files of whole folders (maps of a method, masks of a dataset).
+    """
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for key, path in paths.items():
+        folder, name = os.path.split(os.fspath(path))
+        by_folder.setdefault(folder, []).append((key, name))
+    found = {}
+    for folder, items in by_folder.items():
+        stats = _folder_stats(folder or ".")
+        for key, name in items:
+            if name in stats:
+                found[key] = stats[name]
+    return found

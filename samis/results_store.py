@@ -1,0 +1,362 @@
+"""The columnar results store: one method's per-image rows of one dataset in one Apache Parquet file.
+
+``results/<dataset>/<method>.parquet`` holds one row per image, sorted by image id, in row groups of
+:data:`ROW_GROUP` images:
+
+- ``image``; ``pred_size`` and ``pred_mtime_ns`` (the map file's stat, so an unchanged map is not
+  hashed again); ``pred_hash`` and ``gt_hash`` (the content keys the row was computed from);
+- one float64 column per per-image metric (``Sa``, ``MAE`` … in :data:`samis.metrics.IMAGE_METRICS`
+  order for evaluation);
+- one column per curve (``precision``, ``recall``, ``fm``, ``em``): a fixed-size list of 256 float32
+  values, pysodmetrics' order (index 0 is threshold 255). float32 keeps 24 bits: a dataset score
+  averaged from them differs from pysodmetrics' float64 by less than 1e-7 (the tests hold it to 1e-6);
+- provenance in the schema's metadata: ``samis.format`` (:data:`STORE_FORMAT`, the layout of this
+  file), ``samis.cache_version`` (the meaning of the values: another version is computed again),
+  ``samis.version`` (the samis that wrote it), the metric and curve names, and ``samis.generation``
+  (the version of the maps every row was last checked against, which pages trust).
+
+:class:`ParquetRowCache` is a drop-in row cache for :class:`samis.result_cache.PairStore` (the runner's
+``UnitStore`` of (method, image) pairs): it answers ``known``, ``lookup``, ``touch``, ``put``, ``drop``,
+``rows_for`` and ``save`` as :class:`samis.result_cache.RowCache` does. Writes are atomic (the whole
+file is built in memory, then a temp file is renamed over the old one), so a kill during a write
+leaves the previous file readable. A file that cannot be read or holds another layout is moved aside
+(:func:`samis.recovery.move_aside`) and computed again; a file written by a newer samis (a higher
+``samis.format``) is refused in one line, never overwritten. An old ``<method>.npz`` cache is read,
+written as Parquet and removed, once, with one line saying so.
+
+:func:`read_rows` reads only what a view needs: chosen columns, and only the row groups whose image id
+range holds a wanted image, from a memory-mapped file.
+"""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from samis import __version__
+from samis.errors import EvaluationError
+from samis.imageio import write_bytes_atomic
+from samis.recovery import move_aside, warn
+from samis.result_cache import KEY_LAYOUT, load_npz
+
+#: the layout of the files this samis writes; a file with a higher one is refused, never overwritten
+STORE_FORMAT = 1
+#: images per row group: a subset read skips the groups whose id range holds none of its images
+ROW_GROUP = 4096
+SUFFIX = ".parquet"
+KEY_COLUMNS = ("image", "pred_size", "pred_mtime_ns", "pred_hash", "gt_hash")
+_CURVE_TYPE = pa.list_(pa.float32(), 256)
+#: what pyarrow raises for a file it cannot read (callers need not import pyarrow)
+ArrowException = pa.ArrowException
+
+
+class DamagedStore(Exception):
+    """A Parquet file reads but does not hold what samis wrote (cut, foreign or hand-edited)."""
+
+
+def newer_format_error(path: Path, found: int) -> EvaluationError:
+    return EvaluationError(f"{path}: written by a newer samis (results store format {found}; this samis reads "
+                           f"format {STORE_FORMAT}); upgrade samis, or move the file away to compute it again")
+
+
+def schema(scalars: tuple[str, ...], curves: tuple[str, ...], version: int) -> pa.Schema:
+    """The schema (with provenance metadata) of a store of these per-image metrics and curves."""
+    fields = [pa.field("image", pa.string(), nullable=False), pa.field("pred_size", pa.int64()),
+              pa.field("pred_mtime_ns", pa.int64()), pa.field("pred_hash", pa.string()), pa.field("gt_hash", pa.string())]
+    fields += [pa.field(name, pa.float64()) for name in scalars]
+    fields += [pa.field(name, _CURVE_TYPE) for name in curves]
+    metadata = {"samis.format": str(STORE_FORMAT), "samis.cache_version": str(version), "samis.version": __version__,
+                "samis.metrics": ",".join(scalars), "samis.curves": ",".join(curves)}
+    return pa.schema(fields, metadata=metadata)
+
+
+def store_versions(path: Path) -> tuple[int, int]:
+    """(store format, cache version) from a file's footer (reads the footer only).
+
+    Raises:
+        DamagedStore: no samis provenance in the footer.
+        OSError, pyarrow.ArrowException: the file cannot be read as Parquet.
+    """
+    metadata = pq.read_schema(path, memory_map=True).metadata or {}  # the footer only
+    try:
+        return int(metadata[b"samis.format"]), int(metadata[b"samis.cache_version"])
+    except (KeyError, ValueError):
+        raise DamagedStore("no samis provenance") from None
+
+
+def _check_table(found: pa.Schema, expected: pa.Schema) -> None:
+    for field in expected:
+        if field.name not in found.names:
+            raise DamagedStore(f"no '{field.name}' column")
+        if not found.field(field.name).type.equals(field.type):
+            raise DamagedStore(f"'{field.name}' is {found.field(field.name).type}, expected {field.type}")
+
+
+def _curves(table: pa.Table, names: tuple[str, ...]) -> np.ndarray:
+    """(rows, len(names), 256) float32 from fixed-size list columns."""
+    out = np.empty((table.num_rows, len(names), 256), np.float32)
+    for i, name in enumerate(names):
+        column = table.column(name).combine_chunks()
+        if column.null_count:
+            raise DamagedStore(f"'{name}' has empty rows")
+        out[:, i, :] = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, 256)
+    return out
+
+
+def _scalars(table: pa.Table, names: tuple[str, ...]) -> np.ndarray:
+    if not names:
+        return np.empty((table.num_rows, 0))
+    return np.stack([table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names], axis=1)
+
+
+def _groups_holding(metadata: pq.FileMetaData, wanted: list[str]) -> list[int]:
+    """Row groups whose ``image`` min..max range holds one of ``wanted`` (sorted)."""
+    groups = []
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(0).statistics
+        if stats is None or not stats.has_min_max:
+            groups.append(group)
+            continue
+        first = bisect.bisect_left(wanted, stats.min)
+        if first < len(wanted) and wanted[first] <= stats.max:
+            groups.append(group)
+    return groups
+
+
+def read_rows(path: Path, images: list[str] | None = None, metrics: tuple[str, ...] = (),
+              curves: tuple[str, ...] = ()) -> pa.Table:
+    """The rows of ``images`` (all when None; sorted by image id) with only ``image``, ``metrics`` and
+    ``curves`` columns.
+
+    The file is memory-mapped; row groups whose image id range holds none of ``images`` are not read
+    (rows are sorted by image id), nor are the other columns.
+
+    Raises:
+        OSError, pyarrow.ArrowException: the file cannot be read.
+    """
+    columns = ["image", *metrics, *curves]
+    parquet = pq.ParquetFile(path, memory_map=True)
+    if images is None:
+        return parquet.read(columns=columns)
+    wanted = sorted(set(images))
+    table = parquet.read_row_groups(_groups_holding(parquet.metadata, wanted), columns=columns)
+    keep = set(wanted)
+    return table.filter(pa.array([image in keep for image in table.column("image").to_pylist()], pa.bool_()))
+
+
+class ParquetRowCache:
+    """One method's per-image rows in one Parquet file (see the module docstring).
+
+    Args:
+        path: the ``.parquet`` file.
+        scalars: per-image metric names (float64 columns); ``rows_for`` gives them as ``"scalars"``.
+        curves: curve names (256 float32 each); ``rows_for`` gives them as ``"curves"`` (N, len, 256).
+        version: the cache version of the values (a file of another version is computed again).
+        legacy: an old ``.npz`` row cache of the same rows (:class:`samis.result_cache.RowCache` layout),
+            migrated once when the Parquet file does not exist yet.
+
+    Raises:
+        EvaluationError: the file was written by a newer samis.
+    """
+
+    def __init__(self, path: Path, scalars: tuple[str, ...], curves: tuple[str, ...], version: int,
+                 legacy: Path | None = None):
+        self.path, self.names, self.curve_names, self.version = Path(path), tuple(scalars), tuple(curves), version
+        self.schema = schema(self.names, self.curve_names, version)
+        self.dirty = False
+        self._token_only = False  # only the trust token changed since the last write (see save)
+        self._new: dict[str, tuple] = {}
+        self._file: pq.ParquetFile | None = None
+        #: the version of the maps (and dataset) every row was last checked against (see :meth:`set_generation`)
+        self.generation = ""
+        self._set_rows([], np.zeros((0, 2), np.int64), [], [], np.empty((0, len(self.names))),
+                       np.empty((0, len(self.curve_names), 256), np.float32))
+        if not self._load() and legacy is not None and Path(legacy).exists() and not self.path.exists():
+            self._migrate(Path(legacy))
+
+    def _set_rows(self, stems, pred_stat, pred_hash, gt_hash, scalars, curves) -> None:
+        """Replace the rows; ``curves`` None: read from :attr:`_file` on first use (views that need no curve,
+        and a warm run's check of what changed, never decompress them)."""
+        self.stems: list[str] = list(stems)
+        self.index = {stem: i for i, stem in enumerate(self.stems)}
+        self.pred_stat, self.pred_hash, self.gt_hash = np.asarray(pred_stat, np.int64).reshape(-1, 2), list(pred_hash), list(gt_hash)
+        self.scalars = np.asarray(scalars, np.float64)
+        self._curves = None if curves is None else np.asarray(curves, np.float32)
+
+    @property
+    def curves(self) -> np.ndarray:
+        """(rows, curves, 256) float32, read from the open file the rows came from on first use."""
+        if self._curves is None:
+            try:  # the file opened at load: the same bytes even if another process has replaced the path since
+                table = self._file.read(columns=["image", *self.curve_names])
+                if table.column("image").to_pylist() != self.stems:
+                    raise DamagedStore("the curves' rows differ from the values' rows")
+                self._curves, self._file = _curves(table, self.curve_names), None
+            except (DamagedStore, OSError, pa.ArrowException, ValueError) as error:
+                reason = str(error) if isinstance(error, DamagedStore) else f"curves unreadable: {error.__class__.__name__}"
+                move_aside(self.path, reason, then="run the command again to compute it")
+                raise EvaluationError(f"{self.path}: damaged ({reason}); moved aside, run the command again") from None
+        return self._curves
+
+    def _load(self) -> bool:
+        """Read the file; False when there is none (or it must be computed again)."""
+        try:
+            found_format, found_version = store_versions(self.path)
+            if found_format > STORE_FORMAT:
+                raise newer_format_error(self.path, found_format)
+            if found_format < STORE_FORMAT or found_version != self.version:
+                return False
+            self._file = pq.ParquetFile(self.path, memory_map=True)
+            _check_table(self._file.schema_arrow, self.schema)
+            self.generation = (self._file.schema_arrow.metadata or {}).get(b"samis.generation", b"").decode()
+            table = self._file.read(columns=[*KEY_COLUMNS, *self.names])
+            if table.column("image").null_count or len(set(table.column("image").to_pylist())) != table.num_rows:
+                raise DamagedStore("an image id is empty or occurs twice")
+            self._set_rows(table.column("image").to_pylist(),
+                           np.stack([table.column("pred_size").to_numpy(), table.column("pred_mtime_ns").to_numpy()], 1),
+                           table.column("pred_hash").to_pylist(), table.column("gt_hash").to_pylist(),
+                           _scalars(table, self.names), None if self.curve_names else np.empty((table.num_rows, 0, 256)))
+            return True
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            raise
+        except (DamagedStore, OSError, pa.ArrowException, ValueError, TypeError) as error:
+            move_aside(self.path, str(error) if isinstance(error, DamagedStore) else error.__class__.__name__,
+                       then="computed again")
+            return False
+
+    def _migrate(self, legacy: Path) -> None:
+        """Take the rows of an old ``.npz`` cache, write them as Parquet and remove the ``.npz`` (once)."""
+        layout = {**KEY_LAYOUT, "scalars": ("f", ("n", len(self.names)))}
+        if self.curve_names:
+            layout["curves"] = ("f", ("n", len(self.curve_names), 256))
+        data = load_npz(legacy, layout, self.version)
+        if data is None:
+            return
+        n = len(data["stems"])
+        self._set_rows(data["stems"].tolist(), data["pred_stat"], data["pred_hash"].tolist(), data["gt_hash"].tolist(),
+                       data["scalars"], data["curves"] if self.curve_names else np.empty((n, 0, 256), np.float32))
+        self.dirty = True
+        try:
+            self.save()
+        except OSError:  # a read-only workspace: use the old rows as they are, migrate when it can be written
+            self.dirty = False
+            return
+        legacy.unlink(missing_ok=True)
+        warn(f"{legacy}: migrated {n} rows to the columnar results store ({self.path.name}); the .npz is removed")
+
+    # ---- the RowCache interface PairStore uses ----------------------------------------------------
+    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
+        """``{image: ((size, mtime), map hash)}`` of the rows, for :func:`samis.result_cache.content_keys`."""
+        self._merge()
+        stats = self.pred_stat.tolist()
+        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
+
+    def lookup(self, stem: str) -> tuple[str, str] | None:
+        """(map hash, ground-truth hash) the row of ``stem`` was computed from, or None."""
+        if stem in self._new:
+            return self._new[stem][1], self._new[stem][2]
+        i = self.index.get(stem)
+        return None if i is None else (self.pred_hash[i], self.gt_hash[i])
+
+    def touch(self, stem: str, stat: tuple[int, int]) -> None:
+        """Same content under a new file stat: remember the stat so the file is not hashed again."""
+        self._merge()
+        self.pred_stat[self.index[stem]] = stat
+        self.dirty, self._token_only = True, False
+
+    def put(self, stem: str, stat, pred_hash: str, gt_hash: str, values: dict[str, np.ndarray]) -> None:
+        self._new[stem] = (tuple(stat), pred_hash, gt_hash, values)
+        self.dirty, self._token_only = True, False
+
+    def _keep(self, keep: list[int], extra: list[tuple[str, tuple]]) -> None:
+        """Keep rows ``keep`` (indexes) and append ``extra`` (stem, row) rows."""
+        rows = [row for _, row in extra]
+        curves = [np.asarray(r[3].get("curves", ()), np.float32).reshape(len(self.curve_names), 256) for r in rows]
+        self._set_rows([self.stems[i] for i in keep] + [stem for stem, _ in extra],
+                       np.concatenate([self.pred_stat[keep], np.array([r[0] for r in rows], np.int64).reshape(-1, 2)]),
+                       [self.pred_hash[i] for i in keep] + [r[1] for r in rows],
+                       [self.gt_hash[i] for i in keep] + [r[2] for r in rows],
+                       np.concatenate([self.scalars[keep], np.array([r[3]["scalars"] for r in rows],
+                                                                     np.float64).reshape(-1, len(self.names))]),
+                       np.concatenate([self.curves[keep], np.array(curves, np.float32).reshape(-1, *self.curves.shape[1:])]))
+
+    def _merge(self) -> None:
+        if self._new:
+            new, self._new = self._new, {}
+            self._keep([i for i, stem in enumerate(self.stems) if stem not in new], list(new.items()))
+        order = sorted(range(len(self.stems)), key=self.stems.__getitem__)
+        if order != list(range(len(self.stems))):  # sorted by image id: the same file from every engine
+            self._keep(order, [])
+
+    def drop(self, stems: list[str]) -> None:
+        """Forget the rows of these images (their results came from files that changed while they were read)."""
+        self._merge()
+        gone = set(stems) & set(self.index)
+        if gone:
+            self._keep([i for i, stem in enumerate(self.stems) if stem not in gone], [])
+            self.dirty, self._token_only = True, False
+
+    def images(self) -> list[str]:
+        """The images that have a row, sorted."""
+        self._merge()
+        return list(self.stems)
+
+    def rows_for(self, stems: list[str], curves: bool = True) -> dict[str, np.ndarray]:
+        """``scalars`` (N, metrics) float64 and (unless ``curves`` is False: nothing is decompressed then)
+        ``curves`` (N, curves, 256) float32 of these images, in this order."""
+        self._merge()
+        rows = [self.index[s] for s in stems]
+        return {"scalars": self.scalars[rows], **({"curves": self.curves[rows]} if curves else {})}
+
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table of :attr:`schema`."""
+        self._merge()
+        columns = [pa.array(self.stems, pa.string()), pa.array(self.pred_stat[:, 0]), pa.array(self.pred_stat[:, 1]),
+                   pa.array(self.pred_hash, pa.string()), pa.array(self.gt_hash, pa.string())]
+        columns += [pa.array(self.scalars[:, i]) for i in range(len(self.names))]
+        columns += [pa.FixedSizeListArray.from_arrays(pa.array(self.curves[:, i, :].reshape(-1)), 256)
+                    for i in range(len(self.curve_names))]
+        return pa.Table.from_arrays(columns, schema=self.schema.with_metadata(
+            {**self.schema.metadata, b"samis.generation": self.generation.encode()}))
+
+    def set_generation(self, generation: str) -> None:
+        """Record that every row was checked against (or computed from) this version of the maps: a reader that
+        finds the same version may trust the rows without checking a file (see
+        :func:`samis.evaluation.evaluate_trusting_generation`). Set it only after a whole, successful check."""
+        if generation != self.generation:
+            self.generation = generation
+            self._token_only = not self.dirty
+            self.dirty = True
+
+    def save(self) -> None:
+        """Write the file atomically (only when something changed).
+
+        Raises:
+            EvaluationError: the file there now was written by a newer samis (it is left as it is).
+        """
+        if not self.dirty:
+            return
+        try:
+            found = store_versions(self.path)[0]
+        except (DamagedStore, OSError, pa.ArrowException):
+            found = 0
+        if found > STORE_FORMAT:
+            raise newer_format_error(self.path, found)
+        sink = pa.BufferOutputStream()
+        # zstd, no dictionary for the floats and hashes (it falls back page by page): half the bytes of the
+        # default on SD-saliency-900, and as fast to read
+        pq.write_table(self.table(), sink, row_group_size=ROW_GROUP, compression="zstd", use_dictionary=["image"])
+        try:
+            write_bytes_atomic(self.path, sink.getvalue().to_pybytes())
+        except OSError:
+            if not self._token_only:
+                raise
+            # only the trust token changed, in a workspace that cannot be written (a read-only server): the rows
+            # are as they were, and views check the files as before
+        self.dirty = self._token_only = False
