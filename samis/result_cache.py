@@ -311,11 +311,12 @@ class PairStore:
         units = []
         for method, present in maps.items():
             cache = self.caches[method]
-            pred_keys, pred_stats = content_keys(present, cache.known())
+            known = cache.known()
+            pred_keys, pred_stats = content_keys(present, known)
             for stem, path in present.items():
                 units.append(Unit(stem, (pred_keys[stem], gt_keys[stem]), job_of(stem, path), group=method))
                 self._stats[(method, stem)] = pred_stats[stem]
-                if cache.lookup(stem) == units[-1].key:
+                if cache.lookup(stem) == units[-1].key and known[stem][0] != pred_stats[stem]:
                     cache.touch(stem, pred_stats[stem])
         order = {stem: i for i, stem in enumerate(image_order)}
         return sorted(units, key=lambda unit: order[unit.id])
