@@ -62,8 +62,9 @@ if results:
     clicked = [image.image for image in results[run].images]
     image_id = state.bind(left.selectbox, "Image", key="pr_image", url="image", default=clicked[0], options=clicked)
     count = len(next(image for image in results[run].images if image.image == image_id).clicks)
-    k = state.bind(left.slider, "Mask after click", key="pr_k", url="click", default=1,
-                   parse=state.number_in(1, max(count, 1), int), min_value=1, max_value=max(count, 2),
+    k = state.bind(left.slider, "Mask after click", key="pr_k", default=1,
+                   url=state.UrlParam("click", parse=state.number_in(1, max(count, 1), int)), min_value=1,
+                   max_value=max(count, 2),
                    disabled=count < 2)
     with ui.guard("drawing the replay"):
         sample = ctx.dataset.sample(image_id)

@@ -158,6 +158,8 @@ def _reports(workspace, toy) -> list[Report]:
     from samis.evaluation import evaluate
     from samis.image_level import ImageLevelMethod, ImageLevelResult
     from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+    from samis.prompts.box_run import BoxReport
+    from samis.prompts.click_results import ClickResult, ImageClicks
     from samis.results_export import export_results
     from samis.sam.prompts import PromptReport
     from samis.sam.run import RunReport
@@ -179,6 +181,10 @@ def _reports(workspace, toy) -> list[Report]:
                         {"ring": 2, "max_area_fraction": np.float64(0.3), "grid": [{"ring": 2}]}, np.float64(0.41), 1.5),
         SelectionReport("sam-tiny-random+oracle", "oracle", 6, True, mean_iou=float("nan"), oracle_exact=6),
         PromptReport("sam-tiny-random+box", 6, 2.0),
+        ClickResult("toy", "all", "sam-tiny-random", 3, True,
+                    [ImageClicks("a", "scratch", [[4, 5, 1], [2, 2, 0]], [0.5, 0.9])], skipped=["b"],
+                    random_weights=True, computed=1),
+        BoxReport("sam-tiny-random+box:from=otsu", 6, 4, 2, False, empty=["c"], seconds=1.0),
         DownloadReport("vit_b", Path("/tmp/ck/sam_vit_b_01ec64.pth"), "http://mirror/sam_vit_b_01ec64.pth", 375_042_383,
                        "01ec64" + "0" * 26, 1000, 374_041_383, 12.5, False, "size and MD5 (01ec64…) match the official file"),
         VerifyReport(Path("/tmp/mine.pt"), 1234, "0" * 32, "hiera_t", None, "not an official file name"),
@@ -194,6 +200,8 @@ def _reports(workspace, toy) -> list[Report]:
 def test_every_report_has_one_line_summary_and_a_json_dict(workspace, toy):
     import samis.baselines.run  # noqa: F401 - every module defining a report is imported by _reports
     import samis.pixel_level  # noqa: F401
+    import samis.prompts.box_run  # noqa: F401
+    import samis.prompts.click_results  # noqa: F401
     import samis.results_export  # noqa: F401
     reports = _reports(workspace, toy)
     assert {type(r) for r in reports} == set(_all_subclasses(Report)), "a report class without a test instance"
