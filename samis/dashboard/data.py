@@ -6,8 +6,11 @@ the registry or the splits change, which makes the cache miss exactly when the w
 changed. Nothing here computes a metric; the functions call :mod:`samis.evaluation`,
 :mod:`samis.tables`, :mod:`samis.paper` and :mod:`samis.figures`.
 
-- ``st.cache_resource`` holds objects that are large or must not be copied: the evaluation result
-  (per-image curves of every method: ~90 MB for 12 methods × 900 images). Treat it as read-only.
+- the evaluation is held summarized (:mod:`samis.evaluation_summary`): per-image scalars and the scores over
+  the split and each class, never the per-image curves (images × 4 × 256 per method: 15 GB at 150,000 images ×
+  12 methods); the few views that resample images read the curves from the results cache when asked for.
+- ``st.cache_resource`` holds objects that are large or must not be copied (the per-image tables of Cases,
+  bootstrap resamples), shared by every session and bounded by ``max_entries``. Treat them as read-only.
 - loaded SAM models live in one :class:`samis.sam.model_cache.ModelCache` (:func:`model_cache`, a
   ``st.cache_resource``: one per server process), bounded by bytes, least recently used evicted first;
   a page run leases the models it uses with ``with data.model_cache().using():``.
@@ -29,6 +32,7 @@ from samis.tables.report import ComparisonQuery, ComparisonRows, comparison_rows
 from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
+from samis.evaluation_summary import summarize_evaluation, summarized
 from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
@@ -53,9 +57,10 @@ def fingerprint(root: str, dataset_id: str | None = None) -> str:
     return coverage_module.workspace_fingerprint(Workspace(root), dataset_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def dataset(root: str, dataset_id: str, fingerprint: str) -> Dataset:
-    """The loaded dataset (raises the library's DatasetError/WorkspaceError)."""
+    """The loaded dataset (raises the library's DatasetError/WorkspaceError); one object for every session and
+    rerun, not a copy per call (150,000 samples): treat it as read-only."""
     return load_dataset(Workspace(root), dataset_id)
 
 
@@ -108,28 +113,38 @@ def without_tagged(scope: Scope, tags: tuple[str, ...]) -> tuple[Scope, Exclusio
 
 def evaluation(scope: Scope) -> EvaluationResult:
     """Every requested method scored on the split (methods with missing maps scored on what they have), less
-    the images the scope leaves out by their tags (:meth:`EvaluationResult.without`).
+    the images the scope leaves out by their tags, summarized: per-image scalars and the scores over the split
+    and each class, without the per-image curves (:mod:`samis.evaluation_summary`; the server holds no
+    images × 4 × 256 arrays). What needs the curves (:func:`bootstrap`, :func:`paired`) reads them again.
 
     Scoring runs in the background (see :mod:`samis.dashboard.jobs`): the page shows its progress, and
     work done before a widget or page change is kept, not redone. Leaving images out rescores nothing.
     """
-    whole = scope.whole()
+    leave_out = (scope.excluded, scope.left_out) if scope.exclude_tags else None
 
     def work(progress):
-        workspace = Workspace(whole.root)
-        return evaluate(workspace, load_dataset(workspace, whole.dataset_id), methods=list(whole.methods),
-                        split=whole.split, allow_missing=True, progress=progress)
+        workspace = Workspace(scope.root)
+        loaded = load_dataset(workspace, scope.dataset_id)
 
-    job = _jobs().get_or_start(("evaluation", whole), work)
-    result = ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
-    if not scope.exclude_tags:
-        return result
-    return _without(scope, result)
+        def one(methods: list[str]) -> EvaluationResult:
+            return evaluate(workspace, loaded, methods=methods, split=scope.split, allow_missing=True,
+                            progress=progress)
+
+        if not scope.methods:  # evaluate's own error (no predictions / none chosen)
+            return summarized(one([]))
+        return summarize_evaluation(lambda method: one([method]), scope.methods, leave_out)
+
+    job = _jobs().get_or_start(("evaluation", scope), work)
+    return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _without(scope: Scope, _result: EvaluationResult) -> EvaluationResult:
-    return _result.without(scope.excluded, scope.left_out)
+def full_evaluation(scope: Scope, methods: tuple[str, ...] | None = None) -> EvaluationResult:
+    """The full result with per-image curves (of ``methods``, default the scope's), read from the results
+    cache and not kept: for the few views that resample images. Less the images the scope leaves out."""
+    workspace = Workspace(scope.root)
+    result = evaluate(workspace, load_dataset(workspace, scope.dataset_id), methods=list(methods or scope.methods),
+                      split=scope.split, allow_missing=True)
+    return result.without(scope.excluded, scope.left_out) if scope.exclude_tags else result
 
 
 def comparison(scope: Scope, paper: bool, measured: bool, references: bool = False) -> ComparisonRows:
@@ -149,12 +164,13 @@ def _comparison(scope: Scope, paper: bool, measured: bool, references: bool,
 
 def bootstrap(scope: Scope, resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> stats.Bootstrap:
     """Bootstrap of every method of the evaluation (see :func:`samis.stats.bootstrap`); read-only."""
-    return _bootstrap(scope, resamples, seed, evaluation(scope))
+    evaluation(scope)  # scored (with progress) before the curves are read again
+    return _bootstrap(scope, resamples, seed)
 
 
 @st.cache_resource(show_spinner="Resampling the images (bootstrap)…", max_entries=6)
-def _bootstrap(scope: Scope, resamples: int, seed: int, _result: EvaluationResult) -> stats.Bootstrap:
-    return stats.bootstrap(_result, resamples=resamples, seed=seed)
+def _bootstrap(scope: Scope, resamples: int, seed: int) -> stats.Bootstrap:
+    return stats.bootstrap(full_evaluation(scope), resamples=resamples, seed=seed)
 
 
 def uncertainty_figures(scope: Scope, metric: str, colors: dict):
@@ -170,12 +186,13 @@ def _uncertainty_figures(scope: Scope, metric: str, colors: dict, _boot: stats.B
 
 def paired(scope: Scope, a: str, b: str, images: tuple[str, ...]) -> stats.PairedComparison:
     """A vs B on the given images of the evaluation (see :func:`samis.stats.compare_methods`)."""
-    return _paired(scope, a, b, images, evaluation(scope))
+    evaluation(scope)  # scored (with progress) before the curves are read again
+    return _paired(scope, a, b, images)
 
 
 @st.cache_data(show_spinner="Comparing A and B (bootstrap, Wilcoxon)…", max_entries=32)
-def _paired(scope: Scope, a: str, b: str, images: tuple[str, ...], _result: EvaluationResult) -> stats.PairedComparison:
-    return stats.compare_methods(_result, a, b, images=list(images))
+def _paired(scope: Scope, a: str, b: str, images: tuple[str, ...]) -> stats.PairedComparison:
+    return stats.compare_methods(full_evaluation(scope, (a, b)), a, b, images=list(images))
 
 
 def class_table(scope: Scope, metric: str) -> pd.DataFrame:
@@ -189,25 +206,22 @@ def _class_table(scope: Scope, metric: str, _result: EvaluationResult) -> pd.Dat
 
 
 def per_image(scope: Scope) -> pd.DataFrame:
-    """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS`."""
-    return _per_image(scope, evaluation(scope))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _per_image(scope: Scope, _result: EvaluationResult) -> pd.DataFrame:
-    return _result.per_image_frame()
+    """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS` (built on each
+    call, not cached: at 150,000 images × 12 methods it is 1.8 million rows)."""
+    return evaluation(scope).per_image_frame()
 
 
 def per_image_wide(scope: Scope) -> dict[str, pd.DataFrame]:
-    """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map)."""
-    return _per_image_wide(scope, per_image(scope))
+    """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map). Held once for
+    every session and rerun (not copied per call): treat it as read-only."""
+    return _per_image_wide(scope, evaluation(scope))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _per_image_wide(scope: Scope, _long: pd.DataFrame) -> dict[str, pd.DataFrame]:
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _per_image_wide(scope: Scope, _result: EvaluationResult) -> dict[str, pd.DataFrame]:
     ids = split_ids(scope.root, scope.dataset_id, scope.split, scope.fingerprint)
     by_id = dataset(scope.root, scope.dataset_id, scope.fingerprint).by_id()
-    return per_image_tables(_long, ids, {i: by_id[i].cls for i in ids}, scope.methods)
+    return per_image_tables(_result.per_image_frame(), ids, {i: by_id[i].cls for i in ids}, scope.methods)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
