@@ -3,7 +3,7 @@
 import streamlit as st
 
 from samis.cases import (CASE_FILTERS, OPERATING_POINT_IOU, CaseQuery, clamp_range, default_pair, filter_cases,
-                         image_values, operating_point_label, operating_point_table, outcome_selected, paired_rows,
+                         image_values, operating_point_label, operating_point_wide, outcome_selected, paired_rows,
                          value_span)
 from samis.dashboard import data, state, ui
 from samis.dashboard import review as review_ui
@@ -13,7 +13,7 @@ from samis.errors import SamisError
 from samis.html_report import cases_section, image_cells_section
 from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
-from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions
+from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT
 from samis.tables.columns import metric_label
 
 PAGE_ROWS = 500  # rows of the table shown at once
@@ -35,13 +35,13 @@ if DEFAULT_CALIBRATION_SPLIT not in split_names(ctx.dataset):
     op_why = f"the dataset has no {DEFAULT_CALIBRATION_SPLIT!r} split to calibrate the threshold on"
 else:
     try:
-        op_result = data.pixel_level(ctx.root, ctx.dataset_id, ctx.split, methods, PixelLevelOptions(), ctx.fingerprint)
+        op_result, op_frame = data.operating_point(ctx.root, ctx.dataset_id, ctx.split, methods, ctx.fingerprint)
     except (SamisError, OSError, ValueError) as problem:
         op_why = str(problem)
 if op_result is not None:
     fw_table = tables["Fw"]
-    tables = {**tables, OPERATING_POINT_IOU: operating_point_table(op_result, list(fw_table.index),
-                                                                   fw_table["class"].to_dict(), methods)}
+    tables = {**tables, OPERATING_POINT_IOU: operating_point_wide(op_frame, list(fw_table.index),
+                                                                  fw_table["class"].to_dict(), methods)}
 
 
 def label(name: str, method: str | None = None) -> str:

@@ -74,3 +74,20 @@ def test_a_subset_or_a_second_leave_out_needs_the_full_result(toy):
         summary.methods["good"].scores([dataset.samples[0].id])
     with pytest.raises(EvaluationError, match="cannot leave images out"):
         summary.without([dataset.samples[0].id], "one")
+
+
+def test_cases_operating_point_scored_one_method_at_a_time_equals_the_joint_run(toy):
+    from samis.dashboard import data
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    workspace, dataset = toy
+    light, frame = data.operating_point(str(workspace.root), "toy", "test", ("good", "weak"), "key")
+    joint = evaluate_pixel_level(workspace, dataset, methods=["good", "weak"], split="test",
+                                 options=PixelLevelOptions(allow_missing=True))
+    assert all(m.histograms is None for m in light.methods.values())  # no per-image histograms kept
+    assert {m: r.threshold for m, r in light.methods.items()} == {m: r.threshold for m, r in joint.methods.items()}
+    assert light.notes == joint.notes and light.calibration_split == joint.calibration_split
+    expected = joint.per_image_iou_frame()
+    assert frame[["image", "method"]].equals(expected[["image", "method"]])
+    np.testing.assert_allclose(frame["iou_at_t"], expected["iou_at_t"], rtol=1e-12)
+    assert (frame["flagged"] == expected["flagged"]).all()

@@ -32,6 +32,7 @@ from samis.tables.report import ComparisonQuery, ComparisonRows, comparison_rows
 from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate
+from samis.errors import EvaluationError
 from samis.evaluation_summary import summarize_evaluation, summarized
 from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
@@ -276,6 +277,31 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     workspace = Workspace(root)
     return evaluate_pixel_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
                                 options=replace(options, allow_missing=True))
+
+
+@st.cache_resource(show_spinner="Scoring the operating point (cached per image; only new maps are read)…",
+                   max_entries=4)
+def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, ...],
+                    fingerprint: str) -> tuple[PixelLevelResult, pd.DataFrame]:
+    """Cases' IoU at the operating point (default inspection options): (the inspection result without its per-image
+    histograms: thresholds, options, notes; the long frame of
+    :meth:`samis.pixel_level.PixelLevelResult.per_image_iou_frame`). Scored one method at a time (each method's
+    threshold is its own), so the server holds one method's histograms at most, and none after; read-only."""
+    workspace = Workspace(root)
+    loaded = load_dataset(workspace, dataset_id)
+    light, frames = None, []
+    for method in methods:
+        full = evaluate_pixel_level(workspace, loaded, methods=[method], split=split,
+                                    options=PixelLevelOptions(allow_missing=True))
+        frames.append(full.per_image_iou_frame())
+        slim = replace(full, methods={method: replace(full.methods[method], histograms=None)})
+        light = slim if light is None else replace(
+            light, methods={**light.methods, **slim.methods}, computed=light.computed + slim.computed,
+            notes=list(dict.fromkeys(light.notes + slim.notes)))
+        del full
+    if light is None:
+        raise EvaluationError("no methods chosen")
+    return light, pd.concat(frames, ignore_index=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
