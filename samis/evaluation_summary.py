@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 
 from samis.errors import EvaluationError
 from samis.evaluation import EvaluationResult, MethodResult
+from samis.runs import ProgressCallback, RunProgress
 
 
 @dataclass
@@ -62,19 +63,26 @@ def summarize_method(full: EvaluationResult, method: str) -> SummarizedMethod:
                             overall=result.scores(), by_class=by_class)
 
 
-def summarize_evaluation(evaluate_one: Callable[[str], EvaluationResult], methods: Iterable[str],
-                         leave_out: tuple[tuple[str, ...], str] | None = None) -> SummarizedEvaluation:
-    """Evaluate ``methods`` one at a time with ``evaluate_one(method)`` and keep each one's summary.
+def summarize_evaluation(evaluate_one: Callable[[str, ProgressCallback | None], EvaluationResult],
+                         methods: Iterable[str], leave_out: tuple[tuple[str, ...], str] | None = None,
+                         progress: ProgressCallback | None = None) -> SummarizedEvaluation:
+    """Evaluate ``methods`` one at a time with ``evaluate_one(method, progress)`` and keep each one's summary.
 
     Args:
-        evaluate_one: scores one method on the split (an :class:`EvaluationResult` holding that method).
+        evaluate_one: scores one method on the split (an :class:`EvaluationResult` holding that method), sending
+            its progress to the callback it is given.
         methods: the methods, in order.
         leave_out: (image ids, note): applied to each full result first
             (:meth:`EvaluationResult.without`), so the summary is of the split less those images.
+        progress: one count over every method: pairs done so far out of the methods done, plus the current
+            method's total for it and for each method still to come (exact once the last method starts).
     """
-    summaries, first, computed = {}, None, 0
-    for method in methods:
-        full = evaluate_one(method)
+    methods = list(methods)
+    summaries, first, computed, before = {}, None, 0, 0
+    for position, method in enumerate(methods):
+        joined = _Joined(progress, before, len(methods) - position)
+        full = evaluate_one(method, joined if progress is not None else None)
+        before += joined.total
         if leave_out is not None:
             full = full.without(*leave_out)
         summaries[method] = summarize_method(full, method)
@@ -87,7 +95,20 @@ def summarize_evaluation(evaluate_one: Callable[[str], EvaluationResult], method
                                 left_out=first.left_out)
 
 
+class _Joined:
+    """One method's progress events as part of a count over every method (see :func:`summarize_evaluation`)."""
+
+    def __init__(self, progress: ProgressCallback | None, before: int, methods_left: int):
+        self.progress, self.before, self.methods_left, self.total = progress, before, methods_left, 0
+
+    def __call__(self, event: RunProgress) -> None:
+        self.total = event.total
+        done, total = self.before + event.done, self.before + event.total * self.methods_left
+        eta = (total - done) / event.rate if event.rate else event.eta_s
+        self.progress(replace(event, done=done, total=total, eta_s=eta))
+
+
 def summarized(result: EvaluationResult) -> SummarizedEvaluation:
     """A full result summarized (every method), e.g. for a test or a result already in memory."""
-    summary = summarize_evaluation(lambda m: replace(result, methods={m: result.methods[m]}), list(result.methods))
+    summary = summarize_evaluation(lambda m, _: replace(result, methods={m: result.methods[m]}), list(result.methods))
     return replace(summary, computed=result.computed)

@@ -27,7 +27,7 @@ def toy(make_folder_dataset, workspace):
 
 
 def _one(workspace, dataset, split="all"):
-    return lambda method: evaluate(workspace, dataset, methods=[method], split=split)
+    return lambda method, progress: evaluate(workspace, dataset, methods=[method], split=split, progress=progress)
 
 
 def test_summary_scores_equal_pysodmetrics_and_the_full_result_per_class_too(toy):
@@ -91,3 +91,12 @@ def test_cases_operating_point_scored_one_method_at_a_time_equals_the_joint_run(
     assert frame[["image", "method"]].equals(expected[["image", "method"]])
     np.testing.assert_allclose(frame["iou_at_t"], expected["iou_at_t"], rtol=1e-12)
     assert (frame["flagged"] == expected["flagged"]).all()
+
+
+def test_progress_counts_every_methods_pairs_once(toy):
+    workspace, dataset = toy
+    events = []
+    summarize_evaluation(_one(workspace, dataset), ["good", "weak"], progress=events.append)
+    assert events and events[-1].done == events[-1].total == 32  # 16 images × 2 methods, scored now
+    assert [e.done for e in events] == sorted(e.done for e in events)  # never goes back
+    assert all(e.total == 32 for e in events)  # both methods have every map: the estimate is exact

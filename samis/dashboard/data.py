@@ -127,13 +127,13 @@ def evaluation(scope: Scope) -> EvaluationResult:
         workspace = Workspace(scope.root)
         loaded = load_dataset(workspace, scope.dataset_id)
 
-        def one(methods: list[str]) -> EvaluationResult:
+        def one(methods: list[str], progress) -> EvaluationResult:
             return evaluate(workspace, loaded, methods=methods, split=scope.split, allow_missing=True,
                             progress=progress)
 
         if not scope.methods:  # evaluate's own error (no predictions / none chosen)
-            return summarized(one([]))
-        return summarize_evaluation(lambda method: one([method]), scope.methods, leave_out)
+            return summarized(one([], progress))
+        return summarize_evaluation(lambda method, joined: one([method], joined), scope.methods, leave_out, progress)
 
     job = _jobs().get_or_start(("evaluation", scope), work)
     return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
