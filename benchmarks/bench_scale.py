@@ -16,9 +16,10 @@ start), ``report --measured``, ``report --measured --ci 1000``, ``results export
 note where the command does not exist) and the dashboard: one process opening Compare, Cases, Gallery
 and Good parts through Streamlit's AppTest (the script run a browser triggers), each cold then warm.
 
-Per step it prints: wall time, peak RSS (the summed resident memory of the step's process tree,
-polled every 0.1 s from /proc; pool and Ray workers included), the workspace's bytes on disk after
-the step (allocated blocks), and the per-image cost (wall / N). A small extra run at 200×200 prints
+Per step it prints: wall and CPU seconds (the children's rusage), peak RSS of the step's own process
+(the command, or the dashboard server), peak summed PSS of its whole process tree (pool and Ray workers
+included; a page a forked worker shares with its parent counts once), both polled every 0.1 s from
+/proc, the workspace's bytes on disk after the step (file sizes), and the per-image cost (wall / N). A small extra run at 200×200 prints
 the bytes on disk per (image, method) pair of the stored maps and of the results. Free disk space is
 checked before anything is written (refused in one line if short).
 """
@@ -149,26 +150,43 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def tree_rss(pid: int) -> int:
-    """Summed resident bytes of ``pid`` and its descendants."""
+def own_rss(pid: int) -> int:
+    """Resident bytes of one process (what ``ps`` shows), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return own_rss(pid)
+
+
+def tree_pss(pid: int) -> int:
+    """Summed proportional set size of ``pid`` and its descendants (pages a forked pool worker shares with its
+    parent count once, split between them; RSS where PSS cannot be read)."""
     children, total, todo = _children_map(), 0, [pid]
     while todo:
         current = todo.pop()
         todo.extend(children.get(current, ()))
-        try:
-            with open(f"/proc/{current}/statm", "rb") as handle:
-                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            pass
+        total += _pss(current)
     return total
 
 
 class Step:
-    """A measured subprocess: wall seconds, peak summed RSS of its tree, exit code, output."""
+    """A measured subprocess: wall and CPU seconds, peak RSS of the process, peak PSS of its tree, exit code."""
 
     def __init__(self, argv: list[str], env: dict, capture: bool = False):
         self.argv, self.env, self.capture = argv, env, capture
-        self.peak, self.wall, self.cpu, self.rc, self.out, self.err = 0, 0.0, 0.0, None, "", ""
+        self.peak, self.tree, self.wall, self.cpu, self.rc, self.out, self.err = 0, 0, 0.0, 0.0, None, "", ""
 
     def run(self) -> "Step":
         started, cpu = time.perf_counter(), _children_cpu()
@@ -181,7 +199,8 @@ class Step:
 
         def poll():
             while not stop.is_set():
-                self.peak = max(self.peak, tree_rss(process.pid))
+                self.peak = max(self.peak, own_rss(process.pid))
+                self.tree = max(self.tree, tree_pss(process.pid))
                 stop.wait(0.1)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -221,13 +240,15 @@ def mb(value: float) -> str:
 class Table:
     def __init__(self, images: int, methods: int):
         self.images, self.methods, self.rows = images, methods, []
-        print(f"\n{'step':<30} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'disk MB':>10} {'ms/image':>9}  notes",
-              flush=True)
+        print(f"\n{'step':<30} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'tree PSS MB':>12} {'disk MB':>10} "
+              f"{'ms/image':>9}  notes", flush=True)
 
-    def add(self, name: str, wall: float | None, peak: int | None, disk: int | None, notes: str = "",
+    def add(self, name: str, wall: float | None, peak, disk: int | None, notes: str = "",
             cpu: float | None = None) -> None:
+        """``peak``: a finished :class:`Step` (its process's peak RSS and its tree's peak PSS), or None."""
+        rss, tree = (None, None) if peak is None else (peak.peak, peak.tree)
         line = (f"{name:<30} {'-' if wall is None else f'{wall:.1f}':>8} {'-' if cpu is None else f'{cpu:.1f}':>8} "
-                f"{'-' if peak is None else mb(peak):>12} "
+                f"{'-' if rss is None else mb(rss):>12} {'-' if tree is None else mb(tree):>12} "
                 f"{'-' if disk is None else mb(disk):>10} "
                 f"{'-' if wall is None else f'{1000 * wall / self.images:.2f}':>9}  {notes}")
         self.rows.append(line)
@@ -253,12 +274,13 @@ def last_line(text: str) -> str:
 
 
 def run_import(workspace: Path, source: Path, methods: int, table: Table) -> None:
-    wall, peak, cpu = 0.0, 0, 0.0
+    wall, peak, cpu = 0.0, Step([], {}), 0.0
     for method in range(methods):
         name = method_name(method)
         step = checked(cli(workspace, "predictions", "import", DATASET, name, str(source / "maps" / name)),
                        f"predictions import {name}")
-        wall, peak, cpu = wall + step.wall, max(peak, step.peak), cpu + step.cpu
+        wall, cpu = wall + step.wall, cpu + step.cpu
+        peak.peak, peak.tree = max(peak.peak, step.peak), max(peak.tree, step.tree)
     table.add(f"predictions import ×{methods}", wall, peak, disk_bytes(workspace),
               f"{1000 * wall / (table.images * methods):.2f} ms/pair", cpu)
 
@@ -273,12 +295,12 @@ def run_evaluate(workspace: Path, table: Table, name: str, *extra: str) -> Step:
         table.add(name, None, None, None, f"failed: {last_line(step.err)}")
         return step
     pairs = table.images * table.methods
-    table.add(name, step.wall, step.peak, disk_bytes(workspace), f"{1000 * step.wall / pairs:.3f} ms/pair", step.cpu)
+    table.add(name, step.wall, step, disk_bytes(workspace), f"{1000 * step.wall / pairs:.3f} ms/pair", step.cpu)
     return step
 
 
 def run_ray(workspace: Path, table: Table) -> None:
-    aside = workspace / f"results-local-{os.getpid()}"
+    aside = workspace.parent / f"results-local-{os.getpid()}"  # outside: not counted as the workspace's bytes
     moved = results_dir(workspace).exists()
     if moved:
         results_dir(workspace).rename(aside)  # the Ray run scores every pair again (cold)
@@ -294,7 +316,7 @@ def run_ray(workspace: Path, table: Table) -> None:
 def run_report(workspace: Path, table: Table, name: str, *extra: str) -> None:
     step = cli(workspace, "report", DATASET, "--measured", *extra, capture=True)
     notes = f"failed: {last_line(step.err)}" if step.rc else ""
-    table.add(name, step.wall if not step.rc else None, step.peak if not step.rc else None, None, notes,
+    table.add(name, step.wall if not step.rc else None, None if step.rc else step, None, notes,
               None if step.rc else step.cpu)
 
 
@@ -311,7 +333,7 @@ def run_export(workspace: Path, table: Table) -> None:
         target = workspace.parent / f"export.{fmt}"
         step = cli(workspace, "results", "export", DATASET, "--format", fmt, "-o", str(target))
         notes = f"failed: {last_line(step.err)}" if step.rc else f"file {mb(target.stat().st_size)} MB"
-        table.add(f"results export {fmt}", None if step.rc else step.wall, None if step.rc else step.peak,
+        table.add(f"results export {fmt}", None if step.rc else step.wall, None if step.rc else step,
                   None if step.rc else disk_bytes(workspace), notes, None if step.rc else step.cpu)
 
 
@@ -327,7 +349,7 @@ def run_dashboard(workspace: Path, table: Table) -> None:
             page = json.loads(line)
             table.add(f"dashboard {page['page']} cold", page["cold"], None, None,
                       f"warm {page['warm']:.2f} s; server RSS after {mb(page['rss'])} MB; {page['shown']}")
-    table.add("dashboard (all 4 pages)", step.wall, step.peak, None, "one server process, every page opened",
+    table.add("dashboard (all 4 pages)", step.wall, step, None, "one server process, every page opened",
               step.cpu)
 
 
@@ -354,7 +376,7 @@ def dashboard_child(workspace: Path) -> int:
                 print(f"page {page} raised: {at.exception[0].message}", file=sys.stderr)
                 return 1
         shown = [len(frame.value) for frame in at.dataframe]
-        print(json.dumps({"page": page, "cold": times[0], "warm": times[2], "rss": tree_rss(os.getpid()),
+        print(json.dumps({"page": page, "cold": times[0], "warm": times[2], "rss": own_rss(os.getpid()),
                           "shown": f"{len(at.dataframe)} tables of {shown} rows, {len(at.get('image'))} images"}),
               flush=True)
     return 0
@@ -443,7 +465,7 @@ def run_all(args, base: Path, steps: list[str]) -> None:
     if "add" in steps:
         step = checked(cli(workspace, "datasets", "add", DATASET, str(source), "--layout", "folder", "--replace"),
                        "datasets add")
-        table.add("datasets add", step.wall, step.peak, disk_bytes(workspace), cpu=step.cpu)
+        table.add("datasets add", step.wall, step, disk_bytes(workspace), cpu=step.cpu)
     if "import" in steps:
         run_import(workspace, source, k, table)
     if "evaluate" in steps:
