@@ -122,6 +122,8 @@ def evaluation(scope: Scope) -> EvaluationResult:
     work done before a widget or page change is kept, not redone. Leaving images out rescores nothing.
     """
     leave_out = (scope.excluded, scope.left_out) if scope.exclude_tags else None
+    if leave_out is not None:
+        evaluation(scope.whole())  # scored once, by the whole split's job; this one then only reads the cache
 
     def work(progress):
         workspace = Workspace(scope.root)
