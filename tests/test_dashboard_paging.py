@@ -49,3 +49,15 @@ def test_a_filter_that_leaves_fewer_rows_than_the_page_needs_no_pager(large):
     assert_clean(at)
     assert len(at.dataframe[0].value) == 10
     assert "page" not in at.query_params
+
+
+def test_gallery_offers_a_bounded_id_list_and_still_opens_a_linked_image_beyond_it(workspace, make_folder_dataset):
+    root, predictions = make_folder_dataset(n=2010, shape=(8, 8))
+    dataset = register_dataset(workspace, "toy", root, "folder")
+    import_predictions(workspace, dataset, "good", predictions["good"])
+    at = open_page("gallery", {"images_by": "chosen", "images": "img_995,img_001"})
+    assert_clean(at)
+    chooser = at.multiselect(key="gal_images")
+    assert len(chooser.options) == 2001  # the first 2,000 ids (in id order: img_990…img_999 come last) and the one the link names beyond them
+    assert sorted(chooser.value) == ["img_001", "img_995"]
+    assert any("2 images × 1 methods" in c for c in texts(at.caption))
