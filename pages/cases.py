@@ -3,7 +3,7 @@
 import streamlit as st
 
 from samis.cases import (CASE_FILTERS, OPERATING_POINT_IOU, CaseQuery, clamp_range, default_pair, filter_cases,
-                         image_values, operating_point_label, operating_point_table, outcome_selected, paired_rows,
+                         image_values, operating_point_label, operating_point_wide, outcome_selected, paired_rows,
                          value_span)
 from samis.dashboard import data, state, ui
 from samis.dashboard import review as review_ui
@@ -13,8 +13,10 @@ from samis.errors import SamisError
 from samis.html_report import cases_section, image_cells_section
 from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
-from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions
+from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT
 from samis.tables.columns import metric_label
+
+PAGE_ROWS = 500  # rows of the table shown at once
 
 ctx = page_context()
 st.title("Cases")
@@ -33,13 +35,13 @@ if DEFAULT_CALIBRATION_SPLIT not in split_names(ctx.dataset):
     op_why = f"the dataset has no {DEFAULT_CALIBRATION_SPLIT!r} split to calibrate the threshold on"
 else:
     try:
-        op_result = data.pixel_level(ctx.root, ctx.dataset_id, ctx.split, methods, PixelLevelOptions(), ctx.fingerprint)
+        op_result, op_frame = data.operating_point(ctx.root, ctx.dataset_id, ctx.split, methods, ctx.fingerprint)
     except (SamisError, OSError, ValueError) as problem:
         op_why = str(problem)
 if op_result is not None:
     fw_table = tables["Fw"]
-    tables = {**tables, OPERATING_POINT_IOU: operating_point_table(op_result, list(fw_table.index),
-                                                                   fw_table["class"].to_dict(), methods)}
+    tables = {**tables, OPERATING_POINT_IOU: operating_point_wide(op_frame, list(fw_table.index),
+                                                                  fw_table["class"].to_dict(), methods)}
 
 
 def label(name: str, method: str | None = None) -> str:
@@ -146,8 +148,20 @@ if paired:
 if describe(method_a).upper_bound:
     st.caption("† method A looks at the ground truth: an upper bound, not a deployable result.")
 numbers = [c for c in shown.columns if c not in ("class", "tags")]
+# a page of rows at a time: a 150,000-image split is never one widget (sorted and filtered above, in full)
+pages = max(1, -(-len(shown) // PAGE_ROWS))
+if pages > 1:
+    if st.session_state.get("cases_page", 1) > pages:  # the filter changed under a later page
+        st.session_state["cases_page"] = pages
+    page = state.bind(st.number_input, f"Page (of {pages}; {PAGE_ROWS} rows each)", key="cases_page", url="page",
+                      default=1, parse=state.number_in(1, pages, int), min_value=1, max_value=pages, step=1)
+    first = (int(page) - 1) * PAGE_ROWS
+    st.caption(f"rows {first + 1}–{min(len(shown), first + PAGE_ROWS)} of {len(shown)}")
+else:
+    first = 0
+on_page = shown.iloc[first:first + PAGE_ROWS]
 picked_rows = st.dataframe(
-    shown.reset_index().style.format("{:.3f}", subset=numbers, na_rep="–"), hide_index=True, key="cases_table",
+    on_page.reset_index().style.format("{:.3f}", subset=numbers, na_rep="–"), hide_index=True, key="cases_table",
     on_select="rerun", selection_mode="single-row", height=360,
 )
 review_ui.save_set(review, who, list(shown.index), f"{CASE_FILTERS[mode]} by {metric} of {method_a}"
@@ -160,8 +174,8 @@ _, unknown_image = state.seed("cases_image", None, "image", parse=lambda t: stat
 if unknown_image is not None:
     ui.notice(f"The link names image {ui.literal(repr(unknown_image))}, which is not in "
               f"{ui.literal(ctx.dataset_id + '/' + ctx.split)}; select a row instead.")
-if rows and rows[0] < len(shown):
-    st.session_state["cases_image"] = shown.index[rows[0]]
+if rows and rows[0] < len(on_page):
+    st.session_state["cases_image"] = on_page.index[rows[0]]
 image_id = state.publish("cases_image", "image")
 
 

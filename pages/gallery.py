@@ -20,13 +20,26 @@ by_id = ctx.dataset.by_id()
 SHOW = {"maps": "saliency maps", "binary": "maps binarised at the threshold",
         "overlay": "overlay: TP blue, FP vermilion, FN yellow"}
 
+OPTIONS = 2000  # image ids offered to choose from; a larger split offers its first ones and those already named
+
+
+def choosable(ids: list[str]) -> list[str]:
+    """The ids the chooser offers: all of a small split; of a large one (150,000 images) the first OPTIONS and any
+    the link or the session names, so the widget stays small and every link keeps working."""
+    if len(ids) <= OPTIONS:
+        return ids
+    named = set(state.split_list(st.query_params.get("images", ""))) | set(st.session_state.get("gal_images") or ())
+    first = ids[:OPTIONS]
+    return first + sorted(named.intersection(ids).difference(first))
+
+
 left, middle, right = st.columns(3)
 pick = state.bind(left.radio, "Images", key="gal_pick", url="images_by", default="first", options=GALLERY_PICKS,
                   format_func=GALLERY_PICKS.get)
 rows, seed, chosen = min(3, len(ids)), 0, []
 if pick == "chosen":
-    chosen = state.bind(left.multiselect, "Image ids", key="gal_images", url="images", default=[], options=ids,
-                        max_selections=24)
+    chosen = state.bind(left.multiselect, "Image ids", key="gal_images", url="images", default=[],
+                        options=choosable(ids), max_selections=24)
 else:
     rows = state.count_input(left, "Rows", "gallery_rows", key="gal_rows", url="rows", default=min(3, len(ids)))
 if pick == "random":

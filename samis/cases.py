@@ -86,7 +86,13 @@ def operating_point_table(result, image_ids: Sequence[str], classes: Mapping[str
     Returns:
         frame indexed by image id: ``class`` then each method's per-image IoU at its operating threshold.
     """
-    frame = result.per_image_iou_frame()
+    return operating_point_wide(result.per_image_iou_frame(), image_ids, classes, methods)
+
+
+def operating_point_wide(frame: pd.DataFrame, image_ids: Sequence[str], classes: Mapping[str, str],
+                         methods: Sequence[str]) -> pd.DataFrame:
+    """:func:`operating_point_table` from the long frame of
+    :meth:`samis.pixel_level.PixelLevelResult.per_image_iou_frame` (of one or several results)."""
     wide = frame.pivot(index="image", columns="method", values="iou_at_t").reindex(
         index=list(image_ids), columns=list(methods)).astype(float)
     wide.columns.name = None

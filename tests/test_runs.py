@@ -173,8 +173,10 @@ def _reports(workspace, toy) -> list[Report]:
     pixel_level = evaluate_pixel_level(workspace, dataset, ["good"], "all", PixelLevelOptions(calibration_split="all"),
                                        workers=1)
     exported = export_results(workspace, dataset, workspace.root / "rows.csv", "csv", ["good", "otsu"])
+    from samis.evaluation_summary import summarized
+
     return [
-        imported, baseline, evaluation, pixel_level, exported,
+        imported, baseline, evaluation, summarized(evaluation), pixel_level, exported,
         RunReport("toy", "sam-tiny-random", "all", 6, computed=["a", "b"], skipped=["c"], seconds=0.5,
                   cache_dir=Path("/tmp/cache")),
         SelectionReport("sam-tiny-random+contrast", "contrast", 6, False,

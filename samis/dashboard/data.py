@@ -6,8 +6,11 @@ the registry or the splits change, which makes the cache miss exactly when the w
 changed. Nothing here computes a metric; the functions call :mod:`samis.evaluation`,
 :mod:`samis.tables`, :mod:`samis.paper` and :mod:`samis.figures`.
 
-- ``st.cache_resource`` holds objects that are large or must not be copied: the evaluation result
-  (per-image curves of every method: ~90 MB for 12 methods × 900 images). Treat it as read-only.
+- the evaluation is held summarized (:mod:`samis.evaluation_summary`): per-image scalars and the scores over
+  the split and each class, never the per-image curves (images × 4 × 256 per method: 15 GB at 150,000 images ×
+  12 methods); the few views that resample images read the curves from the results cache when asked for.
+- ``st.cache_resource`` holds objects that are large or must not be copied (the per-image tables of Cases,
+  bootstrap resamples), shared by every session and bounded by ``max_entries``. Treat them as read-only.
 - loaded SAM models live in one :class:`samis.sam.model_cache.ModelCache` (:func:`model_cache`, a
   ``st.cache_resource``: one per server process), bounded by bytes, least recently used evicted first;
   a page run leases the models it uses with ``with data.model_cache().using():``.
@@ -29,6 +32,8 @@ from samis.tables.report import ComparisonQuery, ComparisonRows, comparison_rows
 from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate_trusting_generation
+from samis.errors import EvaluationError
+from samis.evaluation_summary import summarize_evaluation, summarized
 from samis.family_report import FamilyQuery, measure_family
 from samis.speed.records import record_path
 from samis.tables.family import FamilyTable, family_methods
@@ -56,9 +61,10 @@ def fingerprint(root: str, dataset_id: str | None = None) -> str:
     return coverage_module.workspace_fingerprint(Workspace(root), dataset_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def dataset(root: str, dataset_id: str, fingerprint: str) -> Dataset:
-    """The loaded dataset (raises the library's DatasetError/WorkspaceError)."""
+    """The loaded dataset (raises the library's DatasetError/WorkspaceError); one object for every session and
+    rerun, not a copy per call (150,000 samples): treat it as read-only."""
     return load_dataset(Workspace(root), dataset_id)
 
 
@@ -111,30 +117,42 @@ def without_tagged(scope: Scope, tags: tuple[str, ...]) -> tuple[Scope, Exclusio
 
 def evaluation(scope: Scope) -> EvaluationResult:
     """Every requested method scored on the split (methods with missing maps scored on what they have), less
-    the images the scope leaves out by their tags (:meth:`EvaluationResult.without`).
+    the images the scope leaves out by their tags, summarized: per-image scalars and the scores over the split
+    and each class, without the per-image curves (:mod:`samis.evaluation_summary`; the server holds no
+    images × 4 × 256 arrays). What needs the curves (:func:`bootstrap`, :func:`paired`) reads them again.
 
     Scoring runs in the background (see :mod:`samis.dashboard.jobs`): the page shows its progress, and
     work done before a widget or page change is kept, not redone. Leaving images out rescores nothing.
     """
-    whole = scope.whole()
+    leave_out = (scope.excluded, scope.left_out) if scope.exclude_tags else None
+    if leave_out is not None:
+        evaluation(scope.whole())  # scored once, by the whole split's job; this one then only reads the cache
 
     def work(progress):
-        workspace = Workspace(whole.root)
-        # pages trust a store checked against the maps the methods hold now (no file is looked at then)
-        return evaluate_trusting_generation(workspace, load_dataset(workspace, whole.dataset_id),
-                                            methods=list(whole.methods), split=whole.split, allow_missing=True,
-                                            progress=progress)
+        workspace = Workspace(scope.root)
+        loaded = load_dataset(workspace, scope.dataset_id)
 
-    job = _jobs().get_or_start(("evaluation", whole), work)
-    result = ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
-    if not scope.exclude_tags:
-        return result
-    return _without(scope, result)
+        def one(methods: list[str], progress) -> EvaluationResult:
+            # pages trust a store checked against the maps the methods hold now (no file is looked at then)
+            return evaluate_trusting_generation(workspace, loaded, methods=methods, split=scope.split,
+                                                allow_missing=True, progress=progress)
+
+        if not scope.methods:  # evaluate's own error (no predictions / none chosen)
+            return summarized(one([], progress))
+        return summarize_evaluation(lambda method, joined: one([method], joined), scope.methods, leave_out, progress)
+
+    job = _jobs().get_or_start(("evaluation", scope), work)
+    return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _without(scope: Scope, _result: EvaluationResult) -> EvaluationResult:
-    return _result.without(scope.excluded, scope.left_out)
+def full_evaluation(scope: Scope, methods: tuple[str, ...] | None = None) -> EvaluationResult:
+    """The full result with per-image curves (of ``methods``, default the scope's), read from the results
+    cache and not kept: for the few views that resample images. Less the images the scope leaves out."""
+    workspace = Workspace(scope.root)
+    result = evaluate_trusting_generation(workspace, load_dataset(workspace, scope.dataset_id),
+                                          methods=list(methods or scope.methods), split=scope.split,
+                                          allow_missing=True)
+    return result.without(scope.excluded, scope.left_out) if scope.exclude_tags else result
 
 
 def comparison(scope: Scope, paper: bool, measured: bool, references: bool = False) -> ComparisonRows:
@@ -154,12 +172,13 @@ def _comparison(scope: Scope, paper: bool, measured: bool, references: bool,
 
 def bootstrap(scope: Scope, resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> stats.Bootstrap:
     """Bootstrap of every method of the evaluation (see :func:`samis.stats.bootstrap`); read-only."""
-    return _bootstrap(scope, resamples, seed, evaluation(scope))
+    evaluation(scope)  # scored (with progress) before the curves are read again
+    return _bootstrap(scope, resamples, seed)
 
 
 @st.cache_resource(show_spinner="Resampling the images (bootstrap)…", max_entries=6)
-def _bootstrap(scope: Scope, resamples: int, seed: int, _result: EvaluationResult) -> stats.Bootstrap:
-    return stats.bootstrap(_result, resamples=resamples, seed=seed)
+def _bootstrap(scope: Scope, resamples: int, seed: int) -> stats.Bootstrap:
+    return stats.bootstrap(full_evaluation(scope), resamples=resamples, seed=seed)
 
 
 def uncertainty_figures(scope: Scope, metric: str, colors: dict):
@@ -175,12 +194,13 @@ def _uncertainty_figures(scope: Scope, metric: str, colors: dict, _boot: stats.B
 
 def paired(scope: Scope, a: str, b: str, images: tuple[str, ...]) -> stats.PairedComparison:
     """A vs B on the given images of the evaluation (see :func:`samis.stats.compare_methods`)."""
-    return _paired(scope, a, b, images, evaluation(scope))
+    evaluation(scope)  # scored (with progress) before the curves are read again
+    return _paired(scope, a, b, images)
 
 
 @st.cache_data(show_spinner="Comparing A and B (bootstrap, Wilcoxon)…", max_entries=32)
-def _paired(scope: Scope, a: str, b: str, images: tuple[str, ...], _result: EvaluationResult) -> stats.PairedComparison:
-    return stats.compare_methods(_result, a, b, images=list(images))
+def _paired(scope: Scope, a: str, b: str, images: tuple[str, ...]) -> stats.PairedComparison:
+    return stats.compare_methods(full_evaluation(scope, (a, b)), a, b, images=list(images))
 
 
 def class_table(scope: Scope, metric: str) -> pd.DataFrame:
@@ -194,25 +214,22 @@ def _class_table(scope: Scope, metric: str, _result: EvaluationResult) -> pd.Dat
 
 
 def per_image(scope: Scope) -> pd.DataFrame:
-    """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS`."""
-    return _per_image(scope, evaluation(scope))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _per_image(scope: Scope, _result: EvaluationResult) -> pd.DataFrame:
-    return _result.per_image_frame()
+    """Long per-image table: image, method, class and every value of :data:`IMAGE_METRICS` (built on each
+    call, not cached: at 150,000 images × 12 methods it is 1.8 million rows)."""
+    return evaluation(scope).per_image_frame()
 
 
 def per_image_wide(scope: Scope) -> dict[str, pd.DataFrame]:
-    """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map)."""
-    return _per_image_wide(scope, per_image(scope))
+    """metric → frame indexed by image id: ``class`` then one column per method (NaN = no map). Held once for
+    every session and rerun (not copied per call): treat it as read-only."""
+    return _per_image_wide(scope, evaluation(scope))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _per_image_wide(scope: Scope, _long: pd.DataFrame) -> dict[str, pd.DataFrame]:
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _per_image_wide(scope: Scope, _result: EvaluationResult) -> dict[str, pd.DataFrame]:
     ids = split_ids(scope.root, scope.dataset_id, scope.split, scope.fingerprint)
     by_id = dataset(scope.root, scope.dataset_id, scope.fingerprint).by_id()
-    return per_image_tables(_long, ids, {i: by_id[i].cls for i in ids}, scope.methods)
+    return per_image_tables(_result.per_image_frame(), ids, {i: by_id[i].cls for i in ids}, scope.methods)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -288,6 +305,31 @@ def family(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fin
     workspace = Workspace(root)
     return measure_family(workspace, load_dataset(workspace, dataset_id),
                           FamilyQuery(tuple(chosen), split, allow_missing=True))
+
+
+@st.cache_resource(show_spinner="Scoring the operating point (cached per image; only new maps are read)…",
+                   max_entries=4)
+def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, ...],
+                    fingerprint: str) -> tuple[PixelLevelResult, pd.DataFrame]:
+    """Cases' IoU at the operating point (default inspection options): (the inspection result without its per-image
+    histograms: thresholds, options, notes; the long frame of
+    :meth:`samis.pixel_level.PixelLevelResult.per_image_iou_frame`). Scored one method at a time (each method's
+    threshold is its own), so the server holds one method's histograms at most, and none after; read-only."""
+    workspace = Workspace(root)
+    loaded = load_dataset(workspace, dataset_id)
+    light, frames = None, []
+    for method in methods:
+        full = evaluate_pixel_level(workspace, loaded, methods=[method], split=split,
+                                    options=PixelLevelOptions(allow_missing=True))
+        frames.append(full.per_image_iou_frame())
+        slim = replace(full, methods={method: replace(full.methods[method], histograms=None)})
+        light = slim if light is None else replace(
+            light, methods={**light.methods, **slim.methods}, computed=light.computed + slim.computed,
+            notes=list(dict.fromkeys(light.notes + slim.notes)))
+        del full
+    if light is None:
+        raise EvaluationError("no methods chosen")
+    return light, pd.concat(frames, ignore_index=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
