@@ -153,8 +153,9 @@ pages = max(1, -(-len(shown) // PAGE_ROWS))
 if pages > 1:
     if st.session_state.get("cases_page", 1) > pages:  # the filter changed under a later page
         st.session_state["cases_page"] = pages
-    page = state.bind(st.number_input, f"Page (of {pages}; {PAGE_ROWS} rows each)", key="cases_page", url="page",
-                      default=1, parse=state.number_in(1, pages, int), min_value=1, max_value=pages, step=1)
+    page = state.bind(st.number_input, f"Page (of {pages}; {PAGE_ROWS} rows each)", key="cases_page",
+                      url=state.UrlParam("page", parse=state.number_in(1, pages, int)), default=1, min_value=1,
+                      max_value=pages, step=1)
     first = (int(page) - 1) * PAGE_ROWS
     st.caption(f"rows {first + 1}–{min(len(shown), first + PAGE_ROWS)} of {len(shown)}")
 else:
