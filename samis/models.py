@@ -20,6 +20,7 @@ import importlib
 from dataclasses import dataclass
 
 from samis.errors import SamError
+from samis.sam import sam3_family
 from samis.sam.params import AmgParams, HqAmgParams, Sam2AmgParams, params_for_model
 
 SAM_DOWNLOAD_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
@@ -94,6 +95,7 @@ EVIT_FAMILY = ModelFamily("efficientvit-sam", "EfficientViT-SAM", "efficientsam"
                           backend="samis.sam.evit_backend", licence="Apache-2.0",
                           source="https://github.com/mit-han-lab/efficientvit",
                           key_marker="image_encoder.backbone.")
+SAM3_FAMILY = ModelFamily(params_class=AmgParams, **sam3_family.FAMILY)  # declared in samis.sam.sam3_family
 
 
 @dataclass(frozen=True)
@@ -294,17 +296,24 @@ EVIT_MODELS: dict[str, ModelSpec] = {m.key: m for m in (
 TINY_EVIT_MODEL = ModelSpec("tiny-evit", "efficientvit-sam-tiny-random",
                             "test-size EfficientViT-SAM, random weights (not EfficientViT-SAM)", EVIT_FAMILY,
                             random_weights=True, params_m=0.27)
+# SAM 3: declared in samis.sam.sam3_family (its facts; the specs are built here)
+_key, _label, _title, _file, _approx, _params = sam3_family.REAL
+SAM3_MODELS: dict[str, ModelSpec] = {_key: ModelSpec(_key, _label, _title, SAM3_FAMILY, checkpoint=_file,
+                                                     approx_bytes=_approx, params_m=_params)}
+TINY_SAM3_MODEL = ModelSpec(*sam3_family.TINY[:3], SAM3_FAMILY, random_weights=True, params_m=sam3_family.TINY[3])
 
 #: every model ``--model`` runs, by key: SAM (largest first, test-size), then SAM 2 (test-size, smallest first),
 #: then HQ-SAM and EfficientViT-SAM (test-size first)
 RUNNABLE_MODELS: dict[str, ModelSpec] = {**SAM_MODELS, TINY_SAM2_MODEL.key: TINY_SAM2_MODEL, **SAM2_MODELS,
                                          TINY_HQ_MODEL.key: TINY_HQ_MODEL, **HQ_MODELS,
-                                         TINY_EVIT_MODEL.key: TINY_EVIT_MODEL, **EVIT_MODELS}
+                                         TINY_EVIT_MODEL.key: TINY_EVIT_MODEL, **EVIT_MODELS,
+                                         TINY_SAM3_MODEL.key: TINY_SAM3_MODEL, **SAM3_MODELS}
 #: every ``--model`` choice
 MODEL_CHOICES = (("tiny",) + SAM_TYPES + (TINY_SAM2_MODEL.key,) + tuple(SAM2_MODELS) + (TINY_HQ_MODEL.key,)
-                 + tuple(HQ_MODELS) + (TINY_EVIT_MODEL.key,) + tuple(EVIT_MODELS))
+                 + tuple(HQ_MODELS) + (TINY_EVIT_MODEL.key,) + tuple(EVIT_MODELS) + (TINY_SAM3_MODEL.key,)
+                 + tuple(SAM3_MODELS))
 #: every family samis runs, in the registry's order
-FAMILIES = (SAM_FAMILY, SAM2_FAMILY, HQ_FAMILY, EVIT_FAMILY)
+FAMILIES = (SAM_FAMILY, SAM2_FAMILY, HQ_FAMILY, EVIT_FAMILY, SAM3_FAMILY)
 #: official file name → its model, every family
 OFFICIAL_FILES = {m.checkpoint: m for m in RUNNABLE_MODELS.values() if m.checkpoint}
 

@@ -22,6 +22,8 @@ from samis.models import (
     RUNNABLE_MODELS,
     SAM2_FAMILY,
     SAM2_MODELS,
+    SAM3_FAMILY,
+    SAM3_MODELS,
     SAM_CHECKPOINTS_HELP,
     SAM_FAMILY,
     SAM_MODELS,
@@ -29,7 +31,7 @@ from samis.models import (
 )
 
 #: every model type that takes a checkpoint: SAM's, SAM 2.1's, HQ-SAM's, EfficientViT-SAM's
-MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS) + tuple(HQ_MODELS) + tuple(EVIT_MODELS)
+MODEL_TYPES = SAM_TYPES + tuple(SAM2_MODELS) + tuple(HQ_MODELS) + tuple(EVIT_MODELS) + tuple(SAM3_MODELS)
 #: an official SAM 2.1 file smaller than this share of its approximate size is cut short
 SAM2_MIN_SIZE_SHARE = 0.9
 
@@ -128,12 +130,18 @@ def _marker_text(family) -> str:
     return {SAM_FAMILY: "image_encoder.pos_embed / patch_embed of a ViT-B/L/H",
             SAM2_FAMILY: "image_encoder.trunk of a Hiera-T/S/B+/L",
             HQ_FAMILY: "mask_decoder.hf_token (HQ output token) beside a ViT-B/L/H",
-            EVIT_FAMILY: "image_encoder.backbone of an EfficientViT"}[family]
+            EVIT_FAMILY: "image_encoder.backbone of an EfficientViT",
+            SAM3_FAMILY: "detector.* weights of a SAM 3 image model"}[family]
 
 
 def detect_family(state: dict):
     """The family and model key of a state dict or key → shape map: ``(HQ_FAMILY, "hq_vit_b")``; ``(None, None)``
     for weights of no family samis knows; the key is None where the family is known but no variant fits."""
+    if any(key.startswith(SAM3_FAMILY.key_marker) for key in state):
+        # sam3: only for a SAM 3-shaped file (its key → shape map is built on the meta device)
+        from samis.sam.sam3_assembly import detect_sam3_variant
+
+        return SAM3_FAMILY, detect_sam3_variant(state)
     if HQ_FAMILY.key_marker in state:
         sam_type = _vit_type(state)
         return HQ_FAMILY, (f"hq_{sam_type}" if sam_type else None)
@@ -176,8 +184,8 @@ def identify_weights(path: str | os.PathLike) -> str:
     state = _read_state(path)
     _, detected = detect_family(state)
     if detected is None:
-        raise SamError(f"{path}: not a checkpoint of SAM, SAM 2.1, HQ-SAM or EfficientViT-SAM (no image encoder of a "
-                       "known shape)")
+        raise SamError(f"{path}: not a checkpoint of SAM, SAM 2.1, HQ-SAM, EfficientViT-SAM or SAM 3 (no image "
+                       "encoder of a known shape)")
     return detected
 
 

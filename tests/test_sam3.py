@@ -1,0 +1,160 @@
+"""SAM 3 (the official sam3 package) beside the other families: its install, its test-size model, its checkpoint.
+
+The test-size SAM 3 is the package's own modules at small sizes with seeded random weights (labelled "test-size
+SAM 3, random weights (not SAM 3)"); SAM 3's real checkpoint is recognised by the key → shape map of the same
+assembly on the meta device, never downloaded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from samis.errors import SamError
+from samis.models import SAM3_FAMILY, get_model
+
+pytest.importorskip("sam3")
+pytest.importorskip("open_clip")
+
+
+# ---- install: CLIP's vocabulary from open_clip is the one SAM 3's tokenizer expects -------------------------------
+
+def test_bpe_vocabulary_from_open_clip_tokenizes_as_clip():
+    import open_clip.tokenizer
+    from sam3.model.tokenizer_ve import SimpleTokenizer
+
+    from samis.sam.sam3_assembly import bpe_path
+
+    ours = SimpleTokenizer(bpe_path=bpe_path())
+    clip = open_clip.tokenizer.SimpleTokenizer()
+    # CLIP's published ids of "a photo of a cat" (start 49406, end 49407): an independent reference
+    assert ours.encode("a photo of a cat") == [320, 1125, 539, 320, 2368]
+    assert (ours.sot_token_id, ours.eot_token_id, ours.vocab_size) == (49406, 49407, 49408)
+    for text in ("scratch", "crack", "blowhole", "uneven", "break", "fray", "oil stain", "Punching hole"):
+        ids = ours.encode(text)
+        assert ids == clip.encode(text) and ours.decode(ids).strip() == text.lower()
+
+
+# ---- the registry and the test-size model -------------------------------------------------------------------------
+
+def test_sam3_is_declared_like_the_other_families():
+    tiny, real = get_model("tiny-sam3"), get_model("sam3")
+    assert tiny.code is SAM3_FAMILY and tiny.random_weights and tiny.title == "test-size SAM 3, random weights (not SAM 3)"
+    assert tiny.label == "sam3-tiny-random" and "not SAM 3's accuracy" in tiny.random_weights_note
+    assert real.checkpoint == "sam3.pt" and real.url == "https://huggingface.co/facebook/sam3/resolve/main/sam3.pt"
+    assert SAM3_FAMILY.prompt_modes == ("text", "exemplar", "box", "point")
+    with pytest.raises(SamError, match=r"^--prompts: SAM 3 \(tiny-sam3\) has no 'automatic' mode; it has text, "):
+        tiny.check_mode("automatic")
+
+
+def test_declared_size_and_parameters_are_the_assembly_on_meta():
+    from samis.sam.sam3_assembly import variant_shapes
+
+    parameters, buffers = variant_shapes("sam3")
+    count = sum(math.prod(shape) for shape in parameters.values())
+    assert get_model("sam3").approx_bytes == 4 * count and get_model("sam3").params_m == round(count / 1e6, 1)
+    assert all(name.startswith(("detector.", "tracker.")) for name in [*parameters, *buffers])
+    assert parameters["detector.backbone.vision_backbone.trunk.patch_embed.proj.weight"] == (1024, 3, 14, 14)
+    assert sum(name.startswith("detector.backbone.vision_backbone.trunk.blocks.") and name.endswith(".norm1.weight")
+               for name in parameters) == 32
+
+
+@pytest.fixture(scope="module")
+def tiny_sam3():
+    from samis.sam.sam3_backend import build_tiny_sam3
+
+    return build_tiny_sam3()
+
+
+def test_tiny_sam3_is_the_packages_modules_seeded(tiny_sam3):
+    from sam3.model.sam3_image import Sam3Image
+
+    from samis.sam.sam3_backend import build_tiny_sam3
+
+    assert isinstance(tiny_sam3, Sam3Image) and not tiny_sam3.training
+    count = sum(p.numel() for p in tiny_sam3.parameters())
+    assert round(count / 1e6, 2) == get_model("tiny-sam3").params_m
+    again = build_tiny_sam3()
+    assert all(torch.equal(a, b) for a, b in zip(tiny_sam3.state_dict().values(), again.state_dict().values()))
+    assert all(torch.isfinite(p).all() for p in tiny_sam3.parameters())
+
+
+def _image(seed=0, shape=(60, 90)):
+    return (np.random.default_rng(seed).random((*shape, 3)) * 255).astype(np.uint8)
+
+
+def test_the_text_reaches_the_model(tiny_sam3):
+    from samis.sam.sam3_backend import Sam3Predictor
+
+    predictor = Sam3Predictor(tiny_sam3)
+    predictor.set_image(_image())
+    scratch, crack = predictor.text("scratch"), predictor.text("crack")
+    assert scratch.masks.shape == (16, 60, 90) and scratch.scores.shape == (16,)
+    assert not np.allclose(scratch.scores, crack.scores)
+    again = predictor.text("scratch")
+    assert np.array_equal(again.scores, scratch.scores) and np.array_equal(again.masks, scratch.masks)
+    exemplar = predictor.exemplar([5, 5, 30, 20])
+    assert not np.allclose(exemplar.scores, scratch.scores)
+    box, point = predictor.instance(box=[5, 5, 30, 20]), predictor.instance(point=[10, 10])
+    assert box.shape == point.shape == (60, 90) and box.dtype == bool
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------------------------
+
+def _file_state(model) -> dict:
+    from samis.sam.sam3_assembly import file_keys
+
+    return file_keys(model.state_dict())
+
+
+def test_a_file_of_no_known_sam3_variant_is_refused_in_one_line(tiny_sam3, tmp_path):
+    from samis.sam.checkpoints import load_state_dict
+
+    path = tmp_path / "small.pt"
+    torch.save(_file_state(tiny_sam3), path)
+    with pytest.raises(SamError) as error:
+        load_state_dict(path, "sam3")
+    assert str(error.value) == f"{path}: a SAM 3 checkpoint of no variant samis knows, not sam3"
+
+
+def test_the_real_loader_is_strict_on_parameters(tiny_sam3, tmp_path, monkeypatch):
+    """The loader's path with SAM 3's sizes swapped for the test sizes: the file loads whole, or is refused."""
+    from samis.sam import sam3_assembly, sam3_backend
+
+    monkeypatch.setattr(sam3_assembly, "SAM3_SIZES", sam3_assembly.TINY_SIZES)
+    monkeypatch.setattr(sam3_backend, "SAM3_SIZES", sam3_assembly.TINY_SIZES)
+    sam3_assembly.variant_shapes.cache_clear()
+    try:
+        state = _file_state(tiny_sam3)
+        buffers = {name for name in state if name.endswith(("freqs_cis", "attn_mask", "freqs_cos", "freqs_sin",
+                                                            "relative_coords"))}
+        path = tmp_path / "sam3.pt"
+        torch.save({k: v for k, v in state.items() if k not in buffers}, path)  # a file without the buffers loads
+        network = sam3_backend.build_sam3_network(get_model("sam3"), path)
+        assert all(torch.equal(a, b) for a, b in zip(network.state_dict().values(), tiny_sam3.state_dict().values()))
+        del state["detector.transformer.decoder.presence_token.weight"]
+        torch.save(state, path)
+        with pytest.raises(SamError) as error:
+            sam3_backend.build_sam3_network(get_model("sam3"), path)
+        assert str(error.value) == f"{path}: a SAM 3 checkpoint of no variant samis knows, not sam3"
+    finally:
+        sam3_assembly.variant_shapes.cache_clear()
+
+
+def test_sam3_and_sam_files_refuse_each_other(tiny_sam3, tmp_path):
+    from samis.sam.checkpoints import load_state_dict
+    from samis.sam.tiny import build_tiny_sam
+
+    sam_file, sam3_file = tmp_path / "sam.pth", tmp_path / "s3.pt"
+    torch.save(build_tiny_sam().state_dict(), sam_file)
+    torch.save(_file_state(tiny_sam3), sam3_file)
+    with pytest.raises(SamError) as error:
+        load_state_dict(sam_file, "sam3")
+    assert str(error.value) == (f"{sam_file}: not a SAM 3 checkpoint (no detector.* weights of a SAM 3 image model; "
+                                "weights of no model samis knows)")
+    with pytest.raises(SamError) as error:
+        load_state_dict(sam3_file, "vit_b")
+    assert str(error.value) == f"{sam3_file}: a SAM 3 checkpoint, not SAM vit_b"
