@@ -158,3 +158,28 @@ def test_sam3_and_sam_files_refuse_each_other(tiny_sam3, tmp_path):
     with pytest.raises(SamError) as error:
         load_state_dict(sam3_file, "vit_b")
     assert str(error.value) == f"{sam3_file}: a SAM 3 checkpoint, not SAM vit_b"
+
+
+def test_the_assembly_has_the_official_builders_key_shape_map(monkeypatch):
+    """sam3.model_builder.build_sam3_image_model (interactive) on the meta device has the assembly's state dict.
+
+    The builder precomputes two caches on "cuda" (not in the state dict); here they are left to first use, as the
+    assembly does, so the builder runs without a GPU.
+    """
+    from sam3 import model_builder
+    from sam3.model import decoder, position_encoding
+
+    from samis.sam.sam3_assembly import SAM3_SIZES, assemble_sam3, bpe_path, on_meta
+
+    real_init = position_encoding.PositionEmbeddingSine.__init__
+    monkeypatch.setattr(position_encoding.PositionEmbeddingSine, "__init__",
+                        lambda self, *args, precompute_resolution=None, **kwargs: real_init(self, *args, **kwargs))
+    real_coords = decoder.TransformerDecoder._get_coords
+    monkeypatch.setattr(decoder.TransformerDecoder, "_get_coords",
+                        staticmethod(lambda h, w, device: real_coords(h, w, device="meta")))
+    with on_meta():
+        official = model_builder.build_sam3_image_model(device="cpu", load_from_HF=False, checkpoint_path=None,
+                                                        enable_inst_interactivity=True, bpe_path=bpe_path())
+        ours = assemble_sam3(SAM3_SIZES)
+    shapes = {k: tuple(v.shape) for k, v in official.state_dict().items()}
+    assert shapes == {k: tuple(v.shape) for k, v in ours.state_dict().items()}
