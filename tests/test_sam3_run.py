@@ -43,8 +43,8 @@ def _maps(workspace, dataset, method):
 def _run(workspace, dataset_id, request, **kwargs):
     from samis.sam.sam3_run import run_sam3_over_dataset
 
-    return run_sam3_over_dataset(workspace, load_dataset(workspace, dataset_id), "tiny-sam3", request, device="cpu",
-                                 **kwargs)
+    return run_sam3_over_dataset(workspace, load_dataset(workspace, dataset_id), "tiny-sam3", request,
+                                 load=(None, "cpu"), **kwargs)
 
 
 def test_request_and_vocabulary_bad_input_is_one_line():
@@ -232,7 +232,7 @@ from samis.sam.sam3_run import run_sam3_over_dataset
 from samis.sam.text_prompts import Sam3Request
 from samis.workspace import Workspace
 W = Workspace(sys.argv[1])
-run_sam3_over_dataset(W, load_dataset(W, "toy"), "tiny-sam3", Sam3Request("text", ("scratch",), 0.45), device="cpu")
+run_sam3_over_dataset(W, load_dataset(W, "toy"), "tiny-sam3", Sam3Request("text", ("scratch",), 0.45), load=(None, "cpu"))
 """
 
 

@@ -81,7 +81,7 @@ def run_sam3_command(args, workspace, model) -> int:
     for request in requests:
         with progress_printer(show_progress(args)) as progress:
             report = run_sam3_over_dataset(workspace, dataset, model, request, split=args.split,
-                                           checkpoint=args.checkpoint, device=args.device, engine=engine,
+                                           load=(args.checkpoint, args.device), engine=engine,
                                            progress=progress)
         reports.append(report)
         if args.format == "table":

@@ -164,10 +164,14 @@ def _load_unit(job):
 
 
 def run_sam3_over_dataset(workspace: Workspace, dataset: Dataset, model: str | ModelSpec, request: Sam3Request, *,
-                          split: str = "all", checkpoint: str | None = None, device: str = "auto",
-                          engine: EngineSpec | None = None, progress: ProgressCallback | None = None,
-                          samples: list[Sample] | None = None) -> Sam3Report:
+                          split: str = "all", load: tuple[str | None, str] = (None, "auto"),
+                          engine: EngineSpec | None = None, progress: ProgressCallback | None = None) -> Sam3Report:
     """Find SAM 3's instances in every image of a split (cached, resumable) and write the method's maps.
+
+    Args:
+        load: (checkpoint, device): the checkpoint file (None: the workspace's ``sam3.pt``; none for the test-size
+            model) and ``auto``, ``cpu``, ``cuda[:N]``.
+        engine: local (default) or Ray: the driver reads and writes, workers compute.
 
     Raises:
         SamError: a mode the model lacks, bad request values, a vocabulary other than the method's stored one,
@@ -177,13 +181,14 @@ def run_sam3_over_dataset(workspace: Workspace, dataset: Dataset, model: str | M
     from samis.sam.run import checkpoint_or_workspace_file, hash_cache_file  # run imports the SAM engine: torch
     from samis.sam.checkpoints import check_checkpoint_file, checkpoint_md5  # (the same reason)
 
+    checkpoint, device = load
     model = get_model(model)
     request = request.checked()
     model.check_mode("text" if request.mode == "text-own" else request.mode)
     method = sam3_method_id(model, request)
     check_same_vocabulary(read_manifest(workspace, dataset.id, method), request, method)
     engine_spec = check_engine(engine)
-    samples = list(samples) if samples is not None else get_split(workspace, dataset, split)
+    samples = get_split(workspace, dataset, split)
     if not samples:
         raise DatasetError(f"dataset {dataset.id!r} has no images in split {split!r}; nothing for SAM 3 to do")
     md5 = None
