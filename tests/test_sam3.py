@@ -8,6 +8,7 @@ assembly on the meta device, never downloaded.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,65 @@ def test_the_assembly_has_the_official_builders_key_shape_map(monkeypatch):
         ours = assemble_sam3(SAM3_SIZES)
     shapes = {k: tuple(v.shape) for k, v in official.state_dict().items()}
     assert shapes == {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+
+
+# ---- checkpoints download sam3: a stand-in hub that refuses as Hugging Face does -----------------------------------
+
+def _hub_refusing(error_name: str | None, calls: list):
+    import types
+
+    import httpx
+    from huggingface_hub import errors
+
+    response = httpx.Response(401 if error_name != "GatedRepoError" else 403,
+                              request=httpx.Request("GET", "https://huggingface.co/facebook/sam3/resolve/main/sam3.pt"))
+
+    def hf_hub_download(**kwargs):
+        calls.append(kwargs)
+        if error_name is None:
+            path = Path(kwargs["local_dir"]) / kwargs["filename"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"weights")
+            return str(path)
+        kind = getattr(errors, error_name)
+        raise kind("refused", response=response) if error_name != "LocalEntryNotFoundError" else kind("offline")
+
+    return types.SimpleNamespace(hf_hub_download=hf_hub_download), errors
+
+
+@pytest.mark.parametrize("error_name, start", [
+    ("GatedRepoError", "huggingface.co/facebook/sam3: SAM 3's weights are gated and this Hugging Face account has no "
+                       "access"),
+    ("RepositoryNotFoundError", "huggingface.co/facebook/sam3: no valid Hugging Face token with access"),
+    ("LocalEntryNotFoundError", "huggingface.co/facebook/sam3: cannot reach Hugging Face"),
+])
+def test_a_refused_sam3_download_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, error_name, start):
+    from samis.sam3_download import download_sam3
+
+    monkeypatch.setenv("HF_TOKEN", "hf_SECRET_sentinel")
+    calls: list = []
+    with pytest.raises(SamError) as error:
+        download_sam3(tmp_path / "checkpoints", hub=_hub_refusing(error_name, calls))
+    message = str(error.value)
+    assert message.startswith(start) and "\n" not in message
+    if error_name != "LocalEntryNotFoundError":
+        assert message.endswith("request access at https://huggingface.co/facebook/sam3 (accept the SAM License), "
+                                "then log in with `hf auth login` or set HF_TOKEN")
+    assert "SECRET" not in message and not (tmp_path / "checkpoints" / "sam3.pt").exists()
+    assert calls == [{"repo_id": "facebook/sam3", "filename": "sam3.pt", "local_dir": tmp_path / "checkpoints"}]
+
+
+def test_sam3_download_uses_the_users_token_and_never_stores_it(tmp_path, monkeypatch, workspace, capsys):
+    import samis.sam3_download as download
+
+    monkeypatch.setenv("HF_TOKEN", "hf_SECRET_sentinel")
+    calls: list = []
+    monkeypatch.setattr(download, "_hub", lambda: _hub_refusing(None, calls))
+    from samis.cli import main
+
+    assert main(["--workspace", str(workspace.root), "checkpoints", "download", "sam3"]) == 0
+    out = capsys.readouterr().out
+    assert "sam3.pt: 7 bytes from huggingface.co/facebook/sam3/sam3.pt" in out
+    assert "token" not in calls[0]  # huggingface_hub finds the user's own token; samis passes none
+    for path in workspace.root.rglob("*"):
+        assert not path.is_file() or b"SECRET" not in path.read_bytes(), path
