@@ -246,3 +246,15 @@ def test_sam3_download_uses_the_users_token_and_never_stores_it(tmp_path, monkey
     assert "token" not in calls[0]  # huggingface_hub finds the user's own token; samis passes none
     for path in workspace.root.rglob("*"):
         assert not path.is_file() or b"SECRET" not in path.read_bytes(), path
+
+
+def test_speed_rows_for_the_test_size_sam3_and_the_untimed_real_one():
+    from samis.speed import sam_subjects
+
+    subjects, rows, _ = sam_subjects({"tiny-sam3": None, "sam3": None}, device="cpu")
+    (subject,) = subjects
+    assert subject.method == "sam3-tiny-random" and "random weights" in subject.label and "text prompts" in subject.note
+    assert round(subject.params_m, 2) == get_model("tiny-sam3").params_m
+    assert [(r.method, r.params_m) for r in rows] == [("sam3", 860.1)] and "not timed" in rows[0].note
+    found = subject.run(_image())
+    assert len(found) == 3 and all(f.masks.shape[1:] == (60, 90) for f in found)

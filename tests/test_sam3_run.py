@@ -176,6 +176,12 @@ def test_the_whole_path_instances_maps_evaluate_tables(workspace, make_folder_da
         dagger = describe(method).upper_bound
         assert dagger == ("exemplar" in method or "box" in method or "point" in method or "text-own" in method)
         assert ("†" in line or "upper" in line.lower() or "true" in line.lower()) == dagger, line
+    code, out, err = _main(workspace, capsys, "report", "toy", "--family", "--format", "csv")
+    assert code == 0, err
+    family = [line.split(",") for line in out.splitlines()[1:] if line]
+    assert [row[0] for row in family] == ["false", "true", "true", "true", "true"]  # SAM 3 text among the deployable
+    assert family[0][1] == methods[0] and all(row[1].endswith(" †") for row in family[1:])
+    assert all(row[2] == "SAM 3" for row in family)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(workspace, make_folder_dataset, capsys):

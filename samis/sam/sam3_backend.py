@@ -21,6 +21,8 @@ import torch
 
 from samis.errors import SamError
 from samis.models import ModelSpec
+from samis.sam.engine import device_name
+from samis.speed.timing import SpeedSubject
 from samis.sam.checkpoints import load_state_dict
 from samis.sam.sam3_assembly import SAM3_SIZES, TINY_SIZES, package_modules, assemble_sam3, model_keys
 
@@ -159,3 +161,28 @@ def image_predictor(model) -> Sam3Predictor:
 def mask_generator(model, params, notify=None):
     """SAM 3 has no automatic mask generator in samis: it is prompted with text or exemplars."""
     raise SamError("SAM 3 has no automatic mode; run it with --prompts text (or exemplar, box, point)")
+
+
+#: the vocabulary SAM 3 is timed with: SD-saliency-900's three defect classes, each term one text prompt
+SPEED_VOCABULARY = ("inclusion", "patches", "scratches")
+
+
+def speed_subject(loaded):
+    """A :class:`samis.speed.timing.SpeedSubject` for SAM 3: one image through the image encoder and one text
+    prompt per term of :data:`SPEED_VOCABULARY` (the deployable mode), every query's mask at the image's size."""
+    predictor = Sam3Predictor(loaded.model)
+    spec = loaded.spec
+
+    def run(image: np.ndarray):
+        predictor.set_image(image)
+        return [predictor.text(term) for term in SPEED_VOCABULARY]
+
+    if spec.random_weights:
+        label, note = (f"{spec.label}: test-size SAM 3, random weights (not SAM 3)",
+                       "test-size SAM 3, random weights: speed and code paths only, not SAM 3's accuracy")
+    else:
+        label, note = spec.title, f"checkpoint {loaded.checkpoint.name}"
+    return SpeedSubject(method=loaded.label, label=label, params_m=loaded.params_m, size_mb=loaded.size_mb, run=run,
+                        device=device_name(loaded.device),
+                        synchronize=torch.cuda.synchronize if loaded.device.type == "cuda" else None,
+                        note=note + f"; text prompts ({len(SPEED_VOCABULARY)} terms), {spec.code.generator}")
