@@ -292,3 +292,33 @@ def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer
     theirs = {p.name: p.read_bytes() for p in remote.sam_cache_dir(report.method, "toy").glob("*.npz")}
     assert len(mine) == 4 and mine == theirs
     assert _maps(local, "toy", report.method) == _maps(remote, "toy", report.method)
+
+
+# ---- the dashboard: the Run page's SAM 3 panel, the Masks page's instances ----------------------------------------
+
+def test_run_page_runs_sam3_text_and_the_masks_page_shows_its_instances(workspace, make_folder_dataset):
+    from test_dashboard import assert_clean, open_page, texts
+
+    root, _ = make_folder_dataset(n=2, shape=(40, 48))
+    register_dataset(workspace, "toy", root, "folder")
+    at = open_page("run")
+    at.selectbox(key="sam_model").select("tiny-sam3").run()
+    assert_clean(at)
+    assert at.text_input(key="sam3_vocabulary").value == "patch, scratch"  # the dataset's class names
+    assert not [m for m in at.multiselect if m.key == "sam_strategies"]  # no automatic masks to select from
+    at.text_input(key="sam3_vocabulary").set_value("crack, oil stain").run()
+    at.slider(key="sam3_threshold").set_value(0.45).run()
+    at.button(key="sam3_go").click().run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    (method,) = [m for m in workspace.prediction_methods("toy") if m.startswith("sam3-tiny-random+text-")]
+    assert any(method in s for s in texts(at.success))
+    at.text_input(key="sam3_vocabulary").set_value("crack,,stain").run()
+    assert any("term 2 of 'crack,,stain' is empty" in e for e in texts(at.error))
+    at = open_page("masks", {"dataset": "toy"})
+    at.segmented_control(key="masks_family").set_value("SAM 3").run()
+    assert_clean(at)
+    assert at.selectbox(key="sam3_method").value == method
+    table = at.dataframe[0].value
+    assert set(table["prompt"]) <= {"crack", "oil stain"} and (table["kept"] == (table["score"] >= 0.45)).all()
+    assert any("random weights" in c for c in texts(at.caption))
