@@ -16,6 +16,7 @@ prediction store, with a manifest naming the vocabulary and whether the method i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,7 +205,7 @@ def run_sam3_over_dataset(workspace: Workspace, dataset: Dataset, model: str | M
     units = []
     for sample in samples:
         prompt = _prompt_of(sample, request)
-        unit_key = {**key, "prompt": list(prompt) if isinstance(prompt, tuple) else prompt}
+        unit_key = {**key, "prompt": list(prompt) if isinstance(prompt, tuple) else _file_signature(prompt)}
         base = {**unit_key, "image": str(sample.image_path), "samis_version": __version__}
         units.append(Unit(sample.id, unit_key, ((str(sample.image_path), request.mode, prompt), base)))
     folder = workspace.sam_cache_dir(method, dataset.id)
@@ -216,6 +217,15 @@ def run_sam3_over_dataset(workspace: Workspace, dataset: Dataset, model: str | M
     kept = write_sam3_maps(workspace, dataset, method, request, samples, folder, split)
     return Sam3Report(dataset.id, method, split, len(samples), [u.id for u in outcome.computed],
                       [u.id for u in outcome.cached], outcome.seconds, kept, request.upper_bound, folder)
+
+
+def _file_signature(path: str) -> dict:
+    """A ground-truth file as a cache key: path, size and modification time (an edited mask is prompted again)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {"path": path}  # unreadable: the unit's load names it
+    return {"path": path, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def _key_of(path: Path, keys: tuple) -> dict | None:
