@@ -24,7 +24,8 @@ def register(subparsers) -> None:
     parser.add_argument("dataset")
     parser.add_argument("--model", default="vit_h", choices=MODEL_CHOICES,
                         help="SAM type (vit_*) or SAM 2.1 type (hiera_*, run through the sam2 package); 'tiny' and "
-                             "'tiny-sam2' are test-size models with random weights (not SAM), no checkpoint")
+                             "'tiny-sam2' are test-size models with random weights (not SAM), no checkpoint; SAM 3 "
+                             "(sam3, tiny-sam3) is prompted with text or exemplars (--prompts, --vocabulary)")
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="checkpoint file (sam_vit_h_4b8939.pth …, sam2.1_hiera_large.pt …; default: the official "
                              "file in the workspace's checkpoints/ folder, where `checkpoints download` puts it)")
