@@ -67,7 +67,7 @@ def run_sam3_command(args, workspace, model) -> int:
     """``sam DATASET --model tiny-sam3|sam3 [--prompts …]``: SAM 3's maps for each prompt kind."""
     from samis.sam.sam3_run import run_sam3_over_dataset  # torch and sam3: only when SAM 3 runs
 
-    if args.selection is not None:
+    if args.selection is not None and type(args.selection) is str:  # given: the default is a str subclass
         raise SamError(f"--selection: {model.family_title} has no automatic masks to select from; it is prompted "
                        "(--prompts text, exemplar, box, point)")
     if args.cache_embeddings:

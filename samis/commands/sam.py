@@ -15,6 +15,14 @@ from samis.models import MODEL_CHOICES, SAM3_FAMILY, get_model
 from samis.sam.model_cache import ModelCache
 
 
+class _Default(str):
+    """A default that reads as its text but tells "not given" apart from the same text typed (SAM 3 refuses a
+    --selection a user gave, and has none by default)."""
+
+
+DEFAULT_SELECTION = _Default("oracle")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "sam", help="run SAM's automatic mask generator over a dataset and turn its masks into saliency maps",
@@ -36,7 +44,7 @@ def register(subparsers) -> None:
     # checked with the counts before anything runs (no demo built for a --points-per-side typo)
     parser.set_defaults(_declared_checks=tuple((param.check, param.name) for param in GENERATOR_PARAMS
                                                if param.kind is int))
-    parser.add_argument("--selection", default=None,
+    parser.add_argument("--selection", default=DEFAULT_SELECTION,
                         help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
     parser.add_argument("--prompts", default=None,
                         help="also run prompted SAM: box, point or box,point; SAM 3 (tiny-sam3, sam3): text (default), "
@@ -118,7 +126,7 @@ def _run_with_models(args, workspace) -> int:
     if model.code is SAM3_FAMILY:
         return run_sam3_command(args, workspace, model)
     check_no_sam3_arguments(args, model)
-    strategies = comma_list(args.selection or "oracle") or []
+    strategies = comma_list(args.selection) or []
     strategies = [] if strategies == ["none"] else strategies
     unknown = [s for s in strategies if s not in SELECTION_STRATEGIES]
     if unknown:
