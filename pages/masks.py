@@ -3,6 +3,7 @@
 import streamlit as st
 
 from samis.dashboard import data, hints, state, ui
+from samis.dashboard.sam3_panels import sam3_masks_view
 from samis.dashboard.sidebar import page_context
 from samis.mask_explorer import (GT_COLUMN, GT_NOTE, cached_images, cached_models, compute_command, resolve_model,
                                  selection_command)
@@ -15,6 +16,8 @@ ctx.require(dataset=True)
 st.caption("SAM returns dozens of masks per image; a selection unites or negates some of them into one map. "
            "Masks are read from the cache, never recomputed.")
 
+if sam3_masks_view(ctx):  # SAM 3's instances and scores: its own view
+    state.stop()
 models = cached_models(ctx.workspace, ctx.dataset_id)
 if not models:
     ui.notice(hints.no_masks(ctx.read_only, ctx.dataset_id, compute_command(ctx.dataset_id, SAM_MODELS['vit_h'])))

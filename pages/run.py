@@ -11,6 +11,7 @@ from samis.baselines.run import compute_baseline
 from samis.counts import COUNTS
 from samis.dashboard import data, state, ui
 from samis.dashboard.paths import check_allowed
+from samis.dashboard.sam3_panels import sam3_run_panel
 from samis.dashboard.sidebar import page_context
 from samis.engines import ENGINES, EngineSpec, engine_session
 from samis.errors import SamisError
@@ -85,6 +86,15 @@ def _offer_download(model: ModelSpec, folder) -> None:
     from samis.checkpoint_download import download_checkpoint, md5_cache_file
 
     if ctx.read_only or (folder / model.checkpoint).is_file():
+        return
+    if model.key == "sam3":  # gated on Hugging Face: the user's own token, through huggingface_hub
+        from samis.sam3_download import download_sam3
+
+        if st.button(f"Download {model.checkpoint} ({model.size_text}, gated)", key="sam_ckpt_download",
+                     help="from huggingface.co/facebook/sam3 with your own Hugging Face token (HF_TOKEN or "
+                          "`hf auth login`); samis never stores it"):
+            with ui.guard("download"):
+                st.success(ui.literal(download_sam3(folder).summary()))
         return
     if st.button(f"Download {model.checkpoint} ({model.size_text})", key="sam_ckpt_download",
                  help=f"from {model.url} (or $SAMIS_CHECKPOINT_MIRROR) into {folder}; resumes an interrupted "
@@ -163,6 +173,9 @@ def _sam_tab() -> None:
         checkpoint = _pick_checkpoint(model)
         if checkpoint is None:
             return
+    if "text" in model.prompt_modes:  # SAM 3: concept prompts, no automatic masks to select from
+        sam3_run_panel(ctx, model, checkpoint, device, _engine_choice(gpus=True))
+        return
     values = _generator_params(model)
     keep_embeddings = values.pop("keep_embeddings")
     uses_ground_truth = {**SELECTION_STRATEGIES, **PROMPT_KINDS}

@@ -37,6 +37,10 @@ SELECTION_STRATEGIES = {"oracle": True, "best-single": True, "inside-gt": True, 
                         "contrast": False}
 #: prompt kind → whether it looks at the ground truth (prompts are made from ground-truth components)
 PROMPT_KINDS = {"box": True, "point": True}
+#: SAM 3's concept prompts → whether they look at the image's label or ground truth (``text``: every vocabulary
+#: term on every image, deployable; ``text-own``: the image's own class name, †; ``exemplar``: a ground-truth box, †)
+SAM3_PROMPT_KINDS = {"text-own": True, "text": False, "exemplar": True}
+LABEL_UPPER_BOUND_NOTE = "upper bound: uses the image's class label"
 #: the paper's SAM row id (its table marks it as an upper bound: the masks were chosen by hand)
 PAPER_SAM = "SAM"
 
@@ -98,7 +102,7 @@ class MethodInfo:
             notes.append(self.model.random_weights_note if self.model.code.backend and not self.model.runs_on_sam2
                          else RANDOM_WEIGHTS_SAM2_NOTE if self.model.runs_on_sam2 else RANDOM_WEIGHTS_NOTE)
         if self.uses_ground_truth:
-            notes.append(UPPER_BOUND_NOTE)
+            notes.append(LABEL_UPPER_BOUND_NOTE if self.prompt == "text-own" else UPPER_BOUND_NOTE)
         if self.prompt_source:
             notes.append(f"box prompts from the maps of {self.prompt_source}"
                          + ("" if self.uses_ground_truth else ", no ground truth"))
@@ -134,8 +138,9 @@ def describe(method: str) -> MethodInfo:
         if how.startswith(BOX_SOURCE_PREFIX) or how.startswith(BOX_JITTER_PREFIX):
             return _describe_box(method, model, how)
         strategy = _variant_of(how, SELECTION_STRATEGIES) if how else None
-        prompt = _variant_of(how, PROMPT_KINDS) if how and strategy is None else None
-        uses_gt = (SELECTION_STRATEGIES[strategy] if strategy else False) or (PROMPT_KINDS[prompt] if prompt else False)
+        kinds = {**SAM3_PROMPT_KINDS, **PROMPT_KINDS}  # text-own before text: the longer name first
+        prompt = _variant_of(how, kinds) if how and strategy is None else None
+        uses_gt = (SELECTION_STRATEGIES[strategy] if strategy else False) or (kinds[prompt] if prompt else False)
         return MethodInfo(method, "sam", model=model, strategy=strategy or (how if how and not prompt else None),
                           prompt=prompt, uses_ground_truth=uses_gt,
                           random_weights=bool(model and model.random_weights))

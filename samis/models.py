@@ -32,12 +32,14 @@ from samis.families.sam import (
     TINY_MODEL,
 )
 from samis.families.sam2 import OFFICIAL_SAM2_CHECKPOINTS, SAM2_DOWNLOAD_BASE, SAM2_FAMILY, SAM2_MODELS, TINY_SAM2_MODEL
+from samis.families.sam3 import SAM3_FAMILY, SAM3_MODELS, TINY_SAM3_MODEL
 
 __all__ = [
     "EVIT_DOWNLOAD_BASE", "EVIT_FAMILY", "EVIT_MODELS", "FAMILIES", "HASH_NOT_PUBLISHED", "HASH_PREFIX_ONLY",
     "HQ_DOWNLOAD_BASE", "HQ_FAMILY", "HQ_MODELS", "MODEL_CHOICES", "OFFICIAL_CHECKPOINTS", "OFFICIAL_FILES",
     "OFFICIAL_SAM2_CHECKPOINTS", "RUNNABLE_MODELS", "SAM2_DOWNLOAD_BASE", "SAM2_FAMILY", "SAM2_MODELS",
-    "SAM_CHECKPOINTS_HELP", "SAM_DOWNLOAD_BASE", "SAM_FAMILY", "SAM_MODELS", "SAM_TYPES", "TINY_EVIT_MODEL",
-    "TINY_HQ_MODEL", "TINY_MODEL", "TINY_SAM2_MODEL", "CheckpointFacts", "ModelFamily", "ModelSpec",
-    "checkpoint_catalogue", "checkpoint_facts", "find_model", "get_model",
+    "SAM3_FAMILY", "SAM3_MODELS", "SAM_CHECKPOINTS_HELP", "SAM_DOWNLOAD_BASE", "SAM_FAMILY", "SAM_MODELS",
+    "SAM_TYPES", "TINY_EVIT_MODEL", "TINY_HQ_MODEL", "TINY_MODEL", "TINY_SAM2_MODEL", "TINY_SAM3_MODEL",
+    "CheckpointFacts", "ModelFamily", "ModelSpec", "checkpoint_catalogue", "checkpoint_facts", "find_model",
+    "get_model",
 ]

@@ -224,7 +224,7 @@ def test_cli_list_download_verify(server, facts, tmp_path, workspace, monkeypatc
     listed = json.loads(capsys.readouterr().out)["checkpoints"]
     assert [c["model"] for c in listed] == ["vit_h", "vit_l", "vit_b", "hiera_t", "hiera_s", "hiera_b+", "hiera_l",
                                             "hq_vit_h", "hq_vit_l", "hq_vit_b", "evit_l0", "evit_l1", "evit_l2",
-                                            "evit_xl0", "evit_xl1"]
+                                            "evit_xl0", "evit_xl1", "sam3"]
     vit_b = listed[2]
     assert vit_b["file"] == "sam_vit_b_01ec64.pth" and vit_b["size"] == 375_042_383 and vit_b["md5_prefix"] == "01ec64"
     assert vit_b["url"] == "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth"

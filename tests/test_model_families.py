@@ -54,7 +54,9 @@ def _main(workspace, capsys, *args):
 def test_every_family_declares_its_facts():
     for family in FAMILIES:
         assert family.licence and family.source.startswith("https://") and family.key_marker, family.name
-        assert family.hash_status in ("prefix only", "not published") and "automatic" in family.prompt_modes
+        assert family.hash_status in ("prefix only", "not published")
+        # SAM 3 is prompted with concepts (text, exemplars) and has no automatic generator; every other family has one
+        assert ("automatic" in family.prompt_modes) != ("text" in family.prompt_modes), family.name
     for key, label in NEW_TINY.items():
         model = get_model(key)
         assert model.label == label and model.random_weights and "random weights" in model.title
@@ -117,6 +119,11 @@ def _meta_state(key: str) -> dict:
         from samis.sam.evit_shapes import evit_network_on_meta
 
         return evit_network_on_meta(model).state_dict()
+    if model.family == "sam3":
+        from samis.sam.sam3_assembly import SAM3_SIZES, assemble_sam3, file_keys, on_meta
+
+        with on_meta():
+            return file_keys(assemble_sam3(SAM3_SIZES).state_dict())
     from samis.sam.sam2_backend import _import_sam2
 
     build_sam2, _, _ = _import_sam2()
@@ -125,7 +132,8 @@ def _meta_state(key: str) -> dict:
     return {name: torch.empty(t.shape, device="meta") for name, t in network.state_dict().items()}
 
 
-FAMILY_EXAMPLES = {"sam": "vit_b", "sam2.1": "hiera_t", "hq-sam": "hq_vit_b", "efficientvit-sam": "evit_l0"}
+FAMILY_EXAMPLES = {"sam": "vit_b", "sam2.1": "hiera_t", "hq-sam": "hq_vit_b", "efficientvit-sam": "evit_l0",
+                   "sam3": "sam3"}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +147,7 @@ def _state(meta_states, key):
     return meta_states[key]
 
 
-@pytest.mark.parametrize("key", [*SAM_TYPES, *HQ_MODELS, *EVIT_MODELS])
+@pytest.mark.parametrize("key", [*SAM_TYPES, *HQ_MODELS, *EVIT_MODELS, "sam3"])
 def test_each_real_variant_is_recognised(meta_states, key):
     from samis.sam.checkpoints import check_family, detect_family
 
@@ -369,7 +377,7 @@ def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer
 
 def test_runnable_models_cover_every_family():
     families = {m.family for m in RUNNABLE_MODELS.values()}
-    assert families == {"sam", "sam2", "sam2.1", "hq-sam", "efficientvit-sam"}
+    assert families == {"sam", "sam2", "sam2.1", "hq-sam", "efficientvit-sam", "sam3"}
     assert set(SAM2_MODELS) < set(RUNNABLE_MODELS)
 
 

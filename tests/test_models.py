@@ -27,7 +27,7 @@ def test_get_model_resolves_a_key_once_and_refuses_an_unknown_one_in_one_line():
     assert find_model("sam2.1-hiera_l") is get_model("hiera_l") and find_model("nope") is None
     assert list(RUNNABLE_MODELS) == ["vit_h", "vit_l", "vit_b", "tiny", "tiny-sam2", "hiera_t", "hiera_s", "hiera_b+",
                                      "hiera_l", "tiny-hq", "hq_vit_h", "hq_vit_l", "hq_vit_b", "tiny-evit", "evit_l0",
-                                     "evit_l1", "evit_l2", "evit_xl0", "evit_xl1"]
+                                     "evit_l1", "evit_l2", "evit_xl0", "evit_xl1", "tiny-sam3", "sam3"]
 
 
 def test_a_spec_says_what_its_family_does():

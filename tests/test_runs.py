@@ -163,7 +163,9 @@ def _reports(workspace, toy) -> list[Report]:
     from samis.results_export import export_results
     from samis.sam.prompts import PromptReport
     from samis.sam.run import RunReport
+    from samis.sam.sam3_run import Sam3Report
     from samis.sam.select_run import SelectionReport
+    from samis.sam3_download import Sam3DownloadReport
     from samis.store import import_predictions
 
     dataset, predictions = toy
@@ -196,6 +198,9 @@ def _reports(workspace, toy) -> list[Report]:
             "good", ["a", "b", "c"], np.array([0.0, 0.2, 0.0]), np.array([0.1, 1.0, 0.5]), np.array([0, 1, 0]),
             np.array([True, False, False]), ["free", "scratch", "patch"])},
             {"a": "free", "b": "scratch", "c": "patch"}, ["a"], computed=3, notes=["a note"]),
+        Sam3Report("toy", "sam3-tiny-random+text-1a2b3c4d", "all", 6, computed=["a"], cached=["b"], seconds=1.0,
+                   instances=12, cache_dir=Path("/tmp/cache")),
+        Sam3DownloadReport("sam3", Path("/tmp/ck/sam3.pt"), "facebook/sam3/sam3.pt", 3_440_220_896, 60.0),
     ]
 
 

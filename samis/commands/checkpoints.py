@@ -1,5 +1,6 @@
 """``checkpoints list|download|verify`` — the official checkpoints of every family (SAM, SAM 2.1, HQ-SAM,
-EfficientViT-SAM): what exists, fetch, check.
+EfficientViT-SAM, SAM 3): what exists, fetch, check. SAM 3's weights are gated: ``download sam3`` goes through
+huggingface_hub with the user's own token (:mod:`samis.sam3_download`).
 
 ``list`` and ``download`` import no torch; ``verify`` (and the download of a model without a published
 hash) loads the weights to tell their model type.
@@ -18,6 +19,8 @@ from samis.checkpoint_download import (
 )
 from samis.commands._common import print_json, progress_printer, show_progress
 from samis.models import checkpoint_catalogue
+from samis.sam3_download import download_sam3
+from samis.sam.sam3_family import HF_FILE
 
 
 def register(subparsers) -> None:
@@ -76,6 +79,10 @@ def _list(args, workspace) -> int:
 
 def _download(args, workspace) -> int:
     folder = Path(args.to) if args.to else workspace.checkpoints_dir
+    if args.model in ("sam3", HF_FILE):  # gated on Hugging Face: the user's own token, through huggingface_hub
+        report = download_sam3(folder)
+        print_json(report.as_dict()) if args.format == "json" else print(report.describe())
+        return 0
     with progress_printer(show_progress(args)) as progress:
         report = download_checkpoint(args.model, folder, progress=progress, timeout=args.timeout,
                                      hash_cache=md5_cache_file(workspace))

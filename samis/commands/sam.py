@@ -11,8 +11,17 @@ from samis.datasets import load_dataset
 from samis.errors import SamError
 from samis.sam.params import GENERATOR_PARAMS, GeneratorParam
 from samis.methods import PROMPT_KINDS, SELECTION_STRATEGIES
-from samis.models import MODEL_CHOICES, get_model
+from samis.commands._sam3 import add_sam3_arguments, check_no_sam3_arguments, run_sam3_command
+from samis.models import MODEL_CHOICES, SAM3_FAMILY, get_model
 from samis.sam.model_cache import ModelCache
+
+
+class _Default(str):
+    """A default that reads as its text but tells "not given" apart from the same text typed (SAM 3 refuses a
+    --selection a user gave, and has none by default)."""
+
+
+DEFAULT_SELECTION = _Default("oracle")
 
 
 def register(subparsers) -> None:
@@ -24,7 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("dataset")
     parser.add_argument("--model", default="vit_h", choices=MODEL_CHOICES,
                         help="SAM type (vit_*) or SAM 2.1 type (hiera_*, run through the sam2 package); 'tiny' and "
-                             "'tiny-sam2' are test-size models with random weights (not SAM), no checkpoint")
+                             "'tiny-sam2' are test-size models with random weights (not SAM), no checkpoint; SAM 3 "
+                             "(sam3, tiny-sam3) is prompted with text or exemplars (--prompts, --vocabulary)")
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="checkpoint file (sam_vit_h_4b8939.pth …, sam2.1_hiera_large.pt …; default: the official "
                              "file in the workspace's checkpoints/ folder, where `checkpoints download` puts it)")
@@ -35,10 +45,13 @@ def register(subparsers) -> None:
     # checked with the counts before anything runs (no demo built for a --points-per-side typo)
     parser.set_defaults(_declared_checks=tuple((param.check, param.name) for param in GENERATOR_PARAMS
                                                if param.kind is int))
-    parser.add_argument("--selection", default="oracle",
+    parser.add_argument("--selection", default=DEFAULT_SELECTION,
                         help=f"comma list of strategies: {', '.join(SELECTION_STRATEGIES)}, or 'none' (default oracle, the paper's)")
-    parser.add_argument("--prompts", default=None, help="also run prompted SAM: box, point or box,point")
+    parser.add_argument("--prompts", default=None,
+                        help="also run prompted SAM: box, point or box,point; SAM 3 (tiny-sam3, sam3): text (default), "
+                             "exemplar, box, point")
     add_box_arguments(parser)
+    add_sam3_arguments(parser)
     parser.add_argument("--cache-embeddings", action="store_true",
                         help="keep image embeddings so a later run with other thresholds skips the image encoder")
     add_engine_arguments(parser, gpus=True)
@@ -111,6 +124,10 @@ def _run(args, workspace) -> int:
 def _run_with_models(args, workspace) -> int:
     from samis.sam.run import SamRun, run_sam_over_dataset, write_sam_maps  # torch: only when SAM runs
 
+    model = get_model(args.model)
+    if model.code is SAM3_FAMILY:
+        return run_sam3_command(args, workspace, model)
+    check_no_sam3_arguments(args, model)
     strategies = comma_list(args.selection) or []
     strategies = [] if strategies == ["none"] else strategies
     unknown = [s for s in strategies if s not in SELECTION_STRATEGIES]
@@ -120,7 +137,6 @@ def _run_with_models(args, workspace) -> int:
     bad = [p for p in prompts if p not in PROMPT_KINDS]
     if bad:
         raise SamError(f"unknown prompt kind {bad[0]!r}; choose from {', '.join(PROMPT_KINDS)}")
-    model = get_model(args.model)  # the one lookup: everything below takes the spec
     params = model.params({param.name: getattr(args, param.name) for param in GENERATOR_PARAMS})
     if args.engine == "local" and args.workers is not None:
         raise SamError("--workers applies to --engine ray (a local SAM run is one process)")

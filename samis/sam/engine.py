@@ -303,6 +303,8 @@ def sam_speed_subject(model: str | ModelSpec, checkpoint: str | None, device: st
     """
     loaded = load_sam(model, checkpoint, device)
     spec = loaded.spec
+    if "automatic" not in spec.prompt_modes:  # SAM 3: timed on its deployable mode, a text prompt
+        return family_backend(spec).speed_subject(loaded)
     engine = SamEngine(loaded, as_model_params(spec, None))
     synchronize = torch.cuda.synchronize if loaded.device.type == "cuda" else None
     cuda_memory = None
