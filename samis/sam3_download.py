@@ -17,7 +17,7 @@ from pathlib import Path
 
 from samis.errors import SamError
 from samis.runs import Report
-from samis.sam.sam3_family import ACCESS_HELP, HF_FILE, HF_REPO
+from samis.families.sam3 import ACCESS_HELP, HF_FILE, HF_REPO
 
 
 @dataclass

@@ -20,7 +20,7 @@ from samis.checkpoint_download import (
 from samis.commands._common import print_json, progress_printer, show_progress
 from samis.models import checkpoint_catalogue
 from samis.sam3_download import download_sam3
-from samis.sam.sam3_family import HF_FILE
+from samis.families.sam3 import HF_FILE
 
 
 def register(subparsers) -> None:
