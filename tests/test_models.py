@@ -170,7 +170,7 @@ def test_a_new_family_module_appears_everywhere_the_registry_is_listed(tmp_path)
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["families"] == ["sam", "sam2", "hq-sam", "efficientvit-sam", "toy-sam"]
+    assert found["families"] == ["sam", "sam2", "hq-sam", "efficientvit-sam", "sam3", "toy-sam"]
     assert found["choices"][-2:] == ["tiny-toy", "toy_b"] and found["choices"][:-2] == list(MODEL_CHOICES)
     assert found["listed"][-1] == "toy_b" and found["url"] == "https://example.org/toy/toy_sam_b.pt"
     assert found["rows"] == [["toy-sam-b+contrast", "Toy-SAM", "contrast", False, 3.0],
