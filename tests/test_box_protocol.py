@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from samis.methods import box_method_id, describe
 from samis.prompts.box_run import BoxRun, run_box_prompts
 from samis.prompts.jitter import check_jitter, image_rng, jitter_boxes
 from samis.prompts.source import region_boxes
+from samis.runner import EngineSpec
 from samis.store import prediction_files, read_manifest
+from samis.workspace import Workspace
 
 
 def _main(workspace, capsys, *args):
@@ -167,3 +170,32 @@ def test_box_protocol_alone_runs_no_automatic_masks(workspace, toy, capsys):
                                                         "sam-tiny-random+box:jitter=20:seed=3"]
     assert all(b["upper_bound"] and b["images"] == 5 for b in document["boxes"])
     assert not workspace.sam_cache_dir("sam-tiny-random", "toy").exists()  # no automatic masks were made
+
+
+@pytest.mark.slow
+def test_box_prompts_on_ray_write_the_bytes_of_a_local_run(tmp_path, make_folder_dataset):
+    """A box run (from another method's maps, and jittered ground-truth boxes) on Ray writes the same map files as
+    a local run."""
+    ray = pytest.importorskip("ray")
+    repo = Path(__file__).resolve().parents[1]
+    root, _ = make_folder_dataset(n=4, empty_gt=1)
+    written = []
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(repo),
+                                                                                 os.environ.get("PYTHONPATH")]))}})
+    try:
+        for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
+            workspace = Workspace(tmp_path / name)
+            dataset = register_dataset(workspace, "toy", root)
+            compute_baseline(workspace, dataset, "otsu", workers=1)
+            files = {}
+            for run in (BoxRun("tiny", source="otsu", device="cpu", engine=engine),
+                        BoxRun("tiny", jitter=10, seed=3, device="cpu", engine=engine)):
+                report = run_box_prompts(workspace, dataset, run)
+                assert report.computed == 4
+                files.update({(report.method, stem): path.read_bytes()
+                              for stem, path in prediction_files(workspace, "toy", report.method).items()})
+            written.append(files)
+    finally:
+        ray.shutdown()
+    assert len(written[0]) == 8 and written[0] == written[1]
