@@ -92,6 +92,9 @@ def test_default_vocabulary_is_the_defect_class_names(tmp_path, workspace, make_
     mt = Dataset("mt", "mt", tmp_path, [Sample(f"s{i}", tmp_path, tmp_path, c)
                                         for i, c in enumerate(("Blowhole", "Free", "Crack"))], {})
     assert default_vocabulary(mt) == ("blowhole", "crack")  # the defect-free class is not a term
+    demo_like = Dataset("demo", "folder", tmp_path, [Sample(f"s{i}", tmp_path, tmp_path, c)
+                                                     for i, c in enumerate(("scratch", "undamaged", "Good", "patch"))], {})
+    assert default_vocabulary(demo_like) == ("patch", "scratch")  # nor is the demo's (or MVTec AD's "good")
     bare = Dataset("bare", "folder", tmp_path, [Sample("s", tmp_path, tmp_path, "all")], {})
     with pytest.raises(SamError, match=r"^dataset 'bare' has no defect class names to prompt SAM 3 with; give "):
         default_vocabulary(bare)

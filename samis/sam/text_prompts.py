@@ -57,13 +57,20 @@ def class_term(cls: str) -> str:
     return " ".join(cls.replace("_", " ").split()).lower()
 
 
+#: class names that mean "no defect" (as terms): never a term of the default vocabulary. Magnetic Tile's "Free",
+#: the demo's "undamaged", MVTec AD's "good" and the usual others.
+DEFECT_FREE_TERMS = frozenset({class_term(MT_FREE_CLASS), "undamaged", "good", "ok", "normal", "defect free",
+                               "no defect", "non defective"})
+
+
 def default_vocabulary(dataset: Dataset) -> tuple[str, ...]:
-    """The dataset's defect class names as terms (MT's defect-free class is not a term).
+    """The dataset's defect class names as terms; a class whose name means "no defect" (:data:`DEFECT_FREE_TERMS`:
+    MT's "Free", the demo's "undamaged", …) is not a term.
 
     Raises:
         SamError: the dataset has no class names (one line saying to give ``--vocabulary``).
     """
-    classes = [c for c in dataset.classes if c not in (MT_FREE_CLASS, NO_CLASS)]
+    classes = [c for c in dataset.classes if c != NO_CLASS and class_term(c) not in DEFECT_FREE_TERMS]
     if not classes:
         raise SamError(f"dataset {dataset.id!r} has no defect class names to prompt SAM 3 with; give --vocabulary "
                        "\"scratch,crack,…\"")
