@@ -399,7 +399,12 @@ def test_family_table_rows_deployable_first_with_params():
     assert table.rows[0].family == "EfficientViT-SAM" and "random weights" in table.rows[0].note
     text = table.to_text()
     assert f"sam-tiny-random+oracle {UPPER_BOUND_MARK}" in text and "EfficientSAM" not in text
-    assert "best deployable: Sa efficientvit-sam-tiny-random+small-union, MAE hq-sam-tiny-random+contrast" in text
+    assert "best deployable" not in text  # random weights and upper bounds are no result to name best
+    mixed = family_table("toy", "all", {"sam-vit_b+contrast": {"Sa": 0.4, "MAE": 0.2},
+                                        "hq-sam-vit_b+contrast": {"Sa": 0.5, "MAE": 0.3},
+                                        "sam-tiny-random+contrast": {"Sa": 0.9, "MAE": 0.01},
+                                        "sam-vit_b+oracle": {"Sa": 0.95, "MAE": 0.0}}, metrics=["Sa", "MAE"])
+    assert "best deployable: Sa hq-sam-vit_b+contrast, MAE sam-vit_b+contrast" in mixed.to_text()
     document = table.to_json_document()
     assert document["rows"][2]["upper_bound"] is True and document["rows"][1]["fps"] == 12.5
 

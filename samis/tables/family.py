@@ -208,7 +208,8 @@ def family_table(dataset: str, split: str, scores: dict[str, dict], metrics=TABL
     if any(row.note and "random weights" in row.note for row in rows):
         notes.append("test-size models have random weights: their rows exercise the code, not the family's accuracy")
     best = {m: _best(rows, m) for m in metrics}
-    notes.append("best deployable: " + ", ".join(f"{m} {best[m]}" for m in metrics if best[m]))
+    if any(best.values()):
+        notes.append("best deployable: " + ", ".join(f"{m} {best[m]}" for m in metrics if best[m]))
     return FamilyTable(dataset, split, metrics, rows, notes)
 
 
@@ -234,7 +235,8 @@ def pareto_front(rows: list[FamilyRow], metric: str) -> list[FamilyRow]:
 
 
 def _best(rows: list[FamilyRow], metric: str) -> str | None:
-    candidates = [r for r in rows if not r.upper_bound and r.scores.get(metric) is not None]
+    # a result: not an upper bound, and not a test-size model's random weights
+    candidates = [r for r in rows if not r.upper_bound and not r.random_weights and r.scores.get(metric) is not None]
     if not candidates:
         return None
     pick = max if higher_is_better(metric) else min
