@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from helpers import By, chromium, streamlit_server, texts, wait_for_page
 
-TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks", "Good parts", "Inspection"]
+TITLES = ["Overview", "Run", "Compare", "Speed", "Gallery", "Cases", "Masks", "Prompts", "Good parts", "Inspection"]
 LINKS = [
     ("/", "samis — SAM on industrial surface defects", "/overview"),
     ("/overview?dataset=toy&split=test", "samis — SAM on industrial surface defects", "/overview"),
@@ -20,6 +20,7 @@ LINKS = [
     ("/speed", "Speed", "/speed"),
     ("/gallery?dataset=toy&mode=overlay", "Gallery", "/gallery"),
     ("/cases?dataset=toy&filter=good&image=img_002", "Cases", "/cases"),
+    ("/prompts?dataset=toy&click=2", "Prompts", "/prompts"),
     ("/good_parts?dataset=toy&score=max", "Good parts", "/good_parts"),
     ("/inspection?dataset=toy&budget=0.05", "Inspection", "/inspection"),
 ]
