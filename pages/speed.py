@@ -103,7 +103,9 @@ if ctx.dataset is not None:
         family_table = data.family(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.all_methods), ctx.fingerprint,
                                    data.speed_stamp(ctx.root, ctx.dataset_id))
     if family_table is None:
-        st.info("No maps of SAM-family models on this dataset yet: nothing to put against speed.")
+        # a caption, not a notice: the page above has its content; this section waits for a family model's maps
+        st.caption("No maps of SAM-family models on this dataset yet: nothing to put against speed (run one on the "
+                   "Run page).")
     else:
         demo = st.toggle("Plot test-size models (a demo of the code path, random weights)", key="speed_family_demo",
                          value=False, help="test-size models have random weights: never results, only a labelled demo")
