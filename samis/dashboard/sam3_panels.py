@@ -57,7 +57,9 @@ def sam3_masks_view(ctx) -> bool:
     methods = sam3_methods(ctx.workspace, ctx.dataset_id)
     if not methods:
         return False
-    if st.segmented_control("Masks of", ["SAM", "SAM 3"], key="masks_family", default="SAM") != "SAM 3":
+    family = state.bind(st.segmented_control, "Masks of", key="masks_family", url="masks_of", default="SAM",
+                        options=["SAM", "SAM 3"])
+    if family != "SAM 3":
         return False
     top = st.columns(2)
     method = state.bind(top[0].selectbox, "SAM 3 method", key="sam3_method", url="sam3", default=methods[0],
@@ -66,10 +68,11 @@ def sam3_masks_view(ctx) -> bool:
     if not images:
         ui.notice(f"No image of {ui.literal(ctx.dataset_id)} has {ui.literal(method)} instances.")
         return True
-    image_id = top[1].selectbox("Image", images, key="sam3_image")
+    image_id = state.bind(top[1].selectbox, "Image", key="sam3_image", url="image", default=images[0], options=images)
     with ui.guard(f"image {image_id}"):
         view = sam3_image_view(ctx.workspace, ctx.dataset_id, method, image_id)
-        st.caption(ui.escaped(view.note))
+        # a random-weights model warned as on the SAM view (its maps are no result), the other notes as a caption
+        (st.warning if "random weights" in view.note else st.caption)(ui.escaped(view.note))
         columns = st.columns(2)
         columns[0].image(ctx.dataset.by_id()[image_id].image_path.as_posix() if image_id in ctx.dataset.by_id()
                          else view.saliency, caption="image")
