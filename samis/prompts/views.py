@@ -99,6 +99,7 @@ def miou_figure(results: dict[StoredClicks, ClickResult], resamples: int = 1000)
                                     line={"color": color, "dash": "dot" if run.random_weights else "solid"},
                                     showlegend=True))
     figure.update_layout(xaxis_title="clicks", yaxis_title="mean IoU after k clicks", yaxis_range=[0, 1],
+                         xaxis={"dtick": 1, "tick0": 1},  # whole clicks: no tick at 1.5
                          height=380, margin={"l": 50, "r": 10, "t": 20, "b": 40})
     return figure
 
