@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from killed_run import run_killed
 from samis.datasets import register_dataset
 from samis.errors import SamError
 from samis.methods import describe
@@ -263,16 +263,7 @@ def test_tiny_model_whole_path_and_resume(workspace, make_folder_dataset, capsys
 
 
 KILLED_RUN = r"""
-import os, signal, sys
-calls = 0
-real_replace = os.replace
-def replace(*args, **kwargs):
-    global calls
-    calls += 1
-    if calls == 2:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_replace(*args, **kwargs)
-os.replace = replace
+import sys
 from samis.datasets import load_dataset
 from samis.models import get_model
 from samis.sam.run import SamRun, run_sam_over_dataset
@@ -290,10 +281,7 @@ def test_a_killed_run_resumes_with_the_same_bytes(workspace, make_folder_dataset
 
     root, _ = make_folder_dataset(n=3)
     register_dataset(workspace, "toy", root, "folder")
-    driver = tmp_path / "driver.py"
-    driver.write_text(KILLED_RUN)
-    done = subprocess.run([sys.executable, str(driver), str(workspace.root), key], cwd=REPO, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = run_killed(tmp_path, KILLED_RUN, str(workspace.root), key)
     assert done.returncode == -9, done.stderr
     cache = workspace.sam_cache_dir(NEW_TINY[key], "toy")
     assert len(list(cache.glob("*.npz"))) == 1  # whole files only (the killed write left a hidden temp file)

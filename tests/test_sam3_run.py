@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from killed_run import run_killed
 from samis.datasets import load_dataset, register_dataset
 from samis.errors import SamError
 from samis.methods import describe
@@ -226,16 +226,7 @@ def test_a_second_vocabulary_under_the_same_id_is_refused(workspace, make_folder
 
 
 KILLED_RUN = r"""
-import os, signal, sys
-calls = 0
-real_replace = os.replace
-def replace(*args, **kwargs):
-    global calls
-    calls += 1
-    if calls == 2:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_replace(*args, **kwargs)
-os.replace = replace
+import sys
 from samis.datasets import load_dataset
 from samis.sam.sam3_run import run_sam3_over_dataset
 from samis.sam.text_prompts import Sam3Request
@@ -251,10 +242,7 @@ def test_a_killed_run_resumes_with_the_same_bytes(workspace, make_folder_dataset
 
     root, _ = make_folder_dataset(n=3)
     register_dataset(workspace, "toy", root, "folder")
-    driver = tmp_path / "driver.py"
-    driver.write_text(KILLED_RUN)
-    done = subprocess.run([sys.executable, str(driver), str(workspace.root)], cwd=REPO, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = run_killed(tmp_path, KILLED_RUN, str(workspace.root))
     assert done.returncode == -9, done.stderr
     request = Sam3Request("text", ("scratch",), LOW)
     from samis.sam.sam3_run import sam3_method_id
