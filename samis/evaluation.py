@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ from samis.workspace import Workspace, validate_name
 # 2: ground truth read by samis.imageio.read_mask (0/1, 16-bit and coloured masks were read as
 # empty before); the key hashes the mask file, not the rule, so results of version 1 are dropped
 CACHE_VERSION = 2
+#: rows of curves handled at once by :meth:`MethodResult.curve_chunks` (4096 × 4 × 256 float32: 16 MiB)
+CURVE_CHUNK = 4096
 _PARALLEL_MIN_TASKS = 48
 
 
@@ -52,6 +54,15 @@ class MethodResult:
     scalars: np.ndarray  # (N, len(IMAGE_METRICS))
     curves: np.ndarray  # (N, len(CURVES), 256)
     missing: list[str] = field(default_factory=list)
+
+    def curve_chunks(self, rows: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The per-image curves of ``rows`` (positions in :attr:`stems`; default all), a bounded block at a time:
+        (positions, (k, len(CURVES), 256) float32 curves) pairs that together hold each wanted row once, in any
+        order. Memory is one block, whether the curves are in memory or read from the results store."""
+        rows = np.arange(len(self.stems)) if rows is None else np.asarray(rows, np.int64)
+        for start in range(0, len(rows), CURVE_CHUNK):
+            block = rows[start:start + CURVE_CHUNK]
+            yield block, np.asarray(self.curves[block], np.float32)
 
     def scores(self, stems: list[str] | set[str] | None = None) -> dict:
         """Dataset scores over all images, or over the given subset of image ids."""
