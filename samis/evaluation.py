@@ -28,9 +28,10 @@ import pandas as pd
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError, MetricError, SamisError
 from samis.imageio import ImageReadError, read_mask
-from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate, prepare_scorer, score_image
+from samis.metrics import (CURVES, DATASET_METRICS, IMAGE_METRICS, bad_rows, prepare_scorer, range_error,
+                           score_image, scores_from_means)
 from samis.result_cache import PairStore, file_hash, ground_truth_keys
-from samis.results_store import SUFFIX, ParquetRowCache
+from samis.results_store import SUFFIX, CurveRows, ParquetRowCache
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import ProgressCallback, Report, jsonable
 from samis.store import method_generation, prediction_files, read_prediction
@@ -52,14 +53,18 @@ class MethodResult:
     method: str
     stems: list[str]
     scalars: np.ndarray  # (N, len(IMAGE_METRICS))
-    curves: np.ndarray  # (N, len(CURVES), 256)
+    curves: "np.ndarray | CurveRows"  # (N, len(CURVES), 256): in memory, or read from the store as used
     missing: list[str] = field(default_factory=list)
 
     def curve_chunks(self, rows: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The per-image curves of ``rows`` (positions in :attr:`stems`; default all), a bounded block at a time:
         (positions, (k, len(CURVES), 256) float32 curves) pairs that together hold each wanted row once, in any
-        order. Memory is one block, whether the curves are in memory or read from the results store."""
+        order. Memory is one block, whether the curves are in memory or read from the results store
+        (:class:`samis.results_store.CurveRows`, one row group at a time)."""
         rows = np.arange(len(self.stems)) if rows is None else np.asarray(rows, np.int64)
+        if isinstance(self.curves, CurveRows):
+            yield from self.curves.chunks(rows)
+            return
         for start in range(0, len(rows), CURVE_CHUNK):
             block = rows[start:start + CURVE_CHUNK]
             yield block, np.asarray(self.curves[block], np.float32)
@@ -67,10 +72,43 @@ class MethodResult:
     def scores(self, stems: list[str] | set[str] | None = None) -> dict:
         """Dataset scores over all images, or over the given subset of image ids."""
         if stems is None:
-            return aggregate(self.scalars, self.curves, self.stems)
+            return self.grouped_scores([np.arange(len(self.stems))])[0]
         wanted = set(stems)
-        rows = [i for i, s in enumerate(self.stems) if s in wanted]
-        return aggregate(self.scalars[rows], self.curves[rows], [self.stems[i] for i in rows])
+        return self.grouped_scores([np.array([i for i, s in enumerate(self.stems) if s in wanted], np.int64)])[0]
+
+    def grouped_scores(self, groups: list[np.ndarray]) -> list[dict]:
+        """Dataset scores (:func:`samis.metrics.aggregate`'s) over each of several disjoint groups of rows
+        (positions in :attr:`stems`), reading the curves once, a block at a time.
+
+        Raises:
+            MetricError: a group holds a per-image value outside its range (see :func:`samis.metrics.check_ranges`).
+        """
+        groups = [np.asarray(rows, np.int64) for rows in groups]
+        label = np.full(len(self.stems), -1, np.int64)
+        for g, rows in enumerate(groups):
+            label[rows] = g
+        sums = np.zeros((len(groups), len(CURVES), 256))
+        bad: dict[str, list[np.ndarray]] = {}
+        for positions, block in self.curve_chunks(np.flatnonzero(label >= 0)):
+            for name, rows in bad_rows(None, block).items():
+                bad.setdefault(name, []).append(positions[rows])
+            labels = label[positions]
+            for g in np.unique(labels):
+                sums[g] += block[labels == g].sum(axis=0, dtype=np.float64)
+        return [self._group_scores(rows, sums[g], bad) for g, rows in enumerate(groups)]
+
+    def _group_scores(self, rows: np.ndarray, curve_sum: np.ndarray, bad: dict[str, list[np.ndarray]]) -> dict:
+        scalars = self.scalars[rows]
+        found = bad_rows(scalars, None)
+        for name, positions in bad.items():
+            inside = np.flatnonzero(np.isin(rows, np.concatenate(positions)))
+            if len(inside):
+                found[name] = inside
+        error = range_error(found, scalars, [self.stems[i] for i in rows])
+        if error is not None:
+            raise error
+        n = max(len(rows), 1)
+        return scores_from_means(scalars, {name: curve_sum[i] / n for i, name in enumerate(CURVES)})
 
     def per_image(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.scalars, columns=list(IMAGE_METRICS))
@@ -112,10 +150,14 @@ class EvaluationResult(Report):
 
     def class_scores(self) -> dict[str, dict[str, dict]]:
         """``{class: {method: scores}}`` over the images of each defect class."""
-        by_class: dict[str, list[str]] = {}
-        for stem, cls in self.image_classes.items():
-            by_class.setdefault(cls, []).append(stem)
-        return {cls: {m: r.scores(stems) for m, r in self.methods.items()} for cls, stems in sorted(by_class.items())}
+        classes = sorted(set(self.image_classes.values()))
+        out: dict[str, dict[str, dict]] = {cls: {} for cls in classes}
+        for name, result in self.methods.items():  # one pass over each method's curves for every class
+            of_row = [self.image_classes.get(stem) for stem in result.stems]
+            groups = [np.array([i for i, c in enumerate(of_row) if c == cls], np.int64) for cls in classes]
+            for cls, scores in zip(classes, result.grouped_scores(groups)):
+                out[cls][name] = scores
+        return out
 
     def to_json_dict(self) -> dict:
         """The document ``evaluate --format json`` prints: dataset, split,
@@ -303,8 +345,9 @@ def _evaluate_once(workspace: Workspace, dataset: Dataset, split_and_samples: tu
     for method in methods:
         present, missing = maps[method]
         stems = list(present)
-        rows = store.caches[method].rows_for(stems)
-        method_results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"], missing)
+        cache = store.caches[method]
+        method_results[method] = MethodResult(method, stems, cache.rows_for(stems, curves=False)["scalars"],
+                                              cache.curve_rows(stems), missing)
     result = EvaluationResult(dataset.id, split, method_results, {s.id: s.cls for s in samples}, computed=len(computed))
     return result, store, computed
 
@@ -382,8 +425,8 @@ def evaluate_trusting_generation(workspace: Workspace, dataset: Dataset, methods
         stems = [s.id for s in samples if s.id in cache.index]
         if cache.generation != trust_token(workspace, dataset, method) or len(stems) != len(samples):
             return evaluate(workspace, dataset, methods, split, allow_missing, progress=progress)
-        rows = cache.rows_for(stems)
-        results[method] = MethodResult(method, stems, rows["scalars"], rows["curves"])
+        results[method] = MethodResult(method, stems, cache.rows_for(stems, curves=False)["scalars"],
+                                       cache.curve_rows(stems))
     return EvaluationResult(dataset.id, split, results, {s.id: s.cls for s in samples})
 
 

@@ -178,24 +178,43 @@ def _outside(values: np.ndarray, name: str) -> np.ndarray:
     return ~np.all((values >= low - _TOLERANCE) & (values <= high + _TOLERANCE), axis=1)  # NaN is outside too
 
 
+def bad_rows(scalars: np.ndarray | None, curves: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``{metric name: rows outside its range in}`` for the metrics with such rows, in :data:`IMAGE_METRICS` then
+    :data:`CURVES` order (``scalars`` or ``curves`` None: those are not checked)."""
+    columns = [] if scalars is None else [(name, scalars[:, i]) for i, name in enumerate(IMAGE_METRICS)]
+    columns += [] if curves is None else [(name, curves[:, i, :]) for i, name in enumerate(CURVES)]
+    found = {}
+    for name, values in columns:
+        bad = np.flatnonzero(_outside(values, name))
+        if len(bad):
+            found[name] = bad
+    return found
+
+
+def range_error(bad: dict[str, np.ndarray], scalars: np.ndarray, names: list[str] | None = None) -> MetricError | None:
+    """The error :func:`check_ranges` raises for ``bad`` (:func:`bad_rows`, rows as positions in ``names``), or None."""
+    order = [*IMAGE_METRICS, *CURVES]
+    for name in sorted(bad, key=order.index):
+        rows = np.sort(bad[name])
+        shown = [names[i] if names is not None else f"row {i}" for i in rows[:3]]
+        low, high = VALUE_RANGES[name]
+        why = (" (the S-measure is undefined when the ground truth's centroid lies on the last row or column)"
+               if name == "Sa" and np.isnan(np.asarray(scalars[rows, IMAGE_METRICS.index("Sa")], np.float64)).all()
+               else "")
+        return MetricError(f"{name} outside its range [{low:g}, {high:.4g}] for {len(rows)} image(s), e.g. "
+                           f"{', '.join(shown)}{why}; these scores are not shown")
+    return None
+
+
 def check_ranges(scalars: np.ndarray, curves: np.ndarray, names: list[str] | None = None) -> None:
     """Refuse per-image values outside :data:`VALUE_RANGES` (or NaN) before they are averaged.
 
     Raises:
         MetricError: naming the metric, how many images and the first of them (``names``, else row numbers).
     """
-    columns = [(name, scalars[:, i]) for i, name in enumerate(IMAGE_METRICS)]
-    columns += [(name, curves[:, i, :]) for i, name in enumerate(CURVES)]
-    for name, values in columns:
-        bad = np.flatnonzero(_outside(values, name))
-        if not len(bad):
-            continue
-        shown = [names[i] if names is not None else f"row {i}" for i in bad[:3]]
-        low, high = VALUE_RANGES[name]
-        why = (" (the S-measure is undefined when the ground truth's centroid lies on the last row or column)"
-               if name == "Sa" and np.isnan(np.asarray(values, dtype=np.float64)[bad]).all() else "")
-        raise MetricError(f"{name} outside its range [{low:g}, {high:.4g}] for {len(bad)} image(s), e.g. "
-                          f"{', '.join(shown)}{why}; these scores are not shown")
+    error = range_error(bad_rows(scalars, curves), scalars, names)
+    if error is not None:
+        raise error
 
 
 def aggregate(scalars: np.ndarray, curves: np.ndarray, names: list[str] | None = None) -> dict:
@@ -213,12 +232,19 @@ def aggregate(scalars: np.ndarray, curves: np.ndarray, names: list[str] | None =
     Raises:
         MetricError: a per-image value outside :data:`VALUE_RANGES` (see :func:`check_ranges`).
     """
+    if len(scalars) == 0:
+        return scores_from_means(scalars, {})
+    check_ranges(scalars, curves, names)
+    mean_curves = {name: np.mean(np.asarray(curves[:, i, :], dtype=np.float64), axis=0) for i, name in enumerate(CURVES)}
+    return scores_from_means(scalars, mean_curves)
+
+
+def scores_from_means(scalars: np.ndarray, mean_curves: dict[str, np.ndarray]) -> dict:
+    """:func:`aggregate`'s dict from per-image values (checked) and the images' mean curves (float64, checked)."""
     n = len(scalars)
     if n == 0:
         return {"n_images": 0, **{m: float("nan") for m in DATASET_METRICS}, "curves": {}}
-    check_ranges(scalars, curves, names)
     column = {name: i for i, name in enumerate(IMAGE_METRICS)}
-    mean_curves = {name: np.mean(np.asarray(curves[:, i, :], dtype=np.float64), axis=0) for i, name in enumerate(CURVES)}
     mean_scalar = lambda name: float(np.mean(np.asarray(scalars[:, column[name]], dtype=np.float64)))  # noqa: E731
     return {
         "n_images": int(n),

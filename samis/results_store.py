@@ -25,12 +25,16 @@ leaves the previous file readable. A file that cannot be read or holds another l
 written as Parquet and removed, once, with one line saying so.
 
 :func:`read_rows` reads only what a view needs: chosen columns, and only the row groups whose image id
-range holds a wanted image, from a memory-mapped file.
+range holds a wanted image. Files are read through an open file, never memory-mapped: a file another program
+cuts while it is mapped would kill the reading process (SIGBUS); a read from a cut file is an error samis names.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
+import weakref
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +85,7 @@ def store_versions(path: Path) -> tuple[int, int]:
         DamagedStore: no samis provenance in the footer.
         OSError, pyarrow.ArrowException: the file cannot be read as Parquet.
     """
-    metadata = pq.read_schema(path, memory_map=True).metadata or {}  # the footer only
+    metadata = pq.read_schema(path).metadata or {}  # the footer only
     try:
         return int(metadata[b"samis.format"]), int(metadata[b"samis.cache_version"])
     except (KeyError, ValueError):
@@ -132,20 +136,118 @@ def read_rows(path: Path, images: list[str] | None = None, metrics: tuple[str, .
     """The rows of ``images`` (all when None; sorted by image id) with only ``image``, ``metrics`` and
     ``curves`` columns.
 
-    The file is memory-mapped; row groups whose image id range holds none of ``images`` are not read
+    Row groups whose image id range holds none of ``images`` are not read
     (rows are sorted by image id), nor are the other columns.
 
     Raises:
         OSError, pyarrow.ArrowException: the file cannot be read.
     """
     columns = ["image", *metrics, *curves]
-    parquet = pq.ParquetFile(path, memory_map=True)
+    parquet = pq.ParquetFile(path)
     if images is None:
         return parquet.read(columns=columns)
     wanted = sorted(set(images))
     table = parquet.read_row_groups(_groups_holding(parquet.metadata, wanted), columns=columns)
     keep = set(wanted)
     return table.filter(pa.array([image in keep for image in table.column("image").to_pylist()], pa.bool_()))
+
+
+class CurveRows:
+    """The per-image curves of chosen rows of one store file, read a row group at a time (never all at once).
+
+    Args:
+        file: the open Parquet file (opened when the rows were loaded: the same bytes even if another process
+            has replaced the path since).
+        positions: each row's position in the file.
+        stems: each row's image id (checked against the file as rows are read).
+        names: the curve columns.
+        path: the file's path, for errors (a damaged file is moved aside there).
+    """
+
+    def __init__(self, file: pq.ParquetFile, positions: np.ndarray, stems: list[str], names: tuple[str, ...],
+                 path: Path):
+        self.file, self.positions, self.stems, self.names, self.path = file, np.asarray(positions, np.int64), stems, names, path
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    dtype = np.dtype(np.float32)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self.positions), len(self.names), 256
+
+    def __getitem__(self, key):
+        """Rows chosen by an index array, list or slice: more :class:`CurveRows` (nothing read); any other key
+        (``[:, 0, :]``) indexes the curves read whole."""
+        if isinstance(key, tuple):
+            return np.asarray(self)[key]
+        chosen = np.arange(len(self.positions))[key]
+        return CurveRows(self.file, self.positions[chosen], [self.stems[i] for i in np.atleast_1d(chosen)],
+                         self.names, self.path)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.empty(self.shape, np.float32)
+        for rows, block in self.chunks():
+            out[rows] = block
+        return out if dtype is None else out.astype(dtype)
+
+    def chunks(self, rows: np.ndarray | None = None):
+        """(rows, (k, len(names), 256) float32 curves) for ``rows`` (positions in these rows; default all), one
+        row group of the file at a time.
+
+        Raises:
+            EvaluationError: the file cannot be read or holds other rows than it did (moved aside first).
+        """
+        rows = np.arange(len(self.positions)) if rows is None else np.asarray(rows, np.int64)
+        if not len(rows):
+            return
+        at = self.positions[rows]
+        starts = np.cumsum([0] + [self.file.metadata.row_group(g).num_rows for g in range(self.file.num_row_groups)])
+        group_of = np.searchsorted(starts, at, side="right") - 1
+        for group in np.unique(group_of):
+            mine = np.flatnonzero(group_of == group)
+            yield rows[mine], self._read(int(group), at[mine] - starts[group], rows[mine])
+
+    def _read(self, group: int, offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        try:
+            table = self.file.read_row_group(group, columns=["image", *self.names]).take(pa.array(offsets))
+            if table.column("image").to_pylist() != [self.stems[i] for i in rows]:
+                raise DamagedStore("the curves' rows differ from the values' rows")
+            return _curves(table, self.names)
+        except (DamagedStore, OSError, pa.ArrowException, ValueError) as error:
+            reason = str(error) if isinstance(error, DamagedStore) else f"curves unreadable: {error.__class__.__name__}"
+            if _identity(self.path) != _identity_of(self.file):  # rewritten in place since it was opened
+                raise EvaluationError(f"{self.path}: changed while it was read ({reason}); run the command "
+                                      "again") from None
+            move_aside(self.path, reason, then="run the command again to compute it")
+            raise EvaluationError(f"{self.path}: damaged ({reason}); moved aside, run the command again") from None
+
+
+def _identity(path: Path) -> tuple | None:
+    """(inode, size, mtime) of the file at ``path`` now, or None."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+_OPENED: "weakref.WeakKeyDictionary[pq.ParquetFile, tuple | None]" = weakref.WeakKeyDictionary()
+
+
+def open_store(path: Path) -> pq.ParquetFile:
+    """The Parquet file at ``path``, open (not memory-mapped: see the module docstring), remembering which file it
+    was (see :func:`_identity_of`)."""
+    before = _identity(path)
+    file = pq.ParquetFile(path)
+    _OPENED[file] = before
+    return file
+
+
+def _identity_of(file: pq.ParquetFile) -> tuple | None:
+    """(inode, size, mtime) of the file when :func:`open_store` opened it (None when unknown)."""
+    return _OPENED.get(file)
 
 
 class ParquetRowCache:
@@ -198,6 +300,9 @@ class ParquetRowCache:
                 self._curves, self._file = _curves(table, self.curve_names), None
             except (DamagedStore, OSError, pa.ArrowException, ValueError) as error:
                 reason = str(error) if isinstance(error, DamagedStore) else f"curves unreadable: {error.__class__.__name__}"
+                if _identity(self.path) != _identity_of(self._file):  # rewritten in place since it was opened
+                    raise EvaluationError(f"{self.path}: changed while it was read ({reason}); run the command "
+                                          "again") from None
                 move_aside(self.path, reason, then="run the command again to compute it")
                 raise EvaluationError(f"{self.path}: damaged ({reason}); moved aside, run the command again") from None
         return self._curves
@@ -210,7 +315,7 @@ class ParquetRowCache:
                 raise newer_format_error(self.path, found_format)
             if found_format < STORE_FORMAT or found_version != self.version:
                 return False
-            self._file = pq.ParquetFile(self.path, memory_map=True)
+            self._file = open_store(self.path)
             _check_table(self._file.schema_arrow, self.schema)
             self.generation = (self._file.schema_arrow.metadata or {}).get(b"samis.generation", b"").decode()
             table = self._file.read(columns=[*KEY_COLUMNS, *self.names])
@@ -314,6 +419,15 @@ class ParquetRowCache:
         rows = [self.index[s] for s in stems]
         return {"scalars": self.scalars[rows], **({"curves": self.curves[rows]} if curves else {})}
 
+    def curve_rows(self, stems: list[str]) -> "np.ndarray | CurveRows":
+        """The curves of these images, in this order: read from the file as they are used (:class:`CurveRows`) when
+        the rows are the file's, else (rows not written yet) from memory."""
+        self._merge()
+        rows = [self.index[s] for s in stems]
+        if self._curves is None and self._file is not None:
+            return CurveRows(self._file, np.asarray(rows, np.int64), list(stems), self.curve_names, self.path)
+        return self.curves[rows]
+
     def table(self) -> pa.Table:
         """The rows as an Arrow table of :attr:`schema`."""
         self._merge()
@@ -349,9 +463,13 @@ class ParquetRowCache:
         if found > STORE_FORMAT:
             raise newer_format_error(self.path, found)
         sink = pa.BufferOutputStream()
+        table = self.table()
+        write = self._rows_key()  # the file read back below must hold these rows
+        table = table.replace_schema_metadata({**table.schema.metadata, b"samis.write": write.encode()})
         # zstd, no dictionary for the floats and hashes (it falls back page by page): half the bytes of the
         # default on SD-saliency-900, and as fast to read
-        pq.write_table(self.table(), sink, row_group_size=ROW_GROUP, compression="zstd", use_dictionary=["image"])
+        pq.write_table(table, sink, row_group_size=ROW_GROUP, compression="zstd", use_dictionary=["image"])
+        del table
         try:
             write_bytes_atomic(self.path, sink.getvalue().to_pybytes())
         except OSError:
@@ -359,4 +477,27 @@ class ParquetRowCache:
                 raise
             # only the trust token changed, in a workspace that cannot be written (a read-only server): the rows
             # are as they were, and views check the files as before
+            self.dirty = self._token_only = False
+            return
         self.dirty = self._token_only = False
+        self._read_curves_from(sink.getvalue(), write)
+
+    def _rows_key(self) -> str:
+        """A hash of every row's image id and content keys: the same rows give the same file, whoever wrote it."""
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (self.stems, self.pred_hash, self.gt_hash):
+            digest.update("\n".join(part).encode())
+        digest.update(self.generation.encode())
+        return digest.hexdigest()
+
+    def _read_curves_from(self, written: pa.Buffer, write: str) -> None:
+        """Let the in-memory curves go: later reads come from the file just written, or from its
+        compressed bytes when another process has replaced the file since."""
+        try:
+            file = open_store(self.path)
+            if (file.schema_arrow.metadata or {}).get(b"samis.write") != write.encode():
+                file = None
+        except (OSError, pa.ArrowException):
+            file = None
+        self._file = file or pq.ParquetFile(pa.BufferReader(written))
+        self._curves = None

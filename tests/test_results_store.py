@@ -35,13 +35,20 @@ CURVE_METRICS = ("maxEm", "meanEm", "maxFm", "meanFm")
 
 
 class _OldRowCache(RowCache):
-    """The ``.npz`` row cache, with the two calls evaluation makes of a store now (no trust token: never trusted)."""
+    """The ``.npz`` row cache, with the calls evaluation makes of a store now (no trust token: never trusted)."""
 
     def images(self) -> list[str]:
         return list(self.stems)
 
     def set_generation(self, generation: str) -> None:
         pass
+
+    def rows_for(self, stems, curves=True):
+        rows = super().rows_for(stems)
+        return rows if curves else {"scalars": rows["scalars"]}
+
+    def curve_rows(self, stems):
+        return super().rows_for(stems)["curves"]
 
 
 def _old_method_cache(workspace, dataset_id, method):
@@ -305,7 +312,7 @@ def test_views_trust_a_store_checked_against_the_maps_held_now(workspace, toy, m
 
 def test_a_read_only_workspace_still_evaluates_when_only_the_trust_token_would_change(workspace, toy, monkeypatch):
     dataset, _ = toy
-    clean = evaluation.evaluate(workspace, dataset, workers=1)
+    clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()  # curves are read as used: now
     path = workspace.results_dir("toy") / "good.parquet"
     table = pq.read_table(path)  # a store from before trust tokens: same rows, no token
     pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"samis.generation": b""}), path)
@@ -316,14 +323,14 @@ def test_a_read_only_workspace_still_evaluates_when_only_the_trust_token_would_c
 
     monkeypatch.setattr(results_store, "write_bytes_atomic", read_only)
     again = evaluation.evaluate(workspace, dataset, workers=1)
-    assert again.computed == 0 and again.to_json_dict() == clean.to_json_dict() and path.read_bytes() == written
+    assert again.computed == 0 and again.to_json_dict() == clean and path.read_bytes() == written
 
 
 def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace, toy, capsys):
     """Curves are read on first use, after the keys and values: a damaged curve column met then is moved aside
     and named in one line, and the next run scores the method again."""
     dataset, _ = toy
-    clean = evaluation.evaluate(workspace, dataset, workers=1)
+    clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()  # curves are read as used: now
     path = workspace.results_dir("toy") / "good.parquet"
     group = pq.ParquetFile(path).metadata.row_group(0)
     fm = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "fm.list.element")
@@ -335,4 +342,17 @@ def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace
     assert code == 2 and out == "" and err.count("error: ") == 1 and "good.parquet: damaged" in err, err
     assert not path.exists() and len(list(path.parent.glob("good.parquet.damaged-*"))) == 1
     again = evaluation.evaluate(workspace, dataset, workers=1)
-    assert again.computed == 14 and again.to_json_dict() == clean.to_json_dict()
+    assert again.computed == 14 and again.to_json_dict() == clean
+
+
+def test_curves_of_a_store_rewritten_in_place_since_are_refused_and_the_new_file_is_kept(workspace, toy):
+    """A result reads its curves from the store as they are used. When the file was rewritten in place (not by
+    samis, which renames a whole new file over it) after the result was made, reading fails: that is named in
+    one line, and the file now there, which is not the one that was read, is not moved aside."""
+    dataset, _ = toy
+    result = evaluation.evaluate(workspace, dataset, workers=1)
+    path = workspace.results_dir("toy") / "good.parquet"
+    pq.write_table(pq.read_table(path).slice(0, 3), path)  # in place: same inode, other bytes
+    with pytest.raises(EvaluationError, match=r"good\.parquet: changed while it was read"):
+        result.scores
+    assert path.exists() and not list(path.parent.glob("good.parquet.damaged-*"))
