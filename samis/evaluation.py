@@ -33,7 +33,7 @@ from samis.metrics import (CURVES, DATASET_METRICS, IMAGE_METRICS, bad_rows, pre
 from samis.result_cache import PairStore, file_hash, ground_truth_keys
 from samis.results_store import SUFFIX, CurveRows, ParquetRowCache
 from samis.runner import EngineSpec, Task, check_engine, run_task
-from samis.runs import ProgressCallback, Report, jsonable
+from samis.runs import JoinedProgress, ProgressCallback, Report, jsonable
 from samis.store import method_generation, prediction_files, read_prediction
 from samis.workspace import Workspace, validate_name
 
@@ -43,6 +43,9 @@ CACHE_VERSION = 2
 #: rows of curves handled at once by :meth:`MethodResult.curve_chunks` (4096 × 4 × 256 float32: 16 MiB)
 CURVE_CHUNK = 4096
 _PARALLEL_MIN_TASKS = 48
+#: (image, method) rows one evaluation holds in memory before writing them (about 5 KB each: 2 GB); more images
+#: than this per method are scored one method at a time (see :func:`method_groups`)
+ROWS_IN_MEMORY = 400_000
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -352,10 +355,22 @@ def _evaluate_once(workspace: Workspace, dataset: Dataset, split_and_samples: tu
     return result, store, computed
 
 
+def method_groups(methods: list[str], images: int, rows: int | None = None) -> list[list[str]]:
+    """``methods`` in runs of at most ``rows`` (default :data:`ROWS_IN_MEMORY`) (image, method) rows, at least one
+    method each: a run holds its group's new curves in memory until they are written."""
+    per_group = max(1, (rows or ROWS_IN_MEMORY) // max(1, images))
+    return [methods[i:i + per_group] for i in range(0, len(methods), per_group)]
+
+
 def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[str, list[Sample]], methods: list[str],
                allow_missing: bool, run_options: dict) -> tuple[tuple[PairStore, dict], PairStore, list]:
     """Score what the store lacks for ``split_and_samples``: ((the store, each method's (maps, missing ids)), the
-    store, the units computed now), the shape :func:`on_one_generation` runs. Reads no curve from the store."""
+    store, the units computed now), the shape :func:`on_one_generation` runs. Reads no curve from the store.
+
+    Methods are scored a group at a time (:func:`method_groups`): each group's new rows are written before the
+    next group starts, so memory is bounded whatever the number of images; within a group, each ground truth
+    is read once for all of the group's methods.
+    """
     split, samples = split_and_samples
     split_ids = [s.id for s in samples]
     versions = {method: trust_token(workspace, dataset, method) for method in methods}  # before the maps are listed
@@ -364,18 +379,25 @@ def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[
     gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset.id), gt_paths)
     store = PairStore({method: method_cache(workspace, dataset.id, method) for method in methods},
                       lambda result: {"scalars": result[0], "curves": result[1]})
-    units = store.plan_images({method: maps[method][0] for method in methods}, gt_keys, split_ids,
-                              lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
+    computed, groups, before = [], method_groups(methods, len(split_ids)), 0
+    for position, group in enumerate(groups):
+        units = store.plan_images({method: maps[method][0] for method in group}, gt_keys, split_ids,
+                                  lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
 
-    def checked() -> None:  # every unit is stored: record the token, written by the run's last flush
-        for method in methods:
-            cache = store.caches[method]
-            if set(cache.images()) <= set(maps[method][0]):  # every stored row was checked in this pass
-                cache.set_generation(versions[method])  # (an import since the token was read: another token)
+        def checked(group=group) -> None:  # every unit is stored: record the token, written by the run's last flush
+            for method in group:
+                cache = store.caches[method]
+                if set(cache.images()) <= set(maps[method][0]):  # every stored row was checked in this pass
+                    cache.set_generation(versions[method])  # (an import since the token was read: another token)
 
-    outcome = run_task(SCORING, units, _OnceComplete(store, units, checked), **run_options)
+        progress = run_options.get("progress")
+        if len(groups) > 1:  # one count over every group
+            progress = JoinedProgress(progress, before, len(groups) - position)
+        outcome = run_task(SCORING, units, _OnceComplete(store, units, checked), **{**run_options, "progress": progress})
+        computed += outcome.computed
+        before += getattr(progress, "total", 0)
     save_gt_index()
-    return (store, maps), store, outcome.computed
+    return (store, maps), store, computed
 
 
 class _OnceComplete:

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 from samis.errors import EvaluationError
 from samis.evaluation import EvaluationResult, MethodResult
-from samis.runs import ProgressCallback, RunProgress
+from samis.runs import JoinedProgress, ProgressCallback
 
 
 @dataclass
@@ -80,7 +80,7 @@ def summarize_evaluation(evaluate_one: Callable[[str, ProgressCallback | None], 
     methods = list(methods)
     summaries, first, computed, before = {}, None, 0, 0
     for position, method in enumerate(methods):
-        joined = _Joined(progress, before, len(methods) - position)
+        joined = JoinedProgress(progress, before, len(methods) - position)
         full = evaluate_one(method, joined if progress is not None else None)
         before += joined.total
         if leave_out is not None:
@@ -93,19 +93,6 @@ def summarize_evaluation(evaluate_one: Callable[[str, ProgressCallback | None], 
         raise EvaluationError("no methods to summarize")
     return SummarizedEvaluation(first.dataset, first.split, summaries, first.image_classes, computed=computed,
                                 left_out=first.left_out)
-
-
-class _Joined:
-    """One method's progress events as part of a count over every method (see :func:`summarize_evaluation`)."""
-
-    def __init__(self, progress: ProgressCallback | None, before: int, methods_left: int):
-        self.progress, self.before, self.methods_left, self.total = progress, before, methods_left, 0
-
-    def __call__(self, event: RunProgress) -> None:
-        self.total = event.total
-        done, total = self.before + event.done, self.before + event.total * self.methods_left
-        eta = (total - done) / event.rate if event.rate else event.eta_s
-        self.progress(replace(event, done=done, total=total, eta_s=eta))
 
 
 def summarized(result: EvaluationResult) -> SummarizedEvaluation:

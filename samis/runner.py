@@ -145,7 +145,9 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
             engine's workers.
         progress: optional callback, sent :class:`samis.runs.RunProgress` events.
         notify: told one-line notices (Ray workers started or lost).
-        flush_every_s: seconds of work between two flushes of the store (and once at the end).
+        flush_every_s: seconds of work between two flushes of the store (and once at the end); longer when a
+            flush takes more than a third of it (a large file rewritten whole), so flushing never takes more
+            than a quarter of the run.
 
     Returns:
         a :class:`RunOutcome`.
@@ -178,8 +180,11 @@ def run_task(task: Task, units: Sequence[Unit], store: UnitStore, *, engine: Eng
             done.add(unit.name)
             tracker.advance()
             if time.perf_counter() - last_flush >= flush_every_s:
+                started = time.perf_counter()
                 store.flush()
                 last_flush = time.perf_counter()
+                # a store that rewrites a large file whole: at most a quarter of the time goes to flushing
+                flush_every_s = max(flush_every_s, 3 * (last_flush - started))
     store.flush()
     outcome.seconds = tracker.elapsed()  # since the workers were ready
     outcome.computed = [unit for unit in todo if unit.name in done]  # Ray returns units as workers finish

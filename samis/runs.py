@@ -225,3 +225,20 @@ class Report:
         document = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         document.update({name: getattr(self, name) for name in self.derived})
         return jsonable(document)
+
+
+class JoinedProgress:
+    """The progress events of one part of a run (one method, one group of methods) as part of a count over every
+    part: done = the parts before's items plus this part's; total = that plus this part's total for it and for
+    each part still to come (exact once the last part starts). Its ``total`` is the part's own total."""
+
+    def __init__(self, progress: ProgressCallback | None, before: int, parts_left: int):
+        self.progress, self.before, self.parts_left, self.total = progress, before, parts_left, 0
+
+    def __call__(self, event: RunProgress) -> None:
+        self.total = event.total
+        if self.progress is None:
+            return
+        done, total = self.before + event.done, self.before + event.total * self.parts_left
+        eta = (total - done) / event.rate if event.rate else event.eta_s
+        self.progress(dataclasses.replace(event, done=done, total=total, eta_s=eta))

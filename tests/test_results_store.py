@@ -356,3 +356,27 @@ def test_curves_of_a_store_rewritten_in_place_since_are_refused_and_the_new_file
     with pytest.raises(EvaluationError, match=r"good\.parquet: changed while it was read"):
         result.scores
     assert path.exists() and not list(path.parent.glob("good.parquet.damaged-*"))
+
+
+def test_more_images_than_a_run_holds_are_scored_a_method_group_at_a_time(workspace, toy, monkeypatch):
+    """Memory is bounded by ROWS_IN_MEMORY rows: past it, each group of methods is scored and written before the
+    next one starts; the scores are those of one pass, and progress is one count over every group."""
+    dataset, preds = toy
+    one_pass = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()
+    for path in workspace.results_dir("toy").glob("*.parquet"):
+        path.unlink()
+    monkeypatch.setattr(evaluation, "ROWS_IN_MEMORY", 14)  # 14 images: one method per group
+    written_before, real_run_task = [], evaluation.run_task
+
+    def run_task(task, units, store, **options):
+        written_before.append(sorted(p.stem for p in workspace.results_dir("toy").glob("*.parquet")))
+        assert {unit.group for unit in units} == {units[0].group}  # one method per run
+        return real_run_task(task, units, store, **options)
+
+    monkeypatch.setattr(evaluation, "run_task", run_task)
+    events = []
+    grouped = evaluation.evaluate(workspace, dataset, workers=1, progress=events.append)
+    assert written_before == [sorted(preds)[:i] for i in range(len(preds))]  # each group written before the next
+    assert grouped.to_json_dict() == one_pass and grouped.computed == 14 * len(preds)
+    done = [event.done for event in events]
+    assert done == sorted(done) and events[-1].done == events[-1].total == 14 * len(preds)

@@ -126,3 +126,28 @@ def test_a_killed_run_resumes_after_its_last_whole_file_and_leaves_no_process(im
     stored, expected = _stored(folder), _expected(images)
     for stem in expected:
         np.testing.assert_allclose(stored[stem], expected[stem], rtol=1e-12)
+
+
+def test_a_store_slow_to_flush_is_flushed_less_often(monkeypatch):
+    """Flushes come every flush_every_s seconds of work, but never take more than a quarter of the run: after a
+    flush that took 10 s (a large file rewritten whole), the next one waits 30 s. A fake clock: no sleep."""
+    import samis.runner as runner
+    from samis.runner import Task, Unit, UnitStore
+
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
+    flushed_at = []
+
+    class SlowStore(UnitStore):
+        def put(self, unit, result):
+            clock[0] += 1.0  # one second of work per unit
+
+        def flush(self):
+            flushed_at.append(clock[0])
+            clock[0] += 10.0  # writing takes ten seconds
+
+    task = Task("toy", lambda job: job, lambda: (lambda payload: payload), parallel_min=10**6)
+    run_task(task, [Unit(f"u{i}", job=i) for i in range(60)], SlowStore(), flush_every_s=2.0)
+    # the first after 2 units (t=2); it took 10 s, so the next waits 30 s of work (t=12+30=42, 32 units done);
+    # the 28 units left end at t=52+28=80, before the next would be due: the last flush is the one at the end
+    assert flushed_at == [2.0, 42.0, 80.0]
