@@ -34,7 +34,7 @@ from samis.result_cache import PairStore, file_hash, ground_truth_keys
 from samis.results_store import SUFFIX, CurveRows, ParquetRowCache
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import JoinedProgress, ProgressCallback, Report, jsonable
-from samis.store import method_generation, prediction_files, read_prediction
+from samis.store import method_generation, prediction_paths, read_prediction
 from samis.workspace import Workspace, validate_name
 
 # 2: ground truth read by samis.imageio.read_mask (0/1, 16-bit and coloured masks were read as
@@ -278,13 +278,13 @@ def checked_methods(workspace: Workspace, dataset: Dataset, methods: list[str] |
 
 
 def maps_of_split(workspace: Workspace, dataset: Dataset, split: str, method: str, split_ids: list[str],
-                  allow_missing: bool) -> tuple[dict[str, Path], list[str]]:
-    """A method's map files of a split's images (in split order) and the images it has no map for.
+                  allow_missing: bool) -> tuple[dict[str, str], list[str]]:
+    """A method's map files (path strings) of a split's images (in split order) and the images it has no map for.
 
     Raises:
         EvaluationError: maps are missing and ``allow_missing`` is False (names the first ten).
     """
-    files = prediction_files(workspace, dataset.id, method)
+    files = prediction_paths(workspace, dataset.id, method)
     missing = [stem for stem in split_ids if stem not in files]
     if missing and not allow_missing:
         shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")

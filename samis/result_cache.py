@@ -140,7 +140,7 @@ def load_npz(path: Path, layout: dict, version: int, check: Callable[[dict], Non
 def save_npz(path: Path, version: int, **arrays) -> None:
     """Write arrays (and ``version``) as one ``.npz``, atomically."""
     buffer = io.BytesIO()
-    np.savez(buffer, version=np.array(version), **arrays)
+    np.savez_compressed(buffer, version=np.array(version), **arrays)  # histograms are mostly zeros: ~10x smaller
     write_bytes_atomic(path, buffer.getvalue())
 
 
@@ -305,8 +305,8 @@ class PairStore:
 
     def plan_images(self, maps: dict[str, dict[str, Path]], gt_keys: dict[str, str], image_order: list[str],
                     job_of: Callable[[str, Path], Any]) -> list[Unit]:
-        """The units of every method (``maps``: method -> image -> map file), keyed by both files' content, in
-        ``image_order`` with an image's pairs one after another, so a task reads each ground truth once for all of
+        """The units of every method (``maps``: method -> image -> map file, in ``image_order``), keyed by both files'
+        content, in ``image_order`` with an image's pairs one after another, so a task reads each ground truth once for all of
         its methods. A cached row whose map kept its content under a new stat is touched (not recomputed)."""
         units = []
         for method, present in maps.items():
@@ -314,10 +314,14 @@ class PairStore:
             known = cache.known()
             pred_keys, pred_stats = content_keys(present, known)
             for stem, path in present.items():
-                units.append(Unit(stem, (pred_keys[stem], gt_keys[stem]), job_of(stem, path), group=method))
-                self._stats[(method, stem)] = pred_stats[stem]
-                if cache.lookup(stem) == units[-1].key and known[stem][0] != pred_stats[stem]:
-                    cache.touch(stem, pred_stats[stem])
+                key, stat = (pred_keys[stem], gt_keys[stem]), pred_stats[stem]
+                units.append(Unit(stem, key, job_of(stem, path), group=method))
+                if cache.lookup(stem) != key:
+                    self._stats[(method, stem)] = stat  # the row put for it will remember this stat
+                elif known[stem][0] != stat:
+                    cache.touch(stem, stat)
+        if len(maps) == 1:  # one method's maps come in image order already
+            return units
         order = {stem: i for i, stem in enumerate(image_order)}
         return sorted(units, key=lambda unit: order[unit.id])
 

@@ -62,6 +62,18 @@ def prediction_files(workspace: Workspace, dataset_id: str, method: str) -> dict
         return {e.name[:-4]: folder / e.name for e in entries if e.name.endswith(".png") and not e.name.startswith(".")}
 
 
+def prediction_paths(workspace: Workspace, dataset_id: str, method: str) -> dict[str, str]:
+    """:func:`prediction_files` as path strings: what the warm paths over many maps use (a ``Path`` object per
+    file costs more than listing the folder)."""
+    folder = os.fspath(workspace.method_dir(dataset_id, method))
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name[:-4]: os.path.join(folder, e.name) for e in entries
+                    if e.name.endswith(".png") and not e.name.startswith(".")}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
 def read_prediction(path: Path, expected_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read one stored map as uint8.
 
