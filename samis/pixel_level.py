@@ -34,7 +34,7 @@ from samis.evaluation import checked_methods, maps_of_split, on_one_generation, 
 from samis.image_level import check_min_area, default_min_area, ground_truth_facts
 from samis.result_cache import PairStore, RaggedRowCache
 from samis.runner import EngineSpec, Task, check_engine, run_task
-from samis.runs import ProgressCallback, Report, jsonable
+from samis.runs import JoinedProgress, ProgressCallback, Report, jsonable
 from samis.stats import DEFAULT_SEED, check_resamples, check_seed, percentile_interval, resample_chunks, resample_weights
 from samis.workspace import Workspace, validate_name
 
@@ -723,16 +723,19 @@ def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, metho
     class_of = {s.id: s.cls for s in union}
     gt_paths = {s.id: s.gt_path for s in union}
     maps = {m: maps_of_split(workspace, dataset, split, m, union_ids, options.allow_missing) for m in methods}
-    store = PairStore({m: RaggedRowCache(cache_path(workspace, dataset.id, m), _VALUES, CACHE_VERSION)
-                       for m in methods}, lambda result: {"hist": result[0], "regions": result[1]})
-    units = store.plan_images({m: maps[m][0] for m in methods}, gt_keys, union_ids,
-                              lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
-    outcome = run_task(PIXEL_LEVEL, units, store, **run_options)
-    split_ids = [s.id for s in samples]
-    results = {}
-    for method in methods:
+    split_ids, results, computed, before = [s.id for s in samples], {}, [], 0
+    for position, method in enumerate(methods):  # one method's rows in memory at a time
+        store = _method_store(workspace, dataset.id, method)
+        units = store.plan_images({method: maps[method][0]}, gt_keys, union_ids,
+                                  lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
+        progress = run_options.get("progress")
+        if len(methods) > 1:
+            progress = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
+        computed += run_task(PIXEL_LEVEL, units, store, **{**run_options, "progress": progress}).computed
+        before += getattr(progress, "total", 0)
         present = list(maps[method][0])
         every = PixelHistograms.from_rows(present, store.caches[method].rows_for(present), [class_of[s] for s in present])
+        del store, units  # the rows go before the next method's are read
         have = set(present)
         results[method] = _measure_method(method, every.subset([s for s in split_ids if s in have]),
                                           every.subset([s for s in calibration_ids if s in have]), options,
@@ -743,8 +746,26 @@ def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, metho
         notes.append(f"the calibration split {options.calibration_split!r} overlaps the evaluated split {split!r}: "
                      "the operating point is measured on images its threshold was set on")
     result = PixelLevelResult(dataset.id, split, options.calibration_split, options, results,
-                              {s.id: s.cls for s in samples}, overlap, computed=len(outcome.computed), notes=notes)
-    return result, store, outcome.computed
+                              {s.id: s.cls for s in samples}, overlap, computed=len(computed), notes=notes)
+    return result, _Reopened(lambda method: _method_store(workspace, dataset.id, method)), computed
+
+
+def _method_store(workspace: Workspace, dataset_id: str, method: str) -> PairStore:
+    """The pair store of one method's per-image histograms."""
+    return PairStore({method: RaggedRowCache(cache_path(workspace, dataset_id, method), _VALUES, CACHE_VERSION)},
+                     lambda result: {"hist": result[0], "regions": result[1]})
+
+
+class _Reopened:
+    """What :func:`samis.evaluation.on_one_generation` forgets through once a pass is over: each method's store,
+    opened again (a pass keeps no method's rows in memory)."""
+
+    def __init__(self, open_store):
+        self.open_store = open_store
+
+    def forget(self, units: list) -> None:
+        for method in sorted({unit.group for unit in units}):
+            self.open_store(method).forget([unit for unit in units if unit.group == method])
 
 
 def _measure_method(method: str, evaluated: PixelHistograms, calibration: PixelHistograms,
