@@ -18,6 +18,7 @@ Work is spread over the CPU cores, one ground truth read per image for all metho
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -58,6 +59,7 @@ class MethodResult:
     scalars: np.ndarray  # (N, len(IMAGE_METRICS))
     curves: "np.ndarray | CurveRows"  # (N, len(CURVES), 256): in memory, or read from the store as used
     missing: list[str] = field(default_factory=list)
+    _overall: dict | None = field(default=None, init=False, repr=False, compare=False)  # scores() over all rows
 
     def curve_chunks(self, rows: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The per-image curves of ``rows`` (positions in :attr:`stems`; default all), a bounded block at a time:
@@ -75,7 +77,9 @@ class MethodResult:
     def scores(self, stems: list[str] | set[str] | None = None) -> dict:
         """Dataset scores over all images, or over the given subset of image ids."""
         if stems is None:
-            return self.grouped_scores([np.arange(len(self.stems))])[0]
+            if self._overall is None:  # read the curves once
+                self._overall = self.grouped_scores([np.arange(len(self.stems))])[0]
+            return self._overall
         wanted = set(stems)
         return self.grouped_scores([np.array([i for i, s in enumerate(self.stems) if s in wanted], np.int64)])[0]
 
@@ -132,7 +136,11 @@ class EvaluationResult(Report):
 
     @property
     def scores(self) -> dict[str, dict]:
-        return {name: result.scores() for name, result in self.methods.items()}
+        """Each method's dataset scores; the methods' curves are read side by side (threads: reading and
+        decompressing a store and summing its curves leave the interpreter free)."""
+        with ThreadPoolExecutor(max_workers=min(2, max(1, len(self.methods)))) as pool:
+            scores = list(pool.map(lambda result: result.scores(), self.methods.values()))
+        return dict(zip(self.methods, scores))
 
     def without(self, images, note: str) -> "EvaluationResult":
         """The same result over the split less ``images`` (e.g. those tagged ``gt error``): exactly what
@@ -166,8 +174,7 @@ class EvaluationResult(Report):
         """The document ``evaluate --format json`` prints: dataset, split,
         and each method's image count and dataset metrics."""
         methods = {}
-        for name, result in self.methods.items():
-            scores = result.scores()
+        for name, scores in self.scores.items():
             methods[name] = {"n_images": scores["n_images"], **{m: scores[m] for m in DATASET_METRICS}}
         document = {"dataset": self.dataset, "split": self.split, "methods": methods}
         if self.left_out:
@@ -200,8 +207,7 @@ class EvaluationResult(Report):
     def scores_frame(self) -> pd.DataFrame:
         """Methods × dataset metrics (plus n_images and missing)."""
         rows = []
-        for name, result in self.methods.items():
-            scores = result.scores()
+        for (name, result), scores in zip(self.methods.items(), self.scores.values()):
             rows.append({"method": name, "n_images": scores["n_images"], "missing": len(result.missing),
                          **{m: scores[m] for m in DATASET_METRICS}})
         return pd.DataFrame(rows, columns=["method", "n_images", "missing", *DATASET_METRICS])
