@@ -207,10 +207,11 @@ def test_a_store_of_a_newer_format_is_refused_in_one_line_and_kept(workspace, to
     evaluation.evaluate(workspace, dataset, workers=1)
     path = workspace.results_dir("toy") / "good.parquet"
     table = pq.read_table(path)
-    newer = table.replace_schema_metadata({**table.schema.metadata, b"samis.format": b"2"})
-    pq.write_table(newer, path)
+    newer_format = results_store.STORE_FORMAT + 1
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"samis.format": str(newer_format).encode()}),
+                   path)
     written = path.read_bytes()
-    with pytest.raises(EvaluationError, match="written by a newer samis .results store format 2"):
+    with pytest.raises(EvaluationError, match=f"written by a newer samis .results store format {newer_format}"):
         evaluation.evaluate(workspace, dataset, workers=1)
     code, out, err = _cli(workspace, capsys, "evaluate", "toy")
     assert code == 2 and out == "" and err.count("\n") == 1 and "newer samis" in err and "good.parquet" in err
@@ -333,7 +334,7 @@ def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace
     clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()  # curves are read as used: now
     path = workspace.results_dir("toy") / "good.parquet"
     group = pq.ParquetFile(path).metadata.row_group(0)
-    fm = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "fm.list.element")
+    fm = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "fm")
     data = bytearray(path.read_bytes())
     start = fm.data_page_offset + 40  # inside the compressed page, past its header
     data[start:start + 64] = bytes(64)
@@ -380,3 +381,36 @@ def test_more_images_than_a_run_holds_are_scored_a_method_group_at_a_time(worksp
     assert grouped.to_json_dict() == one_pass and grouped.computed == 14 * len(preds)
     done = [event.done for event in events]
     assert done == sorted(done) and events[-1].done == events[-1].total == 14 * len(preds)
+
+
+def _as_format_1(path) -> None:
+    """Rewrite a store as samis wrote it in results store format 1: each curve a fixed-size list of float32."""
+    table = pq.read_table(path)
+    columns = []
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        if pa.types.is_fixed_size_binary(column.type):
+            values = np.frombuffer(column.buffers()[1], "<f4", count=len(column) * 256, offset=column.offset * 1024)
+            column = pa.FixedSizeListArray.from_arrays(pa.array(values), 256)
+        columns.append(column)
+    old = pa.Table.from_arrays(columns, names=table.column_names)
+    pq.write_table(old.replace_schema_metadata({**table.schema.metadata, b"samis.format": b"1"}), path, compression="zstd")
+
+
+def test_a_format_1_store_is_read_as_it_is_and_rewritten_once_in_format_2(workspace, toy):
+    dataset, preds = toy
+    clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()
+    paths = sorted(workspace.results_dir("toy").glob("*.parquet"))
+    for path in paths:
+        _as_format_1(path)
+    assert {results_store.store_versions(p)[0] for p in paths} == {1}
+    viewed = evaluation.evaluate_trusting_generation(workspace, dataset)  # a view reads format 1, writes nothing
+    assert viewed.to_json_dict() == clean and {results_store.store_versions(p)[0] for p in paths} == {1}
+    with pytest.warns(SamisWarning, match=r"rewritten in results store format 2 \(it was in format 1\)") as said:
+        again = evaluation.evaluate(workspace, dataset, workers=1)
+    assert len([w for w in said if "rewritten" in str(w.message)]) == len(paths)  # one line per file, once
+    assert again.computed == 0 and again.to_json_dict() == clean
+    assert {results_store.store_versions(p)[0] for p in paths} == {results_store.STORE_FORMAT}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamisWarning)
+        assert evaluation.evaluate(workspace, dataset, workers=1).to_json_dict() == clean
