@@ -15,7 +15,8 @@ Everything here works from the per-image results an evaluation already holds
   does for the full set. The resamples are matrix products (n × B counts)ᵀ @ (n × columns), with no
   Python loop over images or resamples.
 - **Streaming, bounded memory.** The counts of a block of resamples are held as one small-integer
-  (n × b) matrix (uint8: 150 MB for B = 1000 at n = 150,000, b·n ≤ :data:`COUNT_ENTRIES`), and each
+  (n × b) matrix (uint8: 150 MB for B = 1000 at n = 150,000; b·n ≤ :data:`COUNT_ENTRIES`,
+  b ≤ :data:`BLOCK_RESAMPLES`), and each
   method's per-image curves are read once per block through :meth:`MethodResult.curve_chunks
   <samis.evaluation.MethodResult.curve_chunks>`, a bounded block of images at a time, never as a
   whole. Scalar metrics are summed in float64. A curve's resampled sum is its float64 sum over the
@@ -187,20 +188,23 @@ def resample_counts(indices: np.ndarray, n: int) -> np.ndarray:
     resamples = indices.shape[0]
     flat = (indices + np.arange(resamples, dtype=np.int64)[:, None] * n).ravel()
     counts = np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
-    return counts.T.astype(np.min_scalar_type(int(counts.max(initial=0))))
+    return counts.astype(np.min_scalar_type(int(counts.max(initial=0)))).T
 
 
 #: entries (images × resamples) of the count matrix held at once: 2²⁸ uint8 = 256 MiB, whatever B is
 #: (B = 1000 resamples of 150,000 images are one block, so each method's curves are read once)
 COUNT_ENTRIES = 1 << 28
+#: resamples of one block at most, whatever the number of images: what is made per block of curves (the
+#: counts as floats, 4096 images × 2048 × 8 bytes = 64 MiB; the sums, 2048 × 512 × 8 = 8 MiB) stays bounded
+BLOCK_RESAMPLES = 2048
 
 
 def count_blocks(n: int, resamples: int, seed: int, strata: Sequence | None = None) -> Iterator[np.ndarray]:
     """The resamples of :func:`resample_indices` as (n, b) count matrices of consecutive resamples, b·n at most
-    :data:`COUNT_ENTRIES` (b at least 1): column j of the blocks in turn is :func:`resample_counts` of row j of
-    :func:`resample_indices`. Drawn through :func:`resample_chunks`; one buffer is reused, so a block is valid
-    until the next is asked for."""
-    width = min(resamples, max(1, COUNT_ENTRIES // max(1, n)))
+    :data:`COUNT_ENTRIES` and b at most :data:`BLOCK_RESAMPLES` (b at least 1): column j of the blocks in turn is
+    :func:`resample_counts` of row j of :func:`resample_indices`. Drawn through :func:`resample_chunks`; one
+    buffer is reused, so a block is valid until the next is asked for."""
+    width = min(resamples, BLOCK_RESAMPLES, max(1, COUNT_ENTRIES // max(1, n)))
     block, filled, left = np.zeros((n, width), np.uint8), 0, resamples
     for indices in resample_chunks(n, resamples, seed, strata):
         counts, taken = resample_counts(indices, n), 0
@@ -512,16 +516,16 @@ _SCALAR_ROWS = 4096
 
 
 def _scalar_sums(counts: np.ndarray, sums: list["_MethodSums"]) -> list[np.ndarray]:
-    """Per method, (b, scalar metrics): Σ over the images of count × value, in float64 (one conversion of the
-    counts per block of images, shared by every method)."""
-    out = [np.zeros((counts.shape[1], method.scalar_columns.size)) for method in sums]
-    if not any(method.scalar_columns.size for method in sums):
-        return out
-    for start in range(0, counts.shape[0], _SCALAR_ROWS):
-        weights = counts[start:start + _SCALAR_ROWS].astype(np.float64)
-        for total, method in zip(out, sums):
-            total += weights.T @ method.paired[start:start + _SCALAR_ROWS][:, method.scalar_columns]
-    return out
+    """Per method, (b, scalar metrics): Σ over the images of count × value, in float64: one product per block of
+    images for every method's columns together (the counts turned into float64 once)."""
+    widths = [method.scalar_columns.size for method in sums]
+    total = np.zeros((counts.shape[1], sum(widths)))
+    if total.shape[1]:
+        for start in range(0, counts.shape[0], _SCALAR_ROWS):
+            values = np.concatenate([method.paired[start:start + _SCALAR_ROWS][:, method.scalar_columns]
+                                     for method in sums], axis=1)
+            total += counts[start:start + _SCALAR_ROWS].astype(np.float64).T @ values
+    return np.split(total, np.cumsum(widths)[:-1], axis=1)
 
 
 class _MethodSums:
@@ -542,7 +546,11 @@ class _MethodSums:
         self.paired = np.asarray(result.scalars[self.rows][:, [IMAGE_METRICS.index(m) for m in PAIRED_METRICS]],
                                  dtype=np.float64)  # (n, PAIRED_METRICS)
         self.scalar_columns = np.array([PAIRED_METRICS.index(m) for m in scalar_names], dtype=np.int64)
-        self.curve_picks = [CURVES.index(c) for c in curve_names]
+        picks = [CURVES.index(c) for c in curve_names]
+        self.n_curves = len(picks)
+        # fm, em are neighbours in CURVES: a slice of a block (one row of 256 × curves per image), no copy
+        consecutive = picks == list(range(picks[0], picks[0] + len(picks))) if picks else True
+        self.curve_picks = slice(picks[0], picks[0] + len(picks)) if picks and consecutive else picks
         self.total: np.ndarray | None = None  # (256 × curves,) float64 sum over the images, after the first read
         self.centre: np.ndarray | None = None
 
@@ -553,22 +561,22 @@ class _MethodSums:
         images, so the second sum adds nothing but the resample's deviation, small enough for float32 products
         (summed in float64 block by block) from :data:`FLOAT32_FROM_IMAGES` images on.
         """
-        width = 256 * len(self.curve_picks)
-        deviation = np.zeros((counts.shape[1], width))
+        width = 256 * self.n_curves
         if not width:
-            return deviation
+            return np.zeros((counts.shape[1], 0))
         total = np.zeros(width) if self.total is None else None
         products = np.float32 if len(self.rows) >= FLOAT32_FROM_IMAGES else np.float64
+        deviation = None
         for positions, block in self.result.curve_chunks(self.rows):
-            values = np.asarray(block, dtype=np.float32)[:, self.curve_picks, :].reshape(len(positions), width)
+            picked = np.asarray(block)[:, self.curve_picks, :].reshape(len(positions), width)
             if total is not None:
-                total += values.sum(axis=0, dtype=np.float64)
-            values = values.astype(products, copy=False)
+                total += picked.sum(axis=0, dtype=np.float64)
             if self.centre is None:
-                self.centre = values.mean(axis=0, dtype=np.float64).astype(products)
-            drawn = counts[self.image_of[positions]].astype(products)
-            drawn -= 1.0
-            deviation += drawn.T @ (values - self.centre)
+                self.centre = picked.mean(axis=0, dtype=np.float64).astype(products)
+            values = np.subtract(picked, self.centre, dtype=products)
+            drawn = np.subtract(counts[self.image_of[positions]], 1, dtype=products)
+            product = drawn.T @ values
+            deviation = product.astype(np.float64) if deviation is None else np.add(deviation, product, out=deviation)
         if total is not None:
             self.total = total
         return deviation + self.total

@@ -293,6 +293,10 @@ def test_count_blocks_are_the_resampled_counts_bit_for_bit(monkeypatch):
     blocks = [block.copy() for block in stats.count_blocks(len(strata), 1003, 7, strata)]
     assert [b.shape[1] for b in blocks] == [300, 300, 300, 103] and blocks[0].dtype == np.uint8
     assert np.array_equal(np.concatenate(blocks, axis=1), expected)
+    monkeypatch.setattr(stats, "BLOCK_RESAMPLES", 250)  # few images, many resamples: bounded by resamples too
+    blocks = [block.copy() for block in stats.count_blocks(len(strata), 1003, 7, strata)]
+    assert [b.shape[1] for b in blocks] == [250, 250, 250, 250, 3]
+    assert np.array_equal(np.concatenate(blocks, axis=1), expected)
 
 
 def test_counts_past_255_widen_the_block_without_losing_what_it_holds(monkeypatch):
