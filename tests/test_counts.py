@@ -87,20 +87,32 @@ def test_the_chunked_resamples_are_the_one_big_draw_bit_for_bit():
 def test_the_bootstrap_never_holds_more_than_one_chunk_of_resamples(monkeypatch):
     evaluation = fake_evaluation(n=40)
     whole = bootstrap(evaluation, resamples=3000, seed=5)
-    seen = []
-    original = stats.resample_weights
+    seen, blocks = [], []
+    original_counts, original_blocks = stats.resample_counts, stats.count_blocks
 
     def watched(indices, n):
         seen.append(indices.size)
-        return original(indices, n)
+        return original_counts(indices, n)
 
-    monkeypatch.setattr(stats, "resample_weights", watched)
+    def watched_blocks(*args):
+        for block in original_blocks(*args):
+            blocks.append(block.size)
+            yield block
+
+    monkeypatch.setattr(stats, "resample_counts", watched)
+    monkeypatch.setattr(stats, "count_blocks", watched_blocks)
     monkeypatch.setattr(stats, "CHUNK_ENTRIES", 40 * 100)
     monkeypatch.setattr(stats.resample_chunks, "__defaults__", (None, 40 * 100))
     chunked = bootstrap(evaluation, resamples=3000, seed=5)
     assert len(seen) == 30 and max(seen) <= 40 * 100  # 30 blocks of 100 resamples, never 3000 × 40 at once
-    # the same resamples; the matrix product of a smaller block may round the last bit differently
+    # the same counts (one block of 3000 × 40 small ints), so the same products
     np.testing.assert_allclose(chunked.samples, whole.samples, rtol=0, atol=1e-12)
+    # counts held at most COUNT_ENTRIES at a time: 6 blocks of 500 resamples, each method's curves read 6 times
+    seen.clear(), blocks.clear()
+    monkeypatch.setattr(stats, "COUNT_ENTRIES", 40 * 500)
+    bounded = bootstrap(evaluation, resamples=3000, seed=5)
+    assert blocks == [40 * 500] * 6 and len(seen) == 30
+    np.testing.assert_allclose(bounded.samples, whole.samples, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("flag, expected", [

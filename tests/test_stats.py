@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from reference import wilcoxon_signed_rank_p
 
+from samis import stats
 from samis.errors import StatsError
 from samis.evaluation import EvaluationResult, MethodResult
 from samis.metrics import CURVES, DATASET_METRICS, IMAGE_METRICS, aggregate
 from samis.stats import (
-    PAIRED_METRICS, bootstrap, check_resamples, compare_methods, holm, resample_indices,
+    PAIRED_METRICS, STAT_METRICS, bootstrap, check_resamples, compare_methods, holm, resample_indices,
     resample_weights, significance_matrix, weighted_metrics, wilcoxon_p,
 )
 
@@ -175,3 +176,134 @@ def test_wilcoxon_on_real_sd900_equals_the_definition(workspace, sd900_dir, sd90
     for metric in PAIRED_METRICS:
         expected = wilcoxon_signed_rank_p(a[metric].to_numpy(), b[metric].to_numpy())
         _assert_p_equal(result.metrics[metric]["p_wilcoxon"], expected, metric)
+
+
+# ---- the streaming bootstrap (issue 25): counts blocks, curves only through curve_chunks ----------------------
+class StreamedOnly(MethodResult):
+    """A method result whose curves can only be streamed: reading ``.curves`` fails the test, and
+    ``curve_chunks`` yields small blocks in a shuffled order (as a store read by row groups may)."""
+
+    @property
+    def curves(self):
+        raise AssertionError("the bootstrap read MethodResult.curves instead of streaming curve_chunks")
+
+    @curves.setter
+    def curves(self, value):
+        self._hidden = np.asarray(value)
+
+    def curve_chunks(self, rows=None):
+        rows = np.arange(len(self.stems)) if rows is None else np.asarray(rows, np.int64)
+        self.reads = getattr(self, "reads", 0) + 1
+        order = np.random.default_rng(len(rows)).permutation(len(rows))
+        for start in range(0, len(rows), 7):
+            block = rows[order[start:start + 7]]
+            yield block, self._hidden[block].astype(np.float32)
+
+
+def float32_evaluation(n=90, methods=("A", "B"), classes=("x", "y", "z"), streamed=False, seed=4):
+    """Like fake_evaluation, with curves that float32 holds exactly (as the results store keeps them) and each
+    method's rows in its own order (not the split's), so positions must be mapped back to images."""
+    evaluation = fake_evaluation(n=n, methods=methods, classes=classes, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    for name, result in list(evaluation.methods.items()):
+        order = rng.permutation(n)
+        kind = StreamedOnly if streamed else MethodResult
+        evaluation.methods[name] = kind(name, [result.stems[i] for i in order], result.scalars[order],
+                                        result.curves[order].astype(np.float32).astype(np.float64))
+    return evaluation
+
+
+def plain_resampled(result, stems, indices):
+    """(B, DATASET_METRICS + IoU, Dice) with numpy alone: each resample's drawn rows, the float64 mean of their
+    per-image values and curves, the max / mean of the mean curves."""
+    curves = result._hidden if isinstance(result, StreamedOnly) else result.curves
+    position = {s: i for i, s in enumerate(result.stems)}
+    rows = np.array([position[s] for s in stems])
+    out = []
+    for drawn in rows[indices]:
+        mean_scalars = result.scalars[drawn].mean(axis=0)
+        em = curves[drawn][:, CURVES.index("em")].mean(axis=0)
+        fm = curves[drawn][:, CURVES.index("fm")].mean(axis=0)
+        value = {"maxEm": em.max(), "meanEm": em.mean(), "maxFm": fm.max(), "meanFm": fm.mean(),
+                 **{m: mean_scalars[IMAGE_METRICS.index(m)] for m in PAIRED_METRICS}}
+        out.append([value[m] for m in STAT_METRICS])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("stratify, products", [(True, "float64"), (False, "float64"), (True, "float32")])
+def test_streaming_bootstrap_equals_a_plain_numpy_reference(stratify, products, monkeypatch):
+    if products == "float32":  # the path of 8192 images and more, on small data
+        monkeypatch.setattr(stats, "FLOAT32_FROM_IMAGES", 2)
+    evaluation = float32_evaluation(n=90)
+    wanted = [f"im{i:03d}" for i in range(90) if i % 10 != 3]  # a subset: 81 images, 3 classes of 27
+    boot = bootstrap(evaluation, resamples=200, seed=9, images=wanted, stratify=stratify)
+    classes = [evaluation.image_classes[s] for s in boot.images]
+    indices = resample_indices(len(boot.images), 200, 9, classes if stratify else None)
+    assert boot.images == wanted and boot.metrics == STAT_METRICS
+    scalar = [STAT_METRICS.index(k) for k in PAIRED_METRICS]
+    curve = [STAT_METRICS.index(k) for k in ("maxEm", "meanEm", "maxFm", "meanFm")]
+    for m, name in enumerate(boot.methods):
+        expected = plain_resampled(evaluation.methods[name], boot.images, indices)
+        # per-image metrics: float64 sums, as exact as a float64 mean
+        np.testing.assert_allclose(boot.samples[m][:, scalar], expected[:, scalar], rtol=0, atol=1e-13)
+        # curve metrics: float64 products below FLOAT32_FROM_IMAGES; float32 products (summed in float64) from
+        # there on: 4.2e-8 measured here on 81 images, the error shrinking with more images (see samis.stats)
+        tolerance = 1e-13 if products == "float64" else 1e-7
+        np.testing.assert_allclose(boot.samples[m][:, curve], expected[:, curve], rtol=0, atol=tolerance)
+
+
+def test_the_point_estimate_equals_aggregate():
+    evaluation = float32_evaluation(n=120, methods=("A", "B", "C"))
+    boot = bootstrap(evaluation, resamples=100)
+    for name, result in evaluation.methods.items():
+        scores = result.scores(boot.images)
+        for metric in STAT_METRICS:
+            if metric in DATASET_METRICS:
+                assert boot.value(name, metric) == pytest.approx(scores[metric], rel=0, abs=1e-12), metric
+        for metric in ("IoU", "Dice"):
+            assert boot.value(name, metric) == pytest.approx(result.scalars[:, IMAGE_METRICS.index(metric)].mean(),
+                                                             rel=0, abs=1e-12)
+
+
+def test_the_bootstrap_streams_curves_and_never_reads_them_whole():
+    """Methods whose .curves raise: bootstrap, compare_methods and the significance matrix still work, each
+    method's curves read once (B = 1000 of 90 images is one block of counts), with the values of in-memory
+    results."""
+    streamed = float32_evaluation(n=90, methods=("A", "B", "C"), streamed=True)
+    held = float32_evaluation(n=90, methods=("A", "B", "C"))
+    boot = bootstrap(streamed, resamples=1000, seed=2)
+    assert [streamed.methods[m].reads for m in "ABC"] == [1, 1, 1]
+    reference = bootstrap(held, resamples=1000, seed=2)
+    np.testing.assert_allclose(boot.samples, reference.samples, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(boot.point, reference.point, rtol=0, atol=1e-12)
+    assert significance_matrix(boot, "maxFm").diff.shape == (3, 3)
+    paired = compare_methods(streamed, "C", "A", resamples=300).to_json_dict()
+    assert paired["metrics"]["maxEm"]["diff"] == pytest.approx(reference.difference("C", "A", "maxEm")[0], abs=1e-12)
+    scalar_only = float32_evaluation(n=30, streamed=True)
+    bootstrap(scalar_only, metrics=["Sa", "MAE"], resamples=100)
+    assert not hasattr(scalar_only.methods["A"], "reads")  # no curve metric asked: the curves are not read
+
+
+def test_count_blocks_are_the_resampled_counts_bit_for_bit(monkeypatch):
+    strata = ["b", "a", "c", "a", "b", "a", "c"] * 5
+    indices = resample_indices(len(strata), 1003, 7, strata)
+    expected = np.stack([np.bincount(row, minlength=len(strata)) for row in indices], axis=1)
+    monkeypatch.setattr(stats, "COUNT_ENTRIES", len(strata) * 300)
+    monkeypatch.setattr(stats.resample_chunks, "__defaults__", (None, len(strata) * 64))
+    blocks = [block.copy() for block in stats.count_blocks(len(strata), 1003, 7, strata)]
+    assert [b.shape[1] for b in blocks] == [300, 300, 300, 103] and blocks[0].dtype == np.uint8
+    assert np.array_equal(np.concatenate(blocks, axis=1), expected)
+    monkeypatch.setattr(stats, "BLOCK_RESAMPLES", 250)  # few images, many resamples: bounded by resamples too
+    blocks = [block.copy() for block in stats.count_blocks(len(strata), 1003, 7, strata)]
+    assert [b.shape[1] for b in blocks] == [250, 250, 250, 250, 3]
+    assert np.array_equal(np.concatenate(blocks, axis=1), expected)
+
+
+def test_counts_past_255_widen_the_block_without_losing_what_it_holds(monkeypatch):
+    small = np.tile(np.arange(300), (2, 1))  # every image once
+    big = np.zeros((2, 300), dtype=np.int64)  # image 0 drawn 300 times
+    monkeypatch.setattr(stats, "resample_chunks", lambda *args: iter([small, big]))
+    (block,) = list(stats.count_blocks(300, 4, 0))
+    assert block.dtype == np.uint16 and block.shape == (300, 4)
+    assert np.all(block[:, :2] == 1) and block[0, 2] == 300 and np.all(block[1:, 2:] == 0)
+    assert stats.resample_counts(big, 300).dtype == np.uint16
