@@ -91,6 +91,9 @@ class MethodResult:
             MetricError: a group holds a per-image value outside its range (see :func:`samis.metrics.check_ranges`).
         """
         groups = [np.asarray(rows, np.int64) for rows in groups]
+        total = self._stored_total(groups)
+        if total is not None:  # every row of the store, whose writer summed (and range-checked) the curves
+            return [self._group_scores(groups[0], total, {})]
         label = np.full(len(self.stems), -1, np.int64)
         for g, rows in enumerate(groups):
             label[rows] = g
@@ -103,6 +106,14 @@ class MethodResult:
             for g in np.unique(labels):
                 sums[g] += block[labels == g].sum(axis=0, dtype=np.float64)
         return [self._group_scores(rows, sums[g], bad) for g, rows in enumerate(groups)]
+
+    def _stored_total(self, groups: list[np.ndarray]) -> np.ndarray | None:
+        """The stored sum of every curve when ``groups`` is one group of all rows and they are all of the store's."""
+        if len(groups) != 1 or len(groups[0]) != len(self.stems) or not isinstance(self.curves, CurveRows):
+            return None
+        if not np.array_equal(np.sort(groups[0]), np.arange(len(self.stems))):
+            return None
+        return self.curves.total()
 
     def _group_scores(self, rows: np.ndarray, curve_sum: np.ndarray, bad: dict[str, list[np.ndarray]]) -> dict:
         scalars = self.scalars[rows]

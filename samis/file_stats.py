@@ -33,8 +33,8 @@ def bulk_stats(paths: dict[str, Path]) -> dict[str, tuple[int, int]]:
     """
     by_folder: dict[str, list[tuple[str, str]]] = {}
     for key, path in paths.items():
-        folder, name = os.path.split(os.fspath(path))
-        by_folder.setdefault(folder, []).append((key, name))
+        folder, _, name = os.fspath(path).rpartition(os.sep)  # a path string's folder, as os.path.split gives it
+        by_folder.setdefault(folder or (os.sep if os.fspath(path).startswith(os.sep) else ""), []).append((key, name))
     found = {}
     for folder, items in by_folder.items():
         stats = _folder_stats(folder or ".")

@@ -35,6 +35,8 @@ cuts while it is mapped would kill the reading process (SIGBUS); a read from a c
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
 import os
 import weakref
@@ -48,6 +50,7 @@ import pyarrow.parquet as pq
 from samis import __version__
 from samis.errors import EvaluationError
 from samis.imageio import write_bytes_atomic
+from samis.metrics import bad_rows
 from samis.recovery import move_aside, warn
 from samis.result_cache import KEY_LAYOUT, load_npz
 
@@ -162,6 +165,19 @@ def read_rows(path: Path, images: list[str] | None = None, metrics: tuple[str, .
     return table.filter(pa.array([image in keep for image in table.column("image").to_pylist()], pa.bool_()))
 
 
+def curve_total(file: pq.ParquetFile, curves: int) -> np.ndarray | None:
+    """The ``samis.curve_total`` a writer put in the footer: the float64 sum over every row of each curve, written
+    only when every curve value was within its range; None when absent or not of that shape."""
+    raw = (file.schema_arrow.metadata or {}).get(b"samis.curve_total")
+    if raw is None:
+        return None
+    try:
+        total = np.frombuffer(base64.b64decode(raw, validate=True), "<f8")
+    except (ValueError, binascii.Error):
+        return None
+    return total.reshape(curves, 256).copy() if total.size == curves * 256 else None
+
+
 class CurveRows:
     """The per-image curves of chosen rows of one store file, read a row group at a time (never all at once).
 
@@ -182,6 +198,15 @@ class CurveRows:
         return len(self.positions)
 
     dtype = np.dtype(np.float32)
+
+    def total(self) -> np.ndarray | None:
+        """The float64 sum of these rows' curves, (len(names), 256), from the file's footer when these rows are every
+        row of the file and the writer found every curve value in range (see :func:`curve_total`); else None."""
+        if len(self.positions) != self.file.metadata.num_rows:
+            return None
+        if not np.array_equal(np.sort(self.positions), np.arange(len(self.positions))):
+            return None
+        return curve_total(self.file, len(self.names))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -375,6 +400,12 @@ class ParquetRowCache:
         stats = self.pred_stat.tolist()
         return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
 
+    def key_columns(self) -> tuple[dict[str, int], list[tuple[int, int]], list[str], list[str]]:
+        """(image -> row, each row's map stat, map hash and ground-truth hash): what planning compares (lists the
+        store holds already; the stats as tuples, made once)."""
+        self._merge()
+        return self.index, list(map(tuple, self.pred_stat.tolist())), self.pred_hash, self.gt_hash
+
     def lookup(self, stem: str) -> tuple[str, str] | None:
         """(map hash, ground-truth hash) the row of ``stem`` was computed from, or None."""
         if stem in self._new:
@@ -479,7 +510,10 @@ class ParquetRowCache:
         sink = pa.BufferOutputStream()
         table = self.table()
         write = self._rows_key()  # the file read back below must hold these rows
-        table = table.replace_schema_metadata({**table.schema.metadata, b"samis.write": write.encode()})
+        extra = {b"samis.write": write.encode()}
+        if self.curve_names and not bad_rows(None, self.curves):  # the dataset's curve sums, for a whole-file score
+            extra[b"samis.curve_total"] = base64.b64encode(self.curves.sum(axis=0, dtype=np.float64).astype("<f8").tobytes())
+        table = table.replace_schema_metadata({**table.schema.metadata, **extra})
         # zstd, no dictionary for the floats and hashes (it falls back page by page): half the bytes of the
         # default on SD-saliency-900, and as fast to read
         # a CRC of every page, checked on every read: a damaged page is found, never decoded into other numbers

@@ -68,8 +68,7 @@ def prediction_paths(workspace: Workspace, dataset_id: str, method: str) -> dict
     folder = os.fspath(workspace.method_dir(dataset_id, method))
     try:
         with os.scandir(folder) as entries:
-            return {e.name[:-4]: os.path.join(folder, e.name) for e in entries
-                    if e.name.endswith(".png") and not e.name.startswith(".")}
+            return {e.name[:-4]: e.path for e in entries if e.name.endswith(".png") and not e.name.startswith(".")}
     except (FileNotFoundError, NotADirectoryError):
         return {}
 

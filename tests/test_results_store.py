@@ -328,8 +328,8 @@ def test_a_read_only_workspace_still_evaluates_when_only_the_trust_token_would_c
 
 
 def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace, toy, capsys):
-    """Curves are read on first use, after the keys and values: a damaged curve column met then is moved aside
-    and named in one line, and the next run scores the method again."""
+    """Curves are read on first use, after the keys and values: a damaged curve column met then (its page's CRC
+    fails) is moved aside and named in one line, and the next run scores the method again."""
     dataset, _ = toy
     clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()  # curves are read as used: now
     path = workspace.results_dir("toy") / "good.parquet"
@@ -339,7 +339,8 @@ def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace
     start = fm.data_page_offset + 40  # inside the compressed page, past its header
     data[start:start + 64] = bytes(64)
     path.write_bytes(bytes(data))
-    code, out, err = _cli(workspace, capsys, "evaluate", "toy", "--format", "json")
+    # scores of every row come from the sums the writer stored; a split's subset reads the curves
+    code, out, err = _cli(workspace, capsys, "evaluate", "toy", "--split", "test", "--format", "json")
     assert code == 2 and out == "" and err.count("error: ") == 1 and "good.parquet: damaged" in err, err
     assert not path.exists() and len(list(path.parent.glob("good.parquet.damaged-*"))) == 1
     again = evaluation.evaluate(workspace, dataset, workers=1)
@@ -355,7 +356,7 @@ def test_curves_of_a_store_rewritten_in_place_since_are_refused_and_the_new_file
     path = workspace.results_dir("toy") / "good.parquet"
     pq.write_table(pq.read_table(path).slice(0, 3), path)  # in place: same inode, other bytes
     with pytest.raises(EvaluationError, match=r"good\.parquet: changed while it was read"):
-        result.scores
+        result.class_scores()  # a subset of the rows: their curves are read
     assert path.exists() and not list(path.parent.glob("good.parquet.damaged-*"))
 
 
@@ -414,3 +415,30 @@ def test_a_format_1_store_is_read_as_it_is_and_rewritten_once_in_format_2(worksp
     with warnings.catch_warnings():
         warnings.simplefilter("error", SamisWarning)
         assert evaluation.evaluate(workspace, dataset, workers=1).to_json_dict() == clean
+
+
+def test_scores_of_every_row_come_from_the_stored_curve_sums_and_equal_the_streamed_ones(workspace, toy):
+    """A store's footer holds each curve's sum over every row (written only when every value is in range): the
+    dataset score of a whole store reads no curve, and equals the score streamed from the curves."""
+    dataset, _ = toy
+    stored = evaluation.evaluate(workspace, dataset, workers=1)
+    path = workspace.results_dir("toy") / "good.parquet"
+    assert results_store.curve_total(pq.ParquetFile(path), 4) is not None
+    streamed = {}
+    for method, result in stored.methods.items():
+        rows = np.arange(len(result.stems))
+        in_memory = evaluation.MethodResult(method, result.stems, result.scalars, np.asarray(result.curves))
+        streamed[method] = in_memory.grouped_scores([rows])[0]
+        reads = []
+        real_read = result.curves._read
+        result.curves._read = lambda *a: reads.append(a) or real_read(*a)
+        whole = result.grouped_scores([rows])[0]
+        assert not reads  # no curve was read
+        for name in DATASET_METRICS:
+            assert whole[name] == pytest.approx(streamed[method][name], abs=1e-12), (method, name)
+    table = pq.read_table(path)  # a footer without the sums (a file written before them): the curves are read
+    metadata = {k: v for k, v in table.schema.metadata.items() if k != b"samis.curve_total"}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    again = evaluation.evaluate_trusting_generation(workspace, dataset)
+    for name in DATASET_METRICS:
+        assert again.scores["good"][name] == pytest.approx(streamed["good"][name], abs=1e-12), name
