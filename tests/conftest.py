@@ -40,6 +40,47 @@ def sd900_predictions_dir() -> Path:
     return _shared("predictions/SD-saliency-900")
 
 
+@pytest.fixture(scope="session")
+def sd900_store(tmp_path_factory):
+    """SD-saliency-900 as the tests of its real numbers need it, made once per session (about two minutes).
+
+    A workspace where ``datasets add`` (the CLI) registered all 900 images, every published method of
+    ``../shared/predictions/SD-saliency-900`` (12) is imported, samis's ``evaluate`` scored them over split
+    ``all``, and, independently, a plain pysodmetrics loop scored each method's original files. Returns a
+    namespace: ``workspace``, ``dataset``, ``methods``, ``cli_code`` (the exit code of ``datasets add``),
+    ``imports`` (each method's import report), ``evaluation`` (``evaluate(…).to_json_dict()``), ``plain``
+    (each method's :func:`reference.pysodmetrics_scores`) and ``predictions_dir``.
+
+    Tests share it: they may read it and evaluate over it (the results cache is filled), and may add
+    methods of their own names; they never change the 12 imported methods or the dataset.
+    """
+    from types import SimpleNamespace
+
+    from reference import pysodmetrics_scores_of
+
+    from samis.cli import main
+    from samis.datasets import register_dataset
+    from samis.evaluation import evaluate
+    from samis.store import import_predictions
+    from samis.workspace import Workspace
+
+    sd900_dir, predictions_dir = _shared("datasets/SD-saliency-900"), _shared("predictions/SD-saliency-900")
+    root = tmp_path_factory.mktemp("sd900-store") / "workspace"
+    cli_code = main(["--workspace", str(root), "datasets", "add", "sd900", str(sd900_dir)])
+    workspace = Workspace(root)
+    dataset = register_dataset(workspace, "sd900", sd900_dir, replace=True)
+    methods = sorted(p.name for p in predictions_dir.iterdir() if p.is_dir())
+    originals = {m: {p.stem: p for p in (predictions_dir / m).iterdir()} for m in methods}
+    # the plain loops read the original files, not the store: they run (two processes) while samis imports and scores
+    with pysodmetrics_scores_of({m: [(originals[m][s.id], s.gt_path) for s in dataset.samples]
+                                 for m in methods}) as plain_scores:
+        imports = {m: import_predictions(workspace, dataset, m, predictions_dir / m) for m in methods}
+        evaluation = evaluate(workspace, dataset, split="all").to_json_dict()
+        plain = plain_scores()
+    return SimpleNamespace(workspace=workspace, dataset=dataset, methods=methods, cli_code=cli_code, imports=imports,
+                           evaluation=evaluation, plain=plain, predictions_dir=predictions_dir)
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """An empty workspace in a temp folder, also set as $SAMIS_WORKSPACE."""
