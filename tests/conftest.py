@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +307,46 @@ def serve_bytes():
     for httpd in servers:
         httpd.shutdown()
         httpd.server_close()
+
+
+# ---- one local Ray for the tests that need one -------------------------------------------------------------
+#: how the tests' local Ray starts: 2 CPUs, a 200 MB object store, the checkout importable by its workers
+RAY_OPTIONS = dict(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
+                   runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                                                       os.environ.get("PYTHONPATH")]))}})
+_LAST_RAY_TEST: list = []  # the last test of the run that asks for ray_cluster (set once collected)
+
+
+@pytest.fixture
+def ray_cluster():
+    """A local Ray (:data:`RAY_OPTIONS`), connected here: one for the whole session, started by the first test
+    that asks for it and stopped after the last one (``pytest_runtest_teardown``), not once per test or module.
+
+    Yields the ``ray`` module."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(**RAY_OPTIONS)
+    yield ray
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    users = [item for item in items if "ray_cluster" in getattr(item, "fixturenames", ())]
+    _LAST_RAY_TEST[:] = users[-1:]
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the tests' local Ray once the last test that uses it is done (the tests after it fork processes
+    of their own, better without Ray's threads in them)."""
+    if item in _LAST_RAY_TEST or nextitem is None:
+        _stop_ray()
+
+
+def pytest_sessionfinish(session):
+    _stop_ray()
+
+
+def _stop_ray() -> None:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
