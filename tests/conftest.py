@@ -187,23 +187,36 @@ def tiny_sam_oracle_maps(tmp_path_factory):
     return get
 
 
-@pytest.fixture
-def make_study(workspace, make_folder_dataset, tiny_sam_oracle_maps):
-    """Factory: register dataset `toy` (n images) with methods good, weak and the test-size SAM's real oracle
-    maps (`sam-tiny-random+oracle`: random weights, an upper bound); returns the workspace."""
+def build_study(workspace, base: Path, n: int, oracle: Path):
+    """Register dataset `toy` (n images, written under ``base``) in ``workspace`` with methods good, weak and the
+    oracle maps of ``oracle`` (a folder of :func:`tiny_sam_oracle_maps`); returns the workspace."""
     import shutil
 
     from samis.datasets import register_dataset
     from samis.store import import_predictions
 
+    root, predictions = write_folder_dataset(base, n=n)
+    dataset = register_dataset(workspace, "toy", root, "folder")
+    import_predictions(workspace, dataset, "good", predictions["good"])
+    import_predictions(workspace, dataset, "weak", predictions["weak"])
+    shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def study_builder():
+    """:func:`build_study` itself, for module- and session-scoped fixtures."""
+    return build_study
+
+
+@pytest.fixture
+def make_study(workspace, tmp_path, tiny_sam_oracle_maps):
+    """Factory: register dataset `toy` (n images) with methods good, weak and the test-size SAM's real oracle
+    maps (`sam-tiny-random+oracle`: random weights, an upper bound); returns the workspace."""
+
     def make(n: int):
-        root, predictions = make_folder_dataset(n=n)
-        dataset = register_dataset(workspace, "toy", root, "folder")
-        import_predictions(workspace, dataset, "good", predictions["good"])
-        import_predictions(workspace, dataset, "weak", predictions["weak"])
-        oracle = tiny_sam_oracle_maps(n)  # made once per session by running the test-size SAM
-        shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
-        return workspace
+        # the oracle maps are made once per session by running the test-size SAM
+        return build_study(workspace, tmp_path, n, tiny_sam_oracle_maps(n))
 
     return make
 
