@@ -41,45 +41,67 @@ def sd900_predictions_dir() -> Path:
     return _shared("predictions/SD-saliency-900")
 
 
-@pytest.fixture(scope="session")
-def sd900_store(tmp_path_factory):
-    """SD-saliency-900 as the tests of its real numbers need it, made once per session (about two minutes).
+class Sd900Store:
+    """SD-saliency-900 in one workspace, for the tests of its real numbers (fixture :func:`sd900_store`).
 
-    A workspace where ``datasets add`` (the CLI) registered all 900 images, every published method of
-    ``../shared/predictions/SD-saliency-900`` (12) is imported, samis's ``evaluate`` scored them over split
-    ``all``, and, independently, a plain pysodmetrics loop scored each method's original files. Returns a
-    namespace: ``workspace``, ``dataset``, ``methods``, ``cli_code`` (the exit code of ``datasets add``),
-    ``imports`` (each method's import report), ``evaluation`` (``evaluate(…).to_json_dict()``), ``plain``
-    (each method's :func:`reference.pysodmetrics_scores`) and ``predictions_dir``.
+    Made at once: ``datasets add`` (the CLI; its exit code is ``cli_code``) registers all 900 images in
+    ``workspace`` (``dataset``). The rest is done the first time a test asks for it and kept for the next:
+    :meth:`imported` imports published methods (``imports`` keeps each report) and :meth:`twelve` imports all
+    12 (``methods``), scores them with samis's ``evaluate`` over split ``all`` and, independently, runs a
+    plain pysodmetrics loop on each method's original files.
 
-    Tests share it: they may read it and evaluate over it (the results cache is filled), and may add
-    methods of their own names; they never change the 12 imported methods or the dataset.
+    Tests may read the store and evaluate over it (the results cache fills), and may add methods of their
+    own names; they never change the published methods or the dataset.
     """
-    from types import SimpleNamespace
 
-    from reference import pysodmetrics_scores_of
+    def __init__(self, root: Path, sd900_dir: Path, predictions_dir: Path):
+        from samis.cli import main
+        from samis.datasets import register_dataset
+        from samis.workspace import Workspace
 
-    from samis.cli import main
-    from samis.datasets import register_dataset
-    from samis.evaluation import evaluate
-    from samis.store import import_predictions
-    from samis.workspace import Workspace
+        self.predictions_dir = predictions_dir
+        self.cli_code = main(["--workspace", str(root), "datasets", "add", "sd900", str(sd900_dir)])
+        self.workspace = Workspace(root)
+        self.dataset = register_dataset(self.workspace, "sd900", sd900_dir, replace=True)
+        self.methods = sorted(p.name for p in predictions_dir.iterdir() if p.is_dir())
+        self.imports: dict = {}
+        self._twelve = None
 
+    def imported(self, *methods: str) -> dict:
+        """The import reports of ``methods``, importing those not imported yet."""
+        from samis.store import import_predictions
+
+        for method in methods:
+            if method not in self.imports:
+                self.imports[method] = import_predictions(self.workspace, self.dataset, method,
+                                                          self.predictions_dir / method)
+        return {method: self.imports[method] for method in methods}
+
+    def twelve(self) -> tuple[dict, dict]:
+        """(``evaluate(…, methods, split="all").to_json_dict()``, each method's
+        :func:`reference.pysodmetrics_scores` over its original files), computed once."""
+        if self._twelve is None:
+            from reference import pysodmetrics_scores_of
+
+            from samis.evaluation import evaluate
+
+            samples = self.dataset.samples
+            originals = {m: {p.stem: p for p in (self.predictions_dir / m).iterdir()} for m in self.methods}
+            # the plain loops read the original files, not the store: they run (two processes) while samis
+            # imports and scores
+            with pysodmetrics_scores_of({m: [(originals[m][s.id], s.gt_path) for s in samples]
+                                         for m in self.methods}) as plain_scores:
+                self.imported(*self.methods)
+                evaluation = evaluate(self.workspace, self.dataset, self.methods, split="all").to_json_dict()
+                self._twelve = evaluation, plain_scores()
+        return self._twelve
+
+
+@pytest.fixture(scope="session")
+def sd900_store(tmp_path_factory) -> Sd900Store:
+    """The session's :class:`Sd900Store` (skipped when ../shared has no SD-saliency-900 or its predictions)."""
     sd900_dir, predictions_dir = _shared("datasets/SD-saliency-900"), _shared("predictions/SD-saliency-900")
-    root = tmp_path_factory.mktemp("sd900-store") / "workspace"
-    cli_code = main(["--workspace", str(root), "datasets", "add", "sd900", str(sd900_dir)])
-    workspace = Workspace(root)
-    dataset = register_dataset(workspace, "sd900", sd900_dir, replace=True)
-    methods = sorted(p.name for p in predictions_dir.iterdir() if p.is_dir())
-    originals = {m: {p.stem: p for p in (predictions_dir / m).iterdir()} for m in methods}
-    # the plain loops read the original files, not the store: they run (two processes) while samis imports and scores
-    with pysodmetrics_scores_of({m: [(originals[m][s.id], s.gt_path) for s in dataset.samples]
-                                 for m in methods}) as plain_scores:
-        imports = {m: import_predictions(workspace, dataset, m, predictions_dir / m) for m in methods}
-        evaluation = evaluate(workspace, dataset, split="all").to_json_dict()
-        plain = plain_scores()
-    return SimpleNamespace(workspace=workspace, dataset=dataset, methods=methods, cli_code=cli_code, imports=imports,
-                           evaluation=evaluation, plain=plain, predictions_dir=predictions_dir)
+    return Sd900Store(tmp_path_factory.mktemp("sd900-store") / "workspace", sd900_dir, predictions_dir)
 
 
 @pytest.fixture

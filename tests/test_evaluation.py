@@ -129,16 +129,16 @@ def test_class_scores_and_per_image_frame(workspace, toy):
 def test_real_sd900_twelve_methods_equal_pysodmetrics_scores(sd900_store):
     """The check of issue 2: evaluate over the 12 imported methods = an independent plain loop, to 1e-6.
 
-    ``sd900_store`` (conftest.py) registers SD-saliency-900 with ``datasets add``, imports the 12 published
-    methods, evaluates them over all 900 images and runs the plain pysodmetrics loop on the original files,
-    once per session for every test of these numbers."""
+    ``sd900_store`` (conftest.py) registers SD-saliency-900 with ``datasets add``; its ``twelve()`` imports the
+    12 published methods, evaluates them over all 900 images and runs the plain pysodmetrics loop on the
+    original files, once per session."""
     store = sd900_store
     assert store.cli_code == 0
     assert len(store.methods) == 12 and len(store.dataset.samples) == 900
-    ours = store.evaluation
+    ours, plain_scores = store.twelve()
     assert ours["dataset"] == "sd900" and ours["split"] == "all"
     for method in store.methods:
-        plain = store.plain[method]
+        plain = plain_scores[method]
         assert plain["n_images"] == 900
         for name, value in plain.items():
             assert ours["methods"][method][name] == pytest.approx(value, abs=1e-6), (method, name)

@@ -160,9 +160,10 @@ def test_wilcoxon_p_equals_the_definition(n):
 def test_wilcoxon_on_real_sd900_equals_the_definition(sd900_store):
     """Paired p-values on real per-image scores (sd900 test split, 360 images) equal the definition.
 
-    The scores are those of the session's SD-saliency-900 store (conftest.py: FT and RCRR imported and scored)."""
+    FT and RCRR are imported into the session's SD-saliency-900 store (conftest.py) unless a test did already."""
     from samis.evaluation import evaluate
 
+    sd900_store.imported("FT", "RCRR")
     evaluation = evaluate(sd900_store.workspace, sd900_store.dataset, ["FT", "RCRR"], split="test")
     result = compare_methods(evaluation, "RCRR", "FT", resamples=200)
     frame = evaluation.per_image_frame()

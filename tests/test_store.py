@@ -100,7 +100,7 @@ def test_missing_empty_and_unmatched_folders(workspace, toy, tmp_path):
 
 def test_real_sd900_method_imports_all_900(sd900_store):
     """MCITF (published as JPG) imported into the session's SD-saliency-900 store (conftest.py) matched all 900."""
-    report = sd900_store.imports["MCITF"]
+    report = sd900_store.imported("MCITF")["MCITF"]
     assert (report.matched, report.resized, report.missing, report.extra) == (900, 0, [], [])
     manifest = json.loads((sd900_store.workspace.method_dir("sd900", "MCITF") / "manifest.json").read_text())
     assert manifest["counts"]["matched"] == 900
