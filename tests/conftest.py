@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,69 @@ def mt_dir() -> Path:
 @pytest.fixture
 def sd900_predictions_dir() -> Path:
     return _shared("predictions/SD-saliency-900")
+
+
+class Sd900Store:
+    """SD-saliency-900 in one workspace, for the tests of its real numbers (fixture :func:`sd900_store`).
+
+    Made at once: ``datasets add`` (the CLI; its exit code is ``cli_code``) registers all 900 images in
+    ``workspace`` (``dataset``). The rest is done the first time a test asks for it and kept for the next:
+    :meth:`imported` imports published methods (``imports`` keeps each report) and :meth:`twelve` imports all
+    12 (``methods``), scores them with samis's ``evaluate`` over split ``all`` and, independently, runs a
+    plain pysodmetrics loop on each method's original files.
+
+    Tests may read the store and evaluate over it (the results cache fills), and may add methods of their
+    own names; they never change the published methods or the dataset.
+    """
+
+    def __init__(self, root: Path, sd900_dir: Path, predictions_dir: Path):
+        from samis.cli import main
+        from samis.datasets import register_dataset
+        from samis.workspace import Workspace
+
+        self.predictions_dir = predictions_dir
+        self.cli_code = main(["--workspace", str(root), "datasets", "add", "sd900", str(sd900_dir)])
+        self.workspace = Workspace(root)
+        self.dataset = register_dataset(self.workspace, "sd900", sd900_dir, replace=True)
+        self.methods = sorted(p.name for p in predictions_dir.iterdir() if p.is_dir())
+        self.imports: dict = {}
+        self._twelve = None
+
+    def imported(self, *methods: str) -> dict:
+        """The import reports of ``methods``, importing those not imported yet."""
+        from samis.store import import_predictions
+
+        for method in methods:
+            if method not in self.imports:
+                self.imports[method] = import_predictions(self.workspace, self.dataset, method,
+                                                          self.predictions_dir / method)
+        return {method: self.imports[method] for method in methods}
+
+    def twelve(self) -> tuple[dict, dict]:
+        """(``evaluate(…, methods, split="all").to_json_dict()``, each method's
+        :func:`reference.pysodmetrics_scores` over its original files), computed once."""
+        if self._twelve is None:
+            from reference import pysodmetrics_scores_of
+
+            from samis.evaluation import evaluate
+
+            samples = self.dataset.samples
+            originals = {m: {p.stem: p for p in (self.predictions_dir / m).iterdir()} for m in self.methods}
+            # the plain loops read the original files, not the store: they run (two processes) while samis
+            # imports and scores
+            with pysodmetrics_scores_of({m: [(originals[m][s.id], s.gt_path) for s in samples]
+                                         for m in self.methods}) as plain_scores:
+                self.imported(*self.methods)
+                evaluation = evaluate(self.workspace, self.dataset, self.methods, split="all").to_json_dict()
+                self._twelve = evaluation, plain_scores()
+        return self._twelve
+
+
+@pytest.fixture(scope="session")
+def sd900_store(tmp_path_factory) -> Sd900Store:
+    """The session's :class:`Sd900Store` (skipped when ../shared has no SD-saliency-900 or its predictions)."""
+    sd900_dir, predictions_dir = _shared("datasets/SD-saliency-900"), _shared("predictions/SD-saliency-900")
+    return Sd900Store(tmp_path_factory.mktemp("sd900-store") / "workspace", sd900_dir, predictions_dir)
 
 
 @pytest.fixture
@@ -145,23 +209,36 @@ def tiny_sam_oracle_maps(tmp_path_factory):
     return get
 
 
-@pytest.fixture
-def make_study(workspace, make_folder_dataset, tiny_sam_oracle_maps):
-    """Factory: register dataset `toy` (n images) with methods good, weak and the test-size SAM's real oracle
-    maps (`sam-tiny-random+oracle`: random weights, an upper bound); returns the workspace."""
+def build_study(workspace, base: Path, n: int, oracle: Path):
+    """Register dataset `toy` (n images, written under ``base``) in ``workspace`` with methods good, weak and the
+    oracle maps of ``oracle`` (a folder of :func:`tiny_sam_oracle_maps`); returns the workspace."""
     import shutil
 
     from samis.datasets import register_dataset
     from samis.store import import_predictions
 
+    root, predictions = write_folder_dataset(base, n=n)
+    dataset = register_dataset(workspace, "toy", root, "folder")
+    import_predictions(workspace, dataset, "good", predictions["good"])
+    import_predictions(workspace, dataset, "weak", predictions["weak"])
+    shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def study_builder():
+    """:func:`build_study` itself, for module- and session-scoped fixtures."""
+    return build_study
+
+
+@pytest.fixture
+def make_study(workspace, tmp_path, tiny_sam_oracle_maps):
+    """Factory: register dataset `toy` (n images) with methods good, weak and the test-size SAM's real oracle
+    maps (`sam-tiny-random+oracle`: random weights, an upper bound); returns the workspace."""
+
     def make(n: int):
-        root, predictions = make_folder_dataset(n=n)
-        dataset = register_dataset(workspace, "toy", root, "folder")
-        import_predictions(workspace, dataset, "good", predictions["good"])
-        import_predictions(workspace, dataset, "weak", predictions["weak"])
-        oracle = tiny_sam_oracle_maps(n)  # made once per session by running the test-size SAM
-        shutil.copytree(oracle, workspace.method_dir("toy", oracle.name))
-        return workspace
+        # the oracle maps are made once per session by running the test-size SAM
+        return build_study(workspace, tmp_path, n, tiny_sam_oracle_maps(n))
 
     return make
 
@@ -265,3 +342,46 @@ def serve_bytes():
     for httpd in servers:
         httpd.shutdown()
         httpd.server_close()
+
+
+# ---- one local Ray for the tests that need one -------------------------------------------------------------
+#: how the tests' local Ray starts: 2 CPUs, a 200 MB object store, the checkout importable by its workers
+RAY_OPTIONS = dict(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
+                   runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                                                       os.environ.get("PYTHONPATH")]))}})
+_LAST_RAY_TEST: list = []  # the last test of the run that asks for ray_cluster (set once collected)
+
+
+@pytest.fixture
+def ray_cluster():
+    """A local Ray (:data:`RAY_OPTIONS`), connected here: one for the whole session, started by the first test
+    that asks for it and stopped after the last one (``pytest_runtest_teardown``), not once per test or module.
+
+    Yields the ``ray`` module."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(**RAY_OPTIONS)
+    yield ray
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    users = [item for item in items if "ray_cluster" in getattr(item, "fixturenames", ())]
+    _LAST_RAY_TEST[:] = users[-1:]
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the tests' local Ray once the last test that uses it is done (the tests after it fork processes
+    of their own, better without Ray's threads in them)."""
+    if item in _LAST_RAY_TEST or nextitem is None:
+        _stop_ray()
+
+
+def pytest_sessionfinish(session):
+    _stop_ray()
+
+
+def _stop_ray() -> None:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()

@@ -1,13 +1,16 @@
 """Independent references the tests compare samis with: written here from their definitions, not from samis.
 
-- :func:`pysodmetrics_scores`: a plain sequential pysodmetrics loop, as PySODEvalToolkit does it.
+- :func:`pysodmetrics_scores`: a plain sequential pysodmetrics loop, as PySODEvalToolkit does it;
+  :func:`pysodmetrics_scores_of` runs that same loop for several methods, two at a time, in the background.
 - :func:`wilcoxon_signed_rank_p`: the two-sided Wilcoxon signed-rank p-value from its textbook definition
   (no scipy), so a test of samis's paired test does not compare scipy with itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import multiprocessing
 import warnings
 from pathlib import Path
 
@@ -46,6 +49,24 @@ def pysodmetrics_scores(pairs) -> dict[str, float]:
     return {"n_images": n, "Sa": sm.get_results()["sm"], "MAE": mae.get_results()["mae"],
             "maxEm": e["curve"].max(), "meanEm": e["curve"].mean(), "adpEm": e["adp"],
             "Fw": wfm.get_results()["wfm"], "maxFm": f["curve"].max(), "meanFm": f["curve"].mean(), "adpFm": f["adp"]}
+
+
+def _scores_of_one(item):
+    key, pairs = item
+    return key, pysodmetrics_scores(pairs)
+
+
+@contextlib.contextmanager
+def pysodmetrics_scores_of(pairs_by_method: dict, processes: int = 2):
+    """:func:`pysodmetrics_scores` of each method's ``(pred, gt)`` path pairs, computed in the background.
+
+    Each method's loop is the plain sequential one; different methods run side by side in ``processes``
+    forked processes, started on entering the block, so the caller's own work on the same data runs
+    meanwhile. Yields a function that waits for the loops and returns ``{method: scores}``.
+    """
+    with multiprocessing.get_context("fork").Pool(processes) as pool:  # leaving the block stops the processes
+        pending = pool.map_async(_scores_of_one, list(pairs_by_method.items()), chunksize=1)
+        yield lambda: dict(pending.get())
 
 
 def _midranks(values: list[float]) -> tuple[list[float], list[int]]:

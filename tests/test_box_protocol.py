@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -173,29 +172,21 @@ def test_box_protocol_alone_runs_no_automatic_masks(workspace, toy, capsys):
 
 
 @pytest.mark.slow
-def test_box_prompts_on_ray_write_the_bytes_of_a_local_run(tmp_path, make_folder_dataset):
+def test_box_prompts_on_ray_write_the_bytes_of_a_local_run(ray_cluster, tmp_path, make_folder_dataset):
     """A box run (from another method's maps, and jittered ground-truth boxes) on Ray writes the same map files as
     a local run."""
-    ray = pytest.importorskip("ray")
-    repo = Path(__file__).resolve().parents[1]
     root, _ = make_folder_dataset(n=4, empty_gt=1)
     written = []
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(repo),
-                                                                                 os.environ.get("PYTHONPATH")]))}})
-    try:
-        for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
-            workspace = Workspace(tmp_path / name)
-            dataset = register_dataset(workspace, "toy", root)
-            compute_baseline(workspace, dataset, "otsu", workers=1)
-            files = {}
-            for run in (BoxRun("tiny", source="otsu", device="cpu", engine=engine),
-                        BoxRun("tiny", jitter=10, seed=3, device="cpu", engine=engine)):
-                report = run_box_prompts(workspace, dataset, run)
-                assert report.computed == 4
-                files.update({(report.method, stem): path.read_bytes()
-                              for stem, path in prediction_files(workspace, "toy", report.method).items()})
-            written.append(files)
-    finally:
-        ray.shutdown()
+    for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
+        workspace = Workspace(tmp_path / name)
+        dataset = register_dataset(workspace, "toy", root)
+        compute_baseline(workspace, dataset, "otsu", workers=1)
+        files = {}
+        for run in (BoxRun("tiny", source="otsu", device="cpu", engine=engine),
+                    BoxRun("tiny", jitter=10, seed=3, device="cpu", engine=engine)):
+            report = run_box_prompts(workspace, dataset, run)
+            assert report.computed == 4
+            files.update({(report.method, stem): path.read_bytes()
+                          for stem, path in prediction_files(workspace, "toy", report.method).items()})
+        written.append(files)
     assert len(written[0]) == 8 and written[0] == written[1]

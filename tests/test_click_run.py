@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ from samis.datasets import load_dataset, register_dataset
 from samis.engines import EngineSpec
 from samis.prompts.click_run import ClickRun, clicks_cache_dir, read_trace_file, run_clicks, session_of
 
-REPO = Path(__file__).resolve().parents[1]
 FAMILY_MODELS = ["tiny", "tiny-sam2", "tiny-hq", "tiny-evit"]
 
 
@@ -136,22 +134,16 @@ def test_a_killed_run_resumes_where_it_stopped(workspace, make_folder_dataset):
 
 
 @pytest.mark.slow
-def test_clicks_on_ray_equal_a_local_run(tmp_path, make_folder_dataset):
-    ray = pytest.importorskip("ray")
+def test_clicks_on_ray_equal_a_local_run(ray_cluster, tmp_path, make_folder_dataset):
     from samis.workspace import Workspace
 
     root, _ = make_folder_dataset(n=4)
     results = []
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}})
-    try:
-        for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
-            workspace = Workspace(tmp_path / name)
-            dataset = register_dataset(workspace, "toy", root)
-            result = run_clicks(workspace, load_dataset(workspace, "toy"),
-                                ClickRun("tiny-sam2", max_clicks=3, device="cpu", engine=engine))
-            assert result.computed == 4
-            results.append([(i.image, i.clicks, i.ious) for i in result.images])
-    finally:
-        ray.shutdown()
+    for name, engine in (("local", None), ("ray", EngineSpec("ray", workers=2))):
+        workspace = Workspace(tmp_path / name)
+        dataset = register_dataset(workspace, "toy", root)
+        result = run_clicks(workspace, load_dataset(workspace, "toy"),
+                            ClickRun("tiny-sam2", max_clicks=3, device="cpu", engine=engine))
+        assert result.computed == 4
+        results.append([(i.image, i.clicks, i.ious) for i in result.images])
     assert results[0] == results[1]

@@ -126,20 +126,19 @@ def test_class_scores_and_per_image_frame(workspace, toy):
 
 
 @pytest.mark.slow
-def test_real_sd900_twelve_methods_equal_pysodmetrics_scores(workspace, sd900_dir, sd900_predictions_dir):
-    """The check of issue 2: evaluate over the 12 imported methods = an independent plain loop, to 1e-6."""
-    from samis.cli import main
+def test_real_sd900_twelve_methods_equal_pysodmetrics_scores(sd900_store):
+    """The check of issue 2: evaluate over the 12 imported methods = an independent plain loop, to 1e-6.
 
-    assert main(["datasets", "add", "sd900", str(sd900_dir)]) == 0
-    dataset = register_dataset(workspace, "sd900", sd900_dir, replace=True)
-    methods = sorted(p.name for p in sd900_predictions_dir.iterdir() if p.is_dir())
-    assert len(methods) == 12
-    for method in methods:
-        import_predictions(workspace, dataset, method, sd900_predictions_dir / method)
-    ours = evaluate(workspace, dataset, split="all").to_json_dict()
+    ``sd900_store`` (conftest.py) registers SD-saliency-900 with ``datasets add``; its ``twelve()`` imports the
+    12 published methods, evaluates them over all 900 images and runs the plain pysodmetrics loop on the
+    original files, once per session."""
+    store = sd900_store
+    assert store.cli_code == 0
+    assert len(store.methods) == 12 and len(store.dataset.samples) == 900
+    ours, plain_scores = store.twelve()
     assert ours["dataset"] == "sd900" and ours["split"] == "all"
-    for method in methods:
-        originals = {p.stem: p for p in (sd900_predictions_dir / method).iterdir()}
-        plain = pysodmetrics_scores([(originals[s.id], s.gt_path) for s in dataset.samples])
+    for method in store.methods:
+        plain = plain_scores[method]
+        assert plain["n_images"] == 900
         for name, value in plain.items():
             assert ours["methods"][method][name] == pytest.approx(value, abs=1e-6), (method, name)

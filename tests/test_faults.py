@@ -9,13 +9,11 @@ succeed and give the same scores as a run that was never interrupted.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from killed_run import run_killed
 
 from samis.cli import main
 from samis.datasets import register_dataset
@@ -23,37 +21,14 @@ from samis.evaluation import evaluate
 from samis.store import import_predictions
 from samis.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
-
-# Runs a snippet of library calls (W is the workspace; the CLI's imports would cost seconds per run)
-# and SIGKILLs itself at its N-th os.replace (N = 0: never) or, with "rmtree", at the first removal of
-# a retired import folder; writes the number of os.replace calls it made.
-DRIVER = r"""
-import os, shutil, signal, sys
-kill_at, mode, count_file, root, code = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-calls = 0
-real_replace, real_rmtree = os.replace, shutil.rmtree
-main_pid = os.getpid()
-
-def replace(*args, **kwargs):
-    global calls
-    if os.getpid() != main_pid:  # pool workers (baseline maps) write on their own; count the command's writes
-        return real_replace(*args, **kwargs)
-    calls += 1
-    if mode == "replace" and calls == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_replace(*args, **kwargs)
-
-def rmtree(path, *args, **kwargs):
-    if mode == "rmtree" and ".retired-" in str(path):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_rmtree(path, *args, **kwargs)
-
-os.replace, shutil.rmtree = replace, rmtree
+# Runs a snippet of library calls (W is the workspace; the CLI's imports would cost seconds per run) in
+# killed_run's child, which SIGKILLs itself at its N-th os.replace (N = 0: never) or, with "rmtree", at the
+# first removal of a retired import folder; writes the number of os.replace calls it made.
+SNIPPET = """
 from samis.workspace import Workspace
-W = Workspace(root)
-exec(code)
-open(count_file, "w").write(str(calls))
+W = Workspace(sys.argv[1])
+exec(sys.argv[2])
+open(sys.argv[3], "w").write(str(calls))
 """
 
 IMPORT = ("from samis.datasets import load_dataset; from samis.store import import_predictions; "
@@ -64,14 +39,10 @@ EVALUATE = ("from samis.datasets import load_dataset; from samis.evaluation impo
 
 def _killed_run(tmp_path: Path, workspace, kill_at: int, code: str, mode: str = "replace") -> tuple[int, int]:
     """Run library calls ``code`` killed at the N-th replace; returns (exit code, replace calls made)."""
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
     count = tmp_path / "count.txt"
     count.unlink(missing_ok=True)
-    done = subprocess.run([sys.executable, str(driver), str(kill_at), mode, str(count), str(workspace.root), code],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "SAMIS_WORKSPACE": str(workspace.root),
-                                                       "PYTHONPATH": str(REPO)})
+    done = run_killed(tmp_path, SNIPPET, str(workspace.root), code, str(count), kill_at=kill_at if mode == "replace" else 0,
+                      kill_at_rmtree_of=".retired-" if mode == "rmtree" else None)
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, int(count.read_text()) if count.exists() else -1
 

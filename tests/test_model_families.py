@@ -8,9 +8,7 @@ constructors (never downloaded), are recognised, and one family's weights are re
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +33,6 @@ from samis.sam.params import HqAmgParams, params_for_model
 pytest.importorskip("segment_anything_hq")
 pytest.importorskip("efficientsam")
 
-REPO = Path(__file__).resolve().parents[1]
 FAST = ["--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0", "--box-nms-thresh", "1.0"]
 FAST_PARAMS = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
 NEW_TINY = {"tiny-hq": "hq-sam-tiny-random", "tiny-evit": "efficientvit-sam-tiny-random"}
@@ -333,8 +330,7 @@ def test_speed_rows_for_the_test_size_models_and_untimed_real_ones(key):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(NEW_TINY))
-def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer, key):
-    ray = pytest.importorskip("ray")
+def test_ray_gives_the_same_bytes_as_a_local_run(ray_cluster, tmp_path, folder_dataset_writer, key):
     from samis.datasets import load_dataset
     from samis.engines import EngineSpec
     from samis.sam.run import SamRun, run_sam_over_dataset
@@ -346,14 +342,8 @@ def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer
     for workspace in (local, remote):
         register_dataset(workspace, "toy", root)
     run_sam_over_dataset(local, load_dataset(local, "toy"), SamRun(key, params, device="cpu"))
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                                                  os.environ.get("PYTHONPATH")]))}})
-    try:
-        run_sam_over_dataset(remote, load_dataset(remote, "toy"), SamRun(key, params, device="cpu", batch_size=2),
-                             engine=EngineSpec("ray", workers=2))
-    finally:
-        ray.shutdown()
+    run_sam_over_dataset(remote, load_dataset(remote, "toy"), SamRun(key, params, device="cpu", batch_size=2),
+                         engine=EngineSpec("ray", workers=2))
     label = NEW_TINY[key]
     mine = {p.name: p.read_bytes() for p in local.sam_cache_dir(label, "toy").glob("*.npz")}
     theirs = {p.name: p.read_bytes() for p in remote.sam_cache_dir(label, "toy").glob("*.npz")}

@@ -1,7 +1,8 @@
 """--engine ray: the same bytes as a local run, lost workers retried, bad addresses refused, Ctrl-C resumable.
 
 The fast tests start no Ray (an unreachable address is refused before Ray is imported). The slow ones share
-one local Ray per module (2 CPUs, a 200 MB object store), stopped at the end.
+the session's one local Ray (conftest.py's ``ray_cluster``: 2 CPUs, a 200 MB object store), stopped after the
+last test that uses it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -283,16 +285,7 @@ def test_retries_are_bounded_and_the_images_named():
         list(_dispatch(ray, (_Died,), [ray.actor(0), ray.actor(1)], batches, lambda job: job, notes.append))
 
 
-# ---- slow: a local Ray with 2 CPUs -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}})
-    yield ray
-    ray.shutdown()
-
-
+# ---- slow: a local Ray with 2 CPUs (conftest.py's ray_cluster) ----------------------------------------------
 @pytest.fixture(scope="module")
 def local_tiny_run(tmp_path_factory, folder_dataset_writer):
     """The test-size SAM on 8 toy images run locally, its oracle maps and its scores: (dataset root, workspace, json)."""
@@ -564,28 +557,75 @@ def test_run_page_computes_baselines_on_ray(ray_cluster, make_study):
     assert len(list(workspace.method_dir("toy", "otsu").glob("*.png"))) == 12
 
 
-@pytest.mark.slow
-def test_a_grpc_port_that_is_no_ray_cluster_is_refused_in_time(workspace, make_folder_dataset):
-    root, _ = make_folder_dataset(n=4)
-    register_dataset(workspace, "toy", root)
-    before = _tree(workspace.root)
-    listener = _Listener(_SETTINGS)  # passes samis's protocol check, then never answers Ray
+class _GrpcRefusal:
+    """``baseline toy otsu --engine ray`` in a fresh interpreter against a port that passes samis's protocol check
+    and then never answers Ray: started, timed and watched here, in the background."""
+
+    def __init__(self, base: Path, writer):
+        from samis.workspace import Workspace
+
+        root, _ = writer(base, n=4)
+        self.workspace = Workspace(base / "workspace")
+        register_dataset(self.workspace, "toy", root)
+        self.before = _tree(self.workspace.root)
+        self.listener = _Listener(_SETTINGS)  # passes samis's protocol check, then never answers Ray
+        env = {**os.environ, "SAMIS_WORKSPACE": str(self.workspace.root)}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, "-m", "samis", "baseline", "toy", "otsu", "--engine", "ray",
+                                         "--ray-address", self.listener.address], cwd=REPO, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.ended: list[float] = []
+        self.output: list[tuple[str, str]] = []
+        self.watcher = threading.Thread(target=self._watch, daemon=True)
+        self.watcher.start()
+
+    def _watch(self) -> None:
+        self.output.append(self.process.communicate())
+        self.ended.append(time.perf_counter())
+
+    def result(self, timeout: float = 120) -> tuple[int, float, str]:
+        """(exit code, seconds from start to exit, stderr), once the child has ended (killed after ``timeout``)."""
+        self.watcher.join(max(0.0, self.started + timeout - time.perf_counter()))
+        if self.watcher.is_alive():
+            self.stop()
+            pytest.fail(f"the child did not end within {timeout:.0f} s")
+        return self.process.returncode, self.ended[0] - self.started, self.output[0][1]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.watcher.join(30)
+        self.listener.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def grpc_refusal(request, tmp_path_factory, folder_dataset_writer):
+    """The child of the test below, started when this module starts (it spends 25 s waiting on a port that never
+    answers: the other tests run meanwhile instead of waiting for it); None when that test is not selected."""
+    name = "test_a_grpc_port_that_is_no_ray_cluster_is_refused_in_time"
+    if not any(item.name == name for item in request.session.items):
+        yield None
+        return
+    child = _GrpcRefusal(tmp_path_factory.mktemp("grpc-refusal"), folder_dataset_writer)
     try:
-        env = {**os.environ, "SAMIS_WORKSPACE": str(workspace.root)}
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "samis", "baseline", "toy", "otsu", "--engine", "ray",
-                               "--ray-address", listener.address], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=120)
-        elapsed = time.perf_counter() - started
+        yield child
     finally:
-        listener.close()
-    assert done.returncode == 2 and elapsed < 45, (done.returncode, elapsed)
-    lines = done.stderr.strip().splitlines()
-    assert lines[-1] == (f"error: no Ray cluster answered at {listener.address} within 25 s (the port is "
+        child.stop()
+
+
+@pytest.mark.slow
+def test_a_grpc_port_that_is_no_ray_cluster_is_refused_in_time(grpc_refusal):
+    """A port that speaks HTTP/2 (so passes the check) but is no Ray cluster: the run gives up after 25 s in one
+    line and writes nothing. The child runs from this module's start (fixture ``grpc_refusal``); it is judged here."""
+    code, elapsed, stderr = grpc_refusal.result()
+    address = grpc_refusal.listener.address
+    assert code == 2 and elapsed < 45, (code, elapsed)
+    lines = stderr.strip().splitlines()
+    assert lines[-1] == (f"error: no Ray cluster answered at {address} within 25 s (the port is "
                          "open: is it the address `ray start --head` printed?)")
     # before it, at most Ray's own C++ retry warnings ("[time W pid tid] rpc_client.h: …"), which samis cannot silence
     assert all(line.startswith("[") and " W " in line for line in lines[:-1]), lines
-    assert _tree(workspace.root) == before
+    assert _tree(grpc_refusal.workspace.root) == grpc_refusal.before
 
 
 @pytest.mark.slow

@@ -7,9 +7,7 @@ reads no ground truth and no class label; own-class and exemplar rows are marked
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +21,6 @@ from samis.models import get_model
 pytest.importorskip("sam3")
 pytest.importorskip("open_clip")
 
-REPO = Path(__file__).resolve().parents[1]
 LOW = 0.45  # the test-size model's scores spread around 0.5: a threshold that keeps some instances
 
 
@@ -260,8 +257,7 @@ def test_a_killed_run_resumes_with_the_same_bytes(workspace, make_folder_dataset
 
 
 @pytest.mark.slow
-def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer):
-    ray = pytest.importorskip("ray")
+def test_ray_gives_the_same_bytes_as_a_local_run(ray_cluster, tmp_path, folder_dataset_writer):
     from samis.engines import EngineSpec
     from samis.sam.text_prompts import Sam3Request
     from samis.workspace import Workspace
@@ -272,13 +268,7 @@ def test_ray_gives_the_same_bytes_as_a_local_run(tmp_path, folder_dataset_writer
         register_dataset(workspace, "toy", root)
     request = Sam3Request("text", ("scratch", "patch"), LOW)
     report = _run(local, "toy", request)
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                                                  os.environ.get("PYTHONPATH")]))}})
-    try:
-        _run(remote, "toy", request, engine=EngineSpec("ray", workers=2))
-    finally:
-        ray.shutdown()
+    _run(remote, "toy", request, engine=EngineSpec("ray", workers=2))
     mine = {p.name: p.read_bytes() for p in local.sam_cache_dir(report.method, "toy").glob("*.npz")}
     theirs = {p.name: p.read_bytes() for p in remote.sam_cache_dir(report.method, "toy").glob("*.npz")}
     assert len(mine) == 4 and mine == theirs

@@ -158,16 +158,14 @@ def test_wilcoxon_p_equals_the_definition(n):
         _assert_p_equal(wilcoxon_p(a, b), wilcoxon_signed_rank_p(a, b), (n, trial))
 
 
-def test_wilcoxon_on_real_sd900_equals_the_definition(workspace, sd900_dir, sd900_predictions_dir):
-    """Paired p-values on real per-image scores (sd900 test split, 360 images) equal the definition."""
-    from samis.datasets import register_dataset
-    from samis.evaluation import evaluate
-    from samis.store import import_predictions
+def test_wilcoxon_on_real_sd900_equals_the_definition(sd900_store):
+    """Paired p-values on real per-image scores (sd900 test split, 360 images) equal the definition.
 
-    dataset = register_dataset(workspace, "sd900", sd900_dir)
-    for method in ("FT", "RCRR"):
-        import_predictions(workspace, dataset, method, sd900_predictions_dir / method)
-    evaluation = evaluate(workspace, dataset, ["FT", "RCRR"], split="test")
+    FT and RCRR are imported into the session's SD-saliency-900 store (conftest.py) unless a test did already."""
+    from samis.evaluation import evaluate
+
+    sd900_store.imported("FT", "RCRR")
+    evaluation = evaluate(sd900_store.workspace, sd900_store.dataset, ["FT", "RCRR"], split="test")
     result = compare_methods(evaluation, "RCRR", "FT", resamples=200)
     frame = evaluation.per_image_frame()
     a = frame[frame.method == "RCRR"].set_index("image")

@@ -98,11 +98,11 @@ def test_missing_empty_and_unmatched_folders(workspace, toy, tmp_path):
         import_predictions(workspace, dataset, "m", tmp_path / "other")
 
 
-def test_real_sd900_method_imports_all_900(workspace, sd900_dir, sd900_predictions_dir):
-    dataset = register_dataset(workspace, "sd900", sd900_dir)
-    report = import_predictions(workspace, dataset, "MCITF", sd900_predictions_dir / "MCITF")  # published as JPG
+def test_real_sd900_method_imports_all_900(sd900_store):
+    """MCITF (published as JPG) imported into the session's SD-saliency-900 store (conftest.py) matched all 900."""
+    report = sd900_store.imported("MCITF")["MCITF"]
     assert (report.matched, report.resized, report.missing, report.extra) == (900, 0, [], [])
-    manifest = json.loads((workspace.method_dir("sd900", "MCITF") / "manifest.json").read_text())
+    manifest = json.loads((sd900_store.workspace.method_dir("sd900", "MCITF") / "manifest.json").read_text())
     assert manifest["counts"]["matched"] == 900
 
 

@@ -26,9 +26,15 @@ def dashboard_workspace(make_study):
     return make_study(8)
 
 
-@pytest.fixture
-def server(dashboard_workspace):
-    with helpers.streamlit_server(dashboard_workspace.root) as (url, _process):
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, study_builder, tiny_sam_oracle_maps):
+    """One server for the whole session on a study like ``dashboard_workspace``'s (8 images, good, weak and the
+    oracle maps): for the tests that browse it and make no claim about a freshly started server."""
+    from samis.workspace import Workspace
+
+    base = tmp_path_factory.mktemp("dashboard")
+    workspace = study_builder(Workspace(base / "workspace"), base, 8, tiny_sam_oracle_maps(8))
+    with helpers.streamlit_server(workspace.root) as (url, _process):
         yield url
 
 

@@ -31,10 +31,19 @@ def study(make_study):
     return make_study(8)
 
 
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    """One headless Chromium for the module (the servers are the fresh ones: a new one per link, on its own port)."""
+    driver = chromium(tmp_path_factory.mktemp("first-link") / "profile", window="1400,1400")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
 @pytest.mark.parametrize("link, title, path", LINKS, ids=[link.split("?")[0] for link, _, _ in LINKS])
-def test_a_link_opens_its_page_as_the_first_request_of_a_fresh_server(study, tmp_path, link, title, path):
+def test_a_link_opens_its_page_as_the_first_request_of_a_fresh_server(study, driver, link, title, path):
     with streamlit_server(study.root) as (url, _process):
-        driver = chromium(tmp_path / "profile", window="1400,1400")
         try:
             driver.get(url + link)
             wait_for_page(driver)
@@ -49,4 +58,6 @@ def test_a_link_opens_its_page_as_the_first_request_of_a_fresh_server(study, tmp
             if "dataset=toy" in link:
                 assert "dataset=toy" in driver.current_url
         finally:
-            driver.quit()
+            driver.get("about:blank")  # leave the page (and its connection) before this server stops
+            driver.execute_cdp_cmd("Network.clearBrowserCookies", {})  # the next link meets a browser as new
+            driver.execute_cdp_cmd("Network.clearBrowserCache", {})
