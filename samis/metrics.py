@@ -174,7 +174,8 @@ def score_image(pred: np.ndarray, gt: np.ndarray) -> ImageScores:
 def _outside(values: np.ndarray, name: str) -> np.ndarray:
     """Rows (images) where any of ``values`` (one column, or one curve per row) leaves ``name``'s range."""
     low, high = VALUE_RANGES[name]
-    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    values = np.asarray(values, dtype=np.float64)
+    values = values.reshape(len(values), int(np.prod(values.shape[1:], dtype=np.int64)))  # (0, 256) too
     return ~np.all((values >= low - _TOLERANCE) & (values <= high + _TOLERANCE), axis=1)  # NaN is outside too
 
 

@@ -364,6 +364,20 @@ def ray_cluster():
     yield ray
 
 
+@pytest.fixture
+def fresh_ray_cluster():
+    """A local Ray (:data:`RAY_OPTIONS`) started for this test alone and stopped after it: a driver interrupted
+    with Ctrl-C is judged against a cluster that holds no other test's workers or actors (the session's Ray, if
+    it is up, is stopped first; the next test that asks for ``ray_cluster`` starts it again).
+
+    Yields the ``ray`` module."""
+    ray = pytest.importorskip("ray")
+    _stop_ray()
+    ray.init(**RAY_OPTIONS)
+    yield ray
+    _stop_ray()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     users = [item for item in items if "ray_cluster" in getattr(item, "fixturenames", ())]

@@ -510,14 +510,14 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_finished_images_stops_workers_and_resumes(ray_cluster, tmp_path, make_folder_dataset):
+def test_ctrl_c_keeps_finished_images_stops_workers_and_resumes(fresh_ray_cluster, tmp_path, make_folder_dataset):
     from samis.sam.masks import read_mask_set
     from samis.workspace import Workspace
 
     root, _ = make_folder_dataset(n=16, shape=(96, 128))
     workspace = Workspace(tmp_path / "workspace")
     register_dataset(workspace, "toy", root)
-    address = ray_cluster.get_runtime_context().gcs_address
+    address = fresh_ray_cluster.get_runtime_context().gcs_address
     env = {**os.environ, "SAMIS_WORKSPACE": str(workspace.root)}
     # the CLI in a fresh interpreter that sends itself Ctrl-C (SIGINT) right after its second mask file is in place
     interrupted = (INTERRUPT_AFTER_SECOND_MASK_FILE, "sam", "toy", "--model", "tiny", *TINY_ARGS, "--selection",
@@ -533,9 +533,9 @@ def test_ctrl_c_keeps_finished_images_stops_workers_and_resumes(ray_cluster, tmp
     for path in kept:
         read_mask_set(path)
     deadline = time.monotonic() + 30  # the driver's workers are gone: the cluster's CPUs are free again
-    while time.monotonic() < deadline and ray_cluster.available_resources().get("CPU", 0) < 2:
+    while time.monotonic() < deadline and fresh_ray_cluster.available_resources().get("CPU", 0) < 2:
         time.sleep(0.2)
-    assert ray_cluster.available_resources().get("CPU", 0) == 2
+    assert fresh_ray_cluster.available_resources().get("CPU", 0) == 2
     resumed = _ray_tiny(workspace, root)
     assert len(resumed.skipped) == len(kept) and len(resumed.computed) == 16 - len(kept)
 
