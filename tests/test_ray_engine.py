@@ -494,6 +494,7 @@ def test_baselines_and_scores_on_ray_equal_a_local_run(ray_cluster, tmp_path, ma
 
 INTERRUPT_AFTER_SECOND_MASK_FILE = r"""
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a terminal delivers it, whatever the runner's
 real_replace, written = os.replace, []
 
 def replace(source, target, *args, **kwargs):
