@@ -328,19 +328,9 @@ class ParquetRowCache:
     @property
     def curves(self) -> np.ndarray:
         """(rows, curves, 256) float32, read from the open file the rows came from on first use."""
-        if self._curves is None:
-            try:  # the file opened at load: the same bytes even if another process has replaced the path since
-                table = self._file.read(columns=["image", *self.curve_names])
-                if table.column("image").to_pylist() != self.stems:
-                    raise DamagedStore("the curves' rows differ from the values' rows")
-                self._curves, self._file = _curves(table, self.curve_names), None
-            except (DamagedStore, OSError, pa.ArrowException, ValueError) as error:
-                reason = str(error) if isinstance(error, DamagedStore) else f"curves unreadable: {error.__class__.__name__}"
-                if _identity(self.path) != _identity_of(self._file):  # rewritten in place since it was opened
-                    raise EvaluationError(f"{self.path}: changed while it was read ({reason}); run the command "
-                                          "again") from None
-                move_aside(self.path, reason, then="run the command again to compute it")
-                raise EvaluationError(f"{self.path}: damaged ({reason}); moved aside, run the command again") from None
+        if self._curves is None:  # the file opened at load: the same bytes even if the path was replaced since
+            every = CurveRows(self._file, np.arange(len(self.stems)), self.stems, self.curve_names, self.path)
+            self._curves, self._file = np.asarray(every), None
         return self._curves
 
     def _load(self) -> bool:
