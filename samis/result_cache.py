@@ -239,10 +239,6 @@ class RowCache:
         """The image ids of the rows, sorted."""
         return sorted(self.rows)
 
-    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
-        """``{image: ((size, mtime), map hash)}`` of the rows, for :func:`content_keys`."""
-        return {stem: row[:2] for stem, row in self.rows.items()}
-
     def key_columns(self) -> tuple[dict[str, int], list[tuple[int, int]], list[str], list[str]]:
         """(image -> row, each row's map stat, map hash and ground-truth hash): what planning compares."""
         stems = list(self.rows)

@@ -20,7 +20,7 @@
   (the version of the maps every row was last checked against, which pages trust).
 
 :class:`ParquetRowCache` is a drop-in row cache for :class:`samis.result_cache.PairStore` (the runner's
-``UnitStore`` of (method, image) pairs): it answers ``known``, ``lookup``, ``touch``, ``put``, ``drop``,
+``UnitStore`` of (method, image) pairs): it answers ``key_columns``, ``lookup``, ``touch``, ``put``, ``drop``,
 ``rows_for`` and ``save`` as :class:`samis.result_cache.RowCache` does. Writes are atomic (the whole
 file is built in memory, then a temp file is renamed over the old one), so a kill during a write
 leaves the previous file readable. A file that cannot be read or holds another layout is moved aside
@@ -384,12 +384,6 @@ class ParquetRowCache:
         warn(f"{legacy}: migrated {n} rows to the columnar results store ({self.path.name}); the .npz is removed")
 
     # ---- the RowCache interface PairStore uses ----------------------------------------------------
-    def known(self) -> dict[str, tuple[tuple[int, int], str]]:
-        """``{image: ((size, mtime), map hash)}`` of the rows, for :func:`samis.result_cache.content_keys`."""
-        self._merge()
-        stats = self.pred_stat.tolist()
-        return {stem: ((stats[i][0], stats[i][1]), self.pred_hash[i]) for i, stem in enumerate(self.stems)}
-
     def key_columns(self) -> tuple[dict[str, int], list[tuple[int, int]], list[str], list[str]]:
         """(image -> row, each row's map stat, map hash and ground-truth hash): what planning compares (lists the
         store holds already; the stats as tuples, made once)."""
