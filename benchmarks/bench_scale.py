@@ -13,7 +13,8 @@ Then every step runs for real as its own subprocess (under ``nice``), as a user 
 ``datasets add``, ``predictions import`` (one per method), ``evaluate`` cold and warm (local),
 ``evaluate --engine ray`` cold (the results moved aside first; skipped with a note where Ray cannot
 start), ``report --measured``, ``report --measured --ci 1000``, ``results export`` (skipped with a
-note where the command does not exist) and the dashboard: one process opening Compare, Cases, Gallery
+note where the command does not exist), the batch jobs that feed Cases and Good parts (``evaluate
+--pixel-level --split all``, ``evaluate --image-level``) and the dashboard: one process opening Compare, Cases, Gallery
 and Good parts through Streamlit's AppTest (the script run a browser triggers), each cold then warm.
 
 Per step it prints: wall and CPU seconds (the children's rusage), peak RSS of the step's own process
@@ -49,7 +50,7 @@ DEFECT_CLASSES = ("blob", "patch", "scratch")
 FREE_SHARE = 0.2  # share of defect-free images (empty ground truth)
 CHUNK = 500  # images per generation task
 STEPS = ("add", "import", "evaluate", "evaluate-warm", "evaluate-ray", "report", "report-ci", "subset", "export",
-         "dashboard", "pair-bytes")
+         "pixel-level", "image-level", "dashboard", "pair-bytes")
 DASHBOARD_PAGES = ("compare", "cases", "gallery", "good_parts")
 
 
@@ -516,6 +517,10 @@ def run_all(args, base: Path, steps: list[str]) -> None:
         run_subset(workspace, table)
     if "export" in steps:
         run_export(workspace, table)
+    if "pixel-level" in steps:  # the batch jobs behind Cases' operating point and Compare's inspection metrics
+        run_evaluate(workspace, table, "evaluate --pixel-level (cold)", "--pixel-level", "--split", "all")
+    if "image-level" in steps:  # ... and behind Good parts
+        run_evaluate(workspace, table, "evaluate --image-level (cold)", "--image-level")
     if "dashboard" in steps:
         run_dashboard(workspace, table)
     print(f"\nworkspace on disk: {mb(disk_bytes(workspace))} MB "
