@@ -35,7 +35,13 @@ if DEFAULT_CALIBRATION_SPLIT not in split_names(ctx.dataset):
     op_why = f"the dataset has no {DEFAULT_CALIBRATION_SPLIT!r} split to calibrate the threshold on"
 else:
     try:
-        op_result, op_frame = data.operating_point(ctx.root, ctx.dataset_id, ctx.split, methods, ctx.fingerprint)
+        op_job = data.operating_point(ctx.root, ctx.dataset_id, ctx.split, methods, ctx.fingerprint)
+        if op_job is None:
+            op_why = "its per-image histograms are not stored yet (see the note above)"
+        elif not op_job.done:
+            op_why = f"being scored in the background ({ui.job_line(op_job)}); open the page again to see it"
+        else:
+            op_result, op_frame = op_job.outcome()
     except (SamisError, OSError, ValueError) as problem:
         op_why = str(problem)
 if op_result is not None:

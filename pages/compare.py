@@ -67,9 +67,10 @@ if metric_set != METRIC_SETS[0]:
     with ui.guard("inspection metrics"):
         inspection = data.pixel_level(ctx.root, ctx.dataset_id, ctx.split, tuple(ctx.methods), PixelLevelOptions(),
                                       ctx.fingerprint)
-        saliency = data.evaluation(ctx.scope()).scores if metric_set == "both" else None
-        metric_table = MetricSetTable(metric_set, saliency, inspection, title=f"{ctx.dataset_id} / {ctx.split}: "
-                                      f"{metric_set} metrics, thresholds set on split {inspection.calibration_split}")
+        if inspection is not None:  # None: a large job waits for a click (the page says so)
+            saliency = data.evaluation(ctx.scope()).scores if metric_set == "both" else None
+            metric_table = MetricSetTable(metric_set, saliency, inspection, title=f"{ctx.dataset_id} / {ctx.split}: "
+                                          f"{metric_set} metrics, thresholds set on split {inspection.calibration_split}")
     if metric_table is None:
         state.stop()
     st.subheader(ui.literal(metric_table.title))

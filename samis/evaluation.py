@@ -228,7 +228,7 @@ class EvaluationResult(Report):
 _last_ground_truth: tuple[str, str, np.ndarray] | None = None  # (path, hash, mask): pairs of one image come together
 
 
-def _ground_truth(stem: str, path: str, content_hash: str) -> np.ndarray:
+def ground_truth_of_pair(stem: str, path: str, content_hash: str) -> np.ndarray:
     """One image's ground truth (bool), read once for all of its pairs that come one after another."""
     global _last_ground_truth
     if _last_ground_truth is None or _last_ground_truth[:2] != (path, content_hash):
@@ -244,7 +244,7 @@ def read_pair(job: tuple[str, str, str, str]) -> tuple[np.ndarray, np.ndarray, s
     """(map, ground truth, image id) of one (method, image) pair: ``job`` is (image id, ground-truth path and
     hash, map path)."""
     stem, gt_path, gt_hash, pred_path = job
-    gt = _ground_truth(stem, gt_path, gt_hash)
+    gt = ground_truth_of_pair(stem, gt_path, gt_hash)
     return read_prediction(Path(pred_path), gt.shape), gt, stem
 
 

@@ -34,15 +34,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from samis.datasets import Dataset, Sample
+from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
 from samis.evaluation import checked_methods, maps_of_split, on_one_generation, split_samples
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import IMAGE_LEVEL_METRICS
-from samis.result_cache import PairStore, RowCache, ground_truth_keys, read_table, write_table
+from samis.result_cache import PairStore, RowCache, ground_truth_keys, read_table, stored_images, write_table
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import ProgressCallback, Report, jsonable
-from samis.store import prediction_files, read_prediction
+from samis.store import prediction_files, prediction_paths, read_prediction
 from samis.workspace import Workspace, validate_name
 
 #: a map pixel belongs to a region at this value or above (of 0–255)
@@ -357,6 +357,17 @@ def cache_path(workspace: Workspace, dataset_id: str, method: str, min_area: int
     """Where one method's per-image image-level values live for one min-area setting."""
     key = "default" if min_area is None else str(int(min_area))
     return workspace.results_dir(dataset_id) / _SUBDIR / f"{validate_name('method', method)}.min-{key}.npz"
+
+
+def unscored_pairs(workspace: Workspace, dataset: Dataset, methods: list[str], split: str,
+                   min_area: int | None = None) -> int:
+    """How many (method, image) pairs with a map of ``split`` have no stored image-level values for ``min_area``
+    yet: what :func:`evaluate_image_level` would compute now. Reads only the stores' image ids and the map
+    folders' listings, so a page can send a large job to the CLI instead."""
+    wanted = {s.id for s in get_split(workspace, dataset, split)}
+    return sum(len((wanted & prediction_paths(workspace, dataset.id, method).keys())
+                   - stored_images(cache_path(workspace, dataset.id, method, min_area), CACHE_VERSION))
+               for method in methods)
 
 
 def read_map(job: tuple[str, tuple[int, int]]) -> np.ndarray:

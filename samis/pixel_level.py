@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from samis.datasets import Dataset, Sample
+from samis.datasets import Dataset, Sample, get_split, split_names
 from samis.errors import DatasetError, EvaluationError
 from samis.evaluation import checked_methods, maps_of_split, on_one_generation, read_pair, split_samples
 from samis.image_level import check_min_area, default_min_area, ground_truth_facts
-from samis.result_cache import PairStore, RaggedRowCache
+from samis.result_cache import PairStore, RaggedRowCache, stored_images
 from samis.runner import EngineSpec, Task, check_engine, run_task
 from samis.runs import JoinedProgress, ProgressCallback, Report, jsonable
+from samis.store import prediction_paths
 from samis.stats import DEFAULT_SEED, check_resamples, check_seed, percentile_interval, resample_chunks, resample_weights
 from samis.workspace import Workspace, validate_name
 
@@ -660,6 +661,21 @@ def cache_path(workspace: Workspace, dataset_id: str, method: str) -> Path:
 
 PIXEL_LEVEL = Task("pixel-level", read_pair, pixel_level_worker, unit="image-method pairs", batch_size=64,
                    parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
+
+
+def unscored_pairs(workspace: Workspace, dataset: Dataset, methods: list[str], split: str,
+                   calibration_split: str = DEFAULT_CALIBRATION_SPLIT) -> int:
+    """How many (method, image) pairs with a map, of ``split`` and the calibration split, have no stored histograms
+    yet: what :func:`evaluate_pixel_level` would read and compute now. Reads only the stores' image ids and the
+    map folders' listings (no map, mask or row), so a page can decide to send a large job to the CLI instead."""
+    wanted = {s.id for s in get_split(workspace, dataset, split)}
+    if calibration_split in split_names(dataset):
+        wanted |= {s.id for s in get_split(workspace, dataset, calibration_split)}
+    total = 0
+    for method in methods:
+        stored = stored_images(cache_path(workspace, dataset.id, method), CACHE_VERSION)
+        total += len((wanted & prediction_paths(workspace, dataset.id, method).keys()) - stored)
+    return total
 
 
 # ---- the public entry point ----------------------------------------------------------------------------

@@ -144,6 +144,19 @@ def load_npz(path: Path, layout: dict, version: int, check: Callable[[dict], Non
     return _read_npz(path, read)
 
 
+def stored_images(path: Path, version: int) -> set[str]:
+    """The image ids a row cache file of ``version`` holds, reading only its ``version`` and ``stems`` arrays (a
+    view's cheap look at what is stored; no row is checked). Empty when the file is missing, of another version or
+    cannot be read (whoever computes next moves a damaged file aside)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "version" not in data.files or int(data["version"]) != version:
+                return set()
+            return set(data["stems"].tolist())
+    except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile):
+        return set()
+
+
 def save_npz(path: Path, version: int, **arrays) -> None:
     """Write arrays (and ``version``) as one ``.npz``, atomically."""
     buffer = io.BytesIO()

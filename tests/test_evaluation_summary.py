@@ -81,7 +81,8 @@ def test_cases_operating_point_scored_one_method_at_a_time_equals_the_joint_run(
     from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
 
     workspace, dataset = toy
-    light, frame = data.operating_point(str(workspace.root), "toy", "test", ("good", "weak"), "key")
+    events = []
+    light, frame = data.score_operating_point(workspace, dataset, "test", ("good", "weak"), events.append)
     joint = evaluate_pixel_level(workspace, dataset, methods=["good", "weak"], split="test",
                                  options=PixelLevelOptions(allow_missing=True))
     assert all(m.histograms is None for m in light.methods.values())  # no per-image histograms kept
@@ -91,6 +92,7 @@ def test_cases_operating_point_scored_one_method_at_a_time_equals_the_joint_run(
     assert frame[["image", "method"]].equals(expected[["image", "method"]])
     np.testing.assert_allclose(frame["iou_at_t"], expected["iou_at_t"], rtol=1e-12)
     assert (frame["flagged"] == expected["flagged"]).all()
+    assert events[-1].done == events[-1].total and [e.done for e in events] == sorted(e.done for e in events)
 
 
 def test_progress_counts_every_methods_pairs_once(toy):

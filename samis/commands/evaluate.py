@@ -73,7 +73,8 @@ def _evaluate(args, workspace) -> int:
     if args.image_level or args.min_area is not None:
         return _image_level(args, workspace)
     # lazy: the evaluation imports pandas (0.3-0.4 s), which the other commands' parsers do not need
-    from samis.evaluation import evaluate
+    from samis.evaluation import evaluate, split_samples
+    from samis.reference_maps import fill_references
     from samis.tables.model import build_table, measured_rows
 
     engine = engine_spec(args).checked()
@@ -81,6 +82,9 @@ def _evaluate(args, workspace) -> int:
     with progress_printer(show_progress(args)) as progress:
         result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
                           progress, engine=engine)
+        # the reference maps the tables show beside the methods (stored per image: views only read them)
+        fill_references(workspace, dataset.id, split_samples(workspace, dataset, args.split), workers=args.workers,
+                        progress=progress, engine=engine)
     result = left_out_tagged(args, workspace, result)
     for name, method_result in result.methods.items():
         if method_result.missing:

@@ -40,7 +40,10 @@ from samis.tables.family import FamilyTable, family_methods
 from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
-from samis.pixel_level import PixelLevelOptions, PixelLevelResult, evaluate_pixel_level
+from samis.image_level import unscored_pairs as unscored_image_level
+from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions, PixelLevelResult, evaluate_pixel_level
+from samis.pixel_level import unscored_pairs as unscored_pixel_level
+from samis.runs import JoinedProgress
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
 from samis.review import Exclusion, ReviewStore
@@ -268,22 +271,71 @@ def image_cells(root: str, dataset_id: str, image_id: str, methods: tuple[str, .
             for title, picture, caption in cells_of(sample, paths, list(methods), mode, threshold)]
 
 
-@st.cache_resource(show_spinner="Scoring good parts (cached per image; only new maps are scored)…", max_entries=6)
+#: the most (method, image) pairs a page scores without being asked: a larger job (a cold store of 150,000 images
+#: × 12 methods is 1.8 million pairs, most of an hour on two cores) waits for a click, or for the CLI
+PAGE_SCORING_LIMIT = 20_000
+
+
+def _in_background(key: tuple, work, pending, label: str, command: str, wait: bool = True):
+    """The result of the background job ``key`` (``work(progress)``; see :mod:`samis.dashboard.jobs`), its
+    progress shown until it is done. A job that is not running yet starts when ``pending()`` (the pairs it
+    would score) is within :data:`PAGE_SCORING_LIMIT`, else only when the visitor clicks to start it
+    (:func:`samis.dashboard.ui.offer_job`, which also names ``command``, the same work on the CLI); None until
+    then. Without ``wait`` the job itself is returned, waited for only when it is within the limit (a large one
+    is returned running, for the page to say so and go on)."""
+    job = _jobs().find(key)
+    if job is None:
+        count = pending()
+        if count > PAGE_SCORING_LIMIT and not ui.offer_job(count, label, command, key=f"start_{key[0]}"):
+            return None
+        job = _jobs().get_or_start(key, work, size=count)
+    if wait:
+        return ui.wait_for(job, label)
+    if job.size is not None and job.size <= PAGE_SCORING_LIMIT:
+        ui.wait_for(job, label)
+    return job
+
+
 def image_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...], min_area: int | None,
-                fingerprint: str) -> ImageLevelResult:
-    """Image-level detection on good parts (see :func:`samis.image_level.evaluate_image_level`); read-only."""
+                fingerprint: str) -> ImageLevelResult | None:
+    """Image-level detection on good parts (see :func:`samis.image_level.evaluate_image_level`), scored in the
+    background (:func:`_in_background`; None while a large job waits for a click); read-only."""
     workspace = Workspace(root)
-    return evaluate_image_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
-                                min_area=min_area, allow_missing=True)
+    loaded = load_dataset(workspace, dataset_id)
+
+    def work(progress) -> ImageLevelResult:
+        return evaluate_image_level(workspace, loaded, methods=list(methods), split=split, min_area=min_area,
+                                    allow_missing=True, progress=progress)
+
+    area = "" if min_area is None else f" --min-area {min_area}"
+    return _in_background(("image-level", root, dataset_id, split, methods, min_area, fingerprint), work,
+                          lambda: unscored_image_level(workspace, loaded, list(methods), split, min_area),
+                          "good parts (image-level values)",
+                          f"python -m samis evaluate {dataset_id} --image-level --split {split}{area}")
 
 
-@st.cache_resource(show_spinner="Scoring inspection metrics (cached per image; only new maps are read)…", max_entries=6)
+def _pixel_level_command(dataset_id: str, split: str, calibration_split: str) -> str:
+    return (f"python -m samis evaluate {dataset_id} --pixel-level --split {split}"
+            + ("" if calibration_split == DEFAULT_CALIBRATION_SPLIT else f" --calibration-split {calibration_split}"))
+
+
 def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...], options: PixelLevelOptions,
-                fingerprint: str) -> PixelLevelResult:
-    """Inspection metrics (see :func:`samis.pixel_level.evaluate_pixel_level`); read-only."""
+                fingerprint: str) -> PixelLevelResult | None:
+    """Inspection metrics (see :func:`samis.pixel_level.evaluate_pixel_level`), scored in the background
+    (:func:`_in_background`; None while a large job waits for a click); read-only."""
     workspace = Workspace(root)
-    return evaluate_pixel_level(workspace, load_dataset(workspace, dataset_id), methods=list(methods), split=split,
-                                options=replace(options, allow_missing=True))
+    loaded = load_dataset(workspace, dataset_id)
+    options = replace(options, allow_missing=True)
+
+    def work(progress) -> PixelLevelResult:
+        return evaluate_pixel_level(workspace, loaded, methods=list(methods), split=split, options=options,
+                                    progress=progress)
+
+    return _in_background(("pixel-level", root, dataset_id, split, methods, options, fingerprint), work,
+                          lambda: unscored_pixel_level(workspace, loaded, list(methods), split,
+                                                       options.calibration_split),
+                          "inspection metrics (per-image histograms)",
+                          _pixel_level_command(dataset_id, split, options.calibration_split))
 
 
 def speed_stamp(root: str, dataset_id: str) -> str:
@@ -307,20 +359,30 @@ def family(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fin
                           FamilyQuery(tuple(chosen), split, allow_missing=True))
 
 
-@st.cache_resource(show_spinner="Scoring the operating point (cached per image; only new maps are read)…",
-                   max_entries=4)
-def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, ...],
-                    fingerprint: str) -> tuple[PixelLevelResult, pd.DataFrame]:
-    """Cases' IoU at the operating point (default inspection options): (the inspection result without its per-image
-    histograms: thresholds, options, notes; the long frame of
+def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, ...], fingerprint: str):
+    """The background job of Cases' IoU at the operating point (default inspection options), returned at once,
+    running or done (None while a large job waits for a click, see :func:`_in_background`). Its result: (the
+    inspection result without its per-image histograms: thresholds, options, notes; the long frame of
     :meth:`samis.pixel_level.PixelLevelResult.per_image_iou_frame`). Scored one method at a time (each method's
     threshold is its own), so the server holds one method's histograms at most, and none after; read-only."""
     workspace = Workspace(root)
     loaded = load_dataset(workspace, dataset_id)
-    light, frames = None, []
-    for method in methods:
+    return _in_background(("operating-point", root, dataset_id, split, methods, fingerprint),
+                          lambda progress: score_operating_point(workspace, loaded, split, methods, progress),
+                          lambda: unscored_pixel_level(workspace, loaded, list(methods), split),
+                          "the operating point (per-image histograms)",
+                          _pixel_level_command(dataset_id, split, DEFAULT_CALIBRATION_SPLIT), wait=False)
+
+
+def score_operating_point(workspace: Workspace, loaded: Dataset, split: str, methods: tuple[str, ...],
+                          progress=None) -> tuple[PixelLevelResult, pd.DataFrame]:
+    """What :func:`operating_point`'s job computes (``progress`` counts every method's pairs once)."""
+    light, frames, before = None, [], 0
+    for position, method in enumerate(methods):
+        joined = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
         full = evaluate_pixel_level(workspace, loaded, methods=[method], split=split,
-                                    options=PixelLevelOptions(allow_missing=True))
+                                    options=PixelLevelOptions(allow_missing=True), progress=joined)
+        before += joined.total
         frames.append(full.per_image_iou_frame())
         slim = replace(full, methods={method: replace(full.methods[method], histograms=None)})
         light = slim if light is None else replace(

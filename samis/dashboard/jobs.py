@@ -23,6 +23,7 @@ class Job:
     """One computation: its latest progress event, then its result or its error."""
 
     key: Hashable
+    size: int | None = None  # the items it was started for, when its starter counted them
     latest: RunProgress | None = None
     result: Any = None
     error: BaseException | None = None
@@ -47,22 +48,34 @@ class JobBoard:
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_start(self, key: Hashable, work: Callable[[ProgressCallback], Any]) -> Job:
-        """The job of ``key``: the running or finished one, else a new one running ``work(progress)``.
+    def get_or_start(self, key: Hashable, work: Callable[[ProgressCallback], Any], size: int | None = None) -> Job:
+        """The job of ``key``: the running or finished one, else a new one running ``work(progress)`` (``size``:
+        the items it is started for, when known).
 
         A failed job is handed out once (so its page can show the error) and then forgotten, so the
         next request tries again.
         """
         with self._lock:
-            job = self._jobs.get(key)
+            job = self._found(key)
             if job is not None:
-                self._jobs.move_to_end(key)
-                if job.done and job.error is not None:
-                    del self._jobs[key]
                 return job
-            job = self._jobs[key] = Job(key)
+            job = self._jobs[key] = Job(key, size)
             self._forget_old()
         threading.Thread(target=self._run, args=(job, work), name=f"samis-job-{len(self._jobs)}", daemon=True).start()
+        return job
+
+    def find(self, key: Hashable) -> Job | None:
+        """The running or finished job of ``key`` without starting one (a failed job is handed out once, as by
+        :meth:`get_or_start`)."""
+        with self._lock:
+            return self._found(key)
+
+    def _found(self, key: Hashable) -> Job | None:
+        job = self._jobs.get(key)
+        if job is not None:
+            self._jobs.move_to_end(key)
+            if job.done and job.error is not None:
+                del self._jobs[key]
         return job
 
     def _run(self, job: Job, work: Callable[[ProgressCallback], Any]) -> None:

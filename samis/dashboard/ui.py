@@ -73,6 +73,24 @@ class Progress:
         self.bar.progress(event.fraction, text=shown.text())
 
 
+def offer_job(pairs: int, what: str, command: str, key: str) -> bool:
+    """A scoring job too large to start unasked: one line saying how many pairs and the CLI command that does the
+    same work (and stores it for every page), and a button; True on the run its button was clicked."""
+    st.info(f"{pairs:,} image-method pairs have no stored {escaped(what)} yet: more than a page scores unasked. "
+            f"Score them on the server with `{command}` (stored, then every page reads them), or here in the "
+            "background (it goes on when you leave the page):")
+    return st.button(f"Score {pairs:,} pairs in the background", key=key)
+
+
+def job_line(job) -> str:
+    """One line on a running background job: pairs done of the total, and the time left when known."""
+    event = job.latest
+    if event is None or not event.total:
+        return "starting"
+    left = f", about {event.eta_s / 60:.0f} min left" if event.eta_s else ""
+    return f"{event.done:,} of {event.total:,} {event.unit} done{left}"
+
+
 def wait_for(job, label: str):
     """Show a job's progress (images done / total, rate, ETA) until it finishes; return its result.
 

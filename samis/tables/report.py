@@ -258,11 +258,12 @@ def _rows(workspace, query: ComparisonQuery, extra_rows, scores) -> ComparisonRo
 
 
 def _reference_rows(workspace, dataset_id: str, split: str, metrics, keep: set[str] | None = None) -> list[TableRow]:
-    """The reference rows of one dataset split (computed now from its ground truth); ``keep``: only these images."""
+    """The reference rows of one dataset split (stored per image, scored where missing); ``keep``: only these
+    images."""
     samples = get_split(workspace, load_dataset(workspace, dataset_id), split)
     if keep is not None:
         samples = [s for s in samples if s.id in keep]
-    return reference_rows(samples, dataset_id, split, metrics=metrics)
+    return reference_rows(workspace, dataset_id, samples, split, metrics=metrics)
 
 
 def comparison_report(workspace, query: ComparisonQuery | str, *, gap_method: str | None = None,

@@ -1,0 +1,168 @@
+"""Views over large studies: the reference rows are stored per image (scored once, then read), and a page never
+starts scoring more pairs than :data:`samis.dashboard.data.PAGE_SCORING_LIMIT` unasked (it names the CLI command
+and offers a button instead)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from samis.datasets import load_dataset, register_dataset
+from samis.store import import_predictions
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+@pytest.fixture
+def toy(make_folder_dataset, workspace):
+    root, predictions = make_folder_dataset(n=16, empty_gt=3)
+    dataset = register_dataset(workspace, "toy", root, "folder")
+    for method in ("good", "weak"):
+        import_predictions(workspace, dataset, method, predictions[method])
+    return workspace, load_dataset(workspace, "toy")
+
+
+# ---- reference rows --------------------------------------------------------------------------------------
+def test_reference_rows_are_scored_once_then_read_without_a_look_at_any_mask(toy, monkeypatch):
+    from samis import evaluation, imageio
+    from samis.reference_maps import fill_references, reference_cache, reference_results
+
+    workspace, dataset = toy
+    first = reference_results(workspace, "toy", dataset.samples)
+    assert {name: len(result.stems) for name, result in first.items()} == {"ref:zeros": 16, "ref:const128": 16}
+    assert all(reference_cache(workspace, "toy", name).path.is_file() for name in first)
+    assert fill_references(workspace, "toy", dataset.samples) == 0  # every row current: nothing scored again
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("a mask was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(imageio, "read_mask", no_read)
+        patched.setattr(evaluation, "read_mask", no_read)
+        again = reference_results(workspace, "toy", dataset.samples, trusting=True)
+    def numbers(scores: dict) -> dict:
+        return {key: value for key, value in scores.items() if isinstance(value, (int, float))}
+
+    for name, result in first.items():
+        assert numbers(again[name].scores()) == pytest.approx(numbers(result.scores()), abs=1e-12)
+        assert numbers(result.scores()).keys() >= {"Sa", "MAE", "maxEm", "Fw", "maxFm"}
+
+
+def test_a_changed_mask_gets_its_reference_rows_scored_again(toy):
+    from samis.reference_maps import fill_references, reference_results
+
+    workspace, dataset = toy
+    before = reference_results(workspace, "toy", dataset.samples)["ref:zeros"]
+    sample = next(s for s in dataset.samples if s.read_gt().any())
+    mask = np.zeros_like(sample.read_gt(), np.uint8)
+    mask[:5, :5] = 255
+    Image.fromarray(mask).save(sample.gt_path)
+    assert fill_references(workspace, "toy", dataset.samples) == 2  # that image, both references
+    after = reference_results(workspace, "toy", dataset.samples, trusting=True)["ref:zeros"]
+    row = before.stems.index(sample.id)
+    assert not np.array_equal(before.scalars[row], after.scalars[row])
+
+
+def test_cli_evaluate_stores_the_reference_rows_the_tables_show(toy, capsys):
+    from samis.cli import main
+    from samis.reference_maps import fill_references
+
+    workspace, dataset = toy
+    assert main(["--workspace", str(workspace.root), "evaluate", "toy"]) == 0
+    assert fill_references(workspace, "toy", dataset.samples) == 0
+
+
+# ---- how much a page would score -----------------------------------------------------------------------
+def test_unscored_pairs_count_what_the_batch_jobs_then_store(toy):
+    from samis.cli import main
+    from samis.image_level import unscored_pairs as image_level_pairs
+    from samis.pixel_level import unscored_pairs as pixel_level_pairs
+
+    workspace, dataset = toy
+    assert pixel_level_pairs(workspace, dataset, ["good", "weak"], "test") == 2 * 16  # test and its calibration (train)
+    assert image_level_pairs(workspace, dataset, ["good", "weak"], "all") == 2 * 16
+    assert main(["--workspace", str(workspace.root), "evaluate", "toy", "--pixel-level", "--methods", "good"]) == 0
+    assert pixel_level_pairs(workspace, dataset, ["good", "weak"], "test") == 16
+    assert main(["--workspace", str(workspace.root), "evaluate", "toy", "--image-level"]) == 0
+    assert image_level_pairs(workspace, dataset, ["good", "weak"], "all") == 0
+    assert image_level_pairs(workspace, dataset, ["good"], "all", min_area=3) == 16  # another setting, other rows
+
+
+# ---- pages -----------------------------------------------------------------------------------------------
+def _page(page: str, query: dict) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    at.query_params.update(query)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_a_large_good_parts_job_waits_for_a_click_and_names_the_command(toy, monkeypatch):
+    from samis.dashboard import data
+
+    monkeypatch.setattr(data, "PAGE_SCORING_LIMIT", 10)  # the toy's 32 pairs count as a large job
+    at = _page("good_parts", {"dataset": "toy", "methods": "good,weak", "split": "all"})
+    info = " ".join(str(i.value) for i in at.info)
+    assert "32 image-method pairs have no stored good parts" in info
+    assert "python -m samis evaluate toy --image-level --split all" in info
+    assert not at.dataframe, "nothing is shown before the job has run"
+    at.button(key="start_image-level").click().run()
+    assert not at.exception and at.dataframe, "the click scores the pairs and the page shows them"
+
+
+def offered(at: AppTest, metric: str) -> bool:
+    """The Cases metric box offers ``metric`` (options are shown by their labels, which start with the name)."""
+    return any(option.startswith(metric) for option in at.selectbox(key="cases_metric").options)
+
+
+def test_cases_goes_on_without_the_operating_point_while_a_large_job_waits(toy, monkeypatch):
+    from samis.cases import OPERATING_POINT_IOU
+    from samis.cli import main
+    from samis.dashboard import data
+
+    workspace, _ = toy
+    monkeypatch.setattr(data, "PAGE_SCORING_LIMIT", 10)
+    query = {"dataset": "toy", "methods": "good,weak", "split": "test"}
+    at = _page("cases", query)
+    assert "python -m samis evaluate toy --pixel-level --split test" in " ".join(str(i.value) for i in at.info)
+    assert at.dataframe, "the per-image table is shown all the same"
+    assert not offered(at, OPERATING_POINT_IOU)
+    assert any("not stored yet" in str(c.value) for c in at.caption)
+    # the batch job stores the histograms; then the page reads them (nothing left to score) and offers the metric
+    assert main(["--workspace", str(workspace.root), "evaluate", "toy", "--pixel-level", "--split", "test"]) == 0
+    at = _page("cases", query)
+    assert not at.info and offered(at, OPERATING_POINT_IOU)
+
+
+def test_cases_says_a_clicked_operating_point_job_is_running_and_shows_it_once_done(toy, monkeypatch):
+    import threading
+
+    from samis.cases import OPERATING_POINT_IOU
+    from samis.dashboard import data
+
+    release, real = threading.Event(), data.score_operating_point
+
+    def held(*args, **kwargs):  # the real work, once the test lets it go
+        assert release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data, "PAGE_SCORING_LIMIT", 10)
+    monkeypatch.setattr(data, "score_operating_point", held)
+    at = _page("cases", {"dataset": "toy", "methods": "good,weak", "split": "test"})
+    at.button(key="start_operating-point").click().run()
+    assert not at.exception and at.dataframe, "the page does not wait for a large job"
+    assert any("being scored in the background" in str(c.value) for c in at.caption)
+    assert not offered(at, OPERATING_POINT_IOU)
+    release.set()
+    job = data._jobs().find(("operating-point", str(toy[0].root), "toy", "test", ("good", "weak"),
+                             data.fingerprint(str(toy[0].root), "toy")))
+    assert job is not None and job.finished.wait(60)
+    at.run()
+    assert not at.exception and offered(at, OPERATING_POINT_IOU)
