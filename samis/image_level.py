@@ -36,7 +36,7 @@ import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split
 from samis.errors import EvaluationError
-from samis.evaluation import checked_methods, maps_of_split, on_one_generation, split_samples
+from samis.evaluation import checked_methods, maps_of_split, on_one_generation, split_samples, trust_token
 from samis.imageio import ImageReadError, read_mask
 from samis.metrics import IMAGE_LEVEL_METRICS
 from samis.result_cache import PairStore, RowCache, ground_truth_keys, read_table, stored_images, write_table
@@ -407,35 +407,58 @@ def evaluate_image_level(workspace: Workspace, dataset: Dataset, methods: list[s
         EvaluationError: a bad ``min_area``; no defect-free or no defect image in the split; unknown
             method, no predictions, missing maps (without ``allow_missing``); a map of the wrong size.
     """
+    return _image_level(workspace, dataset, methods, split, (min_area, allow_missing),
+                        dict(progress=progress, engine=engine), trusting=False)
+
+
+def image_level_trusting_generation(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
+                                    split: str = "all", min_area: int | None = None, allow_missing: bool = False,
+                                    progress: ProgressCallback | None = None) -> ImageLevelResult:
+    """:func:`evaluate_image_level` for views (dashboard pages): a method whose stored values were all checked
+    against the maps it holds now (their :func:`samis.evaluation.trust_token`) and that holds every image of the
+    split is read without a look at any of its maps (the trust of
+    :func:`samis.evaluation.evaluate_trusting_generation`); the others are checked and scored as usual."""
+    return _image_level(workspace, dataset, methods, split, (min_area, allow_missing), dict(progress=progress),
+                        trusting=True)
+
+
+def _image_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None, split: str, settings: tuple,
+                 run_options: dict, trusting: bool) -> ImageLevelResult:
+    min_area, allow_missing = settings
     min_area = check_min_area(min_area)
-    engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
+    engine = check_engine(run_options.get("engine"))  # an unreachable cluster is refused before anything is written
     samples = split_samples(workspace, dataset, split)
     gt_keys, shapes, empty = ground_truth_facts(workspace, dataset, samples)
     n_free = sum(empty.values())
     require_both_kinds(dataset.id, split, len(samples) - n_free, n_free)
     methods = checked_methods(workspace, dataset, methods)
     return on_one_generation(workspace, dataset.id, methods, lambda: _image_level_once(
-        workspace, dataset, (split, samples), methods, (min_area, allow_missing, (gt_keys, shapes, empty)),
-        dict(progress=progress, engine=engine)))
+        workspace, dataset, (split, samples), methods, (min_area, allow_missing, (gt_keys, shapes, empty), trusting),
+        {**run_options, "engine": engine}))
 
 
 def _image_level_once(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[str, list[Sample]],
                       methods: list[str], options: tuple, run_options: dict) -> tuple[ImageLevelResult, PairStore, list]:
     """One pass of :func:`evaluate_image_level`: (the result, its store, the units computed now); ``options`` is
-    (min_area, allow_missing, (ground-truth keys, shapes, empty))."""
+    (min_area, allow_missing, (ground-truth keys, shapes, empty), whether a view trusts stores checked against the
+    maps' version)."""
     split, samples = split_and_samples
-    min_area, allow_missing, (gt_keys, shapes, empty) = options
+    min_area, allow_missing, (gt_keys, shapes, empty), trusting = options
     split_ids = [s.id for s in samples]
     class_of = {s.id: s.cls for s in samples}
+    versions = {method: trust_token(workspace, dataset, method) for method in methods}  # before the maps are listed
     maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
     store = PairStore({method: RowCache(cache_path(workspace, dataset.id, method, min_area), _VALUES, CACHE_VERSION,
                                         {"value_names": np.array(VALUES)}) for method in methods},
                       lambda values: {"values": np.array(values, dtype=float)})
-    units = store.plan_images({method: maps[method][0] for method in methods}, gt_keys, split_ids,
-                              lambda stem, path: (str(path), shapes[stem]))
+    present = {method: maps[method][0] for method in methods}
+    units = store.plan_images(present, gt_keys, split_ids, lambda stem, path: (str(path), shapes[stem]),
+                              trust=versions if trusting else None)
     task = Task("image-level", read_map, image_level_worker, (min_area,), unit="image-method pairs",
                 batch_size=64, parallel_min=_PARALLEL_MIN_TASKS, count_cached=False)
     outcome = run_task(task, units, store, **run_options)
+    store.mark_checked(present, versions)
+    store.flush()
     results = {}
     for method in methods:
         present, missing = maps[method]

@@ -30,7 +30,8 @@ import pandas as pd
 
 from samis.datasets import Dataset, Sample, get_split, split_names
 from samis.errors import DatasetError, EvaluationError
-from samis.evaluation import checked_methods, maps_of_split, on_one_generation, read_pair, split_samples
+from samis.evaluation import (checked_methods, maps_of_split, on_one_generation, read_pair, split_samples,
+                               trust_token)
 from samis.image_level import check_min_area, default_min_area, ground_truth_facts
 from samis.result_cache import PairStore, RaggedRowCache, stored_images
 from samis.runner import EngineSpec, Task, check_engine, run_task
@@ -702,8 +703,24 @@ def evaluate_pixel_level(workspace: Workspace, dataset: Dataset, methods: list[s
             pixels in the split; no defect-free images in the calibration split with ``calibrate="image"``;
             unknown methods, missing maps (without ``allow_missing``), a map of the wrong size.
     """
+    return _pixel_level(workspace, dataset, methods, split, options,
+                        dict(workers=workers, progress=progress, engine=engine), trusting=False)
+
+
+def pixel_level_trusting_generation(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
+                                    split: str = "test", options: PixelLevelOptions | None = None,
+                                    progress: ProgressCallback | None = None) -> PixelLevelResult:
+    """:func:`evaluate_pixel_level` for views (dashboard pages): a method whose stored histograms were all checked
+    against the maps it holds now (their :func:`samis.evaluation.trust_token`) and that holds every image asked
+    for is read without a look at any of its maps (the trust of
+    :func:`samis.evaluation.evaluate_trusting_generation`); the others are checked and scored as usual."""
+    return _pixel_level(workspace, dataset, methods, split, options, dict(progress=progress), trusting=True)
+
+
+def _pixel_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None, split: str,
+                 options: PixelLevelOptions | None, run_options: dict, trusting: bool) -> PixelLevelResult:
     options = (options or PixelLevelOptions()).checked()
-    engine = check_engine(engine)  # an unreachable cluster is refused before anything is written
+    engine = check_engine(run_options.get("engine"))  # an unreachable cluster is refused before anything is written
     samples = split_samples(workspace, dataset, split)
     try:
         calibration = split_samples(workspace, dataset, options.calibration_split)
@@ -714,9 +731,9 @@ def evaluate_pixel_level(workspace: Workspace, dataset: Dataset, methods: list[s
     union = samples + [s for s in calibration if s.id not in ids]
     gt_keys, _, empty = ground_truth_facts(workspace, dataset, union)
     _check_kinds(dataset.id, split, options, [empty[s.id] for s in samples], [empty[s.id] for s in calibration])
-    plan = (split, samples, [s.id for s in calibration], union, gt_keys)
+    plan = (split, samples, [s.id for s in calibration], union, gt_keys, trusting)
     return on_one_generation(workspace, dataset.id, methods, lambda: _pixel_level_once(
-        workspace, dataset, plan, methods, options, dict(workers=workers, progress=progress, engine=engine)))
+        workspace, dataset, plan, methods, options, {**run_options, "engine": engine}))
 
 
 def _check_kinds(dataset_id: str, split: str, options: PixelLevelOptions, empty: list[bool],
@@ -733,21 +750,25 @@ def _check_kinds(dataset_id: str, split: str, options: PixelLevelOptions, empty:
 def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, methods: list[str],
                       options: PixelLevelOptions, run_options: dict) -> tuple[PixelLevelResult, PairStore, list]:
     """One pass of :func:`evaluate_pixel_level`; ``plan`` is (split, its samples, calibration ids, every sample
-    needed, ground-truth keys)."""
-    split, samples, calibration_ids, union, gt_keys = plan
+    needed, ground-truth keys, whether a view trusts stores checked against the maps' version)."""
+    split, samples, calibration_ids, union, gt_keys, trusting = plan
     union_ids = [s.id for s in union]
     class_of = {s.id: s.cls for s in union}
     gt_paths = {s.id: s.gt_path for s in union}
+    versions = {m: trust_token(workspace, dataset, m) for m in methods}  # before the maps are listed
     maps = {m: maps_of_split(workspace, dataset, split, m, union_ids, options.allow_missing) for m in methods}
     split_ids, results, computed, before = [s.id for s in samples], {}, [], 0
     for position, method in enumerate(methods):  # one method's rows in memory at a time
         store = _method_store(workspace, dataset.id, method)
         units = store.plan_images({method: maps[method][0]}, gt_keys, union_ids,
-                                  lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)))
+                                  lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)),
+                                  trust=versions if trusting else None)
         progress = run_options.get("progress")
         if len(methods) > 1:
             progress = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
         computed += run_task(PIXEL_LEVEL, units, store, **{**run_options, "progress": progress}).computed
+        store.mark_checked({method: maps[method][0]}, versions)
+        store.flush()
         before += getattr(progress, "total", 0)
         present = list(maps[method][0])
         every = PixelHistograms.from_rows(present, store.caches[method].rows_for(present), [class_of[s] for s in present])

@@ -227,6 +227,8 @@ class RowCache:
         self.ragged, self.dirty = ragged, False
         #: image id -> ((size, mtime) of the map, map hash, ground-truth hash, {value name: entries})
         self.rows: dict[str, tuple] = {}
+        #: the version of the maps every row was last checked against (see :meth:`set_generation`)
+        self.generation = ""
         layout = {**KEY_LAYOUT, **{name: (kinds, (f"{name} entries" if ragged else "n", *shape))
                                    for name, (kinds, shape) in values.items()},
                   **{f"{name}_count": ("iu", ("n",)) for name in values if ragged}}
@@ -237,6 +239,7 @@ class RowCache:
                        data["gt_hash"].tolist())
             for i, (stem, stat, pred_hash, gt_hash) in enumerate(keys):
                 self.rows[stem] = (tuple(stat), pred_hash, gt_hash, {name: entries[name][i] for name in values})
+            self.generation = str(data["generation"]) if "generation" in data else ""
 
     def _counts(self, data: dict, name: str) -> np.ndarray:
         return data[f"{name}_count"] if self.ragged else np.ones(len(data["stems"]), np.int64)
@@ -258,6 +261,16 @@ class RowCache:
         rows = [self.rows[stem] for stem in stems]
         return ({stem: i for i, stem in enumerate(stems)}, [tuple(row[0]) for row in rows], [row[1] for row in rows],
                 [row[2] for row in rows])
+
+    def images(self) -> list[str]:
+        """The image ids of the rows (in no order)."""
+        return list(self.rows)
+
+    def set_generation(self, generation: str) -> None:
+        """Record the version of the maps (:func:`samis.evaluation.trust_token`) every row was just checked
+        against; views then use the rows without a look at any map while the maps keep that version."""
+        if generation != self.generation:
+            self.generation, self.dirty = generation, True
 
     def lookup(self, stem: str) -> tuple[str, str] | None:
         """(map hash, ground-truth hash) the row of ``stem`` was computed from, or None."""
@@ -302,7 +315,8 @@ class RowCache:
                  pred_stat=np.array([self.rows[s][0] for s in stems], np.int64).reshape(-1, 2),
                  pred_hash=np.array([self.rows[s][1] for s in stems], dtype=str),
                  gt_hash=np.array([self.rows[s][2] for s in stems], dtype=str),
-                 **{name: self._entries(name, stems, True) for name in self.values}, **counts, **self.labels)
+                 **{name: self._entries(name, stems, True) for name in self.values}, **counts, **self.labels,
+                 generation=np.array(self.generation))
         self.dirty = False
 
 
@@ -327,7 +341,7 @@ class PairStore:
         self._stats: dict[tuple[str, str], tuple[int, int]] = {}
 
     def plan_images(self, maps: dict[str, dict[str, str]], gt_keys: dict[str, str], image_order: list[str],
-                    job_of: Callable[[str, str], Any]) -> list[Unit]:
+                    job_of: Callable[[str, str], Any], trust: dict[str, str] | None = None) -> list[Unit]:
         """The units still to compute of every method (``maps``: method -> image -> map file, in ``image_order``),
         keyed by both files' content, in ``image_order`` with an image's pairs one after another, so a task reads
         each ground truth once for all of its methods.
@@ -336,11 +350,18 @@ class PairStore:
         costs no object: a warm run over 1.8 million pairs plans in seconds). A map whose stat changed is hashed;
         same content under a new stat is touched (remembered, not recomputed).
 
+        With ``trust`` (views: method -> the version of its maps now, :func:`samis.evaluation.trust_token`), a
+        method whose rows were all checked against that version (:meth:`mark_checked`) and that holds a row of
+        every listed image gets no unit, and none of its files is looked at.
+
         Raises:
             EvaluationError: a map disappeared since it was listed.
         """
         units = []
         for method, present in maps.items():
+            cache = self.caches[method]
+            if trust and cache.generation == trust[method] and all(cache.lookup(s) is not None for s in present):
+                continue
             units += self._plan_method(method, present, gt_keys, job_of)
         if len(maps) == 1:  # one method's maps come in image order already
             return units
@@ -367,6 +388,15 @@ class PairStore:
             self._stats[(method, stem)] = stat  # the row put for it will remember this stat
             units.append(Unit(stem, (pred_key, gt_keys[stem]), job_of(stem, path), group=method))
         return units
+
+    def mark_checked(self, maps: dict[str, dict[str, str]], versions: dict[str, str]) -> None:
+        """After a run stored every unit :meth:`plan_images` gave for ``maps``: each method whose every row is of
+        a listed map (so every row was checked in this pass) records the version its maps had before they were
+        listed (``versions``), written by the next :meth:`flush`."""
+        for method, present in maps.items():
+            cache = self.caches[method]
+            if set(cache.images()) <= present.keys():
+                cache.set_generation(versions[method])
 
     def has(self, unit: Unit) -> bool:
         return self.caches[unit.group].lookup(unit.id) == unit.key

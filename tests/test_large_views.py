@@ -166,3 +166,38 @@ def test_cases_says_a_clicked_operating_point_job_is_running_and_shows_it_once_d
     assert job is not None and job.finished.wait(60)
     at.run()
     assert not at.exception and offered(at, OPERATING_POINT_IOU)
+
+
+def test_views_read_stored_histograms_and_good_parts_values_without_a_look_at_any_map(toy, monkeypatch, tmp_path):
+    import shutil
+
+    from samis import result_cache
+    from samis.cli import main
+    from samis.image_level import evaluate_image_level, image_level_trusting_generation
+    from samis.pixel_level import evaluate_pixel_level, pixel_level_trusting_generation
+
+    workspace, dataset = toy
+    ws = ["--workspace", str(workspace.root), "evaluate", "toy"]
+    assert main([*ws, "--pixel-level", "--split", "test"]) == 0 and main([*ws, "--image-level"]) == 0
+    pixel, image = evaluate_pixel_level(workspace, dataset, split="test"), evaluate_image_level(workspace, dataset)
+    looked, maps_dir = [], str(workspace.predictions_dir("toy"))
+    real_stats = result_cache.bulk_stats
+
+    def stats(paths):  # the maps' stats only (the masks' are read as always: they are a thirteenth of the files)
+        looked.extend(path for path in map(str, paths.values()) if path.startswith(maps_dir))
+        return real_stats(paths)
+
+    monkeypatch.setattr(result_cache, "bulk_stats", stats)
+    trusted_pixel = pixel_level_trusting_generation(workspace, dataset, split="test")
+    trusted_image = image_level_trusting_generation(workspace, dataset)
+    assert looked == [] and trusted_pixel.computed == trusted_image.computed == 0
+    for method in ("good", "weak"):
+        assert trusted_pixel.methods[method].values == pytest.approx(pixel.methods[method].values, nan_ok=True)
+        assert trusted_pixel.methods[method].threshold == pixel.methods[method].threshold
+        np.testing.assert_array_equal(trusted_image.methods[method].area, image.methods[method].area)
+    # a new import of 'good' gives its maps a new version: a view checks them again (and 'weak' stays trusted)
+    copy = shutil.copytree(workspace.method_dir("toy", "good"), tmp_path / "good-again")
+    import_predictions(workspace, dataset, "good", copy)
+    again = pixel_level_trusting_generation(workspace, dataset, split="test")
+    assert len(looked) == 16 and all("/good/" in path for path in looked)
+    assert again.methods["good"].values == pytest.approx(pixel.methods["good"].values, nan_ok=True)

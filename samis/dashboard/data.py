@@ -39,9 +39,10 @@ from samis.speed.records import record_path
 from samis.tables.family import FamilyTable, family_methods
 from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
-from samis.image_level import ImageLevelResult, evaluate_image_level, ground_truth_facts
+from samis.image_level import ImageLevelResult, ground_truth_facts, image_level_trusting_generation
 from samis.image_level import unscored_pairs as unscored_image_level
-from samis.pixel_level import DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions, PixelLevelResult, evaluate_pixel_level
+from samis.pixel_level import (DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions, PixelLevelResult,
+                                pixel_level_trusting_generation)
 from samis.pixel_level import unscored_pairs as unscored_pixel_level
 from samis.runs import JoinedProgress
 from samis.paper import load_paper_table, load_speed_table
@@ -304,8 +305,8 @@ def image_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     loaded = load_dataset(workspace, dataset_id)
 
     def work(progress) -> ImageLevelResult:
-        return evaluate_image_level(workspace, loaded, methods=list(methods), split=split, min_area=min_area,
-                                    allow_missing=True, progress=progress)
+        return image_level_trusting_generation(workspace, loaded, methods=list(methods), split=split,
+                                               min_area=min_area, allow_missing=True, progress=progress)
 
     area = "" if min_area is None else f" --min-area {min_area}"
     return _in_background(("image-level", root, dataset_id, split, methods, min_area, fingerprint), work,
@@ -328,8 +329,8 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     options = replace(options, allow_missing=True)
 
     def work(progress) -> PixelLevelResult:
-        return evaluate_pixel_level(workspace, loaded, methods=list(methods), split=split, options=options,
-                                    progress=progress)
+        return pixel_level_trusting_generation(workspace, loaded, methods=list(methods), split=split,
+                                               options=options, progress=progress)
 
     return _in_background(("pixel-level", root, dataset_id, split, methods, options, fingerprint), work,
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split,
@@ -380,8 +381,8 @@ def score_operating_point(workspace: Workspace, loaded: Dataset, split: str, met
     light, frames, before = None, [], 0
     for position, method in enumerate(methods):
         joined = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
-        full = evaluate_pixel_level(workspace, loaded, methods=[method], split=split,
-                                    options=PixelLevelOptions(allow_missing=True), progress=joined)
+        full = pixel_level_trusting_generation(workspace, loaded, methods=[method], split=split,
+                                               options=PixelLevelOptions(allow_missing=True), progress=joined)
         before += joined.total
         frames.append(full.per_image_iou_frame())
         slim = replace(full, methods={method: replace(full.methods[method], histograms=None)})
