@@ -13,8 +13,9 @@ Then every step runs for real as its own subprocess (under ``nice``), as a user 
 ``datasets add``, ``predictions import`` (one per method), ``evaluate`` cold and warm (local),
 ``evaluate --engine ray`` cold (the results moved aside first; skipped with a note where Ray cannot
 start), ``report --measured``, ``report --measured --ci 1000``, ``results export`` (skipped with a
-note where the command does not exist), the batch jobs that feed Cases and Good parts (``evaluate
---pixel-level --split all``, ``evaluate --image-level``) and the dashboard: one process opening Compare, Cases, Gallery
+note where the command does not exist), ``evaluate`` once more where the store predates the stored reference
+rows (step ``references``: the methods warm, the two reference maps scored once), the batch jobs that feed
+Cases and Good parts (``evaluate --pixel-level --split all``, ``evaluate --image-level``) and the dashboard: one process opening Compare, Cases, Gallery
 and Good parts through Streamlit's AppTest (the script run a browser triggers), each cold then warm.
 
 Per step it prints: wall and CPU seconds (the children's rusage), peak RSS of the step's own process
@@ -50,7 +51,7 @@ DEFECT_CLASSES = ("blob", "patch", "scratch")
 FREE_SHARE = 0.2  # share of defect-free images (empty ground truth)
 CHUNK = 500  # images per generation task
 STEPS = ("add", "import", "evaluate", "evaluate-warm", "evaluate-ray", "report", "report-ci", "subset", "export",
-         "pixel-level", "image-level", "dashboard", "pair-bytes")
+         "references", "pixel-level", "image-level", "dashboard", "pair-bytes")
 DASHBOARD_PAGES = ("compare", "cases", "gallery", "good_parts")
 
 
@@ -517,6 +518,8 @@ def run_all(args, base: Path, steps: list[str]) -> None:
         run_subset(workspace, table)
     if "export" in steps:
         run_export(workspace, table)
+    if "references" in steps:  # a store made before reference rows were stored: evaluate scores them once
+        run_evaluate(workspace, table, "evaluate: + reference rows (cold)")
     if "pixel-level" in steps:  # the batch jobs behind Cases' operating point and Compare's inspection metrics
         run_evaluate(workspace, table, "evaluate --pixel-level (cold)", "--pixel-level", "--split", "all")
     if "image-level" in steps:  # ... and behind Good parts
