@@ -52,7 +52,7 @@ for note in result.notes:
 for method, method_result in result.methods.items():
     if method_result.missing:
         st.warning(f"{ui.literal(method)} has no map for {len(method_result.missing)} images: scored on the "
-                   f"{len(method_result.histograms.stems)} it has.")
+                   f"{method_result.n_images} it has.")
 
 st.subheader("Operating point and pooled pixel metrics")
 st.dataframe(result.scores_frame().set_index("method"), column_config={

@@ -491,6 +491,16 @@ def _interval(samples: np.ndarray) -> list[float]:
 
 
 # ---- results -------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class MethodSummary:
+    """What views show of a method's inspection values once its per-image histograms are gone."""
+
+    n_images: int
+    roc: tuple[np.ndarray, np.ndarray]
+    pro: tuple[np.ndarray, np.ndarray]
+    worst: pd.DataFrame  # :meth:`PixelLevelResult.worst_regions` rows, the most a view asks for
+
+
 @dataclass
 class PixelLevelMethod:
     """One method's inspection values on the evaluated split.
@@ -504,11 +514,32 @@ class PixelLevelMethod:
     """
 
     method: str
-    histograms: PixelHistograms
+    histograms: PixelHistograms | None  # None once summarized (:meth:`summarized`)
     threshold: int
     values: dict[str, float]
     intervals: dict[str, list[float]] | None = None
     missing: list[str] = field(default_factory=list)
+    summary: MethodSummary | None = None
+
+    @property
+    def n_images(self) -> int:
+        """The images it is scored on."""
+        return self.summary.n_images if self.histograms is None else len(self.histograms.stems)
+
+    def summarized(self, worst: pd.DataFrame) -> "PixelLevelMethod":
+        """This method without its per-image histograms (images × 2 × 256 counts: 600 MB at 150,000 images):
+        the pooled curves, the image count and ``worst`` (its worst missed regions, as many as a view shows)."""
+        if self.histograms is None:
+            return self
+        h = self.histograms
+        return replace(self, histograms=None, summary=MethodSummary(len(h.stems), h.roc_curve(), h.pro_curve(), worst))
+
+    def needs_histograms(self, what: str) -> PixelHistograms:
+        """The per-image histograms, or an error naming ``what`` needs them when they were summarized away."""
+        if self.histograms is None:
+            raise EvaluationError(f"{what} needs the per-image histograms of {self.method!r}, which this result "
+                                  "summarized away (evaluate it again with evaluate_pixel_level)")
+        return self.histograms
 
     def document(self, budget: float) -> dict:
         """This method's part of the JSON document (``*_ci`` beside each value when there are intervals)."""
@@ -562,7 +593,7 @@ class PixelLevelResult(Report):
         names = ["pixel_auroc", "pixel_ap", "pixel_f1_max", *limits, *(f"operating_point/{k}" for k in OPERATING_POINT)]
         rows = []
         for method, m in self.methods.items():
-            row = {"method": method, "n_images": len(m.histograms.stems), "threshold": m.threshold}
+            row = {"method": method, "n_images": m.n_images, "threshold": m.threshold}
             row.update({name.replace("operating_point/", "").replace("aupro/", "aupro@"): m.values[name] for name in names})
             rows.append(row)
         return pd.DataFrame(rows)
@@ -578,15 +609,23 @@ class PixelLevelResult(Report):
 
     def curves(self) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
         """method → ``{"roc": (FPR, TPR), "pro": (FPR, PRO)}``, pooled over the split (t = 256 … 0)."""
-        return {method: {"roc": m.histograms.roc_curve(), "pro": m.histograms.pro_curve()}
+        return {method: ({"roc": m.summary.roc, "pro": m.summary.pro} if m.histograms is None else
+                         {"roc": m.histograms.roc_curve(), "pro": m.histograms.pro_curve()})
                 for method, m in self.methods.items()}
+
+    def summarized(self, worst_regions: int) -> "PixelLevelResult":
+        """This result without the per-image histograms (see :meth:`PixelLevelMethod.summarized`), keeping each
+        method's ``worst_regions`` worst missed regions; what needs the histograms (per-image IoU, paired
+        differences) then raises :class:`samis.errors.EvaluationError`."""
+        return replace(self, methods={name: m.summarized(self.worst_regions(name, worst_regions))
+                                      for name, m in self.methods.items()})
 
     def per_image_iou_frame(self) -> pd.DataFrame:
         """One row per (image, method): the image's IoU at the method's operating threshold (defect images;
         a defect-free image reads 1 when nothing is flagged, else 0) and whether it is flagged."""
         frames = []
         for method, m in self.methods.items():
-            h, t = m.histograms, m.threshold
+            h, t = m.needs_histograms("the per-image IoU"), m.threshold
             tp, fp = at_or_above(h.positive)[:, t], at_or_above(h.negative)[:, t]
             union = h.positive.sum(axis=1) + fp
             iou = np.divide(tp, union, out=(fp == 0).astype(np.float64), where=union > 0)
@@ -614,6 +653,8 @@ class PixelLevelResult(Report):
         if method not in self.methods:
             raise EvaluationError(f"method {method!r} was not evaluated here ({', '.join(self.methods)})")
         m = self.methods[method]
+        if m.histograms is None:  # summarized: the rows it kept (as many as the view asks for at most)
+            return m.summary.worst.head(max(0, int(n))).reset_index(drop=True)
         h = m.histograms
         columns = ["image", "region", "area", "share", "overlap"]
         if not len(h.regions):
@@ -639,8 +680,8 @@ class PixelLevelResult(Report):
             if name not in self.methods:
                 raise EvaluationError(f"method {name!r} was not evaluated here ({', '.join(self.methods)})")
         resamples, seed = check_resamples(resamples, "--b"), check_seed(seed)
-        have_b = set(self.methods[b].histograms.stems)
-        common = [s for s in self.methods[a].histograms.stems if s in have_b]
+        have_b = set(self.methods[b].needs_histograms("a paired difference").stems)
+        common = [s for s in self.methods[a].needs_histograms("a paired difference").stems if s in have_b]
         if len(common) < 2:
             raise EvaluationError(f"a paired difference needs at least 2 images both methods have; there are {len(common)}")
         parts = [self.methods[m].histograms.subset(common) for m in (a, b)]

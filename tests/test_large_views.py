@@ -201,3 +201,31 @@ def test_views_read_stored_histograms_and_good_parts_values_without_a_look_at_an
     again = pixel_level_trusting_generation(workspace, dataset, split="test")
     assert len(looked) == 16 and all("/good/" in path for path in looked)
     assert again.methods["good"].values == pytest.approx(pixel.methods["good"].values, nan_ok=True)
+
+
+def test_the_inspection_views_result_holds_no_per_image_histograms_and_shows_what_a_joint_run_shows(toy):
+    import json
+
+    import pandas as pd
+
+    from samis.dashboard import data
+    from samis.errors import EvaluationError
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+
+    workspace, dataset = toy
+    options = PixelLevelOptions(allow_missing=True)
+    joint = evaluate_pixel_level(workspace, dataset, methods=["good", "weak"], split="test", options=options)
+    light = data._method_by_method(workspace, dataset, "test", ("good", "weak"), options, None,
+                                   lambda full: full.summarized(48))
+    assert all(m.histograms is None for m in light.methods.values())
+    pd.testing.assert_frame_equal(light.scores_frame(), joint.scores_frame())
+    pd.testing.assert_frame_equal(light.by_size_frame(), joint.by_size_frame())
+    for method in ("good", "weak"):
+        for curve in ("roc", "pro"):
+            for mine, theirs in zip(light.curves()[method][curve], joint.curves()[method][curve]):
+                np.testing.assert_array_equal(mine, theirs)
+        for n in (1, 3, 48):
+            pd.testing.assert_frame_equal(light.worst_regions(method, n), joint.worst_regions(method, n))
+    assert json.dumps(light.to_json_dict(), sort_keys=True) == json.dumps(joint.to_json_dict(), sort_keys=True)
+    with pytest.raises(EvaluationError, match="summarized away"):
+        light.per_image_iou_frame()

@@ -44,6 +44,7 @@ from samis.image_level import unscored_pairs as unscored_image_level
 from samis.pixel_level import (DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions, PixelLevelResult,
                                 pixel_level_trusting_generation)
 from samis.pixel_level import unscored_pairs as unscored_pixel_level
+from samis.counts import COUNTS
 from samis.runs import JoinedProgress
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
@@ -328,9 +329,9 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     loaded = load_dataset(workspace, dataset_id)
     options = replace(options, allow_missing=True)
 
-    def work(progress) -> PixelLevelResult:
-        return pixel_level_trusting_generation(workspace, loaded, methods=list(methods), split=split,
-                                               options=options, progress=progress)
+    def work(progress) -> PixelLevelResult:  # a method at a time, kept summarized: bounded memory at any size
+        return _method_by_method(workspace, loaded, split, methods, options, progress,
+                                 lambda full: full.summarized(COUNTS["grid_images"].high))
 
     return _in_background(("pixel-level", root, dataset_id, split, methods, options, fingerprint), work,
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split,
@@ -378,21 +379,35 @@ def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, 
 def score_operating_point(workspace: Workspace, loaded: Dataset, split: str, methods: tuple[str, ...],
                           progress=None) -> tuple[PixelLevelResult, pd.DataFrame]:
     """What :func:`operating_point`'s job computes (``progress`` counts every method's pairs once)."""
-    light, frames, before = None, [], 0
+    frames = []
+
+    def keep(full: PixelLevelResult) -> PixelLevelResult:
+        frames.append(full.per_image_iou_frame())
+        return full.summarized(0)
+
+    light = _method_by_method(workspace, loaded, split, methods, PixelLevelOptions(allow_missing=True), progress, keep)
+    return light, pd.concat(frames, ignore_index=True)
+
+
+def _method_by_method(workspace: Workspace, loaded: Dataset, split: str, methods: tuple[str, ...],
+                      options: PixelLevelOptions, progress, keep) -> PixelLevelResult:
+    """The inspection result of ``methods`` scored one method at a time (each method's threshold is its own, so
+    the values are those of one joint run), each reduced by ``keep(result of one method)`` before the next
+    is read: the server holds one method's per-image histograms at most."""
+    light, before = None, 0
     for position, method in enumerate(methods):
         joined = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
-        full = pixel_level_trusting_generation(workspace, loaded, methods=[method], split=split,
-                                               options=PixelLevelOptions(allow_missing=True), progress=joined)
+        full = pixel_level_trusting_generation(workspace, loaded, methods=[method], split=split, options=options,
+                                               progress=joined)
         before += joined.total
-        frames.append(full.per_image_iou_frame())
-        slim = replace(full, methods={method: replace(full.methods[method], histograms=None)})
+        slim = keep(full)
         light = slim if light is None else replace(
             light, methods={**light.methods, **slim.methods}, computed=light.computed + slim.computed,
             notes=list(dict.fromkeys(light.notes + slim.notes)))
         del full
     if light is None:
         raise EvaluationError("no methods chosen")
-    return light, pd.concat(frames, ignore_index=True)
+    return light
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
