@@ -15,8 +15,9 @@ Then every step runs for real as its own subprocess (under ``nice``), as a user 
 start), ``report --measured``, ``report --measured --ci 1000``, ``results export`` (skipped with a
 note where the command does not exist), ``evaluate`` once more where the store predates the stored reference
 rows (step ``references``: the methods warm, the two reference maps scored once), the batch jobs that feed
-Cases and Good parts (``evaluate --pixel-level --split all``, ``evaluate --image-level``) and the dashboard: one process opening Compare, Cases, Gallery
-and Good parts through Streamlit's AppTest (the script run a browser triggers), each cold then warm.
+Cases and Good parts (``evaluate --pixel-level --split all``, ``evaluate --image-level``) and the dashboard: one
+process opening Compare, Cases, Gallery and Good parts, then every other page, through Streamlit's AppTest (the
+script run a browser triggers), each cold then warm.
 
 Per step it prints: wall and CPU seconds (the children's rusage), peak RSS of the step's own process
 (the command, or the dashboard server), peak summed PSS of its whole process tree (pool and Ray workers
@@ -52,7 +53,8 @@ FREE_SHARE = 0.2  # share of defect-free images (empty ground truth)
 CHUNK = 500  # images per generation task
 STEPS = ("add", "import", "evaluate", "evaluate-warm", "evaluate-ray", "report", "report-ci", "subset", "export",
          "references", "pixel-level", "image-level", "dashboard", "pair-bytes")
-DASHBOARD_PAGES = ("compare", "cases", "gallery", "good_parts")
+DASHBOARD_PAGES = ("compare", "cases", "gallery", "good_parts", "inspection", "overview", "speed", "masks", "prompts",
+                   "run")  # the four the issue names first, then every other page: the RSS is after all of them
 
 
 # ---- generation --------------------------------------------------------------------------------------
