@@ -11,10 +11,7 @@ Images with an empty ground truth (defect-free) get a file that says so; they ar
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from samis.models import ModelSpec, get_model
 from samis.prompts.adapters import check_clickable, interactive_adapter
 from samis.prompts.click_results import ClickResult, ImageClicks
 from samis.prompts.clicks import ClickTrace, check_max_clicks, simulate
+from samis.prompts.trace_file import key_of_file, read_trace_file, trace_bytes
 from samis.result_cache import FileStore, file_hash
 from samis.runner import EngineSpec, Task, Unit, check_engine, run_task
 from samis.runs import ProgressCallback
@@ -91,43 +89,6 @@ def click_worker(model: ModelSpec, checkpoint: str | None, device: str, max_clic
     return compute
 
 
-def trace_bytes(key, trace: ClickTrace | None) -> bytes:
-    """One image's cache file: its key, its clicks, IoUs and bit-packed masks (none for a defect-free image)."""
-    buffer = io.BytesIO()
-    if trace is None:
-        clicks, ious, packed, shape = np.zeros((0, 3), np.int64), np.zeros(0), np.zeros((0, 0), np.uint8), (0, 0)
-    else:
-        clicks = np.array([c.as_list() for c in trace.clicks], np.int64).reshape(-1, 3)
-        ious, shape = np.asarray(trace.ious, np.float64), trace.masks.shape[1:]
-        packed = np.packbits(trace.masks.reshape(len(trace.masks), -1), axis=1)
-    np.savez(buffer, key=np.array(json.dumps(key, sort_keys=True)), clicks=clicks, ious=ious, masks=packed,
-             shape=np.array(shape, np.int64))
-    return buffer.getvalue()
-
-
-def read_trace_file(path: Path) -> dict | None:
-    """A cache file as ``{"key", "clicks", "ious", "masks" (k, H, W) bool}``; None when missing or damaged."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            shape = tuple(int(v) for v in data["shape"])
-            packed = data["masks"]
-            count = shape[0] * shape[1]
-            masks = (np.unpackbits(packed, axis=1, count=count).reshape(len(packed), *shape).astype(bool)
-                     if len(packed) else np.zeros((0, *shape), bool))
-            return {"key": json.loads(str(data["key"])), "clicks": data["clicks"].tolist(),
-                    "ious": data["ious"].tolist(), "masks": masks}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-
-
-def _key_of_file(path: Path):
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["key"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None  # missing or damaged: computed again, and the file replaced atomically
-
-
 @dataclass
 class ClickRun:
     """What to run: a model, how many clicks, with or without the mask input (and where the model runs)."""
@@ -180,7 +141,7 @@ def run_clicks(workspace: Workspace, dataset: Dataset, run: ClickRun, split: str
     units = [Unit(s.id, {**base, "image": file_hash(s.image_path), "gt": file_hash(s.gt_path)},
                   (str(s.image_path), str(s.gt_path))) for s in samples]
     folder = clicks_cache_dir(workspace, label, dataset.id, run.max_clicks, run.mask_input)
-    store = FileStore(folder, ".npz", _key_of_file, lambda unit, trace: trace_bytes(unit.key, trace))
+    store = FileStore(folder, ".npz", key_of_file, lambda unit, trace: trace_bytes(unit.key, trace))
     task = Task(f"{label} clicks", read_click_input, click_worker,
                 (run.model, run.checkpoint, run.device, run.max_clicks, run.mask_input, md5),
                 batch_size=4, in_process=True, uses_gpu=True)

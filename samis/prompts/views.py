@@ -26,7 +26,7 @@ from samis.methods import describe
 from samis.metrics import IMAGE_METRICS
 from samis.models import find_model
 from samis.prompts.click_results import RANDOM_WEIGHTS_CLICKS_NOTE, ClickResult, ImageClicks
-from samis.prompts.click_run import read_trace_file
+from samis.prompts.trace_file import read_trace_file
 from samis.workspace import Workspace
 
 #: the click colours of the replay (the figures' colour-blind-safe pair): positive blue, negative vermilion
