@@ -279,8 +279,8 @@ PAGE_SCORING_LIMIT = 20_000
 
 
 def _in_background(key: tuple, work, pending, label: str, command: str, wait: bool = True):
-    """The result of the background job ``key`` (``work(progress)``; see :mod:`samis.dashboard.jobs`), its
-    progress shown until it is done. A job that is not running yet starts when ``pending()`` (the pairs it
+    """The result of the background job ``key`` (``work(progress)``, which stores ``label``; see
+    :mod:`samis.dashboard.jobs`), its progress shown until it is done. A job that is not running yet starts when ``pending()`` (the pairs it
     would score) is within :data:`PAGE_SCORING_LIMIT`, else only when the visitor clicks to start it
     (:func:`samis.dashboard.ui.offer_job`, which also names ``command``, the same work on the CLI); None until
     then. Without ``wait`` the job itself is returned, waited for only when it is within the limit (a large one
@@ -292,9 +292,9 @@ def _in_background(key: tuple, work, pending, label: str, command: str, wait: bo
             return None
         job = _jobs().get_or_start(key, work, size=count)
     if wait:
-        return ui.wait_for(job, label)
+        return ui.wait_for(job, f"scoring {label}")
     if job.size is not None and job.size <= PAGE_SCORING_LIMIT:
-        ui.wait_for(job, label)
+        ui.wait_for(job, f"scoring {label}")
     return job
 
 
@@ -312,7 +312,7 @@ def image_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     area = "" if min_area is None else f" --min-area {min_area}"
     return _in_background(("image-level", root, dataset_id, split, methods, min_area, fingerprint), work,
                           lambda: unscored_image_level(workspace, loaded, list(methods), split, min_area),
-                          "good parts (image-level values)",
+                          "image-level values (for good parts)",
                           f"python -m samis evaluate {dataset_id} --image-level --split {split}{area}")
 
 
@@ -336,7 +336,7 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     return _in_background(("pixel-level", root, dataset_id, split, methods, options, fingerprint), work,
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split,
                                                        options.calibration_split),
-                          "inspection metrics (per-image histograms)",
+                          "per-image histograms (for the inspection metrics)",
                           _pixel_level_command(dataset_id, split, options.calibration_split))
 
 
@@ -372,7 +372,7 @@ def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, 
     return _in_background(("operating-point", root, dataset_id, split, methods, fingerprint),
                           lambda progress: score_operating_point(workspace, loaded, split, methods, progress),
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split),
-                          "the operating point (per-image histograms)",
+                          "per-image histograms (for the operating point)",
                           _pixel_level_command(dataset_id, split, DEFAULT_CALIBRATION_SPLIT), wait=False)
 
 

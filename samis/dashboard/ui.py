@@ -76,10 +76,15 @@ class Progress:
 def offer_job(pairs: int, what: str, command: str, key: str) -> bool:
     """A scoring job too large to start unasked: one line saying how many pairs and the CLI command that does the
     same work (and stores it for every page), and a button; True on the run its button was clicked."""
-    st.info(f"{pairs:,} image-method pairs have no stored {escaped(what)} yet: more than a page scores unasked. "
-            f"Score them on the server with `{command}` (stored, then every page reads them), or here in the "
-            "background (it goes on when you leave the page):")
-    return st.button(f"Score {pairs:,} pairs in the background", key=key)
+    box = st.empty()
+    with box.container():
+        st.info(f"{pairs:,} image-method pairs have no stored {escaped(what)} yet: more than a page scores unasked. "
+                f"Score them on the server with `{command}` (stored, then every page reads them), or here in the "
+                "background (it goes on when you leave the page):")
+        clicked = st.button(f"Score {pairs:,} pairs in the background", key=key)
+    if clicked:  # the job starts now: the offer goes
+        box.empty()
+    return clicked
 
 
 def job_line(job) -> str:
