@@ -301,13 +301,13 @@ def maps_of_split(workspace: Workspace, dataset: Dataset, split: str, method: st
     Raises:
         EvaluationError: maps are missing and ``allow_missing`` is False (names the first ten).
     """
-    files = prediction_paths(workspace, dataset.id, method)
+    files = prediction_paths(workspace, dataset.id, method, stats=True)
     missing = [stem for stem in split_ids if stem not in files]
     if missing and not allow_missing:
         shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
         raise EvaluationError(f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
                               f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)")
-    return {stem: files[stem] for stem in split_ids if stem in files}, missing
+    return files.subset(split_ids), missing  # the maps with the stats of the scan that listed them
 
 
 def split_samples(workspace: Workspace, dataset: Dataset, split: str) -> list[Sample]:

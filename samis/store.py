@@ -27,6 +27,7 @@ from PIL import Image
 from samis import __version__
 from samis.datasets import Dataset
 from samis.errors import StoreError
+from samis.file_stats import listed_with_stats
 from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, naming, read_map, write_png_atomic, write_text_atomic)
 from samis.recovery import RETIRED_PREFIX, STAGING_PREFIX, move_aside, recover_interrupted_imports
 from samis.runs import ProgressCallback, ProgressTracker, Report
@@ -62,10 +63,13 @@ def prediction_files(workspace: Workspace, dataset_id: str, method: str) -> dict
         return {e.name[:-4]: folder / e.name for e in entries if e.name.endswith(".png") and not e.name.startswith(".")}
 
 
-def prediction_paths(workspace: Workspace, dataset_id: str, method: str) -> dict[str, str]:
+def prediction_paths(workspace: Workspace, dataset_id: str, method: str, stats: bool = False) -> dict[str, str]:
     """:func:`prediction_files` as path strings: what the warm paths over many maps use (a ``Path`` object per
-    file costs more than listing the folder)."""
+    file costs more than listing the folder). With ``stats``, a :class:`samis.file_stats.StatPaths` that carries
+    every file's stat from the same folder scan (what planning compares: the folder is scanned once)."""
     folder = os.fspath(workspace.method_dir(dataset_id, method))
+    if stats:
+        return listed_with_stats(folder, ".png")
     try:
         with os.scandir(folder) as entries:
             return {e.name[:-4]: e.path for e in entries if e.name.endswith(".png") and not e.name.startswith(".")}

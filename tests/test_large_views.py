@@ -242,3 +242,20 @@ def test_the_prompts_view_reads_click_traces_without_importing_torch():
                            cwd=Path(__file__).resolve().parents[1])
     assert found.returncode == 0, found.stderr
     assert found.stdout.split() == ["False", "False"]
+
+
+def test_a_map_listing_carries_its_stats_so_planning_scans_the_folder_once(toy, monkeypatch):
+    import os
+
+    from samis import file_stats
+    from samis.evaluation import maps_of_split
+
+    workspace, dataset = toy
+    ids = [s.id for s in dataset.samples]
+    present, missing = maps_of_split(workspace, dataset, "all", "good", ids[::-1], allow_missing=False)
+    assert list(present) == ids[::-1] and not missing  # split order kept
+    monkeypatch.setattr(file_stats, "_folder_stats", lambda folder: pytest.fail("the folder was scanned again"))
+    stats = file_stats.bulk_stats(present)
+    for stem, path in present.items():
+        found = os.stat(path)
+        assert stats[stem] == (found.st_size, found.st_mtime_ns)
