@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from samis.datasets import Dataset
 from samis.errors import DatasetError, EvaluationError, StatsError
 from samis.evaluation import evaluate_trusting_generation
-from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level_summarized
 from samis.runs import ProgressCallback
 from samis.speed.records import speed_records
 from samis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap
@@ -94,7 +94,7 @@ def _inspection(workspace: Workspace, dataset: Dataset, methods: list[str], quer
                 measures: FamilyMeasures, progress: ProgressCallback | None) -> None:
     options = PixelLevelOptions(resamples=query.resamples, seed=query.seed, allow_missing=query.allow_missing)
     try:
-        result = evaluate_pixel_level(workspace, dataset, methods, query.split, options, progress=progress)
+        result = evaluate_pixel_level_summarized(workspace, dataset, methods, query.split, options, progress=progress)
     except (EvaluationError, DatasetError) as error:
         measures.notes.append(f"no inspection metrics: {error}")
         return

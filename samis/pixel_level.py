@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from samis.counts import COUNTS
 from samis.datasets import Dataset, Sample, get_split, split_names
 from samis.errors import DatasetError, EvaluationError
 from samis.evaluation import (checked_methods, maps_of_split, on_one_generation, read_pair, split_samples,
@@ -526,13 +527,31 @@ class PixelLevelMethod:
         """The images it is scored on."""
         return self.summary.n_images if self.histograms is None else len(self.histograms.stems)
 
-    def summarized(self, worst: pd.DataFrame) -> "PixelLevelMethod":
+    def summarized(self, worst_regions: int) -> "PixelLevelMethod":
         """This method without its per-image histograms (images × 2 × 256 counts: 600 MB at 150,000 images):
-        the pooled curves, the image count and ``worst`` (its worst missed regions, as many as a view shows)."""
+        the pooled curves, the image count and its ``worst_regions`` worst missed regions."""
         if self.histograms is None:
             return self
         h = self.histograms
-        return replace(self, histograms=None, summary=MethodSummary(len(h.stems), h.roc_curve(), h.pro_curve(), worst))
+        return replace(self, histograms=None, summary=MethodSummary(len(h.stems), h.roc_curve(), h.pro_curve(),
+                                                                    self.worst_regions(worst_regions)))
+
+    def worst_regions(self, n: int = 8) -> pd.DataFrame:
+        """Its ``n`` worst missed ground-truth regions (see :meth:`PixelLevelResult.worst_regions`); once
+        summarized, the rows it kept (as many as a view asks for at most)."""
+        if self.histograms is None:
+            return self.summary.worst.head(max(0, int(n))).reset_index(drop=True)
+        h = self.histograms
+        columns = ["image", "region", "area", "share", "overlap"]
+        if not len(h.regions):
+            return pd.DataFrame(columns=columns)
+        overlap = h.region_overlaps()[:, self.threshold]
+        area = h.regions.sum(axis=1)
+        local = np.arange(len(h.regions)) - np.searchsorted(h.region_image, h.region_image, side="left")
+        order = np.lexsort((-area, overlap))[:max(0, int(n))]  # the last key sorts first
+        return pd.DataFrame({"image": [h.stems[i] for i in h.region_image[order]], "region": local[order],
+                             "area": area[order], "share": h.region_shares()[order], "overlap": overlap[order]},
+                            columns=columns).reset_index(drop=True)
 
     def needs_histograms(self, what: str) -> PixelHistograms:
         """The per-image histograms, or an error naming ``what`` needs them when they were summarized away."""
@@ -617,8 +636,7 @@ class PixelLevelResult(Report):
         """This result without the per-image histograms (see :meth:`PixelLevelMethod.summarized`), keeping each
         method's ``worst_regions`` worst missed regions; what needs the histograms (per-image IoU, paired
         differences) then raises :class:`samis.errors.EvaluationError`."""
-        return replace(self, methods={name: m.summarized(self.worst_regions(name, worst_regions))
-                                      for name, m in self.methods.items()})
+        return replace(self, methods={name: m.summarized(worst_regions) for name, m in self.methods.items()})
 
     def per_image_iou_frame(self) -> pd.DataFrame:
         """One row per (image, method): the image's IoU at the method's operating threshold (defect images;
@@ -652,20 +670,7 @@ class PixelLevelResult(Report):
         """
         if method not in self.methods:
             raise EvaluationError(f"method {method!r} was not evaluated here ({', '.join(self.methods)})")
-        m = self.methods[method]
-        if m.histograms is None:  # summarized: the rows it kept (as many as the view asks for at most)
-            return m.summary.worst.head(max(0, int(n))).reset_index(drop=True)
-        h = m.histograms
-        columns = ["image", "region", "area", "share", "overlap"]
-        if not len(h.regions):
-            return pd.DataFrame(columns=columns)
-        overlap = h.region_overlaps()[:, m.threshold]
-        area = h.regions.sum(axis=1)
-        local = np.arange(len(h.regions)) - np.searchsorted(h.region_image, h.region_image, side="left")
-        order = np.lexsort((-area, overlap))[:max(0, int(n))]  # the last key sorts first
-        return pd.DataFrame({"image": [h.stems[i] for i in h.region_image[order]], "region": local[order],
-                             "area": area[order], "share": h.region_shares()[order], "overlap": overlap[order]},
-                            columns=columns).reset_index(drop=True)
+        return self.methods[method].worst_regions(n)
 
     def paired_difference(self, a: str, b: str, resamples: int = 1000, seed: int = DEFAULT_SEED) -> dict[str, dict]:
         """A − B of every value, with a 95 % interval from the same resamples (over the images both have).
@@ -748,6 +753,23 @@ def evaluate_pixel_level(workspace: Workspace, dataset: Dataset, methods: list[s
                         dict(workers=workers, progress=progress, engine=engine), trusting=False)
 
 
+#: the worst missed regions a summarized result keeps per method: the most the Inspection page shows
+SUMMARY_REGIONS = COUNTS["grid_images"].high
+
+
+def evaluate_pixel_level_summarized(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
+                                    split: str = "test", options: PixelLevelOptions | None = None,
+                                    workers: int | None = None, progress: ProgressCallback | None = None,
+                                    engine: EngineSpec | None = None) -> PixelLevelResult:
+    """:func:`evaluate_pixel_level` holding one method's per-image histograms at a time: each method is
+    summarized (:meth:`PixelLevelMethod.summarized`, keeping :data:`SUMMARY_REGIONS` regions) as soon as it is
+    measured, intervals included. What a report prints needs no more; a paired difference does (use
+    :func:`evaluate_pixel_level`). At 150,000 images × 12 methods the full result held 16 GB."""
+    return _pixel_level(workspace, dataset, methods, split, options,
+                        dict(workers=workers, progress=progress, engine=engine), trusting=False,
+                        summarize=SUMMARY_REGIONS)
+
+
 def pixel_level_trusting_generation(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
                                     split: str = "test", options: PixelLevelOptions | None = None,
                                     progress: ProgressCallback | None = None) -> PixelLevelResult:
@@ -759,7 +781,8 @@ def pixel_level_trusting_generation(workspace: Workspace, dataset: Dataset, meth
 
 
 def _pixel_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None, split: str,
-                 options: PixelLevelOptions | None, run_options: dict, trusting: bool) -> PixelLevelResult:
+                 options: PixelLevelOptions | None, run_options: dict, trusting: bool,
+                 summarize: int | None = None) -> PixelLevelResult:
     options = (options or PixelLevelOptions()).checked()
     engine = check_engine(run_options.get("engine"))  # an unreachable cluster is refused before anything is written
     samples = split_samples(workspace, dataset, split)
@@ -772,7 +795,7 @@ def _pixel_level(workspace: Workspace, dataset: Dataset, methods: list[str] | No
     union = samples + [s for s in calibration if s.id not in ids]
     gt_keys, _, empty = ground_truth_facts(workspace, dataset, union)
     _check_kinds(dataset.id, split, options, [empty[s.id] for s in samples], [empty[s.id] for s in calibration])
-    plan = (split, samples, [s.id for s in calibration], union, gt_keys, trusting)
+    plan = (split, samples, [s.id for s in calibration], union, gt_keys, trusting, summarize)
     return on_one_generation(workspace, dataset.id, methods, lambda: _pixel_level_once(
         workspace, dataset, plan, methods, options, {**run_options, "engine": engine}))
 
@@ -791,8 +814,9 @@ def _check_kinds(dataset_id: str, split: str, options: PixelLevelOptions, empty:
 def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, methods: list[str],
                       options: PixelLevelOptions, run_options: dict) -> tuple[PixelLevelResult, PairStore, list]:
     """One pass of :func:`evaluate_pixel_level`; ``plan`` is (split, its samples, calibration ids, every sample
-    needed, ground-truth keys, whether a view trusts stores checked against the maps' version)."""
-    split, samples, calibration_ids, union, gt_keys, trusting = plan
+    needed, ground-truth keys, whether a view trusts stores checked against the maps' version, and the worst regions
+    each method keeps when it is summarized as soon as it is measured, or None to keep its histograms)."""
+    split, samples, calibration_ids, union, gt_keys, trusting, summarize = plan
     union_ids = [s.id for s in union]
     class_of = {s.id: s.cls for s in union}
     gt_paths = {s.id: s.gt_path for s in union}
@@ -818,6 +842,9 @@ def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, metho
         results[method] = _measure_method(method, every.subset([s for s in split_ids if s in have]),
                                           every.subset([s for s in calibration_ids if s in have]), options,
                                           [s for s in split_ids if s not in have])
+        if summarize is not None:
+            results[method] = results[method].summarized(summarize)
+        del every
     overlap = bool(set(split_ids) & set(calibration_ids))
     notes = []
     if overlap:

@@ -259,3 +259,17 @@ def test_a_map_listing_carries_its_stats_so_planning_scans_the_folder_once(toy, 
     for stem, path in present.items():
         found = os.stat(path)
         assert stats[stem] == (found.st_size, found.st_mtime_ns)
+
+
+def test_the_summarized_pixel_level_run_reports_what_the_full_run_reports_intervals_included(toy):
+    import json
+
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level, evaluate_pixel_level_summarized
+
+    workspace, dataset = toy
+    options = PixelLevelOptions(resamples=200)
+    full = evaluate_pixel_level(workspace, dataset, split="test", options=options)
+    light = evaluate_pixel_level_summarized(workspace, dataset, split="test", options=options)
+    assert all(m.histograms is None for m in light.methods.values())
+    assert json.dumps(light.to_json_dict(), sort_keys=True) == json.dumps(full.to_json_dict(), sort_keys=True)
+    assert any("_ci" in key for key in json.dumps(light.to_json_dict()).split('"'))

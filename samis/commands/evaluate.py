@@ -144,7 +144,7 @@ def _image_level(args, workspace) -> int:
 
 def _pixel_level(args, workspace) -> int:
     # lazy: pixel-level scoring imports pandas and OpenCV, which the other commands' parsers do not need
-    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level, evaluate_pixel_level_summarized
     from samis.stats import DEFAULT_SEED
     from samis.tables.pixel_level import PixelLevelTable
 
@@ -158,11 +158,13 @@ def _pixel_level(args, workspace) -> int:
     dataset = load_dataset(workspace, args.dataset)
     split = args.split or "test"
     with progress_printer(show_progress(args)) as progress:
-        result = evaluate_pixel_level(workspace, dataset, comma_list(args.methods), split, options, args.workers,
-                                      progress, engine=engine)
+        # a paired difference resamples two methods' per-image histograms; otherwise one method's at a time
+        run = evaluate_pixel_level if paired is not None else evaluate_pixel_level_summarized
+        result = run(workspace, dataset, comma_list(args.methods), split, options, args.workers, progress,
+                     engine=engine)
     for name, method_result in result.methods.items():
         if method_result.missing:
-            print(f"note: {name} scored on {len(method_result.histograms.stems)} images; {len(method_result.missing)} "
+            print(f"note: {name} scored on {method_result.n_images} images; {len(method_result.missing)} "
                   "have no map (--allow-missing)", file=sys.stderr)
     for note in result.notes:
         print(f"warning: {note}", file=sys.stderr)

@@ -41,10 +41,9 @@ from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, ground_truth_facts, image_level_trusting_generation
 from samis.image_level import unscored_pairs as unscored_image_level
-from samis.pixel_level import (DEFAULT_CALIBRATION_SPLIT, PixelLevelOptions, PixelLevelResult,
+from samis.pixel_level import (DEFAULT_CALIBRATION_SPLIT, SUMMARY_REGIONS, PixelLevelOptions, PixelLevelResult,
                                 pixel_level_trusting_generation)
 from samis.pixel_level import unscored_pairs as unscored_pixel_level
-from samis.counts import COUNTS
 from samis.runs import JoinedProgress
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
@@ -331,7 +330,7 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
 
     def work(progress) -> PixelLevelResult:  # a method at a time, kept summarized: bounded memory at any size
         return _method_by_method(workspace, loaded, split, methods, options, progress,
-                                 lambda full: full.summarized(COUNTS["grid_images"].high))
+                                 lambda full: full.summarized(SUMMARY_REGIONS))
 
     return _in_background(("pixel-level", root, dataset_id, split, methods, options, fingerprint), work,
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split,

@@ -171,13 +171,13 @@ def metric_set_text(workspace, dataset_id: str, metric_set: str, fmt: str, split
     from samis.datasets import load_dataset
     from samis.evaluation import evaluate
     from samis.html_report import Provenance, dashboard_link, html_document
-    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level_summarized
     from samis.tables.render import json_text
 
     name = check_metric_set(CLI_METRIC_SETS.get(metric_set, metric_set))
     dataset = load_dataset(workspace, dataset_id)
     options = PixelLevelOptions(allow_missing=allow_missing)
-    inspection = evaluate_pixel_level(workspace, dataset, methods, split, options, progress=progress)
+    inspection = evaluate_pixel_level_summarized(workspace, dataset, methods, split, options, progress=progress)
     saliency = None
     if name == "both":
         saliency = evaluate(workspace, dataset, methods=methods, split=split, allow_missing=allow_missing,
