@@ -58,7 +58,7 @@ def _results(folder: Path) -> dict:
     for path in sorted(folder.glob("*.npz")):
         with np.load(path) as data:
             out[path.name] = {k: data[k].tobytes() + str(data[k].dtype).encode() for k in data.files
-                              if k not in ("pred_stat", "stat")}
+                              if k not in ("pred_stat", "stat", "generation")}
     for path in sorted(folder.glob("*.parquet")):
         table = pq.read_table(path)
         out[path.name] = {name: table.column(name).to_pylist() for name in table.column_names
