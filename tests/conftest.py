@@ -399,3 +399,17 @@ def _stop_ray() -> None:
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         ray.shutdown()
+
+
+@pytest.fixture
+def two_method_toy(make_folder_dataset, workspace):
+    """Dataset `toy` (16 images, 3 with an empty mask; splits train/test) with methods good and weak imported:
+    (workspace, the loaded dataset)."""
+    from samis.datasets import load_dataset, register_dataset
+    from samis.store import import_predictions
+
+    root, predictions = make_folder_dataset(n=16, empty_gt=3)
+    dataset = register_dataset(workspace, "toy", root, "folder")
+    for method in ("good", "weak"):
+        import_predictions(workspace, dataset, method, predictions[method])
+    return workspace, load_dataset(workspace, "toy")

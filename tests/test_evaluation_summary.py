@@ -15,15 +15,8 @@ from tests.reference import pysodmetrics_scores
 
 
 @pytest.fixture
-def toy(make_folder_dataset, workspace):
-    from samis.datasets import register_dataset
-    from samis.store import import_predictions
-
-    root, predictions = make_folder_dataset(n=16, empty_gt=3)
-    dataset = register_dataset(workspace, "toy", root, "folder")
-    for method in ("good", "weak"):
-        import_predictions(workspace, dataset, method, predictions[method])
-    return workspace, load_dataset(workspace, "toy")
+def toy(two_method_toy):
+    return two_method_toy
 
 
 def _one(workspace, dataset, split="all"):

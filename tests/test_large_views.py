@@ -18,12 +18,8 @@ APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 @pytest.fixture
-def toy(make_folder_dataset, workspace):
-    root, predictions = make_folder_dataset(n=16, empty_gt=3)
-    dataset = register_dataset(workspace, "toy", root, "folder")
-    for method in ("good", "weak"):
-        import_predictions(workspace, dataset, method, predictions[method])
-    return workspace, load_dataset(workspace, "toy")
+def toy(two_method_toy):
+    return two_method_toy
 
 
 # ---- reference rows --------------------------------------------------------------------------------------
