@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from samis.datasets import load_dataset, register_dataset
 from samis.store import import_predictions
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
