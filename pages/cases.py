@@ -3,7 +3,7 @@
 import streamlit as st
 
 from samis.cases import (CASE_FILTERS, OPERATING_POINT_IOU, CaseQuery, clamp_range, default_pair, filter_cases,
-                         image_values, operating_point_label, operating_point_wide, outcome_selected, paired_rows,
+                         image_values, operating_point_label, outcome_selected, paired_rows,
                          value_span)
 from samis.dashboard import data, state, ui
 from samis.dashboard import review as review_ui
@@ -23,9 +23,9 @@ st.title("Cases")
 ctx.require(dataset=True, methods=True)
 methods = tuple(ctx.methods)
 
-tables = None
+tables, scope = None, ctx.scope(methods)
 with ui.guard("per-image results"):
-    tables = data.per_image_wide(ctx.scope(methods))
+    tables = data.per_image_wide(scope)
 if tables is None:
     state.stop()
 
@@ -41,13 +41,10 @@ else:
         elif not op_job.done:
             op_why = f"being scored in the background ({ui.job_line(op_job)}); open the page again to see it"
         else:
-            op_result, op_frame = op_job.outcome()
+            op_table = data.operating_point_table(scope, op_job, tables["Fw"])
+            op_result, tables = op_job.outcome()[0], {**tables, OPERATING_POINT_IOU: op_table}
     except (SamisError, OSError, ValueError) as problem:
         op_why = str(problem)
-if op_result is not None:
-    fw_table = tables["Fw"]
-    tables = {**tables, OPERATING_POINT_IOU: operating_point_wide(op_frame, list(fw_table.index),
-                                                                  fw_table["class"].to_dict(), methods)}
 
 
 def label(name: str, method: str | None = None) -> str:
@@ -142,7 +139,7 @@ if paired:
             if selected:
                 runs.append((f"the whole split ({selection.total} images)", tuple(table.index), "cases_paired_split"))
             for column, (what, images, key) in zip(st.columns(len(runs)), runs):
-                result = data.paired(ctx.scope(methods), method_a, method_b, images)
+                result = data.paired(scope, method_a, method_b, images)
                 rows, notes = paired_rows(result)
                 if selected:
                     column.markdown(f"**{what}**")

@@ -71,7 +71,7 @@ if upper:
                "(on a defect-free image the oracle may choose nothing).")
 
 aucs = {m: r.summary()[f"auroc_{score}"] for m, r in result.methods.items()}
-st.plotly_chart(roc_figure({m: r.roc(score) for m, r in result.methods.items()}, ctx.colors, score, aucs),
+st.plotly_chart(roc_figure({m: r.roc(score, drop_intermediate=True) for m, r in result.methods.items()}, ctx.colors, score, aucs),
                 key="gp_roc")
 
 st.subheader("Per defect class")

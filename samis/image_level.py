@@ -159,17 +159,24 @@ def fpr_at_tpr(positive, negative, tpr: float = TARGET_TPR) -> float:
     return float(flagged) / negative.size
 
 
-def roc_points(positive, negative) -> tuple[np.ndarray, np.ndarray]:
-    """The ROC curve (false-positive rate, true-positive rate) over every distinct score, from (0, 0) to (1, 1)."""
+def roc_points(positive, negative, drop_intermediate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve (false-positive rate, true-positive rate) over every distinct score, from (0, 0) to (1, 1).
+
+    ``drop_intermediate`` leaves out the points that lie on a straight segment between their neighbours (as
+    scikit-learn's ``roc_curve`` does): the same polyline and area with its corners only, for drawing (150,000
+    images have up to 150,000 distinct scores, mostly on straight runs)."""
     positive = np.asarray(positive, dtype=float)
     negative = np.asarray(negative, dtype=float)
     if positive.size == 0 or negative.size == 0:
         return np.array([0.0, 1.0]), np.array([0.0, 1.0])
     cuts = np.unique(np.concatenate([positive, negative]))[::-1]
     pos, neg = np.sort(positive), np.sort(negative)
-    tpr = (pos.size - np.searchsorted(pos, cuts, side="left")) / pos.size
-    fpr = (neg.size - np.searchsorted(neg, cuts, side="left")) / neg.size
-    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+    tps = np.concatenate([[0], pos.size - np.searchsorted(pos, cuts, side="left")])
+    fps = np.concatenate([[0], neg.size - np.searchsorted(neg, cuts, side="left")])
+    if drop_intermediate and tps.size > 2:  # on the integer counts, so a straight run is exactly straight
+        corner = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        tps, fps = tps[corner], fps[corner]
+    return fps / neg.size, tps / pos.size
 
 
 def detection_summary(area, max_score, free) -> dict:
@@ -209,9 +216,17 @@ class ImageLevelMethod:
     free: np.ndarray  # bool: the image's ground truth is empty
     classes: list[str]
     missing: list[str] = field(default_factory=list)
+    # what summary() and roc() computed, kept (the per-image arrays above are not changed after scoring)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def summary(self) -> dict:
-        """Scores over all images, with ``per_class`` (each defect class against every defect-free image)."""
+        """Scores over all images, with ``per_class`` (each defect class against every defect-free image); computed
+        once and kept (the result is read-only: a page shows it three times per rerun)."""
+        if "summary" not in self._memo:
+            self._memo["summary"] = self._summary()
+        return self._memo["summary"]
+
+    def _summary(self) -> dict:
         scores = detection_summary(self.area, self.max_score, self.free)
         per_class = {}
         classes = np.array(self.classes, dtype=object)
@@ -220,16 +235,25 @@ class ImageLevelMethod:
             per_class[cls] = detection_summary(self.area[rows], self.max_score[rows], self.free[rows])
         return {**scores, "per_class": per_class}
 
-    def roc(self, score: str = "area", cls: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(fpr, tpr) of the ``area`` or ``max`` score, over all defect images or one class's."""
-        values = self.area if score == "area" else self.max_score
-        defect = ~self.free if cls is None else (~self.free & (np.array(self.classes, dtype=object) == cls))
-        return roc_points(values[defect], values[self.free])
+    def roc(self, score: str = "area", cls: str | None = None,
+            drop_intermediate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(fpr, tpr) of the ``area`` or ``max`` score, over all defect images or one class's (see
+        :func:`roc_points`); kept once computed (read-only)."""
+        key = ("roc", score, cls, drop_intermediate)
+        if key not in self._memo:
+            values = self.area if score == "area" else self.max_score
+            defect = ~self.free if cls is None else (~self.free & (np.array(self.classes, dtype=object) == cls))
+            self._memo[key] = roc_points(values[defect], values[self.free], drop_intermediate)
+        return self._memo[key]
 
-    def frame(self) -> pd.DataFrame:
-        """One row per image: image, class, defect_free, area, max, regions."""
-        return pd.DataFrame({"image": self.stems, "class": self.classes, "defect_free": self.free,
-                             "area": self.area, "max": self.max_score, "regions": self.regions.astype(int)})
+    def frame(self, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """One row per image (of positions ``rows``; default all): image, class, defect_free, area, max, regions."""
+        if rows is None:
+            return pd.DataFrame({"image": self.stems, "class": self.classes, "defect_free": self.free,
+                                 "area": self.area, "max": self.max_score, "regions": self.regions.astype(int)})
+        return pd.DataFrame({"image": [self.stems[i] for i in rows], "class": [self.classes[i] for i in rows],
+                             "defect_free": self.free[rows], "area": self.area[rows], "max": self.max_score[rows],
+                             "regions": self.regions[rows].astype(int)})
 
 
 @dataclass
@@ -294,8 +318,8 @@ class ImageLevelResult(Report):
 
     def worst_false_alarms(self, method: str, n: int = 12) -> pd.DataFrame:
         """The defect-free images with the largest flagged area of one method (area > 0 only), largest first."""
-        frame = self.methods[method].frame()
-        frame = frame[frame["defect_free"] & (frame["area"] > 0)]
+        scores = self.methods[method]
+        frame = scores.frame(np.flatnonzero(scores.free & (scores.area > 0)))
         return frame.sort_values(["area", "image"], ascending=[False, True]).head(max(0, int(n))).reset_index(drop=True)
 
 

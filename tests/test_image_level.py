@@ -123,6 +123,18 @@ def test_auroc_is_the_mann_whitney_count(seed):
     assert mann_whitney_auc(positive, negative) == pytest.approx(brute, abs=1e-12)
     fpr, tpr = roc_points(positive, negative)
     assert np.trapezoid(tpr, fpr) == pytest.approx(brute, abs=1e-12)  # the drawn curve has the same area
+    # the corners only (what the page draws): scikit-learn's own thinning of the same curve
+    from sklearn.metrics import roc_curve
+
+    labels = np.r_[np.ones(positive.size), np.zeros(negative.size)]
+    sk_fpr, sk_tpr, _ = roc_curve(labels, np.r_[positive, negative], drop_intermediate=True)
+    thin_fpr, thin_tpr = roc_points(positive, negative, drop_intermediate=True)
+    # its corners are scikit-learn's (which also keeps a point on the first vertical run), and nothing is lost
+    assert set(zip(thin_fpr.round(12), thin_tpr.round(12))) <= set(zip(sk_fpr.round(12), sk_tpr.round(12)))
+    assert len(sk_fpr) - len(thin_fpr) <= 1
+    assert np.trapezoid(thin_tpr, thin_fpr) == pytest.approx(brute, abs=1e-12)
+    dense_fpr, dense_tpr = roc_points(np.arange(50.0), np.arange(50.0) + 100)  # a straight run: its two ends
+    assert roc_points(np.arange(50.0), np.arange(50.0) + 100, drop_intermediate=True)[0].size < dense_fpr.size
 
 
 def test_auroc_of_the_dataset_equals_mann_whitney_on_its_scores(hand_study):
