@@ -33,9 +33,10 @@ from samis.metrics import (CURVES, DATASET_METRICS, IMAGE_METRICS, bad_rows, pre
                            score_image, scores_from_means)
 from samis.result_cache import PairStore, file_hash, ground_truth_keys
 from samis.results_store import SUFFIX, CurveRows, ParquetRowCache
-from samis.runner import EngineSpec, Task, check_engine, run_task
+from samis.runner import EngineSpec, Task, check_engine, default_workers, run_task
 from samis.runs import JoinedProgress, ProgressCallback, Report, jsonable
-from samis.store import method_generation, prediction_paths, read_prediction
+from samis.file_stats import StatPaths
+from samis.store import method_generation, prediction_listings, prediction_paths, read_prediction
 from samis.workspace import Workspace, validate_name
 
 # 2: ground truth read by samis.imageio.read_mask (0/1, 16-bit and coloured masks were read as
@@ -47,6 +48,8 @@ _PARALLEL_MIN_TASKS = 48
 #: (image, method) rows one evaluation holds in memory before writing them (about 5 KB each: 2 GB); more images
 #: than this per method are scored one method at a time (see :func:`method_groups`)
 ROWS_IN_MEMORY = 400_000
+#: (image, method) pairs from which a run lists and stats the maps' folders in several processes
+PARALLEL_LISTING_MIN = 100_000
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -295,14 +298,16 @@ def checked_methods(workspace: Workspace, dataset: Dataset, methods: list[str] |
 
 
 def maps_of_split(workspace: Workspace, dataset: Dataset, split: str, method: str, split_ids: list[str],
-                  allow_missing: bool) -> tuple[dict[str, str], list[str]]:
-    """A method's map files (path strings) of a split's images (in split order) and the images it has no map for.
+                  allow_missing: bool, files: StatPaths | None = None) -> tuple[dict[str, str], list[str]]:
+    """A method's map files (path strings) of a split's images (in split order) and the images it has no map for
+    (``files``: the method's folder listed with stats already, see :func:`samis.store.prediction_listings`).
 
     Raises:
         EvaluationError: maps are missing and ``allow_missing`` is False (names the first ten).
     """
-    files = prediction_paths(workspace, dataset.id, method, stats=True)
-    missing = [stem for stem in split_ids if stem not in files]
+    if files is None:
+        files = prediction_paths(workspace, dataset.id, method, stats=True)
+    missing = [] if files.keys() >= set(split_ids) else [stem for stem in split_ids if stem not in files]
     if missing and not allow_missing:
         shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
         raise EvaluationError(f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
@@ -391,7 +396,12 @@ def fill_store(workspace: Workspace, dataset: Dataset, split_and_samples: tuple[
     split, samples = split_and_samples
     split_ids = [s.id for s in samples]
     versions = {method: trust_token(workspace, dataset, method) for method in methods}  # before the maps are listed
-    maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing) for method in methods}
+    # many maps: their folders are listed and stat-ed by processes side by side (a warm run is mostly stat calls)
+    many = len(split_ids) * len(methods) >= PARALLEL_LISTING_MIN
+    listings = prediction_listings(workspace, dataset.id, methods, (run_options.get("workers") or default_workers())
+                                   if many else 1)
+    maps = {method: maps_of_split(workspace, dataset, split, method, split_ids, allow_missing, listings[method])
+            for method in methods}
     gt_paths = {s.id: s.gt_path for s in samples}
     gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset.id), gt_paths)
     store = PairStore({method: method_cache(workspace, dataset.id, method) for method in methods},

@@ -4,7 +4,9 @@ per file, for the warm paths that check whether thousands of files changed (see
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
@@ -38,27 +40,59 @@ class StatPaths(dict):
         return picked
 
 
-def listed_with_stats(folder: str, suffix: str) -> StatPaths:
-    """The files of ``folder`` named ``<key><suffix>`` (hidden ones left out), with their stats, in one
-    ``os.scandir`` pass; empty when the folder is gone."""
-    found, stats = StatPaths(), {}
-    cut = -len(suffix)
+def _scan(job: tuple[str, str]) -> tuple[list[str], list[int], list[int], list[bool]]:
+    """(names, sizes, mtimes, stat-ed) of the files of ``folder`` named ``*<suffix>`` (hidden ones left out); a
+    file whose stat failed (removed since the listing, a dangling link) has ``False``. Empty when the folder is
+    gone. Each file is stat-ed by name relative to the open folder (no path is built: half the time of
+    ``os.scandir`` with ``DirEntry.stat``)."""
+    folder, suffix = job
     try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name
-                if not name.endswith(suffix) or name.startswith("."):
-                    continue
-                found[name[:cut]] = entry.path
-                try:
-                    stat = entry.stat()
-                except OSError:  # removed since the listing, or a dangling link: the caller stats it itself
-                    continue
-                stats[name[:cut]] = (stat.st_size, stat.st_mtime_ns)
+        names = [n for n in os.listdir(folder) if n.endswith(suffix) and not n.startswith(".")]
+        handle = os.open(folder, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
-        pass
-    found.stats = stats
+        return [], [], [], []
+    sizes, mtimes, ok = [0] * len(names), [0] * len(names), [True] * len(names)
+    stat = os.stat
+    try:
+        for i, name in enumerate(names):
+            try:
+                found = stat(name, dir_fd=handle)
+            except OSError:
+                ok[i] = False
+                continue
+            sizes[i], mtimes[i] = found.st_size, found.st_mtime_ns
+    finally:
+        os.close(handle)
+    return names, sizes, mtimes, ok
+
+
+def _stat_paths(folder: str, suffix: str, scanned: tuple[list[str], list[int], list[int], list[bool]]) -> StatPaths:
+    names, sizes, mtimes, ok = scanned
+    cut, prefix = -len(suffix), os.path.join(folder, "")
+    keys = [name[:cut] for name in names]
+    found = StatPaths(zip(keys, [prefix + name for name in names]))
+    found.stats = dict(zip(keys, zip(sizes, mtimes))) if all(ok) else {
+        key: (size, mtime) for key, size, mtime, good in zip(keys, sizes, mtimes, ok) if good}
     return found
+
+
+def listed_with_stats(folder: str, suffix: str) -> StatPaths:
+    """The files of ``folder`` named ``<key><suffix>`` (hidden ones left out) by key, with their stats (a file
+    whose stat failed has none: the caller stats it itself), in one pass; empty when the folder is gone."""
+    return _stat_paths(folder, suffix, _scan((folder, suffix)))
+
+
+def listed_with_stats_many(folders: list[str], suffix: str, workers: int = 1) -> list[StatPaths]:
+    """:func:`listed_with_stats` of each folder, ``workers`` processes scanning folders side by side (a warm
+    ``evaluate`` at 150,000 images × 12 methods stats 1.8 million maps: the stat calls are most of its time, and
+    they do not run side by side in threads). Worth it only for large folders: a process costs milliseconds."""
+    jobs = [(os.fspath(folder), suffix) for folder in folders]
+    if workers <= 1 or len(jobs) <= 1:
+        return [_stat_paths(folder, suffix, _scan(job)) for folder, job in zip(folders, jobs)]
+    # fork: the workers need nothing but this module (as samis.runner's scoring pool)
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        return [_stat_paths(job[0], suffix, scanned) for job, scanned in zip(jobs, pool.map(_scan, jobs))]
 
 
 def bulk_stats(paths: dict[str, Path]) -> dict[str, tuple[int, int]]:

@@ -17,7 +17,7 @@ import numpy as np
 from samis.datasets import Sample
 from samis.evaluation import CACHE_VERSION, MethodResult, ground_truth_of_pair, scoring_worker
 from samis.metrics import CURVES, IMAGE_METRICS
-from samis.result_cache import ground_truth_keys
+from samis.result_cache import ground_truth_keys, indexed_ground_truth_keys
 from samis.results_store import SUFFIX, ParquetRowCache
 from samis.runner import EngineSpec, Task, Unit, UnitStore, run_task
 from samis.runs import ProgressCallback
@@ -86,14 +86,21 @@ def reference_results(workspace: Workspace, dataset_id: str, samples: list[Sampl
 
 
 def fill_references(workspace: Workspace, dataset_id: str, samples: list[Sample],
-                    caches: dict[str, ParquetRowCache] | None = None, **run_options) -> int:
+                    caches: dict[str, ParquetRowCache] | None = None, masks_checked: bool = False,
+                    **run_options) -> int:
     """Score and store the reference rows of ``samples`` that are missing or were made from another mask (every
-    mask's stat checked, as ``evaluate`` does); ``run_options`` go to :func:`samis.runner.run_task`. Returns the
-    number of rows scored now."""
+    mask's stat checked, as ``evaluate`` does; with ``masks_checked``, the caller has just checked them in the same
+    command, and their hashes come from the index that check saved); ``run_options`` go to
+    :func:`samis.runner.run_task`. Returns the number of rows scored now."""
     if caches is None:
         caches = {reference: reference_cache(workspace, dataset_id, reference) for reference in REFERENCE_MAPS}
-    gt_paths = {s.id: s.gt_path for s in samples}
-    gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset_id), gt_paths)
+    indexed = indexed_ground_truth_keys(workspace.results_dir(dataset_id), [s.id for s in samples]) \
+        if masks_checked else None
+    if indexed is not None:
+        gt_keys, save_gt_index = indexed, lambda: None
+    else:
+        gt_keys, save_gt_index = ground_truth_keys(workspace.results_dir(dataset_id),
+                                                   {s.id: s.gt_path for s in samples})
     units = []
     for sample in samples:  # an image's two references one after another: its mask is read once
         for reference, cache in caches.items():

@@ -27,7 +27,7 @@ from PIL import Image
 from samis import __version__
 from samis.datasets import Dataset
 from samis.errors import StoreError
-from samis.file_stats import listed_with_stats
+from samis.file_stats import StatPaths, listed_with_stats, listed_with_stats_many
 from samis.imageio import (IMAGE_EXTENSIONS, ImageReadError, apply_default_mode, image_size, naming, read_map, write_png_atomic, write_text_atomic)
 from samis.recovery import RETIRED_PREFIX, STAGING_PREFIX, move_aside, recover_interrupted_imports
 from samis.runs import ProgressCallback, ProgressTracker, Report
@@ -75,6 +75,14 @@ def prediction_paths(workspace: Workspace, dataset_id: str, method: str, stats: 
             return {e.name[:-4]: e.path for e in entries if e.name.endswith(".png") and not e.name.startswith(".")}
     except (FileNotFoundError, NotADirectoryError):
         return {}
+
+
+def prediction_listings(workspace: Workspace, dataset_id: str, methods: list[str],
+                        workers: int = 1) -> dict[str, StatPaths]:
+    """:func:`prediction_paths` with ``stats`` of several methods, ``workers`` processes scanning their folders
+    side by side (see :func:`samis.file_stats.listed_with_stats_many`)."""
+    folders = [os.fspath(workspace.method_dir(dataset_id, method)) for method in methods]
+    return dict(zip(methods, listed_with_stats_many(folders, ".png", workers)))
 
 
 def read_prediction(path: Path, expected_shape: tuple[int, int] | None = None) -> np.ndarray:

@@ -69,6 +69,13 @@ def test_cli_evaluate_stores_the_reference_rows_the_tables_show(toy, capsys):
     workspace, dataset = toy
     assert main(["--workspace", str(workspace.root), "evaluate", "toy"]) == 0
     assert fill_references(workspace, "toy", dataset.samples) == 0
+    # a mask changed: the CLI's evaluate checks it and the reference rows follow (they take the hashes it just saved)
+    sample = next(s for s in dataset.samples if s.read_gt().any())
+    mask = np.zeros_like(sample.read_gt(), np.uint8)
+    mask[:4, :4] = 255
+    Image.fromarray(mask).save(sample.gt_path)
+    assert main(["--workspace", str(workspace.root), "evaluate", "toy"]) == 0
+    assert fill_references(workspace, "toy", dataset.samples) == 0
 
 
 # ---- how much a page would score -----------------------------------------------------------------------
@@ -254,6 +261,50 @@ def test_a_map_listing_carries_its_stats_so_planning_scans_the_folder_once(toy, 
     for stem, path in present.items():
         found = os.stat(path)
         assert stats[stem] == (found.st_size, found.st_mtime_ns)
+
+
+def test_folders_listed_by_processes_side_by_side_equal_one_listing_each(tmp_path):
+    import os
+
+    from samis.file_stats import listed_with_stats, listed_with_stats_many
+
+    folders = []
+    for k in range(3):
+        folder = tmp_path / f"m{k}"
+        folder.mkdir()
+        for i in range(5 + k):
+            (folder / f"img{i}.png").write_bytes(b"x" * (i + k))
+        (folder / ".hidden.png").write_bytes(b"h")
+        (folder / "notes.txt").write_text("not a map")
+        os.symlink(folder / "gone.png", folder / "dangling.png")  # listed, but its stat fails: no stat
+        folders.append(str(folder))
+    folders.append(str(tmp_path / "absent"))
+    together = listed_with_stats_many(folders, ".png", workers=2)
+    for folder, listing in zip(folders, together):
+        alone = listed_with_stats(folder, ".png")
+        assert dict(listing) == dict(alone) and listing.stats == alone.stats
+    first = together[0]
+    assert sorted(first) == ["dangling", *(f"img{i}" for i in range(5))] and "dangling" not in first.stats
+    assert first.stats["img3"] == (os.stat(first["img3"]).st_size, os.stat(first["img3"]).st_mtime_ns)
+    assert together[-1] == {} and together[-1].stats == {}
+
+
+def test_a_warm_run_that_lists_maps_in_processes_rescores_exactly_the_changed_map(toy, monkeypatch):
+    import os
+
+    from samis import evaluation
+
+    workspace, dataset = toy
+    monkeypatch.setattr(evaluation, "PARALLEL_LISTING_MIN", 1)  # the folders of two methods: scanned side by side
+    first = evaluation.evaluate(workspace, dataset, ["good", "weak"], workers=2)
+    assert evaluation.evaluate(workspace, dataset, ["good", "weak"], workers=2).computed == 0
+    changed = workspace.method_dir(dataset.id, "weak") / f"{dataset.samples[4].id}.png"
+    Image.fromarray(255 - np.asarray(Image.open(changed))).save(changed)
+    os.utime(changed, ns=(1, 1))  # a new stat as well as new content
+    again = evaluation.evaluate(workspace, dataset, ["good", "weak"], workers=2)
+    assert again.computed == 1
+    assert again.scores["good"]["Sa"] == first.scores["good"]["Sa"]
+    assert again.scores["weak"]["MAE"] != first.scores["weak"]["MAE"]  # the new content was scored
 
 
 def test_the_summarized_pixel_level_run_reports_what_the_full_run_reports_intervals_included(toy):

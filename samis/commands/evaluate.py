@@ -82,9 +82,10 @@ def _evaluate(args, workspace) -> int:
     with progress_printer(show_progress(args)) as progress:
         result = evaluate(workspace, dataset, comma_list(args.methods), args.split, args.allow_missing, args.workers,
                           progress, engine=engine)
-        # the reference maps the tables show beside the methods (stored per image: views only read them)
-        fill_references(workspace, dataset.id, split_samples(workspace, dataset, args.split), workers=args.workers,
-                        progress=progress, engine=engine)
+        # the reference maps the tables show beside the methods (stored per image: views only read them); the
+        # evaluation has just checked every mask of the split
+        fill_references(workspace, dataset.id, split_samples(workspace, dataset, args.split), masks_checked=True,
+                        workers=args.workers, progress=progress, engine=engine)
     result = left_out_tagged(args, workspace, result)
     for name, method_result in result.methods.items():
         if method_result.missing:
