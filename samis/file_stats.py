@@ -35,7 +35,10 @@ class StatPaths(dict):
 
     def subset(self, keys) -> "StatPaths":
         """These keys (those present), in this order, with the same stats."""
-        picked = StatPaths((key, self[key]) for key in keys if key in self)
+        keys = list(keys)
+        if not self.keys() >= set(keys):
+            keys = [key for key in keys if key in self]
+        picked = StatPaths(zip(keys, map(self.__getitem__, keys)))  # C-level passes: 150,000 keys per method
         picked.stats = self.stats
         return picked
 

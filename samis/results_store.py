@@ -388,7 +388,8 @@ class ParquetRowCache:
         """(image -> row, each row's map stat, map hash and ground-truth hash): what planning compares (lists the
         store holds already; the stats as tuples, made once)."""
         self._merge()
-        return self.index, list(map(tuple, self.pred_stat.tolist())), self.pred_hash, self.gt_hash
+        return self.index, list(zip(self.pred_stat[:, 0].tolist(), self.pred_stat[:, 1].tolist())), self.pred_hash, \
+            self.gt_hash
 
     def lookup(self, stem: str) -> tuple[str, str] | None:
         """(map hash, ground-truth hash) the row of ``stem`` was computed from, or None."""
