@@ -19,7 +19,7 @@ def _pysodmetrics_curves(pairs) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import py_sod_metrics as sod  # noqa: function-local: the module imports it lazily (over a second)
-    fm, em = sod.Fmeasure(beta=0.3), sod.Emeasure()
+        fm, em = sod.Fmeasure(beta=0.3), sod.Emeasure()  # Fmeasure warns that FmeasureV2 will replace it
     for pred, gt in pairs:
         fm.step(pred, gt)
         em.step(pred, gt)

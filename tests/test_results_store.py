@@ -29,6 +29,7 @@ from samis.errors import EvaluationError, SamisWarning
 from samis.curve_histograms import curves_from_histograms
 from samis.metrics import DATASET_METRICS, IMAGE_METRICS
 from samis.result_cache import RowCache
+from samis.reference_maps import fill_references, reference_results
 from samis.results_store import ParquetRowCache, read_rows
 import samis.results_store as results_store
 from samis.store import import_predictions
@@ -430,24 +431,32 @@ def _close(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("store_format", [1, 2])
 def test_an_older_format_is_read_as_it_is_and_scored_again_once_in_format_3(workspace, toy, store_format):
     """Formats 1 and 2 hold float32 curves and no histograms: every view reads them as they are; the next evaluate
-    scores every row again, once, with one line per file, and writes format 3 (the scores it had, to 1e-7)."""
+    scores every row again, once, with one line per file, and writes format 3 (the scores it had, to 1e-7). The
+    reference rows (same store) follow."""
     dataset, preds = toy
     clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()
+    fill_references(workspace, "toy", dataset.samples, workers=1)
+    clean_references = reference_results(workspace, "toy", dataset.samples, trusting=True)
     paths = sorted(workspace.results_dir("toy").glob("*.parquet"))
+    assert len(paths) == len(preds) + 2
     for path in paths:
         _as_old_format(path, store_format)
     assert {results_store.store_versions(p)[0] for p in paths} == {store_format}
     with warnings.catch_warnings():
         warnings.simplefilter("error", SamisWarning)  # a view reads the old format, says nothing, writes nothing
         viewed = evaluation.evaluate_trusting_generation(workspace, dataset)
+        references = reference_results(workspace, "toy", dataset.samples, trusting=True)
+        assert all(np.array_equal(references[r].scalars, clean_references[r].scalars) for r in references)
         cache = evaluation.method_cache(workspace, "toy", "good")
         assert cache.rows_for(cache.stems[:2])["curves"].dtype == np.float32
     assert _close(viewed.to_json_dict(), clean) and viewed.computed == 0
     assert {results_store.store_versions(p)[0] for p in paths} == {store_format}
-    line = rf"good\.parquet: format {store_format} \(float32 curves\) is scored again once and stored as format 3 \(exact histograms\)"
+    line = rf"(good|weak|_ref-zeros|_ref-const128)\.parquet: format {store_format} \(float32 curves\) is scored again once and stored as format 3 \(exact histograms\)"
     with pytest.warns(SamisWarning, match=line) as said:
         again = evaluation.evaluate(workspace, dataset, workers=1)
-    assert len([w for w in said if "scored again once" in str(w.message)]) == len(paths)  # one line per file, once
+        assert fill_references(workspace, "toy", dataset.samples, workers=1) == 2 * 14
+    lines = sorted(str(w.message) for w in said if "scored again once" in str(w.message))
+    assert [line.split(": ")[0] for line in lines] == [str(p) for p in paths]  # one line per file, once
     assert again.computed == 14 * len(preds) and again.to_json_dict() == clean
     assert {results_store.store_versions(p)[0] for p in paths} == {results_store.STORE_FORMAT}
     with warnings.catch_warnings():
