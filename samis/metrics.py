@@ -4,7 +4,9 @@ Per image, :func:`score_image` runs pysodmetrics' own classes (``Smeasure``, ``M
 ``WeightedFmeasure``, ``Fmeasure``, ``FmeasureV2``) on one prediction and reads back what they
 recorded: scalar values and the 256-threshold curves. :func:`aggregate` then averages exactly as
 their ``get_results`` does (``np.mean`` over images in float64), so a dataset score equals a plain
-pysodmetrics loop over the same files.
+pysodmetrics loop over the same files. The results store keeps each image's two histograms
+(:attr:`ImageScores.histograms`) instead of its curves; :mod:`samis.curve_histograms` derives the curves from
+them by repeating pysodmetrics' own arithmetic, tested equal to pysodmetrics' per-image curves (1e-12).
 
 Conventions (pysodmetrics' own, which follow the MATLAB toolbox):
 
