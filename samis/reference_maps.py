@@ -56,7 +56,7 @@ class _ReferenceRows(UnitStore):
         return self.caches[unit.group].lookup(unit.id) == unit.key
 
     def put(self, unit: Unit, result) -> None:
-        self.caches[unit.group].put(unit.id, (0, 0), *unit.key, {"scalars": result[0], "curves": result[1]})
+        self.caches[unit.group].put(unit.id, (0, 0), *unit.key, {"scalars": result[0], "histograms": result[1]})
 
     def flush(self) -> None:
         for cache in self.caches.values():
@@ -94,6 +94,8 @@ def fill_references(workspace: Workspace, dataset_id: str, samples: list[Sample]
     :func:`samis.runner.run_task`. Returns the number of rows scored now."""
     if caches is None:
         caches = {reference: reference_cache(workspace, dataset_id, reference) for reference in REFERENCE_MAPS}
+    for cache in caches.values():  # rows of an older store format hold no histograms: scored again, once
+        cache.score_old_rows_again()
     indexed = indexed_ground_truth_keys(workspace.results_dir(dataset_id), [s.id for s in samples]) \
         if masks_checked else None
     if indexed is not None:

@@ -1,9 +1,11 @@
 """The columnar results store (samis.results_store) and the export (samis.results_export): the scores it gives
-equal a plain pysodmetrics loop and the old ``.npz`` store's; old caches are migrated once; a write that is
-killed leaves the previous file; a newer format is refused; the export's rows are evaluate's per-image values."""
+equal a plain pysodmetrics loop and the old ``.npz`` store's; old caches and older formats are read as they are and
+scored again once (they hold no histograms); a write that is killed leaves the previous file; a newer format is
+refused; the export's rows are evaluate's per-image values."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -24,8 +26,10 @@ import samis.result_cache as result_cache
 from samis.cli import main
 from samis.datasets import register_dataset
 from samis.errors import EvaluationError, SamisWarning
+from samis.curve_histograms import curves_from_histograms
 from samis.metrics import DATASET_METRICS, IMAGE_METRICS
 from samis.result_cache import RowCache
+from samis.reference_maps import fill_references, reference_results
 from samis.results_store import ParquetRowCache, read_rows
 import samis.results_store as results_store
 from samis.store import import_predictions
@@ -35,7 +39,12 @@ CURVE_METRICS = ("maxEm", "meanEm", "maxFm", "meanFm")
 
 
 class _OldRowCache(RowCache):
-    """The ``.npz`` row cache, with the calls evaluation makes of a store now (no trust token: never trusted)."""
+    """The ``.npz`` row cache, with the calls evaluation makes of a store now (no trust token: never trusted). It
+    stored each image's four curves: pysodmetrics' own, which the scorer's histograms give exactly."""
+
+    def put(self, stem, stat, pred_hash, gt_hash, values):
+        curves = curves_from_histograms(np.asarray(values["histograms"])[None])[0]
+        super().put(stem, stat, pred_hash, gt_hash, {"scalars": values["scalars"], "curves": curves})
 
     def images(self) -> list[str]:
         return list(self.stems)
@@ -84,16 +93,20 @@ def _assert_equal_to_plain_loop(result, maps: dict[str, Path], samples) -> None:
 
 
 def _migrate_and_compare(workspace, dataset, monkeypatch, maps: dict[str, Path]) -> None:
-    """Evaluate with the old store, then with the new one (migrating): same rows, same plain-loop scores."""
+    """Evaluate with the old store, then with the new one (migrating: an .npz holds curves, no histograms, so its
+    rows are scored again once): same rows, same plain-loop scores."""
     with monkeypatch.context() as patch:
         patch.setattr(evaluation, "method_cache", _old_method_cache)
         old = evaluation.evaluate(workspace, dataset, workers=1)
     folder = workspace.results_dir(dataset.id)
     assert sorted(p.name for p in folder.glob("*.npz") if not p.name.startswith("_")) == sorted(f"{m}.npz" for m in maps)
-    with pytest.warns(SamisWarning, match=r"migrated \d+ rows to the columnar results store") as said:
+    as_it_is = evaluation.method_cache(workspace, dataset.id, next(iter(maps)))  # a view reads the .npz as it is
+    assert as_it_is.stems == sorted(old.methods[next(iter(maps))].stems) and not as_it_is.path.exists()
+    with pytest.warns(SamisWarning, match=r"\.npz: an \.npz cache .* is scored again once and stored as format 3 "
+                                          r"\(exact histograms\) in .*\.parquet; the \.npz is removed") as said:
         new = evaluation.evaluate(workspace, dataset, workers=1)
-    assert len([w for w in said if "migrated" in str(w.message)]) == len(maps)  # one line per old cache
-    assert new.computed == 0  # migrated rows are current: nothing is scored again
+    assert len([w for w in said if "scored again once" in str(w.message)]) == len(maps)  # one line per old cache
+    assert new.computed == len(dataset.samples) * len(maps)  # every row scored again, once
     assert not [p for p in folder.glob("*.npz") if not p.name.startswith("_")]  # migrated once, then gone
     for method in maps:
         a, b = old.methods[method], new.methods[method]
@@ -134,7 +147,8 @@ def test_sd900_subset_over_the_store_equals_pysodmetrics_and_the_old_store(works
 def _rows(n: int, seed: int = 0) -> dict[str, tuple]:
     rng = np.random.default_rng(seed)
     return {f"im_{i:02d}": ((100 + i, 7 * i), f"p{i}", f"g{i}",
-                            {"scalars": rng.random(len(IMAGE_METRICS)), "curves": rng.random((4, 256))}) for i in range(n)}
+                            {"scalars": rng.random(len(IMAGE_METRICS)), "histograms": rng.integers(0, 40, (2, 256))})
+            for i in range(n)}
 
 
 def _cache(path) -> ParquetRowCache:
@@ -162,7 +176,8 @@ def test_same_bytes_in_any_order_and_with_any_flush(tmp_path):
     assert cache.stems == sorted(stems) and cache.lookup("im_03") == ("p3", "g3")
     got = cache.rows_for(["im_05", "im_01"])
     assert np.array_equal(got["scalars"], np.stack([rows["im_05"][3]["scalars"], rows["im_01"][3]["scalars"]]))
-    assert np.array_equal(got["curves"][0], rows["im_05"][3]["curves"].astype(np.float32))
+    derived = curves_from_histograms(rows["im_05"][3]["histograms"][None])[0]  # the rows hold the histograms
+    assert got["curves"].dtype == np.float32 and np.array_equal(got["curves"][0], derived.astype(np.float32))
 
 
 def test_a_subset_reads_only_its_row_groups_and_columns(tmp_path, monkeypatch):
@@ -334,9 +349,9 @@ def test_damaged_curves_found_on_first_use_are_moved_aside_in_one_line(workspace
     clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()  # curves are read as used: now
     path = workspace.results_dir("toy") / "good.parquet"
     group = pq.ParquetFile(path).metadata.row_group(0)
-    fm = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "fm")
+    hist = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "bg_hist")
     data = bytearray(path.read_bytes())
-    start = fm.data_page_offset + 40  # inside the compressed page, past its header
+    start = hist.data_page_offset + 40  # inside the compressed page, past its header
     data[start:start + 64] = bytes(64)
     path.write_bytes(bytes(data))
     # scores of every row come from the sums the writer stored; a split's subset reads the curves
@@ -384,37 +399,70 @@ def test_more_images_than_a_run_holds_are_scored_a_method_group_at_a_time(worksp
     assert done == sorted(done) and events[-1].done == events[-1].total == 14 * len(preds)
 
 
-def _as_format_1(path) -> None:
-    """Rewrite a store as samis wrote it in results store format 1: each curve a fixed-size list of float32."""
+def _as_old_format(path, store_format: int) -> None:
+    """Rewrite a store as samis wrote it in results store format 1 or 2: no histograms, each of the four curves
+    (pysodmetrics' own: what the histograms give exactly) in float32, format 2 as one 1024-byte binary value per
+    row with the curves' sums in the footer, format 1 as a fixed-size list of float32."""
     table = pq.read_table(path)
-    columns = []
-    for name in table.column_names:
-        column = table.column(name).combine_chunks()
-        if pa.types.is_fixed_size_binary(column.type):
-            values = np.frombuffer(column.buffers()[1], "<f4", count=len(column) * 256, offset=column.offset * 1024)
-            column = pa.FixedSizeListArray.from_arrays(pa.array(values), 256)
-        columns.append(column)
-    old = pa.Table.from_arrays(columns, names=table.column_names)
-    pq.write_table(old.replace_schema_metadata({**table.schema.metadata, b"samis.format": b"1"}), path, compression="zstd")
+    counts = np.stack([np.frombuffer(table.column(name).combine_chunks().buffers()[1], "<u4").reshape(-1, 256)
+                       for name in ("fg_hist", "bg_hist")], axis=1)
+    curves = curves_from_histograms(counts).astype(np.float32)
+    table = table.drop_columns(["fg_hist", "bg_hist"])
+    metadata = {**table.schema.metadata, b"samis.format": str(store_format).encode()}
+    for i, name in enumerate(("precision", "recall", "fm", "em")):
+        values = np.ascontiguousarray(curves[:, i, :], "<f4")
+        column = (pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), 256) if store_format == 1 else
+                  pa.FixedSizeBinaryArray.from_buffers(pa.binary(1024), len(values), [None, pa.py_buffer(values.tobytes())]))
+        table = table.append_column(name, column)
+    metadata[b"samis.curve_total"] = base64.b64encode(curves.sum(axis=0, dtype=np.float64).astype("<f8").tobytes())
+    if store_format == 1:
+        del metadata[b"samis.curve_total"]
+    pq.write_table(table.replace_schema_metadata(metadata), path, compression="zstd")
 
 
-def test_a_format_1_store_is_read_as_it_is_and_rewritten_once_in_format_2(workspace, toy):
+def _close(a: dict, b: dict) -> bool:
+    """Two ``evaluate --format json`` documents hold the same scores (the curve metrics to float32's 1e-7)."""
+    return a.keys() == b.keys() and all(
+        a["methods"][m]["n_images"] == b["methods"][m]["n_images"] and all(
+            a["methods"][m][n] == pytest.approx(b["methods"][m][n], abs=1e-7 if n in CURVE_METRICS else 0)
+            for n in DATASET_METRICS) for m in a["methods"])
+
+
+@pytest.mark.parametrize("store_format", [1, 2])
+def test_an_older_format_is_read_as_it_is_and_scored_again_once_in_format_3(workspace, toy, store_format):
+    """Formats 1 and 2 hold float32 curves and no histograms: every view reads them as they are; the next evaluate
+    scores every row again, once, with one line per file, and writes format 3 (the scores it had, to 1e-7). The
+    reference rows (same store) follow."""
     dataset, preds = toy
     clean = evaluation.evaluate(workspace, dataset, workers=1).to_json_dict()
+    fill_references(workspace, "toy", dataset.samples, workers=1)
+    clean_references = reference_results(workspace, "toy", dataset.samples, trusting=True)
     paths = sorted(workspace.results_dir("toy").glob("*.parquet"))
+    assert len(paths) == len(preds) + 2
     for path in paths:
-        _as_format_1(path)
-    assert {results_store.store_versions(p)[0] for p in paths} == {1}
-    viewed = evaluation.evaluate_trusting_generation(workspace, dataset)  # a view reads format 1, writes nothing
-    assert viewed.to_json_dict() == clean and {results_store.store_versions(p)[0] for p in paths} == {1}
-    with pytest.warns(SamisWarning, match=r"rewritten in results store format 2 \(it was in format 1\)") as said:
+        _as_old_format(path, store_format)
+    assert {results_store.store_versions(p)[0] for p in paths} == {store_format}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamisWarning)  # a view reads the old format, says nothing, writes nothing
+        viewed = evaluation.evaluate_trusting_generation(workspace, dataset)
+        references = reference_results(workspace, "toy", dataset.samples, trusting=True)
+        assert all(np.array_equal(references[r].scalars, clean_references[r].scalars) for r in references)
+        cache = evaluation.method_cache(workspace, "toy", "good")
+        assert cache.rows_for(cache.stems[:2])["curves"].dtype == np.float32
+    assert _close(viewed.to_json_dict(), clean) and viewed.computed == 0
+    assert {results_store.store_versions(p)[0] for p in paths} == {store_format}
+    line = rf"(good|weak|_ref-zeros|_ref-const128)\.parquet: format {store_format} \(float32 curves\) is scored again once and stored as format 3 \(exact histograms\)"
+    with pytest.warns(SamisWarning, match=line) as said:
         again = evaluation.evaluate(workspace, dataset, workers=1)
-    assert len([w for w in said if "rewritten" in str(w.message)]) == len(paths)  # one line per file, once
-    assert again.computed == 0 and again.to_json_dict() == clean
+        assert fill_references(workspace, "toy", dataset.samples, workers=1) == 2 * 14
+    lines = sorted(str(w.message) for w in said if "scored again once" in str(w.message))
+    assert [line.split(": ")[0] for line in lines] == [str(p) for p in paths]  # one line per file, once
+    assert again.computed == 14 * len(preds) and again.to_json_dict() == clean
     assert {results_store.store_versions(p)[0] for p in paths} == {results_store.STORE_FORMAT}
     with warnings.catch_warnings():
         warnings.simplefilter("error", SamisWarning)
-        assert evaluation.evaluate(workspace, dataset, workers=1).to_json_dict() == clean
+        repeat = evaluation.evaluate(workspace, dataset, workers=1)
+        assert repeat.computed == 0 and repeat.to_json_dict() == clean
 
 
 def test_scores_of_every_row_come_from_the_stored_curve_sums_and_equal_the_streamed_ones(workspace, toy):
