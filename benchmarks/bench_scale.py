@@ -439,8 +439,8 @@ def run_pair_bytes(base: Path, seed: int) -> None:
 
 def needed_bytes(images: int, methods: int) -> int:
     """A generous estimate of what the run writes: source files (about 1.5 KB each at 64×64), the stored copy of
-    the maps, results (measured 1.3 KB per pair with the store of format 2, twice while the Ray step keeps the
-    local results aside) and exports, with a 20 % margin."""
+    the maps, results (measured 1.3 KB per pair with the store of format 2, 0.5 KB with format 3; counted at the
+    old size, twice while the Ray step keeps the local results aside) and exports, with a 20 % margin."""
     per_image = 4_000 + methods * (2 * 2_000 + 5_000)
     return int(images * per_image * 1.2) + 2 * 10**9
 

@@ -45,8 +45,9 @@ CACHE_VERSION = 2
 #: rows of curves handled at once by :meth:`MethodResult.curve_chunks` (4096 × 4 × 256 float32: 16 MiB)
 CURVE_CHUNK = 4096
 _PARALLEL_MIN_TASKS = 48
-#: (image, method) rows one evaluation holds in memory before writing them (about 5 KB each: 2 GB); more images
-#: than this per method are scored one method at a time (see :func:`method_groups`)
+#: (image, method) rows one evaluation holds in memory before writing them (format 3: two 1 KB histograms and the
+#: values each, about 0.9 GB of arrays); more images than this per method are scored one method at a time (see
+#: :func:`method_groups`)
 ROWS_IN_MEMORY = 400_000
 #: (image, method) pairs from which a run lists and stats the maps' folders in several processes
 PARALLEL_LISTING_MIN = 100_000

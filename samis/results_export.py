@@ -29,12 +29,14 @@ from samis.errors import SamisError
 from samis.evaluation import checked_methods, fill_store, on_one_generation, split_samples
 from samis.metrics import IMAGE_METRICS
 from samis.outputs import OutputError, output_target, write_output
-from samis.results_store import STORE_FORMAT
 from samis.runner import check_engine
 from samis.runs import Report
 from samis.workspace import Workspace
 
 FORMATS = ("parquet", "csv")
+#: the layout of an export (one row per image and method, the columns below), in its metadata as
+#: ``samis.export_format``: not the results store's format, which is private to samis
+EXPORT_FORMAT = 1
 COLUMNS = ("image", "class", "split", "method", *IMAGE_METRICS)
 
 
@@ -108,7 +110,7 @@ def export_table(workspace: Workspace, dataset: Dataset, methods: list[str] | No
                    "method": pa.array([method] * len(stems), pa.string()),
                    **{name: pa.array(scalars[:, i], pa.float64()) for i, name in enumerate(IMAGE_METRICS)}}
         parts.append(pa.table(columns))
-    metadata = {"samis.version": __version__, "samis.format": str(STORE_FORMAT), "samis.dataset": dataset.id,
+    metadata = {"samis.version": __version__, "samis.export_format": str(EXPORT_FORMAT), "samis.dataset": dataset.id,
                 "samis.split": split, "samis.methods": ",".join(methods)}
     schema = pa.schema([pa.field(name, pa.string() if i < 4 else pa.float64()) for i, name in enumerate(COLUMNS)],
                        metadata=metadata)

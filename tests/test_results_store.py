@@ -255,7 +255,10 @@ def test_export_rows_equal_evaluate_per_image_values(workspace, toy, tmp_path, c
         for method, document in scores.items():  # and the per-image means are evaluate --format json's scores
             for name in ("Sa", "MAE", "Fw", "adpFm", "adpEm"):
                 assert rows.loc[rows.method == method, name].mean() == pytest.approx(document[name], rel=1e-12)
-    assert pq.read_table(tmp_path / "rows.parquet").schema.metadata[b"samis.dataset"] == b"toy"
+    metadata = pq.read_table(tmp_path / "rows.parquet").schema.metadata
+    assert metadata[b"samis.dataset"] == b"toy"
+    # the export's own layout version, not the private results store's (which changed to format 3, the export did not)
+    assert metadata[b"samis.export_format"] == b"1" and b"samis.format" not in metadata
 
 
 def test_export_scores_what_the_store_lacks(workspace, toy, tmp_path, capsys):
