@@ -39,7 +39,7 @@ else:
         if op_job is None:
             op_why = "its per-image histograms are not stored yet (see the note above)"
         elif not op_job.done:
-            op_why = f"being scored in the background ({ui.job_line(op_job)}); open the page again to see it"
+            op_why = f"being computed in the background ({ui.job_line(op_job)}); open the page again to see it"
         else:
             op_table = data.operating_point_table(scope, op_job, tables["Fw"])
             op_result, tables = op_job.outcome()[0], {**tables, OPERATING_POINT_IOU: op_table}

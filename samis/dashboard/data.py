@@ -277,13 +277,14 @@ def image_cells(root: str, dataset_id: str, image_id: str, methods: tuple[str, .
 PAGE_SCORING_LIMIT = 20_000
 
 
-def _in_background(key: tuple, work, pending, label: str, command: str, wait: bool = True):
+def _in_background(key: tuple, work, pending, label: str, command: str, wait: bool = True, reads: int = 0):
     """The result of the background job ``key`` (``work(progress)``, which stores ``label``; see
     :mod:`samis.dashboard.jobs`), its progress shown until it is done. A job that is not running yet starts when ``pending()`` (the pairs it
     would score) is within :data:`PAGE_SCORING_LIMIT`, else only when the visitor clicks to start it
     (:func:`samis.dashboard.ui.offer_job`, which also names ``command``, the same work on the CLI); None until
-    then. Without ``wait`` the job itself is returned, waited for only when it is within the limit (a large one
-    is returned running, for the page to say so and go on)."""
+    then. Without ``wait`` the job itself is returned, waited for only when both what it scores and ``reads``
+    (the stored pairs it reads) are within the limit (a large one is returned running, for the page to say so
+    and go on: reading 1.8 million stored pairs takes minutes too)."""
     job = _jobs().find(key)
     if job is None:
         count = pending()
@@ -292,7 +293,7 @@ def _in_background(key: tuple, work, pending, label: str, command: str, wait: bo
         job = _jobs().get_or_start(key, work, size=count)
     if wait:
         return ui.wait_for(job, f"scoring {label}")
-    if job.size is not None and job.size <= PAGE_SCORING_LIMIT:
+    if job.size is not None and job.size <= PAGE_SCORING_LIMIT and reads <= PAGE_SCORING_LIMIT:
         ui.wait_for(job, f"scoring {label}")
     return job
 
@@ -372,7 +373,8 @@ def operating_point(root: str, dataset_id: str, split: str, methods: tuple[str, 
                           lambda progress: score_operating_point(workspace, loaded, split, methods, progress),
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split),
                           "per-image histograms (for the operating point)",
-                          _pixel_level_command(dataset_id, split, DEFAULT_CALIBRATION_SPLIT), wait=False)
+                          _pixel_level_command(dataset_id, split, DEFAULT_CALIBRATION_SPLIT), wait=False,
+                          reads=len(split_ids(root, dataset_id, split, fingerprint)) * len(methods))
 
 
 def operating_point_table(scope: Scope, job, fw_table: pd.DataFrame) -> pd.DataFrame:

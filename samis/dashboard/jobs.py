@@ -10,6 +10,7 @@ session finds the same job, and the finished result is kept for later runs (the 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Job:
     result: Any = None
     error: BaseException | None = None
     finished: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)  # when it was started (time.monotonic)
 
     @property
     def done(self) -> bool:

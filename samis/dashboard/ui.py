@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 import traceback
 from collections.abc import Callable
 
@@ -90,8 +91,8 @@ def offer_job(pairs: int, what: str, command: str, key: str) -> bool:
 def job_line(job) -> str:
     """One line on a running background job: pairs done of the total, and the time left when known."""
     event = job.latest
-    if event is None or not event.total:
-        return "starting"
+    if event is None or not event.total:  # nothing to score (stored values being read), or not counted yet
+        return f"running for {time.monotonic() - job.started:.0f} s"
     left = f", about {event.eta_s / 60:.0f} min left" if event.eta_s else ""
     return f"{event.done:,} of {event.total:,} {event.unit} done{left}"
 
