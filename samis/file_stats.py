@@ -1,5 +1,5 @@
-"""File stats in bulk: one ``os.scandir`` pass per folder instead of one ``stat`` call (and one path object)
-per file, for the warm paths that check whether thousands of files changed (see
+"""File stats in bulk: one pass per folder (its names listed, each stat-ed relative to the open folder) instead
+of one ``stat`` call on a path object per file, for the warm paths that check whether thousands of files changed (see
 :func:`samis.result_cache.content_keys`)."""
 
 from __future__ import annotations
@@ -11,19 +11,13 @@ from pathlib import Path
 
 
 def _folder_stats(folder: str) -> dict[str, tuple[int, int]]:
-    """``{file name: (size, mtime_ns)}`` of the regular files (links followed) in one folder; {} if it is gone."""
-    stats = {}
+    """``{file name: (size, mtime_ns)}`` of the files (links followed; hidden ones left out) in one folder, by
+    :func:`_scan`; {} if it cannot be listed. A file not in it is stat-ed by the caller itself."""
     try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                try:
-                    stat = entry.stat()
-                except OSError:  # removed since the listing, or a dangling link: the caller stats it itself
-                    continue
-                stats[entry.name] = (stat.st_size, stat.st_mtime_ns)
+        names, sizes, mtimes, ok = _scan((folder, ""))
     except OSError:
         return {}
-    return stats
+    return {name: (size, mtime) for name, size, mtime, good in zip(names, sizes, mtimes, ok) if good}
 
 
 class StatPaths(dict):
@@ -91,7 +85,7 @@ def listed_with_stats_many(folders: list[str], suffix: str, workers: int = 1) ->
     they do not run side by side in threads). Worth it only for large folders: a process costs milliseconds."""
     jobs = [(os.fspath(folder), suffix) for folder in folders]
     if workers <= 1 or len(jobs) <= 1:
-        return [_stat_paths(folder, suffix, _scan(job)) for folder, job in zip(folders, jobs)]
+        return [listed_with_stats(*job) for job in jobs]
     # fork: the workers need nothing but this module (as samis.runner's scoring pool)
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
