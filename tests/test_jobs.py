@@ -66,3 +66,21 @@ def test_only_the_most_recent_finished_results_are_kept():
         assert job.finished.wait(5)
     assert board.get_or_start("d", lambda progress: "new").finished.wait(5)
     assert list(board._jobs) == ["z", "d"] and board._jobs["d"].result == "new"
+
+
+def test_a_waiting_page_says_how_long_a_job_has_read_until_it_counts_pairs():
+    """Reading 1.8 million stored pairs counts nothing for minutes: the bar says so, not "0/0" full or empty."""
+    import time
+
+    from samis.dashboard.jobs import Job
+    from samis.dashboard.ui import wait_text
+
+    job = Job("k", started=time.monotonic() - 42)
+    for latest in (None, RunProgress(done=0, total=0, unit="image-method pairs")):
+        job.latest = latest
+        fraction, text = wait_text(job, "scoring histograms")
+        assert fraction == 0.0 and text.startswith("scoring histograms: reading what is stored")
+        assert "running for 42 s" in text and "0/0" not in text
+    job.latest = RunProgress(done=3, total=12, stage="pixel-level", unit="image-method pairs")
+    fraction, text = wait_text(job, "scoring histograms")
+    assert fraction == 0.25 and text == "scoring histograms: 3/12 image-method pairs"

@@ -107,12 +107,25 @@ def wait_for(job, label: str):
         whatever the job raised (shown by :func:`guard` like any library error).
     """
     if not job.done:
-        bar = Progress(label)
+        bar, shown = st.progress(0.0, text=f"{label}: starting…"), None
         while not job.finished.wait(0.25):
-            if job.latest is not None:
-                bar(job.latest)
-        bar.bar.empty()
+            fraction, text = wait_text(job, label)
+            if text != shown:  # a new event, or another second of reading
+                bar.progress(fraction, text=text)
+                shown = text
+        bar.empty()
     return job.outcome()
+
+
+def wait_text(job, label: str) -> tuple[float, str]:
+    """(fraction, one line) for a running job: its latest counted progress event (done / total, rate, ETA) as
+    :class:`Progress` draws it, or, while it has counted nothing to score (listing the maps, reading stored values:
+    minutes at 1.8 million stored pairs), how long it has been running, not an empty or a full bar."""
+    event = job.latest
+    if event is None or not event.total:
+        return 0.0, (f"{label}: reading what is stored and listing the maps, nothing scored yet "
+                     f"· running for {time.monotonic() - job.started:.0f} s")
+    return event.fraction, dataclasses.replace(event, stage=label).text()
 
 
 def comparison_frame(table, source: str | None = None) -> pd.DataFrame:
