@@ -78,9 +78,9 @@ def test_a_waiting_page_says_how_long_a_job_has_read_until_it_counts_pairs():
     job = Job("k", started=time.monotonic() - 42)
     for latest in (None, RunProgress(done=0, total=0, unit="image-method pairs")):
         job.latest = latest
-        fraction, text = wait_text(job, "scoring histograms")
-        assert fraction == 0.0 and text.startswith("scoring histograms: reading what is stored")
+        fraction, text = wait_text(job, "histograms")
+        assert fraction == 0.0 and text.startswith("histograms: reading what is stored")
         assert "running for 42 s" in text and "0/0" not in text
     job.latest = RunProgress(done=3, total=12, stage="pixel-level", unit="image-method pairs")
-    fraction, text = wait_text(job, "scoring histograms")
+    fraction, text = wait_text(job, "histograms")
     assert fraction == 0.25 and text == "scoring histograms: 3/12 image-method pairs"

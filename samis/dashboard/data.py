@@ -146,7 +146,7 @@ def evaluation(scope: Scope) -> EvaluationResult:
         return summarize_evaluation(lambda method, joined: one([method], joined), scope.methods, leave_out, progress)
 
     job = _jobs().get_or_start(("evaluation", scope), work)
-    return ui.wait_for(job, f"scoring {scope.dataset_id}/{scope.split}")
+    return ui.wait_for(job, f"{scope.dataset_id}/{scope.split}")
 
 
 def full_evaluation(scope: Scope, methods: tuple[str, ...] | None = None) -> EvaluationResult:
@@ -292,9 +292,9 @@ def _in_background(key: tuple, work, pending, label: str, command: str, wait: bo
             return None
         job = _jobs().get_or_start(key, work, size=count)
     if wait:
-        return ui.wait_for(job, f"scoring {label}")
+        return ui.wait_for(job, label)
     if job.size is not None and job.size <= PAGE_SCORING_LIMIT and reads <= PAGE_SCORING_LIMIT:
-        ui.wait_for(job, f"scoring {label}")
+        ui.wait_for(job, label)
     return job
 
 

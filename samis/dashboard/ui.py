@@ -98,7 +98,8 @@ def job_line(job) -> str:
 
 
 def wait_for(job, label: str):
-    """Show a job's progress (images done / total, rate, ETA) until it finishes; return its result.
+    """Show a job's progress (images done / total, rate, ETA; ``label`` names what it scores, e.g.
+    ``SD-900/test``) until it finishes; return its result.
 
     A finished job returns at once and draws nothing. If the visitor changes a widget or the page
     meanwhile, this run stops but the job goes on, and the next run picks it up where it is.
@@ -107,7 +108,8 @@ def wait_for(job, label: str):
         whatever the job raised (shown by :func:`guard` like any library error).
     """
     if not job.done:
-        bar, shown = st.progress(0.0, text=f"{label}: starting…"), None
+        fraction, shown = wait_text(job, label)
+        bar = st.progress(fraction, text=shown)
         while not job.finished.wait(0.25):
             fraction, text = wait_text(job, label)
             if text != shown:  # a new event, or another second of reading
@@ -125,7 +127,7 @@ def wait_text(job, label: str) -> tuple[float, str]:
     if event is None or not event.total:
         return 0.0, (f"{label}: reading what is stored and listing the maps, nothing scored yet "
                      f"· running for {time.monotonic() - job.started:.0f} s")
-    return event.fraction, dataclasses.replace(event, stage=label).text()
+    return event.fraction, dataclasses.replace(event, stage=f"scoring {label}").text()
 
 
 def comparison_frame(table, source: str | None = None) -> pd.DataFrame:
