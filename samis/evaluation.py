@@ -309,12 +309,24 @@ def maps_of_split(workspace: Workspace, dataset: Dataset, split: str, method: st
     """
     if files is None:
         files = prediction_paths(workspace, dataset.id, method, stats=True)
+    missing = missing_maps(dataset, split, method, split_ids, allow_missing, files)
+    return files.subset(split_ids), missing  # the maps with the stats of the scan that listed them
+
+
+def missing_maps(dataset: Dataset, split: str, method: str, split_ids: list[str], allow_missing: bool,
+                 files: dict[str, str]) -> list[str]:
+    """The images of ``split_ids`` (in order) that ``files`` (a method's listed maps, see
+    :func:`samis.store.prediction_paths`) has no map for.
+
+    Raises:
+        EvaluationError: some are missing and ``allow_missing`` is False (names the first ten).
+    """
     missing = [] if files.keys() >= set(split_ids) else [stem for stem in split_ids if stem not in files]
     if missing and not allow_missing:
         shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)" if len(missing) > 10 else "")
         raise EvaluationError(f"method {method!r} has no map for {len(missing)} of {len(split_ids)} images of "
                               f"{dataset.id}/{split}: {shown} (use --allow-missing to score the rest)")
-    return files.subset(split_ids), missing  # the maps with the stats of the scan that listed them
+    return missing
 
 
 def split_samples(workspace: Workspace, dataset: Dataset, split: str) -> list[Sample]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,8 +32,8 @@ import pandas as pd
 from samis.counts import COUNTS
 from samis.datasets import Dataset, Sample, get_split, split_names
 from samis.errors import DatasetError, EvaluationError
-from samis.evaluation import (checked_methods, maps_of_split, on_one_generation, read_pair, split_samples,
-                               trust_token)
+from samis.evaluation import (checked_methods, maps_of_split, missing_maps, on_one_generation, read_pair,
+                               split_samples, trust_token)
 from samis.image_level import check_min_area, default_min_area, ground_truth_facts
 from samis.result_cache import PairStore, RaggedRowCache, stored_images
 from samis.runner import EngineSpec, Task, check_engine, run_task
@@ -553,6 +554,16 @@ class PixelLevelMethod:
                              "area": area[order], "share": h.region_shares()[order], "overlap": overlap[order]},
                             columns=columns).reset_index(drop=True)
 
+    def iou_frame(self, min_area: int | None) -> pd.DataFrame:
+        """One row per image: its IoU at the operating threshold (defect images; a defect-free image reads 1 when
+        nothing is flagged, else 0) and whether it is flagged (``min_area``: see :class:`PixelLevelOptions`)."""
+        h, t = self.needs_histograms("the per-image IoU"), self.threshold
+        tp, fp = at_or_above(h.positive)[:, t], at_or_above(h.negative)[:, t]
+        union = h.positive.sum(axis=1) + fp
+        iou = np.divide(tp, union, out=(fp == 0).astype(np.float64), where=union > 0)
+        return pd.DataFrame({"image": h.stems, "method": self.method, "defect_free": h.free, "iou_at_t": iou,
+                             "flagged": (tp + fp) >= h.min_areas(min_area)})
+
     def needs_histograms(self, what: str) -> PixelHistograms:
         """The per-image histograms, or an error naming ``what`` needs them when they were summarized away."""
         if self.histograms is None:
@@ -641,14 +652,7 @@ class PixelLevelResult(Report):
     def per_image_iou_frame(self) -> pd.DataFrame:
         """One row per (image, method): the image's IoU at the method's operating threshold (defect images;
         a defect-free image reads 1 when nothing is flagged, else 0) and whether it is flagged."""
-        frames = []
-        for method, m in self.methods.items():
-            h, t = m.needs_histograms("the per-image IoU"), m.threshold
-            tp, fp = at_or_above(h.positive)[:, t], at_or_above(h.negative)[:, t]
-            union = h.positive.sum(axis=1) + fp
-            iou = np.divide(tp, union, out=(fp == 0).astype(np.float64), where=union > 0)
-            frames.append(pd.DataFrame({"image": h.stems, "method": method, "defect_free": h.free, "iou_at_t": iou,
-                                        "flagged": (tp + fp) >= h.min_areas(self.options.min_area)}))
+        frames = [m.iou_frame(self.options.min_area) for m in self.methods.values()]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["image", "method", "defect_free", "iou_at_t", "flagged"])
 
@@ -767,22 +771,29 @@ def evaluate_pixel_level_summarized(workspace: Workspace, dataset: Dataset, meth
     :func:`evaluate_pixel_level`). At 150,000 images × 12 methods the full result held 16 GB."""
     return _pixel_level(workspace, dataset, methods, split, options,
                         dict(workers=workers, progress=progress, engine=engine), trusting=False,
-                        summarize=SUMMARY_REGIONS)
+                        keep=lambda method: method.summarized(SUMMARY_REGIONS))
 
 
 def pixel_level_trusting_generation(workspace: Workspace, dataset: Dataset, methods: list[str] | None = None,
                                     split: str = "test", options: PixelLevelOptions | None = None,
-                                    progress: ProgressCallback | None = None) -> PixelLevelResult:
+                                    progress: ProgressCallback | None = None,
+                                    keep: Callable[[PixelLevelMethod], PixelLevelMethod] | None = None
+                                    ) -> PixelLevelResult:
     """:func:`evaluate_pixel_level` for views (dashboard pages): a method whose stored histograms were all checked
     against the maps it holds now (their :func:`samis.evaluation.trust_token`) and that holds every image asked
     for is read without a look at any of its maps (the trust of
-    :func:`samis.evaluation.evaluate_trusting_generation`); the others are checked and scored as usual."""
-    return _pixel_level(workspace, dataset, methods, split, options, dict(progress=progress), trusting=True)
+    :func:`samis.evaluation.evaluate_trusting_generation`); the others are checked and scored as usual.
+
+    ``keep``, when given, replaces each method's result as soon as it is measured, before the next method's
+    histograms are read (e.g. ``lambda m: m.summarized(8)``, after taking what it needs from them): a view then
+    holds one method's per-image histograms at most (600 MB at 150,000 images)."""
+    return _pixel_level(workspace, dataset, methods, split, options, dict(progress=progress), trusting=True,
+                        keep=keep)
 
 
 def _pixel_level(workspace: Workspace, dataset: Dataset, methods: list[str] | None, split: str,
                  options: PixelLevelOptions | None, run_options: dict, trusting: bool,
-                 summarize: int | None = None) -> PixelLevelResult:
+                 keep: Callable[[PixelLevelMethod], PixelLevelMethod] | None = None) -> PixelLevelResult:
     options = (options or PixelLevelOptions()).checked()
     engine = check_engine(run_options.get("engine"))  # an unreachable cluster is refused before anything is written
     samples = split_samples(workspace, dataset, split)
@@ -795,7 +806,7 @@ def _pixel_level(workspace: Workspace, dataset: Dataset, methods: list[str] | No
     union = samples + [s for s in calibration if s.id not in ids]
     gt_keys, _, empty = ground_truth_facts(workspace, dataset, union)
     _check_kinds(dataset.id, split, options, [empty[s.id] for s in samples], [empty[s.id] for s in calibration])
-    plan = (split, samples, [s.id for s in calibration], union, gt_keys, trusting, summarize)
+    plan = (split, samples, [s.id for s in calibration], union, gt_keys, trusting, keep)
     return on_one_generation(workspace, dataset.id, methods, lambda: _pixel_level_once(
         workspace, dataset, plan, methods, options, {**run_options, "engine": engine}))
 
@@ -814,36 +825,39 @@ def _check_kinds(dataset_id: str, split: str, options: PixelLevelOptions, empty:
 def _pixel_level_once(workspace: Workspace, dataset: Dataset, plan: tuple, methods: list[str],
                       options: PixelLevelOptions, run_options: dict) -> tuple[PixelLevelResult, PairStore, list]:
     """One pass of :func:`evaluate_pixel_level`; ``plan`` is (split, its samples, calibration ids, every sample
-    needed, ground-truth keys, whether a view trusts stores checked against the maps' version, and the worst regions
-    each method keeps when it is summarized as soon as it is measured, or None to keep its histograms)."""
-    split, samples, calibration_ids, union, gt_keys, trusting, summarize = plan
+    needed, ground-truth keys, whether a view trusts stores checked against the maps' version, and what replaces each
+    method's result as soon as it is measured, or None to keep its histograms)."""
+    split, samples, calibration_ids, union, gt_keys, trusting, keep = plan
     union_ids = [s.id for s in union]
     class_of = {s.id: s.cls for s in union}
     gt_paths = {s.id: s.gt_path for s in union}
-    versions = {m: trust_token(workspace, dataset, m) for m in methods}  # before the maps are listed
-    maps = {m: maps_of_split(workspace, dataset, split, m, union_ids, options.allow_missing) for m in methods}
+    if not options.allow_missing:  # refused before any method is scored (a listing of names only)
+        for method in methods:
+            missing_maps(dataset, split, method, union_ids, False, prediction_paths(workspace, dataset.id, method))
     split_ids, results, computed, before = [s.id for s in samples], {}, [], 0
-    for position, method in enumerate(methods):  # one method's rows in memory at a time
+    for position, method in enumerate(methods):  # one method's listing and rows in memory at a time
+        versions = {method: trust_token(workspace, dataset, method)}  # before its maps are listed
+        present = maps_of_split(workspace, dataset, split, method, union_ids, options.allow_missing)[0]
         store = _method_store(workspace, dataset.id, method)
-        units = store.plan_images({method: maps[method][0]}, gt_keys, union_ids,
+        units = store.plan_images({method: present}, gt_keys, union_ids,
                                   lambda stem, path: (stem, str(gt_paths[stem]), gt_keys[stem], str(path)),
                                   trust=versions if trusting else None)
         progress = run_options.get("progress")
         if len(methods) > 1:
             progress = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
         computed += run_task(PIXEL_LEVEL, units, store, **{**run_options, "progress": progress}).computed
-        store.mark_checked({method: maps[method][0]}, versions)
+        store.mark_checked({method: present}, versions)
         store.flush()
         before += getattr(progress, "total", 0)
-        present = list(maps[method][0])
+        present = list(present)
         every = PixelHistograms.from_rows(present, store.caches[method].rows_for(present), [class_of[s] for s in present])
         del store, units  # the rows go before the next method's are read
         have = set(present)
         results[method] = _measure_method(method, every.subset([s for s in split_ids if s in have]),
                                           every.subset([s for s in calibration_ids if s in have]), options,
                                           [s for s in split_ids if s not in have])
-        if summarize is not None:
-            results[method] = results[method].summarized(summarize)
+        if keep is not None:
+            results[method] = keep(results[method])
         del every
     overlap = bool(set(split_ids) & set(calibration_ids))
     notes = []

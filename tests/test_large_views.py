@@ -232,15 +232,22 @@ def test_the_inspection_views_result_holds_no_per_image_histograms_and_shows_wha
 
     import pandas as pd
 
-    from samis.dashboard import data
     from samis.errors import EvaluationError
-    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level
+    from samis.pixel_level import PixelLevelOptions, evaluate_pixel_level, pixel_level_trusting_generation
 
     workspace, dataset = toy
     options = PixelLevelOptions(allow_missing=True)
     joint = evaluate_pixel_level(workspace, dataset, methods=["good", "weak"], split="test", options=options)
-    light = data._method_by_method(workspace, dataset, "test", ("good", "weak"), options, None,
-                                   lambda full: full.summarized(48))
+    kept = []
+
+    def keep(method):  # what the Inspection page keeps of each method, as soon as it is measured
+        assert method.histograms is not None and all(k.histograms is None for k in kept)
+        kept.append(method.summarized(48))
+        return kept[-1]
+
+    light = pixel_level_trusting_generation(workspace, dataset, ["good", "weak"], "test", options, keep=keep)
+    assert [m.method for m in kept] == ["good", "weak"]
+    assert all(mine is theirs for mine, theirs in zip(light.methods.values(), kept, strict=True))
     assert all(m.histograms is None for m in light.methods.values())
     pd.testing.assert_frame_equal(light.scores_frame(), joint.scores_frame())
     pd.testing.assert_frame_equal(light.by_size_frame(), joint.by_size_frame())

@@ -471,3 +471,22 @@ def test_report_metric_set_inspection_prints_the_evaluate_values(tmp_path, works
     # the default stays the paper's comparison table (which wants two methods here)
     assert main(["--workspace", str(workspace.root), "report", "hand", "--split", "all"]) == 2
     assert "at least two methods" in capsys.readouterr().err
+
+
+def test_a_method_missing_maps_is_refused_before_any_method_is_scored(tmp_path, workspace):
+    """Methods are listed and scored one at a time (one listing in memory): the refusal still comes first."""
+    import shutil
+
+    dataset = _hand_dataset(tmp_path, workspace, {"half": _half_found(), "free": _flagged_free()})
+    partial = tmp_path / "partial-maps"
+    partial.mkdir()
+    shutil.copy(workspace.method_dir("hand", "m") / "half.png", partial / "half.png")
+    import_predictions(workspace, dataset, "z", partial)  # a map for one of the two images
+    with pytest.raises(EvaluationError, match=r"method 'z' has no map for 1 of 2 images of hand/all: free"):
+        evaluate_pixel_level(workspace, dataset, ["m", "z"], split="all",
+                             options=PixelLevelOptions(calibration_split="all"), workers=1)
+    assert not cache_path(workspace, "hand", "m").exists(), "the method before it was not scored"
+    result = evaluate_pixel_level(workspace, dataset, ["m", "z"], split="all", workers=1,
+                                  options=PixelLevelOptions(calibration_split="all", allow_missing=True))
+    assert result.methods["z"].missing == ["free"] and result.methods["z"].n_images == 1
+    assert result.methods["m"].missing == [] and result.methods["m"].n_images == 2

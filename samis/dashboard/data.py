@@ -32,7 +32,6 @@ from samis.tables.report import ComparisonQuery, ComparisonRows, comparison_rows
 from samis.tables.report import paper_key as tables_paper_key
 from samis.datasets import Dataset, get_split, load_dataset
 from samis.evaluation import EvaluationResult, evaluate_trusting_generation
-from samis.errors import EvaluationError
 from samis.evaluation_summary import summarize_evaluation, summarized
 from samis.family_report import FamilyQuery, measure_family
 from samis.speed.records import record_path
@@ -41,10 +40,9 @@ from samis.figures import image_cells as cells_of
 from samis.figures import false_alarm_figure, missed_region_picture, png_bytes, qualitative_figure
 from samis.image_level import ImageLevelResult, ground_truth_facts, image_level_trusting_generation
 from samis.image_level import unscored_pairs as unscored_image_level
-from samis.pixel_level import (DEFAULT_CALIBRATION_SPLIT, SUMMARY_REGIONS, PixelLevelOptions, PixelLevelResult,
-                                pixel_level_trusting_generation)
+from samis.pixel_level import (DEFAULT_CALIBRATION_SPLIT, SUMMARY_REGIONS, PixelLevelMethod, PixelLevelOptions,
+                                PixelLevelResult, pixel_level_trusting_generation)
 from samis.pixel_level import unscored_pairs as unscored_pixel_level
-from samis.runs import JoinedProgress
 from samis.paper import load_paper_table, load_speed_table
 from samis.plots import rank_stability_figure, significance_matrix_figure
 from samis.review import Exclusion, ReviewStore
@@ -329,9 +327,9 @@ def pixel_level(root: str, dataset_id: str, split: str, methods: tuple[str, ...]
     loaded = dataset(root, dataset_id, fingerprint)  # cached, as in image_level
     options = replace(options, allow_missing=True)
 
-    def work(progress) -> PixelLevelResult:  # a method at a time, kept summarized: bounded memory at any size
-        return _method_by_method(workspace, loaded, split, methods, options, progress,
-                                 lambda full: full.summarized(SUMMARY_REGIONS))
+    def work(progress) -> PixelLevelResult:  # each method summarized once measured: bounded memory at any size
+        return pixel_level_trusting_generation(workspace, loaded, list(methods), split, options, progress,
+                                               keep=lambda method: method.summarized(SUMMARY_REGIONS))
 
     return _in_background(("pixel-level", root, dataset_id, split, methods, options, fingerprint), work,
                           lambda: unscored_pixel_level(workspace, loaded, list(methods), split,
@@ -394,34 +392,14 @@ def score_operating_point(workspace: Workspace, loaded: Dataset, split: str, met
                           progress=None) -> tuple[PixelLevelResult, pd.DataFrame]:
     """What :func:`operating_point`'s job computes (``progress`` counts every method's pairs once)."""
     frames = []
+    options = PixelLevelOptions(allow_missing=True)
 
-    def keep(full: PixelLevelResult) -> PixelLevelResult:
-        frames.append(full.per_image_iou_frame())
-        return full.summarized(0)
+    def keep(method: PixelLevelMethod) -> PixelLevelMethod:  # its per-image IoU, then its histograms go
+        frames.append(method.iou_frame(options.min_area))
+        return method.summarized(0)
 
-    light = _method_by_method(workspace, loaded, split, methods, PixelLevelOptions(allow_missing=True), progress, keep)
+    light = pixel_level_trusting_generation(workspace, loaded, list(methods), split, options, progress, keep=keep)
     return light, pd.concat(frames, ignore_index=True)
-
-
-def _method_by_method(workspace: Workspace, loaded: Dataset, split: str, methods: tuple[str, ...],
-                      options: PixelLevelOptions, progress, keep) -> PixelLevelResult:
-    """The inspection result of ``methods`` scored one method at a time (each method's threshold is its own, so
-    the values are those of one joint run), each reduced by ``keep(result of one method)`` before the next
-    is read: the server holds one method's per-image histograms at most."""
-    light, before = None, 0
-    for position, method in enumerate(methods):
-        joined = JoinedProgress(progress, before, len(methods) - position)  # one count over every method
-        full = pixel_level_trusting_generation(workspace, loaded, methods=[method], split=split, options=options,
-                                               progress=joined)
-        before += joined.total
-        slim = keep(full)
-        light = slim if light is None else replace(
-            light, methods={**light.methods, **slim.methods}, computed=light.computed + slim.computed,
-            notes=list(dict.fromkeys(light.notes + slim.notes)))
-        del full
-    if light is None:
-        raise EvaluationError("no methods chosen")
-    return light
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
