@@ -174,15 +174,30 @@ def _pss(pid: int) -> int:
     return own_rss(pid)
 
 
-def tree_pss(pid: int) -> int:
-    """Summed proportional set size of ``pid`` and its descendants (pages a forked pool worker shares with its
-    parent count once, split between them; RSS where PSS cannot be read)."""
-    children, total, todo = _children_map(), 0, [pid]
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14, 15
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (a Ray driver's raylet and workers are its descendants)."""
+    children, found, todo = _children_map(), [], [pid]
     while todo:
         current = todo.pop()
         todo.extend(children.get(current, ()))
-        total += _pss(current)
-    return total
+        found.append(current)
+    return found
+
+
+def tree_pss(pid: int) -> int:
+    """Summed proportional set size of ``pid`` and its descendants (pages a forked pool worker shares with its
+    parent count once, split between them; RSS where PSS cannot be read)."""
+    return sum(map(_pss, tree_pids(pid)))
 
 
 class Step:
@@ -191,6 +206,8 @@ class Step:
     def __init__(self, argv: list[str], env: dict, capture: bool = False):
         self.argv, self.env, self.capture = argv, env, capture
         self.peak, self.tree, self.wall, self.cpu, self.rc, self.out, self.err = 0, 0, 0.0, 0.0, None, "", ""
+        #: CPU seconds of every process of the tree, as last seen while it lived (sampled every 0.1 s)
+        self.tree_cpu: dict[int, float] = {}
 
     def run(self) -> "Step":
         started, cpu = time.perf_counter(), _children_cpu()
@@ -204,11 +221,15 @@ class Step:
         def poll():
             while not stop.is_set():
                 self.peak = max(self.peak, own_rss(process.pid))
-                self.tree = max(self.tree, tree_pss(process.pid))
+                pids = tree_pids(process.pid)  # one look at /proc for both
+                self.tree = max(self.tree, sum(map(_pss, pids)))
+                for pid in pids:
+                    self.tree_cpu[pid] = max(self.tree_cpu.get(pid, 0.0), cpu_seconds(pid))
                 stop.wait(0.1)
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
+        self.pid = process.pid
         self.out, self.err = process.communicate()
         stop.set()
         poller.join()
@@ -309,6 +330,13 @@ def run_ray(workspace: Path, table: Table) -> None:
     if moved:
         results_dir(workspace).rename(aside)  # the Ray run scores every pair again (cold)
     step = run_evaluate(workspace, table, "evaluate --engine ray (cold)", "--engine", "ray")
+    if step.rc == 0:  # the command's own CPU (listing, reading, writing) and its tree's (Ray and its workers)
+        own, every = step.tree_cpu.get(step.pid, 0.0), sum(step.tree_cpu.values())
+        pairs = table.images * table.methods
+        print(f"  CPU of the process tree, sampled: {every:,.1f} s; the command (driver) {own:,.1f} s = "
+              f"{1000 * own / pairs:.3f} ms/pair, Ray and its workers {every - own:,.1f} s = "
+              f"{1000 * (every - own) / pairs:.3f} ms/pair (reference rows included, per image-method pair)",
+              flush=True)
     if step.rc != 0 and moved:
         shutil.rmtree(results_dir(workspace), ignore_errors=True)
         aside.rename(results_dir(workspace))
