@@ -556,8 +556,9 @@ def run_all(args, base: Path, steps: list[str]) -> None:
         run_evaluate(workspace, table, "evaluate --image-level (cold)", "--image-level")
     if "dashboard" in steps:
         run_dashboard(workspace, table)
-    print(f"\nworkspace on disk: {mb(disk_bytes(workspace))} MB "
-          f"({disk_bytes(workspace) / (n * k) / 1e3:.1f} KB per (image, method) pair at {args.size}×{args.size})")
+    if workspace.exists():  # (no step of the list made it: e.g. --steps pair-bytes alone)
+        print(f"\nworkspace on disk: {mb(disk_bytes(workspace))} MB "
+              f"({disk_bytes(workspace) / (n * k) / 1e3:.1f} KB per (image, method) pair at {args.size}×{args.size})")
     if "pair-bytes" in steps:
         run_pair_bytes(base, args.seed)
 
