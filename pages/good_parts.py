@@ -71,8 +71,8 @@ if upper:
                "(on a defect-free image the oracle may choose nothing).")
 
 aucs = {m: r.summary()[f"auroc_{score}"] for m, r in result.methods.items()}
-st.plotly_chart(roc_figure({m: r.roc(score, drop_intermediate=True) for m, r in result.methods.items()}, ctx.colors, score, aucs),
-                key="gp_roc")
+rocs = {m: r.roc(score, drop_intermediate=True) for m, r in result.methods.items()}  # corners: the same polyline
+st.plotly_chart(roc_figure(rocs, ctx.colors, score, aucs), key="gp_roc")
 
 st.subheader("Per defect class")
 per_class = result.per_class_frame()

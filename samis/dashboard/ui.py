@@ -88,11 +88,20 @@ def offer_job(pairs: int, what: str, command: str, key: str) -> bool:
     return clicked
 
 
+def _counts_nothing(job) -> bool:
+    """The job has counted no pairs to score: it is listing maps or reading stored values, or has nothing to score."""
+    return job.latest is None or not job.latest.total
+
+
+def _running_for(job) -> str:
+    return f"running for {time.monotonic() - job.started:.0f} s"
+
+
 def job_line(job) -> str:
     """One line on a running background job: pairs done of the total, and the time left when known."""
+    if _counts_nothing(job):
+        return _running_for(job)
     event = job.latest
-    if event is None or not event.total:  # nothing to score (stored values being read), or not counted yet
-        return f"running for {time.monotonic() - job.started:.0f} s"
     left = f", about {event.eta_s / 60:.0f} min left" if event.eta_s else ""
     return f"{event.done:,} of {event.total:,} {event.unit} done{left}"
 
@@ -123,11 +132,9 @@ def wait_text(job, label: str) -> tuple[float, str]:
     """(fraction, one line) for a running job: its latest counted progress event (done / total, rate, ETA) as
     :class:`Progress` draws it, or, while it has counted nothing to score (listing the maps, reading stored values:
     minutes at 1.8 million stored pairs), how long it has been running, not an empty or a full bar."""
-    event = job.latest
-    if event is None or not event.total:
-        return 0.0, (f"{label}: reading what is stored and listing the maps, nothing scored yet "
-                     f"· running for {time.monotonic() - job.started:.0f} s")
-    return event.fraction, dataclasses.replace(event, stage=f"scoring {label}").text()
+    if _counts_nothing(job):
+        return 0.0, f"{label}: reading what is stored and listing the maps, nothing scored yet · {_running_for(job)}"
+    return job.latest.fraction, dataclasses.replace(job.latest, stage=f"scoring {label}").text()
 
 
 def comparison_frame(table, source: str | None = None) -> pd.DataFrame:
